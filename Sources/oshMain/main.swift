@@ -1,0 +1,2 @@
+import OSH
+OSH.main()

@@ -1,0 +1,3 @@
+import Testing
+@testable import OSH
+@Test func integrationPlaceholderLinks() { _ = OSH.self }

@@ -1,0 +1,3 @@
+import Testing
+@testable import Symbolizer
+@Test func symbolizerLinks() { _ = Symbolizer.self }

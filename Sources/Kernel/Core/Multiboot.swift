@@ -168,7 +168,8 @@ extension BootInfo {
     static let mb2End: UInt32 = 0, mb2CommandLine: UInt32 = 1, mb2LoaderName: UInt32 = 2, mb2Module: UInt32 = 3
     static let mb2BasicMemory: UInt32 = 4, mb2MemoryMap: UInt32 = 6, mb2Framebuffer: UInt32 = 8
 
-    /// Parses multiboot2 information at `info` (the physical address in EBX, mapped by the caller).
+    /// Parses multiboot2 information at `info` (the physical address in EBX, mapped by the caller, who
+    /// makes its `total_size` bytes readable; sizes over 1 MiB are refused before anything else is read).
     public static func parseMultiboot2(info: UnsafeRawPointer, physicalAddress: UInt64) throws(BootInfoError) -> BootInfo {
         let totalSize = UInt32(littleEndian: info.loadUnaligned(as: UInt32.self))
         guard totalSize >= 16, totalSize <= maxMultiboot2Size else { throw .badTotalSize }

@@ -188,23 +188,23 @@ public struct FrameAllocator {
     /// An allocator over `bitmapBytes` bytes at `bitmap` (8-byte aligned, owned by the caller for the
     /// allocator's whole life). Frames beyond what the bitmap covers are never handed out.
     public init(bitmap: UnsafeMutableRawPointer, bitmapBytes: Int, memoryMap: [MemoryRegion], reserved: [PhysicalRange]) {
-        wordCount = max(0, bitmapBytes / 8)
+        // Capped at 2^40 words (2^58 bytes of physical memory, past x86's 52 bits) so no count overflows.
+        wordCount = min(max(0, bitmapBytes / 8), 1 << 40)
         words = bitmap.bindMemory(to: UInt64.self, capacity: wordCount)
-        for i in 0..<wordCount { words[i] = UInt64.max }
         let covered = UInt64(wordCount) * 64 * frameSize
         var ranges: [PhysicalRange] = []
         var count = 0
         for r in FrameAllocator.allocatableRanges(memoryMap: memoryMap, reserved: reserved) where r.start < covered {
             let clipped = PhysicalRange(start: r.start, end: min(r.end, covered))
             ranges.append(clipped)
-            let first = Int(clipped.start / frameSize), frames = Int(clipped.length / frameSize)
-            for frame in first..<(first + frames) { words[frame / 64] &= ~(UInt64(1) << UInt64(frame % 64)) }
-            count += frames
+            count += Int(clipped.length / frameSize)
         }
         allocatable = ranges
         totalUsableCount = count
         freeCount = count
-        hint = 0
+        // Everything used, then the allocatable frames free.
+        setBits(0, wordCount * 64, used: true)
+        for r in ranges { setBits(Int(r.start / frameSize), Int(r.length / frameSize), used: false) }
     }
 
     /// Every frame the bitmap covers, free or not.
@@ -212,10 +212,19 @@ public struct FrameAllocator {
 
     func bit(_ frame: Int) -> Bool { words[frame / 64] & (UInt64(1) << UInt64(frame % 64)) != 0 }
 
-    mutating func setBits(_ first: Int, _ count: Int, used: Bool) {
-        for frame in first..<(first + count) {
+    /// Marks frames [first, first + count) used or free, whole words at a time where possible.
+    func setBits(_ first: Int, _ count: Int, used: Bool) {
+        var frame = first
+        let end = first + count
+        while frame < end {
+            if frame % 64 == 0 && end - frame >= 64 {
+                words[frame / 64] = used ? UInt64.max : 0
+                frame += 64
+                continue
+            }
             let mask = UInt64(1) << UInt64(frame % 64)
             if used { words[frame / 64] |= mask } else { words[frame / 64] &= ~mask }
+            frame += 1
         }
     }
 

@@ -1,5 +1,6 @@
 import Testing
 @testable import KernelCore
+import ABI
 
 @Suite struct CommandLineTests {
     func line(_ s: String) -> KernelCommandLine { KernelCommandLine(Array(s.utf8)) }
@@ -48,5 +49,14 @@ import Testing
         #expect(terminated.has("test"))
         #expect(text(terminated.value(of: "log")) == "warn")
         #expect(text(line("=x").value(of: "")) == "x")
+    }
+}
+
+@Suite struct CommandLineLogLevelTests {
+    @Test func logLevel() {
+        #expect(KernelCommandLine(Array("test log=debug".utf8)).logLevel == .debug)
+        #expect(KernelCommandLine(Array("log=trace log=error".utf8)).logLevel == .error)
+        #expect(KernelCommandLine(Array("log=loud".utf8)).logLevel == nil)
+        #expect(KernelCommandLine(Array("test".utf8)).logLevel == nil)
     }
 }

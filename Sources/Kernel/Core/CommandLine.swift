@@ -1,6 +1,10 @@
 // The kernel command line: words separated by blanks, each either a flag (`test`, `panic_test`) or a
 // `key=value` setting (`log=debug`, `panic=halt`). Lookups do not allocate.
 
+#if !KERNEL
+import ABI
+#endif
+
 public struct KernelCommandLine: Sendable {
     public let bytes: [UInt8]
 
@@ -63,5 +67,11 @@ public struct KernelCommandLine: Sendable {
         let start = expected.utf8Start
         for (i, byte) in value.enumerated() where byte != start[i] { return false }
         return true
+    }
+
+    /// The level named by `log=`, or nil when it is absent or names no level.
+    public var logLevel: LogLevel? {
+        guard let name = value(of: "log") else { return nil }
+        return LogLevel(utf8: name)
     }
 }

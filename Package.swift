@@ -32,6 +32,6 @@ let package = Package(
         .testTarget(name: "KernelCoreTests", dependencies: ["KernelCore"], path: "Tests/KernelCoreTests"),
         .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"], path: "Tests/SymbolizerTests"),
         .testTarget(name: "OSHTests", dependencies: ["OSH"], path: "Tests/OSHTests"),
-        .testTarget(name: "IntegrationTests", dependencies: ["OSH", "Symbolizer"], path: "Tests/IntegrationTests"),
+        .testTarget(name: "IntegrationTests", dependencies: ["OSH", "Symbolizer", "KernelCore"], path: "Tests/IntegrationTests"),
     ]
 )

@@ -1,0 +1,130 @@
+// GDT, TSS and IDT.
+//
+// GDT layout (the order `syscall`/`sysret` need): 0x08 kernel code, 0x10 kernel data, 0x18 user data,
+// 0x20 user code, 0x28 TSS (16 bytes). The TSS's interrupt stack table gives the double fault, NMI and
+// machine check handlers stacks of their own, so they run even when the current stack is gone.
+
+enum Selector {
+    static let kernelCode: UInt16 = 0x08
+    static let kernelData: UInt16 = 0x10
+    static let userData: UInt16 = 0x18 | 3
+    static let userCode: UInt16 = 0x20 | 3
+    static let tss: UInt16 = 0x28
+}
+
+enum Vector {
+    static let nmi = 2
+    static let breakpoint = 3
+    static let doubleFault = 8
+    static let pageFault = 14
+    static let machineCheck = 18
+}
+
+enum Descriptors {
+    static let istStackSize = 16384
+    /// IST slots (1-based, as in the IDT entry) of the special stacks.
+    static let doubleFaultIST: UInt8 = 1
+    static let nmiIST: UInt8 = 2
+    static let machineCheckIST: UInt8 = 3
+
+    static func initialize() {
+        setUpGDTAndTSS()
+        setUpIDT()
+        maskLegacyPIC()
+    }
+
+    private static func store64(_ base: UnsafeMutablePointer<UInt8>, _ offset: Int, _ value: UInt64) {
+        UnsafeMutableRawPointer(base + offset).storeBytes(of: value, as: UInt64.self)
+    }
+
+    private static func setUpGDTAndTSS() {
+        let gdt = symbol_gdt_storage()!
+        let tss = symbol_tss_storage()!
+        let ist = UInt64(UInt(bitPattern: symbol_ist_stacks()!))
+
+        store64(gdt, 0x00, 0)
+        store64(gdt, 0x08, 0x00af_9a00_0000_ffff)   // kernel code: present, DPL0, long mode
+        store64(gdt, 0x10, 0x00cf_9200_0000_ffff)   // kernel data
+        store64(gdt, 0x18, 0x00cf_f200_0000_ffff)   // user data: DPL3
+        store64(gdt, 0x20, 0x00af_fa00_0000_ffff)   // user code: DPL3, long mode
+
+        // TSS: rsp0 at 4 (set per thread by the scheduler later), IST1..7 at 36, I/O map base at 102.
+        for i in 0..<104 { tss[i] = 0 }
+        for slot in 0..<3 {
+            let top = ist + UInt64((slot + 1) * istStackSize)
+            UnsafeMutableRawPointer(tss + 36 + slot * 8).storeBytes(of: top, as: UInt64.self)
+        }
+        UnsafeMutableRawPointer(tss + 102).storeBytes(of: UInt16(104), as: UInt16.self)
+
+        let base = UInt64(UInt(bitPattern: tss))
+        let limit: UInt64 = 103
+        var low: UInt64 = limit & 0xffff
+        low |= (base & 0xff_ffff) << 16
+        low |= 0x89 << 40                          // present, available 64-bit TSS
+        low |= ((base >> 24) & 0xff) << 56
+        store64(gdt, 0x28, low)
+        store64(gdt, 0x30, base >> 32)
+
+        var pointer: (UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &pointer) { p in
+            p.storeBytes(of: UInt16(0x38 - 1), toByteOffset: 0, as: UInt16.self)
+            p.storeBytes(of: UInt64(UInt(bitPattern: gdt)), toByteOffset: 2, as: UInt64.self)
+            load_gdt(p.baseAddress)
+        }
+        reload_segments(Selector.kernelCode, Selector.kernelData)
+        load_task_register(Selector.tss)
+    }
+
+    private static func setUpIDT() {
+        let idt = symbol_idt_storage()!
+        do {
+            let stubs = trap_stub_table()!
+            for vector in 0..<256 {
+                var ist: UInt8 = 0
+                switch vector {
+                case Vector.doubleFault: ist = doubleFaultIST
+                case Vector.nmi: ist = nmiIST
+                case Vector.machineCheck: ist = machineCheckIST
+                default: break
+                }
+                let entry = idtEntry(handler: stubs[vector], ist: ist, userCallable: vector == Vector.breakpoint)
+                store64(idt, vector * 16, entry.low)
+                store64(idt, vector * 16 + 8, entry.high)
+            }
+        }
+        var pointer: (UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &pointer) { p in
+            p.storeBytes(of: UInt16(256 * 16 - 1), toByteOffset: 0, as: UInt16.self)
+            p.storeBytes(of: UInt64(UInt(bitPattern: idt)), toByteOffset: 2, as: UInt64.self)
+            load_idt(p.baseAddress)
+        }
+    }
+
+    /// A 64-bit interrupt gate.
+    static func idtEntry(handler: UInt64, ist: UInt8, userCallable: Bool) -> (low: UInt64, high: UInt64) {
+        var low = handler & 0xffff
+        low |= UInt64(Selector.kernelCode) << 16
+        low |= UInt64(ist & 7) << 32
+        low |= UInt64(userCallable ? 0xEE : 0x8E) << 40
+        low |= ((handler >> 16) & 0xffff) << 48
+        return (low, handler >> 32)
+    }
+
+    /// Reads back the handler address of an IDT entry (for tests).
+    static func handler(ofVector vector: Int) -> UInt64 {
+        let idt = UnsafeMutableRawPointer(symbol_idt_storage()!)
+        let low = idt.load(fromByteOffset: vector * 16, as: UInt64.self)
+        let high = idt.load(fromByteOffset: vector * 16 + 8, as: UInt64.self)
+        return (low & 0xffff) | ((low >> 48) << 16) | ((high & 0xffff_ffff) << 32)
+    }
+
+    /// Moves the 8259 PICs' vectors to 0x20..0x2f (off the exception vectors) and masks every line; the
+    /// APIC takes over interrupts later.
+    private static func maskLegacyPIC() {
+        port_out8(0x20, 0x11); port_out8(0xA0, 0x11)
+        port_out8(0x21, 0x20); port_out8(0xA1, 0x28)
+        port_out8(0x21, 0x04); port_out8(0xA1, 0x02)
+        port_out8(0x21, 0x01); port_out8(0xA1, 0x01)
+        port_out8(0x21, 0xff); port_out8(0xA1, 0xff)
+    }
+}

@@ -1,0 +1,77 @@
+// Hardware access for the Swift kernel: inline assembly wrappers and the symbols of the assembly files
+// and the linker script. Imported with -import-objc-header.
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+
+// Saved by traps.S; the field order mirrors the pushes there.
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+static inline void port_out8(uint16_t port, uint8_t value) { __asm__ volatile("outb %0, %1" :: "a"(value), "Nd"(port)); }
+static inline void port_out16(uint16_t port, uint16_t value) { __asm__ volatile("outw %0, %1" :: "a"(value), "Nd"(port)); }
+static inline void port_out32(uint16_t port, uint32_t value) { __asm__ volatile("outl %0, %1" :: "a"(value), "Nd"(port)); }
+static inline uint8_t port_in8(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+static inline void cpu_halt(void) { __asm__ volatile("hlt"); }
+static inline void cpu_disable_interrupts(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void cpu_enable_interrupts(void) { __asm__ volatile("sti" ::: "memory"); }
+static inline void cpu_pause(void) { __asm__ volatile("pause"); }
+
+static inline uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+static inline uint64_t read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+static inline uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline uint64_t read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
+static inline uint64_t read_rsp(void) { uint64_t v; __asm__ volatile("mov %%rsp, %0" : "=r"(v)); return v; }
+static inline uint64_t read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
+static inline uint64_t read_msr(uint32_t msr) { uint32_t lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr)); return ((uint64_t)hi << 32) | lo; }
+static inline void write_msr(uint32_t msr, uint64_t v) { __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))); }
+
+// Loads a GDT or IDT from a 10-byte pseudo-descriptor (limit, base).
+static inline void load_gdt(const void *pointer) { __asm__ volatile("lgdt (%0)" :: "r"(pointer) : "memory"); }
+static inline void load_idt(const void *pointer) { __asm__ volatile("lidt (%0)" :: "r"(pointer) : "memory"); }
+static inline void load_task_register(uint16_t selector) { __asm__ volatile("ltr %0" :: "r"(selector)); }
+
+// Reloads CS with a far return and the data segment registers.
+static inline void reload_segments(uint16_t code, uint16_t data) {
+    __asm__ volatile(
+        "pushq %q0\n"
+        "leaq 1f(%%rip), %%rax\n"
+        "pushq %%rax\n"
+        "lretq\n"
+        "1:\n"
+        "mov %w1, %%ds\n"
+        "mov %w1, %%es\n"
+        "mov %w1, %%ss\n"
+        :: "r"((uint64_t)code), "r"(data) : "rax", "memory");
+}
+
+// A deliberate invalid opcode, for tests of the exception path.
+static inline void cpu_invalid_opcode(void) { __asm__ volatile("ud2"); }
+// A deliberate breakpoint trap (#BP), which returns.
+static inline void cpu_breakpoint(void) { __asm__ volatile("int3"); }
+
+// Symbols of traps.S, entry.S and linker.ld, reached through accessors (Swift would import a sized
+// array as a giant tuple).
+extern const uint64_t trap_stubs[];
+extern uint8_t boot_stack_bottom[], boot_stack_top[];
+extern uint8_t idt_storage[], gdt_storage[], tss_storage[], ist_stacks[], heap_bootstrap_pool[];
+extern uint8_t __kernel_start[], __kernel_end[], __build_id_note[], __build_id_note_end[];
+
+static inline const uint64_t *trap_stub_table(void) { return trap_stubs; }
+static inline uint8_t *symbol_boot_stack_bottom(void) { return boot_stack_bottom; }
+static inline uint8_t *symbol_boot_stack_top(void) { return boot_stack_top; }
+static inline uint8_t *symbol_idt_storage(void) { return idt_storage; }
+static inline uint8_t *symbol_gdt_storage(void) { return gdt_storage; }
+static inline uint8_t *symbol_tss_storage(void) { return tss_storage; }
+static inline uint8_t *symbol_ist_stacks(void) { return ist_stacks; }
+static inline uint8_t *symbol_heap_bootstrap_pool(void) { return heap_bootstrap_pool; }
+static inline uint8_t *symbol_kernel_start(void) { return __kernel_start; }
+static inline uint8_t *symbol_kernel_end(void) { return __kernel_end; }
+static inline uint8_t *symbol_build_id_note(void) { return __build_id_note; }
+static inline uint8_t *symbol_build_id_note_end(void) { return __build_id_note_end; }

@@ -1,0 +1,80 @@
+/* Interrupt and exception entry stubs. Each vector's stub pushes an error code (the CPU's, or 0) and the
+ * vector number, then the common path saves the general registers into a struct trap_frame (shim.h) and
+ * calls kernel_trap(frame) in Swift. */
+
+    .section .text
+    .altmacro
+
+.macro trap_stub vector
+    .balign 16
+trap_stub_\vector:
+    .if (\vector == 8) || (\vector >= 10 && \vector <= 14) || (\vector == 17) || (\vector == 21) || (\vector == 29) || (\vector == 30)
+    .else
+    pushq $0
+    .endif
+    pushq $\vector
+    jmp trap_common
+.endm
+
+trap_common:
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    mov %rsp, %rdi
+    /* A frame record so stack traces walk from the handler into the interrupted code:
+     * [rbp] = interrupted rbp, [rbp + 8] = interrupted rip. */
+    pushq 17 * 8(%rsp)                  /* rip */
+    pushq 8 * 8 + 8(%rsp)               /* rbp */
+    mov %rsp, %rbp
+    call kernel_trap
+    add $16, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    add $16, %rsp                       /* vector and error code */
+    iretq
+
+.set vector, 0
+.rept 256
+    trap_stub %vector
+    .set vector, vector + 1
+.endr
+
+/* Table of the 256 stub addresses, for building the IDT. */
+    .section .rodata
+    .balign 8
+    .globl trap_stubs
+trap_stubs:
+.macro stub_address vector
+    .quad trap_stub_\vector
+.endm
+.set vector, 0
+.rept 256
+    stub_address %vector
+    .set vector, vector + 1
+.endr

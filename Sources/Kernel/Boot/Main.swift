@@ -1,0 +1,110 @@
+// kmain: entered from Boot/entry.S in long mode on the boot stack, with the multiboot magic and the
+// physical address of the boot information.
+
+#if !KERNEL
+import ABI
+#endif
+
+enum Kernel {
+    static var boot = BootInfo(protocolVersion: 0, infoRange: PhysicalRange(start: 0, length: 0))
+    static var commandLine = KernelCommandLine([])
+}
+
+@_cdecl("kmain")
+func kmain(_ magic: UInt32, _ info: UInt64) {
+    Console.initialize()
+    Console.write("\nSwift microkernel for x86_64, build ")
+    StackTrace.withBuildID { id in
+        var sink = ConsoleSink()
+        sink.writeHexBytes(id)
+    }
+    Console.write(10)
+    Descriptors.initialize()
+
+    Kernel.boot = parseBootInformation(magic: magic, info: info)
+    Kernel.commandLine = KernelCommandLine(Kernel.boot.commandLine)
+    configureFromCommandLine()
+
+    let boot = Kernel.boot
+    Log.info("boot: multiboot\(boot.protocolVersion) from \"\(text: boot.bootloaderName)\", command line \"\(text: boot.commandLine)\"")
+    PMM.initialize(boot)
+    Heap.usePhysicalMemory = true
+    logMemory()
+
+    if Kernel.commandLine.has("test") {
+        let passed = KernelTests.run()
+        exitQEMU(passed ? .success : .testsFailed)
+    }
+    if Kernel.commandLine.has("panic_test") {
+        PanicTest.start()
+    }
+    Log.info("kernel: nothing more to run yet (userspace comes with the kernel core); halting")
+    Panic.halt()
+}
+
+private func parseBootInformation(magic: UInt32, info: UInt64) -> BootInfo {
+    guard magic == BootInfo.multiboot1Magic || magic == BootInfo.multiboot2Magic else {
+        kernelPanic("not started by a multiboot loader (bad magic in eax)")
+    }
+    do {
+        return try BootInfo.parse(magic: magic, info: UnsafeRawPointer(KernelMemory.virtual(physical: info)),
+                                  physicalAddress: info) { physical, length in
+            guard physical < KernelMemory.directMapSize,
+                  UInt64(length) <= KernelMemory.directMapSize - physical else { return nil }
+            return UnsafeRawPointer(KernelMemory.virtual(physical: physical))
+        }
+    } catch {
+        kernelPanic("malformed multiboot information")
+    }
+}
+
+private func configureFromCommandLine() {
+    let line = Kernel.commandLine
+    if let value = line.value(of: "log") {
+        if let level = line.logLevel {
+            Log.level = level
+        } else {
+            Log.warn("log=\(text: value) is not a level (trace, debug, info, warn, error); keeping info")
+        }
+    }
+    Panic.haltInsteadOfExit = line.value(of: "panic", is: "halt")
+}
+
+private func logMemory() {
+    var usable: UInt64 = 0
+    for r in Kernel.boot.memoryMap where r.kind == .usable { usable += r.length }
+    for r in Kernel.boot.memoryMap {
+        Log.debug("memory: \(hex: r.start)..\(hex: r.start + r.length) \(memoryKindName(r.kind))")
+    }
+    Log.info("memory: \(usable >> 20) MiB usable, \(PMM.freeCount) frames free, kernel image \(hex: KernelMemory.imagePhysicalStart)..\(hex: KernelMemory.imagePhysicalEnd)")
+    if PMM.ignoredBytes > 0 {
+        Log.warn("memory: \(PMM.ignoredBytes >> 20) MiB above 4 GiB left unused until the VMM maps it")
+    }
+    for m in Kernel.boot.modules {
+        Log.info("module: \(hex: m.start)..\(hex: m.end) \"\(text: m.string)\"")
+    }
+    if let fb = Kernel.boot.framebuffer {
+        Log.info("framebuffer: \(fb.width)x\(fb.height)x\(fb.bpp) at \(hex: fb.address), pitch \(fb.pitch)")
+    }
+}
+
+private func memoryKindName(_ kind: MemoryKind) -> StaticString {
+    switch kind {
+    case .usable: return "usable"
+    case .reserved: return "reserved"
+    case .acpiReclaimable: return "ACPI reclaimable"
+    case .acpiNVS: return "ACPI NVS"
+    case .bad: return "bad"
+    }
+}
+
+/// `panic_test`: a deliberate panic three calls deep, for testing stack traces end to end.
+enum PanicTest {
+    @inline(never) static func start() { Log.info("panic_test: panicking on purpose"); first(3) }
+    static var depth = 0
+    @inline(never) static func first(_ n: Int) { second(n &- 1); depth &+= 1 }
+    @inline(never) static func second(_ n: Int) { third(n &- 1); depth &+= 1 }
+    @inline(never) static func third(_ n: Int) {
+        if n >= 0 { kernelPanic("panic_test: deliberate panic from a nested call chain") }
+    }
+}

@@ -1,0 +1,285 @@
+// The in-kernel test runner: with `test` on the command line, kmain runs every test here, prints one line
+// per test and `N passed, N failed`, and ends QEMU with a status that says pass or fail.
+
+struct KernelTest {
+    let name: StaticString
+    let body: () -> Bool
+}
+
+/// Failure detail for the test that is running (printed after FAIL).
+private var failureNote: StaticString = ""
+
+func check(_ condition: Bool, _ note: StaticString) -> Bool {
+    if !condition { failureNote = note }
+    return condition
+}
+
+enum KernelTests {
+    static let all: [KernelTest] = [
+        KernelTest(name: "boot.memory_map_has_usable_memory", body: bootMemoryMap),
+        KernelTest(name: "boot.command_line_has_test", body: bootCommandLine),
+        KernelTest(name: "boot.kernel_image_in_usable_memory", body: kernelImageUsable),
+        KernelTest(name: "pmm.allocate_write_free", body: pmmAllocateWriteFree),
+        KernelTest(name: "pmm.never_hands_out_kernel_or_modules", body: pmmNeverHandsOutReserved),
+        KernelTest(name: "pmm.contiguous_aligned_run", body: pmmContiguous),
+        KernelTest(name: "pmm.refuses_bad_frees", body: pmmRefusesBadFrees),
+        KernelTest(name: "heap.objects_and_arrays_return_memory", body: heapObjects),
+        KernelTest(name: "heap.alignment_honoured", body: heapAlignment),
+        KernelTest(name: "heap.large_blocks_go_back_to_pmm", body: heapLarge),
+        KernelTest(name: "arch.idt_points_at_stubs", body: idtEntries),
+        KernelTest(name: "arch.breakpoint_trap_returns", body: breakpointReturns),
+        KernelTest(name: "arch.no_sse_in_use", body: noSSEState),
+        KernelTest(name: "debug.build_id_present", body: buildIDPresent),
+        KernelTest(name: "debug.frame_pointer_walk", body: framePointerWalk),
+        KernelTest(name: "debug.hex_and_log_levels", body: hexAndLogLevels),
+    ]
+
+    /// Runs every test; true when all passed.
+    static func run() -> Bool {
+        Console.write("kernel tests: ")
+        Console.writeDecimal(all.count)
+        Console.write(" tests\n")
+        var passed = 0
+        var failed = 0
+        for test in all {
+            failureNote = ""
+            let ok = test.body()
+            Console.write(ok ? "ok   " : "FAIL ")
+            Console.write(test.name)
+            if !ok {
+                Console.write(": ")
+                Console.write(failureNote)
+            }
+            Console.write(10)
+            if ok { passed += 1 } else { failed += 1 }
+        }
+        Console.writeDecimal(passed)
+        Console.write(" passed, ")
+        Console.writeDecimal(failed)
+        Console.write(" failed\n")
+        return failed == 0
+    }
+
+    /// Byte comparison with a literal (no String in the kernel: see Debug/Console.swift).
+    static func equal(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        bytes.elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    // MARK: boot information
+
+    static func bootMemoryMap() -> Bool {
+        var usable: UInt64 = 0
+        for r in Kernel.boot.memoryMap where r.kind == .usable { usable += r.length }
+        return check(!Kernel.boot.memoryMap.isEmpty, "empty memory map")
+            && check(usable >= 16 << 20, "less than 16 MiB usable")
+    }
+
+    static func bootCommandLine() -> Bool {
+        check(Kernel.commandLine.has("test"), "`test` missing from the parsed command line")
+            && check(!Kernel.commandLine.has("tes"), "prefix of a word matched as a word")
+    }
+
+    static func kernelImageUsable() -> Bool {
+        let start = KernelMemory.imagePhysicalStart, end = KernelMemory.imagePhysicalEnd
+        for r in Kernel.boot.memoryMap where r.kind == .usable {
+            if r.start <= start && end <= r.start + r.length { return true }
+        }
+        return check(false, "kernel image not inside one usable region")
+    }
+
+    // MARK: physical memory
+
+    static func pmmAllocateWriteFree() -> Bool {
+        let before = PMM.freeCount
+        guard let frame = PMM.allocate() else { return check(false, "allocate returned nil") }
+        guard check(frame & 0xfff == 0, "frame not page aligned"),
+              check(PMM.freeCount == before - 1, "free count did not drop by one") else { return false }
+        let p = KernelMemory.virtual(physical: frame).assumingMemoryBound(to: UInt64.self)
+        for i in 0..<512 { p[i] = UInt64(i) &* 0x0101_0101 }
+        var same = true
+        for i in 0..<512 where p[i] != UInt64(i) &* 0x0101_0101 { same = false }
+        PMM.free(frame)
+        return check(same, "memory did not read back") && check(PMM.freeCount == before, "free count not restored")
+    }
+
+    static func overlapsReserved(_ frame: UInt64, _ count: Int) -> Bool {
+        let end = frame + UInt64(count) * 4096
+        if frame < KernelMemory.imagePhysicalEnd && KernelMemory.imagePhysicalStart < end { return true }
+        for m in Kernel.boot.modules where frame < m.end && m.start < end { return true }
+        return frame < 0x10_0000
+    }
+
+    static func pmmNeverHandsOutReserved() -> Bool {
+        // Take 4096 frames (16 MiB), check each, give them back.
+        var frames: [UInt64] = []
+        frames.reserveCapacity(4096)
+        var ok = true
+        for _ in 0..<4096 {
+            guard let f = PMM.allocate() else { break }
+            if overlapsReserved(f, 1) { ok = false }
+            frames.append(f)
+        }
+        let count = frames.count
+        for f in frames { PMM.free(f) }
+        return check(count == 4096, "could not allocate 16 MiB") && check(ok, "a reserved frame was handed out")
+    }
+
+    static func pmmContiguous() -> Bool {
+        let before = PMM.freeCount
+        guard let run = PMM.allocator!.allocateContiguous(count: 16, alignment: 16) else {
+            return check(false, "no 16-frame run")
+        }
+        let aligned = run % (16 * 4096) == 0
+        let clear = !overlapsReserved(run, 16)
+        PMM.free(run, count: 16)
+        return check(aligned, "run not aligned to 64 KiB") && check(clear, "run overlaps reserved memory")
+            && check(PMM.freeCount == before, "free count not restored")
+    }
+
+    static func refuses(_ frame: UInt64) -> Bool {
+        do {
+            try PMM.allocator!.free(frame, count: 1)
+            return false
+        } catch {
+            return true
+        }
+    }
+
+    static func pmmRefusesBadFrees() -> Bool {
+        let before = PMM.freeCount
+        let kernelFrame = KernelMemory.imagePhysicalStart
+        let refusedKernel = refuses(kernelFrame)
+        let refusedUnaligned = refuses(0x20_0123)
+        guard let f = PMM.allocate() else { return check(false, "allocate returned nil") }
+        PMM.free(f)
+        let refusedDouble = refuses(f)
+        return check(refusedKernel, "freeing a kernel image frame was accepted")
+            && check(refusedUnaligned, "an unaligned free was accepted")
+            && check(refusedDouble, "a double free was accepted")
+            && check(PMM.freeCount == before, "free count changed")
+    }
+
+    // MARK: heap
+
+    final class Node {
+        var value: Int
+        var next: Node?
+        init(_ value: Int, _ next: Node?) { self.value = value; self.next = next }
+    }
+
+    static func heapObjects() -> Bool {
+        let liveBefore = Heap.liveAllocations
+        let sum = buildAndDropObjects()
+        let probe = Node(1, nil)
+        let address = UInt64(UInt(bitPattern: ObjectIdentifier(probe)))
+        return check(sum == 499_500 + 12_497_500, "wrong sums")
+            && check(address >> 60 == 0, "a heap object has pointer bits 60..63 set")
+            && check(Heap.liveAllocations == liveBefore + 1, "allocations leaked")
+    }
+
+    /// A linked list of 1,000 objects and an array of 5,000 integers, all released on return.
+    @inline(never) static func buildAndDropObjects() -> Int {
+        var sum = 0
+        do {
+            var list: Node? = nil
+            for i in 0..<1000 { list = Node(i, list) }
+            var array: [Int] = []
+            for i in 0..<5000 { array.append(i) }
+            var n = list
+            while let node = n { sum += node.value; n = node.next }
+            sum += array.reduce(0, &+)
+            // Unlink iteratively so deinit does not recurse a thousand deep.
+            while let node = list { list = node.next; node.next = nil }
+        }
+        return sum
+    }
+
+    static func heapAlignment() -> Bool {
+        var ok = true
+        var alignment = 16
+        while alignment <= 4096 {
+            var p: UnsafeMutableRawPointer? = nil
+            if posix_memalign(&p, alignment, 24) != 0 || p == nil { ok = false; break }
+            if UInt(bitPattern: p!) % UInt(alignment) != 0 { ok = false }
+            heap_free(p)
+            alignment <<= 1
+        }
+        var p: UnsafeMutableRawPointer? = nil
+        let refused = posix_memalign(&p, 24, 8) != 0
+        return check(ok, "misaligned block") && check(refused, "non-power-of-two alignment accepted")
+    }
+
+    static func heapLarge() -> Bool {
+        let before = PMM.freeCount
+        guard let p = Heap.allocate(size: 64 * 1024, alignment: 16) else { return check(false, "64 KiB malloc failed") }
+        let during = PMM.freeCount
+        p.storeBytes(of: 0x1234, toByteOffset: 65536 - 8, as: UInt64.self)
+        Heap.free(p)
+        return check(during == before - 17, "expected 16 pages plus a header page")
+            && check(PMM.freeCount == before, "pages not returned")
+    }
+
+    // MARK: arch
+
+    static func idtEntries() -> Bool {
+        let stubs = trap_stub_table()!
+        for v in [0, 3, 8, 13, 14, 32, 255] where Descriptors.handler(ofVector: v) != stubs[v] {
+            return check(false, "IDT entry does not point at its stub")
+        }
+        return true
+    }
+
+    static func breakpointReturns() -> Bool {
+        let before = Traps.breakpoints
+        cpu_breakpoint()
+        cpu_breakpoint()
+        return check(Traps.breakpoints == before + 2, "int3 not counted twice")
+    }
+
+    static func noSSEState() -> Bool {
+        // The kernel never enables SSE state (CR4.OSFXSR stays clear until user FPU state arrives).
+        check(read_cr4() & (1 << 9) == 0, "CR4.OSFXSR set")
+    }
+
+    // MARK: debug
+
+    static func buildIDPresent() -> Bool {
+        StackTrace.withBuildID { id in check(id.count == 20, "build ID is not 20 bytes (sha1)") }
+    }
+
+    /// Frames between here and the outermost frame record (boot stack), counting kernel return addresses.
+    @inline(never) static func countFrames() -> Int {
+        let buffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 64)
+        defer { buffer.deallocate() }
+        let count = walkFramePointers(rbp: read_rbp(), maxFrames: 64, read: KernelMemory.readKernelWord, into: buffer)
+        for i in 0..<count where buffer[i] < KernelMemory.imageStart || buffer[i] >= KernelMemory.imageEnd {
+            return -1
+        }
+        return count
+    }
+    /// Work after each call keeps the calls from becoming tail jumps (which leave no frame).
+    static var nestedCalls = 0
+    @inline(never) static func nested1() -> Int { let n = nested2(); nestedCalls &+= 1; return n }
+    @inline(never) static func nested2() -> Int { let n = nested3(); nestedCalls &+= 1; return n }
+    @inline(never) static func nested3() -> Int { let n = countFrames(); nestedCalls &+= 1; return n }
+
+    static func framePointerWalk() -> Bool {
+        let direct = countFrames()
+        let nested = nested1()
+        return check(direct > 0 && nested > 0, "a return address outside the kernel image")
+            && check(nested == direct + 3, "three nested calls did not add three frames")
+    }
+
+    static func hexAndLogLevels() -> Bool {
+        let saved = Log.level
+        Log.level = .warn
+        let filtered = !Log.isEnabled(.info) && Log.isEnabled(.error)
+        Log.level = saved
+        let message: LogMessage = "a \(hex: 0xdead_beef) b \(-12) \(text: [104, 105, 7])"
+        let formatted = message.withBytes { equal($0, "a 0xdeadbeef b -12 hi?") }
+        var long: LogMessage = "x"
+        for _ in 0..<300 { long = "\(text: long.withBytes { Array($0) })y" }
+        return check(filtered, "level filter") && check(formatted, "log formatting")
+            && check(long.count == LogMessage.capacity && long.truncated, "long lines are cut, not overrun")
+    }
+}

@@ -1,0 +1,80 @@
+// Frame-pointer stack traces of the kernel, written in LLVM symbolizer markup.
+
+enum KernelMemory {
+    static let directMapBase: UInt64 = 0xffff_8000_0000_0000
+    /// The boot page tables map the first 4 GiB of physical memory at directMapBase.
+    static let directMapSize: UInt64 = 4 << 30
+    static let imageVMA: UInt64 = 0xffff_ffff_8000_0000
+    /// Where the heap's pages are seen (supervisor only, PML4 slot 255): the same physical memory as the
+    /// direct map, at addresses whose bits 60..63 are clear, as Swift's object pointers need.
+    static let heapWindowBase: UInt64 = 0x0000_7f80_0000_0000
+
+    static var imageStart: UInt64 { UInt64(UInt(bitPattern: symbol_kernel_start()!)) }
+    static var imageEnd: UInt64 { UInt64(UInt(bitPattern: symbol_kernel_end()!)) }
+
+    /// Physical range of the kernel image (text, data, bss, boot stacks).
+    static var imagePhysicalStart: UInt64 { imageStart - imageVMA }
+    static var imagePhysicalEnd: UInt64 { imageEnd - imageVMA }
+
+    static func virtual(physical: UInt64) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(physical + directMapBase))!
+    }
+
+    static func heapPointer(physical: UInt64) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(physical + heapWindowBase))!
+    }
+
+    /// Physical address behind a heap pointer.
+    static func physical(heapPointer: UnsafeMutableRawPointer) -> UInt64 {
+        UInt64(UInt(bitPattern: heapPointer)) - heapWindowBase
+    }
+
+    /// Whether an 8-byte read at address is safe while reporting: inside the kernel image (which holds
+    /// the boot and interrupt stacks), the direct map or the heap window.
+    static func isReadable(_ address: UInt64) -> Bool {
+        guard address & 7 == 0 else { return false }
+        if address >= imageStart && address < imageEnd - 7 { return true }
+        if address >= heapWindowBase && address < heapWindowBase + directMapSize - 7 { return true }
+        return address >= directMapBase && address < directMapBase + directMapSize - 7
+    }
+
+    static func readKernelWord(_ address: UInt64) -> UInt64? {
+        guard isReadable(address) else { return nil }
+        return UnsafeRawPointer(bitPattern: UInt(address))!.load(as: UInt64.self)
+    }
+}
+
+enum StackTrace {
+    static let maxFrames = 64
+
+    /// The GNU build ID from the kernel's own .note.gnu.build-id.
+    static func withBuildID<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let start = UnsafeRawPointer(symbol_build_id_note()!)
+        let end = UnsafeRawPointer(symbol_build_id_note_end()!)
+        let size = end - start
+        guard size >= 16 else { return body(UnsafeRawBufferPointer(start: start, count: 0)) }
+        let nameSize = Int(start.load(as: UInt32.self))
+        let descSize = Int(start.load(fromByteOffset: 4, as: UInt32.self))
+        let descOffset = 12 + ((nameSize + 3) & ~3)
+        guard descOffset + descSize <= size else { return body(UnsafeRawBufferPointer(start: start, count: 0)) }
+        return body(UnsafeRawBufferPointer(start: start + descOffset, count: descSize))
+    }
+
+    /// `{{{reset}}}`, the kernel's module and mapping lines, then one `bt` line per frame: the first is
+    /// pc (a precise address, or the return address of a caller), the rest follow saved rbp values.
+    static func write(pc: UInt64, pcIsReturnAddress: Bool, rbp: UInt64) {
+        var sink = ConsoleSink()
+        Markup.reset(&sink)
+        withBuildID { id in Markup.module(&sink, id: 0, name: "kernel", buildID: id) }
+        let start = KernelMemory.imageStart
+        Markup.mmap(&sink, start: start, size: KernelMemory.imageEnd - start, module: 0,
+                    flags: 7, relativeAddress: start)
+        Markup.backtrace(&sink, frame: 0, address: pc, kind: pcIsReturnAddress ? .returnAddress : .preciseCode)
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxFrames) { buffer in
+            let count = walkFramePointers(rbp: rbp, maxFrames: maxFrames, read: KernelMemory.readKernelWord, into: buffer)
+            for i in 0..<count {
+                Markup.backtrace(&sink, frame: i + 1, address: buffer[i], kind: .returnAddress)
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ cat > "$stage/boot/grub/grub.cfg" <<CFG
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
+insmod all_video
 set timeout=0
 set default=0
 menuentry "kernel" {

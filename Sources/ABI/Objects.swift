@@ -1,0 +1,144 @@
+// Kernel object types, handle rights and errors: one declaration for kernel, servers and osh.
+
+/// The kinds of kernel object a handle can reach.
+public enum ObjectType: UInt32, CaseIterable, Sendable {
+    case none = 0
+    case process = 1
+    case thread = 2
+    case vmem = 3
+    case frame = 4
+    case receiver = 5
+    case reply = 6
+    case sender = 7
+    case notify = 8
+    case ioPort = 9
+    case irq = 10
+
+    public var name: StaticString {
+        switch self {
+        case .none: return "none"
+        case .process: return "process"
+        case .thread: return "thread"
+        case .vmem: return "vmem"
+        case .frame: return "frame"
+        case .receiver: return "receiver"
+        case .reply: return "reply"
+        case .sender: return "sender"
+        case .notify: return "notify"
+        case .ioPort: return "ioport"
+        case .irq: return "irq"
+        }
+    }
+}
+
+/// What a handle allows. Checked on every syscall; a duplicate may only keep or drop rights.
+public struct Rights: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Read the object's contents or state (frame_read, vmem_read, thread_read_registers, …).
+    public static let read = Rights(rawValue: 1 << 0)
+    /// Change contents or state (frame_write, vmem_write, thread_write_registers, …).
+    public static let write = Rights(rawValue: 1 << 1)
+    /// Map a Frame executable.
+    public static let exec = Rights(rawValue: 1 << 2)
+    /// Map a Frame into a Vmem, or map into / unmap from a Vmem.
+    public static let map = Rights(rawValue: 1 << 3)
+    /// handle_duplicate.
+    public static let duplicate = Rights(rawValue: 1 << 4)
+    /// Move the handle to another process (process_give, IPC transfer).
+    public static let transfer = Rights(rawValue: 1 << 5)
+    /// Control: start/stop/priority of threads, set_size of frames, create threads in a process.
+    public static let manage = Rights(rawValue: 1 << 6)
+    /// Wait on the object (thread_wait, notify_wait, receiver_recv).
+    public static let wait = Rights(rawValue: 1 << 7)
+    /// Signal the object (notify_notify, sender_call).
+    public static let signal = Rights(rawValue: 1 << 8)
+
+    public static let all: Rights = [.read, .write, .exec, .map, .duplicate, .transfer, .manage, .wait, .signal]
+
+    /// The rights a freshly created object's handle carries.
+    public static func defaults(for type: ObjectType) -> Rights {
+        switch type {
+        case .frame: return [.read, .write, .exec, .map, .duplicate, .transfer, .manage]
+        case .vmem: return [.read, .write, .map, .duplicate, .transfer, .manage]
+        case .process: return [.read, .write, .duplicate, .transfer, .manage, .wait]
+        case .thread: return [.read, .write, .duplicate, .transfer, .manage, .wait]
+        case .receiver: return [.wait, .duplicate, .transfer]
+        case .sender: return [.signal, .duplicate, .transfer]
+        case .reply: return [.signal, .transfer]
+        case .notify: return [.wait, .signal, .duplicate, .transfer]
+        case .ioPort, .irq: return [.read, .write, .wait, .duplicate, .transfer]
+        case .none: return []
+        }
+    }
+}
+
+/// Why a syscall failed. Returned in rax (0 means success); a bad argument never panics the kernel.
+public enum SysError: UInt64, Error, CaseIterable, Sendable {
+    case invalidHandle = 1
+    case wrongType = 2
+    case accessDenied = 3
+    case badAddress = 4
+    case misaligned = 5
+    case invalidArgument = 6
+    case overlapping = 7
+    case notMapped = 8
+    case outOfMemory = 9
+    case outOfVirtualMemory = 10
+    case badState = 11
+    case unknownSyscall = 12
+    case tooLarge = 13
+    case noHandles = 14
+    case peerClosed = 15
+    case wouldBlock = 16
+    case timedOut = 17
+    case badELF = 18
+
+    public var name: StaticString {
+        switch self {
+        case .invalidHandle: return "invalid handle"
+        case .wrongType: return "wrong object type"
+        case .accessDenied: return "missing right"
+        case .badAddress: return "bad address"
+        case .misaligned: return "misaligned address or length"
+        case .invalidArgument: return "invalid argument"
+        case .overlapping: return "overlapping mapping"
+        case .notMapped: return "no mapping there"
+        case .outOfMemory: return "out of memory"
+        case .outOfVirtualMemory: return "out of virtual memory"
+        case .badState: return "object in the wrong state"
+        case .unknownSyscall: return "unknown syscall"
+        case .tooLarge: return "too large"
+        case .noHandles: return "handle table full"
+        case .peerClosed: return "peer closed"
+        case .wouldBlock: return "would block"
+        case .timedOut: return "timed out"
+        case .badELF: return "bad ELF image"
+        }
+    }
+}
+
+/// Cache modes of a mapping, programmed through the PAT (Arch sets PAT entries to match these indexes).
+public enum CacheMode: UInt8, CaseIterable, Sendable {
+    case writeBack = 0
+    case writeThrough = 1
+    case uncachedMinus = 2
+    case uncacheable = 3
+    case writeCombining = 4
+    case writeProtect = 5
+}
+
+/// Mapping permissions for vmem_map.
+public struct MapFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let read = MapFlags(rawValue: 1 << 0)
+    public static let write = MapFlags(rawValue: 1 << 1)
+    public static let exec = MapFlags(rawValue: 1 << 2)
+}
+
+/// Page size of every mapping and Frame.
+public let pageSize: UInt64 = 4096
+/// User addresses are below this (the lower canonical half, less the kernel's heap window slot 255).
+public let userAddressLimit: UInt64 = 0x0000_7f80_0000_0000

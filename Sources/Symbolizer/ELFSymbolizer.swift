@@ -172,12 +172,56 @@ public final class ELFSymbolizer {
         return name
     }
 
-    /// The ELF symbol covering `address`, demangled.
+    /// The ELF symbol covering `address`, demangled. (dwfl_module_addrinfo scans the whole symbol table
+    /// on every call; a sorted copy is searched instead.)
     public func symbolName(_ address: UInt64) -> String? {
-        var offset: GElf_Off = 0
-        var sym = GElf_Sym()
-        guard let name = dwfl_module_addrinfo(module, address &+ bias, &offset, &sym, nil, nil, nil) else { return nil }
-        return Symbolizer.demangle(String(cString: name))
+        if symbols == nil { symbols = loadSymbols() }
+        guard let symbols, !symbols.isEmpty else { return nil }
+        var lo = 0, hi = symbols.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if symbols[mid].address <= address { lo = mid + 1 } else { hi = mid }
+        }
+        var i = lo - 1
+        // Among symbols at or below the address, the nearest that covers it (sized) or, unsized, is the last.
+        while i >= 0 {
+            let symbol = symbols[i]
+            if symbol.size == 0 || address - symbol.address < symbol.size {
+                if symbolNames[symbol.name] == nil {
+                    symbolNames[symbol.name] = Symbolizer.demangle(symbolRawNames[Int(symbol.name)])
+                }
+                return symbolNames[symbol.name]
+            }
+            if lo - 1 - i >= 16 { break }
+            i -= 1
+        }
+        return nil
+    }
+
+    private struct Symbol { var address: UInt64; var size: UInt64; var name: Int32 }
+    private var symbols: [Symbol]? = nil
+    private var symbolRawNames: [String] = []
+    private var symbolNames: [Int32: String] = [:]
+
+    private func loadSymbols() -> [Symbol] {
+        var result: [Symbol] = []
+        let count = dwfl_module_getsymtab(module)
+        guard count > 0 else { return [] }
+        for i in 1..<count {
+            var sym = GElf_Sym()
+            var value: GElf_Addr = 0
+            var shndx: GElf_Word = 0
+            guard let name = dwfl_module_getsym_info(module, i, &sym, &value, &shndx, nil, nil),
+                  name.pointee != 0 else { continue }
+            let type = sym.st_info & 0xf
+            // STT_NOTYPE, STT_FUNC, STT_GNU_IFUNC; defined.
+            guard type == 0 || type == 2 || type == 10, sym.st_shndx != 0, value >= bias else { continue }
+            result.append(Symbol(address: value - bias, size: sym.st_size, name: Int32(symbolRawNames.count)))
+            symbolRawNames.append(String(cString: name))
+        }
+        // By address; at equal addresses sized symbols (functions) last, so they are found first.
+        result.sort { ($0.address, $0.size) < ($1.address, $1.size) }
+        return result
     }
 
     /// The compilation unit covering `address`. libdwfl's own lookup (dwfl_module_addrdie) relies on
@@ -282,7 +326,9 @@ final class CompileUnitIndex {
             nodes.append(node)
             for (low, high) in ranges {
                 let range = Range(low: low, high: high, node: index)
-                if parent < 0 { top.append(range) } else { nodes[Int(parent)].children.append(range) }
+                // A subprogram is a function of its own even when nested in another (Swift closures):
+                // only inlined calls are looked up inside their caller.
+                if parent < 0 || !node.inlined { top.append(range) } else { nodes[Int(parent)].children.append(range) }
             }
             if dwarf_haschildren(&die) != 0 { visitChildren(of: &die, parent: index) }
         // Scopes that may hold code: lexical blocks, namespaces, modules, classes, structures, unions.

@@ -406,3 +406,21 @@ final class CompileUnitIndex {
         return symbolizer.fileName(dwarf_filesrc(files, Int(index), nil, nil))
     }
 }
+
+extension ELFSymbolizer {
+    /// The address ranges [start, end) of an ELF file's executable sections (allocated, with code).
+    public static func executableRanges(_ path: String) throws(SymbolizerError) -> [(start: UInt64, end: UInt64)] {
+        _ = try readBuildID(path)
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+            throw .missingFile(path)
+        }
+        let ranges: [(start: UInt64, end: UInt64)]? = data.withUnsafeBytes { bytes in
+            guard let elf = try? ELFFile(bytes), let sections = try? elf.sectionHeaders() else { return nil }
+            // SHF_ALLOC | SHF_EXECINSTR, not SHT_NOBITS.
+            return sections.filter { $0.flags & 0x6 == 0x6 && $0.type != ELFSectionHeader.nobits && $0.size > 0 }
+                .map { (start: $0.address, end: $0.address + $0.size) }
+        }
+        guard let ranges else { throw .notELF(path) }
+        return ranges
+    }
+}

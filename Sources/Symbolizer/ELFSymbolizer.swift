@@ -165,11 +165,20 @@ public final class ELFSymbolizer {
     fileprivate func fileName(_ pointer: UnsafePointer<CChar>?) -> String? {
         guard let pointer else { return nil }
         if let name = fileNames[pointer] { return name }
-        var name = String(cString: pointer)
-        // A file in directory "/" (swiftc's <compiler-generated>) comes out as "//name".
-        if name.hasPrefix("//") { name.removeFirst() }
+        let name = ELFSymbolizer.normalizePath(String(cString: pointer))
         fileNames[pointer] = name
         return name
+    }
+
+    /// Source paths as libdw joins them, tidied: "./" components dropped (a compilation directory of "."
+    /// gives "./Sources/…", even "././Sources/…"), and "//name" (a file in directory "/", like swiftc's
+    /// <compiler-generated>) made "/name".
+    static func normalizePath(_ path: String) -> String {
+        var path = path
+        while path.hasPrefix("./") { path.removeFirst(2) }
+        while let range = path.range(of: "/./") { path.replaceSubrange(range, with: "/") }
+        while path.hasPrefix("//") { path.removeFirst() }
+        return path
     }
 
     /// The ELF symbol covering `address`, demangled. (dwfl_module_addrinfo scans the whole symbol table

@@ -8,6 +8,9 @@ struct ReferenceComparison {
     var comparedWithLLVM = 0
     /// Addresses where eu-addr2line knew the source line (so they were compared).
     var comparedWithElfutils = 0
+    /// Addresses where eu-addr2line named a different symbol-table label while agreeing on file and line, and
+    /// llvm-symbolizer agreed with us entirely.
+    var elfutilsSymbolNameDifferences = 0
     /// One line per disagreement.
     var mismatches: [String] = []
 }
@@ -21,7 +24,7 @@ struct ReferenceFrame: Equatable {
 /// Symbolizes `sampleCount` addresses spread over the executable sections of the ELF file at `elfPath`
 /// with `ELFSymbolizer`, llvm-symbolizer and eu-addr2line (both with inlined frames), and lists every
 /// address where ours differs from one of them in function (names demangled alike), file or line of any
-/// frame (eu-addr2line misses swiftc's inlined calls: where it reports a single frame, only the innermost
+/// frame, paths compared without "./" components (eu-addr2line misses swiftc's inlined calls: where it reports a single frame, only the innermost
 /// location and the outermost function are compared). Addresses a reference tool cannot place in a source line (it prints ??:0) are not compared with
 /// that tool. Usable on any ELF with DWARF, e.g. build/kernel.elf.
 func compareWithReferenceSymbolizers(elfPath: String, sampleCount: Int = 400) throws -> ReferenceComparison {
@@ -57,13 +60,28 @@ func compareWithReferenceSymbolizers(elfPath: String, sampleCount: Int = 400) th
     for (i, address) in addresses.enumerated() {
         let mine = ours[i].map { ReferenceFrame(function: $0.function, file: $0.file, line: $0.line) }
         let hex = "0x" + String(address, radix: 16)
+        var agreesWithLLVM = false
         if let theirs = llvmBlocks[i].first, theirs.file != nil, theirs.line != 0 || llvmBlocks[i].count > 1 {
             report.comparedWithLLVM += 1
-            if let problem = difference(mine, llvmBlocks[i]) { report.mismatches.append("\(hex) llvm-symbolizer: \(problem)") }
+            if let problem = difference(mine, llvmBlocks[i]) {
+                report.mismatches.append("\(hex) llvm-symbolizer: \(problem)")
+            } else {
+                agreesWithLLVM = true
+            }
         }
         if let theirs = euBlocks[i].first, theirs.file != nil, theirs.line != 0 {
             report.comparedWithElfutils += 1
-            if let problem = difference(mine, euBlocks[i], allowFewerFrames: true) { report.mismatches.append("\(hex) eu-addr2line: \(problem)") }
+            if let problem = difference(mine, euBlocks[i], allowFewerFrames: true) {
+                // Code without a DWARF function (assembly) is named from the symbol table, where eu-addr2line
+                // takes the nearest label and llvm-symbolizer the enclosing sized function. When we agree with
+                // llvm-symbolizer and with eu-addr2line's file and line, that is not counted as a mismatch.
+                let euWithoutNames = euBlocks[i].map { ReferenceFrame(function: nil, file: $0.file, line: $0.line) }
+                if agreesWithLLVM && difference(mine, euWithoutNames, allowFewerFrames: true) == nil {
+                    report.elfutilsSymbolNameDifferences += 1
+                } else {
+                    report.mismatches.append("\(hex) eu-addr2line: \(problem)")
+                }
+            }
         }
     }
     return report
@@ -101,7 +119,7 @@ private func referenceLocation(_ text: Substring) -> (String?, Int) {
     var numbers: [Int] = []
     while let last = parts.last, let n = Int(last), numbers.count < 2 { numbers.insert(n, at: 0); parts.removeLast() }
     let file = parts.joined(separator: ":")
-    return (file == "??" || file.isEmpty ? nil : file, numbers.first ?? 0)
+    return (file == "??" || file.isEmpty ? nil : ELFSymbolizer.normalizePath(file), numbers.first ?? 0)
 }
 
 /// llvm-symbolizer: per address, function and location lines, then a blank line.

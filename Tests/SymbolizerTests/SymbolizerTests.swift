@@ -70,6 +70,9 @@ let kernelELF: String? = {
 
 @Test(.enabled(if: kernelELF != nil)) func kernelMatchesLLVMSymbolizerAndElfutils() throws {
     let report = try compareWithReferenceSymbolizers(elfPath: try #require(kernelELF), sampleCount: 2000)
+    print("kernel symbolization: \(report.addresses) addresses, \(report.comparedWithLLVM) compared with llvm-symbolizer, "
+          + "\(report.comparedWithElfutils) with eu-addr2line (\(report.elfutilsSymbolNameDifferences) label names differ), "
+          + "\(report.mismatches.count) mismatches")
     #expect(report.mismatches.isEmpty, "\(report.mismatches.prefix(10).joined(separator: "\n"))")
     #expect(report.comparedWithLLVM > 0)
 }

@@ -24,7 +24,7 @@ KERNEL_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-featur
 	-parse-as-library -Osize -g -D KERNEL -module-name Kernel -Xfrontend -function-sections \
 	-Xcc -mno-red-zone -Xcc -mno-sse -Xcc -mno-sse2 -Xcc -mno-mmx \
 	-Xfrontend -disable-stack-protector -import-objc-header $(KERNEL_SHIM) \
-	-debug-prefix-map $(CURDIR)=.
+	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section
 KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno-mmx -fdebug-prefix-map=$(CURDIR)=.
 
 .PHONY: all deps kernel iso osh run test bench clean

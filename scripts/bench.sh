@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, each figure on a line of its own as `NAME VALUE UNIT`.
+# Details and progress go to standard error; standard output carries only the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product osh >&2
+OSH=.build/release/osh scripts/bench-symbolize.sh build/kernel.elf

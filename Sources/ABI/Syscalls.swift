@@ -5,6 +5,49 @@
 // On return rax = 0 or a SysError raw value, rdx = the result value (a handle, a size, …).
 // rcx and r11 are clobbered by the instruction itself; every other register is preserved.
 
+// Semantics (a = arguments in order; r = result in rdx; every call can also fail with .unknownSyscall
+// for a bad number, .invalidHandle for a handle that is 0, closed or not this process's, .wrongType for a
+// handle of another object type, .accessDenied for a missing right, .badAddress for a user pointer that
+// is not mapped readable/writable in the caller, and .outOfMemory):
+//   debug_log          a: ptr, len (≤ 4096)                     prints the bytes on the kernel log
+//   handle_identify    a: handle                                r: type << 32 | rights
+//   handle_duplicate   a: handle, rights (subset)               r: new handle          needs .duplicate
+//   handle_close       a: handle
+//   process_create     a: vmem (needs .map)                     r: process (the process runs in that Vmem)
+//   process_self       r: process
+//   process_give       a: process (.write), handle (.transfer)  r: the handle's value in the target; the
+//                      handle moves (gone from the caller)
+//   process_exit       a: code                                  ends every thread of the caller's process
+//   process_wait       a: process (.wait)                       r: exit code; blocks until it has exited
+//   thread_create      a: process (.manage), entry, stack, arg  r: thread (not started; arg in rdi)
+//   thread_self        r: thread
+//   thread_start       a: thread (.manage)                      .badState if started before
+//   thread_stop        a: thread (.manage)                      ends it (exit code -1 as UInt64.max)
+//   thread_set_priority a: thread (.manage), priority 0...31    .invalidArgument outside
+//   thread_wait        a: thread (.wait)                        r: exit code; blocks until it has ended
+//   thread_read_registers  a: thread (.read), ptr, len (RegisterIndex.count * 8)   a stopped or unstarted
+//   thread_write_registers a: thread (.write), ptr, len                            thread (.badState else)
+//   thread_exit        a: code                                  ends the calling thread
+//   thread_yield       gives up the rest of the time slice
+//   vmem_create        r: vmem (an empty user half; the kernel half is shared by all)
+//   vmem_self          r: vmem
+//   vmem_map           a: vmem (.map), frame (.map; .read for any mapping, .write for writable, .exec for
+//                      executable), address, frame offset, length, flags | cache << 8
+//                      (MapFlags, CacheMode) — page-aligned (.misaligned), inside the user range
+//                      (.badAddress), not overlapping (.overlapping), inside the frame (.invalidArgument);
+//                      one handle backs at most one live mapping: map again with a duplicate (.badState)
+//   vmem_unmap         a: vmem (.map), address, length          exactly one whole mapping (.notMapped)
+//   vmem_read          a: vmem (.read), address, ptr, len       copies from that Vmem into the caller
+//   vmem_write         a: vmem (.write), address, ptr, len      copies from the caller into that Vmem
+//   frame_create       a: size (bytes, page multiple, > 0)      r: frame; pages are allocated and zeroed
+//                      on first touch (lazily)
+//   frame_get_size     a: frame (.read)                         r: size
+//   frame_set_size     a: frame (.manage), size                 .badState when shrinking under a mapping
+//   frame_read         a: frame (.read), offset, ptr, len       .invalidArgument past the end
+//   frame_write        a: frame (.write), offset, ptr, len
+//   receiver_create    r: receiver;  sender_create a: receiver (.wait)  r: sender;  reply_create r: reply;
+//   notify_create      r: notify  (their IPC operations come with the IPC issue)
+//   system_info        a: SystemInfo raw value                  r: the figure (free frames, …)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -40,9 +83,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case senderCreate = 31
     case replyCreate = 32
     case notifyCreate = 33
+    case systemInfo = 34
 
     /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.notifyCreate.rawValue) + 1
+    public static let count = Int(Syscall.systemInfo.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -81,6 +125,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .senderCreate: return "sender_create"
         case .replyCreate: return "reply_create"
         case .notifyCreate: return "notify_create"
+        case .systemInfo: return "system_info"
         }
     }
 
@@ -88,7 +133,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     /// no object (debug_log).
     public var objectType: ObjectType {
         switch self {
-        case .debugLog: return .none
+        case .debugLog, .systemInfo: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
@@ -122,4 +167,25 @@ public enum TrackerLayout {
 public enum RegisterIndex: Int, CaseIterable, Sendable {
     case rax = 0, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15, rip, rflags, fsBase, gsBase
     public static let count = 20
+}
+
+/// What system_info reports.
+public enum SystemInfo: UInt64, CaseIterable, Sendable {
+    /// Physical frames free in the PMM.
+    case freeFrames = 0
+    /// Live kernel objects of all types.
+    case liveObjects = 1
+    /// Timer ticks since boot.
+    case ticks = 2
+}
+
+/// How the kernel starts the root process: rdi = address of a StartupBlock in its address space
+/// (read-only page). Layout, little-endian UInt64 words: [0] magic "STARTUP\0" (0x0050_5554_5241_5453),
+/// [1] process handle, [2] vmem handle, [3] thread handle, [4] module count M, then M entries of four
+/// words: frame handle, size in bytes, name offset, name length (the name bytes follow the entries;
+/// offsets are from the start of the block).
+public enum StartupBlock {
+    public static let magic: UInt64 = 0x0050_5554_5241_5453
+    public static let headerWords = 5
+    public static let moduleWords = 4
 }

@@ -1,0 +1,162 @@
+// `osh boot` end to end: the built osh executable boots fixture kernels in QEMU (TCG).
+
+import Foundation
+import Testing
+@testable import OSH
+
+@Suite("osh boot: end to end with fixture kernels", .serialized, .enabled(if: BootFixture.toolsAvailable))
+final class BootEndToEndTests {
+    let build: URL
+
+    init() throws { build = try BootFixture.temporaryDirectory() }
+    deinit { try? FileManager.default.removeItem(at: build) }
+
+    func boot(_ kernel: URL, _ extra: [String] = [], stdin: Data? = nil, stdinDelay: Double = 0) throws -> OSHRun {
+        try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg"] + extra,
+                       stdin: stdin, stdinDelay: stdinDelay)
+    }
+
+    var latest: RunDirectory? { RunDirectory.latest(buildDir: build) }
+
+    /// osh's own lines (stderr), without anything QEMU or the guest printed.
+    func lines(_ text: String) -> [Substring] { text.split(separator: "\n") }
+
+    @Test func serialOutputReachesStdoutAndSerialLogAndStatusPassesThrough() throws {
+        let kernel = try BootFixture.kernel(in: build, status: 0, message: "hello from the fixture\\n")
+        let run = try boot(kernel, ["--cmdline", "log=debug", "--log", build.appendingPathComponent("copy.log").path])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("hello from the fixture\n"))
+        #expect(run.stdout.contains("log=debug"))
+        let dir = try #require(latest)
+        let serial = try String(contentsOfFile: dir.file("serial.log"), encoding: .utf8)
+        #expect(serial == run.stdout)
+        #expect(try String(contentsOf: build.appendingPathComponent("copy.log"), encoding: .utf8) == serial)
+        // The summary goes to stderr, one line.
+        #expect(lines(run.stderr).count == 1)
+        #expect(run.stderr.contains(dir.path))
+        #expect(!run.stdout.contains("osh:"))
+    }
+
+    @Test func manifestDescribesTheRun() throws {
+        let kernel = try BootFixture.kernel(in: build, status: 0)
+        let run = try boot(kernel, ["--cmdline", "panic=halt"])
+        #expect(run.status == 0)
+        let dir = try #require(latest)
+        let m = try dir.readManifest()
+        #expect(m.runID == dir.id)
+        #expect(m.state == "exited")
+        #expect(m.bootMode == "direct")
+        #expect(m.accel == "tcg")
+        #expect(m.cmdline == "panic=halt")
+        #expect(m.qemuPID != nil)
+        #expect(m.oshPID > 0)
+        #expect(m.qemuArgv.contains("-kernel"))
+        #expect(m.qemuArgv.contains(dir.file("kernel.elf")))
+        #expect(m.files == [.init(role: "kernel", path: "kernel.elf", source: kernel.path, buildID: BootFixture.buildID)])
+        #expect(m.end?.reason == "guest-exit")
+        #expect(m.end?.exitStatus == 0)
+        #expect(m.end?.guestStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.file("qemu.log")))
+    }
+
+    @Test(arguments: [UInt8(1), 2])
+    func guestFailureAndPanicStatusesPassThrough(status: UInt8) throws {
+        let run = try boot(try BootFixture.kernel(in: build, status: status, message: "PANIC: fixture\\n"))
+        #expect(run.status == Int32(status))
+        #expect(run.stdout.contains("PANIC: fixture"))
+    }
+
+    @Test func testModeAppendsTestAndPrintsTheResultLine() throws {
+        let kernel = try BootFixture.kernel(in: build, status: 1, message: "4 passed, 1 failed\\n")
+        let run = try boot(kernel, ["--test", "--cmdline", "log=warn"])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("log=warn test"))
+        #expect(run.stderr.contains("test result: 4 passed, 1 failed"))
+        #expect(try latest?.readManifest().end?.testResult == "4 passed, 1 failed")
+    }
+
+    @Test func timeoutKillsQEMUAndExits124() throws {
+        let kernel = try BootFixture.kernel(in: build, message: "spinning\\n", loop: true)
+        let run = try boot(kernel, ["--timeout", "2"])
+        #expect(run.status == 124)
+        #expect(run.seconds < 10)
+        #expect(run.stdout.contains("spinning"))
+        #expect(run.stderr.contains("timeout"))
+        #expect(try latest?.readManifest().end?.reason == "timeout")
+    }
+
+    @Test func stdinEOFDoesNotEndTheRun() throws {
+        // stdin is /dev/null: the run still lasts until the timeout.
+        let run = try boot(try BootFixture.kernel(in: build, loop: true), ["--timeout", "1.5"])
+        #expect(run.status == 124)
+        #expect(run.seconds >= 1.4)
+    }
+
+    @Test func ctrlAXQuitsWithStatusZero() throws {
+        let run = try boot(try BootFixture.kernel(in: build, message: "waiting\\n", loop: true), ["--timeout", "30"],
+                           stdin: Data([0x01, UInt8(ascii: "h"), 0x01, UInt8(ascii: "x")]), stdinDelay: 0.5)
+        #expect(run.status == 0)
+        #expect(run.seconds < 20)
+        #expect(run.stderr.contains("Ctrl-A x"))
+        #expect(try latest?.readManifest().end?.reason == "user-quit")
+    }
+
+    @Test func missingQEMUIs125WithOneLine() throws {
+        let run = try boot(try BootFixture.kernel(in: build), ["--qemu", "/nonexistent/qemu-system-x86_64"])
+        #expect(run.status == 125)
+        #expect(lines(run.stderr).count == 1)
+        #expect(run.stderr.hasPrefix("osh: error: "))
+    }
+
+    @Test func qemuRejectingAnOptionIs125WithQEMUsLine() throws {
+        // A fake QEMU that fails like QEMU does on a bad option: message on stderr, status 1.
+        let fake = build.appendingPathComponent("fake-qemu")
+        try "#!/bin/sh\necho \"qemu-system-x86_64: -bogus: invalid option\" >&2\nexit 1\n"
+            .write(to: fake, atomically: true, encoding: .utf8)
+        chmod(fake.path, 0o755)
+        let run = try boot(try BootFixture.kernel(in: build), ["--qemu", fake.path])
+        #expect(run.status == 125)
+        #expect(run.stderr.contains("osh: error: QEMU failed: qemu-system-x86_64: -bogus: invalid option"))
+        #expect(lines(run.stderr).filter { $0.hasPrefix("osh: error:") }.count == 1)
+    }
+
+    @Test func realQEMUBadOptionIs125() throws {
+        // An impossible memory size makes the real QEMU refuse to start.
+        let run = try boot(try BootFixture.kernel(in: build), ["--memory", "100000G"])
+        #expect(run.status == 125)
+        #expect(run.stderr.contains("osh: error: QEMU failed: qemu-system-x86_64"))
+    }
+
+    @Test func missingKernelIsOneLineError() throws {
+        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", build.appendingPathComponent("none.elf").path])
+        #expect(run.status == BootExitCode.missingInput)
+        #expect(lines(run.stderr).count == 1)
+        #expect(run.stderr.hasPrefix("osh: error: kernel not found"))
+    }
+
+    @Test func missingISOIsOneLineError() throws {
+        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--boot", "iso"])
+        #expect(run.status == BootExitCode.missingInput)
+        #expect(lines(run.stderr).count == 1)
+        #expect(run.stderr.hasPrefix("osh: error: ISO not found"))
+    }
+
+    @Test func missingOVMFIsOneLineError() throws {
+        let run = try boot(try BootFixture.kernel(in: build), ["--uefi", "--iso", "/dev/null", "--ovmf", "/nonexistent/OVMF.fd"])
+        #expect(run.status == BootExitCode.missingInput)
+        #expect(run.stderr.hasPrefix("osh: error: UEFI firmware not found"))
+    }
+
+    @Test func autoAccelNeverHangsAndCachesItsVerdict() throws {
+        let kernel = try BootFixture.kernel(in: build, status: 0, message: "auto\\n")
+        let first = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "auto"])
+        #expect(first.status == 0)
+        #expect(first.stdout.contains("auto"))
+        #expect(first.seconds < 30)
+        let cache = try String(contentsOf: build.appendingPathComponent("run/accel.json"), encoding: .utf8)
+        #expect(cache.contains("bootID"))
+        let second = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "auto"])
+        #expect(second.status == 0)
+        #expect(!second.stderr.contains("KVM"))  // no second probe
+    }
+}

@@ -159,4 +159,73 @@ final class BootEndToEndTests {
         #expect(second.status == 0)
         #expect(!second.stderr.contains("KVM"))  // no second probe
     }
+
+    static let canBuildISO = findExecutable("grub-mkrescue") != nil
+    static let hasOVMF = FileManager.default.fileExists(atPath: BootPlanning.defaultOVMF)
+
+    @Test(.enabled(if: canBuildISO))
+    func isoWithCommandLineBootsAPerRunISO() throws {
+        let kernel = try BootFixture.kernel(in: build, message: "iso fixture\\n")
+        let run = try boot(kernel, ["--boot", "iso", "--cmdline", "log=info", "--timeout", "120"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("iso fixture"))
+        #expect(run.stdout.contains("cmdline: log=info"))
+        let dir = try #require(latest)
+        let m = try dir.readManifest()
+        #expect(m.bootMode == "iso")
+        #expect(m.image == "os.iso")
+        #expect(m.qemuArgv.contains(dir.file("os.iso")))
+        #expect(!m.qemuArgv.contains("-kernel"))
+        #expect(m.files.first?.buildID == BootFixture.buildID)
+    }
+
+    @Test(.enabled(if: canBuildISO))
+    func isoWithoutCommandLineBootsTheISOAsBuilt() throws {
+        let kernel = try BootFixture.kernel(in: build, message: "prebuilt\\n")
+        let tree = build.appendingPathComponent("isotree")
+        try FileManager.default.createDirectory(at: tree.appendingPathComponent("boot/grub"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: kernel, to: tree.appendingPathComponent("boot/kernel.elf"))
+        try BootPlanning.grubConfig(cmdline: "baked=yes")
+            .write(to: tree.appendingPathComponent("boot/grub/grub.cfg"), atomically: true, encoding: .utf8)
+        let iso = build.appendingPathComponent("os.iso")
+        try BootFixture.run(findExecutable("grub-mkrescue")!, ["-o", iso.path, tree.path])
+        let run = try boot(kernel, ["--boot", "iso", "--iso", iso.path, "--timeout", "120"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("cmdline: baked=yes"))
+        let dir = try #require(latest)
+        #expect(try dir.readManifest().image == iso.path)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("os.iso")))
+    }
+
+    @Test(.enabled(if: canBuildISO && hasOVMF))
+    func uefiBootsThroughOVMF() throws {
+        let kernel = try BootFixture.kernel(in: build, status: 2, message: "uefi fixture\\n")
+        let run = try boot(kernel, ["--uefi", "--cmdline", "panic=halt", "--timeout", "180"])
+        #expect(run.status == 2)
+        #expect(run.stdout.contains("uefi fixture"))
+        #expect(run.stdout.contains("cmdline: panic=halt"))
+        let m = try #require(try latest?.readManifest())
+        #expect(m.uefi)
+        #expect(m.qemuArgv.contains("if=pflash,format=raw,readonly=on,file=\(BootPlanning.defaultOVMF)"))
+    }
+
+    @Test(.enabled(if: AccelCache.kvmDeviceOpens()))
+    func autoAccelFallsBackToTCGWhenTheGuestIsSilentUnderKVM() throws {
+        // A QEMU whose KVM runs never print: osh must give up after the probe time and use TCG.
+        let realQEMU = try #require(findExecutable("qemu-system-x86_64"))
+        let fake = build.appendingPathComponent("silent-kvm-qemu")
+        try "#!/bin/sh\ncase \"$*\" in *\"-accel kvm\"*) exec sleep 60;; esac\nexec \(realQEMU) \"$@\"\n"
+            .write(to: fake, atomically: true, encoding: .utf8)
+        chmod(fake.path, 0o755)
+        let kernel = try BootFixture.kernel(in: build, message: "after fallback\\n")
+        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "auto",
+                                  "--qemu", fake.path])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("after fallback"))
+        #expect(run.stderr.contains("restarting with TCG"))
+        #expect(run.seconds < AccelCache.probeSeconds + 10)
+        let m = try #require(try latest?.readManifest())
+        #expect(m.accel == "tcg")
+        #expect(try String(contentsOf: build.appendingPathComponent("run/accel.json"), encoding: .utf8).contains("tcg"))
+    }
 }

@@ -250,7 +250,7 @@ struct BootRunner {
             settings.logCopyFD = logCopyFD
             settings.timeout = options.resolvedTimeout.map { max(0.001, $0 - (FD.now() - start)) }
             settings.probeSeconds = probe ? AccelCache.probeSeconds : nil
-            session = BootSession(settings: settings, filter: PassthroughSerialFilter())
+            session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files))
             session.signalFD = signalFD
             manifest.accel = accel.rawValue
             manifest.qemuArgv = argv
@@ -289,11 +289,6 @@ struct BootRunner {
         if options.test {
             printNote("test result: \(session.testResult ?? "none (the guest printed no 'N passed, N failed' line)")")
         }
-        if verdict.isError {
-            printError(verdict.message)
-        } else if case .timedOut = outcome {
-            printNote(verdict.message)
-        }
         var qemuStatus: Int32?
         if case let .qemuExited(status, _) = outcome { qemuStatus = status }
         manifest.state = "exited"
@@ -302,8 +297,17 @@ struct BootRunner {
             guestStatus: verdict.guestStatus, qemuExitStatus: qemuStatus, message: verdict.message,
             testResult: session.testResult)
         try? runDir.writeManifest(manifest)
-        printNote("run \(runDir.path): \(verdict.isError || verdict.reason == "timeout" ? verdict.reason : verdict.message); exit status \(verdict.exitCode)")
+        // One closing line on stderr: how the run ended, where its files are, osh's status.
+        let summary = "\(verdict.message) [run \(runDir.path); exit status \(verdict.exitCode)]"
+        if verdict.isError { printError(summary) } else { printNote(summary) }
         return verdict.exitCode
+    }
+
+    /// The filter between the serial port and the terminal (serial.log always gets the raw bytes).
+    /// Hook for inline panic symbolization: return a filter that rewrites backtrace lines using the
+    /// ELF copies in `runDir` (`files` carries their roles and build IDs).
+    static func makeConsoleFilter(runDir: RunDirectory, files: [RunManifest.File]) -> any SerialConsoleFilter {
+        PassthroughSerialFilter()
     }
 
     /// --build-dir, else the osh executable's directory when it holds kernel.elf, else ./build.
@@ -343,7 +347,7 @@ struct BootRunner {
         process.executableURL = URL(fileURLWithPath: grubMkrescue)
         process.arguments = ["-o", runDir.file("os.iso"), tree.path]
         let logPath = runDir.file("grub-mkrescue.log")
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)
         process.standardOutput = log
         process.standardError = log

@@ -64,6 +64,12 @@ enum SignalPipe {
             action.sa_flags = SA_RESTART
             sigaction(sig, &action, nil)
         }
+        // A parent may have started osh with these signals blocked (libdispatch worker threads block
+        // them, and the mask is inherited): unblock them, or SIGTERM would never reach the handler.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in signals { sigaddset(&unblock, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         // Writes to a closed pipe (QEMU gone, stdout closed) must fail with EPIPE, not kill osh.
         signal(SIGPIPE, SIG_IGN)
         return fds[0]

@@ -230,4 +230,35 @@ final class BootEndToEndTests {
         #expect(m.accel == "tcg")
         #expect(try String(contentsOf: build.appendingPathComponent("run/accel.json"), encoding: .utf8).contains("tcg"))
     }
+
+    @Test func killedOshKeepsSerialLogAndTakesQEMUAlong() throws {
+        let kernel = try BootFixture.kernel(in: build, message: "before the kill\\n", loop: true)
+        let p = Process()
+        p.executableURL = OSHRun.executable
+        p.arguments = ["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg", "--timeout", "30"]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var serial = ""
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !serial.contains("before the kill") {
+            Thread.sleep(forTimeInterval: 0.1)
+            if let dir = latest { serial = (try? String(contentsOfFile: dir.file("serial.log"), encoding: .utf8)) ?? "" }
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let dir = try #require(latest)
+        #expect(try String(contentsOfFile: dir.file("serial.log"), encoding: .utf8).contains("before the kill\n"))
+        let m = try dir.readManifest()
+        #expect(m.state == "running")  // osh had no chance to record the end
+        if m.launcher != nil, let qemu = m.qemuPID {
+            var gone = false
+            for _ in 0..<50 where !gone {
+                gone = kill(qemu, 0) != 0
+                if !gone { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            #expect(gone, "QEMU gets SIGTERM when osh dies")
+        }
+    }
 }

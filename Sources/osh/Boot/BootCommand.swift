@@ -248,12 +248,14 @@ struct BootRunner {
             var settings = BootSession.Settings(
                 argv: argv, qemuLogPath: runDir.file(RunDirectory.qemuLogName), serialLogFD: serialFD)
             settings.logCopyFD = logCopyFD
+            settings.launcher = QEMUSpawner.deathSignalLauncher
             settings.timeout = options.resolvedTimeout.map { max(0.001, $0 - (FD.now() - start)) }
             settings.probeSeconds = probe ? AccelCache.probeSeconds : nil
             session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files))
             session.signalFD = signalFD
             manifest.accel = accel.rawValue
             manifest.qemuArgv = argv
+            manifest.launcher = settings.launcher.isEmpty ? nil : settings.launcher
             session.onStarted = { pid in
                 manifest.qemuPID = pid
                 manifest.state = "running"

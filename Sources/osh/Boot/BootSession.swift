@@ -149,6 +149,23 @@ struct SpawnedQEMU {
 }
 
 enum QEMUSpawner {
+    /// A command prefix that makes the kernel send QEMU SIGTERM when osh dies, even by SIGKILL
+    /// (util-linux `setpriv --pdeathsig`; it execs QEMU, so QEMU keeps its pid). Empty when setpriv
+    /// is missing or too old; then a SIGKILLed osh leaves QEMU running.
+    static let deathSignalLauncher: [String] = {
+        guard let setpriv = findExecutable("setpriv") else { return [] }
+        let prefix = [setpriv, "--pdeathsig", "TERM", "--"]
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: setpriv)
+        check.arguments = Array(prefix.dropFirst()) + ["true"]
+        check.standardInput = FileHandle.nullDevice
+        check.standardOutput = FileHandle.nullDevice
+        check.standardError = FileHandle.nullDevice
+        guard (try? check.run()) != nil else { return [] }
+        check.waitUntilExit()
+        return check.terminationStatus == 0 ? prefix : []
+    }()
+
     /// Starts `argv` with stdin/stdout as pipes and stderr appended to `stderrPath`, in its own process
     /// group (so terminal signals reach only osh, which then terminates QEMU).
     static func spawn(argv: [String], stderrPath: String) -> Result<SpawnedQEMU, SpawnError> {
@@ -206,6 +223,8 @@ enum QEMUSpawner {
 final class BootSession {
     struct Settings {
         var argv: [String]
+        /// Prepended to argv when spawning (QEMUSpawner.deathSignalLauncher).
+        var launcher: [String] = []
         var qemuLogPath: String
         /// serial.log, opened by the caller (kept across a KVM→TCG restart).
         var serialLogFD: Int32
@@ -250,7 +269,7 @@ final class BootSession {
         var st = stat()
         logOffset = stat(settings.qemuLogPath, &st) == 0 ? Int(st.st_size) : 0
         let qemu: SpawnedQEMU
-        switch QEMUSpawner.spawn(argv: settings.argv, stderrPath: settings.qemuLogPath) {
+        switch QEMUSpawner.spawn(argv: settings.launcher + settings.argv, stderrPath: settings.qemuLogPath) {
         case let .failure(error): return .finished(.spawnFailed(message: error.message))
         case let .success(spawned): qemu = spawned
         }

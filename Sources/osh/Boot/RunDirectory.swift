@@ -55,6 +55,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
     public var oshPID: Int32
     public var qemuPID: Int32?
     public var qemuArgv: [String]
+    /// The command QEMU was started through (it execs QEMU), e.g. setpriv --pdeathsig TERM --.
+    public var launcher: [String]?
     /// "direct" or "iso".
     public var bootMode: String
     public var uefi: Bool
@@ -78,6 +80,7 @@ public struct RunManifest: Codable, Equatable, Sendable {
         self.oshPID = oshPID
         self.qemuPID = nil
         self.qemuArgv = []
+        self.launcher = nil
         self.bootMode = bootMode
         self.uefi = uefi
         self.accel = accel

@@ -12,11 +12,10 @@ public struct Boot: ParsableCommand {
         abstract: "Boot the OS in QEMU with the serial console on this terminal.",
         discussion: """
             Console keys: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends Ctrl-A.
-            Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf,
-            manifest.json); build/run/latest points at the newest.
-            Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic);
-            124 timeout; 125 QEMU missing, failed or ended without a guest status; 64 bad option;
-            66 missing kernel/ISO/firmware; 69 grub-mkrescue missing or failed; 128+N on signal N.
+
+            Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf, manifest.json); build/run/latest points at the newest.
+
+            Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic); 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
             """)
 
     @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB).")
@@ -61,7 +60,7 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "ISO image (default: BUILD/os.iso).")
     var iso: String?
 
-    @Option(name: .long, help: "QEMU executable (default: qemu-system-x86_64 from PATH).")
+    @Option(name: .long, help: "QEMU executable: a path, or a name looked up in PATH.")
     var qemu: String = "qemu-system-x86_64"
 
     @Option(name: .long, help: "OVMF firmware code image for --uefi.")

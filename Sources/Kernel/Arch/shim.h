@@ -26,6 +26,7 @@ static inline uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0,
 static inline uint64_t read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
 static inline uint64_t read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
 static inline uint64_t read_rsp(void) { uint64_t v; __asm__ volatile("mov %%rsp, %0" : "=r"(v)); return v; }
 static inline uint64_t read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
@@ -62,6 +63,7 @@ extern const uint64_t trap_stubs[];
 extern uint8_t boot_stack_bottom[], boot_stack_top[];
 extern uint8_t idt_storage[], gdt_storage[], tss_storage[], ist_stacks[], heap_bootstrap_pool[];
 extern uint8_t __kernel_start[], __kernel_end[], __build_id_note[], __build_id_note_end[];
+extern uint64_t boot_pml4[];
 
 static inline const uint64_t *trap_stub_table(void) { return trap_stubs; }
 static inline uint8_t *symbol_boot_stack_bottom(void) { return boot_stack_bottom; }
@@ -75,3 +77,4 @@ static inline uint8_t *symbol_kernel_start(void) { return __kernel_start; }
 static inline uint8_t *symbol_kernel_end(void) { return __kernel_end; }
 static inline uint8_t *symbol_build_id_note(void) { return __build_id_note; }
 static inline uint8_t *symbol_build_id_note_end(void) { return __build_id_note_end; }
+static inline uint64_t *symbol_boot_pml4(void) { return boot_pml4; }

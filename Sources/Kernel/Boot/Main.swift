@@ -22,6 +22,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     Descriptors.initialize()
 
     Kernel.boot = parseBootInformation(magic: magic, info: info)
+    dropIdentityMap()
     Kernel.commandLine = KernelCommandLine(Kernel.boot.commandLine)
     configureFromCommandLine()
 
@@ -37,6 +38,9 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     }
     if Kernel.commandLine.has("panic_test") {
         PanicTest.start()
+    }
+    if Kernel.commandLine.has("fault_test") {
+        PanicTest.pageFault()
     }
     Log.info("kernel: nothing more to run yet (userspace comes with the kernel core); halting")
     Panic.halt()
@@ -56,6 +60,13 @@ private func parseBootInformation(magic: UInt32, info: UInt64) -> BootInfo {
     } catch {
         kernelPanic("malformed multiboot information")
     }
+}
+
+/// The boot code's identity map of the first 4 GiB (PML4 slot 0) was only needed to reach the higher
+/// half; from here on the lower half belongs to user address spaces (and slot 255 to the heap window).
+private func dropIdentityMap() {
+    symbol_boot_pml4()![0] = 0
+    write_cr3(read_cr3())
 }
 
 private func configureFromCommandLine() {
@@ -106,5 +117,12 @@ enum PanicTest {
     @inline(never) static func second(_ n: Int) { third(n &- 1); depth &+= 1 }
     @inline(never) static func third(_ n: Int) {
         if n >= 0 { kernelPanic("panic_test: deliberate panic from a nested call chain") }
+    }
+
+    /// `fault_test`: a read of an unmapped lower-half address, for testing CPU exception reports.
+    @inline(never) static func pageFault() {
+        Log.info("fault_test: reading an unmapped address on purpose")
+        let p = UnsafePointer<UInt64>(bitPattern: 0x0000_1000_0000_0000 as UInt)!
+        depth &+= Int(truncatingIfNeeded: p.pointee)
     }
 }

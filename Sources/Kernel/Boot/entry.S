@@ -183,6 +183,7 @@ boot_gdt_pointer64:
 
     .section .bss
     .balign 4096
+    .globl boot_pml4
 boot_pml4:      .skip 4096
 boot_pdpt_low:  .skip 4096
 boot_pdpt_high: .skip 4096

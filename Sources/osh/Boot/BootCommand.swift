@@ -1,0 +1,419 @@
+// `osh boot`: boot the OS in QEMU with the serial console on the terminal.
+
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct Boot: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "boot",
+        abstract: "Boot the OS in QEMU with the serial console on this terminal.",
+        discussion: """
+            Console keys: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends Ctrl-A.
+
+            Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf, manifest.json); build/run/latest points at the newest.
+
+            Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic); 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
+            """)
+
+    @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB).")
+    var boot: BootMode = .direct
+
+    @Flag(name: .long, help: "Boot the ISO with UEFI firmware (OVMF); implies --boot iso.")
+    var uefi = false
+
+    @Option(name: .long, help: "Kernel command line (e.g. 'log=debug panic=halt').")
+    var cmdline: String?
+
+    @Flag(name: .long, help: "Run the in-kernel tests: append 'test', exit with the guest's status.")
+    var test = false
+
+    @Option(name: .long, help: "Stop QEMU after this many seconds and exit 124 (0: none; default 300 with --test).")
+    var timeout: Double?
+
+    @Option(name: .long, help: "Number of CPUs.")
+    var cpus: Int = 1
+
+    @Option(name: .long, help: "Memory in MB, or with a suffix (512M, 1G).")
+    var memory: String = "\(BootPlanning.defaultMemoryMB)M"
+
+    @Option(name: .long, help: "Accelerator: tcg, kvm, or auto (KVM when it works on this host, else TCG).")
+    var accel: AccelChoice = .auto
+
+    @Option(name: .long, help: "Display: none, gtk, sdl or vnc.")
+    var display: DisplayChoice = .none
+
+    @Flag(name: .long, help: "Start paused (-S) and wait for a debugger on the run's gdb.sock.")
+    var gdbWait = false
+
+    @Option(name: .long, help: "Also copy the serial output to this file.")
+    var log: String?
+
+    @Option(name: .long, help: "Build directory (default: the osh executable's directory if it holds kernel.elf, else ./build).")
+    var buildDir: String?
+
+    @Option(name: .long, help: "Kernel ELF (default: BUILD/kernel.elf).")
+    var kernel: String?
+
+    @Option(name: .long, help: "ISO image (default: BUILD/os.iso).")
+    var iso: String?
+
+    @Option(name: .long, help: "QEMU executable: a path, or a name looked up in PATH.")
+    var qemu: String = "qemu-system-x86_64"
+
+    @Option(name: .long, help: "OVMF firmware code image for --uefi.")
+    var ovmf: String = BootPlanning.defaultOVMF
+
+    public init() {}
+
+    public func run() throws {
+        let code = BootRunner(options: self).run()
+        throw ExitCode(code)
+    }
+
+    /// The options as plain values, for BootRunner.
+    var resolvedTimeout: Double? {
+        let value = timeout ?? (test ? BootPlanning.defaultTestTimeout : 0)
+        return value > 0 ? value : nil
+    }
+    var mode: BootMode { uefi ? .iso : boot }
+}
+
+/// Prints `osh: error: ...` on stderr (one line).
+func printError(_ message: String) {
+    ConsoleTerminal.restore()
+    FD.writeAll(STDERR_FILENO, "osh: error: \(message)\n")
+}
+
+func printNote(_ message: String) {
+    FD.writeAll(STDERR_FILENO, "osh: \(message)\n")
+}
+
+/// Runs one `osh boot`; returns osh's exit status.
+struct BootRunner {
+    let options: Boot
+
+    func run() -> Int32 {
+        // Option values.
+        guard options.cpus >= 1 else { printError("--cpus must be at least 1"); return BootExitCode.usage }
+        guard let memoryMB = BootPlanning.parseMemory(options.memory) else {
+            printError("--memory: cannot parse '\(options.memory)' (use MB, or a suffix: 512M, 1G)")
+            return BootExitCode.usage
+        }
+        if let t = options.timeout, t < 0 || !t.isFinite {
+            printError("--timeout must be a non-negative number of seconds"); return BootExitCode.usage
+        }
+        let mode = options.mode
+        let cmdline = BootPlanning.kernelCommandLine(user: options.cmdline, test: options.test)
+
+        // Files.
+        let buildDir = BootRunner.buildDirectory(option: options.buildDir)
+        let kernelPath = absolute(options.kernel ?? buildDir.appendingPathComponent("kernel.elf").path)
+        let isoPath = absolute(options.iso ?? buildDir.appendingPathComponent("os.iso").path)
+        let kernelExists = isReadableFile(kernelPath)
+        let perRunISO = BootPlanning.needsPerRunISO(mode: mode, cmdline: cmdline)
+        if mode == .direct || perRunISO, !kernelExists {
+            printError("kernel not found: \(kernelPath) (run make, or pass --kernel PATH)")
+            return BootExitCode.missingInput
+        }
+        if mode == .iso, !perRunISO, !isReadableFile(isoPath) {
+            printError("ISO not found: \(isoPath) (run make, or pass --iso PATH)")
+            return BootExitCode.missingInput
+        }
+        if options.uefi, !isReadableFile(options.ovmf) {
+            printError("UEFI firmware not found: \(options.ovmf) (install the ovmf package, or pass --ovmf PATH)")
+            return BootExitCode.missingInput
+        }
+        var grubMkrescue: String?
+        if perRunISO {
+            guard let tool = findExecutable("grub-mkrescue") else {
+                printError("grub-mkrescue not found (needed to put --cmdline/--test into an ISO; install grub-common and xorriso)")
+                return BootExitCode.toolFailure
+            }
+            grubMkrescue = tool
+        }
+        guard let qemuPath = findExecutable(options.qemu) else {
+            printError("QEMU not found: \(options.qemu) (install qemu-system-x86, or pass --qemu PATH)")
+            return BootExitCode.qemuFailure
+        }
+
+        // The run directory.
+        let runDir: RunDirectory
+        do {
+            runDir = try RunDirectory.create(buildDir: buildDir)
+        } catch {
+            printError("cannot create a run directory under \(RunDirectory.runRoot(buildDir: buildDir).path): \(error.localizedDescription)")
+            return BootExitCode.missingInput
+        }
+        for name in [RunDirectory.qmpSocketName, RunDirectory.gdbSocketName] where runDir.file(name).utf8.count >= 108 {
+            printError("socket path too long for a Unix socket: \(runDir.file(name)) (use a shorter --build-dir)")
+            return BootExitCode.usage
+        }
+        var files: [RunManifest.File] = []
+        if kernelExists {
+            do {
+                files.append(try runDir.addELF(source: URL(fileURLWithPath: kernelPath), role: "kernel", name: "kernel.elf"))
+            } catch {
+                printError("cannot copy \(kernelPath) to \(runDir.path): \(error.localizedDescription)")
+                return BootExitCode.missingInput
+            }
+        }
+        var image: String?
+        if mode == .iso {
+            if perRunISO, let grubMkrescue {
+                if let message = BootRunner.buildISO(runDir: runDir, grubMkrescue: grubMkrescue, cmdline: cmdline) {
+                    printError(message)
+                    return BootExitCode.toolFailure
+                }
+                image = "os.iso"
+            } else {
+                image = isoPath
+            }
+        }
+
+        // Accelerator.
+        var accel: Accel
+        var probe = false
+        let accelCache = AccelCache(runRoot: RunDirectory.runRoot(buildDir: buildDir))
+        switch options.accel {
+        case .tcg: accel = .tcg
+        case .kvm: accel = .kvm
+        case .auto:
+            if let cached = accelCache.cachedVerdict() {
+                accel = cached
+            } else if AccelCache.kvmDeviceOpens() {
+                accel = .kvm
+                // A paused guest prints nothing, so it cannot be probed: stay on the safe side.
+                if options.gdbWait { accel = .tcg } else { probe = true }
+            } else {
+                accel = .tcg
+                accelCache.store(.tcg)
+            }
+        }
+
+        func plan(_ accel: Accel) -> QEMULaunchPlan {
+            QEMULaunchPlan(
+                qemu: qemuPath, mode: mode, uefi: options.uefi,
+                kernel: runDir.file("kernel.elf"),
+                iso: image.map { $0.hasPrefix("/") ? $0 : runDir.file($0) },
+                ovmf: options.ovmf, cmdline: cmdline, cpus: options.cpus, memoryMB: memoryMB,
+                accel: accel, display: options.display, gdbWait: options.gdbWait,
+                qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName))
+        }
+
+        var manifest = RunManifest(
+            runID: runDir.id, startTime: RunDirectory.timestamp(Date()), oshPID: getpid(),
+            bootMode: mode.rawValue, uefi: options.uefi, accel: accel.rawValue, cmdline: cmdline, files: files)
+        manifest.image = image
+        try? runDir.writeManifest(manifest)
+
+        // Logs.
+        let serialFD = open(runDir.file(RunDirectory.serialLogName), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard serialFD >= 0 else {
+            printError("cannot create \(runDir.file(RunDirectory.serialLogName))")
+            return BootExitCode.missingInput
+        }
+        defer { close(serialFD) }
+        var logCopyFD: Int32 = -1
+        if let log = options.log {
+            logCopyFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard logCopyFD >= 0 else {
+                printError("cannot write --log file \(log): \(String(cString: strerror(errno)))")
+                return BootExitCode.usage
+            }
+        }
+        defer { if logCopyFD >= 0 { close(logCopyFD) } }
+
+        // The console.
+        let interactive = ConsoleTerminal.enterRawMode()
+        let signalFD = SignalPipe.install()
+        defer {
+            SignalPipe.uninstall(readEnd: signalFD)
+            ConsoleTerminal.restore()
+        }
+        if interactive { printNote("run \(runDir.id); Ctrl-A x quits, Ctrl-A h lists keys") }
+        if options.gdbWait {
+            printNote("VM paused at start; attach with: gdb -ex 'target remote \(runDir.file(RunDirectory.gdbSocketName))' \(runDir.file("kernel.elf"))  (or osh attach)")
+        }
+
+        let start = FD.now()
+        var outcome: RunOutcome
+        var session: BootSession
+        while true {
+            let argv = BootPlanning.qemuArguments(plan(accel))
+            for name in [RunDirectory.qmpSocketName, RunDirectory.gdbSocketName] { unlink(runDir.file(name)) }
+            var settings = BootSession.Settings(
+                argv: argv, qemuLogPath: runDir.file(RunDirectory.qemuLogName), serialLogFD: serialFD)
+            settings.logCopyFD = logCopyFD
+            settings.launcher = QEMUSpawner.deathSignalLauncher
+            settings.timeout = options.resolvedTimeout.map { max(0.001, $0 - (FD.now() - start)) }
+            settings.probeSeconds = probe ? AccelCache.probeSeconds : nil
+            session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files))
+            session.signalFD = signalFD
+            manifest.accel = accel.rawValue
+            manifest.qemuArgv = argv
+            manifest.launcher = settings.launcher.isEmpty ? nil : settings.launcher
+            session.onStarted = { pid in
+                manifest.qemuPID = pid
+                manifest.state = "running"
+                try? runDir.writeManifest(manifest)
+            }
+            let end = session.run()
+            if case let .finished(result) = end {
+                outcome = result
+                if probe {
+                    if !session.sawSerialByte, AccelCache.isQEMUFailure(result) {
+                        // QEMU could not run the guest under KVM (refused, crashed): fall back.
+                        printNote("QEMU failed under KVM before the guest printed anything; restarting with TCG (verdict cached for this host boot)")
+                        accel = .tcg
+                        probe = false
+                        accelCache.store(.tcg)
+                        continue
+                    }
+                    if session.sawSerialByte { accelCache.store(.kvm) }
+                }
+                break
+            }
+            // The guest printed nothing under KVM: this host's KVM does not run it.
+            printNote("no serial output from the guest under KVM within \(Int(AccelCache.probeSeconds)) s; restarting with TCG (verdict cached for this host boot)")
+            accel = .tcg
+            probe = false
+            accelCache.store(.tcg)
+        }
+        session.finishOutput()
+        if case .timedOut = outcome, let limit = options.resolvedTimeout { outcome = .timedOut(seconds: limit) }
+
+        let verdict = BootStatusMapping.verdict(for: outcome)
+        ConsoleTerminal.restore()
+        if options.test {
+            printNote("test result: \(session.testResult ?? "none (the guest printed no 'N passed, N failed' line)")")
+        }
+        var qemuStatus: Int32?
+        if case let .qemuExited(status, _) = outcome { qemuStatus = status }
+        manifest.state = "exited"
+        manifest.end = RunManifest.End(
+            time: RunDirectory.timestamp(Date()), reason: verdict.reason, exitStatus: verdict.exitCode,
+            guestStatus: verdict.guestStatus, qemuExitStatus: qemuStatus, message: verdict.message,
+            testResult: session.testResult)
+        try? runDir.writeManifest(manifest)
+        // One closing line on stderr: how the run ended, where its files are, osh's status.
+        let summary = "\(verdict.message) [run \(runDir.path); exit status \(verdict.exitCode)]"
+        if verdict.isError { printError(summary) } else { printNote(summary) }
+        return verdict.exitCode
+    }
+
+    /// The filter between the serial port and the terminal (serial.log always gets the raw bytes).
+    /// Hook for inline panic symbolization: return a filter that rewrites backtrace lines using the
+    /// ELF copies in `runDir` (`files` carries their roles and build IDs).
+    static func makeConsoleFilter(runDir: RunDirectory, files: [RunManifest.File]) -> any SerialConsoleFilter {
+        PassthroughSerialFilter()
+    }
+
+    /// --build-dir, else the osh executable's directory when it holds kernel.elf, else ./build.
+    static func buildDirectory(option: String?) -> URL {
+        if let option { return URL(fileURLWithPath: option).standardizedFileURL }
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            let dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("kernel.elf").path) { return dir }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("build")
+    }
+
+    func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    func isReadableFile(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+            && access(path, R_OK) == 0
+    }
+
+    /// Builds RUN/os.iso with GRUB booting RUN/kernel.elf with `cmdline`. Returns an error message.
+    static func buildISO(runDir: RunDirectory, grubMkrescue: String, cmdline: String) -> String? {
+        let tree = runDir.url.appendingPathComponent("iso")
+        let grubDir = tree.appendingPathComponent("boot/grub")
+        do {
+            try FileManager.default.createDirectory(at: grubDir, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: runDir.url.appendingPathComponent("kernel.elf"),
+                                             to: tree.appendingPathComponent("boot/kernel.elf"))
+            try BootPlanning.grubConfig(cmdline: cmdline)
+                .write(to: grubDir.appendingPathComponent("grub.cfg"), atomically: true, encoding: .utf8)
+        } catch {
+            return "cannot prepare the ISO tree in \(tree.path): \(error.localizedDescription)"
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: grubMkrescue)
+        process.arguments = ["-o", runDir.file("os.iso"), tree.path]
+        let logPath = runDir.file("grub-mkrescue.log")
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            return "cannot run \(grubMkrescue): \(error.localizedDescription)"
+        }
+        process.waitUntilExit()
+        try? log?.close()
+        if process.terminationStatus != 0 {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            let last = text.split(separator: "\n").last.map(String.init) ?? "no output"
+            return "grub-mkrescue failed (status \(process.terminationStatus)): \(last)"
+        }
+        try? FileManager.default.removeItem(at: tree)
+        return nil
+    }
+}
+
+/// The `--accel auto` verdict, cached per host boot in build/run/accel.json.
+struct AccelCache {
+    static let probeSeconds = 5.0
+    let runRoot: URL
+
+    var file: URL { runRoot.appendingPathComponent("accel.json") }
+
+    static func bootID() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else { return nil }
+        let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return id.isEmpty ? nil : id
+    }
+
+    /// Whether QEMU ended on its own without a guest status (an error, a crash) rather than by
+    /// isa-debug-exit, a timeout or the user.
+    static func isQEMUFailure(_ outcome: RunOutcome) -> Bool {
+        switch BootStatusMapping.verdict(for: outcome).reason {
+        case "qemu-error", "qemu-exit", "qemu-signal": return true
+        default: return false
+        }
+    }
+
+    static func kvmDeviceOpens() -> Bool {
+        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        if fd < 0 { return false }
+        close(fd)
+        return true
+    }
+
+    struct Entry: Codable {
+        var bootID: String
+        var accel: String
+    }
+
+    func cachedVerdict() -> Accel? {
+        guard let bootID = AccelCache.bootID(), let data = try? Data(contentsOf: file),
+              let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.bootID == bootID else { return nil }
+        return Accel(rawValue: entry.accel)
+    }
+
+    func store(_ accel: Accel) {
+        guard let bootID = AccelCache.bootID(),
+              let data = try? JSONEncoder().encode(Entry(bootID: bootID, accel: accel.rawValue)) else { return }
+        try? FileManager.default.createDirectory(at: runRoot, withIntermediateDirectories: true)
+        try? data.write(to: file, options: .atomic)
+    }
+}

@@ -1,0 +1,166 @@
+// The pure part of `osh boot`: option values, the kernel command line, and the QEMU argument vector.
+// Nothing here touches the file system or spawns anything, so it is unit-tested directly.
+
+import ArgumentParser
+import Foundation
+
+/// How the guest is loaded.
+public enum BootMode: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
+    /// QEMU's multiboot loader: `-kernel kernel.elf -append CMDLINE`.
+    case direct
+    /// GRUB from build/os.iso (or a per-run ISO when the command line is not the ISO's own).
+    case iso
+}
+
+/// The accelerator asked for on the command line.
+public enum AccelChoice: String, CaseIterable, Sendable, ExpressibleByArgument {
+    case tcg, kvm, auto
+}
+
+/// The accelerator actually given to QEMU.
+public enum Accel: String, Codable, Sendable {
+    case tcg, kvm
+}
+
+public enum DisplayChoice: String, CaseIterable, Sendable, ExpressibleByArgument {
+    case none, gtk, sdl, vnc
+}
+
+/// Everything that determines QEMU's argument vector.
+public struct QEMULaunchPlan: Equatable, Sendable {
+    public var qemu: String
+    public var mode: BootMode
+    public var uefi: Bool
+    /// The ELF given to `-kernel` (direct mode).
+    public var kernel: String?
+    /// The ISO given to `-cdrom` (ISO mode).
+    public var iso: String?
+    /// OVMF firmware code image (UEFI).
+    public var ovmf: String?
+    public var cmdline: String
+    public var cpus: Int
+    public var memoryMB: Int
+    public var accel: Accel
+    public var display: DisplayChoice
+    public var gdbWait: Bool
+    public var qmpSocket: String
+    public var gdbSocket: String
+
+    public init(qemu: String, mode: BootMode, uefi: Bool = false, kernel: String? = nil, iso: String? = nil,
+                ovmf: String? = nil, cmdline: String = "", cpus: Int = 1, memoryMB: Int = 512,
+                accel: Accel = .tcg, display: DisplayChoice = .none, gdbWait: Bool = false,
+                qmpSocket: String, gdbSocket: String) {
+        self.qemu = qemu
+        self.mode = mode
+        self.uefi = uefi
+        self.kernel = kernel
+        self.iso = iso
+        self.ovmf = ovmf
+        self.cmdline = cmdline
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.accel = accel
+        self.display = display
+        self.gdbWait = gdbWait
+        self.qmpSocket = qmpSocket
+        self.gdbSocket = gdbSocket
+    }
+}
+
+public enum BootPlanning {
+    /// The default OVMF firmware location (Debian's ovmf package).
+    public static let defaultOVMF = "/usr/share/OVMF/OVMF_CODE.fd"
+    public static let defaultMemoryMB = 512
+    /// Default `--timeout` in `--test` mode, in seconds.
+    public static let defaultTestTimeout = 300.0
+
+    /// QEMU's argument vector (argv[0] included) for a plan.
+    public static func qemuArguments(_ plan: QEMULaunchPlan) -> [String] {
+        var args = [plan.qemu, "-name", "osh"]
+        switch plan.accel {
+        case .tcg: args += ["-accel", "tcg", "-cpu", "max"]
+        case .kvm: args += ["-accel", "kvm", "-cpu", "host"]
+        }
+        args += ["-smp", String(plan.cpus), "-m", "\(plan.memoryMB)M"]
+        switch plan.display {
+        case .none: args += ["-display", "none"]
+        case .gtk: args += ["-display", "gtk"]
+        case .sdl: args += ["-display", "sdl"]
+        // The first free VNC display from :0, local connections only.
+        case .vnc: args += ["-display", "vnc=127.0.0.1:0,to=99"]
+        }
+        args += [
+            "-monitor", "none",
+            // The serial port is QEMU's stdin/stdout, which are pipes owned by osh.
+            "-serial", "stdio",
+            "-no-reboot",
+            "-nic", "none",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-qmp", "unix:\(plan.qmpSocket),server=on,wait=off",
+            "-chardev", "socket,id=gdb0,path=\(plan.gdbSocket),server=on,wait=off",
+            "-gdb", "chardev:gdb0",
+        ]
+        if plan.gdbWait { args.append("-S") }
+        if plan.uefi, let ovmf = plan.ovmf {
+            args += ["-drive", "if=pflash,format=raw,readonly=on,file=\(ovmf)"]
+        }
+        switch plan.mode {
+        case .direct:
+            args += ["-kernel", plan.kernel ?? "kernel.elf", "-append", plan.cmdline]
+        case .iso:
+            args += ["-cdrom", plan.iso ?? "os.iso", "-boot", "d"]
+        }
+        return args
+    }
+
+    /// The kernel command line: the user's words, then `test` in test mode (unless already present).
+    public static func kernelCommandLine(user: String?, test: Bool) -> String {
+        var words = (user ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        if test && !words.contains("test") { words.append("test") }
+        return words.joined(separator: " ")
+    }
+
+    /// Parses `--memory`: plain megabytes (`512`), or with a suffix `M`/`MB`/`MiB`, `G`/`GB`/`GiB`
+    /// (case-insensitive). Nil when invalid or not positive.
+    public static func parseMemory(_ text: String) -> Int? {
+        let lower = text.lowercased().trimmingCharacters(in: .whitespaces)
+        let digits = lower.prefix(while: { $0.isASCII && $0.isNumber })
+        guard let value = Int(digits), value > 0 else { return nil }
+        let multiplier: Int
+        switch lower.dropFirst(digits.count) {
+        case "", "m", "mb", "mib": multiplier = 1
+        case "g", "gb", "gib": multiplier = 1024
+        default: return nil
+        }
+        let (mb, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : mb
+    }
+
+    /// In ISO mode GRUB's configuration is baked into the ISO: boot it as built when the user asked
+    /// for no command line, otherwise build a per-run ISO whose grub.cfg carries the command line.
+    public static func needsPerRunISO(mode: BootMode, cmdline: String) -> Bool {
+        mode == .iso && !cmdline.isEmpty
+    }
+
+    /// grub.cfg for a per-run ISO: boot /boot/kernel.elf through multiboot2 at once with `cmdline`.
+    public static func grubConfig(cmdline: String) -> String {
+        let words = cmdline.split(separator: " ").map { grubQuote(String($0)) }
+        let line = (["multiboot2", "/boot/kernel.elf"] + words).joined(separator: " ")
+        return """
+            set timeout=0
+            set default=0
+            menuentry "os" {
+                \(line)
+                boot
+            }
+
+            """
+    }
+
+    /// Quotes a word for GRUB's shell-like parser (single quotes; a quote is closed, escaped, reopened).
+    static func grubQuote(_ word: String) -> String {
+        let safe = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "=_-.,:/+".contains($0)) }
+        if safe { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// End-to-end boots of the real kernel through build/osh under TCG, checking what a user sees.
+@Suite(.serialized) struct BootTests {
+    struct Boot {
+        var result: RunResult
+        var runDirectory: URL
+        var serial: String
+    }
+
+    /// Runs `build/osh boot ARGS --accel tcg` and finds the run directory from osh's closing line.
+    static func boot(_ arguments: [String]) throws -> Boot {
+        let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "240"] + arguments)
+        let match = result.stderr.firstMatch(of: /\[run ([^;\]]+)/)
+        let dir = URL(fileURLWithPath: String(try #require(match, "no run directory in: \(result.stderr)").1))
+        let serial = (try? String(contentsOf: dir.appendingPathComponent("serial.log"), encoding: .utf8)) ?? ""
+        return Boot(result: result, runDirectory: dir, serial: serial)
+    }
+
+    @Test func inKernelTestsPassDirectBoot() throws {
+        let b = try Self.boot(["--test"])
+        #expect(b.result.status == 0, "osh boot --test: \(b.result.stderr)")
+        #expect(b.result.stdout.contains("Swift microkernel for x86_64, build "))
+        #expect(b.result.stdout.contains(" passed, 0 failed"))
+        #expect(b.result.stdout.contains("ok   pmm.allocate_write_free"))
+        #expect(b.serial.contains(" passed, 0 failed"), "serial.log keeps the whole output")
+        let manifest = try String(contentsOf: b.runDirectory.appendingPathComponent("manifest.json"), encoding: .utf8)
+        #expect(manifest.contains("kernel.elf"))
+    }
+
+    @Test func inKernelTestsPassThroughGRUB() throws {
+        let b = try Self.boot(["--boot", "iso", "--test"])
+        #expect(b.result.status == 0, "osh boot --boot iso --test: \(b.result.stderr)")
+        #expect(b.serial.contains("multiboot2 from \"GRUB"))
+        #expect(b.serial.contains(" passed, 0 failed"))
+    }
+
+    @Test func inKernelTestsPassThroughUEFI() throws {
+        let b = try Self.boot(["--uefi", "--test"])
+        #expect(b.result.status == 0, "osh boot --uefi --test: \(b.result.stderr)")
+        #expect(b.serial.contains("multiboot2 from \"GRUB"))
+        #expect(b.serial.contains(" passed, 0 failed"))
+    }
+
+    @Test func logLevelSwitch() throws {
+        let debug = try Self.boot(["--test", "--cmdline", "log=debug"])
+        #expect(debug.serial.contains("[debug] memory: 0x"))
+        let quiet = try Self.boot(["--test", "--cmdline", "log=warn"])
+        #expect(!quiet.serial.contains("[info]"))
+        #expect(quiet.serial.contains(" passed, 0 failed"))
+        let bad = try Self.boot(["--test", "--cmdline", "log=loud"])
+        #expect(bad.serial.contains("[warn] log=loud is not a level"))
+    }
+
+    /// Puts the kernel ELF where llvm-symbolizer looks for it: DIR/.build-id/xx/rest.debug.
+    static func debugDirectory(for elf: URL, buildID: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("debug-\(UUID().uuidString)")
+        let sub = dir.appendingPathComponent(".build-id").appendingPathComponent(String(buildID.prefix(2)))
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: elf, to: sub.appendingPathComponent(String(buildID.dropFirst(2)) + ".debug"))
+        return dir
+    }
+
+    @Test func panicTraceResolvesToKernelSourceLines() throws {
+        let b = try Self.boot(["--cmdline", "panic_test"])
+        #expect(b.result.status == 2, "a panic ends the run with guest status 2: \(b.result.stderr)")
+        #expect(b.serial.contains("KERNEL PANIC: panic_test: deliberate panic"))
+        let module = try #require(b.serial.firstMatch(of: /\{\{\{module:0:kernel:elf:([0-9a-f]+)\}\}\}/))
+        #expect(b.serial.contains("{{{bt:1:0x"))
+        let debug = try Self.debugDirectory(for: b.runDirectory.appendingPathComponent("kernel.elf"),
+                                            buildID: String(module.1))
+        defer { try? FileManager.default.removeItem(at: debug) }
+        let symbolized = try run(Repo.tool("llvm-symbolizer"), ["--filter-markup", "--debug-file-directory", debug.path],
+                                 stdin: Data(b.serial.utf8))
+        #expect(symbolized.status == 0)
+        // The nested call chain, each frame with a Sources/Kernel file and line.
+        for function in ["PanicTestO5third", "PanicTestO6second", "PanicTestO5first"] {
+            let line = symbolized.stdout.split(separator: "\n").first { $0.contains(function) }
+            #expect(line?.contains(/Sources\/Kernel\/Boot\/Main\.swift:\d+/) == true,
+                    "\(function) not resolved to Main.swift:LINE in:\n\(symbolized.stdout)")
+        }
+    }
+
+    @Test func oshTraceSymbolizesThePanicLog() throws {
+        let b = try Self.boot(["--cmdline", "panic_test"])
+        let trace = try run(Repo.osh.path, ["trace", b.runDirectory.appendingPathComponent("serial.log").path])
+        #expect(trace.status == 0, trace.stderr)
+        #expect(trace.stdout.contains("PanicTest.third"))
+        #expect(trace.stdout.contains(/Sources\/Kernel\/Boot\/Main\.swift:\d+/))
+    }
+
+    @Test func cpuExceptionReport() throws {
+        let b = try Self.boot(["--cmdline", "fault_test"])
+        #expect(b.result.status == 2)
+        #expect(b.serial.contains("CPU exception 14 (page fault) in kernel mode"))
+        #expect(b.serial.contains("page fault at cr2=0x0000100000000000: page not present, read"))
+        #expect(b.serial.contains("rip=0xffffffff8"))
+        #expect(b.serial.contains("{{{bt:0:0x"))
+    }
+
+    @Test func panicHaltKeepsTheVMUntilTimeout() throws {
+        let started = Date()
+        let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "5", "--cmdline", "panic_test panic=halt"])
+        #expect(result.status == 124, "panic=halt keeps QEMU alive until osh's timeout")
+        #expect(Date().timeIntervalSince(started) >= 4.5)
+    }
+}

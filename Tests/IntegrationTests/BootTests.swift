@@ -78,14 +78,14 @@ import Testing
         for function in ["PanicTestO5third", "PanicTestO6second", "PanicTestO5first"] {
             let line = symbolized.stdout.split(separator: "\n").first { $0.contains(function) }
             #expect(line?.contains(/Sources\/Kernel\/Boot\/Main\.swift:\d+/) == true,
-                    "\(function) not resolved to Main.swift:LINE in:\n\(symbolized.stdout)")
+                    "\(function) not resolved to Main.swift:LINE in:\n\(symbolized.stdout)" as Comment)
         }
     }
 
     @Test func oshTraceSymbolizesThePanicLog() throws {
         let b = try Self.boot(["--cmdline", "panic_test"])
         let trace = try run(Repo.osh.path, ["trace", b.runDirectory.appendingPathComponent("serial.log").path])
-        #expect(trace.status == 0, trace.stderr)
+        #expect(trace.status == 0, "\(trace.stderr)")
         #expect(trace.stdout.contains("PanicTest.third"))
         #expect(trace.stdout.contains(/Sources\/Kernel\/Boot\/Main\.swift:\d+/))
     }

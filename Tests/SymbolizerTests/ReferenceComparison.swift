@@ -87,16 +87,24 @@ func compareWithReferenceSymbolizers(elfPath: String, sampleCount: Int = 400) th
     return report
 }
 
-/// With `allowFewerFrames` (eu-addr2line, which does not see swiftc's inlined calls), a shorter answer is
-/// compared on the innermost location and the outermost function only.
+/// With `allowFewerFrames` (eu-addr2line, which does not see all of swiftc's inlined calls), a shorter
+/// answer must agree on the innermost location and the outermost function, and name its functions in
+/// the same order as ours (a subsequence: the inline levels it skips are simply missing).
 private func difference(_ mine: [ReferenceFrame], _ theirs: [ReferenceFrame], allowFewerFrames: Bool = false) -> String? {
     func show(_ frames: [ReferenceFrame]) -> String {
         frames.map { "\($0.function ?? "??") \($0.file ?? "??"):\($0.line)" }.joined(separator: " / ")
     }
-    if allowFewerFrames, theirs.count == 1, mine.count > 1, let a = mine.first, let b = theirs.first,
-       let outer = mine.last {
-        let sameFunction = b.function == nil || outer.function == b.function
-        return sameFunction && a.file == b.file && a.line == b.line ? nil : "ours \(show(mine)), theirs \(show(theirs))"
+    if allowFewerFrames, !theirs.isEmpty, theirs.count < mine.count, let a = mine.first, let b = theirs.first,
+       let outer = mine.last, let theirOuter = theirs.last {
+        let sameOuter = theirOuter.function == nil || outer.function == theirOuter.function
+        var remaining = mine[...]
+        let subsequence = theirs.allSatisfy { frame in
+            guard let f = frame.function else { return true }
+            guard let at = remaining.firstIndex(where: { $0.function == f }) else { return false }
+            remaining = remaining[(at + 1)...]
+            return true
+        }
+        return sameOuter && subsequence && a.file == b.file && a.line == b.line ? nil : "ours \(show(mine)), theirs \(show(theirs))"
     }
     guard mine.count == theirs.count else { return "\(mine.count) frames vs \(theirs.count): ours \(show(mine)), theirs \(show(theirs))" }
     for (a, b) in zip(mine, theirs) {

@@ -28,6 +28,7 @@ enum Descriptors {
     static let machineCheckIST: UInt8 = 3
 
     static func initialize() {
+        CPU.configure()
         setUpGDTAndTSS()
         setUpIDT()
         maskLegacyPIC()
@@ -126,5 +127,27 @@ enum Descriptors {
         port_out8(0x21, 0x04); port_out8(0xA1, 0x02)
         port_out8(0x21, 0x01); port_out8(0xA1, 0x01)
         port_out8(0x21, 0xff); port_out8(0xA1, 0xff)
+    }
+}
+
+/// Control register state the kernel relies on, set explicitly whatever the firmware or loader left.
+enum CPU {
+    static let cr0MonitorCoprocessor: UInt64 = 1 << 1
+    static let cr0Emulation: UInt64 = 1 << 2
+    static let cr0TaskSwitched: UInt64 = 1 << 3
+    static let cr0NumericError: UInt64 = 1 << 5
+    static let cr0WriteProtect: UInt64 = 1 << 16
+    static let cr4OSFXSR: UInt64 = 1 << 9
+    static let cr4OSXMMEXCPT: UInt64 = 1 << 10
+
+    /// Write protection in ring 0 (copy-on-write and read-only kernel data depend on it); x87/SSE state
+    /// enabled for user threads (FXSAVE/FXRSTOR, SSE exceptions reported as #XM), never used by the
+    /// kernel itself (compiled without SSE, checked by the disassembly test).
+    static func configure() {
+        var cr0 = read_cr0()
+        cr0 |= cr0WriteProtect | cr0MonitorCoprocessor | cr0NumericError
+        cr0 &= ~(cr0Emulation | cr0TaskSwitched)
+        write_cr0(cr0)
+        write_cr4(read_cr4() | cr4OSFXSR | cr4OSXMMEXCPT)
     }
 }

@@ -28,7 +28,7 @@ enum KernelTests {
         KernelTest(name: "heap.large_blocks_go_back_to_pmm", body: heapLarge),
         KernelTest(name: "arch.idt_points_at_stubs", body: idtEntries),
         KernelTest(name: "arch.breakpoint_trap_returns", body: breakpointReturns),
-        KernelTest(name: "arch.no_sse_in_use", body: noSSEState),
+        KernelTest(name: "arch.control_registers_configured", body: controlRegisters),
         KernelTest(name: "debug.build_id_present", body: buildIDPresent),
         KernelTest(name: "debug.frame_pointer_walk", body: framePointerWalk),
         KernelTest(name: "debug.hex_and_log_levels", body: hexAndLogLevels),
@@ -236,9 +236,13 @@ enum KernelTests {
         return check(Traps.breakpoints == before + 2, "int3 not counted twice")
     }
 
-    static func noSSEState() -> Bool {
-        // The kernel never enables SSE state (CR4.OSFXSR stays clear until user FPU state arrives).
-        check(read_cr4() & (1 << 9) == 0, "CR4.OSFXSR set")
+    static func controlRegisters() -> Bool {
+        let cr0 = read_cr0(), cr4 = read_cr4(), efer = read_msr(0xC000_0080)
+        return check(cr0 & CPU.cr0WriteProtect != 0, "CR0.WP clear")
+            && check(cr0 & (CPU.cr0Emulation | CPU.cr0TaskSwitched) == 0, "CR0.EM or CR0.TS set")
+            && check(cr4 & CPU.cr4OSFXSR != 0 && cr4 & CPU.cr4OSXMMEXCPT != 0, "CR4.OSFXSR/OSXMMEXCPT clear")
+            && check(cr4 & (1 << 5) != 0, "CR4.PAE clear")
+            && check(efer & (1 << 11) != 0 && efer & (1 << 10) != 0, "EFER.NXE or LMA clear")
     }
 
     // MARK: debug

@@ -7,7 +7,7 @@
 // Every block is handed out through the heap window (KernelMemory.heapWindowBase), never through the
 // upper-half direct map: Swift object pointers must have bits 60..63 clear.
 
-private let pageSize = 4096
+private let heapPageSize = 4096
 private let headerMagicSmall: UInt32 = 0x534d_4150   // "PAMS"
 private let headerMagicLarge: UInt32 = 0x4c47_5250   // "PRGL"
 private let classCount = 7                            // 16, 32, ..., 1024
@@ -62,15 +62,15 @@ enum Heap {
             pagesInUse += count
             return (KernelMemory.heapPointer(physical: physical), false)
         }
-        guard poolUsed + count * pageSize <= bootstrapPoolSize else { return nil }
+        guard poolUsed + count * heapPageSize <= bootstrapPoolSize else { return nil }
         let p = pool + poolUsed
-        poolUsed += count * pageSize
+        poolUsed += count * heapPageSize
         pagesInUse += count
         return (p, true)
     }
 
     static func allocate(size: Int, alignment: Int) -> UnsafeMutableRawPointer? {
-        guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= pageSize, size >= 0 else { return nil }
+        guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= heapPageSize, size >= 0 else { return nil }
         let need = max(size, alignment, 1)
         if let index = sizeClass(for: need) {
             if head(index).pointee == 0 && !refill(index) { return nil }
@@ -80,13 +80,13 @@ enum Heap {
             liveBytes += blockSize(ofClass: index)
             return block
         }
-        let pages = (size + pageSize - 1) / pageSize + 1
+        let pages = (size + heapPageSize - 1) / heapPageSize + 1
         guard let (base, fromPool) = takePages(pages) else { return nil }
         base.storeBytes(of: PageHeader(magic: headerMagicLarge, sizeClass: 0, pages: UInt64(pages),
                                        fromPool: fromPool ? 1 : 0), as: PageHeader.self)
         liveAllocations += 1
-        liveBytes += (pages - 1) * pageSize
-        return base + pageSize
+        liveBytes += (pages - 1) * heapPageSize
+        return base + heapPageSize
     }
 
     /// Carves a new page into blocks of one class; block 0 holds the page header.
@@ -96,7 +96,7 @@ enum Heap {
         page.storeBytes(of: PageHeader(magic: headerMagicSmall, sizeClass: UInt32(index), pages: 1,
                                        fromPool: fromPool ? 1 : 0), as: PageHeader.self)
         let first = max(size, MemoryLayout<PageHeader>.size)
-        var offset = pageSize - size
+        var offset = heapPageSize - size
         while offset >= first {
             let block = page + offset
             block.storeBytes(of: head(index).pointee, as: UInt64.self)
@@ -108,20 +108,20 @@ enum Heap {
 
     static func free(_ pointer: UnsafeMutableRawPointer) {
         let address = UInt(bitPattern: pointer)
-        if address % UInt(pageSize) == 0 {
-            let header = pointer - pageSize
+        if address % UInt(heapPageSize) == 0 {
+            let header = pointer - heapPageSize
             let h = header.load(as: PageHeader.self)
             guard h.magic == headerMagicLarge else { kernelPanic("free of a pointer the heap never returned") }
             header.storeBytes(of: 0, as: UInt32.self)
             liveAllocations -= 1
-            liveBytes -= (Int(h.pages) - 1) * pageSize
+            liveBytes -= (Int(h.pages) - 1) * heapPageSize
             if h.fromPool == 0 {
                 pagesInUse -= Int(h.pages)
                 PMM.free(KernelMemory.physical(heapPointer: header), count: Int(h.pages))
             }
             return
         }
-        let page = UnsafeMutableRawPointer(bitPattern: address & ~UInt(pageSize - 1))!
+        let page = UnsafeMutableRawPointer(bitPattern: address & ~UInt(heapPageSize - 1))!
         let h = page.load(as: PageHeader.self)
         guard h.magic == headerMagicSmall, Int(h.sizeClass) < classCount else {
             kernelPanic("free of a pointer the heap never returned")

@@ -157,8 +157,8 @@ import Testing
 
     @Test func handMadeSegments() throws {
         // A minimal image written by hand: header, one RX segment, one RW segment.
-        func image(_ loads: [(vaddr: UInt64, offset: UInt64, filesz: UInt64, memsz: UInt64, flags: UInt32)],
-                   entry: UInt64) -> [UInt8] {
+        typealias Header = (vaddr: UInt64, offset: UInt64, filesz: UInt64, memsz: UInt64, flags: UInt32)
+        func image(_ loads: [Header], entry: UInt64, types: [UInt32] = []) -> [UInt8] {
             var b = [UInt8](repeating: 0, count: 0x3000)
             b[0] = 0x7f; b[1] = 0x45; b[2] = 0x4c; b[3] = 0x46; b[4] = 2; b[5] = 1; b[6] = 1
             Self.write16(&b, 16, 2)
@@ -167,9 +167,10 @@ import Testing
             Self.write64(&b, 32, 64)
             Self.write16(&b, 54, 56)
             Self.write16(&b, 56, UInt16(loads.count))
-            for (i, l) in loads.enumerated() {
+            for (i, header) in loads.enumerated() {
+                let l = (type: i < types.count ? types[i] : 1, vaddr: header.vaddr, offset: header.offset, filesz: header.filesz, memsz: header.memsz, flags: header.flags)
                 let h = 64 + 56 * i
-                b[h] = 1
+                b[h] = UInt8(l.type)
                 b[h + 4] = UInt8(l.flags)
                 Self.write64(&b, h + 8, l.offset)
                 Self.write64(&b, h + 16, l.vaddr)
@@ -202,9 +203,18 @@ import Testing
         let shared = image([(0x40_1010, 0x1010, 0x100, 0x100, rx), (0x40_1f00, 0x1f00, 0x10, 0x10, rw)], entry: 0x40_1010)
         #expect(throws: SysError.badELF) { try Self.plan(shared) }
         // Too many segments.
-        var many: [(vaddr: UInt64, offset: UInt64, filesz: UInt64, memsz: UInt64, flags: UInt32)] = []
+        var many: [Header] = []
         for i in 0..<65 { many.append((0x40_0000 + UInt64(i) * 0x1000, 0, 0, 0x10, rx)) }
         #expect(throws: SysError.badELF) { try Self.plan(image(many, entry: 0x40_0000)) }
         #expect(try Self.plan(image(Array(many.prefix(64)), entry: 0x40_0000)).segments.count == 64)
+        // Other program headers are ignored, but an interpreter request is refused.
+        let noted = image([(0x40_1010, 0x1010, 0x100, 0x100, rx), (0, 0x1000, 0x10, 0x10, 4)], entry: 0x40_1010, types: [1, 4])
+        #expect(try Self.plan(noted).segments.count == 1)
+        let interp = image([(0x40_1010, 0x1010, 0x100, 0x100, rx), (0, 0x1000, 0x10, 0x10, 4)], entry: 0x40_1010, types: [1, 3])
+        #expect(throws: SysError.badELF) { try Self.plan(interp) }
+        // Too many program headers, even if none is a PT_LOAD beyond the first.
+        var crowded = image([(0x40_1010, 0x1010, 0x100, 0x100, rx)], entry: 0x40_1010)
+        Self.write16(&crowded, 56, 257)
+        #expect(throws: SysError.badELF) { try Self.plan(crowded) }
     }
 }

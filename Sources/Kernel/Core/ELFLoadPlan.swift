@@ -39,16 +39,22 @@ public struct LoadSegment: Equatable, Sendable {
 public enum ELFLoadPlan {
     /// More PT_LOAD segments than this is refused (a real executable has a handful).
     public static let maximumSegments = 64
+    /// More program headers than this is refused, bounding the work done on a hostile image.
+    public static let maximumProgramHeaders = 256
+    /// PT_INTERP: the image wants a dynamic linker, which a static loader cannot honour.
+    static let interpreter: UInt32 = 3
 
     /// The entry point and the segments, sorted by address, of a static x86_64 executable (ET_EXEC, or
     /// ET_DYN linked at a fixed address: it is loaded where it is linked, with no relocation).
     public static func plan(_ elf: ELFFile) throws(SysError) -> (entry: UInt64, segments: [LoadSegment]) {
         guard elf.machine == ELFFile.machineX86_64,
-              elf.type == ELFFile.typeExec || elf.type == ELFFile.typeDyn else { throw .badELF }
+              elf.type == ELFFile.typeExec || elf.type == ELFFile.typeDyn,
+              Int(elf.phnum) <= maximumProgramHeaders else { throw .badELF }
         let headers: [ELFProgramHeader]
         do throws(ELFError) { headers = try elf.programHeaders() } catch { throw .badELF }
         var segments: [LoadSegment] = []
         var entryIsExecutable = false
+        if headers.contains(where: { $0.type == interpreter }) { throw .badELF }
         for header in headers where header.type == ELFProgramHeader.load {
             // An empty PT_LOAD maps nothing.
             if header.memorySize == 0 && header.fileSize == 0 { continue }

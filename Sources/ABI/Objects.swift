@@ -142,3 +142,12 @@ public struct MapFlags: OptionSet, Sendable {
 public let pageSize: UInt64 = 4096
 /// User addresses are below this (the lower canonical half, less the kernel's heap window slot 255).
 public let userAddressLimit: UInt64 = 0x0000_7f80_0000_0000
+
+/// Exit codes the kernel gives, beside the ones programs pass to process_exit/thread_exit.
+public enum ExitCode {
+    /// A thread ended by thread_stop.
+    public static let stopped: UInt64 = UInt64.max
+    /// A process ended by a CPU exception in user mode: the high bit and the vector.
+    public static func fault(vector: UInt64) -> UInt64 { 0x8000_0000_0000_0000 | vector }
+    public static func isFault(_ code: UInt64) -> Bool { code != stopped && code & 0x8000_0000_0000_0000 != 0 }
+}

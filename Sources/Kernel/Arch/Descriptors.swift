@@ -101,6 +101,11 @@ enum Descriptors {
         }
     }
 
+    /// TSS.rsp0: the stack the CPU switches to on an interrupt from user mode.
+    static func setKernelStack(_ top: UInt64) {
+        UnsafeMutableRawPointer(symbol_tss_storage()! + 4).storeBytes(of: top, as: UInt64.self)
+    }
+
     /// A 64-bit interrupt gate.
     static func idtEntry(handler: UInt64, ist: UInt8, userCallable: Bool) -> (low: UInt64, high: UInt64) {
         var low = handler & 0xffff

@@ -20,6 +20,8 @@ static inline uint8_t port_in8(uint16_t port) { uint8_t v; __asm__ volatile("inb
 static inline void cpu_halt(void) { __asm__ volatile("hlt"); }
 static inline void cpu_disable_interrupts(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void cpu_enable_interrupts(void) { __asm__ volatile("sti" ::: "memory"); }
+// Waits for an interrupt with interrupts enabled, then disables them again (the kernel runs with IF=0).
+static inline void cpu_idle(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 static inline void cpu_pause(void) { __asm__ volatile("pause"); }
 
 static inline uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
@@ -29,6 +31,11 @@ static inline uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4,
 static inline void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
 static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
+static inline void invalidate_page(uint64_t address) { __asm__ volatile("invlpg (%0)" :: "r"(address) : "memory"); }
+// FXSAVE64/FXRSTOR64: the user's x87/SSE state, saved and restored at thread switches (512 bytes,
+// 16-byte aligned). The kernel itself never touches that state.
+static inline void fpu_save(void *area) { __asm__ volatile("fxsave64 (%0)" :: "r"(area) : "memory"); }
+static inline void fpu_restore(const void *area) { __asm__ volatile("fxrstor64 (%0)" :: "r"(area) : "memory"); }
 static inline uint64_t read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
 static inline uint64_t read_rsp(void) { uint64_t v; __asm__ volatile("mov %%rsp, %0" : "=r"(v)); return v; }
 static inline uint64_t read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
@@ -80,3 +87,15 @@ static inline uint8_t *symbol_kernel_end(void) { return __kernel_end; }
 static inline uint8_t *symbol_build_id_note(void) { return __build_id_note; }
 static inline uint8_t *symbol_build_id_note_end(void) { return __build_id_note_end; }
 static inline uint64_t *symbol_boot_pml4(void) { return boot_pml4; }
+
+// syscall.S
+void switch_context(uint64_t *save, uint64_t next);
+void syscall_entry(void);
+void user_thread_start(void);
+static inline uint64_t address_of_syscall_entry(void) { return (uint64_t)syscall_entry; }
+static inline uint64_t address_of_user_thread_start(void) { return (uint64_t)user_thread_start; }
+
+// entry.S: per-CPU data and the syscall tracker table (layout: ABI TrackerLayout).
+extern uint64_t percpu_storage[], syscall_tracker[];
+static inline uint64_t *symbol_percpu(void) { return percpu_storage; }
+static inline uint64_t *symbol_syscall_tracker(void) { return syscall_tracker; }

@@ -17,7 +17,11 @@ trap_stub_\vector:
 .endm
 
 trap_common:
-    pushq %rax
+    /* From user mode (CS.RPL = 3): switch to the kernel's GS base (per-CPU data). */
+    testb $3, 24(%rsp)
+    jz 1f
+    swapgs
+1:  pushq %rax
     pushq %rbx
     pushq %rcx
     pushq %rdx
@@ -41,6 +45,14 @@ trap_common:
     mov %rsp, %rbp
     call kernel_trap
     add $16, %rsp
+    mov %rsp, %rdi
+    call kernel_leave
+    jmp trap_return
+
+/* Restores a struct trap_frame at %rsp and returns to it with iretq (swapgs first when it is user
+ * mode). Shared by interrupts, exceptions, syscalls and the first entry of new user threads. */
+    .globl trap_return
+trap_return:
     popq %r15
     popq %r14
     popq %r13
@@ -57,7 +69,10 @@ trap_common:
     popq %rbx
     popq %rax
     add $16, %rsp                       /* vector and error code */
-    iretq
+    testb $3, 8(%rsp)
+    jz 2f
+    swapgs
+2:  iretq
 
 .set vector, 0
 .rept 256

@@ -8,6 +8,15 @@ import ABI
 enum Kernel {
     static var boot = BootInfo(protocolVersion: 0, infoRange: PhysicalRange(start: 0, length: 0))
     static var commandLine = KernelCommandLine([])
+    static var root: Process? = nil
+
+    /// The root process is the system: when it ends, the run ends, with status success when its exit
+    /// code is 0 (the userspace test suite exits with its verdict).
+    static func rootExited(_ process: Process) -> Never {
+        Log.info("root process exited with code \(hex: process.exitCode)")
+        if commandLine.has("syscalls") || commandLine.has("usertest") { Tracker.print() }
+        exitQEMU(process.exitCode == 0 ? .success : .testsFailed)
+    }
 }
 
 @_cdecl("kmain")
@@ -31,6 +40,10 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     PMM.initialize(boot)
     Heap.usePhysicalMemory = true
     logMemory()
+    Tracker.initialize()
+    PerCPU.initialize()
+    SyscallEntry.initialize()
+    Scheduler.initialize()
 
     if Kernel.commandLine.has("test") {
         let passed = KernelTests.run()
@@ -42,8 +55,34 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     if Kernel.commandLine.has("fault_test") {
         PanicTest.pageFault()
     }
-    Log.info("kernel: nothing more to run yet (userspace comes with the kernel core); halting")
-    Panic.halt()
+    guard let rootModule = findRootModule() else {
+        Log.info("kernel: no root module (multiboot module named \"root\"); nothing to run, halting")
+        Panic.halt()
+    }
+    do {
+        let others = boot.modules.filter { $0.start != rootModule.start }
+        Kernel.root = try Loader.startRoot(module: rootModule, otherModules: others)
+    } catch {
+        Log.error("kernel: cannot start the root process: \(error.name)")
+        exitQEMU(.panic)
+    }
+    Log.info("kernel: root process started")
+    Timer.initialize()
+    Scheduler.idleLoop()
+}
+
+/// The boot module whose string's first word ends in "root" or "root.elf" (or the only module).
+private func findRootModule() -> BootModule? {
+    let modules = Kernel.boot.modules
+    for m in modules {
+        let line = KernelCommandLine(m.string)
+        if line.has("root") || line.has("root.elf") { return m }
+        if let first = m.string.split(separator: 32).first, first.count >= 4,
+           Array(first.suffix(4)) == Array("root".utf8) || (first.count >= 8 && Array(first.suffix(8)) == Array("root.elf".utf8)) {
+            return m
+        }
+    }
+    return modules.count == 1 ? modules[0] : nil
 }
 
 private func parseBootInformation(magic: UInt32, info: UInt64) -> BootInfo {

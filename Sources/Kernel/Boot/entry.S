@@ -202,6 +202,13 @@ gdt_storage:    .skip 128
 tss_storage:    .skip 128
     .balign 4096
 ist_stacks:     .skip 16384 * 3
+/* Per-CPU data (GS base in kernel mode) and the syscall tracker (ABI TrackerLayout: 85 words), whose
+ * symbol osh reads from guest memory. */
+    .globl percpu_storage, syscall_tracker
+    .balign 64
+percpu_storage: .skip 64
+    .balign 64
+syscall_tracker: .skip 8 * 85
     .globl heap_bootstrap_pool
     .balign 4096
 heap_bootstrap_pool: .skip 1 << 20

@@ -1,0 +1,76 @@
+/* The `syscall` entry (IA32_LSTAR) and thread context switches.
+ *
+ * Per-CPU data (GS base in kernel mode; swapped in by swapgs):
+ *   gs:0  kernel stack top of the current thread (also in TSS.rsp0)
+ *   gs:8  scratch: the user stack pointer at syscall entry
+ */
+#define USER_CS (0x20 | 3)
+#define USER_DS (0x18 | 3)
+#define SYSCALL_VECTOR 0x100
+
+    .section .text
+    .globl syscall_entry
+syscall_entry:
+    swapgs
+    mov %rsp, %gs:8
+    mov %gs:0, %rsp
+    /* Build a struct trap_frame as an interrupt from user mode would. */
+    pushq $USER_DS
+    pushq %gs:8
+    pushq %r11                          /* rflags */
+    pushq $USER_CS
+    pushq %rcx                          /* rip */
+    pushq $0                            /* error */
+    pushq $SYSCALL_VECTOR
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    mov %rsp, %rdi
+    pushq 17 * 8(%rsp)                  /* frame record: user rip, user rbp */
+    pushq 8 * 8 + 8(%rsp)
+    mov %rsp, %rbp
+    call kernel_syscall
+    add $16, %rsp
+    mov %rsp, %rdi
+    call kernel_leave
+    jmp trap_return
+
+/* switch_context(save: *u64 (where to keep this thread's rsp), next: u64 (the next thread's rsp))
+ * Saves the callee-saved registers on this stack, switches stacks and restores the next thread's. */
+    .globl switch_context
+switch_context:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    mov %rsp, (%rdi)
+    mov %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+
+/* First run of a user thread: its kernel stack holds a trap_frame for user mode right above. */
+    .globl user_thread_start
+user_thread_start:
+    call thread_first_run
+    jmp trap_return
+

@@ -1,0 +1,161 @@
+// The scheduler: priorities 0...31, round robin within a priority (a RunQueue from Core), a time slice
+// of one timer tick, an idle thread that halts. The kernel runs with interrupts off; user code and the
+// idle thread are preempted by the timer. One run queue today; per-CPU queues later (the RunQueue is
+// self-contained for that).
+//
+// Ending threads: a thread that must end (thread_exit, thread_stop, process_exit, a fault) is marked
+// `killed` and made runnable; it ends itself at its next return towards user mode (kernel_leave), when
+// no kernel frame of it holds references any more. Its stack is freed by the next thread (the zombie).
+
+#if !KERNEL
+import ABI
+#endif
+
+enum Scheduler {
+    static var current: Thread! = nil
+    static var idle: Thread! = nil
+    static var kernelProcess: Process! = nil
+    static var ready = RunQueue<Thread>()
+    static var zombie: Thread? = nil
+    static var ticks: UInt64 = 0
+
+    static func initialize() {
+        guard let vmem = try? Vmem() else { kernelPanic("no memory for the kernel's address space object") }
+        kernelProcess = Process(vmem: vmem)
+        idle = Thread(idleFor: kernelProcess)
+        idle.state = .running
+        current = idle
+        PerCPU.setKernelStack(idle.stackTop)
+    }
+
+    static func makeReady(_ t: Thread) {
+        t.state = .ready
+        ready.enqueue(t, priority: t.priority)
+    }
+
+    /// Picks the next thread and switches to it (the current one goes back to the queue if it was running).
+    static func schedule() {
+        let previous = current!
+        if previous.state == .running && previous !== idle { makeReady(previous) }
+        let next = ready.dequeue()?.0 ?? idle!
+        if next === previous {
+            previous.state = .running
+            return
+        }
+        switchTo(next, from: previous.savedRSP)
+    }
+
+    /// Everything but the stack switch, with no object reference kept in this frame afterwards.
+    @inline(never) private static func prepare(_ next: Thread) -> UInt64 {
+        let previous = current!
+        next.state = .running
+        current = next
+        PerCPU.setKernelStack(next.stackTop)
+        if next.process.vmem.root != previous.process.vmem.root && next !== idle {
+            write_cr3(next.process.vmem.root)
+        }
+        fpu_save(previous.fpuArea)
+        fpu_restore(next.fpuArea)
+        return next.savedRSP.pointee
+    }
+
+    private static func switchTo(_ next: Thread, from slot: UnsafeMutablePointer<UInt64>) {
+        let rsp = prepare(next)
+        switch_context(slot, rsp)
+        reapZombie()
+    }
+
+    private static func reapZombie() {
+        zombie = nil
+    }
+
+    static func block(on queue: WaitQueue) {
+        let t = current!
+        t.state = .blocked
+        t.blockedOn = queue
+        queue.threads.append(t)
+        schedule()
+    }
+
+    static func wakeAll(_ queue: WaitQueue) {
+        let waiting = queue.threads
+        queue.threads.removeAll()
+        for t in waiting where t.state == .blocked {
+            t.blockedOn = nil
+            makeReady(t)
+        }
+    }
+
+    /// Marks a thread to end with `code`. It ends when it next heads for user mode.
+    static func kill(_ t: Thread, code: UInt64) {
+        guard t.state != .dead, !t.killed else { return }
+        t.killed = true
+        t.exitCode = code
+        switch t.state {
+        case .created:
+            threadEnded(t)
+        case .blocked:
+            if let q = t.blockedOn { q.threads.removeAll { $0 === t } }
+            t.blockedOn = nil
+            makeReady(t)
+        case .ready, .running, .dead:
+            break
+        }
+    }
+
+    /// Bookkeeping when a thread is gone: waiters woken, the process finished after its last thread.
+    static func threadEnded(_ t: Thread) {
+        t.state = .dead
+        wakeAll(t.exitWaiters)
+        let process = t.process
+        if process.threads.allSatisfy({ $0.state == .dead }) {
+            if !process.exited && !process.threads.isEmpty && process.exitCode == 0 { process.exitCode = t.exitCode }
+            process.finish()
+        }
+        process.threads.removeAll { $0 === t }
+    }
+
+    /// The current thread ends: never returns.
+    static func exitCurrent() -> Never {
+        let slot = retireCurrent()
+        let rsp = prepare(ready.dequeue()?.0 ?? idle!)
+        switch_context(slot, rsp)
+        kernelPanic("a dead thread was scheduled")
+    }
+
+    @inline(never) private static func retireCurrent() -> UnsafeMutablePointer<UInt64> {
+        let t = current!
+        zombie = t
+        threadEnded(t)
+        return t.savedRSP
+    }
+
+    /// The idle loop: kmain ends here. Runs whatever is ready, else halts until the next interrupt.
+    static func idleLoop() -> Never {
+        while true {
+            if !ready.isEmpty { schedule() } else { cpu_idle() }
+        }
+    }
+
+    static func tick() {
+        ticks &+= 1
+        Tracker.ticks = ticks
+        if current !== idle || !ready.isEmpty { schedule() }
+    }
+}
+
+/// Called by syscall.S before a new user thread's first return to user mode.
+@_cdecl("thread_first_run")
+func threadFirstRun() {
+    Scheduler.zombie = nil
+    if Scheduler.current.killed { Scheduler.exitCurrent() }
+}
+
+
+/// Called on every way back to an interrupted context (traps.S, syscall.S): a thread marked to end does
+/// so here, before it reaches user mode.
+@_cdecl("kernel_leave")
+func kernelLeave(_ raw: UnsafeMutableRawPointer) {
+    let frame = raw.assumingMemoryBound(to: trap_frame.self)
+    if frame.pointee.cs & 3 == 3 && Scheduler.current.killed { Scheduler.exitCurrent() }
+}

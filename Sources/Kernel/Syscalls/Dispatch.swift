@@ -1,0 +1,365 @@
+// Syscall dispatch: rax = number, arguments in rdi, rsi, rdx, r10, r8, r9; the result goes back in rax
+// (0 or a SysError) and rdx (the value). Every argument is checked; a bad one is an error, never a panic.
+
+#if !KERNEL
+import ABI
+#endif
+
+/// Array.withUnsafeMutableBytes with a typed error (the standard library's version rethrows `any Error`).
+func withBytes(_ bytes: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(SysError) -> Void) throws(SysError) {
+    var failure: SysError? = nil
+    bytes.withUnsafeMutableBytes { (b: UnsafeMutableRawBufferPointer) -> Void in
+        do throws(SysError) { try body(b) } catch { failure = error }
+    }
+    if let failure { throw failure }
+}
+
+struct SyscallArguments {
+    let a0, a1, a2, a3, a4, a5: UInt64
+}
+
+@_cdecl("kernel_syscall")
+func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
+    let frame = raw.assumingMemoryBound(to: trap_frame.self)
+    let number = frame.pointee.rax
+    let f = frame.pointee
+    Tracker.count(number)
+    let args = SyscallArguments(a0: f.rdi, a1: f.rsi, a2: f.rdx, a3: f.r10, a4: f.r8, a5: f.r9)
+    do {
+        let value = try Syscalls.dispatch(number, args)
+        frame.pointee.rax = 0
+        frame.pointee.rdx = value
+    } catch {
+        frame.pointee.rax = error.rawValue
+        frame.pointee.rdx = 0
+    }
+}
+
+enum Syscalls {
+    static var caller: Thread { Scheduler.current }
+    static var process: Process { Scheduler.current.process }
+
+    static func dispatch(_ number: UInt64, _ a: SyscallArguments) throws(SysError) -> UInt64 {
+        guard let call = Syscall(rawValue: number) else { throw .unknownSyscall }
+        switch call {
+        case .debugLog: return try debugLog(a.a0, a.a1)
+        case .handleIdentify: return try handleIdentify(a.a0)
+        case .handleDuplicate: return try handleDuplicate(a.a0, a.a1)
+        case .handleClose: return try handleClose(a.a0)
+        case .processCreate: return try processCreate(a.a0)
+        case .processSelf: return try insertSelf(.process(process), .process)
+        case .processGive: return try processGive(a.a0, a.a1)
+        case .processExit: return processExit(a.a0)
+        case .processWait: return try processWait(a.a0)
+        case .threadCreate: return try threadCreate(a.a0, entry: a.a1, stack: a.a2, argument: a.a3)
+        case .threadSelf: return try insertSelf(.thread(caller), .thread)
+        case .threadStart: return try threadStart(a.a0)
+        case .threadStop: return try threadStop(a.a0)
+        case .threadSetPriority: return try threadSetPriority(a.a0, a.a1)
+        case .threadWait: return try threadWait(a.a0)
+        case .threadReadRegisters: return try threadRegisters(a.a0, a.a1, a.a2, write: false)
+        case .threadWriteRegisters: return try threadRegisters(a.a0, a.a1, a.a2, write: true)
+        case .threadExit: return threadExit(a.a0)
+        case .threadYield:
+            Scheduler.schedule()
+            return 0
+        case .vmemCreate: return try vmemCreate()
+        case .vmemSelf: return try insertSelf(.vmem(process.vmem), .vmem)
+        case .vmemMap: return try vmemMap(a)
+        case .vmemUnmap: return try vmemUnmap(a.a0, a.a1, a.a2)
+        case .vmemRead: return try vmemCopy(a.a0, a.a1, a.a2, a.a3, write: false)
+        case .vmemWrite: return try vmemCopy(a.a0, a.a1, a.a2, a.a3, write: true)
+        case .frameCreate: return try frameCreate(a.a0)
+        case .frameGetSize: return try frame(a.a0, .read).size
+        case .frameSetSize: return try frameSetSize(a.a0, a.a1)
+        case .frameRead: return try frameCopy(a.a0, a.a1, a.a2, a.a3, write: false)
+        case .frameWrite: return try frameCopy(a.a0, a.a1, a.a2, a.a3, write: true)
+        case .receiverCreate: return try insertNew(.receiver(Receiver()))
+        case .senderCreate: return try senderCreate(a.a0)
+        case .replyCreate: return try insertNew(.reply(Reply()))
+        case .notifyCreate: return try insertNew(.notify(Notify()))
+        case .systemInfo: return try systemInfo(a.a0)
+        }
+    }
+
+    // MARK: handles
+
+    static func handleValue(_ raw: UInt64) throws(SysError) -> UInt32 {
+        guard raw != 0, raw <= UInt64(UInt32.max) else { throw .invalidHandle }
+        return UInt32(raw)
+    }
+
+    static func object(_ raw: UInt64, _ rights: Rights) throws(SysError) -> KernelObject {
+        try process.handles.lookup(try handleValue(raw), requiring: rights)
+    }
+
+    static func insertNew(_ object: KernelObject) throws(SysError) -> UInt64 {
+        UInt64(try process.handles.insert(object, rights: Rights.defaults(for: object.type)))
+    }
+
+    static func insertSelf(_ object: KernelObject, _ type: ObjectType) throws(SysError) -> UInt64 {
+        UInt64(try process.handles.insert(object, rights: Rights.defaults(for: type)))
+    }
+
+    static func frame(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Frame {
+        guard case .frame(let f) = try object(raw, rights) else { throw .wrongType }
+        return f
+    }
+
+    static func vmem(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Vmem {
+        guard case .vmem(let v) = try object(raw, rights) else { throw .wrongType }
+        return v
+    }
+
+    static func processObject(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Process {
+        guard case .process(let p) = try object(raw, rights) else { throw .wrongType }
+        return p
+    }
+
+    static func thread(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Thread {
+        guard case .thread(let t) = try object(raw, rights) else { throw .wrongType }
+        return t
+    }
+
+    static func handleIdentify(_ raw: UInt64) throws(SysError) -> UInt64 {
+        let entry = try process.handles.lookup(try handleValue(raw))
+        return UInt64(entry.object.type.rawValue) << 32 | UInt64(entry.rights.rawValue)
+    }
+
+    static func handleDuplicate(_ raw: UInt64, _ rights: UInt64) throws(SysError) -> UInt64 {
+        guard rights <= UInt64(UInt32.max) else { throw .invalidArgument }
+        return UInt64(try process.handles.duplicate(try handleValue(raw), rights: Rights(rawValue: UInt32(rights))))
+    }
+
+    static func handleClose(_ raw: UInt64) throws(SysError) -> UInt64 {
+        _ = try process.handles.remove(try handleValue(raw))
+        return 0
+    }
+
+    // MARK: user memory
+
+    static let maxCopy: UInt64 = 1 << 20
+
+    static func copyIn(_ address: UInt64, _ length: UInt64) throws(SysError) -> [UInt8] {
+        guard length <= maxCopy else { throw .tooLarge }
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try process.vmem.copy(address: address, buffer: b, write: false)
+        }
+        return bytes
+    }
+
+    static func copyOut(_ bytes: inout [UInt8], to address: UInt64) throws(SysError) {
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try process.vmem.copy(address: address, buffer: b, write: true)
+        }
+    }
+
+    static func debugLog(_ address: UInt64, _ length: UInt64) throws(SysError) -> UInt64 {
+        guard length <= 4096 else { throw .tooLarge }
+        let bytes = try copyIn(address, length)
+        Console.write(bytes: bytes)
+        return length
+    }
+
+    // MARK: processes
+
+    static func processCreate(_ vmemHandle: UInt64) throws(SysError) -> UInt64 {
+        let v = try vmem(vmemHandle, .map)
+        return try insertNew(.process(Process(vmem: v)))
+    }
+
+    static func processGive(_ target: UInt64, _ handle: UInt64) throws(SysError) -> UInt64 {
+        let to = try processObject(target, .write)
+        let value = try handleValue(handle)
+        let entry = try process.handles.lookup(value)
+        guard entry.rights.contains(.transfer) else { throw .accessDenied }
+        guard !to.exited else { throw .badState }
+        let given = try to.handles.insert(entry.object, rights: entry.rights)
+        _ = try process.handles.remove(value)
+        return UInt64(given)
+    }
+
+    static func processExit(_ code: UInt64) -> UInt64 {
+        process.kill(code: code)
+        return 0
+    }
+
+    static func processWait(_ raw: UInt64) throws(SysError) -> UInt64 {
+        let p = try processObject(raw, .wait)
+        guard p !== process else { throw .badState }
+        while !p.exited {
+            Scheduler.block(on: p.exitWaiters)
+            if caller.killed { throw .badState }
+        }
+        return p.exitCode
+    }
+
+    // MARK: threads
+
+    static func threadCreate(_ processHandle: UInt64, entry: UInt64, stack: UInt64, argument: UInt64) throws(SysError) -> UInt64 {
+        let p = try processObject(processHandle, .manage)
+        guard !p.exited else { throw .badState }
+        guard entry < userAddressLimit, stack < userAddressLimit else { throw .badAddress }
+        let t = try Thread(process: p, entry: entry, stack: stack, argument: argument)
+        p.threads.append(t)
+        do {
+            return try insertNew(.thread(t))
+        } catch {
+            p.threads.removeAll { $0 === t }
+            throw error
+        }
+    }
+
+    static func threadStart(_ raw: UInt64) throws(SysError) -> UInt64 {
+        let t = try thread(raw, .manage)
+        guard t.state == .created, !t.killed, !t.process.exited else { throw .badState }
+        Scheduler.makeReady(t)
+        return 0
+    }
+
+    static func threadStop(_ raw: UInt64) throws(SysError) -> UInt64 {
+        let t = try thread(raw, .manage)
+        guard t.state != .dead else { throw .badState }
+        Scheduler.kill(t, code: ExitCode.stopped)
+        return 0
+    }
+
+    static func threadSetPriority(_ raw: UInt64, _ priority: UInt64) throws(SysError) -> UInt64 {
+        let t = try thread(raw, .manage)
+        guard priority <= 31 else { throw .invalidArgument }
+        t.priority = Int(priority)
+        return 0
+    }
+
+    static func threadWait(_ raw: UInt64) throws(SysError) -> UInt64 {
+        let t = try thread(raw, .wait)
+        guard t !== caller else { throw .badState }
+        while t.state != .dead {
+            Scheduler.block(on: t.exitWaiters)
+            if caller.killed { throw .badState }
+        }
+        return t.exitCode
+    }
+
+    static func threadRegisters(_ raw: UInt64, _ address: UInt64, _ length: UInt64, write: Bool) throws(SysError) -> UInt64 {
+        let t = try thread(raw, write ? .write : .read)
+        guard length == UInt64(RegisterIndex.count * 8) else { throw .invalidArgument }
+        guard t.state == .created || t.state == .dead || (t.state == .ready && t !== caller) else { throw .badState }
+        if write {
+            let bytes = try copyIn(address, length)
+            var values = [UInt64](repeating: 0, count: RegisterIndex.count)
+            for i in 0..<values.count {
+                var v: UInt64 = 0
+                for b in 0..<8 { v |= UInt64(bytes[i * 8 + b]) << (8 * b) }
+                values[i] = v
+            }
+            try t.writeRegisters(values)
+        } else {
+            var bytes: [UInt8] = []
+            for v in t.readRegisters() { for b in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * b))) } }
+            try copyOut(&bytes, to: address)
+        }
+        return 0
+    }
+
+    static func threadExit(_ code: UInt64) -> UInt64 {
+        Scheduler.kill(caller, code: code)
+        return 0
+    }
+
+    // MARK: address spaces and frames
+
+    static func vmemCreate() throws(SysError) -> UInt64 {
+        try insertNew(.vmem(try Vmem()))
+    }
+
+    static func vmemMap(_ a: SyscallArguments) throws(SysError) -> UInt64 {
+        let v = try vmem(a.a0, .map)
+        let frameHandle = try handleValue(a.a1)
+        let entry = try process.handles.lookup(frameHandle)
+        guard case .frame(let f) = entry.object else { throw .wrongType }
+        let flags = MapFlags(rawValue: UInt32(truncatingIfNeeded: a.a5 & 0xff))
+        guard a.a5 >> 16 == 0, flags.rawValue & ~0x7 == 0, let cache = CacheMode(rawValue: UInt8(truncatingIfNeeded: a.a5 >> 8)) else {
+            throw .invalidArgument
+        }
+        guard flags.contains(.read) || !flags.isEmpty else { throw .invalidArgument }
+        var needed: Rights = [.map, .read]
+        if flags.contains(.write) { needed.insert(.write) }
+        if flags.contains(.exec) { needed.insert(.exec) }
+        guard entry.rights.contains(needed) else { throw .accessDenied }
+        try v.map(frame: f, frameOffset: a.a3, address: a.a2, length: a.a4, flags: flags.union(.read), cache: cache,
+                  ownerProcess: process.id, ownerHandle: frameHandle)
+        return 0
+    }
+
+    static func vmemUnmap(_ raw: UInt64, _ address: UInt64, _ length: UInt64) throws(SysError) -> UInt64 {
+        try vmem(raw, .map).unmap(address: address, length: length)
+        return 0
+    }
+
+    static func vmemCopy(_ raw: UInt64, _ address: UInt64, _ buffer: UInt64, _ length: UInt64, write: Bool) throws(SysError) -> UInt64 {
+        let v = try vmem(raw, write ? .write : .read)
+        guard length <= maxCopy else { throw .tooLarge }
+        if write {
+            var bytes = try copyIn(buffer, length)
+            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+                try v.copy(address: address, buffer: b, write: true)
+            }
+        } else {
+            var bytes = [UInt8](repeating: 0, count: Int(length))
+            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+                try v.copy(address: address, buffer: b, write: false)
+            }
+            try copyOut(&bytes, to: buffer)
+        }
+        return length
+    }
+
+    static func frameCreate(_ size: UInt64) throws(SysError) -> UInt64 {
+        guard size > 0 else { throw .invalidArgument }
+        guard size % pageSize == 0 else { throw .misaligned }
+        guard size / pageSize <= UInt64(Frame.maxPages) else { throw .tooLarge }
+        return try insertNew(.frame(Frame(pageCount: Int(size / pageSize))))
+    }
+
+    static func frameSetSize(_ raw: UInt64, _ size: UInt64) throws(SysError) -> UInt64 {
+        try frame(raw, .manage).setSize(size)
+        return 0
+    }
+
+    static func frameCopy(_ raw: UInt64, _ offset: UInt64, _ buffer: UInt64, _ length: UInt64, write: Bool) throws(SysError) -> UInt64 {
+        let f = try frame(raw, write ? .write : .read)
+        guard length <= maxCopy else { throw .tooLarge }
+        guard offset <= f.size, length <= f.size - offset else { throw .invalidArgument }
+        if write {
+            var bytes = try copyIn(buffer, length)
+            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+                try f.copy(offset: offset, buffer: b, write: true)
+            }
+        } else {
+            var bytes = [UInt8](repeating: 0, count: Int(length))
+            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+                try f.copy(offset: offset, buffer: b, write: false)
+            }
+            try copyOut(&bytes, to: buffer)
+        }
+        return length
+    }
+
+    // MARK: endpoints and system
+
+    static func senderCreate(_ raw: UInt64) throws(SysError) -> UInt64 {
+        guard case .receiver(let r) = try object(raw, .wait) else { throw .wrongType }
+        return try insertNew(.sender(Sender(receiver: r)))
+    }
+
+    static func systemInfo(_ kind: UInt64) throws(SysError) -> UInt64 {
+        guard let info = SystemInfo(rawValue: kind) else { throw .invalidArgument }
+        switch info {
+        case .freeFrames: return UInt64(PMM.freeCount)
+        case .liveObjects: return UInt64(ObjectCounter.live)
+        case .ticks: return Scheduler.ticks
+        }
+    }
+}

@@ -1,0 +1,82 @@
+// CPU exceptions in user mode: a page fault inside a mapping is a lazily allocated page to fill in;
+// anything else ends the faulting process with a report (cause, address, registers, and a markup stack
+// trace naming the process's ELF at its load address), never the kernel.
+
+#if !KERNEL
+import ABI
+#endif
+
+enum UserFaults {
+    static var reports = 0
+
+    static func handle(_ frame: UnsafeMutablePointer<trap_frame>) {
+        let vector = frame.pointee.vector
+        let thread = Scheduler.current!
+        let process = thread.process
+        if vector == UInt64(Vector.pageFault) {
+            let error = frame.pointee.error
+            let address = read_cr2()
+            // Not present: maybe a lazily filled page of a mapping that allows this access.
+            if error & 1 == 0 {
+                if (try? process.vmem.resolve(address, write: error & 2 != 0, exec: error & 16 != 0)) != nil {
+                    return
+                }
+            }
+        }
+        report(frame, thread: thread)
+        process.kill(code: ExitCode.fault(vector: vector))
+    }
+
+    static func report(_ frame: UnsafeMutablePointer<trap_frame>, thread: Thread) {
+        reports += 1
+        let f = frame.pointee
+        let process = thread.process
+        Console.write("\nUSER FAULT: process ")
+        Console.writeDecimal(process.id)
+        if let image = process.image {
+            Console.write(" \"")
+            Console.write(bytes: image.name)
+            Console.write("\"")
+        }
+        Console.write(" thread ")
+        Console.writeDecimal(thread.id)
+        Console.write(": CPU exception ")
+        Console.writeDecimal(f.vector)
+        Console.write(" (")
+        Console.write(Panic.exceptionName(Int(f.vector)))
+        Console.write("), error code ")
+        Console.writeHex(f.error)
+        Console.write(10)
+        if f.vector == UInt64(Vector.pageFault) {
+            Console.write("  page fault at cr2=")
+            Console.writeHex(read_cr2())
+            Console.write(f.error & 1 != 0 ? ": protection violation" : ": page not present")
+            Console.write(f.error & 2 != 0 ? ", write" : ", read")
+            if f.error & 16 != 0 { Console.write(", instruction fetch") }
+            Console.write(10)
+        }
+        Panic.writeRegisters(f)
+        var sink = ConsoleSink()
+        Markup.reset(&sink)
+        if let image = process.image {
+            Markup.module(&sink, id: 0, name: image.name, buildID: image.buildID)
+            for s in image.segments {
+                Markup.mmap(&sink, start: s.start, size: s.size, module: 0, flags: s.flags, relativeAddress: s.start)
+            }
+        }
+        Markup.backtrace(&sink, frame: 0, address: f.rip, kind: .preciseCode)
+        let vmem = process.vmem
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: StackTrace.maxFrames) { buffer in
+            let count = walkFramePointers(rbp: f.rbp, maxFrames: StackTrace.maxFrames, read: { address in
+                // Only pages already present: a broken frame chain must not allocate memory.
+                guard address < userAddressLimit - 8, let p = vmem.table.translate(address & ~(pageSize - 1)),
+                      address % pageSize <= pageSize - 8 else { return nil }
+                return KernelMemory.virtual(physical: p.physical + address % pageSize).load(as: UInt64.self)
+            }, into: buffer)
+            for i in 0..<count {
+                Markup.backtrace(&sink, frame: i + 1, address: buffer[i], kind: .returnAddress)
+            }
+        }
+        Log.info("process \(process.id) ended by a fault (vector \(f.vector)); the system goes on")
+    }
+}

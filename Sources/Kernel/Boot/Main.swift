@@ -77,8 +77,8 @@ private func findRootModule() -> BootModule? {
     for m in modules {
         let line = KernelCommandLine(m.string)
         if line.has("root") || line.has("root.elf") { return m }
-        if let first = m.string.split(separator: 32).first, first.count >= 4,
-           Array(first.suffix(4)) == Array("root".utf8) || (first.count >= 8 && Array(first.suffix(8)) == Array("root.elf".utf8)) {
+        if let first = m.string.split(separator: 32).first,
+           first.suffix(4).elementsEqual(bytes("root")) || first.suffix(8).elementsEqual(bytes("root.elf")) {
             return m
         }
     }

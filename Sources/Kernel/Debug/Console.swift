@@ -150,3 +150,8 @@ enum Log {
     static func warn(_ m: @autoclosure () -> LogMessage) { if isEnabled(.warn) { write(.warn, m()) } }
     static func error(_ m: @autoclosure () -> LogMessage) { if isEnabled(.error) { write(.error, m()) } }
 }
+
+/// The bytes of a literal, without going through String.
+func bytes(_ literal: StaticString) -> [UInt8] {
+    Array(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+}

@@ -13,16 +13,16 @@ enum Loader {
 
     /// Maps every loadable segment of an ELF image into `vmem`; returns the entry point and the program
     /// image description for fault reports.
-    static func load(elfBytes: UnsafeRawBufferPointer, name: [UInt8], into vmem: Vmem, process: Process) throws(SysError) -> UInt64 {
+    static func load(elfBytes image: UnsafeRawBufferPointer, name: [UInt8], into vmem: Vmem, process: Process) throws(SysError) -> UInt64 {
         let elf: ELFFile
-        do { elf = try ELFFile(elfBytes) } catch { throw .badELF }
+        do { elf = try ELFFile(image) } catch { throw .badELF }
         let plan = try ELFLoadPlan.plan(elf)
         var segments: [(start: UInt64, size: UInt64, flags: UInt32)] = []
         for s in plan.segments {
             let frame = Frame(pageCount: Int(s.memorySize / pageSize))
             if s.fileSize > 0 {
                 let source = UnsafeMutableRawBufferPointer(mutating: UnsafeRawBufferPointer(
-                    rebasing: elfBytes[Int(s.fileOffset)..<Int(s.fileOffset + s.fileSize)]))
+                    rebasing: image[Int(s.fileOffset)..<Int(s.fileOffset + s.fileSize)]))
                 try frame.copy(offset: s.offsetInPage, buffer: source, write: true)
             }
             try vmem.map(frame: frame, frameOffset: 0, address: s.vaddr, length: s.memorySize, flags: s.flags,
@@ -43,8 +43,8 @@ enum Loader {
         let vmem = try Vmem()
         let process = Process(vmem: vmem)
         let size = Int(module.end - module.start)
-        let bytes = UnsafeRawBufferPointer(start: KernelMemory.virtual(physical: module.start), count: size)
-        let entry = try load(elfBytes: bytes, name: Array("root".utf8), into: vmem, process: process)
+        let image = UnsafeRawBufferPointer(start: KernelMemory.virtual(physical: module.start), count: size)
+        let entry = try load(elfBytes: image, name: bytes("root"), into: vmem, process: process)
 
         let stack = Frame(pageCount: Int(stackSize / pageSize))
         try vmem.map(frame: stack, frameOffset: 0, address: stackTop - stackSize, length: stackSize,

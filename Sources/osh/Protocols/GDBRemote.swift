@@ -135,7 +135,7 @@ public enum GDBStopReason: Equatable {
         case "T":
             var info: [String: String] = [:]
             for pair in s.dropFirst(3).split(separator: ";") {
-                let kv = pair.split(separator: ":", maxSplits: 1)
+                let kv = pair.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
                 if kv.count == 2 { info[String(kv[0])] = String(kv[1]) }
             }
             return .signal(code, info: info)

@@ -139,14 +139,14 @@ public final class UnixSocket {
 
     /// Reads up to and including the byte `delimiter`, returning the bytes before it.
     public func readUntil(_ delimiter: UInt8, timeout: Double, what: String = "waiting for data") throws(SocketError) -> [UInt8] {
-        var scanned = bufferStart
+        var scanned = 0  // bytes after bufferStart already searched (fill may move the buffer)
         while true {
-            if let i = buffer[scanned...].firstIndex(of: delimiter) {
+            if let i = buffer[(bufferStart + scanned)...].firstIndex(of: delimiter) {
                 let out = Array(buffer[bufferStart..<i])
                 bufferStart = i + 1
                 return out
             }
-            scanned = buffer.count
+            scanned = buffer.count - bufferStart
             try fill(timeout: timeout, what: what)
         }
     }

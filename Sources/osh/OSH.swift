@@ -5,6 +5,6 @@ public struct OSH: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "osh",
         abstract: "Boot the OS in QEMU and debug it: boot, trace, syscalls, attach.",
-        subcommands: [])
+        subcommands: [AttachCommand.self])
     public init() {}
 }

@@ -44,7 +44,7 @@ import Testing
 
     @Test func registerLayoutFromXML() {
         let a = #"<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target><architecture>i386:x86-64</architecture><xi:include href="core.xml"/></target>"#
-        let b = #"<feature name="org.gnu.gdb.i386.core"><reg name="rax" bitsize="64" type="int64"/><reg name="rbx" bitsize="64"/><reg name="rip" bitsize="64" type="code_ptr" regnum="16"/><reg name="eflags" bitsize="32"/><reg name="st0" bitsize="80"/><reg name="cs" bitsize="32"/></feature>"#
+        let b = #"<feature name="org.gnu.gdb.i386.core"><reg name="rax" bitsize="64" type="int64"/><reg name="rbx" bitsize="64"/><reg name="rip" bitsize="64" type="code_ptr" regnum="16"/><reg name="eflags" bitsize="32"/><!-- <reg name="ss_base" bitsize="64"/> <reg name="x" bitsize="8"/--> --><reg name="st0" bitsize="80"/><reg name="cs" bitsize="32"/></feature>"#
         let l = GDBRegisterLayout.parse(xmlDocuments: [a, b])
         #expect(l.registers.map(\.name) == ["rax", "rbx", "rip", "eflags", "st0", "cs"])
         #expect(l.register(named: "rip") == GDBRegister(name: "rip", number: 16, bitSize: 64, offset: 16))
@@ -72,6 +72,8 @@ import Testing
         let regs = try g.readRegisters()
         #expect(regs["rip"] == 0xfff0)
         #expect(regs["cs"] == 0xf000)
+        #expect(regs["cr0"] == 0x6000_0010)  // CD | NW | ET at reset (QEMU sends it short in real mode)
+        #expect(regs["fs_base"] == 0)
         #expect(try g.readRegister("rip") == 0xfff0)
         // Paging off: gdb addresses are linear == physical. The reset vector's alias below 1 MiB.
         let vec = try g.readMemory(address: 0xffff0, count: 16)

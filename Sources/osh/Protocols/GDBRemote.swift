@@ -200,6 +200,9 @@ public struct GDBRegisterLayout: Equatable, Sendable {
 
     public func register(named name: String) -> GDBRegister? { registers.first { $0.name == name } }
 
+    /// Size of the `g` data the description promises.
+    public var totalBytes: Int { registers.last.map { $0.offset + $0.bitSize / 8 } ?? 0 }
+
     /// Splits `g` data into values (≤ 64-bit registers, little-endian). Registers past the end of
     /// the data (a stub may send fewer) are omitted.
     public func values(from data: [UInt8]) -> [String: UInt64] {
@@ -222,7 +225,16 @@ func littleEndian<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 
 /// Minimal attribute scan of `<name a="…" …>` elements (enough for target descriptions).
 func xmlElements(named name: String, in doc: String) -> [[String: String]] {
     var out: [[String: String]] = []
-    var rest = Substring(doc)
+    // Drop comments first: QEMU's i386-64bit.xml comments out some <reg> elements.
+    var text = ""
+    var scan = Substring(doc)
+    while let open = scan.range(of: "<!--") {
+        text += scan[..<open.lowerBound]
+        guard let close = scan[open.upperBound...].range(of: "-->") else { scan = ""; break }
+        scan = scan[close.upperBound...]
+    }
+    text += scan
+    var rest = Substring(text)
     while let start = rest.range(of: "<\(name)") {
         let after = rest[start.upperBound...]
         guard let first = after.first, first == " " || first == "\t" || first == "\n" || first == "/" || first == ">",
@@ -378,8 +390,18 @@ public final class GDBRemoteClient {
     /// `g`: all registers, raw.
     public func readRegisterBytes() throws -> [UInt8] { try GDBPacket.unhex(try request("g")) }
 
-    /// `g`, split by the layout: name → value for registers of 64 bits or less.
-    public func readRegisters() throws -> [String: UInt64] { layout.values(from: try readRegisterBytes()) }
+    /// `g`, split by the layout: name → value for registers of 64 bits or less. If the stub sent
+    /// a different amount of data than its description promises (QEMU 7.2 outside long mode sends
+    /// fs_base…efer as 32-bit values), every such register is read on its own with `p` instead.
+    public func readRegisters() throws -> [String: UInt64] {
+        let data = try readRegisterBytes()
+        guard data.count != layout.totalBytes else { return layout.values(from: data) }
+        var out: [String: UInt64] = [:]
+        for r in layout.registers where r.bitSize <= 64 {
+            out[r.name] = try readRegister(r.name)
+        }
+        return out
+    }
 
     /// `p n`: one register by name (from the layout), little-endian value (≤ 64 bits).
     public func readRegister(_ name: String) throws -> UInt64 {

@@ -11,7 +11,7 @@ public struct OSH: ParsableCommand {
 
     /// `osh` alone: the interactive shell on a terminal, the help otherwise.
     public mutating func run() throws {
-        if isatty(0) != 0 && isatty(1) != 0 {
+        if isatty(0) != 0 {
             var shell = try ShellCommand.parse([])
             try shell.run()
         } else {

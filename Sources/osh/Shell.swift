@@ -32,7 +32,7 @@ public final class Shell {
     ]
 
     /// Names the completer offers.
-    public static var completionNames: [String] { commands.flatMap { [$0.name] + $0.aliases.filter { $0.count > 2 } } }
+    public static var completionNames: [String] { commands.map(\.name) + ["exit"] }
 
     public var runSpec: String?
     public var buildDirectory: URL?

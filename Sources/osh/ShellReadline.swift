@@ -25,6 +25,9 @@ enum ShellLineEditor {
 
     /// Runs until EOF (Ctrl-D) or `handle` returns false.
     static func run(prompt: String, historyPath: String, handle: (String) -> Bool) {
+        // Ctrl-C at the prompt does not kill the shell (readline redraws the line; Ctrl-D or quit leave).
+        let oldInt = signal(SIGINT, { _ in })
+        defer { signal(SIGINT, oldInt) }
         osh_rl_set_name("osh")
         osh_rl_set_completion(completer)
         using_history()

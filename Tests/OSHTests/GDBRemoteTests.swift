@@ -125,3 +125,111 @@ import Testing
         q.process.wait()
     }
 }
+
+/// A scripted fake gdbstub on a Unix socket, to exercise acks, retransmission, QStartNoAckMode and
+/// run-length encoded replies (QEMU 7.2 offers no QStartNoAckMode and never sends RLE).
+final class FakeStub: @unchecked Sendable {
+    let path: String
+    private let listener: Int32
+    private var conn: Int32 = -1
+    /// Everything the client sent, in order.
+    private(set) var received: [UInt8] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(path: String) throws {
+        self.path = path
+        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0, listen(listener, 1) == 0 else { throw SocketError.system(call: "bind", errno: errno) }
+    }
+
+    func byte() -> UInt8? {
+        var b: UInt8 = 0
+        guard recv(conn, &b, 1, 0) == 1 else { return nil }
+        received.append(b)
+        return b
+    }
+
+    /// Reads one packet body (skipping acks and other bytes before '$').
+    func packet() -> String? {
+        while let b = byte() { if b == 0x24 { break } }
+        var body: [UInt8] = []
+        while let b = byte(), b != 0x23 { body.append(b) }
+        _ = byte(); _ = byte()
+        return String(decoding: body, as: UTF8.self)
+    }
+
+    func sendRaw(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { send(conn, $0.baseAddress, $0.count, 0) } }
+    func reply(_ body: String) { sendRaw(String(decoding: GDBPacket.frame(body), as: UTF8.self)) }
+
+    func serve(_ script: @escaping @Sendable (FakeStub) -> Void) {
+        Thread {
+            self.conn = accept(self.listener, nil, nil)
+            script(self)
+            self.done.signal()
+        }.start()
+    }
+
+    private var finished = false
+
+    func finish() {
+        if finished { return }
+        finished = true
+        _ = done.wait(timeout: .now() + 5)
+        if conn >= 0 { close(conn) }
+        close(listener)
+        unlink(path)
+    }
+}
+
+@Suite struct GDBRemoteFakeStubTests {
+    @Test func acksRetransmissionNoAckModeAndRLE() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let stub = try FakeStub(path: dir.appendingPathComponent("s").path)
+        stub.serve { s in
+            guard s.packet()?.hasPrefix("qSupported") == true else { return }
+            s.sendRaw("+")
+            s.sendRaw("$PacketSize=40;QStartNoAckMode+#00")      // bad checksum: the client must answer '-'
+            guard s.byte() == 0x2d else { return }
+            s.reply("PacketSize=40;QStartNoAckMode+;qXfer:features:read-")
+            guard s.byte() == 0x2b else { return }                // acked
+            guard s.packet() == "QStartNoAckMode" else { return }
+            s.sendRaw("+")
+            s.reply("OK")
+            guard s.byte() == 0x2b else { return }                // the OK is still acked
+            // From here on no acks either way.
+            guard s.packet() == "m1000,10" else { return }
+            s.reply("0*<")                                         // 32 '0's: 16 zero bytes
+            guard s.packet() == "m1010,4" else { return }
+            s.reply("deadbeef")
+            guard s.packet() == "?" else { return }
+            s.reply("T05thread:01;")
+            guard s.packet() == "m0,1" else { return }
+            s.reply("E14")
+        }
+        defer { stub.finish() }
+        let g = try GDBRemoteClient(path: stub.path, timeout: 5)
+        #expect(!g.acksEnabled)
+        #expect(g.packetSize == 0x40)
+        #expect(g.layout == .x86_64Fallback)
+        let mem = try g.readMemory(address: 0x1000, count: 20)      // chunked by (0x40 - 32) / 2 = 16
+        #expect(mem == [UInt8](repeating: 0, count: 16) + [0xde, 0xad, 0xbe, 0xef])
+        #expect(try g.haltReason() == .signal(5, info: ["thread": "01"]))
+        #expect(throws: GDBRemoteError.stubError(command: "m0,1", code: "14")) { try g.readMemory(address: 0, count: 1) }
+        g.close()
+        stub.finish()
+        // No '+' was sent after the OK of QStartNoAckMode was acked.
+        let text = String(decoding: stub.received, as: UTF8.self)
+        let afterOK = text.components(separatedBy: "$QStartNoAckMode#")[1].dropFirst(2)  // checksum, then the OK's '+'
+        #expect(afterOK.first == "+")
+        #expect(!afterOK.dropFirst().contains("+"), "\(text)")
+    }
+}

@@ -121,7 +121,7 @@ public final class Shell {
             } else {
                 guard args.count == 1 else { throw UsageError(description: "usage: use [RUN|latest]") }
                 let spec = args[0] == "latest" ? nil : args[0]
-                let r = try RunDirectory.resolve(spec.map(absolute), buildDirectory: buildDirectory)
+                let r = try VMRun.resolve(spec.map(absolute), buildDirectory: buildDirectory)
                 runSpec = spec.map(absolute)
                 output("using \(r.manifest.id ?? r.url.lastPathComponent) (\(r.url.path))")
             }
@@ -179,7 +179,7 @@ public final class Shell {
     private func absolute(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
         if p.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] { return home + p.dropFirst(1) }
-        // A bare run id stays an id (RunDirectory.resolve looks it up under build/run).
+        // A bare run id stays an id (VMRun.resolve looks it up under build/run).
         if !p.contains("/") && !FileManager.default.fileExists(atPath: p) { return p }
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(p).standardizedFileURL.path
     }
@@ -190,9 +190,9 @@ public final class Shell {
         return rc == 0 ? .ok : .failed
     }
 
-    func run() throws -> RunDirectory { try RunDirectory.resolve(runSpec, buildDirectory: buildDirectory) }
+    func run() throws -> VMRun { try VMRun.resolve(runSpec, buildDirectory: buildDirectory) }
 
-    private func qmpClient(_ r: RunDirectory) throws -> QMPClient {
+    private func qmpClient(_ r: VMRun) throws -> QMPClient {
         do { return try QMPClient(path: r.qmpSocket, timeout: timeout) } catch QMPError.socket(.notListening) {
             throw RunError.notRunning(r.url.path)
         }

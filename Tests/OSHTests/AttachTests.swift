@@ -85,21 +85,29 @@ enum TestSupport {
 
 @Suite struct AttachTests {
     @Test func manifestIsReadTolerantly() throws {
-        let m = try JSONDecoder().decode(RunManifest.self, from: Data(#"{"id": 42, "qemuPid": 7, "x": [1], "files": [{"role": "kernel", "path": "kernel.elf", "new": 1}]}"#.utf8))
+        let m = try JSONDecoder().decode(VMRunManifest.self, from: Data(#"{"id": 42, "qemuPid": 7, "x": [1], "files": [{"role": "kernel", "path": "kernel.elf", "new": 1}]}"#.utf8))
         #expect(m.id == "42")
         #expect(m.qemuPid == 7)
         #expect(m.kernel?.path == "kernel.elf")
         #expect(m.servers.isEmpty)
         #expect(parseAddress("0xffff_ffff_8010_0000") == 0xffff_ffff_8010_0000)
+        // The spelling `osh boot` writes: runID, qemuPID, socket paths relative to the run dir.
+        let b = try JSONDecoder().decode(VMRunManifest.self, from: Data(#"{"runID": "20261124T204344.123Z-4242", "qemuPID": 99, "state": "running", "qmpSocket": "qmp.sock", "gdbSocket": "gdb.sock", "files": [{"role": "kernel", "path": "kernel.elf", "source": "/x/kernel.elf", "buildID": null}]}"#.utf8))
+        #expect(b.id == "20261124T204344.123Z-4242")
+        #expect(b.qemuPid == 99)
+        #expect(b.kernel?.buildID == nil)
+        let run = VMRun(url: URL(fileURLWithPath: "/r"), manifest: b)
+        #expect(run.gdbSocket == "/r/gdb.sock")
+        #expect(run.path(of: b.kernel!) == "/r/kernel.elf")
     }
 
     @Test func runResolutionErrors() throws {
         let d = try TestSupport.tempDir()
         defer { try? FileManager.default.removeItem(at: d) }
         #expect(throws: RunError.noRun(d.appendingPathComponent("run/latest").path)) {
-            try RunDirectory.resolve(nil, buildDirectory: d)
+            try VMRun.resolve(nil, buildDirectory: d)
         }
-        #expect(throws: RunError.noManifest(d.path)) { try RunDirectory.resolve(d.path, buildDirectory: d) }
+        #expect(throws: RunError.noManifest(d.path)) { try VMRun.resolve(d.path, buildDirectory: d) }
     }
 
     @Test func printScript() throws {
@@ -107,9 +115,9 @@ enum TestSupport {
         defer { try? FileManager.default.removeItem(at: d) }
         let runURL = try TestSupport.makeRun(in: d, qemuPid: nil, elfs: false)
         // Resolved through build/run/latest and by run id.
-        let run = try RunDirectory.resolve(nil, buildDirectory: d)
+        let run = try VMRun.resolve(nil, buildDirectory: d)
         #expect(run.url.lastPathComponent == "r1")
-        #expect(try RunDirectory.resolve("r1", buildDirectory: d).url.path == run.url.path)
+        #expect(try VMRun.resolve("r1", buildDirectory: d).url.path == run.url.path)
         let script = AttachScript.make(for: run)
         let r = runURL.resolvingSymlinksInPath().path
         #expect(script.split(separator: "\n").dropFirst().map(String.init) == [
@@ -141,7 +149,7 @@ enum TestSupport {
         // The run's sockets are the fixture's.
         try FileManager.default.createSymbolicLink(atPath: runURL.appendingPathComponent("gdb.sock").path, withDestinationPath: q.gdbPath)
         try FileManager.default.createSymbolicLink(atPath: runURL.appendingPathComponent("qmp.sock").path, withDestinationPath: q.qmpPath)
-        let run = try RunDirectory.resolve(runURL.path)
+        let run = try VMRun.resolve(runURL.path)
         try AttachScript.checkRunning(run)
         let script = AttachScript.make(for: run)
         #expect(script.contains("pm.elf -o 0x10001000"))  // 0x10400000 - lowest PT_LOAD 0x3ff000

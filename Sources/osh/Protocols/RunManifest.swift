@@ -1,8 +1,9 @@
 import Foundation
 
-/// `manifest.json` of a VM run started by `osh boot` (build/run/<id>/). Tolerant: unknown keys are
-/// ignored and everything but `files` is optional.
-public struct RunManifest: Decodable, Equatable {
+/// `manifest.json` of a VM run started by `osh boot` (build/run/<id>/), as the debugging commands
+/// read it. Tolerant: unknown keys are ignored and everything is optional. (`osh boot` has its own
+/// full `RunManifest` type for writing it; this reader depends only on the few keys it needs.)
+public struct VMRunManifest: Decodable, Equatable {
     public struct File: Decodable, Equatable {
         public var role: String
         public var name: String?
@@ -24,9 +25,13 @@ public struct RunManifest: Decodable, Equatable {
 
     public var id: String?
     public var qemuPid: Int32?
+    /// Socket paths if the manifest names them (relative to the run directory or absolute).
+    public var qmpSocket: String?
+    public var gdbSocket: String?
     public var files: [File]
 
-    enum CodingKeys: String, CodingKey { case id, qemuPid, files }
+    // Both spellings are accepted: `id`/`runID`, `qemuPid`/`qemuPID`.
+    enum CodingKeys: String, CodingKey { case id, runID, qemuPid, qemuPID, qmpSocket, gdbSocket, files }
 
     public init(id: String? = nil, qemuPid: Int32? = nil, files: [File]) {
         self.id = id; self.qemuPid = qemuPid; self.files = files
@@ -34,16 +39,20 @@ public struct RunManifest: Decodable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        // The id may be written as a string or a number.
-        if let s = try? c.decodeIfPresent(String.self, forKey: .id) { id = s }
-        else if let n = try? c.decodeIfPresent(Int64.self, forKey: .id) { id = String(n) }
-        else { id = nil }
-        qemuPid = try? c.decodeIfPresent(Int32.self, forKey: .qemuPid)
+        func string(_ k: CodingKeys) -> String? {
+            if let s = try? c.decodeIfPresent(String.self, forKey: k) { return s }
+            if let n = try? c.decodeIfPresent(Int64.self, forKey: k) { return String(n) }
+            return nil
+        }
+        id = string(.id) ?? string(.runID)
+        qemuPid = (try? c.decodeIfPresent(Int32.self, forKey: .qemuPid)) ?? (try? c.decodeIfPresent(Int32.self, forKey: .qemuPID))
+        qmpSocket = string(.qmpSocket)
+        gdbSocket = string(.gdbSocket)
         files = (try? c.decodeIfPresent([File].self, forKey: .files)) ?? []
     }
 
-    public static func load(from url: URL) throws -> RunManifest {
-        try JSONDecoder().decode(RunManifest.self, from: Data(contentsOf: url))
+    public static func load(from url: URL) throws -> VMRunManifest {
+        try JSONDecoder().decode(VMRunManifest.self, from: Data(contentsOf: url))
     }
 
     public var kernel: File? { files.first { $0.role == "kernel" } }
@@ -74,17 +83,20 @@ public enum RunError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A run directory and its manifest.
-public struct RunDirectory {
+/// A run directory and its manifest, for the debugging commands (attach, shell).
+public struct VMRun {
     public var url: URL
-    public var manifest: RunManifest
+    public var manifest: VMRunManifest
 
-    public var qmpSocket: String { url.appendingPathComponent("qmp.sock").path }
-    public var gdbSocket: String { url.appendingPathComponent("gdb.sock").path }
+    public var qmpSocket: String { file(manifest.qmpSocket ?? "qmp.sock") }
+    public var gdbSocket: String { file(manifest.gdbSocket ?? "gdb.sock") }
+
+    /// A path of the manifest, relative to the run directory unless absolute.
+    public func file(_ p: String) -> String { p.hasPrefix("/") ? p : url.appendingPathComponent(p).path }
     public var serialLog: String { url.appendingPathComponent("serial.log").path }
 
     /// Absolute path of a manifest file entry.
-    public func path(of file: RunManifest.File) -> String {
+    public func path(of file: VMRunManifest.File) -> String {
         file.path.hasPrefix("/") ? file.path : url.appendingPathComponent(file.path).path
     }
 
@@ -97,7 +109,7 @@ public struct RunDirectory {
     }
 
     /// Resolves `--run DIR` (a run directory, or a run id under build/run), default build/run/latest.
-    public static func resolve(_ run: String?, buildDirectory: URL? = nil) throws -> RunDirectory {
+    public static func resolve(_ run: String?, buildDirectory: URL? = nil) throws -> VMRun {
         let build = buildDirectory ?? defaultBuildDirectory()
         var dir: URL
         if let run {
@@ -115,7 +127,7 @@ public struct RunDirectory {
         }
         let m = dir.appendingPathComponent("manifest.json")
         guard FileManager.default.fileExists(atPath: m.path) else { throw RunError.noManifest(dir.path) }
-        do { return RunDirectory(url: dir, manifest: try RunManifest.load(from: m)) } catch {
+        do { return VMRun(url: dir, manifest: try VMRunManifest.load(from: m)) } catch {
             throw RunError.badManifest(dir.path, "\(error)")
         }
     }

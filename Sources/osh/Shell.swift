@@ -23,7 +23,7 @@ public final class Shell {
         .init(name: "registers", aliases: ["regs"], usage: "registers",
               help: "CPU registers, from the gdbstub if no debugger holds it, else from QMP's HMP `info registers`"),
         .init(name: "screenshot", usage: "screenshot FILE", help: "save the screen as PNG (QMP screendump)"),
-        .init(name: "trace", usage: "trace [ARGS…]", help: "run `osh trace ARGS` on the run in use"),
+        .init(name: "trace", usage: "trace [ARGS…]", help: "run `osh trace ARGS` (default: the serial log of the run in use)"),
         .init(name: "syscalls", usage: "syscalls", help: "the kernel's syscall tracker table (not available yet)"),
         .init(name: "attach", usage: "attach", help: "gdb on the VM with all symbols; quit gdb to come back"),
         .init(name: "boot", usage: "boot [ARGS…]", help: "run `osh boot ARGS` in the foreground"),
@@ -158,9 +158,9 @@ public final class Shell {
             output("syscalls: not available yet: it needs the kernel's syscall tracker table (read with QMP memsave once the kernel has it)")
             return .failed
         case "trace":
-            var a = ["trace"] + args
-            if let spec = runSpec, !args.contains("--run") { a += ["--run", spec] }
-            return try foreground(oshPath, a)
+            // No arguments: the serial log of the run in use; otherwise `osh trace` takes them as they are.
+            let a = args.isEmpty ? [try run().serialLog] : args
+            return try foreground(oshPath, ["trace"] + a)
         case "boot":
             return try foreground(oshPath, ["boot"] + args)
         case "attach":

@@ -76,6 +76,17 @@ import Testing
         #expect(run("screenshot \(png)") == ["saved \(png)"])
         #expect(Array((try Data(contentsOf: URL(fileURLWithPath: png))).prefix(4)) == [0x89, 0x50, 0x4e, 0x47])
         #expect(run("syscalls").first?.hasPrefix("syscalls: not available yet") == true)
+        // trace and boot spawn the osh executable in the foreground: a stand-in records its arguments.
+        let fake = q.dir.appendingPathComponent("fake-osh").path
+        let argsFile = q.dir.appendingPathComponent("args").path
+        try "#!/bin/sh\necho \"$@\" >> \(argsFile)\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        sh.oshPath = fake
+        #expect(sh.execute("trace") == .ok)
+        #expect(sh.execute("trace - --strict") == .ok)
+        #expect(sh.execute("boot --iso x.iso") == .ok)
+        let serial = try sh.run().serialLog
+        #expect(try String(contentsOfFile: argsFile, encoding: .utf8) == "trace \(serial)\ntrace - --strict\nboot --iso x.iso\n")
         #expect(run("use r1").first?.hasPrefix("using r1 (") == true)
         #expect(run("use /nonexistent-run").first?.hasPrefix("use: no VM run found at /nonexistent-run") == true)
 

@@ -20,10 +20,11 @@ let package = Package(
         .target(name: "KernelCore", dependencies: ["ABI"], path: "Sources/Kernel/Core"),
         .systemLibrary(name: "CLibDW", path: "Sources/CLibDW"),
         .target(name: "Symbolizer", dependencies: ["CLibDW", "KernelCore"], path: "Sources/Symbolizer"),
+        .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .target(
             name: "OSH",
             dependencies: [
-                "ABI", "KernelCore", "Symbolizer",
+                "ABI", "KernelCore", "Symbolizer", "CReadline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/osh"),

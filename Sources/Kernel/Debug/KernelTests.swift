@@ -26,6 +26,11 @@ enum KernelTests {
         KernelTest(name: "heap.objects_and_arrays_return_memory", body: heapObjects),
         KernelTest(name: "heap.alignment_honoured", body: heapAlignment),
         KernelTest(name: "heap.large_blocks_go_back_to_pmm", body: heapLarge),
+        KernelTest(name: "objects.frame_pages_are_lazy_and_zeroed", body: frameLazy),
+        KernelTest(name: "objects.vmem_map_resolve_unmap", body: vmemMapResolveUnmap),
+        KernelTest(name: "objects.vmem_refuses_bad_mappings", body: vmemRefusals),
+        KernelTest(name: "objects.handle_rights_only_shrink", body: handleRights),
+        KernelTest(name: "objects.lifetimes_return_every_frame", body: objectLifetimes),
         KernelTest(name: "arch.idt_points_at_stubs", body: idtEntries),
         KernelTest(name: "arch.breakpoint_trap_returns", body: breakpointReturns),
         KernelTest(name: "arch.control_registers_configured", body: controlRegisters),
@@ -217,6 +222,99 @@ enum KernelTests {
         Heap.free(p)
         return check(during == before - 17, "expected 16 pages plus a header page")
             && check(PMM.freeCount == before, "pages not returned")
+    }
+
+    // MARK: objects
+
+    static func frameLazy() -> Bool {
+        let before = PMM.freeCount
+        let frame = Frame(pageCount: 4)
+        let untouched = PMM.freeCount == before
+        var out = [UInt8](repeating: 0xff, count: 16)
+        let readOK = (try? withBytes(&out) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try frame.copy(offset: 3 * 4096 + 100, buffer: b, write: false)
+        }) != nil
+        let oneTouched = PMM.freeCount == before - 1
+        let zeroed = out.allSatisfy { $0 == 0 }
+        var beyond = [UInt8](repeating: 0, count: 8)
+        let refused = (try? withBytes(&beyond) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try frame.copy(offset: 4 * 4096 - 4, buffer: b, write: false)
+        }) == nil
+        return check(untouched, "creating a frame allocated pages") && check(readOK, "read failed")
+            && check(oneTouched, "reading one page did not allocate exactly one") && check(zeroed, "page not zeroed")
+            && check(refused, "a read past the end was accepted")
+    }
+
+    static func vmemMapResolveUnmap() -> Bool {
+        guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
+        let frame = Frame(pageCount: 2)
+        let address: UInt64 = 0x1000_0000
+        guard (try? vmem.map(frame: frame, frameOffset: 0, address: address, length: 8192, flags: [.read, .write],
+                             cache: .writeBack, ownerProcess: 1, ownerHandle: 1)) != nil else {
+            return check(false, "map failed")
+        }
+        let absent = vmem.table.translate(address) == nil
+        guard let physical = try? vmem.resolve(address + 8, write: true) else { return check(false, "resolve failed") }
+        let entered = vmem.table.translate(address)?.physical == physical - 8
+        let refusedExec = (try? vmem.resolve(address, write: false, exec: true)) == nil
+        let removed = (try? vmem.unmap(address: address, length: 8192)) != nil
+        let gone = vmem.table.translate(address) == nil && frame.mappingCount == 0
+        return check(absent, "page present before first touch") && check(entered, "page not entered on resolve")
+            && check(refusedExec, "exec of a non-exec mapping allowed") && check(removed, "unmap failed")
+            && check(gone, "page or mapping left after unmap")
+    }
+
+    static func vmemRefusals() -> Bool {
+        guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
+        let frame = Frame(pageCount: 4)
+        func map(_ address: UInt64, _ length: UInt64, offset: UInt64 = 0, handle: UInt32) -> SysError? {
+            do {
+                try vmem.map(frame: frame, frameOffset: offset, address: address, length: length, flags: [.read],
+                             cache: .writeBack, ownerProcess: 1, ownerHandle: handle)
+                return nil
+            } catch { return error }
+        }
+        return check(map(0x2000_0000, 8192, handle: 1) == nil, "first map failed")
+            && check(map(0x2000_1000, 4096, handle: 2) == .overlapping, "overlap not refused")
+            && check(map(0x3000_0000, 4096, handle: 1) == .badState, "same handle mapped twice")
+            && check(map(0x3000_0000, 4096, handle: 3) == nil, "a second handle could not map")
+            && check(map(0x3000_0123, 4096, handle: 4) == .misaligned, "misaligned address accepted")
+            && check(map(0xffff_8000_0000_0000, 4096, handle: 4) == .badAddress, "kernel address accepted")
+            && check(map(0x4000_0000, 8192, offset: 3 * 4096, handle: 4) == .invalidArgument, "range past the frame")
+            && check((try? vmem.unmap(address: 0x5000_0000, length: 4096)) == nil, "unmap of nothing accepted")
+    }
+
+    static func handleRights() -> Bool {
+        var table = HandleTable<KernelObject>(capacity: 16)
+        guard let h = try? table.insert(.frame(Frame(pageCount: 1)), rights: [.read, .map, .duplicate]) else {
+            return check(false, "insert failed")
+        }
+        let wider = (try? table.duplicate(h, rights: [.read, .write])) == nil
+        guard let narrow = try? table.duplicate(h, rights: [.read]) else { return check(false, "narrowing refused") }
+        let noWrite = (try? table.lookup(narrow, requiring: [.write])) == nil
+        _ = try? table.remove(h)
+        let stale = (try? table.lookup(h)) == nil
+        return check(wider, "duplicate gained a right") && check(noWrite, "missing right not enforced")
+            && check(stale, "a closed handle still works")
+    }
+
+    static func objectLifetimes() -> Bool {
+        let frames = PMM.freeCount
+        let objects = ObjectCounter.live
+        do {
+            guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
+            let process = Process(vmem: vmem)
+            var table = HandleTable<KernelObject>(capacity: 16)
+            let frame = Frame(pageCount: 8)
+            _ = try? table.insert(.frame(frame), rights: Rights.defaults(for: .frame))
+            _ = try? table.insert(.process(process), rights: Rights.defaults(for: .process))
+            try? vmem.map(frame: frame, frameOffset: 0, address: 0x1000_0000, length: 8 * 4096, flags: [.read, .write],
+                          cache: .writeBack, ownerProcess: process.id, ownerHandle: 1)
+            for i in 0..<8 { _ = try? vmem.resolve(0x1000_0000 + UInt64(i) * 4096, write: true) }
+            _ = table.removeAll()
+        }
+        return check(ObjectCounter.live == objects, "objects outlived their last reference")
+            && check(PMM.freeCount == frames, "frames (pages or page tables) not returned")
     }
 
     // MARK: arch

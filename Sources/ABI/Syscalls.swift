@@ -48,6 +48,10 @@
 //   receiver_create    r: receiver;  sender_create a: receiver (.wait)  r: sender;  reply_create r: reply;
 //   notify_create      r: notify  (their IPC operations come with the IPC issue)
 //   system_info        a: SystemInfo raw value                  r: the figure (free frames, …)
+//   process_load       a: process (.manage), frame (.read) holding a static ELF64 executable, name ptr,
+//                      name len (≤ 64)                          r: entry point; maps its PT_LOAD segments
+//                      into the process's Vmem (copies, fresh Frames) and records the image (name, build
+//                      ID, segments) for the process's fault reports (.badELF for a bad image)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -84,9 +88,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case replyCreate = 32
     case notifyCreate = 33
     case systemInfo = 34
+    case processLoad = 35
 
     /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.systemInfo.rawValue) + 1
+    public static let count = Int(Syscall.processLoad.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -126,6 +131,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .replyCreate: return "reply_create"
         case .notifyCreate: return "notify_create"
         case .systemInfo: return "system_info"
+        case .processLoad: return "process_load"
         }
     }
 
@@ -135,7 +141,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         switch self {
         case .debugLog, .systemInfo: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
-        case .processCreate, .processSelf, .processGive, .processExit, .processWait: return .process
+        case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem

@@ -14,7 +14,7 @@ final class Frame {
     /// Live mappings of this frame, and which (process, handle) pairs back them: a handle backs at most
     /// one live mapping.
     var mappingCount = 0
-    var mappingHandles: [(processID: UInt64, handle: UInt32)] = []
+    var mappingHandles: [(processID: UInt64, handle: UInt32, end: UInt64)] = []
 
     static let maxPages = 1 << 20          // 4 GiB
 
@@ -53,11 +53,13 @@ final class Frame {
     }
 
     func setSize(_ bytes: UInt64) throws(SysError) {
-        guard bytes > 0, bytes % pageSize == 0 else { throw .misaligned }
+        guard bytes > 0 else { throw .invalidArgument }
+        guard bytes % pageSize == 0 else { throw .misaligned }
         let count = Int(bytes / pageSize)
         guard count <= Frame.maxPages else { throw .tooLarge }
         if count < pages.count {
-            guard mappingCount == 0 else { throw .badState }
+            // Shrinking is refused only below what some mapping covers.
+            guard mappingHandles.allSatisfy({ $0.end <= bytes }) else { throw .badState }
             if ownsPages { for p in pages[count...] where p != 0 { PMM.free(p) } }
             pages.removeLast(pages.count - count)
         } else if count > pages.count {

@@ -72,11 +72,14 @@ final class Vmem {
                             payload: Mapping(frame: frame, frameOffset: frameOffset, flags: flags, cache: cache,
                                              ownerProcess: ownerProcess, ownerHandle: ownerHandle))
         frame.mappingCount += 1
-        frame.mappingHandles.append((ownerProcess, ownerHandle))
+        frame.mappingHandles.append((ownerProcess, ownerHandle, frameOffset + length))
     }
 
     func unmap(address: UInt64, length: UInt64) throws(SysError) {
         guard address % pageSize == 0, length % pageSize == 0 else { throw .misaligned }
+        // Exactly one whole mapping.
+        guard let existing = mappings.find(containing: address), existing.start == address,
+              existing.length == length else { throw .notMapped }
         let removed = try mappings.remove(start: address, length: length)
         for r in removed {
             var page = r.start

@@ -79,6 +79,7 @@ enum Syscalls {
         case .replyCreate: return try insertNew(.reply(Reply()))
         case .notifyCreate: return try insertNew(.notify(Notify()))
         case .systemInfo: return try systemInfo(a.a0)
+        case .processLoad: return try processLoad(a.a0, a.a1, a.a2, a.a3)
         }
     }
 
@@ -89,8 +90,12 @@ enum Syscalls {
         return UInt32(raw)
     }
 
-    static func object(_ raw: UInt64, _ rights: Rights) throws(SysError) -> KernelObject {
-        try process.handles.lookup(try handleValue(raw), requiring: rights)
+    /// The object behind a handle, checked in the order: valid handle, object type, rights.
+    static func object(_ raw: UInt64, _ type: ObjectType, _ rights: Rights) throws(SysError) -> KernelObject {
+        let entry = try process.handles.lookup(try handleValue(raw))
+        guard entry.object.type == type else { throw .wrongType }
+        guard entry.rights.contains(rights) else { throw .accessDenied }
+        return entry.object
     }
 
     static func insertNew(_ object: KernelObject) throws(SysError) -> UInt64 {
@@ -102,22 +107,22 @@ enum Syscalls {
     }
 
     static func frame(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Frame {
-        guard case .frame(let f) = try object(raw, rights) else { throw .wrongType }
+        guard case .frame(let f) = try object(raw, .frame, rights) else { throw .wrongType }
         return f
     }
 
     static func vmem(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Vmem {
-        guard case .vmem(let v) = try object(raw, rights) else { throw .wrongType }
+        guard case .vmem(let v) = try object(raw, .vmem, rights) else { throw .wrongType }
         return v
     }
 
     static func processObject(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Process {
-        guard case .process(let p) = try object(raw, rights) else { throw .wrongType }
+        guard case .process(let p) = try object(raw, .process, rights) else { throw .wrongType }
         return p
     }
 
     static func thread(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Thread {
-        guard case .thread(let t) = try object(raw, rights) else { throw .wrongType }
+        guard case .thread(let t) = try object(raw, .thread, rights) else { throw .wrongType }
         return t
     }
 
@@ -167,6 +172,26 @@ enum Syscalls {
     static func processCreate(_ vmemHandle: UInt64) throws(SysError) -> UInt64 {
         let v = try vmem(vmemHandle, .map)
         return try insertNew(.process(Process(vmem: v)))
+    }
+
+    static let maxImage: UInt64 = 64 << 20
+
+    static func processLoad(_ processHandle: UInt64, _ frameHandle: UInt64, _ name: UInt64, _ nameLength: UInt64) throws(SysError) -> UInt64 {
+        let target = try processObject(processHandle, .manage)
+        let image = try frame(frameHandle, .read)
+        guard nameLength <= 64 else { throw .tooLarge }
+        let nameBytes = try copyIn(name, nameLength)
+        guard !target.exited else { throw .badState }
+        guard image.size <= maxImage else { throw .tooLarge }
+        var bytes = [UInt8](repeating: 0, count: Int(image.size))
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try image.copy(offset: 0, buffer: b, write: false)
+        }
+        var entry: UInt64 = 0
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            entry = try Loader.load(elfBytes: UnsafeRawBufferPointer(b), name: nameBytes, into: target.vmem, process: target)
+        }
+        return entry
     }
 
     static func processGive(_ target: UInt64, _ handle: UInt64) throws(SysError) -> UInt64 {
@@ -245,7 +270,8 @@ enum Syscalls {
     static func threadRegisters(_ raw: UInt64, _ address: UInt64, _ length: UInt64, write: Bool) throws(SysError) -> UInt64 {
         let t = try thread(raw, write ? .write : .read)
         guard length == UInt64(RegisterIndex.count * 8) else { throw .invalidArgument }
-        guard t.state == .created || t.state == .dead || (t.state == .ready && t !== caller) else { throw .badState }
+        // Only a thread that is not running user code: never started, or ended.
+        guard t.state == .created || t.state == .dead else { throw .badState }
         if write {
             let bytes = try copyIn(address, length)
             var values = [UInt64](repeating: 0, count: RegisterIndex.count)
@@ -350,7 +376,7 @@ enum Syscalls {
     // MARK: endpoints and system
 
     static func senderCreate(_ raw: UInt64) throws(SysError) -> UInt64 {
-        guard case .receiver(let r) = try object(raw, .wait) else { throw .wrongType }
+        guard case .receiver(let r) = try object(raw, .receiver, .wait) else { throw .wrongType }
         return try insertNew(.sender(Sender(receiver: r)))
     }
 

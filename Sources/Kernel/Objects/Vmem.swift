@@ -44,6 +44,7 @@ final class Vmem {
     }
 
     deinit {
+        if isActive { write_cr3(Vmem.kernelRoot) }
         for m in mappings.all { release(m.payload) }
         mappings.removeAll()
         table.destroyUserHalf()

@@ -51,9 +51,10 @@ enum Scheduler {
         next.state = .running
         current = next
         PerCPU.setKernelStack(next.stackTop)
-        if next.process.vmem.root != previous.process.vmem.root && next !== idle {
-            write_cr3(next.process.vmem.root)
-        }
+        // The idle thread runs on the kernel's own page tables, so that a dying process's tables are never
+        // the loaded ones when they are freed.
+        let root = next === idle ? Vmem.kernelRoot : next.process.vmem.root
+        if read_cr3() & ~UInt64(0xfff) != root { write_cr3(root) }
         fpu_save(previous.fpuArea)
         fpu_restore(next.fpuArea)
         return next.savedRSP.pointee

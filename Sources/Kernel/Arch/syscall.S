@@ -46,7 +46,37 @@ syscall_entry:
     add $16, %rsp
     mov %rsp, %rdi
     call kernel_leave
-    jmp trap_return
+    /* Back with sysret when the frame still looks like a syscall's: user CS/SS and a canonical user rip
+     * (sysret with a non-canonical rip would fault in ring 0). Anything else goes through iretq. */
+    cmpq $USER_CS, 18 * 8(%rsp)
+    jne trap_return
+    cmpq $USER_DS, 21 * 8(%rsp)
+    jne trap_return
+    movabs $0x00007fffffffffff, %rax
+    cmpq %rax, 17 * 8(%rsp)
+    ja trap_return
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11                           /* overwritten below with rflags */
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx                           /* overwritten below with rip */
+    popq %rbx
+    popq %rax
+    add $16, %rsp                       /* vector, error */
+    popq %rcx                           /* rip */
+    add $8, %rsp                        /* cs */
+    popq %r11                           /* rflags */
+    popq %rsp                           /* user rsp (ss is implied by sysret) */
+    swapgs
+    sysretq
 
 /* switch_context(save: *u64 (where to keep this thread's rsp), next: u64 (the next thread's rsp))
  * Saves the callee-saved registers on this stack, switches stacks and restores the next thread's. */

@@ -45,8 +45,30 @@
 //   frame_set_size     a: frame (.manage), size                 .badState when shrinking under a mapping
 //   frame_read         a: frame (.read), offset, ptr, len       .invalidArgument past the end
 //   frame_write        a: frame (.write), offset, ptr, len
-//   receiver_create    r: receiver;  sender_create a: receiver (.wait)  r: sender;  reply_create r: reply;
-//   notify_create      r: notify  (their IPC operations come with the IPC issue)
+//   receiver_create    r: receiver;  reply_create r: reply;  notify_create r: notify
+//   sender_create      a: receiver (.wait), badge                r: sender (calls through it carry the badge)
+//
+// IPC (seL4-style synchronous endpoints; see IPCTag and IPCBuffer below). Message registers: on entry
+// rsi = tag, rdx, r10, r8, r9 = message words 0..3 (as many as the tag says); on return from a call or a
+// receive the same registers hold the message received, and rdi the badge (receive) — rax is the error.
+//   sender_call        a: sender (.signal), tag, w0..w3          sends, blocks until answered; returns the
+//                      answer. .peerClosed if the receiver is gone or the reply was dropped.
+//   receiver_recv      a: receiver (.wait), reply (0, or a Reply handle to bind the caller to)
+//                      blocks for the next caller; returns its message and badge. Without a Reply handle the
+//                      caller is held by the receiving thread, answered with receiver_reply(_recv).
+//   receiver_reply     a: tag, w0..w3                            answers the caller this thread received
+//                      (.badState if none)
+//   receiver_reply_recv a: receiver (.wait), tag, w0..w3         receiver_reply, then receiver_recv (no Reply)
+//   reply_reply        a: reply (.signal), tag, w0..w3           answers the caller bound to that Reply
+//   notify_notify      a: notify (.signal), bits                 ORs bits into the word, wakes a waiter
+//   notify_wait        a: notify (.wait)                         r: the word (non-zero), cleared; blocks
+//   notify_poll        a: notify (.wait)                         r: the word (0 if none), cleared
+//   futex_wait         a: address (4-aligned UInt32), expected   blocks while *address == expected
+//                      (.wouldBlock if it differs); keyed by physical address, so shared Frames work
+//   futex_wake         a: address, count                        r: threads woken
+//   futex_requeue      a: address, wake count, address2, requeue count   r: threads woken
+//   thread_set_ipc_buffer a: thread (.write), address (page-aligned, mapped read/write, or 0)
+//                      the page the kernel copies message bytes and transferred handles from and to
 //   system_info        a: SystemInfo raw value                  r: the figure (free frames, …)
 //   process_load       a: process (.manage), frame (.read) holding a static ELF64 executable, name ptr,
 //                      name len (≤ 64)                          r: entry point; maps its PT_LOAD segments
@@ -89,9 +111,21 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case notifyCreate = 33
     case systemInfo = 34
     case processLoad = 35
+    case senderCall = 36
+    case receiverRecv = 37
+    case receiverReply = 38
+    case receiverReplyRecv = 39
+    case replyReply = 40
+    case notifyNotify = 41
+    case notifyWait = 42
+    case notifyPoll = 43
+    case futexWait = 44
+    case futexWake = 45
+    case futexRequeue = 46
+    case threadSetIPCBuffer = 47
 
     /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.processLoad.rawValue) + 1
+    public static let count = Int(Syscall.threadSetIPCBuffer.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -132,6 +166,18 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .notifyCreate: return "notify_create"
         case .systemInfo: return "system_info"
         case .processLoad: return "process_load"
+        case .senderCall: return "sender_call"
+        case .receiverRecv: return "receiver_recv"
+        case .receiverReply: return "receiver_reply"
+        case .receiverReplyRecv: return "receiver_reply_recv"
+        case .replyReply: return "reply_reply"
+        case .notifyNotify: return "notify_notify"
+        case .notifyWait: return "notify_wait"
+        case .notifyPoll: return "notify_poll"
+        case .futexWait: return "futex_wait"
+        case .futexWake: return "futex_wake"
+        case .futexRequeue: return "futex_requeue"
+        case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
         }
     }
 
@@ -143,13 +189,14 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
-             .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield: return .thread
+             .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem
         case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite: return .frame
-        case .receiverCreate: return .receiver
-        case .senderCreate: return .sender
-        case .replyCreate: return .reply
-        case .notifyCreate: return .notify
+        case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv: return .receiver
+        case .senderCreate, .senderCall: return .sender
+        case .replyCreate, .replyReply: return .reply
+        case .notifyCreate, .notifyNotify, .notifyWait, .notifyPoll: return .notify
+        case .futexWait, .futexWake, .futexRequeue: return .none
         }
     }
 }
@@ -194,4 +241,30 @@ public enum StartupBlock {
     public static let magic: UInt64 = 0x0050_5554_5241_5453
     public static let headerWords = 5
     public static let moduleWords = 4
+}
+
+/// The tag word of an IPC message (rsi): how much of the message there is and a user label.
+/// bits 0..2 register words (0...4), 8..19 buffer bytes (0...IPCBuffer.maxBytes), 20..23 handles
+/// (0...IPCBuffer.maxHandles), 32..63 label (free for the protocol).
+public struct IPCTag: Equatable, Sendable {
+    public var raw: UInt64
+    public init(raw: UInt64) { self.raw = raw }
+    public init(words: Int = 0, bytes: Int = 0, handles: Int = 0, label: UInt32 = 0) {
+        raw = UInt64(words & 7) | UInt64(bytes & 0xfff) << 8 | UInt64(handles & 0xf) << 20 | UInt64(label) << 32
+    }
+    public var words: Int { Int(raw & 7) }
+    public var bytes: Int { Int((raw >> 8) & 0xfff) }
+    public var handles: Int { Int((raw >> 20) & 0xf) }
+    public var label: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) }
+    /// Bits that must be zero.
+    public var isValid: Bool { raw & 0x0000_0000_ff00_00f8 == 0 && words <= 4 && bytes <= IPCBuffer.maxBytes && handles <= IPCBuffer.maxHandles }
+}
+
+/// The per-thread IPC buffer page: handle values at offset 0 (UInt32 each), message bytes from offset
+/// `bytesOffset`. Transferred handles move (the TRANSFER right is required) and arrive as new values in
+/// the receiver's buffer; a failed send moves nothing.
+public enum IPCBuffer {
+    public static let maxHandles = 8
+    public static let bytesOffset = 64
+    public static let maxBytes = 4096 - 64
 }

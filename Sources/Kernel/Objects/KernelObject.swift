@@ -35,26 +35,55 @@ enum ObjectCounter {
     static var live = 0
 }
 
-/// IPC endpoint objects: they exist (create, handles, rights, lifetimes); their operations come with
-/// the IPC issue.
+/// The rendezvous point of a Receiver and its Senders: callers waiting for a receiver, receivers
+/// waiting for a caller (both FIFO). Closed when the Receiver object goes (its last handle).
+final class Endpoint {
+    let callers = WaitQueue()
+    let receivers = WaitQueue()
+    var closed = false
+}
+
 final class Receiver {
+    let endpoint = Endpoint()
     init() { ObjectCounter.live += 1 }
-    deinit { ObjectCounter.live -= 1 }
+    deinit {
+        endpoint.closed = true
+        while let caller = endpoint.callers.removeFirst() {
+            caller.ipcError = .peerClosed
+            Scheduler.wake(caller)
+        }
+        ObjectCounter.live -= 1
+    }
 }
 
 final class Sender {
-    let receiver: Receiver
-    init(receiver: Receiver) { self.receiver = receiver; ObjectCounter.live += 1 }
+    let endpoint: Endpoint
+    let badge: UInt64
+    init(receiver: Receiver, badge: UInt64) {
+        endpoint = receiver.endpoint
+        self.badge = badge
+        ObjectCounter.live += 1
+    }
     deinit { ObjectCounter.live -= 1 }
 }
 
+/// A captured caller, to be answered later from any thread. Dropped unanswered, its caller wakes with
+/// .peerClosed.
 final class Reply {
+    var caller: Thread? = nil
     init() { ObjectCounter.live += 1 }
-    deinit { ObjectCounter.live -= 1 }
+    deinit {
+        if let c = caller {
+            c.ipcError = .peerClosed
+            Scheduler.wake(c)
+        }
+        ObjectCounter.live -= 1
+    }
 }
 
 final class Notify {
-    var word: UInt64 = 0
+    var word = NotificationWord()
+    let waiters = WaitQueue()
     init() { ObjectCounter.live += 1 }
     deinit { ObjectCounter.live -= 1 }
 }

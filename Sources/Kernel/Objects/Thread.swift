@@ -9,12 +9,10 @@ enum ThreadState {
     case created, ready, running, blocked, dead
 }
 
-/// Threads blocked on something (a thread's or process's exit, later IPC), woken in FIFO order.
-final class WaitQueue {
-    var threads: [Thread] = []
-}
+/// Threads blocked on something (an exit, an endpoint, a notification, a futex), in FIFO order.
+typealias WaitQueue = IntrusiveQueue<Thread>
 
-final class Thread {
+final class Thread: IntrusiveQueueElement {
     static let stackPages = 4                   // 16 KiB kernel stack
     static let defaultPriority = 16
     private static var nextID: UInt64 = 1
@@ -28,6 +26,21 @@ final class Thread {
     var killed = false
     let exitWaiters = WaitQueue()
     var blockedOn: WaitQueue? = nil
+    var nextWaiting: Thread? = nil
+
+    // IPC state.
+    /// User address of the IPC buffer page (0: none).
+    var ipcBuffer: UInt64 = 0
+    /// The caller this thread received and has not answered yet (the implicit reply slot).
+    var replyTo: Thread? = nil
+    /// While blocked in receiver_recv with a Reply handle: bind the caller to this Reply.
+    var receiveInto: Reply? = nil
+    /// The badge of the Sender this thread is calling through (while queued on an endpoint).
+    var callBadge: UInt64 = 0
+    /// Set by whoever wakes this thread from an IPC wait with an error (.peerClosed, a delivery error).
+    var ipcError: SysError? = nil
+    /// A value handed over on wake-up (a notification word, a futex result).
+    var wakeValue: UInt64 = 0
 
     /// Physical base of the kernel stack (direct-mapped), and the saved rsp slot for switch_context.
     let stackPhysical: UInt64

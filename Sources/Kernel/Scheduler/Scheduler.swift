@@ -74,17 +74,42 @@ enum Scheduler {
         let t = current!
         t.state = .blocked
         t.blockedOn = queue
-        queue.threads.append(t)
+        queue.append(t)
         schedule()
     }
 
+    /// Blocks without a queue: something else holds a reference to this thread and will wake it
+    /// (a server's reply slot or a Reply object).
+    static func blockDetached() {
+        current.state = .blocked
+        schedule()
+    }
+
+    static func wake(_ t: Thread) {
+        guard t.state == .blocked else { return }
+        t.blockedOn = nil
+        makeReady(t)
+    }
+
     static func wakeAll(_ queue: WaitQueue) {
-        let waiting = queue.threads
-        queue.threads.removeAll()
-        for t in waiting where t.state == .blocked {
-            t.blockedOn = nil
-            makeReady(t)
-        }
+        while let t = queue.removeFirst() { wake(t) }
+    }
+
+    /// The IPC fast path: the current thread blocks (nobody queues it; a reply slot holds it) and `next`,
+    /// a thread just made able to run, runs at once, without going through the run queue.
+    static func handOff(to next: Thread) {
+        let t = current!
+        t.state = .blocked
+        next.blockedOn = nil
+        switchTo(next, from: t.savedRSP)
+    }
+
+    /// Makes `next` run at once; the current thread stays runnable (queued behind its priority).
+    static func switchNow(to next: Thread) {
+        let t = current!
+        if t !== idle { makeReady(t) }
+        next.blockedOn = nil
+        switchTo(next, from: t.savedRSP)
     }
 
     /// Marks a thread to end with `code`. It ends when it next heads for user mode.
@@ -96,7 +121,7 @@ enum Scheduler {
         case .created:
             threadEnded(t)
         case .blocked:
-            if let q = t.blockedOn { q.threads.removeAll { $0 === t } }
+            if let q = t.blockedOn { q.remove(t) }
             t.blockedOn = nil
             makeReady(t)
         case .ready, .running, .dead:
@@ -108,6 +133,7 @@ enum Scheduler {
     static func threadEnded(_ t: Thread) {
         t.state = .dead
         wakeAll(t.exitWaiters)
+        IPC.threadGone(t)
         let process = t.process
         if process.threads.allSatisfy({ $0.state == .dead }) {
             if !process.exited && !process.threads.isEmpty && process.exitCode == 0 { process.exitCode = t.exitCode }

@@ -75,11 +75,42 @@ enum Syscalls {
         case .frameRead: return try frameCopy(a.a0, a.a1, a.a2, a.a3, write: false)
         case .frameWrite: return try frameCopy(a.a0, a.a1, a.a2, a.a3, write: true)
         case .receiverCreate: return try insertNew(.receiver(Receiver()))
-        case .senderCreate: return try senderCreate(a.a0)
+        case .senderCreate: return try senderCreate(a.a0, badge: a.a1)
         case .replyCreate: return try insertNew(.reply(Reply()))
         case .notifyCreate: return try insertNew(.notify(Notify()))
         case .systemInfo: return try systemInfo(a.a0)
         case .processLoad: return try processLoad(a.a0, a.a1, a.a2, a.a3)
+        case .senderCall:
+            guard case .sender(let s) = try object(a.a0, .sender, .signal) else { throw .wrongType }
+            return try IPC.call(s)
+        case .receiverRecv:
+            guard case .receiver(let r) = try object(a.a0, .receiver, .wait) else { throw .wrongType }
+            var reply: Reply? = nil
+            if a.a1 != 0 {
+                guard case .reply(let rp) = try object(a.a1, .reply, .signal) else { throw .wrongType }
+                reply = rp
+            }
+            return try IPC.receive(r, reply: reply)
+        case .receiverReply: return try IPC.reply()
+        case .receiverReplyRecv:
+            guard case .receiver(let r) = try object(a.a0, .receiver, .wait) else { throw .wrongType }
+            return try IPC.replyReceive(r)
+        case .replyReply:
+            guard case .reply(let rp) = try object(a.a0, .reply, .signal) else { throw .wrongType }
+            return try IPC.replyThroughObject(rp)
+        case .notifyNotify:
+            guard case .notify(let n) = try object(a.a0, .notify, .signal) else { throw .wrongType }
+            return IPC.notify(n, bits: a.a1)
+        case .notifyWait:
+            guard case .notify(let n) = try object(a.a0, .notify, .wait) else { throw .wrongType }
+            return try IPC.wait(n)
+        case .notifyPoll:
+            guard case .notify(let n) = try object(a.a0, .notify, .wait) else { throw .wrongType }
+            return IPC.poll(n)
+        case .futexWait: return try Futex.wait(a.a0, expected: a.a1)
+        case .futexWake: return try Futex.wake(a.a0, count: a.a1)
+        case .futexRequeue: return try Futex.requeue(a.a0, wake: a.a1, to: a.a2, requeue: a.a3)
+        case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
         }
     }
 
@@ -375,9 +406,20 @@ enum Syscalls {
 
     // MARK: endpoints and system
 
-    static func senderCreate(_ raw: UInt64) throws(SysError) -> UInt64 {
+    static func senderCreate(_ raw: UInt64, badge: UInt64) throws(SysError) -> UInt64 {
         guard case .receiver(let r) = try object(raw, .receiver, .wait) else { throw .wrongType }
-        return try insertNew(.sender(Sender(receiver: r)))
+        return try insertNew(.sender(Sender(receiver: r, badge: badge)))
+    }
+
+    static func threadSetIPCBuffer(_ raw: UInt64, _ address: UInt64) throws(SysError) -> UInt64 {
+        let t = try thread(raw, .write)
+        guard address % pageSize == 0 else { throw .misaligned }
+        if address != 0 {
+            // Must be mapped read/write in that thread's address space now.
+            do { _ = try t.process.vmem.resolve(address, write: true) } catch { throw .badAddress }
+        }
+        t.ipcBuffer = address
+        return 0
     }
 
     static func systemInfo(_ kind: UInt64) throws(SysError) -> UInt64 {

@@ -1,0 +1,310 @@
+// Synchronous IPC (seL4-style endpoints, no kernel buffering), notifications and futexes.
+//
+// A message is the tag and up to four words in registers (rsi; rdx, r10, r8, r9), plus optional bytes
+// and moved handles in the threads' IPC buffers. The fast case — register words only, the peer already
+// waiting — hands the CPU straight to the peer (Scheduler.handOff): no run queue, no allocation.
+
+#if !KERNEL
+import ABI
+#endif
+
+enum IPC {
+    // MARK: message transfer
+
+    /// Copies a message from `from`'s saved registers (and IPC buffer) to `to`'s: the receiving thread is
+    /// blocked in the kernel, its registers are its trap frame. Validates everything before moving any
+    /// handle, so a failed transfer leaves both sides as they were.
+    static func deliver(from: Thread, to: Thread, badge: UInt64?) throws(SysError) {
+        let source = from.frame
+        let tag = IPCTag(raw: source.pointee.rsi)
+        guard tag.isValid else { throw .invalidArgument }
+        if tag.bytes > 0 || tag.handles > 0 {
+            try deliverBuffer(from: from, to: to, tag: tag)
+        }
+        let target = to.frame
+        let words = tag.words
+        target.pointee.rsi = tag.raw
+        target.pointee.rdx = words > 0 ? source.pointee.rdx : 0
+        target.pointee.r10 = words > 1 ? source.pointee.r10 : 0
+        target.pointee.r8 = words > 2 ? source.pointee.r8 : 0
+        target.pointee.r9 = words > 3 ? source.pointee.r9 : 0
+        if let badge { target.pointee.rdi = badge }
+    }
+
+    private static func deliverBuffer(from: Thread, to: Thread, tag: IPCTag) throws(SysError) {
+        guard from.ipcBuffer != 0, to.ipcBuffer != 0 else { throw .badState }
+        var bytes = [UInt8](repeating: 0, count: IPCBuffer.bytesOffset + tag.bytes)
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try from.process.vmem.copy(address: from.ipcBuffer, buffer: b, write: false)
+        }
+        // Handles: look every one up first (valid, TRANSFER right, distinct), check room on the other side.
+        var values: [UInt32] = []
+        var moving: [(object: KernelObject, rights: Rights)] = []
+        for i in 0..<tag.handles {
+            var v: UInt32 = 0
+            for k in 0..<4 { v |= UInt32(bytes[i * 4 + k]) << (8 * k) }
+            guard !values.contains(v) else { throw .invalidArgument }
+            let entry = try from.process.handles.lookup(v)
+            guard entry.rights.contains(.transfer) else { throw .accessDenied }
+            values.append(v)
+            moving.append(entry)
+        }
+        guard to.process.handles.count + moving.count <= Process.handleCapacity else { throw .noHandles }
+        var newValues: [UInt32] = []
+        for m in moving { newValues.append(try to.process.handles.insert(m.object, rights: m.rights)) }
+        for v in values { _ = try? from.process.handles.remove(v) }
+        for (i, v) in newValues.enumerated() {
+            for k in 0..<4 { bytes[i * 4 + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+        }
+        for i in newValues.count..<IPCBuffer.maxHandles { for k in 0..<4 { bytes[i * 4 + k] = 0 } }
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try to.process.vmem.copy(address: to.ipcBuffer, buffer: b, write: true)
+        }
+    }
+
+    /// A thread that ended: the caller it held unanswered wakes with .peerClosed.
+    static func threadGone(_ t: Thread) {
+        if let caller = t.replyTo {
+            t.replyTo = nil
+            caller.ipcError = .peerClosed
+            Scheduler.wake(caller)
+        }
+        t.receiveInto = nil
+    }
+
+    /// Whether a thread can still take an answer (it may have been killed while waiting).
+    static func isWaitingForAnswer(_ t: Thread) -> Bool { t.state == .blocked && !t.killed }
+
+    // MARK: calls
+
+    static func call(_ sender: Sender) throws(SysError) -> UInt64 {
+        let me = Scheduler.current!
+        let endpoint = sender.endpoint
+        guard !endpoint.closed else { throw .peerClosed }
+        me.ipcError = nil
+        // A receiver is waiting: deliver and hand the CPU to it.
+        while let server = endpoint.receivers.removeFirst() {
+            do {
+                try deliver(from: me, to: server, badge: sender.badge)
+            } catch {
+                endpoint.receivers.prepend(server)
+                throw error
+            }
+            bind(caller: me, to: server)
+            server.frame.pointee.rax = 0
+            Scheduler.handOff(to: server)
+            return try answer(me)
+        }
+        me.callBadge = sender.badge
+        Scheduler.block(on: endpoint.callers)
+        return try answer(me)
+    }
+
+    /// After a caller wakes: the answer is in its registers, or an error.
+    private static func answer(_ me: Thread) throws(SysError) -> UInt64 {
+        if me.killed { throw .badState }
+        if let e = me.ipcError {
+            me.ipcError = nil
+            throw e
+        }
+        return me.frame.pointee.rdx
+    }
+
+    private static func bind(caller: Thread, to server: Thread) {
+        if let reply = server.receiveInto {
+            server.receiveInto = nil
+            reply.caller = caller
+        } else {
+            server.replyTo = caller
+        }
+    }
+
+    static func receive(_ receiver: Receiver, reply: Reply?) throws(SysError) -> UInt64 {
+        let me = Scheduler.current!
+        // An unanswered caller from before is dropped: it wakes with .peerClosed.
+        threadGone(me)
+        if let reply, reply.caller != nil { throw .badState }
+        let endpoint = receiver.endpoint
+        while let caller = endpoint.callers.removeFirst() {
+            do {
+                try deliver(from: caller, to: me, badge: caller.callBadge)
+            } catch {
+                caller.ipcError = error
+                Scheduler.wake(caller)
+                continue
+            }
+            caller.blockedOn = nil
+            if let reply { reply.caller = caller } else { me.replyTo = caller }
+            return me.frame.pointee.rdx
+        }
+        me.receiveInto = reply
+        me.ipcError = nil
+        Scheduler.block(on: endpoint.receivers)
+        me.receiveInto = nil
+        if me.killed { throw .badState }
+        if let e = me.ipcError {
+            me.ipcError = nil
+            throw e
+        }
+        return me.frame.pointee.rdx
+    }
+
+    /// Answers `caller` with the current thread's message; the caller becomes runnable.
+    private static func answer(caller: Thread, switchTo: Bool) throws(SysError) {
+        let me = Scheduler.current!
+        guard isWaitingForAnswer(caller) else { throw .peerClosed }
+        do {
+            try deliver(from: me, to: caller, badge: nil)
+        } catch {
+            caller.ipcError = error
+            Scheduler.wake(caller)
+            throw error
+        }
+        caller.frame.pointee.rax = 0
+        if switchTo {
+            Scheduler.switchNow(to: caller)
+        } else {
+            Scheduler.wake(caller)
+        }
+    }
+
+    static func reply() throws(SysError) -> UInt64 {
+        let me = Scheduler.current!
+        guard let caller = me.replyTo else { throw .badState }
+        me.replyTo = nil
+        try answer(caller: caller, switchTo: false)
+        return 0
+    }
+
+    static func replyThroughObject(_ reply: Reply) throws(SysError) -> UInt64 {
+        guard let caller = reply.caller else { throw .badState }
+        reply.caller = nil
+        try answer(caller: caller, switchTo: false)
+        return 0
+    }
+
+    /// receiver_reply_recv: answer the held caller (if any), then receive. When no other caller is queued
+    /// the server blocks on its endpoint and the CPU goes straight to the answered caller (fast path).
+    static func replyReceive(_ receiver: Receiver) throws(SysError) -> UInt64 {
+        let me = Scheduler.current!
+        let endpoint = receiver.endpoint
+        if let caller = me.replyTo {
+            me.replyTo = nil
+            if endpoint.callers.isEmpty && isWaitingForAnswer(caller) {
+                // Deliver, park on the endpoint, run the caller.
+                do {
+                    try deliver(from: me, to: caller, badge: nil)
+                    caller.frame.pointee.rax = 0
+                } catch {
+                    caller.ipcError = error
+                }
+                me.state = .blocked
+                me.blockedOn = endpoint.receivers
+                me.receiveInto = nil
+                me.ipcError = nil
+                endpoint.receivers.append(me)
+                caller.blockedOn = nil
+                Scheduler.handOff(to: caller)
+                if me.killed { throw .badState }
+                if let e = me.ipcError {
+                    me.ipcError = nil
+                    throw e
+                }
+                return me.frame.pointee.rdx
+            }
+            // Answer errors do not stop the receive.
+            try? answer(caller: caller, switchTo: false)
+        }
+        return try receive(receiver, reply: nil)
+    }
+
+    // MARK: notifications
+
+    static func notify(_ n: Notify, bits: UInt64) -> UInt64 {
+        n.word.signal(bits)
+        if n.word.word != 0, let waiter = n.waiters.removeFirst() {
+            waiter.wakeValue = n.word.take()
+            Scheduler.wake(waiter)
+        }
+        return 0
+    }
+
+    static func wait(_ n: Notify) throws(SysError) -> UInt64 {
+        let pending = n.word.take()
+        if pending != 0 { return pending }
+        let me = Scheduler.current!
+        me.wakeValue = 0
+        Scheduler.block(on: n.waiters)
+        if me.killed { throw .badState }
+        return me.wakeValue
+    }
+
+    static func poll(_ n: Notify) -> UInt64 { n.word.take() }
+}
+
+/// Futex wait queues, keyed by the physical address of the word (so a Frame shared between processes
+/// works). A queue exists while someone waits on it.
+enum Futex {
+    static var queues: [(key: UInt64, queue: WaitQueue)] = []
+
+    static func key(_ address: UInt64) throws(SysError) -> UInt64 {
+        guard address % 4 == 0 else { throw .misaligned }
+        do {
+            return try Scheduler.current.process.vmem.resolve(address, write: false)
+        } catch {
+            throw .badAddress
+        }
+    }
+
+    static func queue(_ key: UInt64, create: Bool) -> WaitQueue? {
+        for q in queues where q.key == key { return q.queue }
+        guard create else { return nil }
+        let q = WaitQueue()
+        queues.append((key, q))
+        return q
+    }
+
+    static func dropIfEmpty(_ key: UInt64) {
+        queues.removeAll { $0.key == key && $0.queue.isEmpty }
+    }
+
+    static func wait(_ address: UInt64, expected: UInt64) throws(SysError) -> UInt64 {
+        let k = try key(address)
+        let value = KernelMemory.virtual(physical: k).load(as: UInt32.self)
+        guard UInt64(value) == expected & 0xffff_ffff else { throw .wouldBlock }
+        let me = Scheduler.current!
+        Scheduler.block(on: queue(k, create: true)!)
+        dropIfEmpty(k)
+        if me.killed { throw .badState }
+        return 0
+    }
+
+    static func wake(_ address: UInt64, count: UInt64) throws(SysError) -> UInt64 {
+        let k = try key(address)
+        guard let q = queue(k, create: false) else { return 0 }
+        var woken: UInt64 = 0
+        while woken < count, let t = q.removeFirst() {
+            Scheduler.wake(t)
+            woken += 1
+        }
+        dropIfEmpty(k)
+        return woken
+    }
+
+    static func requeue(_ address: UInt64, wake count: UInt64, to address2: UInt64, requeue moveCount: UInt64) throws(SysError) -> UInt64 {
+        let k = try key(address)
+        let k2 = try key(address2)
+        let woken = try wake(address, count: count)
+        guard k != k2, let from = queue(k, create: false) else { return woken }
+        let to = queue(k2, create: true)!
+        var moved: UInt64 = 0
+        while moved < moveCount, let t = from.removeFirst() {
+            t.blockedOn = to
+            to.append(t)
+            moved += 1
+        }
+        dropIfEmpty(k)
+        dropIfEmpty(k2)
+        return woken
+    }
+}

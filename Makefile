@@ -81,6 +81,15 @@ $(BUILD)/servers/$(1).elf: $(BUILD)/servers/$(1)/swift.o $(SERVER_RUNTIME_ASM_OB
 endef
 $(foreach server,$(SERVERS),$(eval $(call SERVER_RULES,$(server))))
 
+# The user heap on the host (Tests/RuntimeHost): not part of `make test`, which runs SwiftPM's suites.
+.PHONY: runtime-host-test
+runtime-host-test:
+	@mkdir -p $(BUILD)/runtime-host-test
+	$(SWIFTC) -O -wmo -module-name RuntimeHost -import-objc-header Tests/RuntimeHost/host.h -o $(BUILD)/runtime-host-test/heap \
+		Tests/RuntimeHost/main.swift Sources/Servers/Runtime/Heap.swift Sources/Servers/Runtime/SyscallWrappers.swift \
+		Sources/ABI/Objects.swift Sources/ABI/Syscalls.swift
+	$(BUILD)/runtime-host-test/heap
+
 iso: $(BUILD)/os.iso
 
 $(BUILD)/os.iso: $(BUILD)/kernel.elf scripts/make-iso.sh | deps

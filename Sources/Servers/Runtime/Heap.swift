@@ -151,6 +151,9 @@ public enum Heap {
     }
 }
 
+// The C entry points exist only in user programs (a host build of this file for tests keeps the host's
+// own allocator).
+#if USERSPACE
 @_cdecl("posix_memalign")
 public func posix_memalign(_ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int) -> Int32 {
     guard let p = Heap.allocate(size: size, alignment: alignment) else {
@@ -180,3 +183,4 @@ public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
         buffer.storeBytes(of: UInt8(truncatingIfNeeded: z), toByteOffset: i, as: UInt8.self)
     }
 }
+#endif

@@ -43,7 +43,7 @@ public func programBuildID() -> UnsafeRawBufferPointer {
 
 /// `{{{reset}}}`, the module and mmap lines, frame 0 (a return address: `ra`), then the frames found by
 /// following saved rbp values; stops at a zero, misaligned or non-increasing frame pointer, or one
-/// outside the user range.
+/// outside the lower half.
 public func writeStackTrace(returnAddress: UInt64, rbp: UInt64) {
     Output.write("{{{reset}}}\n{{{module:0:")
     Output.write(programName)
@@ -59,7 +59,7 @@ public func writeStackTrace(returnAddress: UInt64, rbp: UInt64) {
     writeFrame(0, returnAddress)
     var frame = rbp
     var index: UInt64 = 1
-    while index < 64, frame != 0, frame & 7 == 0, frame < userAddressLimit - 16 {
+    while index < 64, frame != 0, frame & 7 == 0, frame < 0x0000_8000_0000_0000 - 16 {
         let returnAddress = UnsafePointer<UInt64>(bitPattern: UInt(frame + 8))!.pointee
         guard returnAddress != 0 else { break }
         writeFrame(index, returnAddress)

@@ -29,7 +29,8 @@ KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno
 
 # User programs: each directory Sources/Servers/<name>/ (but Runtime) is one program, build/servers/<name>.elf,
 # compiled as one Embedded Swift module with the ABI and the runtime and linked static at 0x400000.
-# User mode may use SSE and the red zone; frame pointers stay for stack traces.
+# User mode may use SSE and the red zone; frame pointers stay for stack traces. -assert-config Debug keeps
+# the messages of fatalError/precondition (printed through putchar before the trap).
 SERVERS := $(filter-out Runtime,$(patsubst Sources/Servers/%/,%,$(wildcard Sources/Servers/*/)))
 SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift'))
 SERVER_RUNTIME_ASM := $(sort $(shell find Sources/Servers/Runtime -name '*.S'))
@@ -37,7 +38,7 @@ SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/server
 SERVER_SHIM := Sources/Servers/Runtime/runtime.h
 SERVER_LINKER_SCRIPT := Sources/Servers/Runtime/user.ld
 SERVER_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded -wmo \
-	-parse-as-library -Osize -g -D USERSPACE -Xfrontend -function-sections \
+	-parse-as-library -Osize -assert-config Debug -g -D USERSPACE -Xfrontend -function-sections \
 	-Xfrontend -disable-stack-protector -import-objc-header $(SERVER_SHIM) \
 	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section
 SERVER_ASFLAGS := -target x86_64-unknown-none-elf -g -fdebug-prefix-map=$(CURDIR)=.

@@ -14,6 +14,9 @@ func setFrameWord(_ frame: Handle, _ offset: UInt64, _ value: UInt64) throws(Sys
     try withBytes(of: &v) { (b) throws(SysError) in try frameWrite(frame, offset: offset, from: b) }
 }
 
+/// How far a count fell from `before` to `after` (negative when it rose).
+func drop(_ before: UInt64, _ after: UInt64) -> Int64 { Int64(bitPattern: before &- after) }
+
 func testFrameCreate() throws(SysError) {
     expectError(.invalidArgument, "frame_create(0)") { () throws(SysError) in try frameCreate(size: 0) }
     expectError(.misaligned, "frame_create(4097)") { () throws(SysError) in try frameCreate(size: pageSize + 1) }
@@ -54,7 +57,7 @@ func testFrameLazyZero() throws(SysError) {
     let frame = try frameCreate(size: pages * pageSize)
     defer { closeAll(frame) }
     let created = try systemInfo(.freeFrames)
-    check(before - created < 16, "frame_create of 256 pages took \(before - created) frames at once")
+    check(drop(before, created) < 16, "frame_create of 256 pages took \(drop(before, created)) frames at once")
     let at = Scratch.take(pages: pages)
     try vmemMap(Runtime.vmem, frame: frame, address: at, length: pages * pageSize, flags: [.read, .write])
     defer { _ = try? vmemUnmap(Runtime.vmem, address: at, length: pages * pageSize) }
@@ -64,7 +67,7 @@ func testFrameLazyZero() throws(SysError) {
         pointer(at + page * 8 * pageSize).storeBytes(of: page + 1, as: UInt64.self)
     }
     let touched = try systemInfo(.freeFrames)
-    check(mapped - touched >= 32, "writing 32 pages took only \(mapped - touched) frames")
+    check(drop(mapped, touched) >= 32, "writing 32 pages took only \(drop(mapped, touched)) frames")
     // Everything reads as zero except what was written.
     var nonZero = 0
     let words = UnsafePointer<UInt64>(bitPattern: UInt(at))!

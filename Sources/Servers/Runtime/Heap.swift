@@ -58,10 +58,13 @@ public enum Heap {
         defer { unlock() }
         guard payload >= base + headerSize, payload < top, payload & (headerSize - 1) == 0,
               word(payload - headerSize, 1).pointee == allocatedMagic else {
-            fatal("free of a pointer the heap never returned")
+            unlock()
+            let message: StaticString = "free of a pointer the heap never returned"
+            fatal(message)   // the StaticString variant: no allocation
         }
         let block = payload - headerSize
         let size = word(block).pointee
+        word(block, 1).pointee = 0   // no longer allocated, even when merged into the block before it
         liveAllocations -= 1
         liveBytes -= size
         insertFree(block, size)

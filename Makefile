@@ -91,6 +91,13 @@ runtime-host-test:
 		Sources/ABI/Objects.swift Sources/ABI/Syscalls.swift
 	$(BUILD)/runtime-host-test/heap
 
+# The root test suite under Tests/RuntimeHost/fakekernel.c, a ptrace model of the syscall ABI (Linux only).
+.PHONY: runtime-fake-test
+runtime-fake-test: $(BUILD)/servers/root.elf
+	@mkdir -p $(BUILD)/runtime-host-test
+	$(CC) -O1 -o $(BUILD)/runtime-host-test/fakekernel Tests/RuntimeHost/fakekernel.c
+	$(BUILD)/runtime-host-test/fakekernel $(BUILD)/servers/root.elf
+
 iso: $(BUILD)/os.iso
 
 $(BUILD)/os.iso: $(BUILD)/kernel.elf scripts/make-iso.sh | deps

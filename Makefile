@@ -27,8 +27,26 @@ KERNEL_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-featur
 	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section
 KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno-mmx -fdebug-prefix-map=$(CURDIR)=.
 
-.PHONY: all deps kernel iso osh run test bench clean
-all: kernel iso osh
+# User programs: each directory Sources/Servers/<name>/ (but Runtime) is one program, build/servers/<name>.elf,
+# compiled as one Embedded Swift module with the ABI and the runtime and linked static at 0x400000.
+# User mode may use SSE and the red zone; frame pointers stay for stack traces. -assert-config Debug keeps
+# the messages of fatalError/precondition (printed through putchar before the trap).
+SERVERS := $(filter-out Runtime,$(patsubst Sources/Servers/%/,%,$(wildcard Sources/Servers/*/)))
+SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift'))
+SERVER_RUNTIME_ASM := $(sort $(shell find Sources/Servers/Runtime -name '*.S'))
+SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/servers/runtime/%.o,$(SERVER_RUNTIME_ASM))
+SERVER_SHIM := Sources/Servers/Runtime/runtime.h
+SERVER_LINKER_SCRIPT := Sources/Servers/Runtime/user.ld
+SERVER_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded -wmo \
+	-parse-as-library -Osize -assert-config Debug -g -D USERSPACE -Xfrontend -function-sections \
+	-Xfrontend -disable-stack-protector -import-objc-header $(SERVER_SHIM) \
+	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section
+SERVER_ASFLAGS := -target x86_64-unknown-none-elf -g -fdebug-prefix-map=$(CURDIR)=.
+SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z max-page-size=4096 \
+	-z noexecstack -nostdlib -static
+
+.PHONY: all deps kernel iso osh servers run test bench clean
+all: kernel iso osh servers
 
 deps:
 	@scripts/deps.sh
@@ -46,6 +64,39 @@ $(BUILD)/kernel/%.o: Sources/Kernel/%.S Makefile
 $(BUILD)/kernel.elf: $(BUILD)/kernel/swift.o $(KERNEL_ASM_OBJ) $(LINKER_SCRIPT)
 	$(LLD) -T $(LINKER_SCRIPT) --gc-sections --build-id=sha1 -z max-page-size=4096 -z noexecstack -nostdlib -static \
 		-o $@ $(KERNEL_ASM_OBJ) $(BUILD)/kernel/swift.o
+
+servers: $(patsubst %,$(BUILD)/servers/%.elf,$(SERVERS))
+
+$(BUILD)/servers/runtime/%.o: Sources/Servers/Runtime/%.S Makefile
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SERVER_ASFLAGS) -c $< -o $@
+
+# $(1) = program name: its Swift object (the program's sources with the ABI and the runtime) and its ELF.
+define SERVER_RULES
+$(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) $(SERVER_SHIM) Makefile
+	@mkdir -p $$(dir $$@)
+	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(1) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
+
+$(BUILD)/servers/$(1).elf: $(BUILD)/servers/$(1)/swift.o $(SERVER_RUNTIME_ASM_OBJ) $(SERVER_LINKER_SCRIPT)
+	$(LLD) $(SERVER_LDFLAGS) -o $$@ $(SERVER_RUNTIME_ASM_OBJ) $(BUILD)/servers/$(1)/swift.o
+endef
+$(foreach server,$(SERVERS),$(eval $(call SERVER_RULES,$(server))))
+
+# The user heap on the host (Tests/RuntimeHost): not part of `make test`, which runs SwiftPM's suites.
+.PHONY: runtime-host-test
+runtime-host-test:
+	@mkdir -p $(BUILD)/runtime-host-test
+	$(SWIFTC) -O -wmo -module-name RuntimeHost -import-objc-header Tests/RuntimeHost/host.h -o $(BUILD)/runtime-host-test/heap \
+		Tests/RuntimeHost/main.swift Sources/Servers/Runtime/Heap.swift Sources/Servers/Runtime/SyscallWrappers.swift \
+		Sources/ABI/Objects.swift Sources/ABI/Syscalls.swift
+	$(BUILD)/runtime-host-test/heap
+
+# The root test suite under Tests/RuntimeHost/fakekernel.c, a ptrace model of the syscall ABI (Linux only).
+.PHONY: runtime-fake-test
+runtime-fake-test: $(BUILD)/servers/root.elf
+	@mkdir -p $(BUILD)/runtime-host-test
+	$(CC) -O1 -o $(BUILD)/runtime-host-test/fakekernel Tests/RuntimeHost/fakekernel.c
+	$(BUILD)/runtime-host-test/fakekernel $(BUILD)/servers/root.elf
 
 iso: $(BUILD)/os.iso
 

@@ -1,0 +1,64 @@
+// Process start: the kernel enters _start (start.S) with rdi = the StartupBlock; runtime_start parses
+// it and runs the program's `programMain(_:)`, then exits with its result. Every program defines
+//   func programMain(_ startup: Startup) -> Int32      its main; the result is the exit code
+//   let programName: StaticString                      its name in symbolizer markup (`root`)
+
+/// What the kernel handed this process at start (Sources/ABI/Syscalls.swift, StartupBlock).
+public struct Startup {
+    public struct Module {
+        public let frame: Handle
+        public let size: UInt64
+        public let name: String
+    }
+
+    public let process: Handle
+    public let vmem: Handle
+    public let thread: Handle
+    public let modules: [Module]
+
+    /// Parses a startup block; nil when the magic is wrong or an entry points outside `length` bytes.
+    public static func parse(_ block: UnsafeRawPointer, length: Int = 4096) -> Startup? {
+        let headerBytes = StartupBlock.headerWords * 8
+        guard length >= headerBytes else { return nil }
+        func word(_ index: Int) -> UInt64 { block.load(fromByteOffset: index * 8, as: UInt64.self) }
+        guard word(0) == StartupBlock.magic else { return nil }
+        let count = word(4)
+        guard count <= UInt64((length - headerBytes) / (StartupBlock.moduleWords * 8)) else { return nil }
+        var modules: [Module] = []
+        for i in 0..<Int(count) {
+            let base = StartupBlock.headerWords + i * StartupBlock.moduleWords
+            let nameOffset = word(base + 2)
+            let nameLength = word(base + 3)
+            guard nameOffset <= UInt64(length), nameLength <= UInt64(length) - nameOffset else { return nil }
+            let bytes = UnsafeRawBufferPointer(start: block + Int(nameOffset), count: Int(nameLength))
+            modules.append(Module(frame: Handle(word(base)), size: word(base + 1),
+                                  name: String(decoding: bytes, as: UTF8.self)))
+        }
+        return Startup(process: Handle(word(1)), vmem: Handle(word(2)), thread: Handle(word(3)), modules: modules)
+    }
+}
+
+/// Process-wide facts the runtime keeps.
+public enum Runtime {
+    /// This process's handle (from the startup block).
+    public internal(set) static var process: Handle = .invalid
+    /// This process's vmem handle (from the startup block).
+    public internal(set) static var vmem: Handle = .invalid
+}
+
+@_cdecl("runtime_start")
+func runtime_start(_ block: UnsafeRawPointer?) -> Never {
+    guard let block, let startup = Startup.parse(block) else {
+        // Not a startup block we understand: say so with as little machinery as possible.
+        let message: StaticString = "runtime: bad startup block\n"
+        _ = raw_syscall(Syscall.debugLog.rawValue, UInt64(UInt(bitPattern: message.utf8Start)),
+                        UInt64(message.utf8CodeUnitCount), 0, 0, 0, 0)
+        processExit(UInt64.max)
+    }
+    Runtime.process = startup.process
+    Runtime.vmem = startup.vmem
+    Heap.vmem = startup.vmem
+    let code = programMain(startup)
+    Output.flush()
+    processExit(UInt64(UInt32(bitPattern: code)))
+}

@@ -1,0 +1,222 @@
+// Typed wrappers for every syscall of Sources/ABI/Syscalls.swift. Each returns the result or throws the
+// kernel's SysError; an error number this runtime does not know becomes .invalidArgument.
+
+/// A handle in this process's handle table (0 is never a valid handle).
+public struct Handle: Equatable, Hashable, Sendable {
+    public let raw: UInt32
+    public init(raw: UInt32) { self.raw = raw }
+    public init(_ raw: UInt64) { self.raw = UInt32(truncatingIfNeeded: raw) }
+    public static let invalid = Handle(raw: 0)
+    var word: UInt64 { UInt64(raw) }
+}
+
+extension SysError {
+    /// The error behind a raw rax value (never .none: 0 is success and not passed here).
+    public init(code: UInt64) {
+        self = SysError(rawValue: code) ?? .invalidArgument
+    }
+}
+
+/// One syscall, its error turned into a thrown SysError and its value returned.
+@inline(__always)
+public func syscall(_ number: Syscall, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0,
+                    _ a4: UInt64 = 0, _ a5: UInt64 = 0) throws(SysError) -> UInt64 {
+    let result = raw_syscall(number.rawValue, a0, a1, a2, a3, a4, a5)
+    if result.error != 0 { throw SysError(code: result.error) }
+    return result.value
+}
+
+@inline(__always)
+func pointerWord(_ pointer: UnsafeRawPointer?) -> UInt64 { UInt64(UInt(bitPattern: pointer)) }
+
+// MARK: debug and system
+
+/// Writes bytes (at most 4096) to the kernel log.
+public func debugLog(_ bytes: UnsafeRawBufferPointer) throws(SysError) {
+    _ = try syscall(.debugLog, pointerWord(bytes.baseAddress), UInt64(bytes.count))
+}
+
+/// debug_log with a raw address and length (for tests of bad pointers).
+public func debugLog(address: UInt64, length: UInt64) throws(SysError) {
+    _ = try syscall(.debugLog, address, length)
+}
+
+public func systemInfo(_ what: SystemInfo) throws(SysError) -> UInt64 {
+    try syscall(.systemInfo, what.rawValue)
+}
+
+// MARK: handles
+
+/// The object type and rights behind a handle.
+public func handleIdentify(_ handle: Handle) throws(SysError) -> (type: ObjectType, rights: Rights) {
+    let word = try syscall(.handleIdentify, handle.word)
+    let type = ObjectType(rawValue: UInt32(truncatingIfNeeded: word >> 32)) ?? .none
+    return (type, Rights(rawValue: UInt32(truncatingIfNeeded: word)))
+}
+
+/// A new handle to the same object with a subset of the rights.
+public func handleDuplicate(_ handle: Handle, rights: Rights) throws(SysError) -> Handle {
+    Handle(try syscall(.handleDuplicate, handle.word, UInt64(rights.rawValue)))
+}
+
+public func handleClose(_ handle: Handle) throws(SysError) {
+    _ = try syscall(.handleClose, handle.word)
+}
+
+// MARK: processes
+
+public func processCreate(vmem: Handle) throws(SysError) -> Handle {
+    Handle(try syscall(.processCreate, vmem.word))
+}
+
+public func processSelf() throws(SysError) -> Handle {
+    Handle(try syscall(.processSelf))
+}
+
+/// Moves a handle into another process; returns its value there. The handle is gone from this process.
+public func processGive(_ process: Handle, _ handle: Handle) throws(SysError) -> Handle {
+    Handle(try syscall(.processGive, process.word, handle.word))
+}
+
+public func processExit(_ code: UInt64) -> Never {
+    _ = raw_syscall(Syscall.processExit.rawValue, code, 0, 0, 0, 0, 0)
+    while true { cpu_trap() }
+}
+
+/// Blocks until the process has exited; its exit code.
+public func processWait(_ process: Handle) throws(SysError) -> UInt64 {
+    try syscall(.processWait, process.word)
+}
+
+// MARK: threads
+
+/// A thread (not started) in a process, entering at `entry` with rsp = stack and rdi = argument.
+public func threadCreate(process: Handle, entry: UInt64, stack: UInt64, argument: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.threadCreate, process.word, entry, stack, argument))
+}
+
+public func threadSelf() throws(SysError) -> Handle {
+    Handle(try syscall(.threadSelf))
+}
+
+public func threadStart(_ thread: Handle) throws(SysError) {
+    _ = try syscall(.threadStart, thread.word)
+}
+
+public func threadStop(_ thread: Handle) throws(SysError) {
+    _ = try syscall(.threadStop, thread.word)
+}
+
+public func threadSetPriority(_ thread: Handle, _ priority: UInt64) throws(SysError) {
+    _ = try syscall(.threadSetPriority, thread.word, priority)
+}
+
+/// Blocks until the thread has ended; its exit code.
+public func threadWait(_ thread: Handle) throws(SysError) -> UInt64 {
+    try syscall(.threadWait, thread.word)
+}
+
+/// The register file (RegisterIndex order) of a stopped or unstarted thread.
+public func threadReadRegisters(_ thread: Handle) throws(SysError) -> [UInt64] {
+    var registers = [UInt64](repeating: 0, count: RegisterIndex.count)
+    let error = registers.withUnsafeMutableBytes { buffer in
+        raw_syscall(Syscall.threadReadRegisters.rawValue, thread.word, pointerWord(buffer.baseAddress),
+                    UInt64(buffer.count), 0, 0, 0).error
+    }
+    if error != 0 { throw SysError(code: error) }
+    return registers
+}
+
+/// Replaces the register file of a stopped or unstarted thread (RegisterIndex.count values).
+public func threadWriteRegisters(_ thread: Handle, _ registers: [UInt64]) throws(SysError) {
+    let error = registers.withUnsafeBytes { buffer in
+        raw_syscall(Syscall.threadWriteRegisters.rawValue, thread.word, pointerWord(buffer.baseAddress),
+                    UInt64(buffer.count), 0, 0, 0).error
+    }
+    if error != 0 { throw SysError(code: error) }
+}
+
+public func threadExit(_ code: UInt64) -> Never {
+    _ = raw_syscall(Syscall.threadExit.rawValue, code, 0, 0, 0, 0, 0)
+    while true { cpu_trap() }
+}
+
+public func threadYield() {
+    _ = raw_syscall(Syscall.threadYield.rawValue, 0, 0, 0, 0, 0, 0)
+}
+
+// MARK: virtual memory
+
+public func vmemCreate() throws(SysError) -> Handle {
+    Handle(try syscall(.vmemCreate))
+}
+
+public func vmemSelf() throws(SysError) -> Handle {
+    Handle(try syscall(.vmemSelf))
+}
+
+/// Maps [offset, offset + length) of a frame at `address` in a vmem.
+public func vmemMap(_ vmem: Handle, frame: Handle, address: UInt64, offset: UInt64 = 0, length: UInt64,
+                    flags: MapFlags, cache: CacheMode = .writeBack) throws(SysError) {
+    _ = try syscall(.vmemMap, vmem.word, frame.word, address, offset, length,
+                    UInt64(flags.rawValue) | UInt64(cache.rawValue) << 8)
+}
+
+/// vmem_map with the flags word given raw (for tests of invalid cache modes and flags).
+public func vmemMap(_ vmem: Handle, frame: Handle, address: UInt64, offset: UInt64, length: UInt64,
+                    rawFlags: UInt64) throws(SysError) {
+    _ = try syscall(.vmemMap, vmem.word, frame.word, address, offset, length, rawFlags)
+}
+
+public func vmemUnmap(_ vmem: Handle, address: UInt64, length: UInt64) throws(SysError) {
+    _ = try syscall(.vmemUnmap, vmem.word, address, length)
+}
+
+/// Copies from `address` in a vmem into the buffer.
+public func vmemRead(_ vmem: Handle, address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SysError) {
+    _ = try syscall(.vmemRead, vmem.word, address, pointerWord(buffer.baseAddress), UInt64(buffer.count))
+}
+
+/// Copies the buffer to `address` in a vmem.
+public func vmemWrite(_ vmem: Handle, address: UInt64, from buffer: UnsafeRawBufferPointer) throws(SysError) {
+    _ = try syscall(.vmemWrite, vmem.word, address, pointerWord(buffer.baseAddress), UInt64(buffer.count))
+}
+
+// MARK: frames
+
+/// A frame of `size` bytes (a page multiple), zeroed lazily.
+public func frameCreate(size: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.frameCreate, size))
+}
+
+public func frameGetSize(_ frame: Handle) throws(SysError) -> UInt64 {
+    try syscall(.frameGetSize, frame.word)
+}
+
+public func frameSetSize(_ frame: Handle, _ size: UInt64) throws(SysError) {
+    _ = try syscall(.frameSetSize, frame.word, size)
+}
+
+public func frameRead(_ frame: Handle, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SysError) {
+    _ = try syscall(.frameRead, frame.word, offset, pointerWord(buffer.baseAddress), UInt64(buffer.count))
+}
+
+public func frameWrite(_ frame: Handle, offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(SysError) {
+    _ = try syscall(.frameWrite, frame.word, offset, pointerWord(buffer.baseAddress), UInt64(buffer.count))
+}
+
+/// frame_read/frame_write with a raw user pointer (for tests of bad pointers).
+public func frameRead(_ frame: Handle, offset: UInt64, address: UInt64, length: UInt64) throws(SysError) {
+    _ = try syscall(.frameRead, frame.word, offset, address, length)
+}
+
+public func frameWrite(_ frame: Handle, offset: UInt64, address: UInt64, length: UInt64) throws(SysError) {
+    _ = try syscall(.frameWrite, frame.word, offset, address, length)
+}
+
+// MARK: IPC objects (their operations come later)
+
+public func receiverCreate() throws(SysError) -> Handle { Handle(try syscall(.receiverCreate)) }
+public func senderCreate(_ receiver: Handle) throws(SysError) -> Handle { Handle(try syscall(.senderCreate, receiver.word)) }
+public func replyCreate() throws(SysError) -> Handle { Handle(try syscall(.replyCreate)) }
+public func notifyCreate() throws(SysError) -> Handle { Handle(try syscall(.notifyCreate)) }

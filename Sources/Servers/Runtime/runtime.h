@@ -1,0 +1,54 @@
+// The C side of the userspace runtime: the assembly stubs (start.S) and the linker script's symbols,
+// imported into every user program with -import-objc-header.
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+
+// raw_syscall's result: rax (0 or a SysError raw value) and rdx (the value), as SysV returns a
+// two-word struct.
+struct syscall_result {
+    uint64_t error;
+    uint64_t value;
+};
+
+// Issues `syscall` with rax = number and the arguments in rdi, rsi, rdx, r10, r8, r9 (start.S).
+struct syscall_result raw_syscall(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2,
+                                  uint64_t a3, uint64_t a4, uint64_t a5);
+
+// Where threads created by the runtime begin (start.S): rdi = the argument given to thread_create.
+void runtime_thread_trampoline(void);
+
+// Fills xmm0..xmm15 with `value` and yields `rounds` times, checking after each yield that all sixteen
+// registers still hold it. Returns 0, or the 1-based round in which a register changed (start.S).
+uint64_t sse_fill_and_yield(uint64_t value, uint64_t rounds);
+
+// Symbols of user.ld.
+extern uint8_t __image_start[], __image_end[], __build_id_note[], __build_id_note_end[];
+extern uint8_t __text_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[];
+
+static inline uint64_t runtime_thread_trampoline_address(void) { return (uint64_t)(uintptr_t)&runtime_thread_trampoline; }
+static inline uint64_t symbol_image_start(void) { return (uint64_t)(uintptr_t)__image_start; }
+static inline uint64_t symbol_image_end(void) { return (uint64_t)(uintptr_t)__image_end; }
+static inline uint64_t symbol_text_start(void) { return (uint64_t)(uintptr_t)__text_start; }
+static inline uint64_t symbol_text_end(void) { return (uint64_t)(uintptr_t)__text_end; }
+static inline uint64_t symbol_rodata_start(void) { return (uint64_t)(uintptr_t)__rodata_start; }
+static inline uint64_t symbol_rodata_end(void) { return (uint64_t)(uintptr_t)__rodata_end; }
+static inline uint64_t symbol_data_start(void) { return (uint64_t)(uintptr_t)__data_start; }
+static inline const uint8_t *symbol_build_id_note(void) { return __build_id_note; }
+static inline const uint8_t *symbol_build_id_note_end(void) { return __build_id_note_end; }
+
+static inline uint64_t read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
+static inline uint64_t read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
+static inline void cpu_pause(void) { __asm__ volatile("pause"); }
+static inline void cpu_trap(void) { __asm__ volatile("ud2"); }
+
+// Test-and-set lock words (start.S .bss; index 0 the heap, 1 the output buffer): the holder may be
+// preempted, so waiters yield rather than spin.
+extern uint32_t runtime_locks[];
+static inline int runtime_lock_try(int index) { return __atomic_exchange_n(&runtime_locks[index], 1, __ATOMIC_ACQUIRE) == 0; }
+static inline void runtime_lock_release(int index) { __atomic_store_n(&runtime_locks[index], 0, __ATOMIC_RELEASE); }
+
+// The line buffer behind putchar (start.S .bss), RUNTIME_OUTPUT_SIZE bytes.
+#define RUNTIME_OUTPUT_SIZE 512
+extern uint8_t runtime_output_buffer[];
+static inline uint8_t *runtime_output(void) { return runtime_output_buffer; }

@@ -1,0 +1,164 @@
+/* Userspace entry points and the few C library routines Embedded Swift expects.
+ * Syscall convention (Sources/ABI/Syscalls.swift): rax = number, arguments in rdi, rsi, rdx, r10, r8, r9;
+ * on return rax = error (0 = success), rdx = value; rcx and r11 are clobbered. */
+    .section .text
+
+/* The kernel enters here with rdi = address of the StartupBlock and rsp = the top of a user stack. */
+    .globl _start
+    .type _start, @function
+_start:
+    xor %ebp, %ebp              /* the end of every stack trace */
+    and $-16, %rsp
+    call runtime_start          /* rdi passes through; never returns */
+    ud2
+    .size _start, . - _start
+
+/* struct syscall_result raw_syscall(number, a0, a1, a2, a3, a4, a5):
+ * C passes rdi, rsi, rdx, rcx, r8, r9, then a5 on the stack. */
+    .globl raw_syscall
+    .type raw_syscall, @function
+raw_syscall:
+    mov %rdi, %rax
+    mov %rsi, %rdi
+    mov %rdx, %rsi
+    mov %rcx, %rdx
+    mov %r8, %r10
+    mov %r9, %r8
+    mov 8(%rsp), %r9
+    syscall
+    ret                         /* rax = error, rdx = value: the struct's two words */
+    .size raw_syscall, . - raw_syscall
+
+/* Threads made by Runtime.spawnThread start here: rdi = the argument, rsp = the top of their stack. */
+    .globl runtime_thread_trampoline
+    .type runtime_thread_trampoline, @function
+runtime_thread_trampoline:
+    xor %ebp, %ebp
+    and $-16, %rsp
+    call runtime_thread_main    /* returns the exit code */
+    mov %rax, %rdi
+    mov $17, %eax               /* thread_exit */
+    syscall
+    ud2
+    .size runtime_thread_trampoline, . - runtime_thread_trampoline
+
+/* uint64_t sse_fill_and_yield(uint64_t value, uint64_t rounds) */
+    .globl sse_fill_and_yield
+    .type sse_fill_and_yield, @function
+sse_fill_and_yield:
+    push %rbx
+    push %r12
+    push %r13
+    mov %rdi, %rbx
+    mov %rsi, %r12
+    xor %r13d, %r13d
+    movq %rbx, %xmm0
+    punpcklqdq %xmm0, %xmm0     /* both halves = value */
+    .irp n, 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    movdqa %xmm0, %xmm\n
+    .endr
+1:  cmp %r12, %r13
+    jae 3f
+    inc %r13
+    mov $18, %eax               /* thread_yield */
+    syscall
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    movq %xmm\n, %rax
+    cmp %rbx, %rax
+    jne 2f
+    pshufd $0x4e, %xmm\n, %xmm\n  /* swap the halves, check the upper one, swap back */
+    movq %xmm\n, %rax
+    pshufd $0x4e, %xmm\n, %xmm\n
+    cmp %rbx, %rax
+    jne 2f
+    .endr
+    jmp 1b
+2:  mov %r13, %rax
+    jmp 4f
+3:  xor %eax, %eax
+4:  pop %r13
+    pop %r12
+    pop %rbx
+    ret
+    .size sse_fill_and_yield, . - sse_fill_and_yield
+
+    .globl memcpy
+    .type memcpy, @function
+memcpy:
+    mov %rdi, %rax
+    mov %rdx, %rcx
+    rep movsb
+    ret
+    .size memcpy, . - memcpy
+
+    .globl memmove
+    .type memmove, @function
+memmove:
+    mov %rdi, %rax
+    mov %rdx, %rcx
+    cmp %rsi, %rdi
+    jbe 1f                      /* destination below the source: copy forwards */
+    lea -1(%rsi, %rdx), %rsi
+    lea -1(%rdi, %rdx), %rdi
+    std
+    rep movsb
+    cld
+    ret
+1:  rep movsb
+    ret
+    .size memmove, . - memmove
+
+    .globl memset
+    .type memset, @function
+memset:
+    mov %rdi, %r9
+    mov %esi, %eax
+    mov %rdx, %rcx
+    rep stosb
+    mov %r9, %rax
+    ret
+    .size memset, . - memset
+
+    .globl bzero
+    .type bzero, @function
+bzero:
+    mov %rsi, %rcx
+    xor %eax, %eax
+    rep stosb
+    ret
+    .size bzero, . - bzero
+
+    .globl memcmp
+    .type memcmp, @function
+memcmp:
+    xor %eax, %eax
+    test %rdx, %rdx
+    jz 2f
+1:  movzbl (%rdi), %eax
+    movzbl (%rsi), %ecx
+    sub %ecx, %eax
+    jnz 2f
+    inc %rdi
+    inc %rsi
+    dec %rdx
+    jnz 1b
+2:  ret
+    .size memcmp, . - memcmp
+
+/* The name `free` is reserved for the Swift runtime's own declaration; the heap exports heap_free. */
+    .globl free
+    .type free, @function
+free:
+    jmp heap_free
+    .size free, . - free
+
+    .section .bss
+    .balign 64
+    .globl runtime_locks
+runtime_locks:
+    .zero 16
+    .globl runtime_output_buffer
+runtime_output_buffer:
+    .zero 512
+
+    .section .note.GNU-stack, "", @progbits

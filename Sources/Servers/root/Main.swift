@@ -1,0 +1,42 @@
+// The root process: the first user program the kernel starts. It runs the userspace test suite, which
+// calls every syscall (but the IPC operations) including each documented failure path, and exits with 0
+// when every test passed.
+
+let programName: StaticString = "root"
+
+func programMain(_ startup: Startup) -> Int32 {
+    print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
+    run("debug_log", testDebugLog)
+    run("unknown_syscall", testUnknownSyscall)
+    run("system_info", testSystemInfo)
+    run("handle_identify", testHandleIdentify)
+    run("invalid_handles", testInvalidHandles)
+    run("wrong_type", testWrongType)
+    run("handle_duplicate", testHandleDuplicate)
+    run("access_denied", testAccessDenied)
+    run("bad_addresses", testBadAddresses)
+    run("ipc_objects", testIPCObjects)
+    run("frame_create", testFrameCreate)
+    run("frame_read_write", testFrameReadWrite)
+    run("frame_lazy_zero", testFrameLazyZero)
+    run("frame_set_size", testFrameSetSize)
+    run("vmem_map", testVmemMapBasic)
+    run("vmem_map_errors", testVmemMapErrors)
+    run("mapping_rights", testMappingRights)
+    run("shared_memory", testSharedMemory)
+    run("shared_with_child", testSharedWithChild)
+    run("vmem_read_write", testVmemReadWrite)
+    run("process_exit_code", testProcessExitCode)
+    run("thread_registers", testThreadRegisters)
+    run("thread_stop", testThreadStop)
+    run("thread_priority", testThreadPriority)
+    run("process_give", testProcessGive)
+    run("child_fault", testChildFault)
+    run("own_threads", testOwnThreads)
+    run("thread_yield", testThreadYield)
+    run("sse_state", testSSEState)
+    run("heap", testHeap)
+    run("thousand_processes", testThousandProcesses)
+    print("\(Suite.passed) passed, \(Suite.failed) failed")
+    return Suite.failed == 0 ? 0 : 1
+}

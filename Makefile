@@ -44,6 +44,8 @@ SERVER_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-featur
 SERVER_ASFLAGS := -target x86_64-unknown-none-elf -g -fdebug-prefix-map=$(CURDIR)=.
 SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z max-page-size=4096 \
 	-z noexecstack -nostdlib -static
+# Unicode data for String comparison and normalization in user programs (the kernel has no String).
+SERVER_LIBS := $(wildcard $(TOOLBIN)../lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a)
 
 .PHONY: all deps kernel iso osh servers run test bench clean
 all: kernel iso osh servers
@@ -78,7 +80,7 @@ $(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources
 	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(1) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
 
 $(BUILD)/servers/$(1).elf: $(BUILD)/servers/$(1)/swift.o $(SERVER_RUNTIME_ASM_OBJ) $(SERVER_LINKER_SCRIPT)
-	$(LLD) $(SERVER_LDFLAGS) -o $$@ $(SERVER_RUNTIME_ASM_OBJ) $(BUILD)/servers/$(1)/swift.o
+	$(LLD) $(SERVER_LDFLAGS) -o $$@ $(SERVER_RUNTIME_ASM_OBJ) $(BUILD)/servers/$(1)/swift.o $(SERVER_LIBS)
 endef
 $(foreach server,$(SERVERS),$(eval $(call SERVER_RULES,$(server))))
 

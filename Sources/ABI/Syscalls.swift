@@ -48,15 +48,16 @@
 //   receiver_create    r: receiver;  reply_create r: reply;  notify_create r: notify
 //   sender_create      a: receiver (.wait), badge                r: sender (calls through it carry the badge)
 //
-// IPC (seL4-style synchronous endpoints; see IPCTag and IPCBuffer below). Message registers: on entry
-// rsi = tag, rdx, r10, r8, r9 = message words 0..3 (as many as the tag says); on return from a call or a
-// receive the same registers hold the message received, and rdi the badge (receive) — rax is the error.
+// IPC (seL4-style synchronous endpoints; see IPCTag and IPCBuffer below). Message registers, the same
+// for every IPC call: rdi = the object's handle, rsi = tag, rdx, r10, r8, r9 = message words 0..3 (as many
+// as the tag says); on return from a call or a receive the same registers hold the message received,
+// and rdi the badge (receive) — rax is the error.
 //   sender_call        a: sender (.signal), tag, w0..w3          sends, blocks until answered; returns the
 //                      answer. .peerClosed if the receiver is gone or the reply was dropped.
 //   receiver_recv      a: receiver (.wait), reply (0, or a Reply handle to bind the caller to)
 //                      blocks for the next caller; returns its message and badge. Without a Reply handle the
 //                      caller is held by the receiving thread, answered with receiver_reply(_recv).
-//   receiver_reply     a: tag, w0..w3                            answers the caller this thread received
+//   receiver_reply     a: (rdi unused), tag, w0..w3              answers the caller this thread received
 //                      (.badState if none)
 //   receiver_reply_recv a: receiver (.wait), tag, w0..w3         receiver_reply, then receiver_recv (no Reply)
 //   reply_reply        a: reply (.signal), tag, w0..w3           answers the caller bound to that Reply
@@ -234,12 +235,12 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space
 /// (read-only page). Layout, little-endian UInt64 words: [0] magic "STARTUP\0" (0x0050_5554_5241_5453),
-/// [1] process handle, [2] vmem handle, [3] thread handle, [4] module count M, then M entries of four
-/// words: frame handle, size in bytes, name offset, name length (the name bytes follow the entries;
-/// offsets are from the start of the block).
+/// [1] process handle, [2] vmem handle, [3] thread handle, [4] module count M, [5] command-line offset,
+/// [6] command-line length (the kernel's command line), then M entries of four words: frame handle, size
+/// in bytes, name offset, name length. Strings follow the entries; offsets are from the block's start.
 public enum StartupBlock {
     public static let magic: UInt64 = 0x0050_5554_5241_5453
-    public static let headerWords = 5
+    public static let headerWords = 7
     public static let moduleWords = 4
 }
 

@@ -57,10 +57,12 @@ enum Loader {
         func give(_ object: KernelObject) throws(SysError) -> UInt64 {
             UInt64(try process.handles.insert(object, rights: Rights.defaults(for: object.type)))
         }
-        var words: [UInt64] = [StartupBlock.magic, try give(.process(process)), try give(.vmem(vmem)),
-                               try give(.thread(thread)), UInt64(otherModules.count)]
-        var names: [UInt8] = []
         let namesStart = (StartupBlock.headerWords + otherModules.count * StartupBlock.moduleWords) * 8
+        let commandLine = Kernel.boot.commandLine
+        var words: [UInt64] = [StartupBlock.magic, try give(.process(process)), try give(.vmem(vmem)),
+                               try give(.thread(thread)), UInt64(otherModules.count),
+                               UInt64(namesStart), UInt64(commandLine.count)]
+        var names: [UInt8] = commandLine
         for m in otherModules {
             let frame = Frame(physical: m.start, byteCount: m.end - m.start)
             words.append(try give(.frame(frame)))

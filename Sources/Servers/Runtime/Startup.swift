@@ -15,6 +15,13 @@ public struct Startup {
     public let vmem: Handle
     public let thread: Handle
     public let modules: [Module]
+    /// The kernel's command line.
+    public let commandLine: String
+
+    /// Whether a word of the command line is exactly `flag`.
+    public func hasFlag(_ flag: String) -> Bool {
+        commandLine.split(separator: " ").contains { $0 == flag }
+    }
 
     /// Parses a startup block; nil when the magic is wrong or an entry points outside `length` bytes.
     public static func parse(_ block: UnsafeRawPointer, length: Int = 4096) -> Startup? {
@@ -34,7 +41,11 @@ public struct Startup {
             modules.append(Module(frame: Handle(word(base)), size: word(base + 1),
                                   name: String(decoding: bytes, as: UTF8.self)))
         }
-        return Startup(process: Handle(word(1)), vmem: Handle(word(2)), thread: Handle(word(3)), modules: modules)
+        let lineOffset = word(5), lineLength = word(6)
+        guard lineOffset <= UInt64(length), lineLength <= UInt64(length) - lineOffset else { return nil }
+        let line = String(decoding: UnsafeRawBufferPointer(start: block + Int(lineOffset), count: Int(lineLength)), as: UTF8.self)
+        return Startup(process: Handle(word(1)), vmem: Handle(word(2)), thread: Handle(word(3)), modules: modules,
+                       commandLine: line)
     }
 }
 

@@ -217,6 +217,6 @@ public func frameWrite(_ frame: Handle, offset: UInt64, address: UInt64, length:
 // MARK: IPC objects (their operations come later)
 
 public func receiverCreate() throws(SysError) -> Handle { Handle(try syscall(.receiverCreate)) }
-public func senderCreate(_ receiver: Handle) throws(SysError) -> Handle { Handle(try syscall(.senderCreate, receiver.word)) }
+public func senderCreate(_ receiver: Handle, badge: UInt64 = 0) throws(SysError) -> Handle { Handle(try syscall(.senderCreate, receiver.word, badge)) }
 public func replyCreate() throws(SysError) -> Handle { Handle(try syscall(.replyCreate)) }
 public func notifyCreate() throws(SysError) -> Handle { Handle(try syscall(.notifyCreate)) }

@@ -12,6 +12,12 @@ struct syscall_result {
 };
 
 // Issues `syscall` with rax = number and the arguments in rdi, rsi, rdx, r10, r8, r9 (start.S).
+// ipc_syscall's registers: in before the syscall, out after (the message and badge of the answer).
+struct ipc_registers {
+    uint64_t rdi, rsi, rdx, r10, r8, r9;
+};
+uint64_t ipc_syscall(uint64_t number, struct ipc_registers *regs);
+
 struct syscall_result raw_syscall(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2,
                                   uint64_t a3, uint64_t a4, uint64_t a5);
 

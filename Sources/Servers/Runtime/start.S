@@ -29,6 +29,31 @@ raw_syscall:
     ret                         /* rax = error, rdx = value: the struct's two words */
     .size raw_syscall, . - raw_syscall
 
+/* uint64_t ipc_syscall(number, struct ipc_registers *regs): IPC calls pass and return message registers
+ * rdi, rsi, rdx, r10, r8, r9 (regs, in that order, read before and written after); returns rax. */
+    .globl ipc_syscall
+    .type ipc_syscall, @function
+ipc_syscall:
+    push %rbx
+    mov %rsi, %rbx
+    mov %rdi, %rax
+    mov 0(%rbx), %rdi
+    mov 8(%rbx), %rsi
+    mov 16(%rbx), %rdx
+    mov 24(%rbx), %r10
+    mov 32(%rbx), %r8
+    mov 40(%rbx), %r9
+    syscall
+    mov %rdi, 0(%rbx)
+    mov %rsi, 8(%rbx)
+    mov %rdx, 16(%rbx)
+    mov %r10, 24(%rbx)
+    mov %r8, 32(%rbx)
+    mov %r9, 40(%rbx)
+    pop %rbx
+    ret
+    .size ipc_syscall, . - ipc_syscall
+
 /* Threads made by Runtime.spawnThread start here: rdi = the argument, rsp = the top of their stack. */
     .globl runtime_thread_trampoline
     .type runtime_thread_trampoline, @function

@@ -84,7 +84,7 @@ enum Scratch {
 func pointer(_ address: UInt64) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address))! }
 
 /// Addresses no mapping of the root process covers, and kernel ones.
-let unmappedUserAddress: UInt64 = 0x7000_0000_0000
+let unmappedUserAddress: UInt64 = 0x5000_0000_0000
 let kernelAddress: UInt64 = 0xffff_8000_0000_0000
 
 /// The bytes of a value for a syscall buffer (the standard library's withUnsafeBytes does not pass a

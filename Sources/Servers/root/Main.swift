@@ -6,6 +6,12 @@ let programName: StaticString = "root"
 
 func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
+    guard startup.hasFlag("usertest") else {
+        print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
+        // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.
+        if let idle = try? notifyCreate() { _ = try? notifyWait(idle) }
+        return 0
+    }
     run("debug_log", testDebugLog)
     run("unknown_syscall", testUnknownSyscall)
     run("system_info", testSystemInfo)

@@ -1,0 +1,88 @@
+// IPC wrappers: synchronous calls through Senders, receives and replies on Receivers, Reply objects,
+// notifications, futexes and the per-thread IPC buffer (Sources/ABI/Syscalls.swift describes each call).
+
+/// A message: the tag (register word count, buffer bytes, handles, label), up to four words, and on
+/// receipt the badge of the Sender it came through.
+public struct IPCMessage {
+    public var tag: IPCTag
+    public var words: (UInt64, UInt64, UInt64, UInt64)
+    public var badge: UInt64
+
+    public init(tag: IPCTag = IPCTag(), words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0), badge: UInt64 = 0) {
+        self.tag = tag
+        self.words = words
+        self.badge = badge
+    }
+
+    /// A message of `count` register words from a list.
+    public init(label: UInt32 = 0, _ values: UInt64...) {
+        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        if values.count > 0 { w.0 = values[0] }
+        if values.count > 1 { w.1 = values[1] }
+        if values.count > 2 { w.2 = values[2] }
+        if values.count > 3 { w.3 = values[3] }
+        self.init(tag: IPCTag(words: min(values.count, 4), label: label), words: w)
+    }
+}
+
+@inline(__always)
+func ipc(_ call: Syscall, _ handle: UInt64, _ message: IPCMessage) throws(SysError) -> IPCMessage {
+    var regs = ipc_registers(rdi: handle, rsi: message.tag.raw, rdx: message.words.0, r10: message.words.1,
+                             r8: message.words.2, r9: message.words.3)
+    let error = ipc_syscall(call.rawValue, &regs)
+    if error != 0 { throw SysError(code: error) }
+    return IPCMessage(tag: IPCTag(raw: regs.rsi), words: (regs.rdx, regs.r10, regs.r8, regs.r9), badge: regs.rdi)
+}
+
+/// Sends through a Sender and waits for the answer.
+public func senderCall(_ sender: Handle, _ message: IPCMessage) throws(SysError) -> IPCMessage {
+    try ipc(.senderCall, sender.word, message)
+}
+
+/// Waits for the next caller on a Receiver (optionally binding it to a Reply object).
+public func receiverRecv(_ receiver: Handle, reply: Handle? = nil) throws(SysError) -> IPCMessage {
+    var regs = ipc_registers(rdi: receiver.word, rsi: reply?.word ?? 0, rdx: 0, r10: 0, r8: 0, r9: 0)
+    let error = ipc_syscall(Syscall.receiverRecv.rawValue, &regs)
+    if error != 0 { throw SysError(code: error) }
+    return IPCMessage(tag: IPCTag(raw: regs.rsi), words: (regs.rdx, regs.r10, regs.r8, regs.r9), badge: regs.rdi)
+}
+
+/// Answers the caller this thread received.
+public func receiverReply(_ message: IPCMessage) throws(SysError) {
+    _ = try ipc(.receiverReply, 0, message)
+}
+
+/// Answers the held caller, then waits for the next one.
+public func receiverReplyRecv(_ receiver: Handle, _ message: IPCMessage) throws(SysError) -> IPCMessage {
+    try ipc(.receiverReplyRecv, receiver.word, message)
+}
+
+/// Answers the caller bound to a Reply object.
+public func replyReply(_ reply: Handle, _ message: IPCMessage) throws(SysError) {
+    _ = try ipc(.replyReply, reply.word, message)
+}
+
+public func notifyNotify(_ notify: Handle, bits: UInt64) throws(SysError) {
+    _ = try syscall(.notifyNotify, notify.word, bits)
+}
+
+public func notifyWait(_ notify: Handle) throws(SysError) -> UInt64 { try syscall(.notifyWait, notify.word) }
+public func notifyPoll(_ notify: Handle) throws(SysError) -> UInt64 { try syscall(.notifyPoll, notify.word) }
+
+public func futexWait(_ address: UnsafePointer<UInt32>, expected: UInt32) throws(SysError) {
+    _ = try syscall(.futexWait, UInt64(UInt(bitPattern: address)), UInt64(expected))
+}
+
+@discardableResult
+public func futexWake(_ address: UnsafePointer<UInt32>, count: UInt64) throws(SysError) -> UInt64 {
+    try syscall(.futexWake, UInt64(UInt(bitPattern: address)), count)
+}
+
+@discardableResult
+public func futexRequeue(_ address: UnsafePointer<UInt32>, wake: UInt64, to other: UnsafePointer<UInt32>, requeue: UInt64) throws(SysError) -> UInt64 {
+    try syscall(.futexRequeue, UInt64(UInt(bitPattern: address)), wake, UInt64(UInt(bitPattern: other)), requeue)
+}
+
+public func threadSetIPCBuffer(_ thread: Handle, address: UInt64) throws(SysError) {
+    _ = try syscall(.threadSetIPCBuffer, thread.word, address)
+}

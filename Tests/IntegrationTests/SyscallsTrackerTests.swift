@@ -103,4 +103,34 @@ import Testing
         #expect(dead.stderr.contains("not running"))
         #expect(dead.stderr.split(separator: "\n").count == 1)
     }
+
+    /// ISO boots put --module files into a per-run ISO (module2 lines in grub.cfg).
+    @Test func isoBootLoadsTheRootModuleThroughGRUB() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("osh-isomod-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try Self.buildProgram(in: dir)
+        let build = dir.appendingPathComponent("build")
+        let boot = Process()
+        boot.executableURL = Repo.osh
+        boot.arguments = ["boot", "--boot", "iso", "--build-dir", build.path, "--kernel", Repo.kernel.path,
+                          "--module", program.path + ":root", "--accel", "tcg", "--timeout", "90"]
+        boot.standardInput = FileHandle.nullDevice
+        boot.standardOutput = FileHandle.nullDevice
+        boot.standardError = FileHandle.nullDevice
+        try boot.run()
+        defer { if boot.isRunning { boot.terminate(); boot.waitUntilExit() } }
+        let runDir = build.appendingPathComponent("run/latest")
+        let deadline = Date().addingTimeInterval(80)
+        var serial = ""
+        while Date() < deadline, boot.isRunning {
+            serial = (try? String(contentsOf: runDir.appendingPathComponent("serial.log"), encoding: .utf8)) ?? ""
+            if serial.components(separatedBy: "syscall fixture says hello").count - 1 >= 7 { break }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        #expect(serial.contains("multiboot2 from \"GRUB"), "\(serial)")
+        #expect(serial.components(separatedBy: "syscall fixture says hello").count - 1 == 7, "\(serial)")
+        let manifest = try VMRunManifest.load(from: runDir.appendingPathComponent("manifest.json"))
+        #expect(manifest.servers.map(\.name) == ["root"])
+    }
 }

@@ -194,6 +194,10 @@ struct BootRunner {
             }
         }
         // QEMU and GRUB load the run directory's copies, so the files booted are the files kept.
+        if mode == .direct, !modules.isEmpty, runDir.path.contains(" ") {
+            printError("QEMU's -initrd cannot load modules from a path with a space: \(runDir.path) (use a --build-dir without spaces)")
+            return BootExitCode.usage
+        }
         var bootModules: [ModuleSpec] = []
         for m in modules {
             do {

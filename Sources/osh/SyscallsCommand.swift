@@ -75,7 +75,8 @@ public struct TrackerSnapshot: Equatable, Sendable {
         for (i, n) in counts.enumerated() where n > 0 {
             var rate: Double?
             if let previous, let seconds, seconds > 0, i < previous.count {
-                rate = Double(n &- previous[i]) / seconds
+                // A count below the previous one (the VM was reset) has no meaningful rate: 0.
+                rate = n >= previous[i] ? Double(n - previous[i]) / seconds : 0
             }
             rows.append(Row(name: name(i), count: n, rate: rate))
         }
@@ -115,7 +116,7 @@ public struct TrackerSnapshot: Equatable, Sendable {
         out.append("")
         var unknownRate: String?
         if withRates, let previous, let seconds, seconds > 0 {
-            unknownRate = String(format: "%.1f", Double(unknown &- previous.unknown) / seconds)
+            unknownRate = String(format: "%.1f", unknown >= previous.unknown ? Double(unknown - previous.unknown) / seconds : 0)
         }
         out.append(line("unknown syscall numbers", String(unknown), unknownRate))
         out.append(line("total", String(total), nil))

@@ -45,6 +45,18 @@ import Testing
         return (j["syscalls"]?["debug_log"]?.int, j["syscalls"]?["frame_create"]?.int, j["objects"]?["frame"]?.int)
     }
 
+    static func startWatch(_ runDir: URL) throws -> (process: Process, output: Pipe, errors: Pipe) {
+        let p = Process()
+        p.executableURL = Repo.osh
+        p.arguments = ["syscalls", "--run", runDir.path, "--watch", "--json", "--interval", "0.3"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return (p, out, err)
+    }
+
     @Test func countsSyscallsOfARootProgramAlsoWithGDBAttached() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("osh-syscalls-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -94,9 +106,26 @@ import Testing
         #expect(whileAttached.status == 0, "\(whileAttached.stderr)")
         #expect(try Self.counts(whileAttached.stdout).debugLog == 7)
 
+        // --watch: Ctrl-C ends it with status 0; a second watcher stops with a note when the VM goes away.
+        let interrupted = try Self.startWatch(runDir)
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(interrupted.process.processIdentifier, SIGINT)
+        interrupted.process.waitUntilExit()
+        #expect(interrupted.process.terminationStatus == 0)
+        let lines = String(decoding: interrupted.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n")
+        #expect(lines.count >= 2, "\(lines)")
+        #expect(lines.dropFirst().allSatisfy { $0.contains("\"rates\"") })
+        let orphan = try Self.startWatch(runDir)
+        Thread.sleep(forTimeInterval: 0.8)
+
         // The VM gone: one line, non-zero.
         boot.terminate()
         boot.waitUntilExit()
+        orphan.process.waitUntilExit()
+        #expect(orphan.process.terminationStatus == 0)
+        let note = String(decoding: orphan.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(note.contains("went away"), "\(note)")
         let dead = try run(Repo.osh.path, ["syscalls", "--run", runDir.path])
         #expect(dead.status != 0)
         #expect(dead.stderr.hasPrefix("osh: error: "))

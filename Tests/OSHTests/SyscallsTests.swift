@@ -37,6 +37,7 @@ struct SyscallsTests {
         let a = try TrackerSnapshot.parse(Self.table(syscalls: [0: 10]))
         let b = try TrackerSnapshot.parse(Self.table(syscalls: [0: 30]))
         #expect(b.syscallRows(previous: a, seconds: 2).first?.rate == 10)
+        #expect(a.syscallRows(previous: b, seconds: 2).first?.rate == 0, "counts that went down (a reset) give 0")
         #expect(b.format(previous: a, seconds: 2).contains("per second"))
         let json = b.json(run: "r", previous: a, seconds: 2)
         #expect(json["rates"]?["debug_log"] == .double(10))

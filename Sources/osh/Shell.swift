@@ -24,7 +24,8 @@ public final class Shell {
               help: "CPU registers, from the gdbstub if no debugger holds it, else from QMP's HMP `info registers`"),
         .init(name: "screenshot", usage: "screenshot FILE", help: "save the screen as PNG (QMP screendump)"),
         .init(name: "trace", usage: "trace [ARGS…]", help: "run `osh trace ARGS` (default: the serial log of the run in use)"),
-        .init(name: "syscalls", usage: "syscalls", help: "the kernel's syscall tracker table (not available yet)"),
+        .init(name: "syscalls", usage: "syscalls [--watch] [--json] [--interval S]",
+              help: "the kernel's syscall and method-call counts (`osh syscalls` on the run in use)"),
         .init(name: "attach", usage: "attach", help: "gdb on the VM with all symbols; quit gdb to come back"),
         .init(name: "boot", usage: "boot [ARGS…]", help: "run `osh boot ARGS` in the foreground"),
         .init(name: "use", usage: "use [RUN|latest]", help: "act on another run (a run directory or id); no argument shows it"),
@@ -155,8 +156,8 @@ public final class Shell {
             try withQMP { try $0.screendump(to: path) }
             output("saved \(path)")
         case "syscalls":
-            output("syscalls: not available yet: it needs the kernel's syscall tracker table (read with QMP memsave once the kernel has it)")
-            return .failed
+            // `osh syscalls` on the run in use, in the foreground (Ctrl-C ends --watch, not the shell).
+            return try foreground(oshPath, ["syscalls", "--run", try run().url.path] + args)
         case "trace":
             // No arguments: the serial log of the run in use; otherwise `osh trace` takes them as they are.
             let a = args.isEmpty ? [try run().serialLog] : args

@@ -68,6 +68,10 @@ import Testing
         #expect(b.serial.contains("KERNEL PANIC: panic_test: deliberate panic"))
         let module = try #require(b.serial.firstMatch(of: /\{\{\{module:0:kernel:elf:([0-9a-f]+)\}\}\}/))
         #expect(b.serial.contains("{{{bt:1:0x"))
+        // On the terminal the markup is symbolized inline; serial.log keeps it raw.
+        #expect(!b.result.stdout.contains("{{{bt:"))
+        #expect(b.result.stdout.contains("PanicTest.third"))
+        #expect(b.result.stdout.contains(/PanicTest\.third.*Sources\/Kernel\/Boot\/Main\.swift:\d+/))
         let debug = try Self.debugDirectory(for: b.runDirectory.appendingPathComponent("kernel.elf"),
                                             buildID: String(module.1))
         defer { try? FileManager.default.removeItem(at: debug) }
@@ -83,7 +87,8 @@ import Testing
     }
 
     @Test func oshTraceSymbolizesThePanicLog() throws {
-        let b = try Self.boot(["--cmdline", "panic_test"])
+        let b = try Self.boot(["--cmdline", "panic_test", "--raw"])
+        #expect(b.result.stdout.contains("{{{bt:1:0x"), "--raw shows the markup as it is")
         let trace = try run(Repo.osh.path, ["trace", b.runDirectory.appendingPathComponent("serial.log").path])
         #expect(trace.status == 0, "\(trace.stderr)")
         #expect(trace.stdout.contains("PanicTest.third"))

@@ -40,6 +40,29 @@ import Testing
         }
     }
 
+    static func lookup(_ bytes: [UInt8], _ name: String) throws -> ELFSymbol? {
+        try bytes.withUnsafeBytes { raw throws -> ELFSymbol? in try ELFFile(raw).symbol(named: Array(name.utf8)) }
+    }
+
+    @Test func findsSymbolsByName() throws {
+        let bytes = try Self.buildSample()
+        let entry = try bytes.withUnsafeBytes { raw throws -> UInt64 in try ELFFile(raw).entry }
+        let start = try #require(try Self.lookup(bytes, "_start"))
+        #expect(start.value == entry)
+        let value = try #require(try Self.lookup(bytes, "value"))
+        #expect(value.size == 4)
+        #expect(value.value != 0)
+        #expect(try Self.lookup(bytes, "valu") == nil, "a prefix is not a match")
+        #expect(try Self.lookup(bytes, "value2") == nil)
+        #expect(try Self.lookup(bytes, "missing") == nil)
+        // Without section headers there is simply no symbol.
+        var noSections = bytes
+        for i in 60..<62 { noSections[i] = 0 }
+        #expect(try Self.lookup(noSections, "_start") == nil)
+        // A section table cut off is reported, not trapped on.
+        #expect(throws: ELFError.self) { _ = try Self.lookup(Array(bytes.prefix(bytes.count - 8)), "_start") }
+    }
+
     @Test func rejectsGarbageAndTruncation() throws {
         #expect(throws: ELFError.notELF) { try [UInt8](repeating: 0x41, count: 100).withUnsafeBytes { _ = try ELFFile($0) } }
         #expect(throws: ELFError.notELF) { try [UInt8]().withUnsafeBytes { _ = try ELFFile($0) } }

@@ -136,6 +136,48 @@ final class BootEndToEndTests {
         #expect(run.stderr.hasPrefix("osh: error: kernel not found"))
     }
 
+    @Test func missingModuleIsOneLineError() throws {
+        let kernel = try BootFixture.kernel(in: build, status: 0)
+        let missing = build.appendingPathComponent("none.elf").path
+        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--module", missing + ":root"])
+        #expect(run.status == BootExitCode.missingInput)
+        #expect(lines(run.stderr).count == 1)
+        #expect(run.stderr == "osh: error: module not found: \(missing) (run make, or fix --module)\n")
+        let bad = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--module", kernel.path + ":a b"])
+        #expect(bad.status == BootExitCode.usage)
+        #expect(lines(bad.stderr).count == 1)
+    }
+
+    @Test func modulesAreCopiedListedAndPassedWithInitrd() throws {
+        let kernel = try BootFixture.kernel(in: build, status: 0)
+        let module = try BootFixture.kernel(in: build, status: 1)  // any ELF with the fixture build ID
+        let extra = module.deletingLastPathComponent().appendingPathComponent("extra.elf")
+        try FileManager.default.copyItem(at: module, to: extra)
+        let run = try boot(kernel, ["--module", module.path + ":root", "--module", extra.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let dir = try #require(latest)
+        let m = try dir.readManifest()
+        #expect(m.files.count == 3)
+        #expect(m.files.dropFirst().map(\.role) == ["server", "server"])
+        #expect(m.files[1] == .init(role: "server", name: "root", path: "root.elf", source: module.path, buildID: BootFixture.buildID))
+        #expect(m.files[2].name == "extra")
+        #expect(m.files[2].path == "extra.elf")
+        let initrd = m.qemuArgv.firstIndex(of: "-initrd").map { m.qemuArgv[$0 + 1] }
+        #expect(initrd == "\(dir.file("root.elf")) root,\(dir.file("extra.elf")) extra")
+        #expect(FileManager.default.contentsEqual(atPath: dir.file("root.elf"), andPath: module.path))
+
+        // Without --module, BUILD/servers/root.elf is the module root.
+        let servers = build.appendingPathComponent("servers")
+        try FileManager.default.createDirectory(at: servers, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: module, to: servers.appendingPathComponent("root.elf"))
+        defer { try? FileManager.default.removeItem(at: servers) }
+        let again = try boot(kernel)
+        #expect(again.status == 0, "\(again.stderr)")
+        let m2 = try #require(latest).readManifest()
+        #expect(m2.files.map(\.name) == [nil, "root"])
+        #expect(m2.qemuArgv.contains("-initrd"))
+    }
+
     @Test func missingISOIsOneLineError() throws {
         let run = try OSHRun.run(["boot", "--build-dir", build.path, "--boot", "iso"])
         #expect(run.status == BootExitCode.missingInput)

@@ -75,8 +75,7 @@ import Testing
         let png = q.dir.appendingPathComponent("s.png").path
         #expect(run("screenshot \(png)") == ["saved \(png)"])
         #expect(Array((try Data(contentsOf: URL(fileURLWithPath: png))).prefix(4)) == [0x89, 0x50, 0x4e, 0x47])
-        #expect(run("syscalls").first?.hasPrefix("syscalls: not available yet") == true)
-        // trace and boot spawn the osh executable in the foreground: a stand-in records its arguments.
+        // trace, boot and syscalls spawn the osh executable in the foreground: a stand-in records its arguments.
         let fake = q.dir.appendingPathComponent("fake-osh").path
         let argsFile = q.dir.appendingPathComponent("args").path
         try "#!/bin/sh\necho \"$@\" >> \(argsFile)\n".write(toFile: fake, atomically: true, encoding: .utf8)
@@ -85,8 +84,11 @@ import Testing
         #expect(sh.execute("trace") == .ok)
         #expect(sh.execute("trace - --strict") == .ok)
         #expect(sh.execute("boot --iso x.iso") == .ok)
+        #expect(sh.execute("syscalls --json") == .ok)
         let serial = try sh.run().serialLog
-        #expect(try String(contentsOfFile: argsFile, encoding: .utf8) == "trace \(serial)\ntrace - --strict\nboot --iso x.iso\n")
+        let runPath = try sh.run().url.path
+        #expect(try String(contentsOfFile: argsFile, encoding: .utf8)
+                == "trace \(serial)\ntrace - --strict\nboot --iso x.iso\nsyscalls --run \(runPath) --json\n")
         #expect(run("use r1").first?.hasPrefix("using r1 (") == true)
         #expect(run("use /nonexistent-run").first?.hasPrefix("use: no VM run found at /nonexistent-run") == true)
 

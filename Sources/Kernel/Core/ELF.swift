@@ -31,6 +31,7 @@ public struct ELFProgramHeader: Equatable {
 }
 
 public struct ELFSectionHeader: Equatable {
+    public static let symtab: UInt32 = 2
     public static let note: UInt32 = 7
     public static let nobits: UInt32 = 8
 
@@ -40,6 +41,18 @@ public struct ELFSectionHeader: Equatable {
     public var address: UInt64
     public var offset: UInt64
     public var size: UInt64
+    /// The index of an associated section (for a symbol table: its string table).
+    public var link: UInt32 = 0
+    public var entrySize: UInt64 = 0
+}
+
+/// One entry of the `.symtab` symbol table.
+public struct ELFSymbol: Equatable {
+    public var value: UInt64
+    public var size: UInt64
+    /// st_info: binding in the high four bits, type in the low four.
+    public var info: UInt8
+    public var sectionIndex: UInt16
 }
 
 public struct ELFFile {
@@ -114,9 +127,46 @@ public struct ELFFile {
             guard base >= shoff else { throw .truncated }
             result.append(ELFSectionHeader(
                 nameOffset: try read(base), type: try read(base + 4), flags: try read(base + 8),
-                address: try read(base + 16), offset: try read(base + 24), size: try read(base + 32)))
+                address: try read(base + 16), offset: try read(base + 24), size: try read(base + 32),
+                link: try read(base + 40), entrySize: try read(base + 56)))
         }
         return result
+    }
+
+    /// The first symbol of the `.symtab` table (SHT_SYMTAB) whose name is exactly `name` (bytes, no NUL),
+    /// nil when there is none or the file has no symbol table. Compares names in place: no allocation
+    /// beyond the section header list.
+    public func symbol(named name: [UInt8]) throws(ELFError) -> ELFSymbol? {
+        let headers = try sectionHeaders()
+        for table in headers where table.type == ELFSectionHeader.symtab {
+            guard Int(table.link) < headers.count else { throw .badHeader }
+            let strings = headers[Int(table.link)]
+            let entrySize = table.entrySize == 0 ? 24 : table.entrySize
+            guard entrySize >= 24 else { throw .badHeader }
+            guard table.offset <= UInt64(bytes.count), table.size <= UInt64(bytes.count) - table.offset,
+                  strings.offset <= UInt64(bytes.count), strings.size <= UInt64(bytes.count) - strings.offset
+            else { throw .truncated }
+            var at = table.offset
+            while at + entrySize <= table.offset + table.size {
+                let nameOffset: UInt32 = try read(at)
+                if try stringEquals(strings, offset: UInt64(nameOffset), name) {
+                    return ELFSymbol(value: try read(at + 8), size: try read(at + 16), info: try read(at + 4),
+                                     sectionIndex: try read(at + 6))
+                }
+                at += entrySize
+            }
+        }
+        return nil
+    }
+
+    /// Whether the NUL-terminated string at `offset` in string table `strings` is `name`.
+    func stringEquals(_ strings: ELFSectionHeader, offset: UInt64, _ name: [UInt8]) throws(ELFError) -> Bool {
+        guard offset < strings.size else { return false }
+        let start = strings.offset + offset
+        let available = strings.size - offset
+        guard UInt64(name.count) < available else { return false }
+        for i in 0..<name.count where bytes[Int(start) + i] != name[i] { return false }
+        return bytes[Int(start) + name.count] == 0
     }
 
     /// The name of a section, from the section-name string table.

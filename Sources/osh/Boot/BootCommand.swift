@@ -13,7 +13,11 @@ public struct Boot: ParsableCommand {
         discussion: """
             Console keys: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends Ctrl-A.
 
-            Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf, manifest.json); build/run/latest points at the newest.
+            Boot modules: each --module PATH[:NAME] is handed to the kernel with NAME as its string (NAME defaults to the file's base name without extension; the root process is the module named root). Without --module, BUILD/servers/root.elf is the module root when it exists.
+
+            Symbolizer markup lines in the serial output ({{{reset}}}, {{{module…}}}, {{{mmap…}}}, {{{bt…}}}) are shown symbolized with the run's ELF files (--raw shows them as they are); serial.log always keeps the raw bytes.
+
+            Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf, NAME.elf per module, manifest.json); build/run/latest points at the newest.
 
             Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic); 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
             """)
@@ -59,6 +63,14 @@ public struct Boot: ParsableCommand {
 
     @Option(name: .long, help: "ISO image (default: BUILD/os.iso).")
     var iso: String?
+
+    @Option(name: .customLong("module"), help: ArgumentHelp(
+        "A boot module: PATH[:NAME] (repeatable; default BUILD/servers/root.elf as root if it exists).",
+        valueName: "path[:name]"))
+    var modules: [String] = []
+
+    @Flag(name: .long, help: "Show symbolizer markup as it is instead of symbolizing it.")
+    var raw = false
 
     @Option(name: .long, help: "QEMU executable: a path, or a name looked up in PATH.")
     var qemu: String = "qemu-system-x86_64"
@@ -113,7 +125,28 @@ struct BootRunner {
         let kernelPath = absolute(options.kernel ?? buildDir.appendingPathComponent("kernel.elf").path)
         let isoPath = absolute(options.iso ?? buildDir.appendingPathComponent("os.iso").path)
         let kernelExists = isReadableFile(kernelPath)
-        let perRunISO = BootPlanning.needsPerRunISO(mode: mode, cmdline: cmdline)
+        // Boot modules: --module, else BUILD/servers/root.elf as root when it exists.
+        var modules: [ModuleSpec] = []
+        for text in options.modules {
+            guard let spec = ModuleSpec.parse(text) else {
+                printError("--module \(text): expected PATH[:NAME] with NAME made of letters, digits, '-', '_', '.' (and not 'kernel')")
+                return BootExitCode.usage
+            }
+            if modules.contains(where: { $0.name == spec.name }) {
+                printError("--module \(text): a module named \(spec.name) was given before")
+                return BootExitCode.usage
+            }
+            modules.append(ModuleSpec(path: absolute(spec.path), name: spec.name))
+        }
+        if options.modules.isEmpty {
+            let root = buildDir.appendingPathComponent("servers/root.elf").path
+            if isReadableFile(root) { modules.append(ModuleSpec(path: root, name: "root")) }
+        }
+        for m in modules where !isReadableFile(m.path) {
+            printError("module not found: \(m.path) (run make, or fix --module)")
+            return BootExitCode.missingInput
+        }
+        let perRunISO = BootPlanning.needsPerRunISO(mode: mode, cmdline: cmdline, explicitModules: !options.modules.isEmpty)
         if mode == .direct || perRunISO, !kernelExists {
             printError("kernel not found: \(kernelPath) (run make, or pass --kernel PATH)")
             return BootExitCode.missingInput
@@ -160,10 +193,28 @@ struct BootRunner {
                 return BootExitCode.missingInput
             }
         }
+        // QEMU and GRUB load the run directory's copies, so the files booted are the files kept.
+        if mode == .direct, !modules.isEmpty, runDir.path.contains(" ") {
+            printError("QEMU's -initrd cannot load modules from a path with a space: \(runDir.path) (use a --build-dir without spaces)")
+            return BootExitCode.usage
+        }
+        var bootModules: [ModuleSpec] = []
+        for m in modules {
+            do {
+                var file = try runDir.addELF(source: URL(fileURLWithPath: m.path), role: "server", name: m.fileName)
+                file.name = m.name
+                files.append(file)
+                bootModules.append(ModuleSpec(path: runDir.file(m.fileName), name: m.name))
+            } catch {
+                printError("cannot copy \(m.path) to \(runDir.path): \(error.localizedDescription)")
+                return BootExitCode.missingInput
+            }
+        }
         var image: String?
         if mode == .iso {
             if perRunISO, let grubMkrescue {
-                if let message = BootRunner.buildISO(runDir: runDir, grubMkrescue: grubMkrescue, cmdline: cmdline) {
+                if let message = BootRunner.buildISO(runDir: runDir, grubMkrescue: grubMkrescue, cmdline: cmdline,
+                                                         modules: bootModules) {
                     printError(message)
                     return BootExitCode.toolFailure
                 }
@@ -200,7 +251,8 @@ struct BootRunner {
                 iso: image.map { $0.hasPrefix("/") ? $0 : runDir.file($0) },
                 ovmf: options.ovmf, cmdline: cmdline, cpus: options.cpus, memoryMB: memoryMB,
                 accel: accel, display: options.display, gdbWait: options.gdbWait,
-                qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName))
+                qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
+                modules: mode == .direct ? bootModules : [])
         }
 
         var manifest = RunManifest(
@@ -250,7 +302,7 @@ struct BootRunner {
             settings.launcher = QEMUSpawner.deathSignalLauncher
             settings.timeout = options.resolvedTimeout.map { max(0.001, $0 - (FD.now() - start)) }
             settings.probeSeconds = probe ? AccelCache.probeSeconds : nil
-            session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files))
+            session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files, raw: options.raw))
             session.signalFD = signalFD
             manifest.accel = accel.rawValue
             manifest.qemuArgv = argv
@@ -304,11 +356,13 @@ struct BootRunner {
         return verdict.exitCode
     }
 
-    /// The filter between the serial port and the terminal (serial.log always gets the raw bytes).
-    /// Hook for inline panic symbolization: return a filter that rewrites backtrace lines using the
-    /// ELF copies in `runDir` (`files` carries their roles and build IDs).
-    static func makeConsoleFilter(runDir: RunDirectory, files: [RunManifest.File]) -> any SerialConsoleFilter {
-        PassthroughSerialFilter()
+    /// The filter between the serial port and the terminal (serial.log always gets the raw bytes):
+    /// symbolizer markup lines are rewritten with the ELF copies in `runDir` (kernel and modules, found
+    /// by build ID), unless `raw`.
+    static func makeConsoleFilter(runDir: RunDirectory, files: [RunManifest.File], raw: Bool = false) -> any SerialConsoleFilter {
+        if raw { return PassthroughSerialFilter() }
+        let cwd = FileManager.default.currentDirectoryPath
+        return SymbolizingSerialFilter(directories: [runDir.path], pathPrefix: cwd.hasSuffix("/") ? cwd : cwd + "/")
     }
 
     /// --build-dir, else the osh executable's directory when it holds kernel.elf, else ./build.
@@ -331,15 +385,20 @@ struct BootRunner {
             && access(path, R_OK) == 0
     }
 
-    /// Builds RUN/os.iso with GRUB booting RUN/kernel.elf with `cmdline`. Returns an error message.
-    static func buildISO(runDir: RunDirectory, grubMkrescue: String, cmdline: String) -> String? {
+    /// Builds RUN/os.iso with GRUB booting RUN/kernel.elf with `cmdline` and `modules` (copies in the run
+    /// directory). Returns an error message.
+    static func buildISO(runDir: RunDirectory, grubMkrescue: String, cmdline: String, modules: [ModuleSpec] = []) -> String? {
         let tree = runDir.url.appendingPathComponent("iso")
         let grubDir = tree.appendingPathComponent("boot/grub")
         do {
             try FileManager.default.createDirectory(at: grubDir, withIntermediateDirectories: true)
             try FileManager.default.copyItem(at: runDir.url.appendingPathComponent("kernel.elf"),
                                              to: tree.appendingPathComponent("boot/kernel.elf"))
-            try BootPlanning.grubConfig(cmdline: cmdline)
+            for m in modules {
+                try FileManager.default.copyItem(at: URL(fileURLWithPath: m.path),
+                                                 to: tree.appendingPathComponent("boot/\(m.fileName)"))
+            }
+            try BootPlanning.grubConfig(cmdline: cmdline, modules: modules)
                 .write(to: grubDir.appendingPathComponent("grub.cfg"), atomically: true, encoding: .utf8)
         } catch {
             return "cannot prepare the ISO tree in \(tree.path): \(error.localizedDescription)"

@@ -26,6 +26,47 @@ public enum DisplayChoice: String, CaseIterable, Sendable, ExpressibleByArgument
     case none, gtk, sdl, vnc
 }
 
+/// A boot module: an ELF file handed to the kernel by the boot loader with a name as its string
+/// (`root` is the root process).
+public struct ModuleSpec: Equatable, Sendable {
+    public var path: String
+    public var name: String
+
+    public init(path: String, name: String) {
+        self.path = path
+        self.name = name
+    }
+
+    /// Parses `--module PATH[:NAME]`; NAME defaults to the file's base name without its extension.
+    /// A colon followed by something with a slash is part of the path.
+    public static func parse(_ text: String) -> ModuleSpec? {
+        var path = text
+        var name: String?
+        if let colon = text.lastIndex(of: ":") {
+            let after = String(text[text.index(after: colon)...])
+            if !after.contains("/") {
+                path = String(text[..<colon])
+                name = after
+            }
+        }
+        if path.isEmpty { return nil }
+        let base = (path as NSString).lastPathComponent
+        let resolved = name ?? (base as NSString).deletingPathExtension
+        guard isValidName(resolved) else { return nil }
+        return ModuleSpec(path: path, name: resolved)
+    }
+
+    /// Names become a file name (NAME.elf), a word of QEMU's -initrd list and of grub.cfg: letters,
+    /// digits, `-`, `_`, `.`; not `kernel` (the kernel's own copy is kernel.elf).
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name != "kernel" && !name.hasPrefix(".")
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+    }
+
+    /// The copy's file name in the run directory (and in a per-run ISO's /boot).
+    public var fileName: String { name + ".elf" }
+}
+
 /// Everything that determines QEMU's argument vector.
 public struct QEMULaunchPlan: Equatable, Sendable {
     public var qemu: String
@@ -45,11 +86,14 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     public var gdbWait: Bool
     public var qmpSocket: String
     public var gdbSocket: String
+    /// Boot modules (direct mode: -initrd; ISO mode: already in the ISO's grub.cfg).
+    public var modules: [ModuleSpec] = []
 
     public init(qemu: String, mode: BootMode, uefi: Bool = false, kernel: String? = nil, iso: String? = nil,
                 ovmf: String? = nil, cmdline: String = "", cpus: Int = 1, memoryMB: Int = 512,
                 accel: Accel = .tcg, display: DisplayChoice = .none, gdbWait: Bool = false,
-                qmpSocket: String, gdbSocket: String) {
+                qmpSocket: String, gdbSocket: String, modules: [ModuleSpec] = []) {
+        self.modules = modules
         self.qemu = qemu
         self.mode = mode
         self.uefi = uefi
@@ -107,10 +151,17 @@ public enum BootPlanning {
         switch plan.mode {
         case .direct:
             args += ["-kernel", plan.kernel ?? "kernel.elf", "-append", plan.cmdline]
+            if !plan.modules.isEmpty { args += ["-initrd", initrdArgument(plan.modules)] }
         case .iso:
             args += ["-cdrom", plan.iso ?? "os.iso", "-boot", "d"]
         }
         return args
+    }
+
+    /// QEMU's multiboot -initrd value: `PATH NAME` per module (the whole text is the module's string,
+    /// the first word the file), separated by commas; a comma inside a path is doubled.
+    public static func initrdArgument(_ modules: [ModuleSpec]) -> String {
+        modules.map { $0.path.replacingOccurrences(of: ",", with: ",,") + " " + $0.name }.joined(separator: ",")
     }
 
     /// The kernel command line: the user's words, then `test` in test mode (unless already present).
@@ -138,23 +189,19 @@ public enum BootPlanning {
 
     /// In ISO mode GRUB's configuration is baked into the ISO: boot it as built when the user asked
     /// for no command line, otherwise build a per-run ISO whose grub.cfg carries the command line.
-    public static func needsPerRunISO(mode: BootMode, cmdline: String) -> Bool {
-        mode == .iso && !cmdline.isEmpty
+    /// Modules given with --module also need one (the default module is in the ISO `make` built).
+    public static func needsPerRunISO(mode: BootMode, cmdline: String, explicitModules: Bool = false) -> Bool {
+        mode == .iso && (!cmdline.isEmpty || explicitModules)
     }
 
-    /// grub.cfg for a per-run ISO: boot /boot/kernel.elf through multiboot2 at once with `cmdline`.
-    public static func grubConfig(cmdline: String) -> String {
+    /// grub.cfg for a per-run ISO: boot /boot/kernel.elf through multiboot2 at once with `cmdline`,
+    /// each module from /boot/NAME.elf with NAME as its string.
+    public static func grubConfig(cmdline: String, modules: [ModuleSpec] = []) -> String {
         let words = cmdline.split(separator: " ").map { grubQuote(String($0)) }
-        let line = (["multiboot2", "/boot/kernel.elf"] + words).joined(separator: " ")
-        return """
-            set timeout=0
-            set default=0
-            menuentry "os" {
-                \(line)
-                boot
-            }
-
-            """
+        var lines = [(["multiboot2", "/boot/kernel.elf"] + words).joined(separator: " ")]
+        for m in modules { lines.append("module2 /boot/\(m.fileName) \(grubQuote(m.name))") }
+        let body = lines.map { "    " + $0 + "\n" }.joined()
+        return "set timeout=0\nset default=0\nmenuentry \"os\" {\n" + body + "    boot\n}\n"
     }
 
     /// Quotes a word for GRUB's shell-like parser (single quotes; a quote is closed, escaped, reopened).

@@ -6,6 +6,7 @@
 //   build/run/<id>/qmp.sock       QMP socket
 //   build/run/<id>/gdb.sock       gdbstub socket
 //   build/run/<id>/kernel.elf     copy of the kernel booted
+//   build/run/<id>/NAME.elf       copy of each boot module (role "server" in the manifest)
 //   build/run/<id>/manifest.json  RunManifest
 //   build/run/latest -> <id>
 
@@ -16,8 +17,10 @@ import KernelCore
 /// are relative to the run directory.
 public struct RunManifest: Codable, Equatable, Sendable {
     public struct File: Codable, Equatable, Sendable {
-        /// What the file is: "kernel" (later also servers and programs).
+        /// What the file is: "kernel", or "server" for a boot module.
         public var role: String
+        /// A boot module's name (its multiboot string, `root` for the root process).
+        public var name: String?
         /// The copy, relative to the run directory.
         public var path: String
         /// Where it was copied from.
@@ -25,8 +28,9 @@ public struct RunManifest: Codable, Equatable, Sendable {
         /// GNU build ID in lower-case hex, nil when the ELF has none (or is not ELF64).
         public var buildID: String?
 
-        public init(role: String, path: String, source: String, buildID: String?) {
+        public init(role: String, name: String? = nil, path: String, source: String, buildID: String?) {
             self.role = role
+            self.name = name
             self.path = path
             self.source = source
             self.buildID = buildID

@@ -102,11 +102,10 @@ runtime-fake-test: $(BUILD)/servers/root.elf
 
 iso: $(BUILD)/os.iso
 
-# The root server goes in as the module `root` when it is built (rebuilt when it changes; the wildcard
-# is empty, and the ISO kernel-only, while it does not exist).
+# The root server goes in as the boot module `root`.
 ROOT_SERVER := $(BUILD)/servers/root.elf
-$(BUILD)/os.iso: $(BUILD)/kernel.elf scripts/make-iso.sh $(wildcard $(ROOT_SERVER)) | deps
-	scripts/make-iso.sh $(BUILD)/kernel.elf $@ "" $(if $(wildcard $(ROOT_SERVER)),$(ROOT_SERVER):root)
+$(BUILD)/os.iso: $(BUILD)/kernel.elf $(ROOT_SERVER) scripts/make-iso.sh | deps
+	scripts/make-iso.sh $(BUILD)/kernel.elf $@ "" $(ROOT_SERVER):root
 
 # SwiftPM knows what changed; build/osh is refreshed only when the binary did.
 osh:

@@ -24,7 +24,7 @@ KERNEL_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-featur
 	-parse-as-library -Osize -g -D KERNEL -module-name Kernel -Xfrontend -function-sections \
 	-Xcc -mno-red-zone -Xcc -mno-sse -Xcc -mno-sse2 -Xcc -mno-mmx \
 	-Xfrontend -disable-stack-protector -import-objc-header $(KERNEL_SHIM) \
-	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section
+	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section -Xllvm -enable-shrink-wrap=false
 KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno-mmx -fdebug-prefix-map=$(CURDIR)=.
 
 # User programs: each directory Sources/Servers/<name>/ (but Runtime) is one program, build/servers/<name>.elf,
@@ -40,7 +40,7 @@ SERVER_LINKER_SCRIPT := Sources/Servers/Runtime/user.ld
 SERVER_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded -wmo \
 	-parse-as-library -Osize -assert-config Debug -g -D USERSPACE -Xfrontend -function-sections \
 	-Xfrontend -disable-stack-protector -import-objc-header $(SERVER_SHIM) \
-	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section
+	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section -Xllvm -enable-shrink-wrap=false
 SERVER_ASFLAGS := -target x86_64-unknown-none-elf -g -fdebug-prefix-map=$(CURDIR)=.
 SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z max-page-size=4096 \
 	-z noexecstack -nostdlib -static

@@ -71,18 +71,22 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     Scheduler.idleLoop()
 }
 
-/// The boot module whose string's first word ends in "root" or "root.elf" (or the only module).
+/// The boot module named `root` (see moduleName), or the only module.
 private func findRootModule() -> BootModule? {
     let modules = Kernel.boot.modules
-    for m in modules {
-        let line = KernelCommandLine(m.string)
-        if line.has("root") || line.has("root.elf") { return m }
-        if let first = m.string.split(separator: 32).first,
-           first.suffix(4).elementsEqual(bytes("root")) || first.suffix(8).elementsEqual(bytes("root.elf")) {
-            return m
-        }
-    }
+    for m in modules where moduleName(m.string).elementsEqual(bytes("root")) { return m }
     return modules.count == 1 ? modules[0] : nil
+}
+
+/// A module's name from its multiboot string: QEMU passes "PATH NAME", GRUB's module2 "NAME" (or a
+/// path): the last word, without directories and without ".elf".
+func moduleName(_ string: [UInt8]) -> [UInt8] {
+    var words = string.split(separator: 32)
+    while let last = words.last, last.isEmpty { words.removeLast() }
+    guard var word = words.last.map(Array.init) else { return [] }
+    if let slash = word.lastIndex(of: 47) { word = Array(word[(slash + 1)...]) }
+    if word.count > 4 && word.suffix(4).elementsEqual(bytes(".elf")) { word.removeLast(4) }
+    return word
 }
 
 private func parseBootInformation(magic: UInt32, info: UInt64) -> BootInfo {

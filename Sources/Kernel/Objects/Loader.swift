@@ -68,8 +68,9 @@ enum Loader {
             words.append(try give(.frame(frame)))
             words.append(m.end - m.start)
             words.append(UInt64(namesStart + names.count))
-            words.append(UInt64(m.string.count))
-            names.append(contentsOf: m.string)
+            let name = moduleName(m.string)
+            words.append(UInt64(name.count))
+            names.append(contentsOf: name)
         }
         var block: [UInt8] = []
         for w in words { for b in 0..<8 { block.append(UInt8(truncatingIfNeeded: w >> (8 * b))) } }

@@ -38,6 +38,9 @@ func programMain(_ startup: Startup) -> Int32 {
     run("thread_priority", testThreadPriority)
     run("process_give", testProcessGive)
     run("child_fault", testChildFault)
+    if startup.modules.contains(where: { $0.name == "crashtest" }) {
+        run("elf_child_fault") { () throws(SysError) in try testELFChildFault(startup) }
+    }
     run("own_threads", testOwnThreads)
     run("thread_yield", testThreadYield)
     run("sse_state", testSSEState)

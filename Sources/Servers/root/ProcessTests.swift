@@ -101,6 +101,24 @@ func testChildFault() throws(SysError) {
     check(trap != 0, "a child hitting ud2 exited with 0")
 }
 
+/// A real program (the `crashtest` boot module) faults: its process ends with a fault code, the kernel's
+/// report names its ELF (checked on the serial log by the host's integration test), root goes on.
+func testELFChildFault(_ startup: Startup) throws(SysError) {
+    guard let module = startup.modules.first(where: { $0.name == "crashtest" }) else {
+        check(false, "no crashtest boot module (boot with --module build/servers/crashtest.elf:crashtest)")
+        return
+    }
+    let child = try Spawn.start(image: module.frame, name: "crashtest")
+    let code = try child.wait()
+    check(ExitCode.isFault(code), "crashtest exited with \(hex(code)), expected a fault code")
+    check(code == ExitCode.fault(vector: 14), "crashtest's fault was not a page fault: \(hex(code))")
+    expectError(.badELF, "process_load of a frame that is not an ELF") { () throws(SysError) in
+        let frame = try frameCreate(size: 4096)
+        defer { try? handleClose(frame) }
+        _ = try Spawn.start(image: frame, name: "junk")
+    }
+}
+
 func testOwnThreads() throws(SysError) {
     let box = Counter()
     let thread = try spawnThread { () -> UInt64 in

@@ -1,0 +1,66 @@
+// Starting a program from an ELF image held in a Frame (a boot module, later a file): the kernel maps
+// the image (process_load, which also records it for fault reports); the runtime gives the new process
+// a stack, handles to itself and a startup block, as the kernel does for root.
+
+public struct SpawnedProcess {
+    public let process: Handle
+    public let vmem: Handle
+    public let thread: Handle
+
+    /// Waits for the process to end and closes the handles; returns its exit code.
+    public func wait() throws(SysError) -> UInt64 {
+        let code = try processWait(process)
+        try? handleClose(thread)
+        try? handleClose(vmem)
+        try? handleClose(process)
+        return code
+    }
+}
+
+public enum Spawn {
+    public static let stackTop: UInt64 = 0x0000_7000_0000_0000
+    public static let stackSize: UInt64 = 256 * 1024
+    public static let startupAddress: UInt64 = 0x0000_7000_0000_0000
+
+    /// Starts `name` from the ELF in `image`; `commandLine` reaches it in its startup block.
+    public static func start(image: Handle, name: String, commandLine: String = "") throws(SysError) -> SpawnedProcess {
+        let vmem = try vmemCreate()
+        let process = try processCreate(vmem: vmem)
+        let nameBytes = Array(name.utf8)
+        let loaded = nameBytes.withUnsafeBytes { b in
+            raw_syscall(Syscall.processLoad.rawValue, process.word, image.word,
+                        UInt64(UInt(bitPattern: b.baseAddress)), UInt64(b.count), 0, 0)
+        }
+        guard loaded.error == 0 else {
+            try? handleClose(process)
+            try? handleClose(vmem)
+            throw SysError(code: loaded.error)
+        }
+        let entry = loaded.value
+        let stack = try frameCreate(size: stackSize)
+        try vmemMap(vmem, frame: stack, address: stackTop - stackSize, length: stackSize, flags: [.read, .write])
+        try handleClose(stack)
+        let thread = try threadCreate(process: process, entry: entry, stack: stackTop, argument: startupAddress)
+
+        // The child's own handles, then its startup block (Sources/ABI/Syscalls.swift, StartupBlock).
+        let childProcess = try processGive(process, try handleDuplicate(process, rights: Rights.defaults(for: .process)))
+        let childVmem = try processGive(process, try handleDuplicate(vmem, rights: Rights.defaults(for: .vmem)))
+        let childThread = try processGive(process, try handleDuplicate(thread, rights: Rights.defaults(for: .thread)))
+        let line = Array(commandLine.utf8)
+        let words: [UInt64] = [StartupBlock.magic, UInt64(childProcess.raw), UInt64(childVmem.raw), UInt64(childThread.raw),
+                               0, UInt64(StartupBlock.headerWords * 8), UInt64(line.count)]
+        var block: [UInt8] = []
+        for w in words { for k in 0..<8 { block.append(UInt8(truncatingIfNeeded: w >> (8 * k))) } }
+        block.append(contentsOf: line)
+        let startup = try frameCreate(size: 4096)
+        let written = block.withUnsafeBytes { b in
+            raw_syscall(Syscall.frameWrite.rawValue, startup.word, 0, UInt64(UInt(bitPattern: b.baseAddress)),
+                        UInt64(b.count), 0, 0)
+        }
+        guard written.error == 0 else { throw SysError(code: written.error) }
+        try vmemMap(vmem, frame: startup, address: startupAddress, length: 4096, flags: [.read])
+        try handleClose(startup)
+        try threadStart(thread)
+        return SpawnedProcess(process: process, vmem: vmem, thread: thread)
+    }
+}

@@ -45,6 +45,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("thread_yield", testThreadYield)
     run("sse_state", testSSEState)
     run("heap", testHeap)
+    run("ipc_call_reply", testIPCCallReply)
     run("thousand_processes", testThousandProcesses)
     print("\(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1

@@ -22,8 +22,10 @@ public enum Spawn {
     public static let stackSize: UInt64 = 256 * 1024
     public static let startupAddress: UInt64 = 0x0000_7000_0000_0000
 
-    /// Starts `name` from the ELF in `image`; `commandLine` reaches it in its startup block.
-    public static func start(image: Handle, name: String, commandLine: String = "") throws(SysError) -> SpawnedProcess {
+    /// Starts `name` from the ELF in `image`; `commandLine` reaches it in its startup block. Each of
+    /// `give` is duplicated into the new process before it starts, and its value there is appended to the
+    /// command line as ` handle=N` (in order).
+    public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = []) throws(SysError) -> SpawnedProcess {
         let vmem = try vmemCreate()
         let process = try processCreate(vmem: vmem)
         let nameBytes = Array(name.utf8)
@@ -46,7 +48,12 @@ public enum Spawn {
         let childProcess = try processGive(process, try handleDuplicate(process, rights: Rights.defaults(for: .process)))
         let childVmem = try processGive(process, try handleDuplicate(vmem, rights: Rights.defaults(for: .vmem)))
         let childThread = try processGive(process, try handleDuplicate(thread, rights: Rights.defaults(for: .thread)))
-        let line = Array(commandLine.utf8)
+        var fullLine = commandLine
+        for h in give {
+            let value = try processGive(process, try handleDuplicate(h, rights: try handleIdentify(h).rights))
+            fullLine += " handle=\(value.raw)"
+        }
+        let line = Array(fullLine.utf8)
         let words: [UInt64] = [StartupBlock.magic, UInt64(childProcess.raw), UInt64(childVmem.raw), UInt64(childThread.raw),
                                0, UInt64(StartupBlock.headerWords * 8), UInt64(line.count)]
         var block: [UInt8] = []

@@ -6,6 +6,7 @@ let programName: StaticString = "root"
 
 func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
+    if startup.hasFlag("bench") { return runBenchmarks(startup) }
     guard startup.hasFlag("usertest") else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.
@@ -49,4 +50,25 @@ func programMain(_ startup: Startup) -> Int32 {
     run("thousand_processes", testThousandProcesses)
     print("\(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1
+}
+
+/// `bench`: the IPC benchmark pair, server and client in separate processes (Sources/Servers/ipcbench).
+func runBenchmarks(_ startup: Startup) -> Int32 {
+    guard let module = startup.modules.first(where: { $0.name == "ipcbench" }) else {
+        print("root: bench needs the ipcbench boot module")
+        return 1
+    }
+    do throws(SysError) {
+        let receiver = try receiverCreate()
+        let sender = try senderCreate(receiver)
+        let server = try Spawn.start(image: module.frame, name: "ipcbench", commandLine: "server", give: [receiver])
+        let client = try Spawn.start(image: module.frame, name: "ipcbench", commandLine: "client", give: [sender])
+        let code = try client.wait()
+        try threadStop(server.thread)
+        _ = try server.wait()
+        return Int32(truncatingIfNeeded: code)
+    } catch {
+        print("root: bench failed: \(error.name)")
+        return 1
+    }
 }

@@ -3,5 +3,6 @@
 # Details and progress go to standard error; standard output carries only the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/bench-ipc.py build
 swift build -c release --product osh >&2
 OSH=.build/release/osh scripts/bench-symbolize.sh build/kernel.elf

@@ -73,6 +73,13 @@ public struct HandleTable<Object> {
         return HandleTable.encode(index: index, generation: slots[index].generation)
     }
 
+    /// The entry behind a handle, or nil (for paths that fall back rather than fail).
+    @inline(__always)
+    public func entry(_ handle: UInt32) -> (object: Object, rights: Rights)? {
+        guard let index = index(of: handle), let object = slots[index].object else { return nil }
+        return (object, slots[index].rights)
+    }
+
     public func lookup(_ handle: UInt32) throws(SysError) -> (object: Object, rights: Rights) {
         guard let index = index(of: handle), let object = slots[index].object else { throw .invalidHandle }
         return (object, slots[index].rights)

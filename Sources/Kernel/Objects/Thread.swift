@@ -48,11 +48,11 @@ final class Thread: IntrusiveQueueElement {
     let savedRSP: UnsafeMutablePointer<UInt64>
     let fpuArea: UnsafeMutableRawPointer
 
-    var stackTop: UInt64 { UInt64(UInt(bitPattern: KernelMemory.virtual(physical: stackPhysical))) + UInt64(Thread.stackPages) * pageSize }
-    /// The user-mode register file, valid while the thread is not running user code.
-    var frame: UnsafeMutablePointer<trap_frame> {
-        UnsafeMutablePointer<trap_frame>(bitPattern: UInt(stackTop) - UInt(MemoryLayout<trap_frame>.size))!
-    }
+    /// Top of the kernel stack (TSS.rsp0 and the syscall stack while this thread runs).
+    let stackTop: UInt64
+    /// The user-mode register file at the top of the kernel stack, valid while the thread is not running
+    /// user code.
+    let frame: UnsafeMutablePointer<trap_frame>
 
     /// A user thread that will start at `entry` with `stack` and `argument` in rdi.
     init(process: Process, entry: UInt64, stack: UInt64, argument: UInt64) throws(SysError) {
@@ -62,6 +62,8 @@ final class Thread: IntrusiveQueueElement {
         self.process = process
         stackPhysical = physical
         let bottom = KernelMemory.virtual(physical: physical)
+        stackTop = UInt64(UInt(bitPattern: bottom)) + UInt64(Thread.stackPages) * pageSize
+        frame = UnsafeMutablePointer<trap_frame>(bitPattern: UInt(stackTop) - UInt(MemoryLayout<trap_frame>.size))!
         savedRSP = bottom.assumingMemoryBound(to: UInt64.self)
         fpuArea = bottom + 64
         Thread.initializeFPU(fpuArea)
@@ -88,6 +90,8 @@ final class Thread: IntrusiveQueueElement {
         self.process = process
         stackPhysical = PMM.allocate(count: Thread.stackPages)!
         let bottom = KernelMemory.virtual(physical: stackPhysical)
+        stackTop = UInt64(UInt(bitPattern: bottom)) + UInt64(Thread.stackPages) * pageSize
+        frame = UnsafeMutablePointer<trap_frame>(bitPattern: UInt(stackTop) - UInt(MemoryLayout<trap_frame>.size))!
         savedRSP = bottom.assumingMemoryBound(to: UInt64.self)
         fpuArea = bottom + 64
         Thread.initializeFPU(fpuArea)

@@ -22,6 +22,8 @@ struct SyscallArguments {
 func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
     let frame = raw.assumingMemoryBound(to: trap_frame.self)
     let number = frame.pointee.rax
+    if number == Syscall.senderCall.rawValue && FastPath.call(frame) { return }
+    if number == Syscall.receiverReplyRecv.rawValue && FastPath.replyReceive(frame) { return }
     let f = frame.pointee
     Tracker.count(number)
     let args = SyscallArguments(a0: f.rdi, a1: f.rsi, a2: f.rdx, a3: f.r10, a4: f.r8, a5: f.r9)

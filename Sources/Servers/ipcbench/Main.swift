@@ -8,8 +8,11 @@
 
 let programName: StaticString = "ipcbench"
 
-let rounds: UInt64 = 20_000
-let warmup: UInt64 = 500
+/// `rounds=N` on the kernel command line (root passes it on) overrides the number of timed round trips.
+var rounds: UInt64 = 20_000
+var warmup: UInt64 = 500
+/// `only=NAME` (0w, 1w, 4w, 1h) runs one variant.
+var only: Substring? = nil
 
 /// Variants: label = what the message carries.
 enum Variant: UInt32 {
@@ -57,6 +60,7 @@ func serve(_ receiver: Handle, ipcBuffer: UInt64) -> Int32 {
 }
 
 func measure(_ sender: Handle, _ variant: Variant, words: (UInt64, UInt64, UInt64, UInt64), wordCount: Int, handles: Int) throws(SysError) {
+    if let only, only != variant.name { return }
     let message = IPCMessage(tag: IPCTag(words: wordCount, handles: handles, label: variant.rawValue), words: words)
     for _ in 0..<warmup { _ = try senderCall(sender, message) }
     print("bench mark start \(variant.name)")
@@ -87,6 +91,10 @@ func client(_ sender: Handle, ipcBuffer: UInt64) -> Int32 {
 
 func programMain(_ startup: Startup) -> Int32 {
     let handles = handleArguments(startup)
+    for word in startup.commandLine.split(separator: " ") where word.hasPrefix("rounds=") {
+        if let n = UInt64(word.dropFirst(7)) { rounds = n; warmup = min(warmup, n) }
+    }
+    for word in startup.commandLine.split(separator: " ") where word.hasPrefix("only=") { only = word.dropFirst(5) }
     guard let endpoint = handles.first else {
         print("ipcbench: started without an endpoint handle")
         return 2

@@ -62,7 +62,9 @@ func runBenchmarks(_ startup: Startup) -> Int32 {
         let receiver = try receiverCreate()
         let sender = try senderCreate(receiver)
         let server = try Spawn.start(image: module.frame, name: "ipcbench", commandLine: "server", give: [receiver])
-        let client = try Spawn.start(image: module.frame, name: "ipcbench", commandLine: "client", give: [sender])
+        let rounds = startup.commandLine.split(separator: " ").filter { $0.hasPrefix("rounds=") || $0.hasPrefix("only=") }.map(String.init)
+        let client = try Spawn.start(image: module.frame, name: "ipcbench",
+                                     commandLine: (["client"] + rounds).joined(separator: " "), give: [sender])
         let code = try client.wait()
         try threadStop(server.thread)
         _ = try server.wait()

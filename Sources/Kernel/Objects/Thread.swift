@@ -24,6 +24,8 @@ final class Thread: IntrusiveQueueElement {
     var exitCode: UInt64 = 0
     /// Set when the thread must end: it does so the next time it would return to user mode.
     var killed = false
+    /// The page-table root of its process's address space (it never changes), for thread switches.
+    let addressSpaceRoot: UInt64
     let exitWaiters = WaitQueue()
     var blockedOn: WaitQueue? = nil
     var nextWaiting: Thread? = nil
@@ -60,6 +62,7 @@ final class Thread: IntrusiveQueueElement {
         id = Thread.nextID
         Thread.nextID += 1
         self.process = process
+        addressSpaceRoot = process.vmem.root
         stackPhysical = physical
         let bottom = KernelMemory.virtual(physical: physical)
         stackTop = UInt64(UInt(bitPattern: bottom)) + UInt64(Thread.stackPages) * pageSize
@@ -88,6 +91,7 @@ final class Thread: IntrusiveQueueElement {
     init(idleFor process: Process) {
         id = 0
         self.process = process
+        addressSpaceRoot = Vmem.kernelRoot
         stackPhysical = PMM.allocate(count: Thread.stackPages)!
         let bottom = KernelMemory.virtual(physical: stackPhysical)
         stackTop = UInt64(UInt(bitPattern: bottom)) + UInt64(Thread.stackPages) * pageSize

@@ -53,7 +53,7 @@ enum Scheduler {
         PerCPU.setKernelStack(next.stackTop)
         // The idle thread runs on the kernel's own page tables, so that a dying process's tables are never
         // the loaded ones when they are freed.
-        let root = next === idle ? Vmem.kernelRoot : next.process.vmem.root
+        let root = next.addressSpaceRoot
         if read_cr3() & ~UInt64(0xfff) != root { write_cr3(root) }
         fpu_save(previous.fpuArea)
         fpu_restore(next.fpuArea)

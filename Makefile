@@ -15,7 +15,7 @@ export PATH := $(TOOLBIN):$(PATH)
 
 KERNEL_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Kernel -name '*.swift'))
 KERNEL_ASM := $(sort $(shell find Sources/Kernel -name '*.S'))
-KERNEL_ASM_OBJ := $(patsubst Sources/Kernel/%.S,$(BUILD)/kernel/%.o,$(KERNEL_ASM))
+KERNEL_ASM_OBJ := $(patsubst Sources/Kernel/%.S,$(BUILD)/kernel/%.o,$(KERNEL_ASM)) $(BUILD)/kernel/libc.o
 KERNEL_SHIM := Sources/Kernel/Arch/shim.h
 LINKER_SCRIPT := Sources/Kernel/Boot/linker.ld
 
@@ -32,9 +32,12 @@ KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno
 # User mode may use SSE and the red zone; frame pointers stay for stack traces. -assert-config Debug keeps
 # the messages of fatalError/precondition (printed through putchar before the trap).
 SERVERS := $(filter-out Runtime,$(patsubst Sources/Servers/%/,%,$(wildcard Sources/Servers/*/)))
-SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift'))
+# User programs share the kernel core's markup writer and ELF helpers (pure Swift).
+SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift') \
+	Sources/Kernel/Core/Markup.swift Sources/Kernel/Core/ELF.swift)
 SERVER_RUNTIME_ASM := $(sort $(shell find Sources/Servers/Runtime -name '*.S'))
-SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/servers/runtime/%.o,$(SERVER_RUNTIME_ASM))
+SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/servers/runtime/%.o,$(SERVER_RUNTIME_ASM)) \
+	$(BUILD)/servers/runtime/libc.o
 SERVER_SHIM := Sources/Servers/Runtime/runtime.h
 SERVER_LINKER_SCRIPT := Sources/Servers/Runtime/user.ld
 SERVER_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded -wmo \
@@ -59,9 +62,18 @@ $(BUILD)/kernel/swift.o: $(KERNEL_SWIFT) $(KERNEL_SHIM) Makefile
 	@mkdir -p $(dir $@)
 	$(SWIFTC) $(KERNEL_SWIFTFLAGS) -c $(KERNEL_SWIFT) -o $@
 
-$(BUILD)/kernel/%.o: Sources/Kernel/%.S Makefile
+$(BUILD)/kernel/%.o: Sources/Kernel/%.S Sources/Kernel/Arch/frame.inc Makefile
 	@mkdir -p $(dir $@)
 	$(CLANG) $(KERNEL_ASFLAGS) -c $< -o $@
+
+# Sources/Shared/libc.S: memcpy and friends, for the kernel and for user programs.
+$(BUILD)/kernel/libc.o: Sources/Shared/libc.S Makefile
+	@mkdir -p $(dir $@)
+	$(CLANG) $(KERNEL_ASFLAGS) -c $< -o $@
+
+$(BUILD)/servers/runtime/libc.o: Sources/Shared/libc.S Makefile
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SERVER_ASFLAGS) -c $< -o $@
 
 $(BUILD)/kernel.elf: $(BUILD)/kernel/swift.o $(KERNEL_ASM_OBJ) $(LINKER_SCRIPT)
 	$(LLD) -T $(LINKER_SCRIPT) --gc-sections --build-id=sha1 -z max-page-size=4096 -z noexecstack -nostdlib -static \

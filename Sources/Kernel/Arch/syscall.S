@@ -4,6 +4,8 @@
  *   gs:0  kernel stack top of the current thread (also in TSS.rsp0)
  *   gs:8  scratch: the user stack pointer at syscall entry
  */
+#include "frame.inc"
+
 #define USER_CS (0x20 | 3)
 #define USER_DS (0x18 | 3)
 #define SYSCALL_VECTOR 0x100
@@ -22,30 +24,8 @@ syscall_entry:
     pushq %rcx                          /* rip */
     pushq $0                            /* error */
     pushq $SYSCALL_VECTOR
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    cld
-    mov %rsp, %rdi
-    pushq 17 * 8(%rsp)                  /* frame record: user rip, user rbp */
-    pushq 8 * 8 + 8(%rsp)
-    mov %rsp, %rbp
-    call kernel_syscall
-    add $16, %rsp
-    mov %rsp, %rdi
-    call kernel_leave
+    SAVE_GENERAL_REGISTERS
+    CALL_WITH_FRAME kernel_syscall
     /* Back with sysret when the frame still looks like a syscall's: user CS/SS and a canonical user rip
      * (sysret with a non-canonical rip would fault in ring 0). Anything else goes through iretq. */
     cmpq $USER_CS, 18 * 8(%rsp)
@@ -55,21 +35,7 @@ syscall_entry:
     movabs $0x00007fffffffffff, %rax
     cmpq %rax, 17 * 8(%rsp)
     ja trap_return
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11                           /* overwritten below with rflags */
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx                           /* overwritten below with rip */
-    popq %rbx
-    popq %rax
+    RESTORE_GENERAL_REGISTERS                /* rcx and r11 are overwritten below */
     add $16, %rsp                       /* vector, error */
     popq %rcx                           /* rip */
     add $8, %rsp                        /* cs */

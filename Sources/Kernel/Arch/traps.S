@@ -2,6 +2,8 @@
  * vector number, then the common path saves the general registers into a struct trap_frame (shim.h) and
  * calls kernel_trap(frame) in Swift. */
 
+#include "frame.inc"
+
     .section .text
     .altmacro
 
@@ -21,53 +23,16 @@ trap_common:
     testb $3, 24(%rsp)
     jz 1f
     swapgs
-1:  pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    cld
-    mov %rsp, %rdi
-    /* A frame record so stack traces walk from the handler into the interrupted code:
-     * [rbp] = interrupted rbp, [rbp + 8] = interrupted rip. */
-    pushq 17 * 8(%rsp)                  /* rip */
-    pushq 8 * 8 + 8(%rsp)               /* rbp */
-    mov %rsp, %rbp
-    call kernel_trap
-    add $16, %rsp
-    mov %rsp, %rdi
-    call kernel_leave
+1:
+    SAVE_GENERAL_REGISTERS
+    CALL_WITH_FRAME kernel_trap
     jmp trap_return
 
 /* Restores a struct trap_frame at %rsp and returns to it with iretq (swapgs first when it is user
  * mode). Shared by interrupts, exceptions, syscalls and the first entry of new user threads. */
     .globl trap_return
 trap_return:
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    RESTORE_GENERAL_REGISTERS
     add $16, %rsp                       /* vector and error code */
     testb $3, 8(%rsp)
     jz 2f

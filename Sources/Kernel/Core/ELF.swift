@@ -223,6 +223,18 @@ public struct ELFFile {
     static func align4(_ value: UInt64) -> UInt64 { (value + 3) & ~3 }
 }
 
+/// The descriptor of a GNU build-ID note (a program's own .note.gnu.build-id, between linker symbols):
+/// empty when the bytes are not such a note.
+public func gnuBuildID(note: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    let empty = UnsafeRawBufferPointer(start: note.baseAddress, count: 0)
+    guard note.count >= 16, let base = note.baseAddress else { return empty }
+    let nameSize = Int(base.loadUnaligned(as: UInt32.self))
+    let descSize = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    let descOffset = 12 + ((nameSize + 3) & ~3)
+    guard nameSize <= note.count, descSize <= note.count, descOffset + descSize <= note.count else { return empty }
+    return UnsafeRawBufferPointer(start: base + descOffset, count: descSize)
+}
+
 /// Lower-case hexadecimal digits of bytes, as build IDs are written in markup and file names.
 public func hexString(_ bytes: [UInt8]) -> String {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)

@@ -51,13 +51,7 @@ enum StackTrace {
     static func withBuildID<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         let start = UnsafeRawPointer(symbol_build_id_note()!)
         let end = UnsafeRawPointer(symbol_build_id_note_end()!)
-        let size = end - start
-        guard size >= 16 else { return body(UnsafeRawBufferPointer(start: start, count: 0)) }
-        let nameSize = Int(start.load(as: UInt32.self))
-        let descSize = Int(start.load(fromByteOffset: 4, as: UInt32.self))
-        let descOffset = 12 + ((nameSize + 3) & ~3)
-        guard descOffset + descSize <= size else { return body(UnsafeRawBufferPointer(start: start, count: 0)) }
-        return body(UnsafeRawBufferPointer(start: start + descOffset, count: descSize))
+        return body(gnuBuildID(note: UnsafeRawBufferPointer(start: start, count: end - start)))
     }
 
     /// `{{{reset}}}`, the kernel's module and mapping lines, then one `bt` line per frame: the first is

@@ -32,61 +32,33 @@ public func fatal(_ message: StaticString) -> Never {
 public func programBuildID() -> UnsafeRawBufferPointer {
     let start = UnsafeRawPointer(symbol_build_id_note()!)
     let end = UnsafeRawPointer(symbol_build_id_note_end()!)
-    let size = end - start
-    guard size >= 16 else { return UnsafeRawBufferPointer(start: start, count: 0) }
-    let nameSize = Int(start.load(as: UInt32.self))
-    let descSize = Int(start.load(fromByteOffset: 4, as: UInt32.self))
-    let descOffset = 12 + ((nameSize + 3) & ~3)
-    guard descOffset + descSize <= size else { return UnsafeRawBufferPointer(start: start, count: 0) }
-    return UnsafeRawBufferPointer(start: start + descOffset, count: descSize)
+    return gnuBuildID(note: UnsafeRawBufferPointer(start: start, count: end - start))
+}
+
+/// The program's output as a ByteSink, for the markup writer (Sources/Kernel/Core/Markup.swift).
+struct OutputSink: ByteSink {
+    mutating func write(_ byte: UInt8) { Output.write(byte) }
 }
 
 /// `{{{reset}}}`, the module and mmap lines, frame 0 (a return address: `ra`), then the frames found by
 /// following saved rbp values; stops at a zero, misaligned or non-increasing frame pointer, or one
 /// outside the lower half.
 public func writeStackTrace(returnAddress: UInt64, rbp: UInt64) {
-    Output.write("{{{reset}}}\n{{{module:0:")
-    Output.write(programName)
-    Output.write(":elf:")
-    for byte in programBuildID() {
-        Output.write(Output.hexDigit(byte >> 4))
-        Output.write(Output.hexDigit(byte & 0xf))
+    var sink = OutputSink()
+    Markup.reset(&sink)
+    Markup.module(&sink, id: 0, name: programName, buildID: programBuildID())
+    let segments: [(UInt64, UInt64, UInt32)] = [(symbol_text_start(), symbol_text_end(), 5),
+                                                (symbol_rodata_start(), symbol_rodata_end(), 4),
+                                                (symbol_data_start(), symbol_image_end(), 6)]
+    for (start, end, flags) in segments where end > start {
+        Markup.mmap(&sink, start: start, size: end - start, module: 0, flags: flags, relativeAddress: start)
     }
-    Output.write("}}}\n")
-    writeMmap(start: symbol_text_start(), end: symbol_text_end(), flags: "rx")
-    writeMmap(start: symbol_rodata_start(), end: symbol_rodata_end(), flags: "r")
-    writeMmap(start: symbol_data_start(), end: symbol_image_end(), flags: "rw")
-    writeFrame(0, returnAddress)
-    var frame = rbp
-    var index: UInt64 = 1
-    while index < 64, frame != 0, frame & 7 == 0, frame < 0x0000_8000_0000_0000 - 16 {
-        let returnAddress = UnsafePointer<UInt64>(bitPattern: UInt(frame + 8))!.pointee
-        guard returnAddress != 0 else { break }
-        writeFrame(index, returnAddress)
-        index += 1
-        let next = UnsafePointer<UInt64>(bitPattern: UInt(frame))!.pointee
-        guard next > frame else { break }
-        frame = next
+    Markup.backtrace(&sink, frame: 0, address: returnAddress, kind: .returnAddress)
+    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 63) { buffer in
+        let count = walkFramePointers(rbp: rbp, maxFrames: 63, read: { address in
+            guard address < 0x0000_8000_0000_0000 - 16 else { return nil }
+            return UnsafePointer<UInt64>(bitPattern: UInt(address))!.pointee
+        }, into: buffer)
+        for i in 0..<count { Markup.backtrace(&sink, frame: i + 1, address: buffer[i], kind: .returnAddress) }
     }
-}
-
-func writeMmap(start: UInt64, end: UInt64, flags: StaticString) {
-    guard end > start else { return }
-    Output.write("{{{mmap:")
-    Output.writeHex(start)
-    Output.write(":")
-    Output.writeHex(end - start)
-    Output.write(":load:0:")
-    Output.write(flags)
-    Output.write(":")
-    Output.writeHex(start)
-    Output.write("}}}\n")
-}
-
-func writeFrame(_ index: UInt64, _ address: UInt64) {
-    Output.write("{{{bt:")
-    Output.writeDecimal(index)
-    Output.write(":")
-    Output.writeHex(address)
-    Output.write(":ra}}}\n")
 }

@@ -44,30 +44,6 @@ public enum Output {
         _ = raw_syscall(Syscall.debugLog.rawValue, UInt64(UInt(bitPattern: runtime_output())), UInt64(used), 0, 0, 0, 0)
         used = 0
     }
-
-    public static func writeHex(_ value: UInt64) {
-        write(UInt8(ascii: "0"))
-        write(UInt8(ascii: "x"))
-        var shift = 60
-        while shift > 0 && (value >> UInt64(shift)) & 0xf == 0 { shift -= 4 }
-        while shift >= 0 {
-            write(hexDigit(UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xf))
-            shift -= 4
-        }
-    }
-
-    public static func writeDecimal(_ value: UInt64) {
-        var divisor: UInt64 = 1
-        while value / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            write(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (value / divisor) % 10))
-            divisor /= 10
-        }
-    }
-
-    static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
-    }
 }
 
 @_cdecl("putchar")

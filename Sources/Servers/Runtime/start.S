@@ -1,4 +1,4 @@
-/* Userspace entry points and the few C library routines Embedded Swift expects.
+/* Userspace entry points, syscall stubs and thread trampolines.
  * Syscall convention (Sources/ABI/Syscalls.swift): rax = number, arguments in rdi, rsi, rdx, r10, r8, r9;
  * on return rax = error (0 = success), rdx = value; rcx and r11 are clobbered. */
     .section .text
@@ -107,75 +107,7 @@ sse_fill_and_yield:
     ret
     .size sse_fill_and_yield, . - sse_fill_and_yield
 
-    .globl memcpy
-    .type memcpy, @function
-memcpy:
-    mov %rdi, %rax
-    mov %rdx, %rcx
-    rep movsb
-    ret
-    .size memcpy, . - memcpy
-
-    .globl memmove
-    .type memmove, @function
-memmove:
-    mov %rdi, %rax
-    mov %rdx, %rcx
-    cmp %rsi, %rdi
-    jbe 1f                      /* destination below the source: copy forwards */
-    lea -1(%rsi, %rdx), %rsi
-    lea -1(%rdi, %rdx), %rdi
-    std
-    rep movsb
-    cld
-    ret
-1:  rep movsb
-    ret
-    .size memmove, . - memmove
-
-    .globl memset
-    .type memset, @function
-memset:
-    mov %rdi, %r9
-    mov %esi, %eax
-    mov %rdx, %rcx
-    rep stosb
-    mov %r9, %rax
-    ret
-    .size memset, . - memset
-
-    .globl bzero
-    .type bzero, @function
-bzero:
-    mov %rsi, %rcx
-    xor %eax, %eax
-    rep stosb
-    ret
-    .size bzero, . - bzero
-
-    .globl memcmp
-    .type memcmp, @function
-memcmp:
-    xor %eax, %eax
-    test %rdx, %rdx
-    jz 2f
-1:  movzbl (%rdi), %eax
-    movzbl (%rsi), %ecx
-    sub %ecx, %eax
-    jnz 2f
-    inc %rdi
-    inc %rsi
-    dec %rdx
-    jnz 1b
-2:  ret
-    .size memcmp, . - memcmp
-
-/* The name `free` is reserved for the Swift runtime's own declaration; the heap exports heap_free. */
-    .globl free
-    .type free, @function
-free:
-    jmp heap_free
-    .size free, . - free
+/* memcpy, memmove, memset, bzero, memcmp and free come from Sources/Shared/libc.S. */
 
     .section .bss
     .balign 64

@@ -1,4 +1,5 @@
-/* The few C library routines the Embedded Swift runtime and the compiler expect, without SSE. */
+/* The few C library routines the Embedded Swift runtime and the compiler expect, without SSE: linked
+ * into the kernel and into every user program. Each program provides heap_free (free's body) in Swift. */
     .section .text
 
     .globl memcpy
@@ -54,7 +55,10 @@ bzero:
     rep stosb
     ret
 
-/* free is implemented in Swift (Memory/Heap.swift) under another name. */
+/* free is implemented in Swift under another name (the name itself is reserved for the Swift runtime's
+ * own declaration): the kernel's Memory/Heap.swift and the runtime's Heap.swift export heap_free. */
     .globl free
 free:
     jmp heap_free
+
+    .section .note.GNU-stack, "", @progbits

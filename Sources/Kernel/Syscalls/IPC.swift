@@ -50,14 +50,22 @@ enum IPC {
             moving.append(entry)
         }
         guard to.process.handles.count + moving.count <= Process.handleCapacity else { throw .noHandles }
+        // The bytes go first, the handle slots cleared: a receiver's buffer that cannot take them (unmapped
+        // since thread_set_ipc_buffer, or no memory for its page) fails the send before any handle moves.
+        for i in 0..<IPCBuffer.maxHandles * 4 { bytes[i] = 0 }
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try to.process.vmem.copy(address: to.ipcBuffer, buffer: b, write: true)
+        }
+        guard !moving.isEmpty else { return }
         var newValues: [UInt32] = []
         for m in moving { newValues.append(try to.process.handles.insert(m.object, rights: m.rights)) }
         for v in values { _ = try? from.process.handles.remove(v) }
+        // The new values into the slots: the page was just written and nothing ran since, so this succeeds.
+        var slots = [UInt8](repeating: 0, count: IPCBuffer.maxHandles * 4)
         for (i, v) in newValues.enumerated() {
-            for k in 0..<4 { bytes[i * 4 + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+            for k in 0..<4 { slots[i * 4 + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
         }
-        for i in newValues.count..<IPCBuffer.maxHandles { for k in 0..<4 { bytes[i * 4 + k] = 0 } }
-        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+        try withBytes(&slots) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try to.process.vmem.copy(address: to.ipcBuffer, buffer: b, write: true)
         }
     }

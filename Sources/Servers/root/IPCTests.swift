@@ -598,3 +598,40 @@ func testIPCCrossProcess() throws(SysError) {
     check(try processWait(server3.process) == UInt64.max, "a child stopped in recv did not end with UInt64.max")
     expectError(.peerClosed, "a call after the receiving child was stopped") { () throws(SysError) in try senderCall(s3, IPCMessage(label: 0, 1)) }
 }
+
+/// A send whose delivery fails at the receiver's side (its IPC buffer page was unmapped after
+/// thread_set_ipc_buffer) moves no handle: the sender keeps it, the server stays usable.
+func testIPCTransferToBadBuffer() throws(SysError) {
+    let receiver = try receiverCreate()
+    let sender = try senderCreate(receiver)
+    let mine = try IPCPage.make()
+    let theirs = try IPCPage.make()
+    defer { IPCPage.uninstall(); mine.release(); closeAll(theirs.frame, sender, receiver) }
+    try mine.install()
+    let installed = Counter()
+    let server = try spawnWatched { () -> UInt64 in
+        outcome { () throws(SysError) -> UInt64 in
+            try theirs.install()
+            installed.value = 1
+            _ = waitUntil { installed.value == 2 }
+            let m = try receiverRecv(receiver)
+            try receiverReply(IPCMessage(label: 0, m.words.0 + 1))
+            return UInt64(m.tag.handles)
+        }
+    }
+    check(waitUntil { installed.value == 1 }, "the server did not install its IPC buffer")
+    try vmemUnmap(Runtime.vmem, address: theirs.address, length: pageSize)
+    installed.value = 2
+    settle()
+    let f = try frameCreate(size: 2 * pageSize)
+    defer { closeAll(f) }
+    mine.setHandle(0, f.raw)
+    expectError(.badAddress, "a handle sent to a receiver whose IPC buffer is unmapped") { () throws(SysError) in
+        try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, handles: 1), words: (1, 0, 0, 0)))
+    }
+    check((try? frameGetSize(f)) == 2 * pageSize, "the sender lost the handle of a failed send")
+    // The server is still there: a words-only message goes through.
+    let a = try senderCall(sender, IPCMessage(label: 0, 5))
+    check(a.words.0 == 6, "the server answered \(a.words.0)")
+    check(finish(server, "server") == 0, "the server received handles")
+}

@@ -55,6 +55,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("ipc_receiver_closed", testIPCReceiverClosed)
     run("ipc_killed_peers", testIPCKilledPeers)
     run("ipc_cross_process", testIPCCrossProcess)
+    run("ipc_transfer_to_bad_buffer", testIPCTransferToBadBuffer)
     run("notify", testNotify)
     run("futex", testFutex)
     run("ring_stream", testRingStream)

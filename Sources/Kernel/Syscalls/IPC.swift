@@ -77,6 +77,7 @@ enum IPC {
             caller.ipcError = .peerClosed
             Scheduler.wake(caller)
         }
+        t.receiveInto?.receiving = false
         t.receiveInto = nil
     }
 
@@ -121,6 +122,7 @@ enum IPC {
     private static func bind(caller: Thread, to server: Thread) {
         if let reply = server.receiveInto {
             server.receiveInto = nil
+            reply.receiving = false
             reply.caller = caller
         } else {
             server.replyTo = caller
@@ -131,7 +133,8 @@ enum IPC {
         let me = Scheduler.current!
         // An unanswered caller from before is dropped: it wakes with .peerClosed.
         threadGone(me)
-        if let reply, reply.caller != nil { throw .badState }
+        // A Reply holds one caller: not while it holds one, nor while another thread receives into it.
+        if let reply, reply.caller != nil || reply.receiving { throw .badState }
         let endpoint = receiver.endpoint
         while let caller = endpoint.callers.removeFirst() {
             do {
@@ -146,8 +149,10 @@ enum IPC {
             return me.frame.pointee.rdx
         }
         me.receiveInto = reply
+        reply?.receiving = true
         me.ipcError = nil
         Scheduler.block(on: endpoint.receivers)
+        me.receiveInto?.receiving = false
         me.receiveInto = nil
         if me.killed { throw .badState }
         if let e = me.ipcError {

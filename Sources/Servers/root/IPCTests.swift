@@ -635,3 +635,54 @@ func testIPCTransferToBadBuffer() throws(SysError) {
     check(a.words.0 == 6, "the server answered \(a.words.0)")
     check(finish(server, "server") == 0, "the server received handles")
 }
+
+/// Two threads receiving into the same Reply at once: the second receive is refused (.badState) rather
+/// than letting a second caller overwrite the first one's binding (which left the first caller blocked
+/// for ever, unanswerable).
+func testIPCReplySharedByReceivers() throws(SysError) {
+    let receiver = try receiverCreate()
+    let sender = try senderCreate(receiver)
+    let reply = try replyCreate()
+    defer { closeAll(reply, sender, receiver) }
+    func receiving() throws(SysError) -> Watched {
+        try spawnWatched { () -> UInt64 in
+            outcome { () throws(SysError) -> UInt64 in try receiverRecv(receiver, reply: reply).words.0 }
+        }
+    }
+    func caller(_ id: UInt64) throws(SysError) -> Watched {
+        try spawnWatched { () -> UInt64 in
+            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
+        }
+    }
+    let first = try receiving()
+    settle()
+    let second = try receiving()
+    settle()
+    var callers: [Watched] = []
+    if isBlocked(second) {
+        fail("a second receive into a Reply that a thread is receiving into was not refused")
+        // Show the consequence: two callers, one Reply.
+        callers = [try caller(1), try caller(2)]
+        settle()
+        if (try? replyReply(reply, IPCMessage(label: 0, 100))) == nil { fail("the Reply could not answer") }
+        settle()
+        for c in callers where isBlocked(c) {
+            fail("a caller whose binding was overwritten is blocked with nothing to answer it")
+            stopAndJoin(c, "orphaned caller")
+        }
+        _ = finish(first, "first receiver")
+        _ = finish(second, "second receiver")
+        return
+    }
+    check(finish(second, "second receiver") == errorCode(.badState), "the second receive did not fail with badState")
+    let c = try caller(7)
+    check(finish(first, "first receiver") == 7, "the first receiver did not get the call")
+    try replyReply(reply, IPCMessage(label: 0, 107))
+    check(finish(c, "caller") == 107, "the caller got the wrong answer")
+    // Free again once answered: a receive into it works.
+    let again = try receiving()
+    let c2 = try caller(8)
+    check(finish(again, "receiver after the answer") == 8, "a receive into the answered Reply failed")
+    try replyReply(reply, IPCMessage(label: 0, 108))
+    check(finish(c2, "caller 8") == 108, "caller 8 got the wrong answer")
+}

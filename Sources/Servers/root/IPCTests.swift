@@ -110,6 +110,24 @@ func testIPCBufferBytes() throws(SysError) {
     _ = try? vmemUnmap(Runtime.vmem, address: roAddress, length: pageSize)
     closeAll(readOnly)
     expectSuccess("thread_set_ipc_buffer(0) with none set") { () throws(SysError) in try threadSetIPCBuffer(me, address: 0) }
+    // Another process's thread: the address must be mapped in that thread's address space.
+    var child = try Child.create(code: Code.exit(0))
+    defer { child.close() }
+    try child.spawn(start: false)
+    expectError(.badAddress, "thread_set_ipc_buffer of a child's thread at an address only root maps") { () throws(SysError) in
+        try threadSetIPCBuffer(child.thread, address: mine.address)
+    }
+    let childPage = try handleDuplicate(mine.frame, rights: [.read, .write, .map])
+    defer { closeAll(childPage) }
+    try vmemMap(child.vmem, frame: childPage, address: 0x50_0000, length: pageSize, flags: [.read, .write])
+    expectSuccess("thread_set_ipc_buffer of a child's thread at its own page") { () throws(SysError) in
+        try threadSetIPCBuffer(child.thread, address: 0x50_0000)
+    }
+    let readOnlyThread = try handleDuplicate(child.thread, rights: [.read])
+    defer { closeAll(readOnlyThread) }
+    expectError(.accessDenied, "thread_set_ipc_buffer without .write on the thread") { () throws(SysError) in
+        try threadSetIPCBuffer(readOnlyThread, address: 0x50_0000)
+    }
 
     step("no IPC buffer on the caller")
     let sizes = [1, 100, IPCBuffer.maxBytes]
@@ -630,6 +648,17 @@ func testIPCTransferToBadBuffer() throws(SysError) {
         try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, handles: 1), words: (1, 0, 0, 0)))
     }
     check((try? frameGetSize(f)) == 2 * pageSize, "the sender lost the handle of a failed send")
+    // The sender's own buffer gone: the send fails reading it, nothing moves either.
+    let spare = try IPCPage.make()
+    defer { IPCPage.uninstall(); spare.release() }
+    try spare.install()
+    spare.setHandle(0, f.raw)
+    try vmemUnmap(Runtime.vmem, address: spare.address, length: pageSize)
+    expectError(.badAddress, "a send from an unmapped IPC buffer") { () throws(SysError) in
+        try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: 4, handles: 1), words: (1, 0, 0, 0)))
+    }
+    check((try? frameGetSize(f)) == 2 * pageSize, "the sender lost the handle of a send from an unmapped buffer")
+    try mine.install()
     // The server is still there: a words-only message goes through.
     let a = try senderCall(sender, IPCMessage(label: 0, 5))
     check(a.words.0 == 6, "the server answered \(a.words.0)")

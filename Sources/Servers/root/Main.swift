@@ -61,6 +61,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("futex", testFutex)
     run("ring_stream", testRingStream)
     run("ring_backpressure", testRingBackpressure)
+    run("ring_cross_process", testRingCrossProcess)
     run("thousand_processes", testThousandProcesses)
     print("\(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1

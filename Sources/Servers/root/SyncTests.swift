@@ -298,3 +298,86 @@ func testRingBackpressure() throws(SysError) {
     check(got == 500 && wrong == 0, "a ring without Notifies passed \(got) messages, \(wrong) wrong")
     finish(yielder, "yielding producer")
 }
+
+extension Code {
+    /// A ring producer in another process (hand-assembled): rdi = the ring's address in the child (128
+    /// slots of 16 bytes after the 128-byte header, Ring's layout); the child's Notify handle value is at
+    /// header offset 72. It pushes RingMessage(0..<10000) — yielding while the ring is full, waking the
+    /// consumer the way Ring does (store tail; mfence; if consumerWaiting, xchg it to 0 and notify) —
+    /// then exits with 0.
+    static let ringProducer: [UInt8] = [
+        0x49, 0x89, 0xfc,                                  // mov %rdi, %r12         ring base
+        0x31, 0xdb,                                        // xor %ebx, %ebx         i = 0
+        0x41, 0x8b, 0x04, 0x24,                            // 1: mov (%r12), %eax    head
+        0x89, 0xda,                                        // mov %ebx, %edx
+        0x29, 0xc2,                                        // sub %eax, %edx         tail - head
+        0x81, 0xfa, 0x80, 0x00, 0x00, 0x00,                // cmp $128, %edx
+        0x72, 0x09,                                        // jb 2f
+        0xb8, 0x12, 0x00, 0x00, 0x00, 0x0f, 0x05,          // mov $18, %eax; syscall (thread_yield)
+        0xeb, 0xe7,                                        // jmp 1b
+        0x89, 0xd8,                                        // 2: mov %ebx, %eax
+        0x83, 0xe0, 0x7f,                                  // and $127, %eax
+        0xc1, 0xe0, 0x04,                                  // shl $4, %eax
+        0x49, 0x8d, 0x94, 0x04, 0x80, 0x00, 0x00, 0x00,    // lea 128(%r12,%rax), %rdx   the slot
+        0x48, 0x89, 0x1a,                                  // mov %rbx, (%rdx)       sequence
+        0x49, 0xb8, 0x15, 0x7c, 0x4a, 0x7f, 0xb9, 0x79, 0x37, 0x9e,   // movabs $0x9e3779b97f4a7c15, %r8
+        0x4c, 0x0f, 0xaf, 0xc3,                            // imul %rbx, %r8
+        0x4c, 0x89, 0x42, 0x08,                            // mov %r8, 8(%rdx)       check
+        0x8d, 0x43, 0x01,                                  // lea 1(%rbx), %eax
+        0x41, 0x89, 0x44, 0x24, 0x40,                      // mov %eax, 64(%r12)     publish tail
+        0x0f, 0xae, 0xf0,                                  // mfence
+        0x41, 0x83, 0x7c, 0x24, 0x04, 0x00,                // cmpl $0, 4(%r12)       consumerWaiting?
+        0x74, 0x1c,                                        // je 3f
+        0x31, 0xc0,                                        // xor %eax, %eax
+        0x41, 0x87, 0x44, 0x24, 0x04,                      // xchg %eax, 4(%r12)
+        0x85, 0xc0,                                        // test %eax, %eax
+        0x74, 0x11,                                        // je 3f
+        0x41, 0x8b, 0x7c, 0x24, 0x48,                      // mov 72(%r12), %edi     the Notify
+        0xbe, 0x01, 0x00, 0x00, 0x00,                      // mov $1, %esi
+        0xb8, 0x29, 0x00, 0x00, 0x00, 0x0f, 0x05,          // mov $41, %eax; syscall (notify_notify)
+        0xff, 0xc3,                                        // 3: inc %ebx
+        0x81, 0xfb, 0x10, 0x27, 0x00, 0x00,                // cmp $10000, %ebx
+        0x75, 0x89,                                        // jne 1b
+    ] + exit(0)
+}
+
+/// 10,000 messages through a ring from a producer in another process (Code.ringProducer, the Frame
+/// mapped in both), in order, none lost; root's consumer sleeps on the Notify the child signals.
+func testRingCrossProcess() throws(SysError) {
+    let frame = try frameCreate(size: pageSize)
+    let forChild = try handleDuplicate(frame, rights: [.read, .write, .map])
+    let dataReady = try notifyCreate()
+    let address = Scratch.take(pages: 1)
+    defer {
+        _ = try? vmemUnmap(Runtime.vmem, address: address, length: pageSize)
+        closeAll(frame, forChild, dataReady)
+    }
+    try vmemMap(Runtime.vmem, frame: frame, address: address, length: pageSize, flags: [.read, .write])
+    let ring = Ring(memory: pointer(address), size: Ring.bytesNeeded(slotSize: 16, slotCount: 128), slotSize: 16,
+                    dataReady: dataReady)
+    check(ring.slotCount == 128 && ring.slotSize == 16, "ring of \(ring.slotCount) × \(ring.slotSize)")
+    ring.reset()
+    var child = try Child.create(code: Code.ringProducer)
+    defer { child.close() }
+    let childAddress: UInt64 = 0x50_0000
+    try vmemMap(child.vmem, frame: forChild, address: childAddress, length: pageSize, flags: [.read, .write])
+    let given = try processGive(child.process, try handleDuplicate(dataReady, rights: [.signal, .transfer]))
+    pointer(address + 72).storeBytes(of: given.raw, as: UInt32.self)
+    let total: UInt64 = 10_000
+    let consumer = try spawnWatched { () -> UInt64 in
+        var bad: UInt64 = 0
+        for i in 0..<total {
+            let m = ring.pop(as: RingMessage.self)
+            if m.sequence != i || !m.isValid { bad += 1 }
+            if i % 1000 == 999 { settle(3) }
+        }
+        return bad
+    }
+    try child.spawn(argument: childAddress)
+    let bad = finish(consumer, "cross-process ring consumer", yields: 500_000)
+    if bad == nil { _ = try? threadStop(child.thread) }
+    let code = try processWait(child.process)
+    check(code == 0, "the producer child exited with \(hex(code))")
+    check(bad == 0, "\(bad.map { String($0) } ?? "?") messages out of order or corrupted")
+    check(ring.isEmpty, "messages left in the ring")
+}

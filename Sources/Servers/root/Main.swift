@@ -1,6 +1,6 @@
 // The root process: the first user program the kernel starts. It runs the userspace test suite, which
-// calls every syscall (but the IPC operations) including each documented failure path, and exits with 0
-// when every test passed.
+// calls every syscall including each documented failure path (IPC, notifications, futexes and the SPSC
+// ring in IPCTests.swift and SyncTests.swift), and exits with 0 when every test passed.
 
 let programName: StaticString = "root"
 

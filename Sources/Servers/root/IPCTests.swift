@@ -192,6 +192,7 @@ func testIPCHandleTransfer() throws(SysError) {
     try mine.install()
     let go = Counter()
     let received = Counter()   // messages the server took
+    let lastValues = HandleList()   // the handle values of the last message, as the server found them
     // The server waits for `go`, then answers each message: word 0 = handle count, words 1... = the handle
     // values it got (it checks each is a frame of (i + 1) pages with the rights named in word 0 of the call).
     // Label 2: answer with a fresh frame moved back to the caller.
@@ -214,6 +215,7 @@ func testIPCHandleTransfer() throws(SysError) {
                 }
                 let n = m.tag.handles
                 var values: [UInt64] = [UInt64(n), 0, 0, 0]
+                lastValues.values = (0..<n).map { theirs.handle($0) }
                 for i in 0..<IPCBuffer.maxHandles {
                     let v = theirs.handle(i)
                     if i >= n { check(v == 0, "server: handle slot \(i) beyond the \(n) sent holds \(hex(UInt64(v)))"); continue }
@@ -301,7 +303,8 @@ func testIPCHandleTransfer() throws(SysError) {
     }
     check(try frameGetSize(Handle(a2.words.3)) == 3 * pageSize, "the third moved frame at the receiver")
     // The server's copies are root's handles too (same process): close what it got.
-    for i in 0..<IPCBuffer.maxHandles { closeAll(Handle(raw: theirs.handle(i))) }
+    check(lastValues.values.count == IPCBuffer.maxHandles, "the server recorded \(lastValues.values.count) handles")
+    for v in lastValues.values { closeAll(Handle(raw: v)) }
 
     step("a handle in the answer")
     for i in 0..<IPCBuffer.maxHandles { mine.setHandle(i, 0x5555_5555) }
@@ -317,6 +320,10 @@ func testIPCHandleTransfer() throws(SysError) {
     closeAll(back)
     _ = try senderCall(sender, IPCMessage(tag: IPCTag(label: 0xff)))
     check(finish(server, "handle server") == 3, "the handle server did not serve 3 messages")
+}
+
+final class HandleList {
+    var values: [UInt32] = []
 }
 
 /// Reply objects: callers captured and answered later, out of order, from another thread; reply_reply on

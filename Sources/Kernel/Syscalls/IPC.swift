@@ -131,10 +131,11 @@ enum IPC {
 
     static func receive(_ receiver: Receiver, reply: Reply?) throws(SysError) -> UInt64 {
         let me = Scheduler.current!
+        // A Reply holds one caller: not while it holds one, nor while another thread receives into it.
+        // (Checked first: a receive that fails leaves the caller this thread holds in place.)
+        if let reply, reply.caller != nil || reply.receiving { throw .badState }
         // An unanswered caller from before is dropped: it wakes with .peerClosed.
         threadGone(me)
-        // A Reply holds one caller: not while it holds one, nor while another thread receives into it.
-        if let reply, reply.caller != nil || reply.receiving { throw .badState }
         let endpoint = receiver.endpoint
         while let caller = endpoint.callers.removeFirst() {
             do {

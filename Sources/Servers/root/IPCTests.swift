@@ -722,3 +722,26 @@ func testIPCReplySharedByReceivers() throws(SysError) {
     try replyReply(reply, IPCMessage(label: 0, 108))
     check(finish(c2, "caller 8") == 108, "caller 8 got the wrong answer")
 }
+
+/// A receive that fails (into a Reply that already holds a caller) has no effect: the caller this thread
+/// holds from its previous receive is still there to be answered.
+func testIPCFailedRecvKeepsCaller() throws(SysError) {
+    let receiver = try receiverCreate()
+    let sender = try senderCreate(receiver)
+    let reply = try replyCreate()
+    defer { closeAll(reply, sender, receiver) }
+    func caller(_ id: UInt64) throws(SysError) -> Watched {
+        try spawnWatched { () -> UInt64 in
+            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
+        }
+    }
+    let bound = try caller(1)
+    _ = try receiverRecv(receiver, reply: reply)          // caller 1 bound to the Reply
+    let held = try caller(2)
+    _ = try receiverRecv(receiver)                        // caller 2 held by this thread
+    expectError(.badState, "recv into a Reply that holds a caller") { () throws(SysError) in try receiverRecv(receiver, reply: reply) }
+    expectSuccess("receiver_reply after a failed recv") { () throws(SysError) in try receiverReply(IPCMessage(label: 0, 102)) }
+    check(finish(held, "held caller") == 102, "the held caller lost its answer to a failed recv")
+    try replyReply(reply, IPCMessage(label: 0, 101))
+    check(finish(bound, "bound caller") == 101, "the bound caller got the wrong answer")
+}

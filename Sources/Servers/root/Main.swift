@@ -57,6 +57,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("ipc_cross_process", testIPCCrossProcess)
     run("ipc_transfer_to_bad_buffer", testIPCTransferToBadBuffer)
     run("ipc_reply_shared_by_receivers", testIPCReplySharedByReceivers)
+    run("ipc_failed_recv_keeps_caller", testIPCFailedRecvKeepsCaller)
     run("notify", testNotify)
     run("futex", testFutex)
     run("ring_stream", testRingStream)

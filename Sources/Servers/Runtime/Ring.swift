@@ -72,8 +72,13 @@ public struct Ring {
         base + Ring.headerSize + Int(index & UInt32(slotCount - 1)) * slotSize
     }
 
-    /// Messages in the ring (a snapshot).
-    public var count: Int { Int(atomic_load_acquire_u32(tail) &- atomic_load_acquire_u32(head)) }
+    /// Messages in the ring (a snapshot). Head is read first: it never passes the tail, so a tail read after
+    /// it is at least as far on and the difference is never negative, whoever asks.
+    public var count: Int {
+        let h = atomic_load_acquire_u32(head)
+        let t = atomic_load_acquire_u32(tail)
+        return Int(t &- h)
+    }
     public var isEmpty: Bool { count == 0 }
     public var isFull: Bool { count >= slotCount }
 

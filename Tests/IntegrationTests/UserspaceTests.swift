@@ -18,7 +18,9 @@ import Testing
         let summary = try #require(b.serial.firstMatch(of: /(\d+) passed, (\d+) failed/), "no summary in serial.log")
         #expect(Int(summary.1)! >= 32)
         #expect(summary.2 == "0", "userspace failures:\n\(b.serial.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.joined(separator: "\n"))")
-        for name in ["thousand_processes", "elf_child_fault", "child_fault", "sse_state", "shared_with_child", "thread_stop"] {
+        for name in ["thousand_processes", "elf_child_fault", "child_fault", "sse_state", "shared_with_child", "thread_stop",
+                     "ipc_handle_transfer", "ipc_many_callers", "ipc_killed_peers", "ipc_cross_process", "notify", "futex",
+                     "ring_stream", "ring_cross_process"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }
         // The kernel's tracker at shutdown.

@@ -71,6 +71,8 @@ final class Sender {
 /// .peerClosed.
 final class Reply {
     var caller: Thread? = nil
+    /// A thread is blocked in receiver_recv to bind its next caller here.
+    var receiving = false
     init() { ObjectCounter.live += 1 }
     deinit {
         if let c = caller {

@@ -50,14 +50,22 @@ enum IPC {
             moving.append(entry)
         }
         guard to.process.handles.count + moving.count <= Process.handleCapacity else { throw .noHandles }
+        // The bytes go first, the handle slots cleared: a receiver's buffer that cannot take them (unmapped
+        // since thread_set_ipc_buffer, or no memory for its page) fails the send before any handle moves.
+        for i in 0..<IPCBuffer.maxHandles * 4 { bytes[i] = 0 }
+        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try to.process.vmem.copy(address: to.ipcBuffer, buffer: b, write: true)
+        }
+        guard !moving.isEmpty else { return }
         var newValues: [UInt32] = []
         for m in moving { newValues.append(try to.process.handles.insert(m.object, rights: m.rights)) }
         for v in values { _ = try? from.process.handles.remove(v) }
+        // The new values into the slots: the page was just written and nothing ran since, so this succeeds.
+        var slots = [UInt8](repeating: 0, count: IPCBuffer.maxHandles * 4)
         for (i, v) in newValues.enumerated() {
-            for k in 0..<4 { bytes[i * 4 + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+            for k in 0..<4 { slots[i * 4 + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
         }
-        for i in newValues.count..<IPCBuffer.maxHandles { for k in 0..<4 { bytes[i * 4 + k] = 0 } }
-        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+        try withBytes(&slots) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try to.process.vmem.copy(address: to.ipcBuffer, buffer: b, write: true)
         }
     }
@@ -69,6 +77,7 @@ enum IPC {
             caller.ipcError = .peerClosed
             Scheduler.wake(caller)
         }
+        t.receiveInto?.receiving = false
         t.receiveInto = nil
     }
 
@@ -113,6 +122,7 @@ enum IPC {
     private static func bind(caller: Thread, to server: Thread) {
         if let reply = server.receiveInto {
             server.receiveInto = nil
+            reply.receiving = false
             reply.caller = caller
         } else {
             server.replyTo = caller
@@ -121,9 +131,11 @@ enum IPC {
 
     static func receive(_ receiver: Receiver, reply: Reply?) throws(SysError) -> UInt64 {
         let me = Scheduler.current!
+        // A Reply holds one caller: not while it holds one, nor while another thread receives into it.
+        // (Checked first: a receive that fails leaves the caller this thread holds in place.)
+        if let reply, reply.caller != nil || reply.receiving { throw .badState }
         // An unanswered caller from before is dropped: it wakes with .peerClosed.
         threadGone(me)
-        if let reply, reply.caller != nil { throw .badState }
         let endpoint = receiver.endpoint
         while let caller = endpoint.callers.removeFirst() {
             do {
@@ -138,8 +150,10 @@ enum IPC {
             return me.frame.pointee.rdx
         }
         me.receiveInto = reply
+        reply?.receiving = true
         me.ipcError = nil
         Scheduler.block(on: endpoint.receivers)
+        me.receiveInto?.receiving = false
         me.receiveInto = nil
         if me.killed { throw .badState }
         if let e = me.ipcError {

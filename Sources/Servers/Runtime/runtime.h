@@ -58,3 +58,14 @@ static inline void runtime_lock_release(int index) { __atomic_store_n(&runtime_l
 #define RUNTIME_OUTPUT_SIZE 512
 extern uint8_t runtime_output_buffer[];
 static inline uint8_t *runtime_output(void) { return runtime_output_buffer; }
+
+// Atomic 32-bit words in memory that may be shared with other threads or processes (the SPSC ring,
+// Ring.swift): C11 orderings through the compiler builtins, which also act as compiler barriers. On
+// x86_64 (TSO) acquire loads and release stores are plain moves; the seq_cst fence is an mfence.
+static inline uint32_t atomic_load_acquire_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline uint32_t atomic_load_relaxed_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void atomic_store_release_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline void atomic_store_seq_cst_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t atomic_load_seq_cst_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline uint32_t atomic_exchange_u32(uint32_t *p, uint32_t v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+static inline void atomic_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }

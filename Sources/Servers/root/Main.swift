@@ -1,6 +1,6 @@
 // The root process: the first user program the kernel starts. It runs the userspace test suite, which
-// calls every syscall (but the IPC operations) including each documented failure path, and exits with 0
-// when every test passed.
+// calls every syscall including each documented failure path (IPC, notifications, futexes and the SPSC
+// ring in IPCTests.swift and SyncTests.swift), and exits with 0 when every test passed.
 
 let programName: StaticString = "root"
 
@@ -47,6 +47,23 @@ func programMain(_ startup: Startup) -> Int32 {
     run("sse_state", testSSEState)
     run("heap", testHeap)
     run("ipc_call_reply", testIPCCallReply)
+    run("ipc_words_labels_badges", testIPCWordsLabelsBadges)
+    run("ipc_buffer_bytes", testIPCBufferBytes)
+    run("ipc_handle_transfer", testIPCHandleTransfer)
+    run("ipc_reply_objects", testIPCReplyObjects)
+    run("ipc_reply_state", testIPCReplyState)
+    run("ipc_many_callers", testIPCManyCallers)
+    run("ipc_receiver_closed", testIPCReceiverClosed)
+    run("ipc_killed_peers", testIPCKilledPeers)
+    run("ipc_cross_process", testIPCCrossProcess)
+    run("ipc_transfer_to_bad_buffer", testIPCTransferToBadBuffer)
+    run("ipc_reply_shared_by_receivers", testIPCReplySharedByReceivers)
+    run("ipc_failed_recv_keeps_caller", testIPCFailedRecvKeepsCaller)
+    run("notify", testNotify)
+    run("futex", testFutex)
+    run("ring_stream", testRingStream)
+    run("ring_backpressure", testRingBackpressure)
+    run("ring_cross_process", testRingCrossProcess)
     run("thousand_processes", testThousandProcesses)
     print("\(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1

@@ -37,6 +37,19 @@ final class QEMUFixture {
             }
             usleep(20_000)
         }
+        // The files exist from bind(); QEMU answering on QMP means its main loop runs and every socket
+        // (the gdbstub's too) is listening.
+        while true {
+            if let probe = try? QMPClient(path: qmpPath, timeout: 2) {
+                probe.close()
+                break
+            }
+            guard process.isRunning, Date() < deadline else {
+                stop()
+                throw FixtureError.qemuDidNotStart
+            }
+            usleep(20_000)
+        }
     }
 
     enum FixtureError: Error { case qemuDidNotStart }

@@ -111,3 +111,28 @@ import Testing
         #expect(regs.contains("CS =f000 ffff0000"))
     }
 }
+
+/// QEMU can deliver events it emitted while no client was connected ahead of the greeting; the client
+/// keeps them and still finds the greeting (seen after a gdb interrupt: a STOP event first).
+@Suite struct QMPGreetingOrderTests {
+    @Test func eventsBeforeTheGreetingAreKept() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock").path
+        let server = try FakeStub(path: path)
+        defer { server.finish() }
+        server.serve { s in
+            s.sendRaw("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"STOP\"}\r\n")
+            s.sendRaw("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\r\n")
+            // The capabilities command: answer with its id.
+            var line: [UInt8] = []
+            while let b = s.byte(), b != 10 { line.append(b) }
+            let text = String(decoding: line, as: UTF8.self)
+            let id = text.firstMatch(of: /"id": *(\d+)/).map { String($0.1) } ?? "0"
+            s.sendRaw("{\"return\": {}, \"id\": \(id)}\r\n")
+        }
+        let client = try QMPClient(path: path, timeout: 5)
+        defer { client.close() }
+        #expect(client.version == "7.2.0")
+        #expect(client.events.count == 1)
+        #expect(client.events.first?["event"]?.string == "STOP")
+    }
+}

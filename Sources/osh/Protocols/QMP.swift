@@ -87,10 +87,21 @@ public final class QMPClient {
     public init(path: String, timeout: Double = 5) throws {
         do { socket = try UnixSocket(path: path) } catch { throw QMPError.socket(error) }
         self.timeout = timeout
-        guard case .greeting(let g) = try QMPMessage.classify(try readMessage(what: "waiting for the QMP greeting")) else {
-            throw QMPError.protocolViolation("first message is not a greeting")
+        // Events emitted while no client was connected (a STOP after a gdb interrupt, say) can reach the
+        // socket ahead of the greeting: keep them, and wait for the greeting itself.
+        while true {
+            let m = try readMessage(what: "waiting for the QMP greeting")
+            switch try QMPMessage.classify(m) {
+            case .greeting(let g):
+                greeting = g
+            case .event:
+                events.append(m)
+                continue
+            default:
+                throw QMPError.protocolViolation("first message is not a greeting")
+            }
+            break
         }
-        greeting = g
         _ = try execute("qmp_capabilities")
     }
 

@@ -71,19 +71,27 @@ final class Frame {
     /// Copies between the frame (from `offset`) and a kernel buffer; `write` true copies into the frame.
     func copy(offset: UInt64, buffer: UnsafeMutableRawBufferPointer, write: Bool) throws(SysError) {
         guard offset <= size, UInt64(buffer.count) <= size - offset else { throw .invalidArgument }
-        var done = 0
-        while done < buffer.count {
-            let at = offset + UInt64(done)
-            let physical = try page(Int(at / pageSize)) + at % pageSize
-            let chunk = min(buffer.count - done, Int(pageSize - at % pageSize))
-            let memory = KernelMemory.virtual(physical: physical)
-            if write {
-                memory.copyMemory(from: buffer.baseAddress! + done, byteCount: chunk)
-            } else {
-                (buffer.baseAddress! + done).copyMemory(from: memory, byteCount: chunk)
-            }
-            done += chunk
+        try copyByPage(from: offset, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
+            try page(Int(at / pageSize)) + at % pageSize
         }
+    }
+}
+
+/// Copies between a kernel buffer and memory reached page by page: `physical(at)` gives the physical
+/// address of position `at` (counted from `start`); `write` true copies from the buffer into that memory.
+func copyByPage(from start: UInt64, buffer: UnsafeMutableRawBufferPointer, write: Bool,
+                physical: (UInt64) throws(SysError) -> UInt64) throws(SysError) {
+    var done = 0
+    while done < buffer.count {
+        let at = start + UInt64(done)
+        let memory = KernelMemory.virtual(physical: try physical(at))
+        let chunk = min(buffer.count - done, Int(pageSize - at % pageSize))
+        if write {
+            memory.copyMemory(from: buffer.baseAddress! + done, byteCount: chunk)
+        } else {
+            (buffer.baseAddress! + done).copyMemory(from: memory, byteCount: chunk)
+        }
+        done += chunk
     }
 }
 

@@ -113,19 +113,8 @@ final class Vmem {
     /// Copies between this address space and a kernel buffer (`write`: into the address space).
     func copy(address: UInt64, buffer: UnsafeMutableRawBufferPointer, write: Bool) throws(SysError) {
         guard address < userAddressLimit, UInt64(buffer.count) <= userAddressLimit - address else { throw .badAddress }
-        var done = 0
-        while done < buffer.count {
-            let at = address + UInt64(done)
-            let physical: UInt64
-            do { physical = try resolve(at, write: write) } catch { throw .badAddress }
-            let chunk = min(buffer.count - done, Int(pageSize - at % pageSize))
-            let memory = KernelMemory.virtual(physical: physical)
-            if write {
-                memory.copyMemory(from: buffer.baseAddress! + done, byteCount: chunk)
-            } else {
-                (buffer.baseAddress! + done).copyMemory(from: memory, byteCount: chunk)
-            }
-            done += chunk
+        try copyByPage(from: address, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
+            do throws(SysError) { return try resolve(at, write: write) } catch { throw .badAddress }
         }
     }
 }

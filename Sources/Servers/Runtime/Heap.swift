@@ -173,17 +173,9 @@ public func heap_free(_ pointer: UnsafeMutableRawPointer?) {
     if let pointer { Heap.free(pointer) }
 }
 
-/// Random bytes for the standard library's hashing seeds: the TSC stirred through splitmix64.
+/// Random bytes for the standard library's hashing seeds: the TSC stirred through splitmix64 (Core).
 @_cdecl("arc4random_buf")
 public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
-    var state = read_tsc()
-    for i in 0..<count {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        z ^= z >> 31
-        buffer.storeBytes(of: UInt8(truncatingIfNeeded: z), toByteOffset: i, as: UInt8.self)
-    }
+    splitMixFill(buffer, count: count, seed: read_tsc())
 }
 #endif

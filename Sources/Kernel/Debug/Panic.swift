@@ -41,24 +41,8 @@ enum Panic {
     static func exception(_ frame: UnsafeMutablePointer<trap_frame>) -> Never {
         enter()
         let f = frame.pointee
-        Console.write("\nKERNEL PANIC: CPU exception ")
-        Console.writeDecimal(f.vector)
-        Console.write(" (")
-        Console.write(exceptionName(Int(f.vector)))
-        Console.write(") in kernel mode, error code ")
-        Console.writeHex(f.error)
-        Console.write(10)
-        if f.vector == UInt64(Vector.pageFault) {
-            Console.write("  page fault at cr2=")
-            Console.writeHex(read_cr2())
-            Console.write(": ")
-            Console.write(f.error & 1 != 0 ? "protection violation" : "page not present")
-            Console.write(f.error & 2 != 0 ? ", write" : ", read")
-            if f.error & 16 != 0 { Console.write(", instruction fetch") }
-            if f.error & 4 != 0 { Console.write(", user mode") }
-            if f.error & 8 != 0 { Console.write(", reserved bit set") }
-            Console.write(10)
-        }
+        Console.write("\nKERNEL PANIC: ")
+        writeException(f, context: " in kernel mode")
         writeRegisters(f)
         StackTrace.write(pc: f.rip, pcIsReturnAddress: false, rbp: f.rbp)
         stop(.panic)
@@ -71,6 +55,29 @@ enum Panic {
             Console.write("\nKERNEL PANIC while panicking; halting\n")
             halt()
         }
+    }
+
+    /// `CPU exception N (name)CONTEXT, error code X` and, for a page fault, a line with CR2 and the
+    /// decoded error code. Shared by kernel panics and user fault reports.
+    static func writeException(_ f: trap_frame, context: StaticString) {
+        Console.write("CPU exception ")
+        Console.writeDecimal(f.vector)
+        Console.write(" (")
+        Console.write(exceptionName(Int(f.vector)))
+        Console.write(")")
+        Console.write(context)
+        Console.write(", error code ")
+        Console.writeHex(f.error)
+        Console.write(10)
+        guard f.vector == UInt64(Vector.pageFault) else { return }
+        Console.write("  page fault at cr2=")
+        Console.writeHex(read_cr2())
+        Console.write(f.error & 1 != 0 ? ": protection violation" : ": page not present")
+        Console.write(f.error & 2 != 0 ? ", write" : ", read")
+        if f.error & 16 != 0 { Console.write(", instruction fetch") }
+        if f.error & 4 != 0 { Console.write(", user mode") }
+        if f.error & 8 != 0 { Console.write(", reserved bit set") }
+        Console.write(10)
     }
 
     static func writeRegisters(_ f: trap_frame) {

@@ -40,21 +40,8 @@ enum UserFaults {
         }
         Console.write(" thread ")
         Console.writeDecimal(thread.id)
-        Console.write(": CPU exception ")
-        Console.writeDecimal(f.vector)
-        Console.write(" (")
-        Console.write(Panic.exceptionName(Int(f.vector)))
-        Console.write("), error code ")
-        Console.writeHex(f.error)
-        Console.write(10)
-        if f.vector == UInt64(Vector.pageFault) {
-            Console.write("  page fault at cr2=")
-            Console.writeHex(read_cr2())
-            Console.write(f.error & 1 != 0 ? ": protection violation" : ": page not present")
-            Console.write(f.error & 2 != 0 ? ", write" : ", read")
-            if f.error & 16 != 0 { Console.write(", instruction fetch") }
-            Console.write(10)
-        }
+        Console.write(": ")
+        Panic.writeException(f, context: "")
         Panic.writeRegisters(f)
         var sink = ConsoleSink()
         Markup.reset(&sink)

@@ -64,12 +64,7 @@ final class Thread: IntrusiveQueueElement {
         self.process = process
         addressSpaceRoot = process.vmem.root
         stackPhysical = physical
-        let bottom = KernelMemory.virtual(physical: physical)
-        stackTop = UInt64(UInt(bitPattern: bottom)) + UInt64(Thread.stackPages) * pageSize
-        frame = UnsafeMutablePointer<trap_frame>(bitPattern: UInt(stackTop) - UInt(MemoryLayout<trap_frame>.size))!
-        savedRSP = bottom.assumingMemoryBound(to: UInt64.self)
-        fpuArea = bottom + 64
-        Thread.initializeFPU(fpuArea)
+        (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(physical)
         var f = trap_frame()
         f.rip = entry
         f.rsp = stack
@@ -93,18 +88,24 @@ final class Thread: IntrusiveQueueElement {
         self.process = process
         addressSpaceRoot = Vmem.kernelRoot
         stackPhysical = PMM.allocate(count: Thread.stackPages)!
-        let bottom = KernelMemory.virtual(physical: stackPhysical)
-        stackTop = UInt64(UInt(bitPattern: bottom)) + UInt64(Thread.stackPages) * pageSize
-        frame = UnsafeMutablePointer<trap_frame>(bitPattern: UInt(stackTop) - UInt(MemoryLayout<trap_frame>.size))!
-        savedRSP = bottom.assumingMemoryBound(to: UInt64.self)
-        fpuArea = bottom + 64
-        Thread.initializeFPU(fpuArea)
+        (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(stackPhysical)
         priority = 0
     }
 
     deinit {
         PMM.free(stackPhysical, count: Thread.stackPages)
         if id != 0 { ObjectCounter.live -= 1 }
+    }
+
+    /// What lives in a kernel stack allocation: the switch_context slot and the FPU area at the bottom,
+    /// the user register file at the top. The FPU area starts out clean.
+    private static func stackLayout(_ physical: UInt64) -> (top: UInt64, frame: UnsafeMutablePointer<trap_frame>,
+                                                              savedRSP: UnsafeMutablePointer<UInt64>, fpu: UnsafeMutableRawPointer) {
+        let bottom = KernelMemory.virtual(physical: physical)
+        let top = UInt64(UInt(bitPattern: bottom)) + UInt64(stackPages) * pageSize
+        let frame = UnsafeMutablePointer<trap_frame>(bitPattern: UInt(top) - UInt(MemoryLayout<trap_frame>.size))!
+        initializeFPU(bottom + 64)
+        return (top, frame, bottom.assumingMemoryBound(to: UInt64.self), bottom + 64)
     }
 
     /// A clean x87/SSE state: FCW 0x37f (all x87 exceptions masked), MXCSR 0x1f80 (all SSE masked).

@@ -78,13 +78,6 @@ enum Scheduler {
         schedule()
     }
 
-    /// Blocks without a queue: something else holds a reference to this thread and will wake it
-    /// (a server's reply slot or a Reply object).
-    static func blockDetached() {
-        current.state = .blocked
-        schedule()
-    }
-
     static func wake(_ t: Thread) {
         guard t.state == .blocked else { return }
         t.blockedOn = nil
@@ -100,14 +93,6 @@ enum Scheduler {
     static func handOff(to next: Thread) {
         let t = current!
         t.state = .blocked
-        next.blockedOn = nil
-        switchTo(next, from: t.savedRSP)
-    }
-
-    /// Makes `next` run at once; the current thread stays runnable (queued behind its priority).
-    static func switchNow(to next: Thread) {
-        let t = current!
-        if t !== idle { makeReady(t) }
         next.blockedOn = nil
         switchTo(next, from: t.savedRSP)
     }

@@ -49,12 +49,12 @@ enum Syscalls {
         case .handleDuplicate: return try handleDuplicate(a.a0, a.a1)
         case .handleClose: return try handleClose(a.a0)
         case .processCreate: return try processCreate(a.a0)
-        case .processSelf: return try insertSelf(.process(process), .process)
+        case .processSelf: return try insertNew(.process(process))
         case .processGive: return try processGive(a.a0, a.a1)
         case .processExit: return processExit(a.a0)
         case .processWait: return try processWait(a.a0)
         case .threadCreate: return try threadCreate(a.a0, entry: a.a1, stack: a.a2, argument: a.a3)
-        case .threadSelf: return try insertSelf(.thread(caller), .thread)
+        case .threadSelf: return try insertNew(.thread(caller))
         case .threadStart: return try threadStart(a.a0)
         case .threadStop: return try threadStop(a.a0)
         case .threadSetPriority: return try threadSetPriority(a.a0, a.a1)
@@ -66,7 +66,7 @@ enum Syscalls {
             Scheduler.schedule()
             return 0
         case .vmemCreate: return try vmemCreate()
-        case .vmemSelf: return try insertSelf(.vmem(process.vmem), .vmem)
+        case .vmemSelf: return try insertNew(.vmem(process.vmem))
         case .vmemMap: return try vmemMap(a)
         case .vmemUnmap: return try vmemUnmap(a.a0, a.a1, a.a2)
         case .vmemRead: return try vmemCopy(a.a0, a.a1, a.a2, a.a3, write: false)
@@ -133,10 +133,6 @@ enum Syscalls {
 
     static func insertNew(_ object: KernelObject) throws(SysError) -> UInt64 {
         UInt64(try process.handles.insert(object, rights: Rights.defaults(for: object.type)))
-    }
-
-    static func insertSelf(_ object: KernelObject, _ type: ObjectType) throws(SysError) -> UInt64 {
-        UInt64(try process.handles.insert(object, rights: Rights.defaults(for: type)))
     }
 
     static func frame(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Frame {

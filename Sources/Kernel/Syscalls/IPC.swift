@@ -164,7 +164,7 @@ enum IPC {
     }
 
     /// Answers `caller` with the current thread's message; the caller becomes runnable.
-    private static func answer(caller: Thread, switchTo: Bool) throws(SysError) {
+    private static func answer(caller: Thread) throws(SysError) {
         let me = Scheduler.current!
         guard isWaitingForAnswer(caller) else { throw .peerClosed }
         do {
@@ -175,25 +175,21 @@ enum IPC {
             throw error
         }
         caller.frame.pointee.rax = 0
-        if switchTo {
-            Scheduler.switchNow(to: caller)
-        } else {
-            Scheduler.wake(caller)
-        }
+        Scheduler.wake(caller)
     }
 
     static func reply() throws(SysError) -> UInt64 {
         let me = Scheduler.current!
         guard let caller = me.replyTo else { throw .badState }
         me.replyTo = nil
-        try answer(caller: caller, switchTo: false)
+        try answer(caller: caller)
         return 0
     }
 
     static func replyThroughObject(_ reply: Reply) throws(SysError) -> UInt64 {
         guard let caller = reply.caller else { throw .badState }
         reply.caller = nil
-        try answer(caller: caller, switchTo: false)
+        try answer(caller: caller)
         return 0
     }
 
@@ -227,7 +223,7 @@ enum IPC {
                 return me.frame.pointee.rdx
             }
             // Answer errors do not stop the receive.
-            try? answer(caller: caller, switchTo: false)
+            try? answer(caller: caller)
         }
         return try receive(receiver, reply: nil)
     }

@@ -189,6 +189,16 @@ enum Syscalls {
         }
     }
 
+    /// Moves `length` bytes between the caller's memory at `buffer` and some target through a kernel
+    /// buffer: with `write`, the caller's bytes are read first and `access` writes them into the target;
+    /// otherwise `access` fills the buffer from the target and it is copied out to the caller.
+    static func relay(_ buffer: UInt64, _ length: UInt64, write: Bool,
+                      _ access: (UnsafeMutableRawBufferPointer) throws(SysError) -> Void) throws(SysError) {
+        var bytes = write ? try copyIn(buffer, length) : [UInt8](repeating: 0, count: Int(length))
+        try withBytes(&bytes, access)
+        if !write { try copyOut(&bytes, to: buffer) }
+    }
+
     static func debugLog(_ address: UInt64, _ length: UInt64) throws(SysError) -> UInt64 {
         guard length <= 4096 else { throw .tooLarge }
         let bytes = try copyIn(address, length)
@@ -356,17 +366,8 @@ enum Syscalls {
     static func vmemCopy(_ raw: UInt64, _ address: UInt64, _ buffer: UInt64, _ length: UInt64, write: Bool) throws(SysError) -> UInt64 {
         let v = try vmem(raw, write ? .write : .read)
         guard length <= maxCopy else { throw .tooLarge }
-        if write {
-            var bytes = try copyIn(buffer, length)
-            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-                try v.copy(address: address, buffer: b, write: true)
-            }
-        } else {
-            var bytes = [UInt8](repeating: 0, count: Int(length))
-            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-                try v.copy(address: address, buffer: b, write: false)
-            }
-            try copyOut(&bytes, to: buffer)
+        try relay(buffer, length, write: write) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try v.copy(address: address, buffer: b, write: write)
         }
         return length
     }
@@ -387,17 +388,8 @@ enum Syscalls {
         let f = try frame(raw, write ? .write : .read)
         guard length <= maxCopy else { throw .tooLarge }
         guard offset <= f.size, length <= f.size - offset else { throw .invalidArgument }
-        if write {
-            var bytes = try copyIn(buffer, length)
-            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-                try f.copy(offset: offset, buffer: b, write: true)
-            }
-        } else {
-            var bytes = [UInt8](repeating: 0, count: Int(length))
-            try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-                try f.copy(offset: offset, buffer: b, write: false)
-            }
-            try copyOut(&bytes, to: buffer)
+        try relay(buffer, length, write: write) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try f.copy(offset: offset, buffer: b, write: write)
         }
         return length
     }

@@ -21,6 +21,10 @@ let package = Package(
         .systemLibrary(name: "CLibDW", path: "Sources/CLibDW"),
         .target(name: "Symbolizer", dependencies: ["CLibDW", "KernelCore"], path: "Sources/Symbolizer"),
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
+        // Pure formats read in the guest and on the host: the Zstandard decoder (initfs), xxHash64.
+        .target(name: "Formats", path: "Sources/Formats"),
+        // libzstd, the reference the Formats decoder is tested and measured against (host only).
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .target(
             name: "OSH",
             dependencies: [
@@ -32,6 +36,7 @@ let package = Package(
         .testTarget(name: "ABITests", dependencies: ["ABI"], path: "Tests/ABITests"),
         .testTarget(name: "KernelCoreTests", dependencies: ["KernelCore"], path: "Tests/KernelCoreTests"),
         .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"], path: "Tests/SymbolizerTests"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "CZstd"], path: "Tests/FormatsTests"),
         .testTarget(name: "OSHTests", dependencies: ["OSH"], path: "Tests/OSHTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["OSH", "Symbolizer", "KernelCore"], path: "Tests/IntegrationTests"),
     ]

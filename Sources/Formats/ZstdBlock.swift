@@ -1,0 +1,232 @@
+// Compressed blocks of the Zstandard decoder (RFC 8878 3.1.1.3): the literals section (raw, RLE, Huffman
+// with its tree, or treeless reusing the previous tree; 1 or 4 streams), then the sequences section (the
+// three FSE tables in their modes, one backward stream of interleaved codes and extra bits), then the
+// execution of each sequence against the output: literals copied, then a match from earlier output.
+
+/// Baselines and extra-bit counts of the literal-length codes 0...35.
+private let literalLengthBase: [UInt32] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+private let literalLengthBits: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+/// Baselines and extra-bit counts of the match-length codes 0...52.
+private let matchLengthBase: [UInt32] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+    19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
+    35, 37, 39, 41, 43, 47, 51, 59, 67, 83, 99, 131, 259, 515, 1027, 2051, 4099, 8195, 16387, 32771, 65539]
+private let matchLengthBits: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+
+/// The largest offset code this decoder accepts (the reference decoder's limit).
+private let maxOffsetCode = 31
+
+extension ZstdDecoder {
+    mutating func decodeCompressedBlock(_ block: ByteView) throws(ZstdError) {
+        let literalsSize = try readLiterals(block)
+        guard let sequences = block.slice(literalsSize, block.count - literalsSize) else { throw .corrupt }
+        try readSequences(sequences)
+    }
+
+    /// Decodes the literals section into `literals`; returns its size in bytes.
+    mutating func readLiterals(_ block: ByteView) throws(ZstdError) -> Int {
+        guard block.count > 0 else { throw .corrupt }
+        let b0 = Int(block.byte(0))
+        let type = b0 & 3
+        let format = (b0 >> 2) & 3
+        literals.removeAll(keepingCapacity: true)
+        if type < 2 {
+            var headerSize = 1
+            var size = b0 >> 3
+            if format == 1 {
+                headerSize = 2
+                guard block.count >= 2 else { throw .corrupt }
+                size = (b0 >> 4) + (Int(block.byte(1)) << 4)
+            } else if format == 3 {
+                headerSize = 3
+                guard block.count >= 3 else { throw .corrupt }
+                size = (b0 >> 4) + (Int(block.byte(1)) << 4) + (Int(block.byte(2)) << 12)
+            }
+            guard size <= blockLimit else { throw .corrupt }
+            if type == 0 {
+                guard let data = block.slice(headerSize, size) else { throw .corrupt }
+                for i in 0..<size { literals.append(data.byte(i)) }
+                return headerSize + size
+            }
+            guard block.count > headerSize else { throw .corrupt }
+            literals.append(contentsOf: repeatElement(block.byte(headerSize), count: size))
+            return headerSize + 1
+        }
+        // Huffman-coded: sizes of 10, 14 or 18 bits each, in 3, 4 or 5 header bytes.
+        let headerSize = [3, 3, 4, 5][format]
+        let fieldBits = [10, 10, 14, 18][format]
+        guard block.count >= headerSize else { throw .corrupt }
+        var header: UInt64 = 0
+        for i in 0..<headerSize { header |= UInt64(block.byte(i)) << UInt64(8 * i) }
+        let mask: UInt64 = (1 << UInt64(fieldBits)) - 1
+        let regenerated = Int((header >> 4) & mask)
+        let compressed = Int((header >> UInt64(4 + fieldBits)) & mask)
+        guard regenerated <= blockLimit else { throw .corrupt }
+        guard let payload = block.slice(headerSize, compressed) else { throw .corrupt }
+        var streams = payload
+        if type == 2 {
+            let (table, used) = try HuffmanTable.read(payload)
+            huffman = table
+            guard let rest = payload.slice(used, payload.count - used) else { throw .corrupt }
+            streams = rest
+        }
+        guard let table = huffman else { throw .corrupt }
+        literals.reserveCapacity(regenerated)
+        if format == 0 {
+            try table.decode(streams, count: regenerated, into: &literals)
+        } else {
+            try decodeFourStreams(streams, table: table, regenerated: regenerated)
+        }
+        return headerSize + compressed
+    }
+
+    private mutating func decodeFourStreams(_ streams: ByteView, table: HuffmanTable, regenerated: Int) throws(ZstdError) {
+        guard streams.count >= 10 else { throw .corrupt }
+        let s1 = Int(streams.byte(0)) | Int(streams.byte(1)) << 8
+        let s2 = Int(streams.byte(2)) | Int(streams.byte(3)) << 8
+        let s3 = Int(streams.byte(4)) | Int(streams.byte(5)) << 8
+        let s4 = streams.count - 6 - s1 - s2 - s3
+        guard s4 >= 1 else { throw .corrupt }
+        let quarter = (regenerated + 3) / 4
+        guard regenerated >= 3 * quarter else { throw .corrupt }
+        var offset = 6
+        for (i, size) in [s1, s2, s3, s4].enumerated() {
+            guard let stream = streams.slice(offset, size) else { throw .corrupt }
+            try table.decode(stream, count: i < 3 ? quarter : regenerated - 3 * quarter, into: &literals)
+            offset += size
+        }
+    }
+
+    /// Reads one table in its mode; `previous` is the table repeat mode reuses.
+    private mutating func readTable(mode: Int, at view: ByteView, predefined: [Int16], predefinedLog: Int,
+                                    maxLog: Int, maxSymbol: Int, previous: FSETable?) throws(ZstdError) -> (FSETable, Int) {
+        switch mode {
+        case 0:
+            return (try FSETable(distribution: predefined, accuracyLog: predefinedLog), 0)
+        case 1:
+            guard view.count >= 1 else { throw .corrupt }
+            let symbol = view.byte(0)
+            guard Int(symbol) <= maxSymbol else { throw .corrupt }
+            return (FSETable.rle(symbol), 1)
+        case 2:
+            return try FSETable.read(view, maxAccuracyLog: maxLog, maxSymbol: maxSymbol)
+        default:
+            guard let table = previous else { throw .corrupt }
+            return (table, 0)
+        }
+    }
+
+    mutating func readSequences(_ section: ByteView) throws(ZstdError) {
+        guard section.count >= 1 else { throw .corrupt }
+        let b0 = Int(section.byte(0))
+        var count = b0
+        var at = 1
+        if b0 >= 128 && b0 < 255 {
+            guard section.count >= 2 else { throw .corrupt }
+            count = ((b0 - 128) << 8) + Int(section.byte(1))
+            at = 2
+        } else if b0 == 255 {
+            guard section.count >= 3 else { throw .corrupt }
+            count = Int(section.byte(1)) + (Int(section.byte(2)) << 8) + 0x7F00
+            at = 3
+        }
+        if count == 0 {
+            guard at == section.count else { throw .corrupt }
+            try grow(by: literals.count)
+            output.append(contentsOf: literals)
+            return
+        }
+        guard at < section.count else { throw .corrupt }
+        let modes = Int(section.byte(at))
+        at += 1
+        guard modes & 3 == 0 else { throw .corrupt }
+        func rest(_ from: Int) throws(ZstdError) -> ByteView {
+            guard let view = section.slice(from, section.count - from) else { throw .corrupt }
+            return view
+        }
+        let (ll, llSize) = try readTable(mode: modes >> 6, at: try rest(at), predefined: PredefinedTables.literalLengths,
+                                         predefinedLog: 6, maxLog: 9, maxSymbol: 35, previous: literalLengthTable)
+        at += llSize
+        let (of, ofSize) = try readTable(mode: (modes >> 4) & 3, at: try rest(at), predefined: PredefinedTables.offsets,
+                                         predefinedLog: 5, maxLog: 8, maxSymbol: maxOffsetCode, previous: offsetTable)
+        at += ofSize
+        let (ml, mlSize) = try readTable(mode: (modes >> 2) & 3, at: try rest(at), predefined: PredefinedTables.matchLengths,
+                                         predefinedLog: 6, maxLog: 9, maxSymbol: 52, previous: matchLengthTable)
+        at += mlSize
+        literalLengthTable = ll
+        offsetTable = of
+        matchLengthTable = ml
+        try execute(count: count, stream: try rest(at), ll: ll, of: of, ml: ml)
+    }
+
+    private mutating func execute(count: Int, stream: ByteView, ll: FSETable, of: FSETable, ml: FSETable) throws(ZstdError) {
+        var bits = try BackwardBits(stream)
+        var llState = Int(bits.read(ll.accuracyLog))
+        var ofState = Int(bits.read(of.accuracyLog))
+        var mlState = Int(bits.read(ml.accuracyLog))
+        var literalAt = 0
+        for i in 0..<count {
+            let llEntry = ll.entries[llState], ofEntry = of.entries[ofState], mlEntry = ml.entries[mlState]
+            let ofCode = Int(ofEntry.symbol)
+            let offsetValue = (1 << ofCode) + Int(bits.read(ofCode))
+            let mlCode = Int(mlEntry.symbol), llCode = Int(llEntry.symbol)
+            let matchLength = Int(matchLengthBase[mlCode]) + Int(bits.read(Int(matchLengthBits[mlCode])))
+            let literalLength = Int(literalLengthBase[llCode]) + Int(bits.read(Int(literalLengthBits[llCode])))
+            if i != count - 1 {
+                llState = Int(llEntry.baseline) + Int(bits.read(Int(llEntry.bits)))
+                mlState = Int(mlEntry.baseline) + Int(bits.read(Int(mlEntry.bits)))
+                ofState = Int(ofEntry.baseline) + Int(bits.read(Int(ofEntry.bits)))
+            }
+            guard !bits.overflowed else { throw .corrupt }
+            let offset = resolveOffset(offsetValue, literalLength: literalLength)
+            // Literals, then the match.
+            guard literalLength <= literals.count - literalAt else { throw .corrupt }
+            try grow(by: literalLength + matchLength)
+            output.append(contentsOf: literals[literalAt..<(literalAt + literalLength)])
+            literalAt += literalLength
+            let produced = output.count - frameStart
+            guard offset > 0, offset <= produced, offset <= windowSize else { throw .corrupt }
+            copyMatch(offset: offset, length: matchLength)
+        }
+        guard bits.remaining == 0 else { throw .corrupt }
+        try grow(by: literals.count - literalAt)
+        output.append(contentsOf: literals[literalAt...])
+    }
+
+    /// Turns an offset value into a distance, updating the three repeat offsets (RFC 8878 3.1.2.5).
+    private mutating func resolveOffset(_ value: Int, literalLength: Int) -> Int {
+        var (r1, r2, r3) = repeatOffsets
+        let offset: Int
+        if value > 3 {
+            offset = value - 3
+            (r1, r2, r3) = (offset, r1, r2)
+        } else {
+            let index = literalLength == 0 ? value + 1 : value      // 1...4; 4 means r1 - 1
+            switch index {
+            case 1: offset = r1
+            case 2: offset = r2; (r1, r2) = (r2, r1)
+            case 3: offset = r3; (r1, r2, r3) = (r3, r1, r2)
+            default: offset = r1 - 1; (r1, r2, r3) = (offset, r1, r2)
+            }
+        }
+        repeatOffsets = (r1, r2, r3)
+        return offset
+    }
+
+    /// Appends `length` bytes copied from `offset` bytes back; the source may overlap what is being written.
+    private mutating func copyMatch(offset: Int, length: Int) {
+        let end = output.count
+        output.append(contentsOf: repeatElement(0, count: length))
+        output.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            if offset >= length {
+                (base + end).update(from: base + end - offset, count: length)
+            } else {
+                for i in 0..<length { base[end + i] = base[end - offset + i] }
+            }
+        }
+    }
+}

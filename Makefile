@@ -34,7 +34,8 @@ KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno
 SERVERS := $(filter-out Runtime,$(patsubst Sources/Servers/%/,%,$(wildcard Sources/Servers/*/)))
 # User programs share the kernel core's markup writer and ELF helpers (pure Swift).
 SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift') \
-	Sources/Kernel/Core/Markup.swift Sources/Kernel/Core/ELF.swift Sources/Kernel/Core/SplitMix.swift)
+	Sources/Kernel/Core/Markup.swift Sources/Kernel/Core/ELF.swift Sources/Kernel/Core/SplitMix.swift \
+	$(wildcard Sources/Formats/*.swift))
 SERVER_RUNTIME_ASM := $(sort $(shell find Sources/Servers/Runtime -name '*.S'))
 SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/servers/runtime/%.o,$(SERVER_RUNTIME_ASM)) \
 	$(BUILD)/servers/runtime/libc.o
@@ -50,8 +51,8 @@ SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z ma
 # Unicode data for String comparison and normalization in user programs (the kernel has no String).
 SERVER_LIBS := $(wildcard $(TOOLBIN)../lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a)
 
-.PHONY: all deps kernel iso osh servers run test bench clean
-all: kernel iso osh servers
+.PHONY: all deps kernel iso osh servers initfs run test bench clean
+all: kernel iso osh servers initfs
 
 deps:
 	@scripts/deps.sh
@@ -112,12 +113,26 @@ runtime-fake-test: $(BUILD)/servers/root.elf
 	$(CC) -O1 -o $(BUILD)/runtime-host-test/fakekernel Tests/RuntimeHost/fakekernel.c
 	$(BUILD)/runtime-host-test/fakekernel $(BUILD)/servers/root.elf
 
+# The initfs: every program but root under bin/ (servers will go under sbin/), Sources/initfs/ (etc/…)
+# as it is; a ustar archive with fixed owners, times and order (the same inputs give the same bytes),
+# compressed with zstd -19. Root unpacks it at boot (Sources/Servers/root/Initfs.swift).
+INITFS_PROGRAMS := $(filter-out root,$(SERVERS))
+INITFS_FILES := $(shell find Sources/initfs -type f 2>/dev/null)
+initfs: $(BUILD)/initfs.tar.zst
+
+$(BUILD)/initfs.tar.zst: $(patsubst %,$(BUILD)/servers/%.elf,$(INITFS_PROGRAMS)) $(INITFS_FILES) Makefile | deps
+	@rm -rf $(BUILD)/initfs && mkdir -p $(BUILD)/initfs/bin $(BUILD)/initfs/sbin $(BUILD)/initfs/etc
+	@for p in $(INITFS_PROGRAMS); do cp $(BUILD)/servers/$$p.elf $(BUILD)/initfs/bin/$$p; done
+	@if [ -d Sources/initfs ]; then cp -r Sources/initfs/. $(BUILD)/initfs/; fi
+	tar --format=ustar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C $(BUILD)/initfs -cf $(BUILD)/initfs.tar .
+	zstd -19 -q -f --rm $(BUILD)/initfs.tar -o $@
+
 iso: $(BUILD)/os.iso
 
-# The root server goes in as the boot module `root`.
+# The root server goes in as the boot module `root`, the initfs as `initfs`.
 ROOT_SERVER := $(BUILD)/servers/root.elf
-$(BUILD)/os.iso: $(BUILD)/kernel.elf $(ROOT_SERVER) scripts/make-iso.sh | deps
-	scripts/make-iso.sh $(BUILD)/kernel.elf $@ "" $(ROOT_SERVER):root
+$(BUILD)/os.iso: $(BUILD)/kernel.elf $(ROOT_SERVER) $(BUILD)/initfs.tar.zst scripts/make-iso.sh | deps
+	scripts/make-iso.sh $(BUILD)/kernel.elf $@ "" $(ROOT_SERVER):root $(BUILD)/initfs.tar.zst:initfs
 
 # SwiftPM knows what changed; build/osh is refreshed only when the binary did.
 osh:

@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "Formats", path: "Sources/Formats"),
         // libzstd, the reference the Formats decoder is tested and measured against (host only).
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        // make bench: the Swift decoder against libzstd on the real initfs.
+        .executableTarget(name: "ZstdBench", dependencies: ["Formats", "CZstd"], path: "Sources/ZstdBench"),
         .target(
             name: "OSH",
             dependencies: [

@@ -6,6 +6,7 @@ let programName: StaticString = "root"
 
 func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
+    Initfs.load(startup)
     if startup.hasFlag("bench") { return runBenchmarks(startup) }
     guard startup.hasFlag("usertest") else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
@@ -39,9 +40,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("thread_priority", testThreadPriority)
     run("process_give", testProcessGive)
     run("child_fault", testChildFault)
-    if startup.modules.contains(where: { $0.name == "crashtest" }) {
-        run("elf_child_fault") { () throws(SysError) in try testELFChildFault(startup) }
-    }
+    run("elf_child_fault") { () throws(SysError) in try testELFChildFault(startup) }
     run("own_threads", testOwnThreads)
     run("thread_yield", testThreadYield)
     run("sse_state", testSSEState)
@@ -71,16 +70,17 @@ func programMain(_ startup: Startup) -> Int32 {
 
 /// `bench`: the IPC benchmark pair, server and client in separate processes (Sources/Servers/ipcbench).
 func runBenchmarks(_ startup: Startup) -> Int32 {
-    guard let module = startup.modules.first(where: { $0.name == "ipcbench" }) else {
-        print("root: bench needs the ipcbench boot module")
-        return 1
-    }
     do throws(SysError) {
+        guard let (image, owned) = try Programs.image(named: "ipcbench", startup) else {
+            print("root: bench needs ipcbench (a boot module, or bin/ipcbench in the initfs)")
+            return 1
+        }
+        defer { if owned { try? handleClose(image) } }
         let receiver = try receiverCreate()
         let sender = try senderCreate(receiver)
-        let server = try Spawn.start(image: module.frame, name: "ipcbench", commandLine: "server", give: [receiver])
+        let server = try Spawn.start(image: image, name: "ipcbench", commandLine: "server", give: [receiver])
         let rounds = startup.commandLine.split(separator: " ").filter { $0.hasPrefix("rounds=") || $0.hasPrefix("only=") }.map(String.init)
-        let client = try Spawn.start(image: module.frame, name: "ipcbench",
+        let client = try Spawn.start(image: image, name: "ipcbench",
                                      commandLine: (["client"] + rounds).joined(separator: " "), give: [sender])
         let code = try client.wait()
         try threadStop(server.thread)

@@ -104,11 +104,12 @@ func testChildFault() throws(SysError) {
 /// A real program (the `crashtest` boot module) faults: its process ends with a fault code, the kernel's
 /// report names its ELF (checked on the serial log by the host's integration test), root goes on.
 func testELFChildFault(_ startup: Startup) throws(SysError) {
-    guard let module = startup.modules.first(where: { $0.name == "crashtest" }) else {
-        check(false, "no crashtest boot module (boot with --module build/servers/crashtest.elf:crashtest)")
+    guard let (image, owned) = try Programs.image(named: "crashtest", startup) else {
+        check(false, "no crashtest program (a boot module, or bin/crashtest in the initfs)")
         return
     }
-    let child = try Spawn.start(image: module.frame, name: "crashtest")
+    defer { if owned { try? handleClose(image) } }
+    let child = try Spawn.start(image: image, name: "crashtest")
     let code = try child.wait()
     check(ExitCode.isFault(code), "crashtest exited with \(hex(code)), expected a fault code")
     check(code == ExitCode.fault(vector: 14), "crashtest's fault was not a page fault: \(hex(code))")

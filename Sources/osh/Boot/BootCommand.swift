@@ -13,7 +13,7 @@ public struct Boot: ParsableCommand {
         discussion: """
             Console keys: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends Ctrl-A.
 
-            Boot modules: each --module PATH[:NAME] is handed to the kernel with NAME as its string (NAME defaults to the file's base name without extension; the root process is the module named root). Without --module, BUILD/servers/root.elf is the module root when it exists.
+            Boot modules: each --module PATH[:NAME] is handed to the kernel with NAME as its string (NAME defaults to the file's base name without extension; the root process is the module named root). Without --module, BUILD/servers/root.elf is the module root and BUILD/initfs.tar.zst the module initfs, when they exist.
 
             Symbolizer markup lines in the serial output ({{{reset}}}, {{{module…}}}, {{{mmap…}}}, {{{bt…}}}) are shown symbolized with the run's ELF files (--raw shows them as they are); serial.log always keeps the raw bytes.
 
@@ -65,7 +65,7 @@ public struct Boot: ParsableCommand {
     var iso: String?
 
     @Option(name: .customLong("module"), help: ArgumentHelp(
-        "A boot module: PATH[:NAME] (repeatable; default BUILD/servers/root.elf as root if it exists).",
+        "A boot module: PATH[:NAME] (repeatable; default BUILD/servers/root.elf as root and BUILD/initfs.tar.zst as initfs, if they exist).",
         valueName: "path[:name]"))
     var modules: [String] = []
 
@@ -141,6 +141,8 @@ struct BootRunner {
         if options.modules.isEmpty {
             let root = buildDir.appendingPathComponent("servers/root.elf").path
             if isReadableFile(root) { modules.append(ModuleSpec(path: root, name: "root")) }
+            let initfs = buildDir.appendingPathComponent("initfs.tar.zst").path
+            if isReadableFile(initfs) { modules.append(ModuleSpec(path: initfs, name: "initfs")) }
         }
         for m in modules where !isReadableFile(m.path) {
             printError("module not found: \(m.path) (run make, or fix --module)")

@@ -92,8 +92,14 @@ $(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources
 	@mkdir -p $$(dir $$@)
 	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(1) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
 
-$(BUILD)/servers/$(1).elf: $(BUILD)/servers/$(1)/swift.o $(SERVER_RUNTIME_ASM_OBJ) $(SERVER_LINKER_SCRIPT)
+# The program's manifest (Sources/Servers/NAME/manifest) goes into its ELF file as the note .note.manifest.
+$(BUILD)/servers/$(1)/manifest.note: Sources/Servers/$(1)/manifest scripts/manifest-note.py
+	@mkdir -p $$(dir $$@)
+	scripts/manifest-note.py $$< $$@
+
+$(BUILD)/servers/$(1).elf: $(BUILD)/servers/$(1)/swift.o $(SERVER_RUNTIME_ASM_OBJ) $(SERVER_LINKER_SCRIPT) $(BUILD)/servers/$(1)/manifest.note
 	$(LLD) $(SERVER_LDFLAGS) -o $$@ $(SERVER_RUNTIME_ASM_OBJ) $(BUILD)/servers/$(1)/swift.o $(SERVER_LIBS)
+	$(TOOLBIN)llvm-objcopy --add-section .note.manifest=$(BUILD)/servers/$(1)/manifest.note $$@
 endef
 $(foreach server,$(SERVERS),$(eval $(call SERVER_RULES,$(server))))
 

@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Symbolizer", dependencies: ["CLibDW", "KernelCore"], path: "Sources/Symbolizer"),
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         // Pure formats read in the guest and on the host: the Zstandard decoder (initfs), xxHash64.
-        .target(name: "Formats", path: "Sources/Formats"),
+        .target(name: "Formats", dependencies: ["ABI", "KernelCore"], path: "Sources/Formats"),
         // libzstd, the reference the Formats decoder is tested and measured against (host only).
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         // make bench: the Swift decoder against libzstd on the real initfs.
@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "OSH",
             dependencies: [
-                "ABI", "KernelCore", "Symbolizer", "CReadline",
+                "ABI", "KernelCore", "Symbolizer", "CReadline", "Formats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/osh"),

@@ -10,9 +10,22 @@ import Testing
         let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "120", "--cmdline", "bench rounds=50"])
         #expect(result.status == 0, "bench from the initfs: \(result.stderr)")
         #expect(result.stdout.contains(/root: initfs: \d+ files, \d+ bytes from \d+ compressed/))
-        #expect(result.stdout.contains(/root: initfs: bin\/ipcbench \d+/))
-        #expect(result.stdout.contains(/root: initfs: bin\/crashtest \d+/))
+        // Root reads each program's manifest from its ELF note without running it.
+        #expect(result.stdout.contains(/root: initfs: bin\/ipcbench \d+ manifest: name ipcbench, imports none, exports none/))
+        #expect(result.stdout.contains(/root: initfs: bin\/crashtest \d+ manifest: name crashtest/))
         #expect(result.stdout.contains("bench ipc.roundtrip.0w.insn"), "ipcbench did not run from the initfs")
+    }
+
+    @Test func oshManifestPrintsTheNoteOrSaysWhyNot() throws {
+        let servers = Repo.build.appendingPathComponent("servers")
+        let ok = try run(Repo.osh.path, ["manifest", "--raw", servers.appendingPathComponent("crashtest.elf").path])
+        #expect(ok.status == 0)
+        #expect(ok.stdout == "name=crashtest\nimports=\nexports=\n")
+        let kernel = try run(Repo.osh.path, ["manifest", Repo.build.appendingPathComponent("kernel.elf").path])
+        #expect(kernel.status == 1)
+        #expect(kernel.stderr.contains("osh: error:") && kernel.stderr.contains("no manifest note"))
+        let missing = try run(Repo.osh.path, ["manifest", "/nonexistent/file.elf"])
+        #expect(missing.status == 1 && missing.stderr.contains("cannot read"))
     }
 
     @Test func aDamagedInitfsIsReportedAndRootStillStarts() throws {

@@ -189,16 +189,22 @@ public struct ELFFile {
     /// The GNU build ID (the descriptor of the NT_GNU_BUILD_ID note), looked up through the program
     /// headers' PT_NOTE segments and, failing that, the SHT_NOTE sections. Nil when the file has none.
     public func buildID() throws(ELFError) -> [UInt8]? {
+        try noteDescriptor(owner: [0x47, 0x4e, 0x55], type: 3)      // "GNU", NT_GNU_BUILD_ID
+    }
+
+    /// The descriptor of the first note whose owner is `owner` (its name without the NUL) and whose type
+    /// is `type`, from the PT_NOTE segments and then the SHT_NOTE sections. Nil when there is none.
+    public func noteDescriptor(owner: [UInt8], type: UInt32) throws(ELFError) -> [UInt8]? {
         for ph in try programHeaders() where ph.type == ELFProgramHeader.note {
-            if let id = try buildID(notesAt: ph.offset, size: ph.fileSize) { return id }
+            if let d = try note(at: ph.offset, size: ph.fileSize, owner: owner, type: type) { return d }
         }
         for sh in try sectionHeaders() where sh.type == ELFSectionHeader.note {
-            if let id = try buildID(notesAt: sh.offset, size: sh.size) { return id }
+            if let d = try note(at: sh.offset, size: sh.size, owner: owner, type: type) { return d }
         }
         return nil
     }
 
-    func buildID(notesAt start: UInt64, size: UInt64) throws(ELFError) -> [UInt8]? {
+    func note(at start: UInt64, size: UInt64, owner: [UInt8], type: UInt32) throws(ELFError) -> [UInt8]? {
         guard start <= UInt64(bytes.count), size <= UInt64(bytes.count) - start else { throw .truncated }
         var at = start
         let end = start + size
@@ -210,9 +216,8 @@ public struct ELFFile {
             let descAt = nameAt + ELFFile.align4(UInt64(nameSize))
             let next = descAt + ELFFile.align4(UInt64(descSize))
             guard next <= end else { throw .truncated }
-            // Name "GNU\0", type 3 = NT_GNU_BUILD_ID.
-            if noteType == 3, nameSize == 4, bytes[Int(nameAt)] == 0x47, bytes[Int(nameAt) + 1] == 0x4e,
-               bytes[Int(nameAt) + 2] == 0x55 {
+            if noteType == type, Int(nameSize) == owner.count + 1, bytes[Int(nameAt) + owner.count] == 0,
+               (0..<owner.count).allSatisfy({ bytes[Int(nameAt) + $0] == owner[$0] }) {
                 return Array(bytes[Int(descAt)..<Int(descAt + UInt64(descSize))])
             }
             at = next

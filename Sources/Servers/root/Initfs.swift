@@ -37,7 +37,26 @@ enum Initfs {
         let files = entries.filter { $0.kind == .file }
         print("root: initfs: \(files.count) files, \(archive.count) bytes from \(packed.count) compressed; "
               + "zstd took \(decoded &- start) TSC ticks")
-        for e in files { print("root: initfs: \(path(e)) \(e.size)") }
+        for e in files { print("root: initfs: \(path(e)) \(e.size)\(manifestSummary(e))") }
+    }
+
+    /// For a program (bin/, sbin/): its manifest as read from its ELF note, without running it.
+    static func manifestSummary(_ e: TarEntry) -> String {
+        let p = path(e)
+        guard p.hasPrefix("bin/") || p.hasPrefix("sbin/") else { return "" }
+        let result = archive.withUnsafeBytes { all in
+            Result { () throws(ManifestError) in
+                try ServerManifest(elf: UnsafeRawBufferPointer(rebasing: all[e.dataOffset..<(e.dataOffset + e.size)]))
+            }
+        }
+        switch result {
+        case .success(let m):
+            let imports = m.imports.isEmpty ? "none" : m.imports.joined(separator: ",")
+            let exports = m.exports.isEmpty ? "none" : m.exports.joined(separator: ",")
+            return " manifest: name \(m.name), imports \(imports), exports \(exports)"
+        case .failure(.missing): return " (no manifest)"
+        case .failure: return " (bad manifest)"
+        }
     }
 
     /// A member's path without tar's leading "./".

@@ -31,7 +31,7 @@ public func zstdDecompress(_ input: [UInt8], maxOutput: Int = 1 << 30, maxWindow
             var decoder = ZstdDecoder(input: ByteView(base: raw, lower: 0, upper: raw.count),
                                       maxOutput: maxOutput, maxWindow: maxWindow)
             try decoder.decodeAll()
-            result = .success(decoder.output)
+            result = .success(decoder.output.array)
         } catch {
             result = .failure(error)
         }
@@ -44,7 +44,7 @@ struct ZstdDecoder {
     let input: ByteView
     let maxOutput: Int
     let maxWindow: Int
-    var output: [UInt8] = []
+    let output = ByteBuffer(capacity: 1 << 16)
     var position = 0
 
     // Per-frame state.
@@ -56,7 +56,7 @@ struct ZstdDecoder {
     var offsetTable: FSETable? = nil
     var matchLengthTable: FSETable? = nil
     var repeatOffsets = (1, 4, 8)
-    var literals: [UInt8] = []
+    let literals = ByteBuffer(capacity: 128 * 1024)
 
     init(input: ByteView, maxOutput: Int, maxWindow: Int) {
         self.input = input
@@ -126,7 +126,7 @@ struct ZstdDecoder {
         if let size = contentSize {
             guard size <= UInt64(maxOutput - output.count) else { throw .tooLarge }
             // Reserve what the header claims, but no more than a bounded guess: a header may lie.
-            output.reserveCapacity(output.count + min(Int(size), 16 << 20))
+            output.reserve(min(Int(size), 16 << 20))
         }
         startFrame(window: window)
         var last = false
@@ -141,9 +141,7 @@ struct ZstdDecoder {
         if hasChecksum {
             let at = try take(4)
             let expected = UInt32(truncatingIfNeeded: readLE(at, 4))
-            let actual = output.withUnsafeBufferPointer { buffer in
-                UInt32(truncatingIfNeeded: xxHash64(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[frameStart...])))
-            }
+            let actual = UInt32(truncatingIfNeeded: xxHash64(output.bytes(from: frameStart)))
             guard expected == actual else { throw .checksumMismatch }
         }
     }
@@ -165,12 +163,12 @@ struct ZstdDecoder {
             guard size <= blockLimit else { throw .corrupt }
             let at = try take(size)
             try grow(by: size)
-            for i in 0..<size { output.append(input.byte(at + i)) }
+            if size > 0 { output.append(input.base.baseAddress! + input.lower + at, size) }
         case 1:
             guard size <= blockLimit else { throw .corrupt }
             let at = try take(1)
             try grow(by: size)
-            output.append(contentsOf: repeatElement(input.byte(at), count: size))
+            output.append(repeating: input.byte(at), size)
         case 2:
             guard size <= blockLimit else { throw .corrupt }
             let at = try take(size)

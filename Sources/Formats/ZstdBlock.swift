@@ -32,7 +32,7 @@ extension ZstdDecoder {
         let b0 = Int(block.byte(0))
         let type = b0 & 3
         let format = (b0 >> 2) & 3
-        literals.removeAll(keepingCapacity: true)
+        literals.removeAll()
         if type < 2 {
             var headerSize = 1
             var size = b0 >> 3
@@ -48,11 +48,11 @@ extension ZstdDecoder {
             guard size <= blockLimit else { throw .corrupt }
             if type == 0 {
                 guard let data = block.slice(headerSize, size) else { throw .corrupt }
-                for i in 0..<size { literals.append(data.byte(i)) }
+                if size > 0 { literals.append(data.base.baseAddress! + data.lower, size) }
                 return headerSize + size
             }
             guard block.count > headerSize else { throw .corrupt }
-            literals.append(contentsOf: repeatElement(block.byte(headerSize), count: size))
+            literals.append(repeating: block.byte(headerSize), size)
             return headerSize + 1
         }
         // Huffman-coded: sizes of 10, 14 or 18 bits each, in 3, 4 or 5 header bytes.
@@ -74,9 +74,9 @@ extension ZstdDecoder {
             streams = rest
         }
         guard let table = huffman else { throw .corrupt }
-        literals.reserveCapacity(regenerated)
+        literals.reserve(regenerated)
         if format == 0 {
-            try table.decode(streams, count: regenerated, into: &literals)
+            try table.decode(streams, count: regenerated, into: literals)
         } else {
             try decodeFourStreams(streams, table: table, regenerated: regenerated)
         }
@@ -95,17 +95,17 @@ extension ZstdDecoder {
         var offset = 6
         for (i, size) in [s1, s2, s3, s4].enumerated() {
             guard let stream = streams.slice(offset, size) else { throw .corrupt }
-            try table.decode(stream, count: i < 3 ? quarter : regenerated - 3 * quarter, into: &literals)
+            try table.decode(stream, count: i < 3 ? quarter : regenerated - 3 * quarter, into: literals)
             offset += size
         }
     }
 
     /// Reads one table in its mode; `previous` is the table repeat mode reuses.
-    private mutating func readTable(mode: Int, at view: ByteView, predefined: [Int16], predefinedLog: Int,
+    private mutating func readTable(mode: Int, at view: ByteView, predefined: FSETable,
                                     maxLog: Int, maxSymbol: Int, previous: FSETable?) throws(ZstdError) -> (FSETable, Int) {
         switch mode {
         case 0:
-            return (try FSETable(distribution: predefined, accuracyLog: predefinedLog), 0)
+            return (predefined, 0)
         case 1:
             guard view.count >= 1 else { throw .corrupt }
             let symbol = view.byte(0)
@@ -136,7 +136,7 @@ extension ZstdDecoder {
         if count == 0 {
             guard at == section.count else { throw .corrupt }
             try grow(by: literals.count)
-            output.append(contentsOf: literals)
+            output.append(literals.base, literals.count)
             return
         }
         guard at < section.count else { throw .corrupt }
@@ -147,14 +147,11 @@ extension ZstdDecoder {
             guard let view = section.slice(from, section.count - from) else { throw .corrupt }
             return view
         }
-        let (ll, llSize) = try readTable(mode: modes >> 6, at: try rest(at), predefined: PredefinedTables.literalLengths,
-                                         predefinedLog: 6, maxLog: 9, maxSymbol: 35, previous: literalLengthTable)
+        let (ll, llSize) = try readTable(mode: modes >> 6, at: try rest(at), predefined: PredefinedTables.literalLengthTable, maxLog: 9, maxSymbol: 35, previous: literalLengthTable)
         at += llSize
-        let (of, ofSize) = try readTable(mode: (modes >> 4) & 3, at: try rest(at), predefined: PredefinedTables.offsets,
-                                         predefinedLog: 5, maxLog: 8, maxSymbol: maxOffsetCode, previous: offsetTable)
+        let (of, ofSize) = try readTable(mode: (modes >> 4) & 3, at: try rest(at), predefined: PredefinedTables.offsetTable, maxLog: 8, maxSymbol: maxOffsetCode, previous: offsetTable)
         at += ofSize
-        let (ml, mlSize) = try readTable(mode: (modes >> 2) & 3, at: try rest(at), predefined: PredefinedTables.matchLengths,
-                                         predefinedLog: 6, maxLog: 9, maxSymbol: 52, previous: matchLengthTable)
+        let (ml, mlSize) = try readTable(mode: (modes >> 2) & 3, at: try rest(at), predefined: PredefinedTables.matchLengthTable, maxLog: 9, maxSymbol: 52, previous: matchLengthTable)
         at += mlSize
         literalLengthTable = ll
         offsetTable = of
@@ -185,15 +182,15 @@ extension ZstdDecoder {
             // Literals, then the match.
             guard literalLength <= literals.count - literalAt else { throw .corrupt }
             try grow(by: literalLength + matchLength)
-            output.append(contentsOf: literals[literalAt..<(literalAt + literalLength)])
+            output.append(literals.base + literalAt, literalLength)
             literalAt += literalLength
             let produced = output.count - frameStart
             guard offset > 0, offset <= produced, offset <= windowSize else { throw .corrupt }
-            copyMatch(offset: offset, length: matchLength)
+            output.appendMatch(offset: offset, length: matchLength)
         }
         guard bits.remaining == 0 else { throw .corrupt }
         try grow(by: literals.count - literalAt)
-        output.append(contentsOf: literals[literalAt...])
+        output.append(literals.base + literalAt, literals.count - literalAt)
     }
 
     /// Turns an offset value into a distance, updating the three repeat offsets (RFC 8878 3.1.2.5).
@@ -216,17 +213,4 @@ extension ZstdDecoder {
         return offset
     }
 
-    /// Appends `length` bytes copied from `offset` bytes back; the source may overlap what is being written.
-    private mutating func copyMatch(offset: Int, length: Int) {
-        let end = output.count
-        output.append(contentsOf: repeatElement(0, count: length))
-        output.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            if offset >= length {
-                (base + end).update(from: base + end - offset, count: length)
-            } else {
-                for i in 0..<length { base[end + i] = base[end - offset + i] }
-            }
-        }
-    }
 }

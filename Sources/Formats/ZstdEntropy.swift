@@ -108,6 +108,11 @@ enum PredefinedTables {
                                         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1]
     static let offsets: [Int16] = [1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1,
                                    1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1]
+
+    /// Their decoding tables, built once (the distributions are valid, so building cannot fail).
+    static let literalLengthTable = try! FSETable(distribution: literalLengths, accuracyLog: 6)
+    static let matchLengthTable = try! FSETable(distribution: matchLengths, accuracyLog: 6)
+    static let offsetTable = try! FSETable(distribution: offsets, accuracyLog: 5)
 }
 
 /// One entry of the Huffman decoding table: indexed by the next `maxBits` bits of the stream.
@@ -196,13 +201,18 @@ struct HuffmanTable {
     }
 
     /// Decodes one backward stream of exactly `count` symbols into `out`; the stream must be used up exactly.
-    func decode(_ view: ByteView, count: Int, into out: inout [UInt8]) throws(ZstdError) {
+    func decode(_ view: ByteView, count: Int, into out: ByteBuffer) throws(ZstdError) {
         var bits = try BackwardBits(view)
-        for _ in 0..<count {
-            let e = entries[Int(bits.peek(maxBits))]
-            out.append(e.symbol)
-            bits.skip(Int(e.bits))
+        out.reserve(count)
+        let start = out.base + out.count
+        try entries.withUnsafeBufferPointer { table throws(ZstdError) in
+            for i in 0..<count {
+                let e = table[Int(bits.peek(maxBits))]
+                start[i] = e.symbol
+                bits.skip(Int(e.bits))
+            }
         }
         guard bits.remaining == 0 else { throw .corrupt }
+        out.didAppend(count)
     }
 }

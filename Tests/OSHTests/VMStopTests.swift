@@ -218,4 +218,15 @@ final class VMStopEndToEndTests {
         #expect(stderr.contains("osh: warning: the run directory was deleted while the VM runs"))
         #expect(try String(contentsOf: copy, encoding: .utf8).contains("still here"))
     }
+
+    @Test func fullDiskIsReportedAndOutputGoesOn() throws {
+        // /dev/full fails every write with ENOSPC, as a full disk would.
+        let kernel = try BootFixture.kernel(in: build, status: 0, message: "disk full\\n")
+        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg",
+                                  "--log", "/dev/full", "--timeout", "60"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("disk full"))
+        #expect(run.stderr.contains("osh: warning: cannot write the --log copy: No space left on device"))
+        #expect(try String(contentsOfFile: try #require(latest).file("serial.log"), encoding: .utf8).contains("disk full"))
+    }
 }

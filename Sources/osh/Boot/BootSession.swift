@@ -259,6 +259,7 @@ final class BootSession {
     private var logOffset = 0
     /// Warnings already given about serial.log (ENOSPC, deleted run directory): each once.
     private var serialLogWarned = false
+    private var logCopyWarned = false
     private var lastHealthCheck = 0.0
 
     init(settings: Settings, filter: any SerialConsoleFilter) {
@@ -375,7 +376,10 @@ final class BootSession {
         if !FD.writeAll(settings.serialLogFD, chunk) {
             warnSerialLog("cannot write serial.log: \(String(cString: strerror(errno)))")
         }
-        if settings.logCopyFD >= 0 { FD.writeAll(settings.logCopyFD, chunk) }
+        if settings.logCopyFD >= 0, !FD.writeAll(settings.logCopyFD, chunk), !logCopyWarned {
+            logCopyWarned = true
+            FD.writeAll(settings.stderrFD, "\r\nosh: warning: cannot write the --log copy: \(String(cString: strerror(errno))); serial output goes on to the terminal and serial.log\r\n")
+        }
         for line in lines.feed(chunk) {
             if TestResultLine.parse(line) != nil { testResult = line.trimmingCharacters(in: .whitespaces) }
         }

@@ -101,7 +101,9 @@ final class VMWatcher {
     let qemuLogPath: String
     private(set) var client: QMPClient?
     private var shutdownReason: String?
+    /// Where this session's part of qemu.log starts, and its size at the last look.
     private var logScanned = 0
+    private var logSeen = -1
     /// Set on connecting: the VM may have stopped before, when no event could reach osh.
     private var needsStatus = false
 
@@ -141,8 +143,14 @@ final class VMWatcher {
         if let reason = shutdownReason, let cause = VMStopClassifier.cause(shutdownReason: reason) { return cause }
         guard sawStop, let status = try? client.queryStatus() else { return nil }
         let cause = VMStopClassifier.cause(status: status.status, shutdownReason: shutdownReason)
-        if case .internalError = cause { return .internalError(detail: scanLogText().flatMap(VMStopClassifier.kvmInternalError)) }
+        if case .internalError = cause { return .internalError(detail: internalErrorLine()) }
         return cause
+    }
+
+    /// QEMU's "KVM internal error" line of this session, read afresh.
+    private func internalErrorLine() -> String? {
+        guard let data = FileManager.default.contents(atPath: qemuLogPath) else { return nil }
+        return VMStopClassifier.kvmInternalError(in: String(decoding: data.dropFirst(logScanned), as: UTF8.self))
     }
 
     /// A KVM internal error reported on QEMU's stderr (QEMU then waits paused).
@@ -151,8 +159,12 @@ final class VMWatcher {
         return .internalError(detail: line)
     }
 
+    /// This session's part of qemu.log when it grew since the last look (nil otherwise).
     private func scanLogText() -> String? {
-        guard let data = FileManager.default.contents(atPath: qemuLogPath), data.count > logScanned else { return nil }
+        var st = stat()
+        guard stat(qemuLogPath, &st) == 0, Int(st.st_size) > logScanned, Int(st.st_size) != logSeen else { return nil }
+        logSeen = Int(st.st_size)
+        guard let data = FileManager.default.contents(atPath: qemuLogPath) else { return nil }
         return String(decoding: data.dropFirst(logScanned), as: UTF8.self)
     }
 

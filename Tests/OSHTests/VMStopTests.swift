@@ -229,4 +229,61 @@ final class VMStopEndToEndTests {
         #expect(run.stderr.contains("osh: warning: cannot write the --log copy: No space left on device"))
         #expect(try String(contentsOfFile: try #require(latest).file("serial.log"), encoding: .utf8).contains("disk full"))
     }
+
+    /// A test double of QEMU (python3): prints on the serial port, then on osh's QMP socket announces a
+    /// STOP and answers `query-status` with internal-error, as QEMU does after "KVM internal error".
+    static let internalErrorQEMU = #"""
+        import json, os, signal, socket, sys, time
+        args = sys.argv[1:]
+        qmp = [a.split(",")[0][5:] for i, a in enumerate(args) if i > 0 and args[i - 1] == "-qmp"]
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(qmp[-1])
+        server.listen(1)
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+        sys.stdout.write("guest output before the stop\n"); sys.stdout.flush()
+        conn, _ = server.accept()
+        f = conn.makefile("rw")
+        def send(o): f.write(json.dumps(o) + "\r\n"); f.flush()
+        send({"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 0}}, "capabilities": []}})
+        stopped = False
+        while True:
+            line = f.readline()
+            if not line: break
+            c = json.loads(line)
+            if c["execute"] == "query-status":
+                send({"return": {"status": "internal-error" if stopped else "running", "running": not stopped}, "id": c["id"]})
+                continue
+            if c["execute"] == "human-monitor-command":
+                send({"return": "RAX=0000000000000001 RBX=0\r\nRIP=ffffffff80101234 RFL=00000002 CPL=0\r\n", "id": c["id"]})
+                continue
+            send({"return": {}, "id": c["id"]})
+            if not stopped:
+                time.sleep(0.5)
+                stopped = True
+                open(sys.argv[0] + ".stopped", "w").close()
+                send({"event": "STOP", "data": {}, "timestamp": {"seconds": 0, "microseconds": 0}})
+        time.sleep(60)
+        """#
+
+    @Test func stopWithInternalErrorStatusIsReportedWithinASecond() throws {
+        let script = build.appendingPathComponent("internal-error-qemu.py")
+        try Self.internalErrorQEMU.write(to: script, atomically: true, encoding: .utf8)
+        let qemu = build.appendingPathComponent("internal-error-qemu")
+        let python = try #require(findExecutable("python3"))
+        try "#!/bin/sh\nexec \(python) \(script.path) \"$@\"\n".write(to: qemu, atomically: true, encoding: .utf8)
+        chmod(qemu.path, 0o755)
+        let kernel = try BootFixture.kernel(in: build)
+        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg",
+                                  "--qemu", qemu.path, "--timeout", "60"])
+        #expect(run.status == BootExitCode.internalError, "\(run.stderr)")
+        #expect(run.stdout.contains("guest output before the stop"))
+        #expect(run.stderr.contains("osh: error: VM stopped: the VM stopped with an internal error (QMP query-status: internal-error); registers: RIP=ffffffff80101234 RAX=0000000000000001 CPL=0"))
+        let dir = try #require(latest)
+        #expect(try dir.readManifest().end?.reason == "internal-error")
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let end = try #require(try dir.readManifest().end.flatMap { f.date(from: $0.time) })
+        let stopped = try FileManager.default.attributesOfItem(atPath: script.path + ".stopped")[.modificationDate] as? Date
+        #expect(end.timeIntervalSince(try #require(stopped)) < 1.0)
+    }
 }

@@ -47,7 +47,7 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "Memory in MB, or with a suffix (512M, 1G).")
     var memory: String = "\(BootPlanning.defaultMemoryMB)M"
 
-    @Option(name: .long, help: "Accelerator: tcg, kvm, or auto (KVM when it works on this host, else TCG).")
+    @Option(name: .long, help: "Accelerator: tcg, kvm, or auto (KVM only after its check guest passed on this host, else TCG).")
     var accel: AccelChoice = .auto
 
     @Option(name: .long, help: "Display: none, gtk, sdl or vnc.")

@@ -286,4 +286,25 @@ final class VMStopEndToEndTests {
         let stopped = try FileManager.default.attributesOfItem(atPath: script.path + ".stopped")[.modificationDate] as? Date
         #expect(end.timeIntervalSince(try #require(stopped)) < 1.0)
     }
+
+    @Test func hostResetThroughQMPRebootsAndTheRunGoesOn() throws {
+        // -no-reboot turns a QMP system_reset into a shutdown: osh resets the VM for real and goes on.
+        let kernel = try BootFixture.kernel(in: build, message: "boot banner\\n", loop: true)
+        let p = Process()
+        p.executableURL = OSHRun.executable
+        p.arguments = ["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg", "--timeout", "8"]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        func serial() -> String { latest.flatMap { try? String(contentsOfFile: $0.file("serial.log"), encoding: .utf8) } ?? "" }
+        let deadline = Date().addingTimeInterval(30)
+        while !serial().contains("boot banner"), Date() < deadline, p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        let qmp = try QMPClient(path: try #require(latest).file(RunDirectory.qmpSocketName))
+        try qmp.systemReset()
+        qmp.close()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == BootExitCode.timeout)
+        #expect(serial().components(separatedBy: "boot banner").count - 1 == 2, "the guest booted twice: \(serial())")
+    }
 }

@@ -260,6 +260,8 @@ final class BootSession {
     /// Warnings already given about serial.log (ENOSPC, deleted run directory): each once.
     private var serialLogWarned = false
     private var logCopyWarned = false
+    /// osh's QMP watcher of the running VM, if any.
+    private var watcher: VMWatcher?
     private var lastHealthCheck = 0.0
 
     init(settings: Settings, filter: any SerialConsoleFilter) {
@@ -280,6 +282,7 @@ final class BootSession {
         let watcher = settings.watchSocket.map {
             VMWatcher(socketPath: $0, qemuLogPath: settings.qemuLogPath, logOffset: logOffset)
         }
+        self.watcher = watcher
         defer {
             watcher?.close()
             close(qemu.toGuest)
@@ -373,6 +376,7 @@ final class BootSession {
     /// Raw bytes to serial.log (and --log) first, then through the filter to the terminal.
     func handleSerial(_ chunk: [UInt8]) {
         sawSerialByte = true
+        watcher?.guestPrinted()
         if !FD.writeAll(settings.serialLogFD, chunk) {
             warnSerialLog("cannot write serial.log: \(String(cString: strerror(errno)))")
         }

@@ -104,6 +104,8 @@ final class VMWatcher {
     /// Where this session's part of qemu.log starts, and its size at the last look.
     private var logScanned = 0
     private var logSeen = -1
+    /// Set after a host reset until the guest prints again (see restartAfterHostReset).
+    private var rebootRestorePending = false
     /// Set on connecting: the VM may have stopped before, when no event could reach osh.
     private var needsStatus = false
 
@@ -140,11 +142,33 @@ final class VMWatcher {
             default: break
             }
         }
+        if shutdownReason == "host-qmp-system-reset" {
+            restartAfterHostReset(client)
+            return nil
+        }
         if let reason = shutdownReason, let cause = VMStopClassifier.cause(shutdownReason: reason) { return cause }
         guard sawStop, let status = try? client.queryStatus() else { return nil }
         let cause = VMStopClassifier.cause(status: status.status, shutdownReason: shutdownReason)
         if case .internalError = cause { return .internalError(detail: internalErrorLine()) }
         return cause
+    }
+
+    /// A reset asked for through QMP (the shell's `reset`) is turned into a shutdown by -no-reboot and
+    /// paused by shutdown=pause: really reset the VM and let it run. Guest resets stay allowed until
+    /// the guest prints again (the firmware resets once more on a reboot), then -no-reboot is back.
+    private func restartAfterHostReset(_ client: QMPClient) {
+        shutdownReason = nil
+        _ = try? client.execute("set-action", ["reboot": "reset"])
+        _ = try? client.execute("system_reset")
+        _ = try? client.execute("cont")
+        rebootRestorePending = true
+    }
+
+    /// Called when the guest printed: a restart after a host reset is complete.
+    func guestPrinted() {
+        guard rebootRestorePending, let client else { return }
+        rebootRestorePending = false
+        _ = try? client.execute("set-action", ["reboot": "shutdown"])
     }
 
     /// QEMU's "KVM internal error" line of this session, read afresh.

@@ -50,4 +50,31 @@ import Testing
         }
         #expect(seconds < 20)
     }
+
+    /// `--accel auto` when the check passes: a QEMU wrapper runs `-accel kvm` as TCG (a KVM that works),
+    /// so the real check guest passes, osh says `accel: kvm (checked)` and boots with kvm.
+    @Test func autoUsesKVMWhenTheRealCheckGuestPasses() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("osh-accel-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("servers"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(at: Repo.kernel, to: dir.appendingPathComponent("kernel.elf"))
+        try FileManager.default.copyItem(at: Repo.build.appendingPathComponent("servers/accelcheck.elf"),
+                                         to: dir.appendingPathComponent("servers/accelcheck.elf"))
+        let wrapper = dir.appendingPathComponent("working-kvm-qemu")
+        try """
+            #!/bin/bash
+            args=()
+            for a in "$@"; do case "$a" in kvm) args+=(tcg);; host) args+=(max);; *) args+=("$a");; esac; done
+            exec qemu-system-x86_64 "${args[@]}"
+
+            """.write(to: wrapper, atomically: true, encoding: .utf8)
+        chmod(wrapper.path, 0o755)
+        let r = try run(Repo.osh.path, ["boot", "--build-dir", dir.path, "--accel", "auto", "--qemu", wrapper.path,
+                                        "--test", "--timeout", "240"], environment: ["OSH_KVM_DEVICE": "/dev/null"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("osh: accel: ") } == ["osh: accel: kvm (checked)"])
+        let manifest = try String(contentsOf: dir.appendingPathComponent("run/latest/manifest.json"), encoding: .utf8)
+        #expect(manifest.contains("\"accel\" : \"kvm\""))
+        #expect(manifest.contains("\"kvm\","))  // -accel kvm in QEMU's argv
+    }
 }

@@ -293,6 +293,9 @@ struct BootRunner {
         settings.timeout = options.resolvedTimeout
         settings.watchSocket = plan.watchSocket
         settings.registersPath = runDir.file(RunDirectory.registersName)
+        if accel == .kvm {
+            settings.silenceNote = (10, "no output from the guest under KVM for 10 s; if KVM is broken on this host, `osh accel --check` shows it (or use --accel tcg)")
+        }
         let session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files, raw: options.raw))
         session.signalFD = signalFD
         manifest.qemuArgv = argv

@@ -236,6 +236,8 @@ final class BootSession {
         var watchSocket: String?
         /// Where the full `info registers` text goes when the VM stops (nil: not kept).
         var registersPath: String?
+        /// A note printed once when the guest printed nothing for this long (the VM keeps running).
+        var silenceNote: (seconds: Double, text: String)?
         /// Forward stdin to the guest (escape keys decoded).
         var forwardInput = true
         var stdinFD: Int32 = STDIN_FILENO
@@ -319,6 +321,10 @@ final class BootSession {
             if now - lastHealthCheck >= 0.5 {
                 lastHealthCheck = now
                 checkSerialLog()
+                if let note = settings.silenceNote, !sawSerialByte, now - start >= note.seconds {
+                    settings.silenceNote = nil
+                    FD.writeAll(settings.stderrFD, "osh: \(note.text)\r\n")
+                }
             }
             var waitMs = 250.0
             if let timeout = settings.timeout { waitMs = min(waitMs, (start + timeout - now) * 1000) }

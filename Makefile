@@ -3,6 +3,8 @@
 #   make run    boot the OS in QEMU with the serial console on this terminal (Ctrl-A x quits)
 #   make test   every test; the last line is `N passed, N failed`
 #   make bench  benchmarks, one `NAME VALUE UNIT` line per figure
+# ACCEL=tcg|kvm|auto picks the accelerator (run: auto, which uses KVM only after its check passed on
+# this host; test: tcg); OSH_ARGS=... adds options to `osh boot` (run, and the tests' real-kernel boots).
 
 SHELL := /bin/bash
 BUILD := build
@@ -146,11 +148,18 @@ osh:
 	@mkdir -p $(BUILD)
 	@install -C .build/debug/osh $(BUILD)/osh
 
-run: deps all
-	$(BUILD)/osh boot
+ACCEL ?=
+OSH_ARGS ?=
+ifneq ($(filter-out tcg kvm auto,$(ACCEL)),)
+$(error ACCEL must be tcg, kvm or auto (got '$(ACCEL)'))
+endif
 
+run: deps all
+	$(BUILD)/osh boot --accel $(or $(ACCEL),auto) $(OSH_ARGS)
+
+# The integration tests boot with OSH_TEST_ACCEL (tcg unless ACCEL says otherwise) and OSH_TEST_ARGS.
 test: deps all
-	@scripts/test.sh
+	@OSH_TEST_ACCEL=$(or $(ACCEL),tcg) OSH_TEST_ARGS="$(OSH_ARGS)" scripts/test.sh
 
 # Standard output carries only the figures (`NAME VALUE UNIT`); building goes to standard error.
 bench: deps

@@ -14,6 +14,12 @@ public enum GuestStatus: UInt8, CaseIterable, Sendable {
     case testsFailed = 1
     /// The kernel panicked or took an unexpected CPU exception.
     case panic = 2
+    /// The root process ended by a CPU exception (a normal boot; under `usertest` this is testsFailed).
+    case rootFaulted = 3
+    /// The root process exited with a non-zero code in a normal boot (not a test run).
+    case rootFailed = 4
+    /// `accelcheck`: a step of the accelerator check went wrong (the serial log names it).
+    case accelCheckFailed = 5
 
     /// The exit status QEMU reports when the guest writes this status to the debug-exit port.
     public var qemuExitStatus: Int32 { (Int32(rawValue) << 1) | 1 }

@@ -6,7 +6,7 @@ public struct OSH: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "osh",
         abstract: "Boot the OS in QEMU and debug it: boot, trace, syscalls, attach.",
-        subcommands: [Boot.self, TraceCommand.self, SymbolizeCommand.self, SyscallsCommand.self, AttachCommand.self, ShellCommand.self, ManifestCommand.self])
+        subcommands: [Boot.self, TraceCommand.self, SymbolizeCommand.self, SyscallsCommand.self, AttachCommand.self, ShellCommand.self, AccelCommand.self, ManifestCommand.self])
     public init() {}
 
     /// `osh` alone: the interactive shell on a terminal, the help otherwise.

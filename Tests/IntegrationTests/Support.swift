@@ -39,8 +39,10 @@ struct RunResult {
 
 /// Runs a program to completion, its output streams going to temporary files (no pipe to fill up).
 @discardableResult
-func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, cwd: URL? = nil) throws -> RunResult {
+func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, cwd: URL? = nil,
+         environment: [String: String] = [:]) throws -> RunResult {
     let process = Process()
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
     process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
     if let cwd { process.currentDirectoryURL = cwd }

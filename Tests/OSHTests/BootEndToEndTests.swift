@@ -191,17 +191,17 @@ final class BootEndToEndTests {
         #expect(run.stderr.hasPrefix("osh: error: UEFI firmware not found"))
     }
 
-    @Test func autoAccelNeverHangsAndCachesItsVerdict() throws {
+    @Test func autoAccelWithoutTheCheckGuestUsesTCGAndSaysWhy() throws {
+        // This build directory has no BUILD/kernel.elf + servers/accelcheck.elf: KVM cannot be proven.
         let kernel = try BootFixture.kernel(in: build, status: 0, message: "auto\\n")
-        let first = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "auto"])
-        #expect(first.status == 0)
-        #expect(first.stdout.contains("auto"))
-        #expect(first.seconds < 30)
-        let cache = try String(contentsOf: build.appendingPathComponent("run/accel.json"), encoding: .utf8)
-        #expect(cache.contains("bootID"))
-        let second = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "auto"])
-        #expect(second.status == 0)
-        #expect(!second.stderr.contains("KVM"))  // no second probe
+        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "auto"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("auto"))
+        #expect(run.seconds < 60)
+        let accelLines = lines(run.stderr).filter { $0.hasPrefix("osh: accel: ") }
+        #expect(accelLines.count == 1, "one accel line: \(run.stderr)")
+        #expect(accelLines.first?.hasPrefix("osh: accel: tcg (") == true)
+        #expect(try latest?.readManifest().accel == "tcg")
     }
 
     static let canBuildISO = findExecutable("grub-mkrescue") != nil
@@ -251,26 +251,6 @@ final class BootEndToEndTests {
         let m = try #require(try latest?.readManifest())
         #expect(m.uefi)
         #expect(m.qemuArgv.contains("if=pflash,format=raw,readonly=on,file=\(BootPlanning.defaultOVMF)"))
-    }
-
-    @Test(.enabled(if: AccelCache.kvmDeviceOpens()))
-    func autoAccelFallsBackToTCGWhenTheGuestIsSilentUnderKVM() throws {
-        // A QEMU whose KVM runs never print: osh must give up after the probe time and use TCG.
-        let realQEMU = try #require(findExecutable("qemu-system-x86_64"))
-        let fake = build.appendingPathComponent("silent-kvm-qemu")
-        try "#!/bin/sh\ncase \"$*\" in *\"-accel kvm\"*) exec sleep 60;; esac\nexec \(realQEMU) \"$@\"\n"
-            .write(to: fake, atomically: true, encoding: .utf8)
-        chmod(fake.path, 0o755)
-        let kernel = try BootFixture.kernel(in: build, message: "after fallback\\n")
-        let run = try OSHRun.run(["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "auto",
-                                  "--qemu", fake.path])
-        #expect(run.status == 0)
-        #expect(run.stdout.contains("after fallback"))
-        #expect(run.stderr.contains("restarting with TCG"))
-        #expect(run.seconds < AccelCache.probeSeconds + 10)
-        let m = try #require(try latest?.readManifest())
-        #expect(m.accel == "tcg")
-        #expect(try String(contentsOf: build.appendingPathComponent("run/accel.json"), encoding: .utf8).contains("tcg"))
     }
 
     @Test func killedOshKeepsSerialLogAndTakesQEMUAlong() throws {

@@ -80,6 +80,13 @@ enum BootFixture {
         2:  hlt
             jmp 2b
         #endif
+        #ifdef PVPANIC
+            mov $1, %al
+            mov $0x505, %dx
+            out %al, %dx
+        9:  hlt
+            jmp 9b
+        #endif
             mov $STATUS, %al
             mov $0xf4, %dx
             out %al, %dx
@@ -107,14 +114,16 @@ enum BootFixture {
         """
 
     /// Builds a fixture kernel in a new directory under `parent`; returns its path.
+    /// `pvpanic`: after the message, report a crash through QEMU's pvpanic device (port 0x505) and halt.
     static func kernel(in parent: URL, status: UInt8 = 0, message: String = "hello from the fixture\\n",
-                       loop: Bool = false) throws -> URL {
+                       loop: Bool = false, pvpanic: Bool = false) throws -> URL {
         let dir = parent.appendingPathComponent("fixture-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try source.write(to: dir.appendingPathComponent("k.S"), atomically: true, encoding: .utf8)
         try linkerScript.write(to: dir.appendingPathComponent("k.ld"), atomically: true, encoding: .utf8)
         var defines = ["-DSTATUS=\(status)", "-DMSG=\"\(message)\""]
         if loop { defines.append("-DLOOP") }
+        if pvpanic { defines.append("-DPVPANIC") }
         try run(tool("clang")!, ["-target", "x86_64-unknown-none-elf", "-x", "assembler-with-cpp", "-c"] + defines
                 + [dir.appendingPathComponent("k.S").path, "-o", dir.appendingPathComponent("k.o").path])
         let elf = dir.appendingPathComponent("kernel.elf")
@@ -159,7 +168,7 @@ struct OSHRun {
         return dir.appendingPathComponent("osh")
     }
 
-    static func run(_ args: [String], stdin: Data? = nil, stdinDelay: Double = 0) throws -> OSHRun {
+    static func run(_ args: [String], stdin: Data? = nil, stdinDelay: Double = 0, environment: [String: String] = [:]) throws -> OSHRun {
         let dir = try BootFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
@@ -168,6 +177,7 @@ struct OSHRun {
         let p = Process()
         p.executableURL = executable
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.standardOutput = try FileHandle(forWritingTo: outURL)
         p.standardError = try FileHandle(forWritingTo: errURL)
         let input = Pipe()

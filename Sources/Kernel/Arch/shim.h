@@ -65,6 +65,11 @@ static inline void reload_segments(uint16_t code, uint16_t data) {
 static inline void cpu_invalid_opcode(void) { __asm__ volatile("ud2"); }
 // A deliberate breakpoint trap (#BP), which returns.
 static inline void cpu_breakpoint(void) { __asm__ volatile("int3"); }
+// `triplefault_test`: an IDT of limit 0 makes int3 a #GP, then a #DF, then a triple fault (CPU reset).
+static inline void cpu_triple_fault(void) {
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } empty = { 0, 0 };
+    __asm__ volatile("lidt %0; int3" :: "m"(empty) : "memory");
+}
 
 // Symbols of traps.S, entry.S and linker.ld, reached through accessors (Swift would import a sized
 // array as a giant tuple).

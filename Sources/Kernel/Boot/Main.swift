@@ -11,11 +11,25 @@ enum Kernel {
     static var root: Process? = nil
 
     /// The root process is the system: when it ends, the run ends, with status success when its exit
-    /// code is 0 (the userspace test suite exits with its verdict).
+    /// code is 0. A non-zero code is `testsFailed` under `usertest` (the suite exits with its verdict),
+    /// `rootFailed` otherwise; a fault is `rootFaulted` in a normal boot.
     static func rootExited(_ process: Process) -> Never {
-        Log.info("root process exited with code \(hex: process.exitCode)")
+        let code = process.exitCode
+        Log.info("root process exited with code \(hex: code)")
         if commandLine.has("syscalls") || commandLine.has("usertest") { Tracker.print() }
-        exitQEMU(process.exitCode == 0 ? .success : .testsFailed)
+        if AccelCheck.active { AccelCheck.finish(rootExitCode: code) }
+        exitQEMU(rootStatus(code: code, testRun: commandLine.has("usertest")))
+    }
+
+    /// The guest status for root's exit code.
+    static func rootStatus(code: UInt64, testRun: Bool) -> GuestStatus {
+        if code == 0 { return .success }
+        if testRun { return .testsFailed }
+        if ExitCode.isFault(code) {
+            Log.error("root process faulted")
+            return .rootFaulted
+        }
+        return .rootFailed
     }
 }
 
@@ -54,6 +68,14 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     }
     if Kernel.commandLine.has("fault_test") {
         PanicTest.pageFault()
+    }
+    if Kernel.commandLine.has("triplefault_test") {
+        Log.info("triplefault_test: loading an empty IDT and trapping on purpose")
+        cpu_triple_fault()
+    }
+    if Kernel.commandLine.has("accelcheck") {
+        AccelCheck.active = true
+        AccelCheck.kernelSteps()
     }
     guard let rootModule = findRootModule() else {
         Log.info("kernel: no root module (multiboot module named \"root\"); nothing to run, halting")

@@ -23,6 +23,10 @@ enum UserFaults {
                 }
             }
         }
+        if vector == UInt64(Vector.breakpoint) && AccelCheck.active && process === Kernel.root {
+            AccelCheck.userBreakpoint()
+            return
+        }
         report(frame, thread: thread)
         process.kill(code: ExitCode.fault(vector: vector))
     }

@@ -69,3 +69,8 @@ static inline void atomic_store_seq_cst_u32(uint32_t *p, uint32_t v) { __atomic_
 static inline uint32_t atomic_load_seq_cst_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static inline uint32_t atomic_exchange_u32(uint32_t *p, uint32_t v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
 static inline void atomic_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+// A breakpoint trap from user mode (the accelerator check: resumed by the kernel under `accelcheck`,
+// fatal otherwise) and the time-stamp counter.
+static inline void user_breakpoint(void) { __asm__ volatile("int3"); }
+static inline uint64_t user_read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }

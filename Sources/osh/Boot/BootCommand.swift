@@ -17,9 +17,13 @@ public struct Boot: ParsableCommand {
 
             Symbolizer markup lines in the serial output ({{{reset}}}, {{{module…}}}, {{{mmap…}}}, {{{bt…}}}) are shown symbolized with the run's ELF files (--raw shows them as they are); serial.log always keeps the raw bytes.
 
-            Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf, NAME.elf per module, manifest.json); build/run/latest points at the newest.
+            Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf, NAME.elf per module, manifest.json); build/run/latest points at the newest. Old runs are pruned, never one whose QEMU is alive; sockets are removed when the VM ends.
 
-            Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic); 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
+            Accelerator: --accel auto uses KVM only when the check guest passed on this host (osh accel --check; the verdict is cached per host boot and QEMU version) and prints one 'accel:' line saying which and why.
+
+            A VM that stops for good ends the run at once with one line naming the cause and CPU 0's registers (all of them in RUN/registers.txt).
+
+            Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic, 3 root process faulted, 4 root process exited with an error, 5 accelerator check failed); 120 the VM stopped with an internal error (e.g. KVM internal error); 121 the guest panicked (guest-panicked); 122 the guest reset or triple-faulted (-no-reboot) or powered off without a status; 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
             """)
 
     @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB).")
@@ -43,7 +47,7 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "Memory in MB, or with a suffix (512M, 1G).")
     var memory: String = "\(BootPlanning.defaultMemoryMB)M"
 
-    @Option(name: .long, help: "Accelerator: tcg, kvm, or auto (KVM when it works on this host, else TCG).")
+    @Option(name: .long, help: "Accelerator: tcg, kvm, or auto (KVM only after its check guest passed on this host, else TCG).")
     var accel: AccelChoice = .auto
 
     @Option(name: .long, help: "Display: none, gtk, sdl or vnc.")
@@ -148,7 +152,9 @@ struct BootRunner {
             printError("module not found: \(m.path) (run make, or fix --module)")
             return BootExitCode.missingInput
         }
-        let perRunISO = BootPlanning.needsPerRunISO(mode: mode, cmdline: cmdline, explicitModules: !options.modules.isEmpty)
+        // --boot iso --kernel X boots X: a per-run ISO (never silently the default ISO).
+        let perRunISO = BootPlanning.needsPerRunISO(mode: mode, cmdline: cmdline, explicitModules: !options.modules.isEmpty,
+                                                    explicitKernel: options.kernel != nil && options.iso == nil)
         if mode == .direct || perRunISO, !kernelExists {
             printError("kernel not found: \(kernelPath) (run make, or pass --kernel PATH)")
             return BootExitCode.missingInput
@@ -226,36 +232,24 @@ struct BootRunner {
             }
         }
 
-        // Accelerator.
-        var accel: Accel
-        var probe = false
-        let accelCache = AccelCache(runRoot: RunDirectory.runRoot(buildDir: buildDir))
+        // Accelerator: --accel auto boots the check guest (or reads its cached verdict) first.
+        let accel: Accel
         switch options.accel {
         case .tcg: accel = .tcg
         case .kvm: accel = .kvm
         case .auto:
-            if let cached = accelCache.cachedVerdict() {
-                accel = cached
-            } else if AccelCache.kvmDeviceOpens() {
-                accel = .kvm
-                // A paused guest prints nothing, so it cannot be probed: stay on the safe side.
-                if options.gdbWait { accel = .tcg } else { probe = true }
-            } else {
-                accel = .tcg
-                accelCache.store(.tcg)
-            }
+            let (chosen, line) = AccelChoiceResolver.auto(qemu: qemuPath, buildDir: buildDir)
+            accel = chosen
+            printNote(line)
         }
-
-        func plan(_ accel: Accel) -> QEMULaunchPlan {
-            QEMULaunchPlan(
-                qemu: qemuPath, mode: mode, uefi: options.uefi,
-                kernel: runDir.file("kernel.elf"),
-                iso: image.map { $0.hasPrefix("/") ? $0 : runDir.file($0) },
-                ovmf: options.ovmf, cmdline: cmdline, cpus: options.cpus, memoryMB: memoryMB,
-                accel: accel, display: options.display, gdbWait: options.gdbWait,
-                qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
-                modules: mode == .direct ? bootModules : [])
-        }
+        let plan = QEMULaunchPlan(
+            qemu: qemuPath, mode: mode, uefi: options.uefi,
+            kernel: runDir.file("kernel.elf"),
+            iso: image.map { $0.hasPrefix("/") ? $0 : runDir.file($0) },
+            ovmf: options.ovmf, cmdline: cmdline, cpus: options.cpus, memoryMB: memoryMB,
+            accel: accel, display: options.display, gdbWait: options.gdbWait,
+            qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
+            modules: mode == .direct ? bootModules : [], watchSocket: runDir.file(RunDirectory.watchSocketName))
 
         var manifest = RunManifest(
             runID: runDir.id, startTime: RunDirectory.timestamp(Date()), oshPID: getpid(),
@@ -292,52 +286,31 @@ struct BootRunner {
             printNote("VM paused at start; attach with: gdb -ex 'target remote \(runDir.file(RunDirectory.gdbSocketName))' \(runDir.file("kernel.elf"))  (or osh attach)")
         }
 
-        let start = FD.now()
-        var outcome: RunOutcome
-        var session: BootSession
-        while true {
-            let argv = BootPlanning.qemuArguments(plan(accel))
-            for name in [RunDirectory.qmpSocketName, RunDirectory.gdbSocketName] { unlink(runDir.file(name)) }
-            var settings = BootSession.Settings(
-                argv: argv, qemuLogPath: runDir.file(RunDirectory.qemuLogName), serialLogFD: serialFD)
-            settings.logCopyFD = logCopyFD
-            settings.launcher = QEMUSpawner.deathSignalLauncher
-            settings.timeout = options.resolvedTimeout.map { max(0.001, $0 - (FD.now() - start)) }
-            settings.probeSeconds = probe ? AccelCache.probeSeconds : nil
-            session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files, raw: options.raw))
-            session.signalFD = signalFD
-            manifest.accel = accel.rawValue
-            manifest.qemuArgv = argv
-            manifest.launcher = settings.launcher.isEmpty ? nil : settings.launcher
-            session.onStarted = { pid in
-                manifest.qemuPID = pid
-                manifest.state = "running"
-                try? runDir.writeManifest(manifest)
-            }
-            let end = session.run()
-            if case let .finished(result) = end {
-                outcome = result
-                if probe {
-                    if !session.sawSerialByte, AccelCache.isQEMUFailure(result) {
-                        // QEMU could not run the guest under KVM (refused, crashed): fall back.
-                        printNote("QEMU failed under KVM before the guest printed anything; restarting with TCG (verdict cached for this host boot)")
-                        accel = .tcg
-                        probe = false
-                        accelCache.store(.tcg)
-                        continue
-                    }
-                    if session.sawSerialByte { accelCache.store(.kvm) }
-                }
-                break
-            }
-            // The guest printed nothing under KVM: this host's KVM does not run it.
-            printNote("no serial output from the guest under KVM within \(Int(AccelCache.probeSeconds)) s; restarting with TCG (verdict cached for this host boot)")
-            accel = .tcg
-            probe = false
-            accelCache.store(.tcg)
+        let argv = BootPlanning.qemuArguments(plan)
+        for name in RunDirectory.socketNames { unlink(runDir.file(name)) }
+        var settings = BootSession.Settings(
+            argv: argv, qemuLogPath: runDir.file(RunDirectory.qemuLogName), serialLogFD: serialFD)
+        settings.logCopyFD = logCopyFD
+        settings.launcher = QEMUSpawner.deathSignalLauncher
+        settings.timeout = options.resolvedTimeout
+        settings.watchSocket = plan.watchSocket
+        settings.registersPath = runDir.file(RunDirectory.registersName)
+        if accel == .kvm {
+            settings.silenceNote = (10, "no output from the guest under KVM for 10 s; if KVM is broken on this host, `osh accel --check` shows it (or use --accel tcg)")
         }
+        let session = BootSession(settings: settings, filter: BootRunner.makeConsoleFilter(runDir: runDir, files: files, raw: options.raw))
+        session.signalFD = signalFD
+        manifest.qemuArgv = argv
+        manifest.launcher = settings.launcher.isEmpty ? nil : settings.launcher
+        session.onStarted = { pid in
+            manifest.qemuPID = pid
+            manifest.state = "running"
+            try? runDir.writeManifest(manifest)
+        }
+        let outcome = session.run()
         session.finishOutput()
-        if case .timedOut = outcome, let limit = options.resolvedTimeout { outcome = .timedOut(seconds: limit) }
+        // The VM is gone: its sockets go too (nothing listens on them any more).
+        for name in RunDirectory.socketNames { unlink(runDir.file(name)) }
 
         let verdict = BootStatusMapping.verdict(for: outcome)
         ConsoleTerminal.restore()
@@ -428,53 +401,5 @@ struct BootRunner {
         }
         try? FileManager.default.removeItem(at: tree)
         return nil
-    }
-}
-
-/// The `--accel auto` verdict, cached per host boot in build/run/accel.json.
-struct AccelCache {
-    static let probeSeconds = 5.0
-    let runRoot: URL
-
-    var file: URL { runRoot.appendingPathComponent("accel.json") }
-
-    static func bootID() -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else { return nil }
-        let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return id.isEmpty ? nil : id
-    }
-
-    /// Whether QEMU ended on its own without a guest status (an error, a crash) rather than by
-    /// isa-debug-exit, a timeout or the user.
-    static func isQEMUFailure(_ outcome: RunOutcome) -> Bool {
-        switch BootStatusMapping.verdict(for: outcome).reason {
-        case "qemu-error", "qemu-exit", "qemu-signal": return true
-        default: return false
-        }
-    }
-
-    static func kvmDeviceOpens() -> Bool {
-        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        if fd < 0 { return false }
-        close(fd)
-        return true
-    }
-
-    struct Entry: Codable {
-        var bootID: String
-        var accel: String
-    }
-
-    func cachedVerdict() -> Accel? {
-        guard let bootID = AccelCache.bootID(), let data = try? Data(contentsOf: file),
-              let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.bootID == bootID else { return nil }
-        return Accel(rawValue: entry.accel)
-    }
-
-    func store(_ accel: Accel) {
-        guard let bootID = AccelCache.bootID(),
-              let data = try? JSONEncoder().encode(Entry(bootID: bootID, accel: accel.rawValue)) else { return }
-        try? FileManager.default.createDirectory(at: runRoot, withIntermediateDirectories: true)
-        try? data.write(to: file, options: .atomic)
     }
 }

@@ -88,12 +88,16 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     public var gdbSocket: String
     /// Boot modules (direct mode: -initrd; ISO mode: already in the ISO's grub.cfg).
     public var modules: [ModuleSpec] = []
+    /// osh's own QMP socket (VMWatcher); with it, a guest shutdown or reset pauses QEMU so osh can
+    /// read the registers before it ends QEMU.
+    public var watchSocket: String?
 
     public init(qemu: String, mode: BootMode, uefi: Bool = false, kernel: String? = nil, iso: String? = nil,
                 ovmf: String? = nil, cmdline: String = "", cpus: Int = 1, memoryMB: Int = 512,
                 accel: Accel = .tcg, display: DisplayChoice = .none, gdbWait: Bool = false,
-                qmpSocket: String, gdbSocket: String, modules: [ModuleSpec] = []) {
+                qmpSocket: String, gdbSocket: String, modules: [ModuleSpec] = [], watchSocket: String? = nil) {
         self.modules = modules
+        self.watchSocket = watchSocket
         self.qemu = qemu
         self.mode = mode
         self.uefi = uefi
@@ -144,6 +148,9 @@ public enum BootPlanning {
             "-chardev", "socket,id=gdb0,path=\(plan.gdbSocket),server=on,wait=off",
             "-gdb", "chardev:gdb0",
         ]
+        if let watch = plan.watchSocket {
+            args += ["-qmp", "unix:\(watch),server=on,wait=off", "-action", "shutdown=pause"]
+        }
         if plan.gdbWait { args.append("-S") }
         if plan.uefi, let ovmf = plan.ovmf {
             args += ["-drive", "if=pflash,format=raw,readonly=on,file=\(ovmf)"]
@@ -189,9 +196,11 @@ public enum BootPlanning {
 
     /// In ISO mode GRUB's configuration is baked into the ISO: boot it as built when the user asked
     /// for no command line, otherwise build a per-run ISO whose grub.cfg carries the command line.
-    /// Modules given with --module also need one (the default module is in the ISO `make` built).
-    public static func needsPerRunISO(mode: BootMode, cmdline: String, explicitModules: Bool = false) -> Bool {
-        mode == .iso && (!cmdline.isEmpty || explicitModules)
+    /// Modules given with --module also need one (the default module is in the ISO `make` built), and so
+    /// does a kernel given with --kernel (and no --iso): the ISO must boot that kernel.
+    public static func needsPerRunISO(mode: BootMode, cmdline: String, explicitModules: Bool = false,
+                                      explicitKernel: Bool = false) -> Bool {
+        mode == .iso && (!cmdline.isEmpty || explicitModules || explicitKernel)
     }
 
     /// grub.cfg for a per-run ISO: boot /boot/kernel.elf through multiboot2 at once with `cmdline`,

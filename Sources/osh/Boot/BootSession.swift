@@ -232,8 +232,12 @@ final class BootSession {
         var logCopyFD: Int32 = -1
         /// Seconds from the start of this session, nil for none.
         var timeout: Double?
-        /// KVM probe: give up when the guest printed nothing after this many seconds.
-        var probeSeconds: Double?
+        /// osh's own QMP socket (VMWatcher), nil for no watching.
+        var watchSocket: String?
+        /// Where the full `info registers` text goes when the VM stops (nil: not kept).
+        var registersPath: String?
+        /// A note printed once when the guest printed nothing for this long (the VM keeps running).
+        var silenceNote: (seconds: Double, text: String)?
         /// Forward stdin to the guest (escape keys decoded).
         var forwardInput = true
         var stdinFD: Int32 = STDIN_FILENO
@@ -241,11 +245,6 @@ final class BootSession {
         var stderrFD: Int32 = STDERR_FILENO
     }
 
-    enum End {
-        case finished(RunOutcome)
-        /// The KVM probe saw no serial byte in time; QEMU was terminated.
-        case probeSilent
-    }
 
     var settings: Settings
     var filter: any SerialConsoleFilter
@@ -253,28 +252,41 @@ final class BootSession {
     var escape = EscapeKeyDecoder()
     private(set) var sawSerialByte = false
     private(set) var testResult: String?
+    /// CPU 0's registers (one-line summary) read when the timeout ended the run, if QMP answered.
+    private(set) var registersAtTimeout: String?
     /// Called with QEMU's pid right after it started.
     var onStarted: (pid_t) -> Void = { _ in }
     /// The read end of the signal self-pipe, -1 for none.
     var signalFD: Int32 = -1
     private var logOffset = 0
+    /// Warnings already given about serial.log (ENOSPC, deleted run directory): each once.
+    private var serialLogWarned = false
+    private var logCopyWarned = false
+    /// osh's QMP watcher of the running VM, if any.
+    private var watcher: VMWatcher?
+    private var lastHealthCheck = 0.0
 
     init(settings: Settings, filter: any SerialConsoleFilter) {
         self.settings = settings
         self.filter = filter
     }
 
-    func run() -> End {
+    func run() -> RunOutcome {
         // Only this session's part of qemu.log explains this session's end (a KVM attempt came before).
         var st = stat()
         logOffset = stat(settings.qemuLogPath, &st) == 0 ? Int(st.st_size) : 0
         let qemu: SpawnedQEMU
         switch QEMUSpawner.spawn(argv: settings.launcher + settings.argv, stderrPath: settings.qemuLogPath) {
-        case let .failure(error): return .finished(.spawnFailed(message: error.message))
+        case let .failure(error): return .spawnFailed(message: error.message)
         case let .success(spawned): qemu = spawned
         }
         onStarted(qemu.pid)
+        let watcher = settings.watchSocket.map {
+            VMWatcher(socketPath: $0, qemuLogPath: settings.qemuLogPath, logOffset: logOffset)
+        }
+        self.watcher = watcher
         defer {
+            watcher?.close()
             close(qemu.toGuest)
             close(qemu.fromGuest)
         }
@@ -286,25 +298,42 @@ final class BootSession {
         while true {
             if let status = reap(qemu.pid, blocking: !guestOpen) {
                 drain(qemu.fromGuest, &buffer)
-                return .finished(exitOutcome(status))
+                return exitOutcome(status)
+            }
+            if let watcher {
+                watcher.connectIfReady()
+                if let cause = watcher.check() {
+                    drain(qemu.fromGuest, &buffer)
+                    let registers = watcher.registers()
+                    if let registers, let path = settings.registersPath {
+                        try? registers.write(toFile: path, atomically: false, encoding: .utf8)
+                    }
+                    terminate(qemu)
+                    return .vmStopped(cause: cause, registers: registers.map(VMStopClassifier.summary))
+                }
             }
             let now = FD.now()
             if let timeout = settings.timeout, now - start >= timeout {
+                registersAtTimeout = watcher?.registers().map(VMStopClassifier.summary)
                 terminate(qemu)
-                return .finished(.timedOut(seconds: timeout))
+                return .timedOut(seconds: timeout)
             }
-            if let probe = settings.probeSeconds, !sawSerialByte, now - start >= probe {
-                terminate(qemu)
-                return .probeSilent
+            if now - lastHealthCheck >= 0.5 {
+                lastHealthCheck = now
+                checkSerialLog()
+                if let note = settings.silenceNote, !sawSerialByte, now - start >= note.seconds {
+                    settings.silenceNote = nil
+                    FD.writeAll(settings.stderrFD, "osh: \(note.text)\r\n")
+                }
             }
             var waitMs = 250.0
             if let timeout = settings.timeout { waitMs = min(waitMs, (start + timeout - now) * 1000) }
-            if let probe = settings.probeSeconds, !sawSerialByte { waitMs = min(waitMs, (start + probe - now) * 1000) }
 
             var fds: [pollfd] = []
             if guestOpen { fds.append(pollfd(fd: qemu.fromGuest, events: Int16(POLLIN), revents: 0)) }
             if stdinOpen { fds.append(pollfd(fd: settings.stdinFD, events: Int16(POLLIN), revents: 0)) }
             if signalFD >= 0 { fds.append(pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)) }
+            if let fd = watcher?.fileDescriptor, fd >= 0 { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(max(0, waitMs.rounded(.up))))
             if ready < 0 && errno != EINTR { break }
             if ready <= 0 { continue }
@@ -329,7 +358,7 @@ final class BootSession {
                             case .quit:
                                 terminate(qemu)
                                 drain(qemu.fromGuest, &buffer)
-                                return .finished(.userQuit)
+                                return .userQuit
                             }
                         }
                     } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
@@ -341,25 +370,47 @@ final class BootSession {
                     if read(signalFD, &byte, 1) == 1 {
                         terminate(qemu)
                         drain(qemu.fromGuest, &buffer)
-                        return .finished(.interrupted(signal: Int32(byte)))
+                        return .interrupted(signal: Int32(byte))
                     }
                 }
             }
         }
         terminate(qemu)
-        return .finished(.spawnFailed(message: "poll failed: \(String(cString: strerror(errno)))"))
+        return .spawnFailed(message: "poll failed: \(String(cString: strerror(errno)))")
     }
 
     /// Raw bytes to serial.log (and --log) first, then through the filter to the terminal.
     func handleSerial(_ chunk: [UInt8]) {
         sawSerialByte = true
-        FD.writeAll(settings.serialLogFD, chunk)
-        if settings.logCopyFD >= 0 { FD.writeAll(settings.logCopyFD, chunk) }
+        watcher?.guestPrinted()
+        if !FD.writeAll(settings.serialLogFD, chunk) {
+            warnSerialLog("cannot write serial.log: \(String(cString: strerror(errno)))")
+        }
+        if settings.logCopyFD >= 0, !FD.writeAll(settings.logCopyFD, chunk), !logCopyWarned {
+            logCopyWarned = true
+            FD.writeAll(settings.stderrFD, "\r\nosh: warning: cannot write the --log copy: \(String(cString: strerror(errno))); serial output goes on to the terminal and serial.log\r\n")
+        }
         for line in lines.feed(chunk) {
             if TestResultLine.parse(line) != nil { testResult = line.trimmingCharacters(in: .whitespaces) }
         }
         let shown = filter.process(chunk)
         if !shown.isEmpty { FD.writeAll(settings.stdoutFD, shown) }
+    }
+
+    /// A deleted run directory leaves serial.log without a name: say so once (output goes on to the
+    /// terminal and to --log).
+    private func checkSerialLog() {
+        var st = stat()
+        if fstat(settings.serialLogFD, &st) == 0, st.st_nlink == 0 {
+            warnSerialLog("the run directory was deleted while the VM runs (serial.log is gone)")
+        }
+    }
+
+    private func warnSerialLog(_ problem: String) {
+        guard !serialLogWarned else { return }
+        serialLogWarned = true
+        let copy = settings.logCopyFD >= 0 ? " and to --log" : ""
+        FD.writeAll(settings.stderrFD, "\r\nosh: warning: \(problem); serial output goes on to the terminal\(copy)\r\n")
     }
 
     /// Flushes what the filter held back and the last unterminated line.

@@ -15,6 +15,21 @@ public enum BootExitCode {
     public static let missingInput: Int32 = 66
     /// A tool the run needs besides QEMU (grub-mkrescue for a per-run ISO) is missing or failed.
     public static let toolFailure: Int32 = 69
+    /// The VM stopped with an internal error (QMP `internal-error`, "KVM internal error" in qemu.log).
+    public static let internalError: Int32 = 120
+    /// The VM stopped as `guest-panicked`.
+    public static let guestPanicked: Int32 = 121
+    /// The guest reset (a triple fault) under -no-reboot, or powered off, without a guest status.
+    public static let guestReset: Int32 = 122
+
+    /// The exit status for a VM that stopped while QEMU ran on.
+    public static func forStop(_ cause: VMStopCause) -> Int32 {
+        switch cause {
+        case .internalError: internalError
+        case .guestPanicked: guestPanicked
+        case .guestReset, .guestPoweredOff: guestReset
+        }
+    }
 }
 
 /// What happened to QEMU, as observed by the I/O loop.
@@ -31,6 +46,9 @@ public enum RunOutcome: Equatable, Sendable {
     case interrupted(signal: Int32)
     /// QEMU could not be started at all.
     case spawnFailed(message: String)
+    /// The VM stopped for good while QEMU still ran (osh then ended QEMU); `registers` is the one-line
+    /// summary of CPU 0's registers read through QMP, when QEMU answered.
+    case vmStopped(cause: VMStopCause, registers: String?)
 }
 
 /// The exit status and the words osh uses to describe a run's end.
@@ -84,6 +102,10 @@ public enum BootStatusMapping {
         case let .spawnFailed(message):
             return RunVerdict(exitCode: BootExitCode.qemuFailure, reason: "qemu-error", guestStatus: nil,
                               message: message, isError: true)
+        case let .vmStopped(cause, registers):
+            let regs = registers.map { $0.isEmpty ? "" : "; registers: \($0)" } ?? "; registers unavailable"
+            return RunVerdict(exitCode: BootExitCode.forStop(cause), reason: cause.reason, guestStatus: nil,
+                              message: "VM stopped: \(cause.description)\(regs)", isError: true)
         }
     }
 
@@ -92,6 +114,9 @@ public enum BootStatusMapping {
         case .success: return "success"
         case .testsFailed: return "tests failed"
         case .panic: return "panic"
+        case .rootFaulted: return "root process faulted"
+        case .rootFailed: return "root process exited with an error"
+        case .accelCheckFailed: return "accelerator check failed"
         case nil: return "unknown"
         }
     }
@@ -101,13 +126,21 @@ public enum BootStatusMapping {
     }
 
     /// The line of QEMU's stderr that explains a failure: the first non-empty line that is not a
-    /// warning. QEMU prefixes its messages with its program name, which is kept.
+    /// warning and not one of QEMU's informational lines (`VNC server running on ...` with
+    /// `--display vnc`, `terminating on signal ...`). QEMU prefixes its messages with its program
+    /// name, which is kept.
     public static func qemuErrorLine(stderr text: String) -> String? {
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.contains("warning:") { continue }
+            if trimmed.isEmpty || trimmed.contains("warning:") || isInformational(trimmed) { continue }
             return trimmed
         }
         return nil
+    }
+
+    /// QEMU's stderr lines that report, not fail.
+    static func isInformational(_ line: String) -> Bool {
+        let informational = ["VNC server running on", "terminating on signal"]
+        return informational.contains { line.hasPrefix($0) || line.contains(": " + $0) }
     }
 }

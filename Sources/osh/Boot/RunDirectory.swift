@@ -5,6 +5,8 @@
 //   build/run/<id>/qemu.log       QEMU's stderr
 //   build/run/<id>/qmp.sock       QMP socket
 //   build/run/<id>/gdb.sock       gdbstub socket
+//   build/run/<id>/osh-qmp.sock   osh boot's own QMP connection (watching for a stopped VM)
+//   build/run/<id>/registers.txt  CPU registers when the VM stopped for good
 //   build/run/<id>/kernel.elf     copy of the kernel booted
 //   build/run/<id>/NAME.elf       copy of each boot module (role "server" in the manifest)
 //   build/run/<id>/manifest.json  RunManifest
@@ -104,6 +106,12 @@ public struct RunDirectory: Sendable {
     public static let qemuLogName = "qemu.log"
     public static let qmpSocketName = "qmp.sock"
     public static let gdbSocketName = "gdb.sock"
+    /// osh boot's own QMP connection (VMWatcher); qmp.sock stays free for other commands.
+    public static let watchSocketName = "osh-qmp.sock"
+    /// Every socket of a run, removed when the VM ends.
+    public static let socketNames = [qmpSocketName, gdbSocketName, watchSocketName]
+    /// CPU 0's registers when the VM stopped for good (HMP `info registers`).
+    public static let registersName = "registers.txt"
     public static let manifestName = "manifest.json"
     public static let latestName = "latest"
     /// How many run directories are kept.
@@ -181,13 +189,39 @@ public struct RunDirectory: Sendable {
         return names.filter(isRunID).sorted()
     }
 
-    /// Removes all but the newest `keep` run directories (never `except`).
+    /// Removes all but the newest `keep` run directories (never `except`, never a live run).
     public static func prune(runRoot: URL, keep: Int, except: String? = nil) {
         let ids = runIDs(runRoot: runRoot)
         guard ids.count > keep else { return }
         for id in ids.prefix(ids.count - keep) where id != except {
-            try? FileManager.default.removeItem(at: runRoot.appendingPathComponent(id))
+            let dir = RunDirectory(id: id, url: runRoot.appendingPathComponent(id))
+            if dir.isLive { continue }
+            try? FileManager.default.removeItem(at: dir.url)
         }
+    }
+
+    /// Whether this run's VM may still be running: its manifest says starting or running and the
+    /// process named there (QEMU, or osh while QEMU starts) is alive. A run without a manifest yet
+    /// (osh is still copying files or building its ISO) counts as live while the osh named in its id
+    /// is alive and the id is less than ten minutes old.
+    public var isLive: Bool {
+        guard let m = try? readManifest() else {
+            guard let dash = id.lastIndex(of: "-"), let pid = Int32(id[id.index(after: dash)...]) else { return false }
+            let recent = id >= RunDirectory.makeID(date: Date().addingTimeInterval(-600), pid: 0)
+            return recent && (kill(pid, 0) == 0 || errno == EPERM)
+        }
+        guard m.state == "running" || m.state == "starting" else { return false }
+        let pid = m.qemuPID ?? m.oshPID
+        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+
+    /// The newest run whose VM is alive, if any.
+    public static func newestLive(runRoot: URL) -> RunDirectory? {
+        for id in runIDs(runRoot: runRoot).reversed() {
+            let dir = RunDirectory(id: id, url: runRoot.appendingPathComponent(id))
+            if dir.isLive { return dir }
+        }
+        return nil
     }
 
     /// The run directory build/run/latest points at, if any.

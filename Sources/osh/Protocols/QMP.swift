@@ -146,6 +146,16 @@ public final class QMPClient {
         }
     }
 
+    /// Reads every message already received or readable now without waiting for more, and returns
+    /// the buffered events (removing them). Throws when the connection closed.
+    public func readPendingEvents() throws -> [JSON] {
+        while socket.hasPendingInput() {
+            let m = try readMessage(what: "reading events")
+            if m["event"] != nil { events.append(m) }
+        }
+        return takeEvents()
+    }
+
     /// Removes and returns the buffered events.
     public func takeEvents() -> [JSON] {
         defer { events.removeAll() }

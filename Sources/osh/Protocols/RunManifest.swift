@@ -29,9 +29,11 @@ public struct VMRunManifest: Decodable, Equatable {
     public var qmpSocket: String?
     public var gdbSocket: String?
     public var files: [File]
+    /// "starting", "running" or "exited" (osh boot's manifests), nil when absent.
+    public var state: String?
 
     // Both spellings are accepted: `id`/`runID`, `qemuPid`/`qemuPID`.
-    enum CodingKeys: String, CodingKey { case id, runID, qemuPid, qemuPID, qmpSocket, gdbSocket, files }
+    enum CodingKeys: String, CodingKey { case id, runID, qemuPid, qemuPID, qmpSocket, gdbSocket, files, state }
 
     public init(id: String? = nil, qemuPid: Int32? = nil, files: [File]) {
         self.id = id; self.qemuPid = qemuPid; self.files = files
@@ -49,6 +51,7 @@ public struct VMRunManifest: Decodable, Equatable {
         qmpSocket = string(.qmpSocket)
         gdbSocket = string(.gdbSocket)
         files = (try? c.decodeIfPresent([File].self, forKey: .files)) ?? []
+        state = string(.state)
     }
 
     public static func load(from url: URL) throws -> VMRunManifest {
@@ -119,6 +122,13 @@ public struct VMRun {
             }
         } else {
             dir = build.appendingPathComponent("run").appendingPathComponent("latest")
+            // A command needing a live VM takes the newest live run when latest has ended, and says so.
+            let root = RunDirectory.runRoot(buildDir: build)
+            if let latest = RunDirectory.latest(buildDir: build), !latest.isLive,
+               let live = RunDirectory.newestLive(runRoot: root), live.id != latest.id {
+                FD.writeAll(STDERR_FILENO, "osh: the latest run \(latest.id) has ended; using the newest live run \(live.id)\n")
+                dir = live.url
+            }
         }
         dir = dir.resolvingSymlinksInPath().standardizedFileURL
         var isDir: ObjCBool = false

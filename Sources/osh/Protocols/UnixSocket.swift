@@ -79,6 +79,9 @@ public final class UnixSocket {
 
     public var isOpen: Bool { fd >= 0 }
 
+    /// The socket's descriptor, for poll() in an event loop (-1 once closed).
+    public var fileDescriptor: Int32 { fd }
+
     public func write(_ bytes: [UInt8]) throws(SocketError) {
         guard fd >= 0 else { throw .closed }
         var off = 0

@@ -172,7 +172,7 @@ extension BootInfo {
     static let mb2End: UInt32 = 0, mb2CommandLine: UInt32 = 1, mb2LoaderName: UInt32 = 2, mb2Module: UInt32 = 3
     static let mb2BasicMemory: UInt32 = 4, mb2MemoryMap: UInt32 = 6, mb2Framebuffer: UInt32 = 8
     static let mb2ACPIOld: UInt32 = 14, mb2ACPINew: UInt32 = 15
-    /// Longest RSDP copy accepted from an ACPI tag (the ACPI 2.0 RSDP is 36 bytes).
+    /// Most bytes kept from an ACPI tag (the ACPI 2.0 RSDP is 36 bytes).
     static let maxRSDPCopy = 64
 
     /// Parses multiboot2 information at `info` (the physical address in EBX, mapped by the caller, who
@@ -220,10 +220,11 @@ extension BootInfo {
             framebuffer = Framebuffer(address: try tag.u64(8), pitch: try tag.u32(16), width: try tag.u32(20),
                                       height: try tag.u32(24), bpp: try tag.u8(28), type: try tag.u8(29))
         case BootInfo.mb2ACPIOld, BootInfo.mb2ACPINew:
-            // The RSDP copy follows the 8-byte tag header; a new tag wins over an old one.
-            guard tag.count > 8, tag.count - 8 <= BootInfo.maxRSDPCopy else { throw .badTag }
+            // The RSDP copy follows the 8-byte tag header; a new tag wins over an old one. The copy is
+            // not judged here: the ACPI parser checks it, logs what is wrong and falls back to the scan.
             guard acpiTagType != BootInfo.mb2ACPINew else { break }
-            acpiRSDP = (8..<tag.count).map { tag.base.load(fromByteOffset: $0, as: UInt8.self) }
+            let count = min(tag.count - 8, BootInfo.maxRSDPCopy)
+            acpiRSDP = (8..<(8 + count)).map { tag.base.load(fromByteOffset: $0, as: UInt8.self) }
             acpiTagType = type
         default:
             break

@@ -23,3 +23,4 @@ boot pc-smp1 --machine pc --cpus 1
 boot pc-smp4 --machine pc --cpus 4
 boot q35-smp2-grub --machine q35 --cpus 2 --boot iso
 boot pc-smp2-uefi --machine pc --cpus 2 --uefi
+boot q35-smp4-uefi --machine q35 --cpus 4 --uefi

@@ -2,9 +2,13 @@ import Foundation
 import Testing
 @testable import KernelCore
 
-/// Physical memory made of the segments a dump holds; everything else is unreadable.
+/// Physical memory made of the segments a dump holds; everything else is unreadable. Where a grown
+/// segment overlaps the next, the one starting last at or below the address is read.
 struct FakeACPIMemory: ACPIMemory {
-    var segments: [(address: UInt64, bytes: [UInt8])] = []
+    /// Sorted by address, highest first.
+    var segments: [(address: UInt64, bytes: [UInt8])] = [] {
+        didSet { if !zip(segments, segments.dropFirst()).allSatisfy({ $0.address >= $1.address }) { segments.sort { $0.address > $1.address } } }
+    }
 
     func read(_ address: UInt64, count: Int) -> [UInt8]? {
         guard count >= 0 else { return nil }
@@ -30,7 +34,7 @@ struct ACPIDumpFile {
     var rsdp: (address: UInt64, bytes: [UInt8])
     var memory: FakeACPIMemory
 
-    static let names = ["q35-smp1", "q35-smp4", "pc-smp1", "pc-smp4", "q35-smp2-grub", "pc-smp2-uefi"]
+    static let names = ["q35-smp1", "q35-smp4", "pc-smp1", "pc-smp4", "q35-smp2-grub", "pc-smp2-uefi", "q35-smp4-uefi"]
 
     init(_ name: String) throws {
         self.name = name
@@ -104,7 +108,7 @@ func sig(_ s: String) -> ACPISignature {
         #expect(fadt.century == 0x32)
         #expect(fadt.pmTimer?.addressSpace == GenericAddress.systemIO)
         // SeaBIOS puts the PM block at 0x600 on both machines; OVMF moves the PIIX4's to 0xB000.
-        #expect(fadt.pmTimer?.address == (dump.name.hasSuffix("uefi") ? 0xB008 : 0x608))
+        #expect(fadt.pmTimer?.address == (dump.name == "pc-smp2-uefi" ? 0xB008 : 0x608))
         #expect(fadt.has8042)
         if dump.machineIsQ35 {
             #expect(info.mcfg == [MCFGEntry(base: 0xB000_0000, segment: 0, startBus: 0, endBus: 255)])
@@ -138,6 +142,31 @@ func sig(_ s: String) -> ACPISignature {
         #expect(uefi.tables.first?.signature == .xsdt)
         // OVMF's pc FADT is the 116-byte ACPI 1.0 form: no boot flags, legacy devices assumed.
         #expect(uefi.fadt?.bootFlags == nil && uefi.fadt?.hasLegacyDevices == true)
+    }
+
+    @Test func x2APICEntriesAndTheAddressOverride() throws {
+        // The real MADT with entries QEMU gives only above 255 CPUs: an x2APIC, its NMI, an address override.
+        var dump = try ACPIDumpFile("q35-smp1")
+        let madt = dump.address(of: .madt)
+        dump.memory.modify(at: madt) { t in
+            var b = ByteBuilder()
+            b.u8(9); b.u8(16); b.u16(0); b.u32(0x1_0000); b.u32(1); b.u32(300)       // x2APIC 65536, UID 300
+            b.u8(10); b.u8(12); b.u16(5); b.u32(0xFFFF_FFFF); b.u8(1); b.u8(0); b.u16(0)  // NMI on LINT1, all
+            b.u8(5); b.u8(12); b.u16(0); b.u64(0x1_FEE0_0000)                        // local APIC address override
+            b.u8(3); b.u8(8); b.u16(0xD); b.u32(23)                                  // NMI source GSI 23
+            t += b.bytes
+            t[4] = UInt8(t.count & 0xFF); t[5] = UInt8(t.count >> 8)
+            fixChecksum(&t)
+        }
+        let info = dump.parse()
+        #expect(info.problems.isEmpty)
+        let m = try #require(info.madt)
+        #expect(m.processors.last == LocalAPIC(processorUID: 300, apicID: 0x1_0000, flags: 1, isX2APIC: true))
+        #expect(m.enabledProcessorCount == 2)
+        #expect(m.localNMIs.last == LocalAPICNMI(processorUID: 0xFFFF_FFFF, flags: 5, lint: 1))
+        #expect(m.localNMIs.last?.allProcessors == true)
+        #expect(m.localAPICAddress == 0x1_FEE0_0000)
+        #expect(m.nmiSources == [NMISource(flags: 0xD, gsi: 23)])
     }
 
     // MARK: Corrupted copies

@@ -30,8 +30,10 @@ extension Kernel {
 /// area (below 1 MiB) and to ranges the boot memory map lists (of any kind), so that a bad table
 /// pointer never reaches a device's registers.
 struct DirectMapACPIMemory: ACPIMemory {
+    /// The boot memory map.
     let regions: [MemoryRegion]
 
+    /// A copy of the bytes, when they are all below 4 GiB and readable (see `covered`).
     func read(_ address: UInt64, count: Int) -> [UInt8]? {
         guard count >= 0, address < KernelMemory.directMapSize,
               UInt64(count) <= KernelMemory.directMapSize - address, covered(address, UInt64(count)) else { return nil }
@@ -99,6 +101,7 @@ enum ACPIBoot {
 
 /// `acpi=dump`: everything found, table by table.
 enum ACPIDump {
+    /// The RSDP, each table's header and bytes, then the parsed MADT, HPET, MCFG and FADT.
     static func print(_ info: ACPIInfo, _ memory: DirectMapACPIMemory) {
         if let r = info.rsdp {
             Log.info("acpi: RSDP at \(hex: r.address) rev \(r.revision) OEM \"\(text: r.oemID)\" RSDT \(hex: r.rsdtAddress) XSDT \(hex: r.xsdtAddress)")
@@ -126,6 +129,7 @@ enum ACPIDump {
         if let f = info.fadt { fadt(f) }
     }
 
+    /// One line per MADT entry taken.
     static func madt(_ m: MADT) {
         Log.info("acpi: MADT local APIC at \(hex: m.localAPICAddress), flags \(hex: m.flags)\(m.hasLegacyPICs ? " (8259 PICs present)" : "")")
         for p in m.processors {
@@ -144,6 +148,7 @@ enum ACPIDump {
         }
     }
 
+    /// The FADT fields the kernel keeps.
     static func fadt(_ f: FADT) {
         let timer = f.pmTimer
         Log.info("acpi: FADT rev \(f.revision) SCI \(f.sciInterrupt) SMI \(hex: f.smiCommand) DSDT \(hex: f.dsdt) century \(f.century) flags \(hex: f.flags)")

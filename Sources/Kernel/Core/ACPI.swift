@@ -234,21 +234,26 @@ public struct ACPIInfo: Equatable, Sendable {
 
 /// Little-endian reads within a table's bytes; out-of-range reads give nil.
 struct TableBytes {
+    /// A whole table (or RSDP), as read.
     let bytes: [UInt8]
 
+    /// The byte at `at`.
     func u8(_ at: Int) -> UInt8? { at >= 0 && at < bytes.count ? bytes[at] : nil }
 
+    /// The little-endian integer of `size` bytes (at most 8) at `at`.
     func uint(_ at: Int, _ size: Int) -> UInt64? {
-        guard at >= 0, size <= bytes.count, at <= bytes.count - size else { return nil }
+        guard at >= 0, size >= 0, size <= 8, size <= bytes.count, at <= bytes.count - size else { return nil }
         var value: UInt64 = 0
         for i in (0..<size).reversed() { value = value << 8 | UInt64(bytes[at + i]) }
         return value
     }
 
+    /// Little-endian 16, 32 and 64-bit fields.
     func u16(_ at: Int) -> UInt16? { uint(at, 2).map { UInt16(truncatingIfNeeded: $0) } }
     func u32(_ at: Int) -> UInt32? { uint(at, 4).map { UInt32(truncatingIfNeeded: $0) } }
     func u64(_ at: Int) -> UInt64? { uint(at, 8) }
 
+    /// `count` bytes from `at`, or none when they are not all there.
     func slice(_ at: Int, _ count: Int) -> [UInt8] {
         guard at >= 0, count >= 0, count <= bytes.count, at <= bytes.count - count else { return [] }
         return Array(bytes[at..<(at + count)])
@@ -270,6 +275,7 @@ struct TableBytes {
     }
 }
 
+/// Finding the RSDP and reading checked tables.
 public enum ACPI {
     /// Longest table read (the tables parsed here are a few KiB at most; the DSDT is not read).
     public static let maxTableLength: UInt32 = 0x10_0000
@@ -459,6 +465,7 @@ extension ACPIInfo {
         }
     }
 
+    /// Records a table too short for the fields of its type.
     mutating func tooShort(_ table: ACPITable) {
         problems.append(.badLength(signature: table.signature, address: table.address, length: table.length))
     }

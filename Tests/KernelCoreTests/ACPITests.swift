@@ -291,6 +291,23 @@ func sig(_ s: String) -> ACPISignature {
         #expect(short.problems == [.rsdpChecksum(address: 0), .noRSDP])
     }
 
+    @Test func kernelReadsOnlyTheBIOSAreaAndMappedRegionsBelowTheLimit() {
+        let map = [MemoryRegion(start: 0x10_0000, length: 0x1FE0_0000, kind: .usable),
+                   MemoryRegion(start: 0x1FEE_0000, length: 0x2_0000, kind: .reserved),
+                   MemoryRegion(start: 0xFFFC_0000, length: 0x4_0000, kind: .reserved)]
+        let limit: UInt64 = 4 << 30
+        #expect(ACPI.mayRead(0xF59E0, 36, limit: limit, regions: map), "BIOS area")
+        #expect(ACPI.mayRead(0xFFFF0, 0x20, limit: limit, regions: map), "across 1 MiB into a region")
+        #expect(ACPI.mayRead(0x1FEE_23E7, 56, limit: limit, regions: map), "ACPI tables in a reserved region")
+        #expect(ACPI.mayRead(0x1FED_FFF0, 0x20, limit: limit, regions: map), "across two adjacent regions")
+        #expect(!ACPI.mayRead(0x1FEF_FFF0, 0x20, limit: limit, regions: map), "running past the last region")
+        #expect(!ACPI.mayRead(0xFEC0_0000, 4, limit: limit, regions: map), "the IOAPIC's registers")
+        #expect(!ACPI.mayRead(0xFFFF_FFF0, 0x20, limit: limit, regions: map), "past the direct map")
+        #expect(!ACPI.mayRead(limit, 0, limit: limit, regions: map))
+        #expect(!ACPI.mayRead(0, -1, limit: limit, regions: map))
+        #expect(!ACPI.mayRead(UInt64.max - 4, 8, limit: UInt64.max, regions: [MemoryRegion(start: 1 << 20, length: UInt64.max, kind: .usable)]))
+    }
+
     // MARK: Fuzzing
 
     /// Random mutations of the real tables (byte flips, lengths, truncations, with and without a fixed

@@ -33,24 +33,11 @@ struct DirectMapACPIMemory: ACPIMemory {
     /// The boot memory map.
     let regions: [MemoryRegion]
 
-    /// A copy of the bytes, when they are all below 4 GiB and readable (see `covered`).
+    /// A copy of the bytes, when `ACPI.mayRead` allows them (below 4 GiB, in the BIOS area or the map).
     func read(_ address: UInt64, count: Int) -> [UInt8]? {
-        guard count >= 0, address < KernelMemory.directMapSize,
-              UInt64(count) <= KernelMemory.directMapSize - address, covered(address, UInt64(count)) else { return nil }
+        guard ACPI.mayRead(address, count, limit: KernelMemory.directMapSize, regions: regions) else { return nil }
         let start = UnsafeRawPointer(KernelMemory.virtual(physical: address))
         return Array(UnsafeRawBufferPointer(start: start, count: count))
-    }
-
-    /// True when every byte of [address, address + count) is below 1 MiB or inside a listed region.
-    func covered(_ address: UInt64, _ count: UInt64) -> Bool {
-        let end = address + count
-        var at = address
-        while at < end {
-            if at < FrameAllocator.lowMemoryLimit { at = FrameAllocator.lowMemoryLimit; continue }
-            guard let r = regions.first(where: { $0.start <= at && at - $0.start < $0.length }) else { return false }
-            at = r.start + r.length
-        }
-        return true
     }
 }
 
@@ -59,7 +46,9 @@ enum ACPIBoot {
     /// found, and keeps it in `Kernel.acpi`.
     static func initialize() {
         let memory = DirectMapACPIMemory(regions: Kernel.boot.memoryMap)
+        let start = read_tsc()
         let info = ACPI.parse(rsdpCopy: Kernel.boot.acpiRSDP, memory: memory)
+        Log.debug("acpi: found and parsed in \(read_tsc() &- start) TSC cycles")
         let dump = Kernel.commandLine.value(of: "acpi", is: "dump")
         for p in info.problems { logProblem(p) }
         if dump { ACPIDump.print(info, memory) }

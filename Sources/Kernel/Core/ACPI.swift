@@ -286,6 +286,21 @@ public enum ACPI {
     /// "RSD PTR " as a little-endian 64-bit word.
     static let rsdpSignature: UInt64 = 0x2052_5450_2044_5352
 
+    /// Whether the kernel may read [address, address + count) for ACPI: all of it below `limit` (the
+    /// direct map's size), and each byte either in the legacy BIOS area (below 1 MiB) or in a region of
+    /// the boot memory map (of any kind), so that a bad table pointer never reaches device registers.
+    public static func mayRead(_ address: UInt64, _ count: Int, limit: UInt64, regions: [MemoryRegion]) -> Bool {
+        guard count >= 0, address < limit, UInt64(count) <= limit - address else { return false }
+        let end = address + UInt64(count)
+        var at = address
+        while at < end {
+            if at < FrameAllocator.lowMemoryLimit { at = FrameAllocator.lowMemoryLimit; continue }
+            guard let r = regions.first(where: { $0.start <= at && at - $0.start < $0.length }) else { return false }
+            at = r.start &+ r.length < r.start ? end : r.start + r.length
+        }
+        return true
+    }
+
     // MARK: Finding the RSDP
 
     /// The BIOS area scan for firmware that hands over no RSDP: the first KiB of the EBDA (its segment

@@ -37,6 +37,8 @@ import Testing
         let b = try Self.boot(["--boot", "iso", "--test"])
         #expect(b.result.status == 0, "osh boot --boot iso --test: \(b.result.stderr)")
         #expect(b.serial.contains("multiboot2 from \"GRUB"))
+        // GRUB hands over SeaBIOS's ACPI 1.0 RSDP in the old multiboot2 ACPI tag.
+        #expect(b.serial.contains("acpi: rev 0 (multiboot2 tag 14), RSDT "))
         #expect(b.serial.contains(" passed, 0 failed"))
     }
 
@@ -44,6 +46,8 @@ import Testing
         let b = try Self.boot(["--uefi", "--test"])
         #expect(b.result.status == 0, "osh boot --uefi --test: \(b.result.stderr)")
         #expect(b.serial.contains("multiboot2 from \"GRUB"))
+        // OVMF's RSDP is ACPI 2.0: the new tag, and the XSDT.
+        #expect(b.serial.contains("acpi: rev 2 (multiboot2 tag 15), XSDT "))
         #expect(b.serial.contains(" passed, 0 failed"))
     }
 

@@ -238,6 +238,32 @@ func sampleMultiboot1(flags: UInt32 = 1 | 4 | 8 | 64 | 512 | 4096) -> PhysicalSp
         #expect(throws: BootInfoError.stringTooLong) { try parse2(long.bytes) }
     }
 
+    /// Multiboot2 information with ACPI tags of the given types, each holding `rsdp`.
+    func withACPITags(_ tags: [(UInt32, [UInt8])]) -> [UInt8] {
+        var b = ByteBuilder()
+        b.u32(0); b.u32(0)
+        for (type, rsdp) in tags { mb2Tag(&b, type: type) { $0.bytes += rsdp } }
+        mb2Tag(&b, type: 0) { _ in }
+        b.put32(UInt32(b.bytes.count), at: 0)
+        return b.bytes
+    }
+
+    @Test func multiboot2ACPITagsKeepTheRSDPCopy() throws {
+        let old = [UInt8](repeating: 1, count: 20), new = [UInt8](repeating: 2, count: 36)
+        #expect(try parse2(sampleMultiboot2()).acpiRSDP == nil)
+        let oldOnly = try parse2(withACPITags([(14, old)]))
+        #expect(oldOnly.acpiRSDP == old && oldOnly.acpiTagType == 14)
+        // The new tag wins in either order.
+        let orders: [[(UInt32, [UInt8])]] = [[(14, old), (15, new)], [(15, new), (14, old)]]
+        for tags in orders {
+            let both = try parse2(withACPITags(tags))
+            #expect(both.acpiRSDP == new && both.acpiTagType == 15)
+        }
+        // An empty or oversized copy is kept (at most 64 bytes) for the ACPI parser to refuse, not a boot failure.
+        #expect(try parse2(withACPITags([(14, [])])).acpiRSDP == [])
+        #expect(try parse2(withACPITags([(15, [UInt8](repeating: 3, count: 100))])).acpiRSDP == [UInt8](repeating: 3, count: 64))
+    }
+
     func setTotal(_ bytes: [UInt8], _ total: Int) -> [UInt8] {
         var b = ByteBuilder(bytes: bytes)
         b.put32(UInt32(total), at: 0)

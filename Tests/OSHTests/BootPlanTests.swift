@@ -53,6 +53,20 @@ struct BootPlanTests {
         #expect(values(BootPlanning.qemuArguments(p), "-display") == ["gtk"])
     }
 
+    @Test func machineTypeOnlyWhenAsked() throws {
+        var p = plan()
+        #expect(values(BootPlanning.qemuArguments(p), "-machine").isEmpty, "QEMU's default machine stays the default")
+        p.machine = .q35
+        #expect(values(BootPlanning.qemuArguments(p), "-machine") == ["q35"])
+        p.machine = .pc
+        #expect(values(BootPlanning.qemuArguments(p), "-machine") == ["pc"])
+        #expect(try Boot.parse(["--machine", "q35", "--cpus", "4"]).machine == .q35)
+        #expect(try Boot.parse([]).machine == nil)
+        #expect(throws: (any Error).self) { try Boot.parse(["--machine", "virt"]) }
+        #expect(BootPlanning.validCPUs.contains(1) && BootPlanning.validCPUs.contains(255))
+        #expect(!BootPlanning.validCPUs.contains(0) && !BootPlanning.validCPUs.contains(256))
+    }
+
     @Test func gdbWaitStartsPaused() {
         var p = plan()
         p.gdbWait = true

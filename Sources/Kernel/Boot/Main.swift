@@ -54,6 +54,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     PMM.initialize(boot)
     Heap.usePhysicalMemory = true
     logMemory()
+    ACPIBoot.initialize()
     Tracker.initialize()
     PerCPU.initialize()
     SyscallEntry.initialize()

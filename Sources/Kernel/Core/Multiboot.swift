@@ -86,6 +86,10 @@ public struct BootInfo: Equatable, Sendable {
     public var memoryMap: [MemoryRegion] = []
     public var modules: [BootModule] = []
     public var framebuffer: Framebuffer? = nil
+    /// The copy of the ACPI RSDP from a multiboot2 ACPI tag (the new, type 15, when both are given).
+    public var acpiRSDP: [UInt8]? = nil
+    /// The tag `acpiRSDP` came from: 14 (old, ACPI 1.0 RSDP) or 15 (new, ACPI 2.0+ RSDP); 0 for none.
+    public var acpiTagType: UInt32 = 0
     /// The basic memory information in KiB (below 1 MiB, above 1 MiB), when given.
     public var memoryLowerKiB: UInt32? = nil
     public var memoryUpperKiB: UInt32? = nil
@@ -167,6 +171,9 @@ struct BootBytes {
 extension BootInfo {
     static let mb2End: UInt32 = 0, mb2CommandLine: UInt32 = 1, mb2LoaderName: UInt32 = 2, mb2Module: UInt32 = 3
     static let mb2BasicMemory: UInt32 = 4, mb2MemoryMap: UInt32 = 6, mb2Framebuffer: UInt32 = 8
+    static let mb2ACPIOld: UInt32 = 14, mb2ACPINew: UInt32 = 15
+    /// Most bytes kept from an ACPI tag (the ACPI 2.0 RSDP is 36 bytes).
+    static let maxRSDPCopy = 64
 
     /// Parses multiboot2 information at `info` (the physical address in EBX, mapped by the caller, who
     /// makes its `total_size` bytes readable; sizes over 1 MiB are refused before anything else is read).
@@ -212,6 +219,13 @@ extension BootInfo {
             guard tag.count >= 30 else { throw .badTag }
             framebuffer = Framebuffer(address: try tag.u64(8), pitch: try tag.u32(16), width: try tag.u32(20),
                                       height: try tag.u32(24), bpp: try tag.u8(28), type: try tag.u8(29))
+        case BootInfo.mb2ACPIOld, BootInfo.mb2ACPINew:
+            // The RSDP copy follows the 8-byte tag header; a new tag wins over an old one. The copy is
+            // not judged here: the ACPI parser checks it, logs what is wrong and falls back to the scan.
+            guard acpiTagType != BootInfo.mb2ACPINew else { break }
+            let count = min(tag.count - 8, BootInfo.maxRSDPCopy)
+            acpiRSDP = (8..<(8 + count)).map { tag.base.load(fromByteOffset: $0, as: UInt8.self) }
+            acpiTagType = type
         default:
             break
         }

@@ -37,6 +37,7 @@ enum KernelTests {
         KernelTest(name: "debug.build_id_present", body: buildIDPresent),
         KernelTest(name: "debug.frame_pointer_walk", body: framePointerWalk),
         KernelTest(name: "debug.hex_and_log_levels", body: hexAndLogLevels),
+        KernelTest(name: "acpi.madt_matches_this_cpu", body: acpiMatchesThisCPU),
     ]
 
     /// Runs every test; true when all passed.

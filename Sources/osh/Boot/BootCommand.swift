@@ -41,8 +41,11 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "Stop QEMU after this many seconds and exit 124 (0: none; default 300 with --test).")
     var timeout: Double?
 
-    @Option(name: .long, help: "Number of CPUs.")
+    @Option(name: .long, help: "Number of CPUs (QEMU -smp N; the kernel runs on the first, the others stay parked).")
     var cpus: Int = 1
+
+    @Option(name: .long, help: "Machine type: q35 or pc (i440FX); default QEMU's own (pc).")
+    var machine: MachineChoice?
 
     @Option(name: .long, help: "Memory in MB, or with a suffix (512M, 1G).")
     var memory: String = "\(BootPlanning.defaultMemoryMB)M"
@@ -113,7 +116,9 @@ struct BootRunner {
 
     func run() -> Int32 {
         // Option values.
-        guard options.cpus >= 1 else { printError("--cpus must be at least 1"); return BootExitCode.usage }
+        guard BootPlanning.validCPUs.contains(options.cpus) else {
+            printError("--cpus must be between 1 and \(BootPlanning.validCPUs.upperBound)"); return BootExitCode.usage
+        }
         guard let memoryMB = BootPlanning.parseMemory(options.memory) else {
             printError("--memory: cannot parse '\(options.memory)' (use MB, or a suffix: 512M, 1G)")
             return BootExitCode.usage
@@ -246,7 +251,7 @@ struct BootRunner {
             qemu: qemuPath, mode: mode, uefi: options.uefi,
             kernel: runDir.file("kernel.elf"),
             iso: image.map { $0.hasPrefix("/") ? $0 : runDir.file($0) },
-            ovmf: options.ovmf, cmdline: cmdline, cpus: options.cpus, memoryMB: memoryMB,
+            ovmf: options.ovmf, cmdline: cmdline, cpus: options.cpus, machine: options.machine, memoryMB: memoryMB,
             accel: accel, display: options.display, gdbWait: options.gdbWait,
             qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
             modules: mode == .direct ? bootModules : [], watchSocket: runDir.file(RunDirectory.watchSocketName))

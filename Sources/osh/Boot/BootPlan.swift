@@ -22,6 +22,14 @@ public enum Accel: String, Codable, Sendable {
     case tcg, kvm
 }
 
+/// The QEMU machine type (`--machine`); without it QEMU's default (pc) is used.
+public enum MachineChoice: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
+    /// Q35 chipset (ICH9): PCIe with an MCFG table, HPET.
+    case q35
+    /// i440FX chipset with PIIX: PCI, HPET, no MCFG.
+    case pc
+}
+
 public enum DisplayChoice: String, CaseIterable, Sendable, ExpressibleByArgument {
     case none, gtk, sdl, vnc
 }
@@ -80,6 +88,8 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     public var ovmf: String?
     public var cmdline: String
     public var cpus: Int
+    /// Nil: QEMU's default machine.
+    public var machine: MachineChoice? = nil
     public var memoryMB: Int
     public var accel: Accel
     public var display: DisplayChoice
@@ -93,7 +103,7 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     public var watchSocket: String?
 
     public init(qemu: String, mode: BootMode, uefi: Bool = false, kernel: String? = nil, iso: String? = nil,
-                ovmf: String? = nil, cmdline: String = "", cpus: Int = 1, memoryMB: Int = 512,
+                ovmf: String? = nil, cmdline: String = "", cpus: Int = 1, machine: MachineChoice? = nil, memoryMB: Int = 512,
                 accel: Accel = .tcg, display: DisplayChoice = .none, gdbWait: Bool = false,
                 qmpSocket: String, gdbSocket: String, modules: [ModuleSpec] = [], watchSocket: String? = nil) {
         self.modules = modules
@@ -106,6 +116,7 @@ public struct QEMULaunchPlan: Equatable, Sendable {
         self.ovmf = ovmf
         self.cmdline = cmdline
         self.cpus = cpus
+        self.machine = machine
         self.memoryMB = memoryMB
         self.accel = accel
         self.display = display
@@ -119,6 +130,8 @@ public enum BootPlanning {
     /// The default OVMF firmware location (Debian's ovmf package).
     public static let defaultOVMF = "/usr/share/OVMF/OVMF_CODE.fd"
     public static let defaultMemoryMB = 512
+    /// `--cpus` values accepted: one CPU up to what an 8-bit xAPIC ID can name on both machine types.
+    public static let validCPUs = 1...255
     /// Default `--timeout` in `--test` mode, in seconds.
     public static let defaultTestTimeout = 300.0
 
@@ -129,6 +142,7 @@ public enum BootPlanning {
         case .tcg: args += ["-accel", "tcg", "-cpu", "max"]
         case .kvm: args += ["-accel", "kvm", "-cpu", "host"]
         }
+        if let machine = plan.machine { args += ["-machine", machine.rawValue] }
         args += ["-smp", String(plan.cpus), "-m", "\(plan.memoryMB)M"]
         switch plan.display {
         case .none: args += ["-display", "none"]

@@ -13,7 +13,7 @@
  * with 4 KiB pages (boot_pt_image, the first 8 MiB of physical memory) with the rights of each part: text
  * read-only and executable, rodata read-only and no-execute, data and bss writable and no-execute. The
  * page below each stack of the image (the boot stack, the three IST stacks) is left unmapped, so an
- * overflow faults instead of overwriting what lies below. CR0.WP makes read-only binding in ring 0 too.
+ * overflow faults instead of overwriting what lies below. CR0.WP makes read-only pages bind ring 0 too.
  */
 #define KERNEL_VMA 0xffffffff80000000
 #define PHYS(x) ((x) - KERNEL_VMA)

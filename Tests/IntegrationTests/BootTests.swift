@@ -118,7 +118,8 @@ import Testing
         #expect(b.result.status == 0, "osh boot --test: \(b.result.stderr)")
         #expect(b.serial.contains("[info] protections: SMEP on, SMAP on, CR0.WP on, NX on"))
         for name in ["kernel_mappings_are_w_xor_x", "image_parts_have_their_rights", "kernel_text_and_rodata_writes_fault",
-                     "smap_user_page_access_faults", "smep_user_page_execution_faults", "stack_guard_pages_unmapped"] {
+                     "smap_user_page_access_faults", "smep_user_page_execution_faults", "stack_guard_pages_unmapped",
+                     "thread_stacks_and_tables_returned"] {
             #expect(b.serial.contains("ok   hardening.\(name)"), "hardening.\(name) did not pass")
         }
     }

@@ -38,6 +38,10 @@ func kernelTrap(_ raw: UnsafeMutableRawPointer) {
     let frame = raw.assumingMemoryBound(to: trap_frame.self)
     let vector = Int(frame.pointee.vector)
     let fromUser = frame.pointee.cs & 3 == 3
+    // Invariant: traps.S cleared AC (which user code may set) before the kernel runs.
+    if fromUser && cpu_smap_enabled != 0 && read_rflags() & (1 << 18) != 0 {
+        kernelPanic("RFLAGS.AC set in the kernel after an entry from user mode: SMAP lifted (traps.S clac)")
+    }
     if vector == Timer.vector {
         Timer.endOfInterrupt(vector)
         Scheduler.tick()

@@ -16,6 +16,7 @@ extension KernelTests {
         KernelTest(name: "hardening.smap_user_page_access_faults", body: smapUserAccessFaults),
         KernelTest(name: "hardening.smep_user_page_execution_faults", body: smepUserExecutionFaults),
         KernelTest(name: "hardening.stack_guard_pages_unmapped", body: stackGuardsUnmapped),
+        KernelTest(name: "hardening.thread_stacks_and_tables_returned", body: threadStacksReturned),
     ]
 
     /// Runs a probe with Traps.probe armed; returns its result and the fault it met (vector -1: none).
@@ -157,6 +158,7 @@ extension KernelTests {
         let ist = address(symbol_ist_stacks()) + UInt64(Descriptors.istGuardSize)
         let stride = UInt64(Descriptors.istGuardSize + Descriptors.istStackSize)
         var bottoms = [boot, ist, ist + stride, ist + 2 * stride]
+        let stacksBefore = KernelStacks.live
         guard let physical = PMM.allocate(count: KernelStacks.stackPages),
               let thread = try? KernelStacks.map(physical: physical) else { return check(false, "no stack") }
         bottoms.append(thread)
@@ -172,6 +174,29 @@ extension KernelTests {
         PMM.free(physical, count: KernelStacks.stackPages)
         return check(guarded, "the page below a kernel stack is mapped") && check(usable, "a stack is not writable")
             && check(recognised, "isStackGuard disagrees with the layout")
+            && check(KernelStacks.live == stacksBefore && !KernelStacks.isMapped(thread),
+                     "an unmapped stack is still mapped or counted")
+    }
+
+    /// 100 threads made and dropped twice (the first round carves the heap pages their objects need):
+    /// the second gives back every stack slot, stack frame and page table of the stack region.
+    static func threadStacksReturned() -> Bool {
+        guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
+        let process = Process(vmem: vmem)
+        func round() -> Bool {
+            var threads: [Thread] = []
+            for _ in 0..<100 {
+                guard let t = try? Thread(process: process, entry: 0x1000, stack: 0x2000, argument: 0) else { return false }
+                threads.append(t)
+            }
+            return threads.allSatisfy { KernelStacks.isMapped($0.stackTop - 8) && KernelStacks.isGuard($0.stackBottom - 8) }
+        }
+        guard round() else { return check(false, "a thread's stack was not made or not guarded") }
+        let frames = PMM.freeCount, stacks = KernelStacks.live
+        let second = round()
+        return check(second, "a thread's stack was not made or not guarded")
+            && check(KernelStacks.live == stacks, "stack slots not given back")
+            && check(PMM.freeCount == frames, "stack frames or page tables not given back")
     }
 }
 

@@ -7,7 +7,8 @@
    arrive on the serial console and reports round trips per second of TCG wall-clock time.
 
 Prints one `NAME VALUE UNIT` line per figure on standard output; details on standard error.
-Usage: scripts/bench-ipc.py [BUILD_DIR]"""
+Usage: scripts/bench-ipc.py [BUILD_DIR]; BENCH_CPU=MODEL (e.g. max) passes -cpu MODEL to QEMU (default:
+QEMU's own, qemu64, which has no SMEP/SMAP)."""
 import os, re, subprocess, sys, time
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -18,11 +19,13 @@ for f in (kernel, f"{build}/servers/root.elf", f"{build}/servers/ipcbench.elf"):
     if not os.path.exists(f):
         sys.exit(f"bench-ipc: {f} is missing: run make first")
 
+cpu = ["-cpu", os.environ["BENCH_CPU"]] if os.environ.get("BENCH_CPU") else []
+
 def qemu(extra):
     return ["qemu-system-x86_64", "-accel", "tcg", "-smp", "1", "-m", "512", "-display", "none",
             "-monitor", "none", "-serial", "stdio", "-no-reboot", "-nodefaults",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-kernel", kernel, "-append", f"bench rounds={rounds}", "-initrd", modules] + extra
+            "-kernel", kernel, "-append", f"bench rounds={rounds}", "-initrd", modules] + cpu + extra
 
 def run(extra, timeout=600):
     """Runs QEMU, returning (status, [(arrival time, line)])."""

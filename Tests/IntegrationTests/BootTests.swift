@@ -118,4 +118,28 @@ import Testing
         #expect(result.status == 124, "panic=halt keeps QEMU alive until osh's timeout")
         #expect(Date().timeIntervalSince(started) >= 4.5)
     }
+
+    /// Under osh's TCG CPU model (-cpu max) every protection is on and logged, and the in-kernel
+    /// hardening tests (SMAP, SMEP, W^X, write protection, guard pages) ran and passed.
+    @Test func hardeningOnAndTested() throws {
+        let b = try Self.boot(["--test"])
+        #expect(b.result.status == 0, "osh boot --test: \(b.result.stderr)")
+        #expect(b.serial.contains("[info] protections: SMEP on, SMAP on, CR0.WP on, NX on"))
+        for name in ["kernel_mappings_are_w_xor_x", "image_parts_have_their_rights", "kernel_text_and_rodata_writes_fault",
+                     "smap_user_page_access_faults", "smep_user_page_execution_faults", "stack_guard_pages_unmapped",
+                     "thread_stacks_and_tables_returned"] {
+            #expect(b.serial.contains("ok   hardening.\(name)"), "hardening.\(name) did not pass")
+        }
+    }
+
+    /// Endless recursion on a thread kernel stack runs into the guard page below it; the double fault,
+    /// on its own IST stack, reports a kernel stack overflow with a trace of the recursion.
+    @Test func kernelStackOverflowIsACleanPanic() throws {
+        let b = try Self.boot(["--cmdline", "stack_overflow_test"])
+        #expect(b.result.status == 2, "a panic ends the run with guest status 2: \(b.result.stderr)")
+        #expect(b.serial.contains(/KERNEL PANIC: kernel stack overflow: cr2=0xffffff00[0-9a-f]{8} is in the guard page below a kernel stack/))
+        #expect(b.serial.contains("CPU exception 8 (double fault) in kernel mode"))
+        #expect(b.serial.contains("{{{bt:8:0x"), "the trace walks the overflowed stack")
+        #expect(b.result.stdout.contains("StackOverflowTest.recurse"))
+    }
 }

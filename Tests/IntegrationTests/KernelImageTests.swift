@@ -97,4 +97,19 @@ import KernelCore
             #expect(load?.paddr == 0x10_0000)
         }
     }
+
+    /// W^X starts in the image: text, rodata and data (with bss) are three page-aligned PT_LOAD segments
+    /// (read+execute, read, read+write), none writable and executable, whose file bytes mirror memory
+    /// (offset - vaddr the same for all), as the multiboot1 loader's single contiguous read needs.
+    @Test func loadSegmentsAreWXorXAndContiguous() throws {
+        let bytes = try Data(contentsOf: Repo.kernel)
+        try bytes.withUnsafeBytes { raw in
+            let loads = try ELFFile(raw).programHeaders().filter { $0.type == ELFProgramHeader.load }
+            let (r, w, x) = (ELFProgramHeader.read, ELFProgramHeader.write, ELFProgramHeader.exec)
+            #expect(loads.map(\.flags) == [r | x, r, r | w])
+            #expect(loads.allSatisfy { $0.flags & (w | x) != w | x })
+            #expect(loads.allSatisfy { $0.vaddr % 4096 == 0 && $0.paddr % 4096 == 0 })
+            #expect(Set(loads.map { $0.vaddr &- $0.offset }).count == 1, "file layout does not mirror memory")
+        }
+    }
 }

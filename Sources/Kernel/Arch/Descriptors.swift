@@ -2,7 +2,8 @@
 //
 // GDT layout (the order `syscall`/`sysret` need): 0x08 kernel code, 0x10 kernel data, 0x18 user data,
 // 0x20 user code, 0x28 TSS (16 bytes). The TSS's interrupt stack table gives the double fault, NMI and
-// machine check handlers stacks of their own, so they run even when the current stack is gone.
+// machine check handlers stacks of their own, so they run even when the current stack is gone (a kernel
+// stack overflow into a guard page ends in a double fault, reported from its own stack).
 
 enum Selector {
     static let kernelCode: UInt16 = 0x08
@@ -16,12 +17,15 @@ enum Vector {
     static let nmi = 2
     static let breakpoint = 3
     static let doubleFault = 8
+    static let generalProtection = 13
     static let pageFault = 14
     static let machineCheck = 18
 }
 
 enum Descriptors {
     static let istStackSize = 16384
+    /// The unmapped page below each IST stack (Boot/entry.S, IST_STRIDE = istGuardSize + istStackSize).
+    static let istGuardSize = 4096
     /// IST slots (1-based, as in the IDT entry) of the special stacks.
     static let doubleFaultIST: UInt8 = 1
     static let nmiIST: UInt8 = 2
@@ -52,7 +56,7 @@ enum Descriptors {
         // TSS: rsp0 at 4 (set per thread by the scheduler later), IST1..7 at 36, I/O map base at 102.
         for i in 0..<104 { tss[i] = 0 }
         for slot in 0..<3 {
-            let top = ist + UInt64((slot + 1) * istStackSize)
+            let top = ist + UInt64((slot + 1) * (istGuardSize + istStackSize))
             UnsafeMutableRawPointer(tss + 36 + slot * 8).storeBytes(of: top, as: UInt64.self)
         }
         UnsafeMutableRawPointer(tss + 102).storeBytes(of: UInt16(104), as: UInt16.self)
@@ -144,15 +148,43 @@ enum CPU {
     static let cr0WriteProtect: UInt64 = 1 << 16
     static let cr4OSFXSR: UInt64 = 1 << 9
     static let cr4OSXMMEXCPT: UInt64 = 1 << 10
+    static let cr4SMEP: UInt64 = 1 << 20
+    static let cr4SMAP: UInt64 = 1 << 21
+    /// CPUID leaf 7, subleaf 0, EBX: the SMEP and SMAP feature bits.
+    static let cpuidSMEP: UInt32 = 1 << 7
+    static let cpuidSMAP: UInt32 = 1 << 20
 
-    /// Write protection in ring 0 (copy-on-write and read-only kernel data depend on it); x87/SSE state
-    /// enabled for user threads (FXSAVE/FXRSTOR, SSE exceptions reported as #XM), never used by the
-    /// kernel itself (compiled without SSE, checked by the disassembly test).
+    /// Write protection in ring 0 (read-only kernel text and rodata bind the kernel too); SMEP (ring 0
+    /// never executes user pages) and SMAP (ring 0 never reads or writes user pages, except between
+    /// stac and clac) when the CPU has them; x87/SSE state enabled for user threads (FXSAVE/FXRSTOR,
+    /// SSE exceptions reported as #XM), never used by the kernel itself (compiled without SSE, checked
+    /// by the disassembly test). The kernel reaches user memory only through the copy helpers
+    /// (Vmem.copy, Vmem.resolve), which check the mapping and go through the direct map, never through
+    /// the user's own addresses, so SMAP costs no stac/clac on any path.
     static func configure() {
         var cr0 = read_cr0()
         cr0 |= cr0WriteProtect | cr0MonitorCoprocessor | cr0NumericError
         cr0 &= ~(cr0Emulation | cr0TaskSwitched)
         write_cr0(cr0)
-        write_cr4(read_cr4() | cr4OSFXSR | cr4OSXMMEXCPT)
+        var cr4 = read_cr4() | cr4OSFXSR | cr4OSXMMEXCPT
+        let leaf7 = cpuid_eax(0, 0) >= 7 ? cpuid_ebx(7, 0) : 0
+        if leaf7 & cpuidSMEP != 0 { cr4 |= cr4SMEP }
+        if leaf7 & cpuidSMAP != 0 { cr4 |= cr4SMAP }
+        write_cr4(cr4)
+        set_cpu_smap_enabled(cr4 & cr4SMAP != 0 ? 1 : 0)
+    }
+
+    static var smepEnabled: Bool { read_cr4() & cr4SMEP != 0 }
+    static var smapEnabled: Bool { read_cr4() & cr4SMAP != 0 }
+
+    /// One boot line saying which protections are on.
+    static func logProtections() {
+        let wp: StaticString = read_cr0() & cr0WriteProtect != 0 ? "on" : "OFF"
+        let smep: StaticString = smepEnabled ? "on" : "off (CPU lacks it)"
+        let smap: StaticString = smapEnabled ? "on" : "off (CPU lacks it)"
+        let nx: StaticString = read_msr(MSR.efer) & (1 << 11) != 0 ? "on" : "OFF"
+        Log.info("protections: SMEP \(smep), SMAP \(smap), CR0.WP \(wp), NX \(nx)")
+        Log.info("protections: W^X kernel mappings (text RX, rodata R, data, bss, direct map, heap window RW NX)")
+        Log.info("protections: unmapped guard pages below the boot, IST and thread kernel stacks")
     }
 }

@@ -37,6 +37,7 @@ static inline void invalidate_page(uint64_t address) { __asm__ volatile("invlpg 
 static inline void fpu_save(void *area) { __asm__ volatile("fxsave64 (%0)" :: "r"(area) : "memory"); }
 static inline void fpu_restore(const void *area) { __asm__ volatile("fxrstor64 (%0)" :: "r"(area) : "memory"); }
 static inline uint64_t read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
+static inline uint64_t read_rflags(void) { uint64_t v; __asm__ volatile("pushfq; popq %0" : "=r"(v)); return v; }
 static inline uint64_t read_rsp(void) { uint64_t v; __asm__ volatile("mov %%rsp, %0" : "=r"(v)); return v; }
 static inline uint64_t read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
 /// One register of CPUID(leaf, subleaf): index 0 EAX, 1 EBX, 2 ECX, 3 EDX.
@@ -45,6 +46,9 @@ static inline uint32_t cpuid_register(uint32_t leaf, uint32_t subleaf, int index
     return r[index & 3];
 }
 static inline uint64_t read_msr(uint32_t msr) { uint32_t lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr)); return ((uint64_t)hi << 32) | lo; }
+// CPUID: one register of a leaf (and subleaf); the maximum basic leaf is cpuid_eax(0, 0).
+static inline uint32_t cpuid_eax(uint32_t leaf, uint32_t subleaf) { uint32_t a, b, c, d; __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(subleaf)); return a; }
+static inline uint32_t cpuid_ebx(uint32_t leaf, uint32_t subleaf) { uint32_t a, b, c, d; __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(subleaf)); return b; }
 static inline void write_msr(uint32_t msr, uint64_t v) { __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))); }
 
 // Loads a GDT or IDT from a 10-byte pseudo-descriptor (limit, base).
@@ -82,6 +86,7 @@ extern const uint64_t trap_stubs[];
 extern uint8_t boot_stack_bottom[], boot_stack_top[];
 extern uint8_t idt_storage[], gdt_storage[], tss_storage[], ist_stacks[], heap_bootstrap_pool[];
 extern uint8_t __kernel_start[], __kernel_end[], __build_id_note[], __build_id_note_end[];
+extern uint8_t __text_end[], __rodata_start[], __rodata_end[], __data_start[], boot_stack_guard[];
 extern uint64_t boot_pml4[];
 
 static inline const uint64_t *trap_stub_table(void) { return trap_stubs; }
@@ -97,6 +102,23 @@ static inline uint8_t *symbol_kernel_end(void) { return __kernel_end; }
 static inline uint8_t *symbol_build_id_note(void) { return __build_id_note; }
 static inline uint8_t *symbol_build_id_note_end(void) { return __build_id_note_end; }
 static inline uint64_t *symbol_boot_pml4(void) { return boot_pml4; }
+static inline uint8_t *symbol_text_end(void) { return __text_end; }
+static inline uint8_t *symbol_rodata_start(void) { return __rodata_start; }
+static inline uint8_t *symbol_rodata_end(void) { return __rodata_end; }
+static inline uint8_t *symbol_data_start(void) { return __data_start; }
+static inline uint8_t *symbol_boot_stack_guard(void) { return boot_stack_guard; }
+
+// probes.S: accesses that may fault on purpose (hardening tests) and a call on another stack. A fault
+// in a probe while Traps.probe is armed returns from the probe with PROBE_FAULTED in rax.
+#define PROBE_FAULTED 0xfa017fa017fa017fULL
+uint64_t probe_read64(uint64_t address);
+uint64_t probe_read64_user_allowed(uint64_t address);
+uint64_t probe_write64(uint64_t address, uint64_t value);
+uint64_t probe_call(uint64_t address);
+void run_on_stack(uint64_t top, void (*function)(void));
+// traps.S: 1 when CR4.SMAP is on, so that entries from user mode clear RFLAGS.AC (stac state).
+extern uint8_t cpu_smap_enabled;
+static inline void set_cpu_smap_enabled(uint8_t on) { cpu_smap_enabled = on; }
 
 // syscall.S
 void switch_context(uint64_t *save, uint64_t next);

@@ -19,10 +19,15 @@ trap_stub_\vector:
 .endm
 
 trap_common:
-    /* From user mode (CS.RPL = 3): switch to the kernel's GS base (per-CPU data). */
+    /* From user mode (CS.RPL = 3): switch to the kernel's GS base (per-CPU data), and clear RFLAGS.AC,
+     * which user code may set (popf) and which would lift SMAP in the kernel (`syscall` clears it
+     * through IA32_FMASK; interrupts and exceptions do not). */
     testb $3, 24(%rsp)
     jz 1f
     swapgs
+    testb $1, cpu_smap_enabled(%rip)
+    jz 1f
+    clac
 1:
     SAVE_GENERAL_REGISTERS
     CALL_WITH_FRAME kernel_trap
@@ -44,6 +49,10 @@ trap_return:
     trap_stub %vector
     .set vector, vector + 1
 .endr
+
+    .section .data
+    .globl cpu_smap_enabled
+cpu_smap_enabled: .byte 0
 
 /* Table of the 256 stub addresses, for building the IDT. */
     .section .rodata

@@ -51,6 +51,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
 
     let boot = Kernel.boot
     Log.info("boot: multiboot\(boot.protocolVersion) from \"\(text: boot.bootloaderName)\", command line \"\(text: boot.commandLine)\"")
+    CPU.logProtections()
     PMM.initialize(boot)
     Heap.usePhysicalMemory = true
     logMemory()
@@ -77,6 +78,9 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     if Kernel.commandLine.has("accelcheck") {
         AccelCheck.active = true
         AccelCheck.kernelSteps()
+    }
+    if Kernel.commandLine.has("stack_overflow_test") {
+        StackOverflowTest.start()
     }
     guard let rootModule = findRootModule() else {
         Log.info("kernel: no root module (multiboot module named \"root\"); nothing to run, halting")

@@ -2,14 +2,31 @@
  * mode and the jump into the higher half, where kmain (Swift) runs.
  *
  * Early page tables:
- *   PML4[0]   -> identity map of the first 4 GiB (2 MiB pages), needed only until the jump to the high half
- *   PML4[255] -> the same 4 GiB at 0x00007f8000000000, the window the Swift heap hands out (Swift keeps
+ *   PML4[0]   -> the kernel image at its physical address, needed only until the jump to the high half
+ *   PML4[255] -> the first 4 GiB at 0x00007f8000000000, the window the Swift heap hands out (Swift keeps
  *                tags in bits 60..63 of object pointers, so objects cannot live at upper-half addresses)
- *   PML4[256] -> the same 4 GiB at the direct-map base 0xffff800000000000
- *   PML4[511] -> PDPT[510] -> the first 1 GiB at KERNEL_VMA (0xffffffff80000000)
+ *   PML4[256] -> the first 4 GiB at the direct-map base 0xffff800000000000
+ *   PML4[510] -> an empty PDPT for the kernel stacks of threads (Memory/KernelStacks.swift fills it)
+ *   PML4[511] -> PDPT[510] -> the kernel image at KERNEL_VMA (0xffffffff80000000) + its physical address
+ *
+ * W^X: the direct map and the heap window are 2 MiB pages, writable and no-execute. The image is mapped
+ * with 4 KiB pages (boot_pt_image, the first 8 MiB of physical memory) with the rights of each part: text
+ * read-only and executable, rodata read-only and no-execute, data and bss writable and no-execute. The
+ * page below each stack of the image (the boot stack, the three IST stacks) is left unmapped, so an
+ * overflow faults instead of overwriting what lies below. CR0.WP makes read-only pages bind ring 0 too.
  */
 #define KERNEL_VMA 0xffffffff80000000
 #define PHYS(x) ((x) - KERNEL_VMA)
+/* One IST stack: a guard page, then 16 KiB (Arch/Descriptors.swift: istGuardSize, istStackSize). */
+#define IST_STRIDE (4096 + 16384)
+
+/* Clears the 4 KiB PTE of the image page at `symbol` (32-bit code, before paging). */
+.macro UNMAP_GUARD symbol
+    mov $PHYS(\symbol), %ebx
+    shr $12, %ebx
+    movl $0, PHYS(boot_pt_image)(, %ebx, 8)
+    movl $0, PHYS(boot_pt_image) + 4(, %ebx, 8)
+.endm
 
 #define MB1_MAGIC 0x1BADB002
 #define MB1_FLAGS 0x00010003            /* page-align modules, memory info, a.out address fields */
@@ -73,7 +90,7 @@ _start32:
     test $(1 << 29), %edx
     jz no_long_mode
 
-    /* Fill four page directories (4 GiB of 2 MiB pages): entry i maps i * 2 MiB. */
+    /* Fill four page directories (4 GiB of 2 MiB pages, writable, no-execute): entry i maps i * 2 MiB. */
     mov $PHYS(boot_pd), %ebx
     xor %ecx, %ecx
 1:  mov %ecx, %eax
@@ -82,12 +99,13 @@ _start32:
     mov %eax, (%ebx, %ecx, 8)
     mov %ecx, %eax
     shr $11, %eax                       /* high dword: bits 32.. of i * 2 MiB */
+    or $0x80000000, %eax                /* NX */
     mov %eax, 4(%ebx, %ecx, 8)
     inc %ecx
     cmp $2048, %ecx
     jne 1b
 
-    /* PDPT for the low and direct maps: four entries, one per page directory. */
+    /* PDPT for the heap window and the direct map: four entries, one per page directory. */
     mov $PHYS(boot_pdpt_low), %ebx
     mov $PHYS(boot_pd) + 3, %eax
     mov %eax, 0(%ebx)
@@ -98,14 +116,45 @@ _start32:
     add $4096, %eax
     mov %eax, 24(%ebx)
 
-    /* PDPT for the kernel image: entry 510 maps the first GiB. */
-    mov $PHYS(boot_pdpt_high), %ebx
-    movl $PHYS(boot_pd) + 3, 510 * 8(%ebx)
+    /* The image, page by page (W^X): the PTE of physical address p is boot_pt_image[p >> 12]. */
+    mov $PHYS(__kernel_start), %ecx
+5:  mov %ecx, %eax
+    xor %edx, %edx
+    or $0x1, %eax                       /* text: present, read-only, executable */
+    cmp $PHYS(__text_end), %ecx
+    jb 6f
+    mov $0x80000000, %edx               /* rodata: NX */
+    cmp $PHYS(__rodata_end), %ecx
+    jb 6f
+    or $0x2, %eax                       /* data, bss: writable, NX */
+6:  mov %ecx, %ebx
+    shr $12, %ebx
+    mov %eax, PHYS(boot_pt_image)(, %ebx, 8)
+    mov %edx, PHYS(boot_pt_image) + 4(, %ebx, 8)
+    add $4096, %ecx
+    cmp $PHYS(__kernel_end), %ecx
+    jb 5b
+    /* Guard pages: unmapped. */
+    UNMAP_GUARD boot_stack_guard
+    UNMAP_GUARD ist_stacks
+    UNMAP_GUARD ist_stacks + IST_STRIDE
+    UNMAP_GUARD ist_stacks + 2 * IST_STRIDE
+
+    /* The image's page directory: one entry per page table. Its 1 GiB maps virtual offset = physical
+     * address, so it serves both the identity map (PML4[0]) and the high half (PDPT[510]). */
+    mov $PHYS(boot_pd_image), %ebx
+    movl $PHYS(boot_pt_image) + 3, 0(%ebx)
+    movl $PHYS(boot_pt_image) + 4096 + 3, 8(%ebx)
+    movl $PHYS(boot_pt_image) + 2 * 4096 + 3, 16(%ebx)
+    movl $PHYS(boot_pt_image) + 3 * 4096 + 3, 24(%ebx)
+    movl $PHYS(boot_pd_image) + 3, PHYS(boot_pdpt_ident)
+    movl $PHYS(boot_pd_image) + 3, PHYS(boot_pdpt_high) + 510 * 8
 
     mov $PHYS(boot_pml4), %ebx
-    movl $PHYS(boot_pdpt_low) + 3, 0(%ebx)
+    movl $PHYS(boot_pdpt_ident) + 3, 0(%ebx)
     movl $PHYS(boot_pdpt_low) + 3, 255 * 8(%ebx)
     movl $PHYS(boot_pdpt_low) + 3, 256 * 8(%ebx)
+    movl $PHYS(boot_pdpt_stacks) + 3, 510 * 8(%ebx)
     movl $PHYS(boot_pdpt_high) + 3, 511 * 8(%ebx)
 
     /* PAE and global pages on, then CR3, EFER.LME and EFER.NXE, then paging. */
@@ -170,8 +219,9 @@ no_long_mode_message:
     .balign 16
 boot_gdt:
     .quad 0
-    .quad 0x00af9a000000ffff            /* 0x08: 64-bit code */
-    .quad 0x00cf92000000ffff            /* 0x10: data */
+    /* The accessed bits are preset: the GDT is read-only (rodata), and the CPU would write them. */
+    .quad 0x00af9b000000ffff            /* 0x08: 64-bit code */
+    .quad 0x00cf93000000ffff            /* 0x10: data */
 boot_gdt_end:
 boot_gdt_pointer:
     .short boot_gdt_end - boot_gdt - 1
@@ -188,20 +238,28 @@ boot_pml4:      .skip 4096
 boot_pdpt_low:  .skip 4096
 boot_pdpt_high: .skip 4096
 boot_pd:        .skip 4096 * 4
-    .globl boot_stack_bottom, boot_stack_top
+boot_pdpt_ident: .skip 4096
+boot_pd_image:  .skip 4096
+boot_pt_image:  .skip 4096 * 4
+    .globl boot_pdpt_stacks
+boot_pdpt_stacks: .skip 4096
+    .globl boot_stack_guard, boot_stack_bottom, boot_stack_top
+boot_stack_guard:
+    .skip 4096                          /* unmapped: an overflow of the boot stack faults here */
 boot_stack_bottom:
     .skip 65536
 boot_stack_top:
 
 /* Storage for the descriptor tables and the separate stacks of the double fault, NMI and machine check
- * handlers (interrupt stack table entries 1, 2 and 3), filled in by Arch/Descriptors.swift. */
+ * handlers (interrupt stack table entries 1, 2 and 3), filled in by Arch/Descriptors.swift. Each IST
+ * stack has an unmapped guard page below it (IST_STRIDE). */
     .globl gdt_storage, tss_storage, idt_storage, ist_stacks
     .balign 4096
 idt_storage:    .skip 4096
 gdt_storage:    .skip 128
 tss_storage:    .skip 128
     .balign 4096
-ist_stacks:     .skip 16384 * 3
+ist_stacks:     .skip IST_STRIDE * 3
 /* Per-CPU data (GS base in kernel mode) and the syscall tracker (ABI TrackerLayout: 85 words), whose
  * symbol osh reads from guest memory. */
     .globl percpu_storage, syscall_tracker

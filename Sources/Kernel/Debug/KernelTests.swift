@@ -42,12 +42,13 @@ enum KernelTests {
 
     /// Runs every test; true when all passed.
     static func run() -> Bool {
+        let tests = all + hardening
         Console.write("kernel tests: ")
-        Console.writeDecimal(all.count)
+        Console.writeDecimal(tests.count)
         Console.write(" tests\n")
         var passed = 0
         var failed = 0
-        for test in all {
+        for test in tests {
             failureNote = ""
             let ok = test.body()
             Console.write(ok ? "ok   " : "FAIL ")

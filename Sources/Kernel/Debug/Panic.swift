@@ -42,10 +42,21 @@ enum Panic {
         enter()
         let f = frame.pointee
         Console.write("\nKERNEL PANIC: ")
+        writeStackOverflow(f)
         writeException(f, context: " in kernel mode")
         writeRegisters(f)
         StackTrace.write(pc: f.rip, pcIsReturnAddress: false, rbp: f.rbp)
         stop(.panic)
+    }
+
+    /// `kernel stack overflow` first when a page fault, or the double fault that a fault while pushing
+    /// the page fault's frame becomes, hit a stack's guard page (CR2 says where).
+    private static func writeStackOverflow(_ f: trap_frame) {
+        guard f.vector == UInt64(Vector.pageFault) || f.vector == UInt64(Vector.doubleFault),
+              KernelMemory.isStackGuard(read_cr2()) else { return }
+        Console.write("kernel stack overflow: cr2=")
+        Console.writeHex(read_cr2())
+        Console.write(" is in the guard page below a kernel stack\n  ")
     }
 
     /// A second panic while reporting one only halts: the first report is what matters.

@@ -29,13 +29,30 @@ enum KernelMemory {
         UInt64(UInt(bitPattern: heapPointer)) - heapWindowBase
     }
 
-    /// Whether an 8-byte read at address is safe while reporting: inside the kernel image (which holds
-    /// the boot and interrupt stacks), the direct map or the heap window.
+    /// Whether an 8-byte read at address is safe while reporting: a mapped page of the kernel image
+    /// (which holds the boot and interrupt stacks, but also their unmapped guard pages) or of the kernel
+    /// stack region, the direct map or the heap window.
     static func isReadable(_ address: UInt64) -> Bool {
         guard address & 7 == 0 else { return false }
-        if address >= imageStart && address < imageEnd - 7 { return true }
+        if address >= imageStart && address < imageEnd - 7 { return isMappedInKernel(address) }
+        if KernelStacks.isMapped(address) { return true }
         if address >= heapWindowBase && address < heapWindowBase + directMapSize - 7 { return true }
         return address >= directMapBase && address < directMapBase + directMapSize - 7
+    }
+
+    static func isMappedInKernel(_ address: UInt64) -> Bool {
+        PageTable(root: Vmem.kernelRoot, memory: KernelPageMemory()).translate(address) != nil
+    }
+
+    /// Whether an address lies in the unmapped guard page below a kernel stack: the boot stack's, an IST
+    /// stack's or a thread stack's (Boot/entry.S, Memory/KernelStacks.swift).
+    static func isStackGuard(_ address: UInt64) -> Bool {
+        if KernelStacks.isGuard(address) { return true }
+        let page = address & ~(pageSize - 1)
+        if page == UInt64(UInt(bitPattern: symbol_boot_stack_guard()!)) { return true }
+        let ist = UInt64(UInt(bitPattern: symbol_ist_stacks()!))
+        let stride = UInt64(Descriptors.istGuardSize + Descriptors.istStackSize)
+        return page >= ist && page < ist + 3 * stride && (page - ist) % stride == 0
     }
 
     static func readKernelWord(_ address: UInt64) -> UInt64? {

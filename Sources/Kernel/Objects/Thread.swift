@@ -13,7 +13,7 @@ enum ThreadState {
 typealias WaitQueue = IntrusiveQueue<Thread>
 
 final class Thread: IntrusiveQueueElement {
-    static let stackPages = 4                   // 16 KiB kernel stack
+    static let stackPages = KernelStacks.stackPages   // 16 KiB kernel stack, guard pages below
     static let defaultPriority = 16
     private static var nextID: UInt64 = 1
 
@@ -44,8 +44,10 @@ final class Thread: IntrusiveQueueElement {
     /// A value handed over on wake-up (a notification word, a futex result).
     var wakeValue: UInt64 = 0
 
-    /// Physical base of the kernel stack (direct-mapped), and the saved rsp slot for switch_context.
+    /// Physical base of the kernel stack, and its lowest address in the kernel stack region
+    /// (Memory/KernelStacks.swift: unmapped guard pages lie below it).
     let stackPhysical: UInt64
+    let stackBottom: UInt64
     /// The switch_context slot and the FPU area live at the bottom of the kernel stack allocation.
     let savedRSP: UnsafeMutablePointer<UInt64>
     let fpuArea: UnsafeMutableRawPointer
@@ -59,12 +61,18 @@ final class Thread: IntrusiveQueueElement {
     /// A user thread that will start at `entry` with `stack` and `argument` in rdi.
     init(process: Process, entry: UInt64, stack: UInt64, argument: UInt64) throws(SysError) {
         guard let physical = PMM.allocate(count: Thread.stackPages) else { throw .outOfMemory }
+        do throws(SysError) {
+            stackBottom = try KernelStacks.map(physical: physical)
+        } catch {
+            PMM.free(physical, count: Thread.stackPages)
+            throw error
+        }
         id = Thread.nextID
         Thread.nextID += 1
         self.process = process
         addressSpaceRoot = process.vmem.root
         stackPhysical = physical
-        (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(physical)
+        (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(stackBottom)
         var f = trap_frame()
         f.rip = entry
         f.rsp = stack
@@ -87,21 +95,27 @@ final class Thread: IntrusiveQueueElement {
         id = 0
         self.process = process
         addressSpaceRoot = Vmem.kernelRoot
-        stackPhysical = PMM.allocate(count: Thread.stackPages)!
-        (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(stackPhysical)
+        guard let physical = PMM.allocate(count: Thread.stackPages),
+              let bottom = try? KernelStacks.map(physical: physical) else {
+            kernelPanic("no memory for the idle thread's stack")
+        }
+        stackPhysical = physical
+        stackBottom = bottom
+        (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(stackBottom)
         priority = 0
     }
 
     deinit {
+        KernelStacks.unmap(bottom: stackBottom)
         PMM.free(stackPhysical, count: Thread.stackPages)
         if id != 0 { ObjectCounter.live -= 1 }
     }
 
     /// What lives in a kernel stack allocation: the switch_context slot and the FPU area at the bottom,
     /// the user register file at the top. The FPU area starts out clean.
-    private static func stackLayout(_ physical: UInt64) -> (top: UInt64, frame: UnsafeMutablePointer<trap_frame>,
-                                                              savedRSP: UnsafeMutablePointer<UInt64>, fpu: UnsafeMutableRawPointer) {
-        let bottom = KernelMemory.virtual(physical: physical)
+    private static func stackLayout(_ lowest: UInt64) -> (top: UInt64, frame: UnsafeMutablePointer<trap_frame>,
+                                                            savedRSP: UnsafeMutablePointer<UInt64>, fpu: UnsafeMutableRawPointer) {
+        let bottom = UnsafeMutableRawPointer(bitPattern: UInt(lowest))!
         let top = UInt64(UInt(bitPattern: bottom)) + UInt64(stackPages) * pageSize
         let frame = UnsafeMutablePointer<trap_frame>(bitPattern: UInt(top) - UInt(MemoryLayout<trap_frame>.size))!
         initializeFPU(bottom + 64)

@@ -28,6 +28,9 @@ void runtime_thread_trampoline(void);
 // registers still hold it. Returns 0, or the 1-based round in which a register changed (start.S).
 uint64_t sse_fill_and_yield(uint64_t value, uint64_t rounds);
 
+// Stores value at address with RFLAGS.AC set; returns RFLAGS right after the store (flags.S).
+uint64_t store_with_ac_flag(uint64_t address, uint64_t value);
+
 // Symbols of user.ld.
 extern uint8_t __image_start[], __image_end[], __build_id_note[], __build_id_note_end[];
 extern uint8_t __text_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[];

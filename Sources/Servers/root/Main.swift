@@ -44,6 +44,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("own_threads", testOwnThreads)
     run("thread_yield", testThreadYield)
     run("sse_state", testSSEState)
+    run("ac_flag_across_traps", testACFlagAcrossTraps)
     run("heap", testHeap)
     run("ipc_call_reply", testIPCCallReply)
     run("ipc_words_labels_badges", testIPCWordsLabelsBadges)

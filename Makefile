@@ -124,7 +124,8 @@ runtime-fake-test: $(BUILD)/servers/root.elf
 # The initfs: every program but root under bin/ (servers will go under sbin/), Sources/initfs/ (etc/…)
 # as it is; a ustar archive with fixed owners, times and order (the same inputs give the same bytes),
 # compressed with zstd -19. Root unpacks it at boot (Sources/Servers/root/Initfs.swift).
-INITFS_PROGRAMS := $(filter-out root,$(SERVERS))
+# accelcheck is a root of its own (osh accel --check boots it as root), not a program for the initfs.
+INITFS_PROGRAMS := $(filter-out root accelcheck,$(SERVERS))
 INITFS_FILES := $(shell find Sources/initfs -type f 2>/dev/null)
 initfs: $(BUILD)/initfs.tar.zst
 

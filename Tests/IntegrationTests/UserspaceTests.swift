@@ -20,7 +20,11 @@ import Testing
         #expect(summary.2 == "0", "userspace failures:\n\(b.serial.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.joined(separator: "\n"))")
         for name in ["thousand_processes", "elf_child_fault", "child_fault", "sse_state", "shared_with_child", "thread_stop",
                      "ipc_handle_transfer", "ipc_many_callers", "ipc_killed_peers", "ipc_cross_process", "notify", "futex",
-                     "ring_stream", "ring_cross_process"] {
+                     "ring_stream", "ring_cross_process",
+                     "lifecycle.nt_flag", "lifecycle.priority_of_ready_thread", "lifecycle.unstarted_thread_freed",
+                     "lifecycle.self_handle_freed", "lifecycle.killed_threads_freed_promptly",
+                     "lifecycle.process_exit_linear", "lifecycle.receiver_closed_wakes_receiver",
+                     "lifecycle.reply_released_by_killed_caller"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }
         // The kernel's tracker at shutdown.

@@ -19,6 +19,11 @@ trap_stub_\vector:
 .endm
 
 trap_common:
+    /* Known flags for kernel code: an interrupt gate clears IF, TF and NT but keeps the interrupted
+     * code's AC and DF (and a trap from the kernel its NT too, were it ever set); 0x2 is only the
+     * always-one bit. The interrupted flags are in the frame and come back with iretq. */
+    pushq $0x2
+    popfq
     /* From user mode (CS.RPL = 3): switch to the kernel's GS base (per-CPU data). */
     testb $3, 24(%rsp)
     jz 1f

@@ -64,7 +64,16 @@ func programMain(_ startup: Startup) -> Int32 {
     run("ring_stream", testRingStream)
     run("ring_backpressure", testRingBackpressure)
     run("ring_cross_process", testRingCrossProcess)
+    run("lifecycle.priority_of_ready_thread", testPriorityOfReadyThread)
+    run("lifecycle.unstarted_thread_freed", testUnstartedThreadFreed)
+    run("lifecycle.self_handle_freed", testSelfHandleFreed)
+    run("lifecycle.killed_threads_freed_promptly", testKilledThreadsFreedPromptly)
+    run("lifecycle.process_exit_linear", testProcessExitLinear)
+    run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
+    run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
     run("thousand_processes", testThousandProcesses)
+    // Last: on a kernel without the fix it panics the whole system.
+    run("lifecycle.nt_flag", testNTFlag)
     print("\(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1
 }

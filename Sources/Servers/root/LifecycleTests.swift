@@ -266,3 +266,20 @@ func testReplyReleasedByKilledCaller() throws(SysError) {
         _ = stopAndJoin(second, "caller 2")
     }
 }
+
+/// `exitbench=N` on the command line: times the exit of one process of N threads (timeProcessExit),
+/// printed as `process_exit_threads N TICKS tsc_ticks`.
+func runExitBenchmark(threads: Int) -> Int32 {
+    guard threads >= 2 else {
+        print("root: exitbench needs a thread count of 2 or more")
+        return 1
+    }
+    do throws(SysError) {
+        let ticks = try timeProcessExit(threads: threads)
+        print("process_exit_threads \(threads) \(ticks) tsc_ticks")
+        return 0
+    } catch {
+        print("root: exitbench failed: \(text(error))")
+        return 1
+    }
+}

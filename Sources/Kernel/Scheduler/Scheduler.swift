@@ -22,6 +22,7 @@ enum Scheduler {
     static var kernelProcess: Process! = nil
     static var ready = RunQueue<Thread>()
     /// Killed threads waiting to unwind their kernel frames and end; served before every priority.
+    /// Guarded by: interrupts off (one CPU), as `ready` is.
     static let dying = WaitQueue()
     static var zombie: Thread? = nil
     static var ticks: UInt64 = 0

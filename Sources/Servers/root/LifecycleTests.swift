@@ -204,15 +204,15 @@ func timeProcessExit(threads count: Int) throws(SysError) -> UInt64 {
     return read_tsc() &- start
 }
 
-/// Finding 4: ending a process of N threads took time quadratic in N with interrupts off. Times the exit
-/// of 250 and of 2,000 threads: 8 times the threads. Measured under TCG the ratio was about 3.4 after the
-/// fix (fixed costs weigh on the small one) and 18 before; the check allows 10 (the smaller of two runs
-/// of the large one, against noise from the host).
-func testProcessExitLinear() throws(SysError) {
+/// Finding 4: ending a process of N threads took time quadratic in N with interrupts off. Here: processes
+/// of 250 and 2,000 threads end and leave nothing behind, and the times are printed. Whether the time is
+/// linear is checked by UserspaceTests.processExitIsLinearInThreads, in guest instructions (-icount),
+/// since a time measured here depends on the host's load (with 8 times the threads, runs under load
+/// gave ratios from 3.4 to 33 after the fix, 18 to 25 before it).
+func testProcessExitManyThreads() throws(SysError) {
     let small = try timeProcessExit(threads: 250)
-    let large = min(try timeProcessExit(threads: 2000), try timeProcessExit(threads: 2000))
+    let large = try timeProcessExit(threads: 2000)
     print("lifecycle: process exit with 250 threads \(small) TSC ticks, with 2000 threads \(large)")
-    check(large < 10 * max(small, 1), "exit of 2,000 threads took \(large) TSC ticks, of 250 \(small): more than linear")
     try checkNoLeak("a process of 200 threads ending", rounds: 1) { () throws(SysError) in _ = try timeProcessExit(threads: 200) }
 }
 

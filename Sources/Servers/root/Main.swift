@@ -71,7 +71,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("lifecycle.unstarted_thread_freed", testUnstartedThreadFreed)
     run("lifecycle.self_handle_freed", testSelfHandleFreed)
     run("lifecycle.killed_threads_freed_promptly", testKilledThreadsFreedPromptly)
-    run("lifecycle.process_exit_linear", testProcessExitLinear)
+    run("lifecycle.process_exit_many_threads", testProcessExitManyThreads)
     run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
     run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
     run("thousand_processes", testThousandProcesses)

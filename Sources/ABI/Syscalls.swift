@@ -57,10 +57,12 @@
 //   receiver_recv      a: receiver (.wait), reply (0, or a Reply handle to bind the caller to)
 //                      blocks for the next caller; returns its message and badge. Without a Reply handle the
 //                      caller is held by the receiving thread, answered with receiver_reply(_recv).
+//                      .peerClosed when the last Receiver handle is closed while it waits.
 //   receiver_reply     a: (rdi unused), tag, w0..w3              answers the caller this thread received
 //                      (.badState if none)
 //   receiver_reply_recv a: receiver (.wait), tag, w0..w3         receiver_reply, then receiver_recv (no Reply)
 //   reply_reply        a: reply (.signal), tag, w0..w3           answers the caller bound to that Reply
+//                      (.badState if none: never bound, already answered, or the caller ended)
 //   notify_notify      a: notify (.signal), bits                 ORs bits into the word, wakes a waiter
 //   notify_wait        a: notify (.wait)                         r: the word (non-zero), cleared; blocks
 //   notify_poll        a: notify (.wait)                         r: the word (0 if none), cleared

@@ -4,6 +4,8 @@ import Testing
 final class Waiter: IntrusiveQueueElement {
     let id: Int
     var nextWaiting: Waiter? = nil
+    unowned(unsafe) var previousWaiting: Waiter? = nil
+    var waitingIn: ObjectIdentifier? = nil
     init(_ id: Int) { self.id = id }
 }
 
@@ -35,6 +37,18 @@ final class Waiter: IntrusiveQueueElement {
         #expect(q.remove(w[0]))          // the head
         #expect(ids(q) == [1, 9])
         #expect(q.count == 2)
+    }
+
+    /// An element knows its queue: removing it through another queue reports absence and changes nothing.
+    @Test func removeThroughAnotherQueue() {
+        let q = IntrusiveQueue<Waiter>(), other = IntrusiveQueue<Waiter>()
+        let w = (0..<3).map(Waiter.init)
+        for x in w { q.append(x) }
+        other.append(Waiter(7))
+        #expect(!other.remove(w[1]) && !other.contains(w[1]) && q.contains(w[1]))
+        #expect(other.count == 1 && ids(q) == [0, 1, 2])
+        #expect(q.remove(w[1]) && !q.contains(w[1]))
+        #expect(ids(q) == [0, 2] && q.removeFirst() === w[0] && q.removeFirst() === w[2] && q.isEmpty)
     }
 
     @Test func prependPutsBackAtTheFront() {

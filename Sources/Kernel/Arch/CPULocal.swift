@@ -29,14 +29,18 @@ enum PerCPU {
     }
 }
 
+/// RFLAGS bits `syscall` clears (IA32_FMASK): AC (bit 18), NT (14), DF (10), IF (9), TF (8).
+let kernelEntryFlagMask: UInt64 = 0x4_4700
+
 enum SyscallEntry {
-    /// `syscall` enters syscall_entry with CS 0x08/SS 0x10 and IF, DF, TF and AC cleared; `sysret` would
-    /// return with CS 0x20|3, SS 0x18|3.
+    /// `syscall` enters syscall_entry with CS 0x08/SS 0x10 and NT, AC, DF, IF and TF cleared (a user's NT
+    /// carried into the kernel would make the next `iretq` fault); `sysret` would return with CS 0x20|3,
+    /// SS 0x18|3.
     static func initialize() {
         write_msr(MSR.efer, read_msr(MSR.efer) | 1)      // SCE
         write_msr(MSR.star, (UInt64(0x10) << 48) | (UInt64(Selector.kernelCode) << 32))
         write_msr(MSR.lstar, address_of_syscall_entry())
-        write_msr(MSR.fmask, 0x4_0700)                   // AC, DF, IF, TF
+        write_msr(MSR.fmask, kernelEntryFlagMask)
         write_msr(MSR.pat, PageTable<KernelPageMemory>.patMSRValue)
     }
 }

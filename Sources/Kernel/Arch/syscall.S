@@ -45,7 +45,8 @@ syscall_entry:
     sysretq
 
 /* switch_context(save: *u64 (where to keep this thread's rsp), next: u64 (the next thread's rsp))
- * Saves the callee-saved registers on this stack, switches stacks and restores the next thread's. */
+ * Saves the callee-saved registers on this stack, switches stacks, sets known flags (IF, NT, AC, DF,
+ * TF clear) and restores the next thread's registers. */
     .globl switch_context
 switch_context:
     pushq %rbp
@@ -56,6 +57,10 @@ switch_context:
     pushq %r15
     mov %rsp, (%rdi)
     mov %rsi, %rsp
+    /* The kernel runs with interrupts off; whatever flags the previous thread entered with (a user's
+     * NT would make this thread's `iretq` fault), this one continues with known ones. */
+    pushq $0x2
+    popfq
     popq %r15
     popq %r14
     popq %r13

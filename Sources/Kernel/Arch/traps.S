@@ -19,15 +19,17 @@ trap_stub_\vector:
 .endm
 
 trap_common:
-    /* From user mode (CS.RPL = 3): switch to the kernel's GS base (per-CPU data), and clear RFLAGS.AC,
-     * which user code may set (popf) and which would lift SMAP in the kernel (`syscall` clears it
-     * through IA32_FMASK; interrupts and exceptions do not). */
+    /* Known flags for kernel code: an interrupt gate clears IF, TF and NT but keeps the interrupted
+     * code's AC and DF (and a trap from the kernel its NT too, were it ever set); 0x2 is only the
+     * always-one bit. Clearing AC here also keeps SMAP in force for user code that set it with popf
+     * (`syscall` clears it through IA32_FMASK). The interrupted flags are in the frame and come back
+     * with iretq. */
+    pushq $0x2
+    popfq
+    /* From user mode (CS.RPL = 3): switch to the kernel's GS base (per-CPU data). */
     testb $3, 24(%rsp)
     jz 1f
     swapgs
-    testb $1, cpu_smap_enabled(%rip)
-    jz 1f
-    clac
 1:
     SAVE_GENERAL_REGISTERS
     CALL_WITH_FRAME kernel_trap

@@ -1,21 +1,23 @@
 // A scheduler run queue: 32 priorities (31 highest), round robin within a priority.
 //
-// One FIFO per priority plus a bitmap of the non-empty ones, so finding the highest ready priority is
-// one leading-zero count. The queue holds no locks and no per-CPU state: with SMP each CPU owns one
-// (guarded by that CPU's scheduler lock).
+// One intrusive FIFO per priority plus a bitmap of the non-empty ones, so finding the highest ready
+// priority is one leading-zero count, and taking a given element out (a thread stopped while ready, or
+// moved to another priority) is O(1): the element carries its links. The queue holds no locks and no
+// per-CPU state: with SMP each CPU owns one (guarded by that CPU's scheduler lock).
 
-public struct RunQueue<Element> {
+public struct RunQueue<Element: IntrusiveQueueElement> {
     public static var priorityCount: Int { 32 }
 
     /// Bit p set when priority p has queued elements.
     public private(set) var bitmap: UInt32 = 0
-    var queues: [FIFO<Element>]
+    let queues: [IntrusiveQueue<Element>]
     public private(set) var count = 0
 
     public init() {
-        queues = []
+        var queues: [IntrusiveQueue<Element>] = []
         queues.reserveCapacity(RunQueue.priorityCount)
-        for _ in 0..<RunQueue.priorityCount { queues.append(FIFO()) }
+        for _ in 0..<RunQueue.priorityCount { queues.append(IntrusiveQueue()) }
+        self.queues = queues
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -40,74 +42,22 @@ public struct RunQueue<Element> {
         return (element, priority)
     }
 
-    /// Takes out the first element (highest priority first, oldest first) that matches, e.g. a thread
-    /// being stopped while ready.
-    public mutating func remove(where matches: (Element) -> Bool) -> Element? {
-        var pending = bitmap
-        while pending != 0 {
-            let priority = 31 - pending.leadingZeroBitCount
-            pending &= ~(1 << UInt32(priority))
-            if let element = queues[priority].remove(where: matches) {
-                settle(priority)
-                return element
-            }
-        }
-        return nil
+    /// Takes `element` out if it is queued at `priority` (O(1)); returns whether it was.
+    @discardableResult
+    public mutating func remove(_ element: Element, priority: Int) -> Bool {
+        guard priority >= 0 && priority < RunQueue.priorityCount, queues[priority].remove(element) else { return false }
+        settle(priority)
+        return true
+    }
+
+    /// Whether `element` is queued at `priority`.
+    public func contains(_ element: Element, priority: Int) -> Bool {
+        priority >= 0 && priority < RunQueue.priorityCount && queues[priority].contains(element)
     }
 
     /// Bookkeeping after one element left `priority`.
     mutating func settle(_ priority: Int) {
         count -= 1
         if queues[priority].isEmpty { bitmap &= ~(1 << UInt32(priority)) }
-    }
-}
-
-/// A growable ring buffer, first in first out.
-struct FIFO<Element> {
-    var storage: [Element?] = []
-    var head = 0
-    private(set) var count = 0
-
-    var isEmpty: Bool { count == 0 }
-
-    mutating func append(_ element: Element) {
-        if count == storage.count { grow() }
-        storage[(head + count) % storage.count] = element
-        count += 1
-    }
-
-    mutating func removeFirst() -> Element? {
-        guard count > 0 else { return nil }
-        let element = storage[head]
-        storage[head] = nil
-        head = (head + 1) % storage.count
-        count -= 1
-        return element
-    }
-
-    /// Removes the oldest matching element, keeping the order of the others.
-    mutating func remove(where matches: (Element) -> Bool) -> Element? {
-        for i in 0..<count {
-            let slot = (head + i) % storage.count
-            guard let element = storage[slot], matches(element) else { continue }
-            // Close the gap by moving the later elements one slot forward.
-            for j in i..<(count - 1) {
-                storage[(head + j) % storage.count] = storage[(head + j + 1) % storage.count]
-            }
-            storage[(head + count - 1) % storage.count] = nil
-            count -= 1
-            return element
-        }
-        return nil
-    }
-
-    /// Doubles the storage, unrolling the ring so the oldest element is at 0.
-    mutating func grow() {
-        var bigger: [Element?] = []
-        bigger.reserveCapacity(max(4, storage.count * 2))
-        for i in 0..<count { bigger.append(storage[(head + i) % storage.count]) }
-        while bigger.count < max(4, storage.count * 2) { bigger.append(nil) }
-        storage = bigger
-        head = 0
     }
 }

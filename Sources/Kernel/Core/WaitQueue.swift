@@ -1,10 +1,16 @@
-// An intrusive FIFO of objects that carry their own link (the kernel's blocked threads: exit waiters,
-// endpoint callers and receivers, notification and futex waiters). Appending, removing the first and
-// removing a given element never allocate, which the IPC fast path relies on.
+// An intrusive FIFO of objects that carry their own links (the kernel's blocked threads: exit waiters,
+// endpoint callers and receivers, notification and futex waiters; and, one queue per priority, the ready
+// threads). Appending, removing the first and removing a given element are O(1) and never allocate,
+// which the IPC fast path and the teardown of processes with many threads rely on.
 
 /// An element of an IntrusiveQueue: it can be in at most one queue at a time.
 public protocol IntrusiveQueueElement: AnyObject {
+    /// The element after this one (the queue owns its elements through these links).
     var nextWaiting: Self? { get set }
+    /// The element before this one: declare it `unowned(unsafe)`, the next links already own them.
+    var previousWaiting: Self? { get set }
+    /// The queue this element is in, nil when in none.
+    var waitingIn: ObjectIdentifier? { get set }
 }
 
 public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
@@ -18,6 +24,8 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
 
     public func append(_ e: Element) {
         e.nextWaiting = nil
+        e.previousWaiting = tail
+        e.waitingIn = ObjectIdentifier(self)
         if let last = tail { last.nextWaiting = e } else { head = e }
         tail = e
         count += 1
@@ -25,47 +33,42 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
 
     public func removeFirst() -> Element? {
         guard let first = head else { return nil }
-        head = first.nextWaiting
-        if head == nil { tail = nil }
-        first.nextWaiting = nil
-        count -= 1
+        unlink(first)
         return first
     }
 
     /// Puts an element back at the front (e.g. a receiver whose caller's message could not be delivered).
     public func prepend(_ e: Element) {
         e.nextWaiting = head
+        e.previousWaiting = nil
+        e.waitingIn = ObjectIdentifier(self)
+        head?.previousWaiting = e
         head = e
         if tail == nil { tail = e }
         count += 1
     }
 
-    /// Removes `e` if it is queued here; returns whether it was.
+    /// Removes `e` if it is queued here (O(1)); returns whether it was.
     @discardableResult
     public func remove(_ e: Element) -> Bool {
-        var previous: Element? = nil
-        var node = head
-        while let n = node {
-            if n === e {
-                if let p = previous { p.nextWaiting = n.nextWaiting } else { head = n.nextWaiting }
-                if tail === n { tail = previous }
-                n.nextWaiting = nil
-                count -= 1
-                return true
-            }
-            previous = n
-            node = n.nextWaiting
-        }
-        return false
+        guard contains(e) else { return false }
+        unlink(e)
+        return true
     }
 
-    public func contains(_ e: Element) -> Bool {
-        var node = head
-        while let n = node {
-            if n === e { return true }
-            node = n.nextWaiting
-        }
-        return false
+    /// Whether `e` is in this queue (O(1): an element knows its queue).
+    public func contains(_ e: Element) -> Bool { e.waitingIn == ObjectIdentifier(self) }
+
+    /// Takes a queued element out, closing the gap around it.
+    private func unlink(_ e: Element) {
+        let next = e.nextWaiting
+        let previous = e.previousWaiting
+        if let p = previous { p.nextWaiting = next } else { head = next }
+        if let n = next { n.previousWaiting = previous } else { tail = previous }
+        e.nextWaiting = nil
+        e.previousWaiting = nil
+        e.waitingIn = nil
+        count -= 1
     }
 }
 

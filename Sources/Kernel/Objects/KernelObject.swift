@@ -30,6 +30,50 @@ enum KernelObject {
     }
 }
 
+extension KernelObject {
+    /// A handle to this object was stored in `owner`'s table.
+    func opened(in owner: Process) {
+        switch self {
+        case .process(let p):
+            if p !== owner { p.foreignHandles += 1 }
+        case .thread(let t):
+            t.handleCount += 1
+            guard t.process !== owner else { return }
+            t.foreignHandles += 1
+            if t.state != .dead { t.process.foreignHandles += 1 }
+        case .receiver(let r):
+            r.handleCount += 1
+        case .vmem, .frame, .reply, .sender, .notify:
+            break
+        }
+    }
+
+    /// A handle to this object was closed in `owner`'s table (after the table changed): what only a
+    /// handle could still reach ends — an unstarted thread, a process that can no longer run, the
+    /// endpoint of a Receiver.
+    func closed(in owner: Process) {
+        switch self {
+        case .process(let p):
+            guard p !== owner else { return }
+            p.foreignHandles -= 1
+            p.settle()
+        case .thread(let t):
+            t.handleCount -= 1
+            if t.process !== owner {
+                t.foreignHandles -= 1
+                if t.state != .dead { t.process.foreignHandles -= 1 }
+            }
+            if t.handleCount == 0 && t.state == .created { Scheduler.kill(t, code: ExitCode.stopped) }
+            t.process.settle()
+        case .receiver(let r):
+            r.handleCount -= 1
+            if r.handleCount == 0 { r.endpoint.close() }
+        case .vmem, .frame, .reply, .sender, .notify:
+            break
+        }
+    }
+}
+
 /// Live objects of every type, for system_info and leak tests.
 enum ObjectCounter {
     static var live = 0
@@ -41,17 +85,29 @@ final class Endpoint {
     let callers = WaitQueue()
     let receivers = WaitQueue()
     var closed = false
+
+    /// No Receiver handle is left: every waiting caller and receiver wakes with .peerClosed.
+    func close() {
+        closed = true
+        for queue in [callers, receivers] {
+            while let t = queue.removeFirst() {
+                t.blockedOn = nil
+                t.ipcError = .peerClosed
+                Scheduler.wake(t)
+            }
+        }
+    }
 }
 
+/// The receiving end of an endpoint. Its endpoint closes when its last handle does (a thread blocked
+/// in receive holds the object, not a handle) or when it goes.
 final class Receiver {
     let endpoint = Endpoint()
+    /// Handles to this Receiver in any table.
+    var handleCount = 0
     init() { ObjectCounter.live += 1 }
     deinit {
-        endpoint.closed = true
-        while let caller = endpoint.callers.removeFirst() {
-            caller.ipcError = .peerClosed
-            Scheduler.wake(caller)
-        }
+        endpoint.close()
         ObjectCounter.live -= 1
     }
 }
@@ -70,12 +126,18 @@ final class Sender {
 /// A captured caller, to be answered later from any thread. Dropped unanswered, its caller wakes with
 /// .peerClosed.
 final class Reply {
-    var caller: Thread? = nil
+    var caller: Thread? = nil {
+        didSet {
+            if let old = oldValue, old.boundReply === self { old.boundReply = nil }
+            caller?.boundReply = self
+        }
+    }
     /// A thread is blocked in receiver_recv to bind its next caller here.
     var receiving = false
     init() { ObjectCounter.live += 1 }
     deinit {
         if let c = caller {
+            c.boundReply = nil
             c.ipcError = .peerClosed
             Scheduler.wake(c)
         }

@@ -1,5 +1,10 @@
 // Thread: a kernel stack, a saved user register file (the trap_frame at the top of that stack), the
 // user's x87/SSE state, a priority and a state. Threads of one Process share its Vmem and handles.
+//
+// A thread is in at most one queue at a time through its links (nextWaiting, previousWaiting): a run
+// queue while ready, a wait queue while blocked, the scheduler's dying queue while being torn down.
+// A thread never started (.created) can only be started through a handle: when its last handle goes,
+// it ends (Scheduler.kill), so it never keeps its process alive.
 
 #if !KERNEL
 import ABI
@@ -29,6 +34,15 @@ final class Thread: IntrusiveQueueElement {
     let exitWaiters = WaitQueue()
     var blockedOn: WaitQueue? = nil
     var nextWaiting: Thread? = nil
+    unowned(unsafe) var previousWaiting: Thread? = nil
+    var waitingIn: ObjectIdentifier? = nil
+    /// Where this thread sits in its process's thread list (ThreadList), -1 when not in it.
+    var listIndex = -1
+    /// Handles to this thread, in any table; and those of them in other processes' tables.
+    var handleCount = 0
+    var foreignHandles = 0
+    /// The Reply object this thread's call is bound to while it waits for the answer (the Reply owns it).
+    unowned(unsafe) var boundReply: Reply? = nil
 
     // IPC state.
     /// User address of the IPC buffer page (0: none).

@@ -4,8 +4,13 @@
 // self-contained for that).
 //
 // Ending threads: a thread that must end (thread_exit, thread_stop, process_exit, a fault) is marked
-// `killed` and made runnable; it ends itself at its next return towards user mode (kernel_leave), when
-// no kernel frame of it holds references any more. Its stack is freed by the next thread (the zombie).
+// `killed`. One never started ends at once. Any other ends itself at its next return towards user mode
+// (kernel_leave), when no kernel frame of it holds references any more: a ready or blocked one is taken
+// out of its queue and put on the `dying` queue, which runs before every priority, and the syscall or
+// interrupt that killed it switches to the dying threads before it returns to user mode. So a killed
+// thread's memory (and its process's, when it was the last) is freed before the killer runs user code
+// again, whatever the priorities. Every step is O(1) per thread: ending a process of N threads takes
+// time linear in N with interrupts off. Its stack is freed by the next thread (the zombie).
 
 #if !KERNEL
 import ABI
@@ -16,6 +21,9 @@ enum Scheduler {
     static var idle: Thread! = nil
     static var kernelProcess: Process! = nil
     static var ready = RunQueue<Thread>()
+    /// Killed threads waiting to unwind their kernel frames and end; served before every priority.
+    /// Guarded by: interrupts off (one CPU), as `ready` is.
+    static let dying = WaitQueue()
     static var zombie: Thread? = nil
     static var ticks: UInt64 = 0
 
@@ -29,15 +37,31 @@ enum Scheduler {
     }
 
     static func makeReady(_ t: Thread) {
+        if t.state == .created { t.process.liveThreads += 1 }
         t.state = .ready
-        ready.enqueue(t, priority: t.priority)
+        if t.killed { dying.append(t) } else { ready.enqueue(t, priority: t.priority) }
+    }
+
+    /// The next thread to run: a dying one first, then the highest priority, else idle.
+    private static func next() -> Thread {
+        dying.removeFirst() ?? ready.dequeue()?.0 ?? idle!
+    }
+
+    /// thread_set_priority: a ready thread moves to the queue of its new priority at once.
+    static func setPriority(_ t: Thread, _ priority: Int) {
+        if t.state == .ready && ready.remove(t, priority: t.priority) {
+            t.priority = priority
+            ready.enqueue(t, priority: priority)
+        } else {
+            t.priority = priority
+        }
     }
 
     /// Picks the next thread and switches to it (the current one goes back to the queue if it was running).
     static func schedule() {
         let previous = current!
         if previous.state == .running && previous !== idle { makeReady(previous) }
-        let next = ready.dequeue()?.0 ?? idle!
+        let next = next()
         if next === previous {
             previous.state = .running
             return
@@ -97,7 +121,8 @@ enum Scheduler {
         switchTo(next, from: t.savedRSP)
     }
 
-    /// Marks a thread to end with `code`. It ends when it next heads for user mode.
+    /// Marks a thread to end with `code` (O(1)). One never started ends now; a ready or blocked one moves
+    /// to the dying queue; the running one ends when it next heads for user mode.
     static func kill(_ t: Thread, code: UInt64) {
         guard t.state != .dead, !t.killed else { return }
         t.killed = true
@@ -106,31 +131,44 @@ enum Scheduler {
         case .created:
             threadEnded(t)
         case .blocked:
-            if let q = t.blockedOn { q.remove(t) }
+            t.blockedOn?.remove(t)
             t.blockedOn = nil
             makeReady(t)
-        case .ready, .running, .dead:
+        case .ready:
+            if ready.remove(t, priority: t.priority) { dying.append(t) }
+        case .running, .dead:
             break
         }
     }
 
-    /// Bookkeeping when a thread is gone: waiters woken, the process finished after its last thread.
+    /// Whether killed threads wait to end (kernel_leave then switches to them).
+    static var hasDying: Bool { !dying.isEmpty }
+
+    /// Bookkeeping when a thread is gone: waiters woken, the process finished after its last thread that
+    /// ran, or settled (it may no longer be able to run; a dropped unstarted thread leaves it startable
+    /// while another process holds a handle to it). O(1) apart from the waiters woken.
     static func threadEnded(_ t: Thread) {
+        let wasLive = t.state != .created
         t.state = .dead
         wakeAll(t.exitWaiters)
         IPC.threadGone(t)
+        IPC.callerGone(t)
         let process = t.process
-        if process.threads.allSatisfy({ $0.state == .dead }) {
-            if !process.exited && !process.threads.isEmpty && process.exitCode == 0 { process.exitCode = t.exitCode }
+        if wasLive { process.liveThreads -= 1 }
+        process.foreignHandles -= t.foreignHandles
+        process.threads.remove(t)
+        if process.threads.isEmpty && wasLive {
+            if !process.exited && process.exitCode == 0 { process.exitCode = t.exitCode }
             process.finish()
+        } else {
+            process.settle()
         }
-        process.threads.removeAll { $0 === t }
     }
 
     /// The current thread ends: never returns.
     static func exitCurrent() -> Never {
         let slot = retireCurrent()
-        let rsp = prepare(ready.dequeue()?.0 ?? idle!)
+        let rsp = prepare(next())
         switch_context(slot, rsp)
         kernelPanic("a dead thread was scheduled")
     }
@@ -145,14 +183,14 @@ enum Scheduler {
     /// The idle loop: kmain ends here. Runs whatever is ready, else halts until the next interrupt.
     static func idleLoop() -> Never {
         while true {
-            if !ready.isEmpty { schedule() } else { cpu_idle() }
+            if !ready.isEmpty || hasDying { schedule() } else { cpu_idle() }
         }
     }
 
     static func tick() {
         ticks &+= 1
         Tracker.ticks = ticks
-        if current !== idle || !ready.isEmpty { schedule() }
+        if current !== idle || !ready.isEmpty || hasDying { schedule() }
     }
 }
 
@@ -169,5 +207,8 @@ func threadFirstRun() {
 @_cdecl("kernel_leave")
 func kernelLeave(_ raw: UnsafeMutableRawPointer) {
     let frame = raw.assumingMemoryBound(to: trap_frame.self)
-    if frame.pointee.cs & 3 == 3 && Scheduler.current.killed { Scheduler.exitCurrent() }
+    guard frame.pointee.cs & 3 == 3 else { return }
+    if Scheduler.current.killed { Scheduler.exitCurrent() }
+    // Threads killed by this syscall or interrupt end before this thread runs user code again.
+    if Scheduler.hasDying { Scheduler.schedule() }
 }

@@ -166,7 +166,7 @@ enum Syscalls {
     }
 
     static func handleClose(_ raw: UInt64) throws(SysError) -> UInt64 {
-        _ = try process.handles.remove(try handleValue(raw))
+        try process.closeHandle(try handleValue(raw))
         return 0
     }
 
@@ -240,7 +240,7 @@ enum Syscalls {
         guard entry.rights.contains(.transfer) else { throw .accessDenied }
         guard !to.exited else { throw .badState }
         let given = try to.handles.insert(entry.object, rights: entry.rights)
-        _ = try process.handles.remove(value)
+        try process.closeHandle(value)
         return UInt64(given)
     }
 
@@ -270,7 +270,7 @@ enum Syscalls {
         do {
             return try insertNew(.thread(t))
         } catch {
-            p.threads.removeAll { $0 === t }
+            p.threads.remove(t)
             throw error
         }
     }
@@ -292,7 +292,7 @@ enum Syscalls {
     static func threadSetPriority(_ raw: UInt64, _ priority: UInt64) throws(SysError) -> UInt64 {
         let t = try thread(raw, .manage)
         guard priority <= 31 else { throw .invalidArgument }
-        t.priority = Int(priority)
+        Scheduler.setPriority(t, Int(priority))
         return 0
     }
 

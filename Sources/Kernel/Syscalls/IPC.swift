@@ -59,7 +59,7 @@ enum IPC {
         guard !moving.isEmpty else { return }
         var newValues: [UInt32] = []
         for m in moving { newValues.append(try to.process.handles.insert(m.object, rights: m.rights)) }
-        for v in values { _ = try? from.process.handles.remove(v) }
+        for v in values { _ = try? from.process.closeHandle(v) }
         // The new values into the slots: the page was just written and nothing ran since, so this succeeds.
         var slots = [UInt8](repeating: 0, count: IPCBuffer.maxHandles * 4)
         for (i, v) in newValues.enumerated() {
@@ -79,6 +79,13 @@ enum IPC {
         }
         t.receiveInto?.receiving = false
         t.receiveInto = nil
+    }
+
+    /// A caller that ended while a Reply object held it: the Reply is free again (a later reply_reply
+    /// says .badState, as for a Reply never bound).
+    static func callerGone(_ t: Thread) {
+        if let reply = t.boundReply, reply.caller === t { reply.caller = nil }
+        t.boundReply = nil
     }
 
     /// Whether a thread can still take an answer (it may have been killed while waiting).

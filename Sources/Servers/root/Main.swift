@@ -8,6 +8,9 @@ func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
     Initfs.load(startup)
     if startup.hasFlag("bench") { return runBenchmarks(startup) }
+    if let word = startup.commandLine.split(separator: " ").first(where: { $0.hasPrefix("exitbench=") }) {
+        return runExitBenchmark(threads: Int(word.dropFirst("exitbench=".count)) ?? 0)
+    }
     guard startup.hasFlag("usertest") else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.
@@ -64,7 +67,16 @@ func programMain(_ startup: Startup) -> Int32 {
     run("ring_stream", testRingStream)
     run("ring_backpressure", testRingBackpressure)
     run("ring_cross_process", testRingCrossProcess)
+    run("lifecycle.priority_of_ready_thread", testPriorityOfReadyThread)
+    run("lifecycle.unstarted_thread_freed", testUnstartedThreadFreed)
+    run("lifecycle.self_handle_freed", testSelfHandleFreed)
+    run("lifecycle.killed_threads_freed_promptly", testKilledThreadsFreedPromptly)
+    run("lifecycle.process_exit_many_threads", testProcessExitManyThreads)
+    run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
+    run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
     run("thousand_processes", testThousandProcesses)
+    // Last: on a kernel without the fix it panics the whole system.
+    run("lifecycle.nt_flag", testNTFlag)
     print("\(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1
 }

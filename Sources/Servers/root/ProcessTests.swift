@@ -124,8 +124,9 @@ func testOwnThreads() throws(SysError) {
     let box = Counter()
     let thread = try spawnThread { () -> UInt64 in
         box.value = 1234
-        let mine = (try? threadSelf()).map { (try? handleIdentify($0))?.type == .thread } ?? false
-        return mine ? 77 : 1
+        guard let me = try? threadSelf() else { return 1 }
+        defer { closeAll(me) }
+        return (try? handleIdentify(me))?.type == .thread ? 77 : 1
     }
     let code = try thread.join()
     check(code == 77, "the thread exited with \(code), expected 77")

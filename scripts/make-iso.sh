@@ -7,7 +7,9 @@ set -euo pipefail
 kernel=$1 out=$2 cmdline=${3:-}
 shift $(( $# < 3 ? $# : 3 ))
 stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
+# grub-mkrescue's messages go beside the staging tree, not into it (xorriso would pack a growing file).
+log=$(mktemp)
+trap 'rm -rf "$stage" "$log"' EXIT
 mkdir -p "$stage/boot/grub"
 cp "$kernel" "$stage/boot/kernel.elf"
 modules=""
@@ -33,4 +35,4 @@ menuentry "kernel" {
 ${modules}    boot
 }
 CFG
-grub-mkrescue -o "$out" "$stage" >/dev/null 2>"$stage/log" || { cat "$stage/log" >&2; exit 1; }
+grub-mkrescue -o "$out" "$stage" >/dev/null 2>"$log" || { cat "$log" >&2; exit 1; }

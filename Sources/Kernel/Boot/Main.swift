@@ -14,7 +14,7 @@ enum Kernel {
     /// code is 0 (the userspace test suite exits with its verdict).
     static func rootExited(_ process: Process) -> Never {
         Log.info("root process exited with code \(hex: process.exitCode)")
-        if commandLine.has("syscalls") || commandLine.has("usertest") { Tracker.print() }
+        if commandLine.has(.syscalls) || commandLine.has(.usertest) { Tracker.print() }
         exitQEMU(process.exitCode == 0 ? .success : .testsFailed)
     }
 }
@@ -45,14 +45,14 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     SyscallEntry.initialize()
     Scheduler.initialize()
 
-    if Kernel.commandLine.has("test") {
+    if Kernel.commandLine.has(.test) {
         let passed = KernelTests.run()
         exitQEMU(passed ? .success : .testsFailed)
     }
-    if Kernel.commandLine.has("panic_test") {
+    if Kernel.commandLine.has(.panicTest) {
         PanicTest.start()
     }
-    if Kernel.commandLine.has("fault_test") {
+    if Kernel.commandLine.has(.faultTest) {
         PanicTest.pageFault()
     }
     guard let rootModule = findRootModule() else {
@@ -114,14 +114,17 @@ private func dropIdentityMap() {
 
 private func configureFromCommandLine() {
     let line = Kernel.commandLine
-    if let value = line.value(of: "log") {
+    line.forEachUnknownWord { word in
+        Log.warn("command line: unknown word \"\(text: word)\" (ignored; `osh boot --help` lists the words)")
+    }
+    if let value = line.value(of: .log) {
         if let level = line.logLevel {
             Log.level = level
         } else {
             Log.warn("log=\(text: value) is not a level (trace, debug, info, warn, error); keeping info")
         }
     }
-    Panic.haltInsteadOfExit = line.value(of: "panic", is: "halt")
+    Panic.haltInsteadOfExit = line.value(of: KernelWord.panic.name, is: "halt")
 }
 
 private func logMemory() {

@@ -6,8 +6,8 @@ let programName: StaticString = "root"
 
 func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
-    if startup.hasFlag("bench") { return runBenchmarks(startup) }
-    guard startup.hasFlag("usertest") else {
+    if startup.has(.bench) { return runBenchmarks(startup) }
+    guard startup.has(.usertest) else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.
         if let idle = try? notifyCreate() { _ = try? notifyWait(idle) }

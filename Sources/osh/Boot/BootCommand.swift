@@ -20,7 +20,7 @@ public struct Boot: ParsableCommand {
             Every run gets build/run/<id>/ (serial.log, qemu.log, qmp.sock, gdb.sock, kernel.elf, NAME.elf per module, manifest.json); build/run/latest points at the newest.
 
             Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic); 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
-            """)
+            """ + "\n\n" + kernelWordsHelp)
 
     @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB).")
     var boot: BootMode = .direct

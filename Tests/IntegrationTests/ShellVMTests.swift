@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import Symbolizer
+
+/// The shell driving a real VM: `boot` in the background, then `x`, `bt`, `qmp`, `hmp`, `info` and a
+/// `reset` after which the session (and the VM, despite -no-reboot) goes on, in one scripted session
+/// (`osh shell --batch`, as a user's script would drive it).
+@Suite(.serialized) struct ShellVMTests {
+    @Test func bootInspectAndResetFromTheShell() throws {
+        let kernelID = try #require(try ELFSymbolizer.readBuildID(Repo.kernel.path))
+        let script = """
+            boot --accel tcg
+            wait "root: no servers to start yet" 120
+            status
+            x 0xffffffff80100000 2
+            x -p 0x100000 2
+            bt
+            qmp query-status
+            hmp info cpus
+            info
+            reset
+            status
+            wait "root: no servers to start yet" 120
+            use
+            x -p 0x100000 1
+            quit
+
+            """
+        let result = try run(Repo.osh.path, ["shell", "--batch"], stdin: Data(script.utf8), cwd: Repo.root)
+        let out = result.stdout + result.stderr
+        #expect(result.status == 0, "\(out)")
+        let lines = out.split(separator: "\n").map(String.init)
+        let booted = try #require(lines.first { $0.hasPrefix("booted run ") }, "\(out)")
+        #expect(booted.contains("in the background"))
+        // x: the kernel image, through the page tables and physically at 1 MiB, is the same memory.
+        let virtual = try #require(lines.first { $0.hasPrefix("0xffffffff80100000: ") }, "\(out)")
+        let physical = try #require(lines.first { $0.hasPrefix("0x0000000000100000: ") }, "\(out)")
+        #expect(virtual.dropFirst(20) == physical.dropFirst(20))
+        #expect(virtual.split(separator: " ").count == 3)
+        // bt: the idle kernel's frames, symbolized with the run's kernel ELF, ending at a finite depth.
+        let frames = lines.filter { $0.hasPrefix("#") }
+        #expect(frames.count >= 2 && frames.count <= 64, "\(out)")
+        #expect(frames.first?.hasPrefix("#0 0xffffffff8") == true, "\(frames)")
+        #expect(frames.contains { $0.contains("Sources/Kernel/") && $0.contains(" in ") }, "\(frames)")
+        #expect(!frames.contains { $0.contains("(raw") }, "\(frames)")
+        // qmp / hmp pass-through.
+        #expect(lines.contains { $0.hasPrefix("{") && $0.contains("\"status\":\"running\"") }, "\(out)")
+        #expect(lines.contains { $0.contains("CPU #0") }, "\(out)")
+        // info.
+        #expect(lines.contains { $0.hasPrefix("accel    tcg") }, "\(out)")
+        #expect(lines.contains { $0.contains("kernel") && $0.contains("build ID \(kernelID)") }, "\(out)")
+        #expect(lines.contains { $0.contains("root") && $0.contains("build ID ") && $0.hasSuffix("root.elf") }, "\(out)")
+        // reset: the VM is still there and boots again (its banner twice in serial.log).
+        #expect(lines.contains("reset"), "\(out)")
+        #expect(lines.filter { $0 == "VM running (running)" }.count == 2, "\(out)")
+        #expect(lines.filter { $0 == "seen: root: no servers to start yet" }.count == 2, "\(out)")
+        let use = try #require(lines.first { $0.hasPrefix("using ") }, "\(out)")
+        let runDir = String(use.split(separator: ": ", maxSplits: 1).last ?? "")
+        let serial = try String(contentsOfFile: runDir + "/serial.log", encoding: .utf8)
+        #expect(serial.components(separatedBy: "Swift microkernel for x86_64, build ").count == 3, "two boots in \(runDir)")
+        #expect(lines.contains("stopped the VM of this shell's `boot`"), "\(out)")
+        #expect(!out.contains("osh: error:"), "\(out)")
+    }
+
+    @Test func errorsStartTheSameWay() throws {
+        let shell = try run(Repo.osh.path, ["shell", "--batch", "--run", "/nonexistent-run"],
+                            stdin: Data("status\nfrobnicate\nx\n".utf8), cwd: Repo.root)
+        #expect(shell.status == 1)
+        let lines = (shell.stdout + shell.stderr).split(separator: "\n")
+        #expect(lines.count == 3 && lines.allSatisfy { $0.hasPrefix("osh: error: ") }, "\(lines)")
+        for args in [["boot", "--frobnicate"], ["trace", "/nonexistent.log"], ["attach", "--run", "/nonexistent-run"],
+                     ["syscalls", "--run", "/nonexistent-run"], ["symbolize", "--elf", "/nonexistent.elf", "0x1"], ["nope"]] {
+            let r = try run(Repo.osh.path, args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.stderr.hasPrefix("osh: error: "), "\(args): \(r.stderr)")
+        }
+        let version = try run(Repo.osh.path, ["--version"])
+        #expect(version.status == 0 && version.stdout.hasPrefix("osh ") && version.stdout.split(separator: "\n").count == 1)
+        let help = try run(Repo.osh.path, ["--help"])
+        #expect(help.stdout.contains("`osh` alone (no subcommand) opens the interactive shell"))
+        let boot = try run(Repo.osh.path, ["boot", "--help"])
+        for word in ["test", "usertest", "bench", "panic_test", "fault_test", "syscalls", "panic=halt", "log=LEVEL"] {
+            #expect(boot.stdout.contains("\n  \(word) "), "\(word) missing from osh boot --help")
+        }
+    }
+}

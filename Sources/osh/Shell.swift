@@ -53,6 +53,8 @@ public final class Shell {
     public var gdbPath: String = "gdb"
     /// Seconds `boot` waits for the new VM to answer on QMP.
     public var bootTimeout: Double = 120
+    /// Seconds `reset` waits for the kernel's banner before restoring `-no-reboot`.
+    public var resetBootTimeout: Double = 60
     /// The VM started by `boot`, if any.
     var background: BackgroundBoot?
     /// Per serial.log, where the last `wait` matched.
@@ -160,8 +162,7 @@ public final class Shell {
             output("running")
         case "reset":
             try noArgs()
-            try resetVM()
-            output("reset")
+            output(try resetVM())
         case "info":
             try noArgs()
             try info()

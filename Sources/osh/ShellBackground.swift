@@ -113,7 +113,7 @@ final class BackgroundBoot {
         while Date() < deadline {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: runRoot.path)) ?? []
             for name in names.sorted().reversed() where name != "latest" && !before.contains(name) {
-                guard let r = try? VMRun.resolve(runRoot.appendingPathComponent(name).path),
+                guard let r = try? VMRun.resolve(runRoot.appendingPathComponent(name).path), isOurs(r),
                       let qmp = try? QMPClient(path: r.qmpSocket, timeout: 2) else { continue }
                 qmp.close()
                 run = r
@@ -125,6 +125,18 @@ final class BackgroundBoot {
             usleep(100_000)
         }
         throw Shell.UsageError(description: "no new VM answered on QMP within \(Int(timeout)) s\(logPath.map { "; osh boot's output is in \($0)" } ?? "")")
+    }
+
+    /// True when the run's QEMU is a child of this boot's `osh boot` (other boots may start at the same
+    /// time, tests in parallel say); for a tmux pane, whose pid is not known, any new run.
+    private func isOurs(_ r: VMRun) -> Bool {
+        guard case .logged(let pid, _, _) = place else { return true }
+        guard let qemu = r.manifest.qemuPid,
+              let stat = try? String(contentsOfFile: "/proc/\(qemu)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        // "PID (COMM) STATE PPID …": the parent pid is the second field after the command name.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && Int32(fields[1]) == pid
     }
 
     /// Ends the boot (SIGTERM to `osh boot`, which stops QEMU; for a pane, kills the pane).

@@ -187,21 +187,37 @@ extension Shell {
 
     // MARK: reset
 
-    /// `reset`: QMP `system_reset`. osh boots QEMU with `-no-reboot`, under which a reset ends QEMU; so
-    /// the reboot action is set to `reset` first (QMP `set-action`, QEMU ≥ 6.0), and back to `shutdown`
-    /// once QEMU reports the RESET, so a guest's own triple fault still ends the run.
-    func resetVM() throws {
+    /// `reset`: QMP `system_reset`. osh boots QEMU with `-no-reboot`, under which any reset ends QEMU:
+    /// the shell's own, and the one the firmware makes on a warm boot (SeaBIOS resets again to get a
+    /// clean machine). So the reboot action is set to `reset` first (QMP `set-action`, QEMU ≥ 6.0), and
+    /// back to `shutdown` once the kernel's banner shows the guest booted again, so that a triple fault
+    /// later still ends the run. Returns what happened, for the user.
+    func resetVM() throws -> String {
         let r = try run()
-        let noReboot = Shell.runsWithNoReboot(pid: r.manifest.qemuPid)
-        try withQMPResult { qmp in
-            if noReboot { try qmp.execute("set-action", ["reboot": "reset"]) }
-            try qmp.systemReset()
-            if noReboot {
-                _ = try qmp.waitForEvent("RESET", timeout: 10)
-                try qmp.execute("set-action", ["reboot": "shutdown"])
-            }
+        guard Shell.runsWithNoReboot(pid: r.manifest.qemuPid) else {
+            try withQMPResult { try $0.systemReset() }
+            return "reset"
         }
+        let serialSize = (try? FileManager.default.attributesOfItem(atPath: r.serialLog)[.size] as? Int) ?? 0
+        try withQMPResult { qmp in
+            try qmp.execute("set-action", ["reboot": "reset"])
+            try qmp.systemReset()
+        }
+        let deadline = Date().addingTimeInterval(resetBootTimeout)
+        let banner = Data(Shell.kernelBanner.utf8)
+        while Date() < deadline {
+            if let data = FileManager.default.contents(atPath: r.serialLog), data.count > serialSize,
+               data.range(of: banner, in: serialSize..<data.count) != nil {
+                try withQMPResult { try $0.execute("set-action", ["reboot": "shutdown"]) }
+                return "reset (the kernel booted again; -no-reboot is back in force)"
+            }
+            usleep(50_000)
+        }
+        return "reset (no kernel banner within \(Int(resetBootTimeout)) s: QEMU's reboot action stays 'reset')"
     }
+
+    /// The start of the kernel's first line on the serial port.
+    static let kernelBanner = "Swift microkernel for x86_64, build "
 
     /// True when QEMU `pid` was started with `-no-reboot` (or `reboot=shutdown`), or when that cannot be read.
     static func runsWithNoReboot(pid: Int32?) -> Bool {

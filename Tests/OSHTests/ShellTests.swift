@@ -178,10 +178,21 @@ import Testing
 
     @Test func noRebootIsReadFromQEMUsCommandLine() throws {
         // Stand-ins for QEMU: a shell whose argv holds (or not) the switch.
-        let child = try ChildProcess("/bin/sh", ["-c", "sleep 30; true", "-no-reboot"], quiet: true)
+        /// Waits until the child has exec'd (before, /proc/PID/cmdline is still this test runner's).
+        func started(_ args: [String]) throws -> ChildProcess {
+            let child = try ChildProcess("/bin/sh", args, quiet: true)
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                let cmdline = FileManager.default.contents(atPath: "/proc/\(child.pid)/cmdline") ?? Data()
+                if cmdline.starts(with: Data("/bin/sh".utf8)) { break }
+                usleep(10_000)
+            }
+            return child
+        }
+        let child = try started(["-c", "sleep 30; true", "-no-reboot"])
         defer { child.terminate(grace: 0.1) }
         #expect(Shell.runsWithNoReboot(pid: child.pid))
-        let plain = try ChildProcess("/bin/sh", ["-c", "sleep 30; true", "qemu"], quiet: true)
+        let plain = try started(["-c", "sleep 30; true", "qemu"])
         defer { plain.terminate(grace: 0.1) }
         #expect(!Shell.runsWithNoReboot(pid: plain.pid))
         #expect(Shell.runsWithNoReboot(pid: nil))

@@ -174,18 +174,19 @@ final class BackgroundBoot {
             var raw = original
             cfmakeraw(&raw)
             raw.c_oflag |= tcflag_t(OPOST | ONLCR)
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw)
+            tcsetattr(STDIN_FILENO, TCSANOW, &raw)  // keeps typed-ahead keys
             relay.attached = true
             defer {
                 relay.attached = false
-                tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
+                tcsetattr(STDIN_FILENO, TCSANOW, &original)
             }
             var detacher = ConsoleDetacher()
-            var buffer = [UInt8](repeating: 0, count: 4096)
+            var buffer = [UInt8](repeating: 0, count: 1)
             while isRunning {
                 var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)]
                 guard poll(&fds, 1, 200) > 0 else { continue }
-                let n = read(STDIN_FILENO, &buffer, buffer.count)
+                // One byte at a time: what follows Ctrl-A x stays unread, for the shell's prompt.
+                let n = read(STDIN_FILENO, &buffer, 1)
                 if n <= 0 { break }
                 let (send, detach) = detacher.feed(buffer[0..<n])
                 if !send.isEmpty { _ = send.withUnsafeBytes { write(toBoot, $0.baseAddress, $0.count) } }

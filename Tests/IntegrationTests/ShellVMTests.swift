@@ -63,6 +63,44 @@ import Symbolizer
         #expect(!out.contains("osh: error:"), "\(out)")
     }
 
+    /// `console` on a terminal (a pty from script(1)): attached, keys to the VM, Ctrl-A x detaches and the
+    /// prompt reads what follows.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func consoleAttachesAndDetaches() throws {
+        let history = FileManager.default.temporaryDirectory.appendingPathComponent("osh-history-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: history) }
+        let keys = "boot --accel tcg\nconsole\nabc\u{01}xstatus\nquit\n"
+        let result = try run("/usr/bin/env", ["OSH_HISTORY=" + history.path, "/usr/bin/script", "-qfec", Repo.osh.path, "/dev/null"],
+                             stdin: Data(keys.utf8), cwd: Repo.root)
+        let out = result.stdout.replacingOccurrences(of: "\r", with: "")
+        #expect(result.status == 0, "\(out)")
+        let attached = try #require(out.range(of: "console attached (Ctrl-A x detaches; the VM goes on)"), "\(out)")
+        let detached = try #require(out.range(of: "console detached"), "\(out)")
+        #expect(attached.upperBound <= detached.lowerBound)
+        #expect(out[detached.upperBound...].contains("VM running (running)"), "status after the console: \(out)")
+        #expect(out.contains("stopped the VM of this shell's `boot`"), "\(out)")
+    }
+
+    /// Inside tmux, `boot` puts the VM's console in a new pane and `console` selects it.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux")))
+    func bootInATmuxPane() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("osh-tmux-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out")
+        try "boot --accel tcg\nwait \"root: no servers to start yet\" 120\nconsole\nstatus\nquit\n".write(to: script, atomically: true, encoding: .utf8)
+        let server = "osh-test-\(getpid())"
+        let command = "'\(Repo.osh.path)' shell --batch < '\(script.path)' > '\(out.path)' 2>&1; tmux -L \(server) wait-for -S done"
+        try run("/usr/bin/tmux", ["-L", server, "new-session", "-d", "-x", "200", "-y", "50", "-c", Repo.root.path, command])
+        defer { _ = try? run("/usr/bin/tmux", ["-L", server, "kill-server"]) }
+        try run("/usr/bin/tmux", ["-L", server, "wait-for", "done"])
+        let text = try String(contentsOf: out, encoding: .utf8)
+        let pane = try #require(text.firstMatch(of: /in the background \(console in tmux pane (%[0-9]+)\)/), "\(text)")
+        #expect(text.contains("console: tmux pane \(pane.1)"), "\(text)")
+        #expect(text.contains("VM running (running)"), "\(text)")
+        #expect(text.contains("stopped the VM of this shell's `boot`"), "\(text)")
+    }
+
     @Test func errorsStartTheSameWay() throws {
         let shell = try run(Repo.osh.path, ["shell", "--batch", "--run", "/nonexistent-run"],
                             stdin: Data("status\nfrobnicate\nx\n".utf8), cwd: Repo.root)

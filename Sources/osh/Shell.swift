@@ -224,6 +224,7 @@ public final class Shell {
     }
 
     private func foreground(_ exe: String, _ args: [String]) throws -> Outcome {
+        fflush(nil)  // our lines first: piped, stdout is block-buffered and the child writes directly
         let rc = try runForeground(exe, args)
         if rc != 0 { output("(\((exe as NSString).lastPathComponent) \(args.first ?? "") exited with status \(rc))") }
         return rc == 0 ? .ok : .failed

@@ -33,21 +33,39 @@ public final class MarkupRewriter {
         self.pathPrefix = pathPrefix
     }
 
-    /// Rewrites a whole log (lines separated by \n); the result ends with \n when the input did.
+    /// Rewrites a whole log (lines separated by \n or \r\n, as serial.log has them); the result has \n
+    /// line ends, and a last line without one (a VM killed mid-line) gets one.
     public func rewrite(log: String) throws(SymbolizerError) -> String {
         var out = ""
-        var lines = log.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
-        for line in lines {
-            out += try rewrite(line: String(line))
+        for line in MarkupRewriter.lines(of: log) {
+            out += try rewrite(line: line)
             out += "\n"
         }
         return out
     }
 
+    /// The lines of a log without their ends: split at \n bytes (Swift sees "\r\n" as one Character, so a
+    /// Character split would leave a CRLF log as one line), one trailing \r dropped from each.
+    static func lines(of log: String) -> [String] {
+        var utf8 = Array(log.utf8)
+        if utf8.last == 0x0a { utf8.removeLast() }
+        if utf8.isEmpty { return log.isEmpty ? [] : [""] }
+        return utf8.split(separator: 0x0a, omittingEmptySubsequences: false).map { bytes in
+            String(decoding: bytes.last == 0x0d ? bytes.dropLast() : bytes, as: UTF8.self)
+        }
+    }
+
     /// Rewrites the next line of the log (without its newline); the result may span several lines.
     public func rewrite(line: String) throws(SymbolizerError) -> String {
         lineNumber += 1
+        if line.utf8.last == 0x0d, line.contains("{{{") {  // a CRLF line end: parse without the \r
+            return try rewrite(markupLine: String(decoding: line.utf8.dropLast(), as: UTF8.self))
+        }
+        return try rewrite(markupLine: line)
+    }
+
+    /// `rewrite(line:)` once the line is counted and has no \r at its end.
+    private func rewrite(markupLine line: String) throws(SymbolizerError) -> String {
         let segments: [MarkupSegment]
         do {
             segments = try Markup.parseLine(line, lineNumber: lineNumber)

@@ -4,8 +4,9 @@ import Glibc
 #endif
 
 /// osh's interactive shell: one line, one command, acting on a VM run (build/run/latest unless
-/// `use RUN` picked another). Every command opens its own QMP/gdbstub connection and closes it,
-/// so the shell never keeps QEMU's single-client sockets busy for `osh boot`, `osh syscalls` or gdb.
+/// `use RUN` picked another, or `boot` started one in the background). Every command opens its own
+/// QMP/gdbstub connection and closes it, so the shell never keeps QEMU's single-client sockets busy
+/// for `osh boot`, `osh syscalls` or gdb. Errors are one line, `osh: error: COMMAND: …`.
 public final class Shell {
     public struct Command: Sendable {
         public var name: String
@@ -17,19 +18,26 @@ public final class Shell {
     public static let commands: [Command] = [
         .init(name: "help", aliases: ["?"], usage: "help", help: "list the commands"),
         .init(name: "status", usage: "status", help: "the run in use and whether its VM is running or paused"),
+        .init(name: "info", usage: "info", help: "the run, QEMU, the accelerator, the command line, the modules with build IDs"),
         .init(name: "pause", aliases: ["stop"], usage: "pause", help: "pause the VM (QMP stop)"),
         .init(name: "continue", aliases: ["cont", "c"], usage: "continue", help: "resume the VM (QMP cont)"),
-        .init(name: "reset", usage: "reset", help: "reset the VM (QMP system_reset)"),
+        .init(name: "reset", usage: "reset", help: "reset the guest (QMP system_reset; the VM and the session go on, -no-reboot or not)"),
         .init(name: "registers", aliases: ["regs"], usage: "registers",
               help: "CPU registers, from the gdbstub if no debugger holds it, else from QMP's HMP `info registers`"),
+        .init(name: "x", usage: "x [-p] ADDR [COUNT]", help: "COUNT 64-bit words (default 8) of guest memory, virtual or -p physical"),
+        .init(name: "bt", usage: "bt [MODULE]", help: "the current thread's backtrace through frame pointers, symbolized (user frames with MODULE, default root)"),
         .init(name: "screenshot", usage: "screenshot FILE", help: "save the screen as PNG (QMP screendump)"),
         .init(name: "trace", usage: "trace [ARGS…]", help: "run `osh trace ARGS` (default: the serial log of the run in use)"),
         .init(name: "syscalls", usage: "syscalls [--watch] [--json] [--interval S]",
               help: "the kernel's syscall and method-call counts (`osh syscalls` on the run in use)"),
+        .init(name: "qmp", usage: "qmp CMD [key=value…]", help: "a QMP command, its reply as JSON"),
+        .init(name: "hmp", usage: "hmp CMD…", help: "a QEMU monitor (HMP) command, e.g. `hmp info mem`"),
         .init(name: "attach", usage: "attach", help: "gdb on the VM with all symbols; quit gdb to come back"),
-        .init(name: "boot", usage: "boot [ARGS…]", help: "run `osh boot ARGS` in the foreground"),
+        .init(name: "boot", usage: "boot [ARGS…]", help: "start `osh boot ARGS` in the background (a tmux pane, else logged) and use its run"),
+        .init(name: "console", usage: "console", help: "the terminal on the VM's serial port (of `boot`) until Ctrl-A x"),
+        .init(name: "wait", usage: "wait TEXT [SECONDS]", help: "wait until the run's serial.log holds TEXT (default 60 s; for scripts)"),
         .init(name: "use", usage: "use [RUN|latest]", help: "act on another run (a run directory or id); no argument shows it"),
-        .init(name: "quit", aliases: ["exit"], usage: "quit", help: "leave the shell"),
+        .init(name: "quit", aliases: ["exit"], usage: "quit", help: "leave the shell (stopping a VM its `boot` started)"),
     ]
 
     /// Names the completer offers.
@@ -43,6 +51,14 @@ public final class Shell {
     /// The osh executable for `boot` and `trace`.
     public var oshPath: String = oshExecutablePath()
     public var gdbPath: String = "gdb"
+    /// Seconds `boot` waits for the new VM to answer on QMP.
+    public var bootTimeout: Double = 120
+    /// Seconds `reset` waits for the kernel's banner before restoring `-no-reboot`.
+    public var resetBootTimeout: Double = 60
+    /// The VM started by `boot`, if any.
+    var background: BackgroundBoot?
+    /// Per serial.log, where the last `wait` matched.
+    private var waitOffsets: [String: Int] = [:]
 
     public init(runSpec: String? = nil, buildDirectory: URL? = nil) {
         self.runSpec = runSpec
@@ -87,14 +103,14 @@ public final class Shell {
         let w = Shell.words(line)
         guard let first = w.first, !first.hasPrefix("#") else { return .ok }
         guard let cmd = Shell.lookup(first) else {
-            output("unknown command '\(first)' (type 'help' for the list)")
+            output("osh: error: unknown command '\(first)' (type 'help' for the list)")
             return .failed
         }
         let args = Array(w.dropFirst())
         do {
             return try dispatch(cmd.name, args)
         } catch {
-            output("\(cmd.name): \(error)")
+            output("osh: error: \(cmd.name): \(error)")
             return .failed
         }
     }
@@ -115,6 +131,7 @@ public final class Shell {
                 output("  \(c.usage.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.help)\(alias)")
             }
         case "quit":
+            stopBackgroundBoot()
             return .quit
         case "use":
             if args.isEmpty {
@@ -145,8 +162,29 @@ public final class Shell {
             output("running")
         case "reset":
             try noArgs()
-            try withQMP { try $0.systemReset() }
-            output("reset")
+            output(try resetVM())
+        case "info":
+            try noArgs()
+            try info()
+        case "x":
+            try examine(args)
+        case "bt":
+            try backtrace(args)
+        case "qmp":
+            try qmpPassThrough(args)
+        case "hmp":
+            try hmpPassThrough(args)
+        case "wait":
+            guard (1...2).contains(args.count), let seconds = Double(args.count == 2 ? args[1] : "60") else {
+                throw UsageError(description: "usage: wait TEXT [SECONDS]")
+            }
+            try waitForSerial(args[0], seconds: seconds)
+        case "console":
+            try noArgs()
+            guard let background, background.isRunning else {
+                throw UsageError(description: "no VM started by this shell's `boot` is running")
+            }
+            try background.attachConsole(output: output)
         case "registers":
             try noArgs()
             try registers()
@@ -163,7 +201,7 @@ public final class Shell {
             let a = args.isEmpty ? [try run().serialLog] : args
             return try foreground(oshPath, ["trace"] + a)
         case "boot":
-            return try foreground(oshPath, ["boot"] + args)
+            try bootInBackground(args)
         case "attach":
             try noArgs()
             let r = try run()
@@ -186,6 +224,7 @@ public final class Shell {
     }
 
     private func foreground(_ exe: String, _ args: [String]) throws -> Outcome {
+        fflush(nil)  // our lines first: piped, stdout is block-buffered and the child writes directly
         let rc = try runForeground(exe, args)
         if rc != 0 { output("(\((exe as NSString).lastPathComponent) \(args.first ?? "") exited with status \(rc))") }
         return rc == 0 ? .ok : .failed
@@ -193,16 +232,78 @@ public final class Shell {
 
     func run() throws -> VMRun { try VMRun.resolve(runSpec, buildDirectory: buildDirectory) }
 
-    private func qmpClient(_ r: VMRun) throws -> QMPClient {
+    func qmpClient(_ r: VMRun) throws -> QMPClient {
         do { return try QMPClient(path: r.qmpSocket, timeout: timeout) } catch QMPError.socket(.notListening) {
             throw RunError.notRunning(r.url.path)
         }
     }
 
     private func withQMP(_ body: (QMPClient) throws -> Void) throws {
+        try withQMPResult(body)
+    }
+
+    /// Runs `body` on a QMP connection to the run in use, closed afterwards.
+    func withQMPResult<T>(_ body: (QMPClient) throws -> T) throws -> T {
         let qmp = try qmpClient(try run())
         defer { qmp.close() }
-        try body(qmp)
+        return try body(qmp)
+    }
+
+    /// `boot ARGS`: `osh boot ARGS` in the background; waits until its VM answers on QMP and uses its run.
+    private func bootInBackground(_ args: [String]) throws {
+        if let background, background.isRunning {
+            throw UsageError(description: "the VM of this shell's last `boot` still runs (end it with `qmp quit`, or quit the shell)")
+        }
+        let build = buildDirectory ?? VMRun.defaultBuildDirectory()
+        let runRoot = build.appendingPathComponent("run")
+        try? FileManager.default.createDirectory(at: runRoot, withIntermediateDirectories: true)
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: runRoot.path)) ?? [])
+        var arguments = ["boot"] + args
+        if buildDirectory != nil && !args.contains(where: { $0.hasPrefix("--build-dir") }) {
+            arguments += ["--build-dir", build.path]
+        }
+        let boot = try BackgroundBoot.start(osh: oshPath, arguments: arguments,
+                                            logPath: build.appendingPathComponent("shell-boot.log").path)
+        background = boot
+        let r = try boot.waitForRun(buildDirectory: build, before: before, timeout: bootTimeout)
+        runSpec = r.url.path
+        let console: String
+        switch boot.place {
+        case .pane(let id): console = "console in tmux pane \(id)"
+        case .logged: console = "console output in \(boot.logPath ?? "?"); `console` attaches"
+        }
+        output("booted run \(r.manifest.id ?? r.url.lastPathComponent) in the background (\(console)); using it")
+    }
+
+    /// Polls the run's serial.log until it contains `text` after the end of the previous `wait`'s match
+    /// (so after a `reset`, waiting for a boot message waits for the new boot's).
+    private func waitForSerial(_ text: String, seconds: Double) throws {
+        let log = try run().serialLog
+        let deadline = Date().addingTimeInterval(seconds)
+        let needle = Data(text.utf8)
+        while true {
+            let from = waitOffsets[log] ?? 0
+            if let data = FileManager.default.contents(atPath: log), data.count >= from,
+               let match = data.range(of: needle, in: from..<data.count) {
+                waitOffsets[log] = match.upperBound
+                output("seen: \(text)")
+                return
+            }
+            guard Date() < deadline else { throw UsageError(description: "'\(text)' not in \(log) after \(seconds) s") }
+            usleep(100_000)
+        }
+    }
+
+    /// Ends the VM this shell's `boot` started, if it still runs.
+    func stopBackgroundBoot() {
+        guard let background else { return }
+        if background.isRunning {
+            background.stop()
+            output("stopped the VM of this shell's `boot`")
+        } else {
+            background.stop()
+        }
+        self.background = nil
     }
 
     /// Registers from the gdbstub when no debugger holds it (connecting pauses the VM; it is
@@ -258,6 +359,7 @@ public final class Shell {
     /// Reads commands from stdin without prompts (piped input); returns the number of failed commands.
     public func runBatch() -> Int {
         var failures = 0
+        defer { stopBackgroundBoot() }
         while let line = readLine() {
             switch execute(line) {
             case .quit: return failures
@@ -277,6 +379,8 @@ public final class Shell {
 
     /// The readline loop (see ShellReadline.swift).
     public func runInteractive() {
+        ShellLineEditor.shell = self
         ShellLineEditor.run(prompt: "osh> ", historyPath: Shell.historyPath) { self.execute($0) != .quit }
+        stopBackgroundBoot()
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 public struct ShellCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "shell",
-        abstract: "Interactive shell: pause, continue, reset, registers, screenshot, trace, attach, boot… (type 'help').")
+        abstract: "Interactive shell on a VM: boot (in the background), pause, reset, registers, x, bt, qmp, hmp, info, console… (type 'help').")
 
     @Option(name: .customLong("run"), help: "Run directory or run id (default: build/run/latest, followed as it changes).")
     var runDirectory: String?

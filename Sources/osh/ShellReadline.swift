@@ -1,16 +1,21 @@
 import CReadline
 import Foundation
 
-/// readline glue: prompt, history file, completion of command names (first word) and file names
-/// (other words, readline's default).
+/// readline glue: prompt, history file, completion (the shell's `completions(line:word:)`: command
+/// names, run ids after `use`, `osh boot` options after `boot -`; file names elsewhere, readline's
+/// default).
 enum ShellLineEditor {
     nonisolated(unsafe) private static var matches: [String] = []
     nonisolated(unsafe) private static var matchIndex = 0
+    /// The candidates for the word being completed, set by `completer` before readline asks `generator`.
+    nonisolated(unsafe) private static var candidates: [String] = []
+    /// The shell whose completions are offered.
+    nonisolated(unsafe) static var shell: Shell?
 
     private static let generator: @convention(c) (UnsafePointer<CChar>?, Int32) -> UnsafeMutablePointer<CChar>? = { text, state in
         if state == 0 {
             let prefix = text.map { String(cString: $0) } ?? ""
-            matches = Shell.completionNames.filter { $0.hasPrefix(prefix) }.sorted()
+            matches = candidates.filter { $0.hasPrefix(prefix) }.sorted()
             matchIndex = 0
         }
         guard matchIndex < matches.count else { return nil }
@@ -19,7 +24,12 @@ enum ShellLineEditor {
     }
 
     private static let completer: @convention(c) (UnsafePointer<CChar>?, Int32, Int32) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = { text, start, _ in
-        guard start == 0 else { return nil }  // arguments: readline's file name completion
+        let before = osh_rl_line_buffer().map { String(decoding: Array(String(cString: $0).utf8.prefix(Int(start))), as: UTF8.self) } ?? ""
+        guard let list = shell?.completions(before: before) ?? (start == 0 ? Shell.completionNames : nil) else {
+            return nil  // readline's file name completion
+        }
+        candidates = list
+        osh_rl_set_attempted_completion_over(1)
         return rl_completion_matches(text, generator)
     }
 

@@ -9,8 +9,10 @@ public struct TraceCommand: ParsableCommand {
         abstract: "Symbolize the backtraces (symbolizer markup) of a saved serial log.",
         discussion: """
             LOG defaults to BUILD/run/latest/serial.log; '-' reads standard input. ELF files are found by \
-            build ID in the log's run directory, each --symbols directory (also DIR/.build-id/xx/rest.debug) \
-            and the build directory. Text outside markup is printed unchanged.
+            build ID in the log's run directory, each --symbols directory (also DIR/.build-id/xx/rest.debug \
+            and DIR/servers), and the build directory with BUILD/servers (the user programs). CRLF line ends \
+            are accepted; a line with malformed or truncated markup is kept as it is, with one warning \
+            naming its line number. Text outside markup is printed unchanged.
             """)
 
     @Argument(help: "The serial log, or '-' for standard input.")
@@ -59,10 +61,7 @@ public struct TraceCommand: ParsableCommand {
         guard TraceCommand.looksLikeText(data) else { throw SymbolizerCLI.fail(SymbolizerError.notText(what).description) }
         let text = String(decoding: data, as: UTF8.self)
 
-        var directories: [String] = []
-        if let runDir { directories.append(runDir) }
-        directories += symbols
-        directories.append(buildDir)
+        let directories = TraceCommand.searchDirectories(runDirectory: runDir, symbols: symbols, build: buildDir)
         let cwd = FileManager.default.currentDirectoryPath
         let rewriter = MarkupRewriter(finder: ELFFinder(directories: directories),
                                       pathPrefix: cwd.hasSuffix("/") ? cwd : cwd + "/")
@@ -75,6 +74,32 @@ public struct TraceCommand: ParsableCommand {
         }
         FileHandle.standardOutput.write(Data(output.utf8))
         for diagnostic in rewriter.diagnostics { SymbolizerCLI.warn("\(what): \(diagnostic)") }
+    }
+
+    /// Where ELF files are looked up by build ID, in order: the log's run directory, each --symbols
+    /// directory and its servers/ subdirectory, the build directory of a log kept in BUILD/run/ID/, then
+    /// the build directory and BUILD/servers (the user programs), so a copy of a run's log symbolizes
+    /// the kernel and user programs without extra flags. Directories that do not exist are left out.
+    static func searchDirectories(runDirectory: String?, symbols: [String], build: String) -> [String] {
+        var candidates: [String] = []
+        if let runDirectory {
+            candidates.append(runDirectory)
+            let parent = (runDirectory as NSString).deletingLastPathComponent
+            if (parent as NSString).lastPathComponent == "run" {
+                let owner = (parent as NSString).deletingLastPathComponent
+                if FileManager.default.fileExists(atPath: owner + "/kernel.elf") {
+                    candidates += [owner, owner + "/servers"]
+                }
+            }
+        }
+        for dir in symbols { candidates += [dir, dir + "/servers"] }
+        candidates += [build, build + "/servers"]
+        var seen = Set<String>()
+        return candidates.filter { dir in
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return false }
+            return seen.insert((dir as NSString).standardizingPath).inserted
+        }
     }
 
     /// Text, as serial logs are: no NUL bytes, and mostly printable or valid UTF-8.

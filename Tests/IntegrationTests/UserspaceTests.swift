@@ -34,6 +34,8 @@ import Testing
         #expect(b.serial.contains("USER FAULT: process"))
         #expect(b.serial.contains("\"crashtest\""))
         #expect(b.serial.contains(/\{\{\{module:0:crashtest:elf:[0-9a-f]{40}\}\}\}/))
+        // The kernel's image too, so a first frame in the kernel is symbolized (TraceTests).
+        #expect(b.serial.contains(/\{\{\{module:1:kernel:elf:[0-9a-f]{40}\}\}\}/))
         for function in ["crashLevel3", "crashLevel2", "crashLevel1"] {
             let line = b.result.stdout.split(separator: "\n").first { $0.contains(function) }
             #expect(line?.contains(/Sources\/Servers\/crashtest\/Main\.swift:\d+/) == true,

@@ -60,3 +60,29 @@ import ABI
         #expect(KernelCommandLine(Array("test".utf8)).logLevel == nil)
     }
 }
+
+@Suite struct CommandLineWordTests {
+    func unknown(_ s: String) -> [String] {
+        var out: [String] = []
+        KernelCommandLine(Array(s.utf8)).forEachUnknownWord { out.append(String(decoding: $0, as: UTF8.self)) }
+        return out
+    }
+
+    @Test func everyWordOfTheABIListIsKnown() {
+        for word in KernelWord.allCases {
+            let text = word.name.description + (word.isSetting ? "=x" : "")
+            #expect(unknown(text) == [], "\(text)")
+        }
+        #expect(unknown("test usertest bench panic_test fault_test syscalls panic=halt log=debug") == [])
+    }
+
+    @Test func otherWordsAreReported() {
+        #expect(unknown("tset log=debug panic usertests logx=1 test=1") == ["tset", "panic", "usertests", "logx=1", "test=1"])
+        // The loader's kernel path in front is not a word of the command line.
+        #expect(unknown("/boot/kernel.elf test") == [])
+        #expect(unknown("build/run/x/kernel.elf log=warn oops") == ["oops"])
+        #expect(unknown("kernel.elf x/y") == ["x/y"])
+        #expect(KernelCommandLine(Array("usertest log=warn".utf8)).has(.usertest))
+        #expect(KernelCommandLine(Array("usertest log=warn".utf8)).value(of: .log).map { Array($0) } == Array("warn".utf8))
+    }
+}

@@ -288,3 +288,72 @@ func inlinedAddress(_ fixtures: Fixtures) throws -> UInt64 {
     let bad = try run(osh, ["symbolize", "--elf", fixtures.cSource, hex])
     #expect(bad.status != 0 && bad.stderr == "osh: error: \(fixtures.cSource): not an ELF file\n")
 }
+
+// MARK: Damaged logs (CRLF line ends, a VM killed mid-trace)
+
+@Test func crlfLogsAreSymbolizedLineByLine() throws {
+    let fixtures = try Fixtures.get()
+    let id = try #require(try ELFSymbolizer.readBuildID(fixtures.cELF))
+    let address = try inlinedAddress(fixtures)
+    let lf = fixtureLog(buildID: id, address: address)
+    let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+    let fromLF = MarkupRewriter(finder: ELFFinder(directories: [fixtures.dir]), pathPrefix: fixtures.dir + "/")
+    let fromCRLF = MarkupRewriter(finder: ELFFinder(directories: [fixtures.dir]), pathPrefix: fixtures.dir + "/")
+    let expected = try fromLF.rewrite(log: lf)
+    let out = try fromCRLF.rewrite(log: crlf)
+    #expect(out == expected)
+    #expect(!out.contains("\r"))
+    #expect(out.contains("#0.1 0x\(String(address - 0x1000 + 0x7f00_0000_1000, radix: 16)) in leaf fixture.c:4:20"))
+    #expect(fromCRLF.diagnostics == fromLF.diagnostics)
+    #expect(fromCRLF.diagnostics.filter { $0.contains("malformed") } == [fromLF.diagnostics[0]])
+    #expect(fromCRLF.diagnostics[0].hasPrefix("line 9: malformed markup"))
+}
+
+@Test func aTruncatedLineIsKeptAndTheRestSymbolized() throws {
+    let fixtures = try Fixtures.get()
+    let id = try #require(try ELFSymbolizer.readBuildID(fixtures.cELF))
+    let address = try inlinedAddress(fixtures)
+    let mapped = "0x" + String(address - 0x1000 + 0x7f00_0000_1000, radix: 16)
+    // A VM killed mid-trace: the last markup line is cut off, without its line end; then a second boot
+    // whose output is fine, all with CRLF line ends.
+    let log = [
+        "{{{reset}}}", "{{{module:0:fixture:elf:\(id)}}}", "{{{mmap:0x7f0000001000:0x10000:load:0:rx:0x1000}}}",
+        "{{{bt:0:\(mapped):pc}}}", "{{{bt:1:0x7f000000", "booted again",
+        "{{{reset}}}", "{{{module:0:fixture:elf:\(id)}}}", "{{{mmap:0x7f0000001000:0x10000:load:0:rx:0x1000}}}",
+        "{{{bt:0:\(mapped):pc}}}", "{{{bt:1:\(mapped)"].joined(separator: "\r\n")
+    let rewriter = MarkupRewriter(finder: ELFFinder(directories: [fixtures.dir]), pathPrefix: fixtures.dir + "/")
+    let lines = try rewriter.rewrite(log: log).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.filter { $0 == "#0.1 \(mapped) in leaf fixture.c:4:20" }.count == 2, "\(lines)")
+    #expect(lines.contains("{{{bt:1:0x7f000000"))
+    #expect(lines.contains("booted again"))
+    #expect(lines.suffix(2) == ["{{{bt:1:\(mapped)", ""], "the cut-off last line is kept and ended")
+    #expect(rewriter.diagnostics.count == 2)
+    #expect(rewriter.diagnostics[0].hasPrefix("line 5: malformed markup"))
+    #expect(rewriter.diagnostics[1].hasPrefix("line 11: malformed markup"))
+    #expect(MarkupRewriter.lines(of: "a\r\nb\n\r\nc") == ["a", "b", "", "c"])
+    #expect(MarkupRewriter.lines(of: "") == [])
+}
+
+@Test func oshTraceFindsUserProgramsInBuildServers() throws {
+    let fixtures = try Fixtures.get()
+    let osh = try oshExecutable()
+    let id = try #require(try ELFSymbolizer.readBuildID(fixtures.cELF))
+    let address = try inlinedAddress(fixtures)
+    let build = fixtures.dir + "/build-servers-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: build + "/servers", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: fixtures.cELF, toPath: build + "/servers/fixture.elf")
+    // A copy of a run's log (`osh boot --log`), away from any run directory.
+    let copy = fixtures.dir + "/copied-\(UUID().uuidString).log"
+    try fixtureLog(buildID: id, address: address).replacingOccurrences(of: "\n", with: "\r\n")
+        .write(toFile: copy, atomically: true, encoding: .utf8)
+    let result = try run(osh, ["trace", copy, "--build", build], in: fixtures.dir)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains(" in leaf fixture.c:4:20\n"), "\(result.stdout)")
+    #expect(result.stdout.contains("(raw: build ID deadbeef matches no ELF"))
+    let warnings = result.stderr.split(separator: "\n")
+    #expect(warnings.count == 2 && warnings.allSatisfy { $0.hasPrefix("osh: warning: \(copy): line ") }, "\(warnings)")
+    #expect(warnings.first?.contains("line 9: malformed markup") == true)
+    // The same through a --symbols directory holding a servers/ subdirectory.
+    let viaSymbols = try run(osh, ["trace", copy, "--build", fixtures.dir + "/nowhere", "--symbols", build], in: fixtures.dir)
+    #expect(viaSymbols.stdout.contains(" in leaf fixture.c:4:20\n"))
+}

@@ -16,9 +16,9 @@ enum Kernel {
     static func rootExited(_ process: Process) -> Never {
         let code = process.exitCode
         Log.info("root process exited with code \(hex: code)")
-        if commandLine.has("syscalls") || commandLine.has("usertest") { Tracker.print() }
+        if commandLine.has(.syscalls) || commandLine.has(.usertest) { Tracker.print() }
         if AccelCheck.active { AccelCheck.finish(rootExitCode: code) }
-        exitQEMU(rootStatus(code: code, testRun: commandLine.has("usertest")))
+        exitQEMU(rootStatus(code: code, testRun: commandLine.has(.usertest)))
     }
 
     /// The guest status for root's exit code.
@@ -61,25 +61,25 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     SyscallEntry.initialize()
     Scheduler.initialize()
 
-    if Kernel.commandLine.has("test") {
+    if Kernel.commandLine.has(.test) {
         let passed = KernelTests.run()
         exitQEMU(passed ? .success : .testsFailed)
     }
-    if Kernel.commandLine.has("panic_test") {
+    if Kernel.commandLine.has(.panicTest) {
         PanicTest.start()
     }
-    if Kernel.commandLine.has("fault_test") {
+    if Kernel.commandLine.has(.faultTest) {
         PanicTest.pageFault()
     }
-    if Kernel.commandLine.has("triplefault_test") {
+    if Kernel.commandLine.has(.tripleFaultTest) {
         Log.info("triplefault_test: loading an empty IDT and trapping on purpose")
         cpu_triple_fault()
     }
-    if Kernel.commandLine.has("accelcheck") {
+    if Kernel.commandLine.has(.accelCheck) {
         AccelCheck.active = true
         AccelCheck.kernelSteps()
     }
-    if Kernel.commandLine.has("stack_overflow_test") {
+    if Kernel.commandLine.has(.stackOverflowTest) {
         StackOverflowTest.start()
     }
     guard let rootModule = findRootModule() else {
@@ -141,14 +141,17 @@ private func dropIdentityMap() {
 
 private func configureFromCommandLine() {
     let line = Kernel.commandLine
-    if let value = line.value(of: "log") {
+    line.forEachUnknownWord { word in
+        Log.warn("command line: unknown word \"\(text: word)\" (ignored; `osh boot --help` lists the words)")
+    }
+    if let value = line.value(of: .log) {
         if let level = line.logLevel {
             Log.level = level
         } else {
             Log.warn("log=\(text: value) is not a level (trace, debug, info, warn, error); keeping info")
         }
     }
-    Panic.haltInsteadOfExit = line.value(of: "panic", is: "halt")
+    Panic.haltInsteadOfExit = line.value(of: KernelWord.panic.name, is: "halt")
 }
 
 private func logMemory() {

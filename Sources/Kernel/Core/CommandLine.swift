@@ -1,5 +1,6 @@
 // The kernel command line: words separated by blanks, each either a flag (`test`, `panic_test`) or a
-// `key=value` setting (`log=debug`, `panic=halt`). Lookups do not allocate.
+// `key=value` setting (`log=debug`, `panic=halt`), from the one list in Sources/ABI (KernelWord).
+// Lookups do not allocate.
 
 #if !KERNEL
 import ABI
@@ -67,6 +68,41 @@ public struct KernelCommandLine: Sendable {
         let start = expected.utf8Start
         for (i, byte) in value.enumerated() where byte != start[i] { return false }
         return true
+    }
+
+    /// True when the flag `word` appears as a whole word.
+    public func has(_ word: KernelWord) -> Bool { has(word.name) }
+
+    /// The value of the last `key=value` word for the setting `word`, or nil when there is none.
+    public func value(of word: KernelWord) -> ArraySlice<UInt8>? { value(of: word.name) }
+
+    /// True when the word at `range` is one of KernelWord: a flag exactly, a setting as `key=…`.
+    func isKnown(_ range: Range<Int>) -> Bool {
+        for word in KernelWord.allCases {
+            let count = word.name.utf8CodeUnitCount
+            if word.isSetting {
+                if range.count > count && bytes[range.lowerBound + count] == UInt8(ascii: "=")
+                    && matches(word.name, at: range.lowerBound, limit: range.upperBound) { return true }
+            } else if range.count == count && matches(word.name, at: range.lowerBound, limit: range.upperBound) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Calls `body` with each word that is not in KernelWord (a typo, or a flag given a value), in order.
+    /// A first word naming a file (with a `/` or ending in `.elf`) is the kernel's own path, which
+    /// QEMU's and GRUB's multiboot loaders put in front of the command line, and is not reported.
+    public func forEachUnknownWord(_ body: (ArraySlice<UInt8>) -> Void) {
+        var at = 0
+        var first = true
+        while let range = word(from: at) {
+            let isPath = first && (bytes[range].contains(UInt8(ascii: "/"))
+                || (range.count > 4 && matches(".elf", at: range.upperBound - 4, limit: range.upperBound)))
+            if !isPath && !isKnown(range) { body(bytes[range]) }
+            first = false
+            at = range.upperBound
+        }
     }
 
     /// The level named by `log=`, or nil when it is absent or names no level.

@@ -71,15 +71,20 @@ enum StackTrace {
         return body(gnuBuildID(note: UnsafeRawBufferPointer(start: start, count: end - start)))
     }
 
+    /// The kernel's `module` line (as module `id`) and the `mmap` line of its image.
+    static func writeKernelModule(_ sink: inout ConsoleSink, id: Int) {
+        withBuildID { buildID in Markup.module(&sink, id: id, name: "kernel", buildID: buildID) }
+        let start = KernelMemory.imageStart
+        Markup.mmap(&sink, start: start, size: KernelMemory.imageEnd - start, module: id,
+                    flags: 7, relativeAddress: start)
+    }
+
     /// `{{{reset}}}`, the kernel's module and mapping lines, then one `bt` line per frame: the first is
     /// pc (a precise address, or the return address of a caller), the rest follow saved rbp values.
     static func write(pc: UInt64, pcIsReturnAddress: Bool, rbp: UInt64) {
         var sink = ConsoleSink()
         Markup.reset(&sink)
-        withBuildID { id in Markup.module(&sink, id: 0, name: "kernel", buildID: id) }
-        let start = KernelMemory.imageStart
-        Markup.mmap(&sink, start: start, size: KernelMemory.imageEnd - start, module: 0,
-                    flags: 7, relativeAddress: start)
+        writeKernelModule(&sink, id: 0)
         Markup.backtrace(&sink, frame: 0, address: pc, kind: pcIsReturnAddress ? .returnAddress : .preciseCode)
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxFrames) { buffer in
             let count = walkFramePointers(rbp: rbp, maxFrames: maxFrames, read: KernelMemory.readKernelWord, into: buffer)

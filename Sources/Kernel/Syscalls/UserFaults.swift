@@ -1,6 +1,6 @@
 // CPU exceptions in user mode: a page fault inside a mapping is a lazily allocated page to fill in;
 // anything else ends the faulting process with a report (cause, address, registers, and a markup stack
-// trace naming the process's ELF at its load address), never the kernel.
+// trace naming the process's ELF at its load address and the kernel's image), never the kernel.
 
 #if !KERNEL
 import ABI
@@ -55,6 +55,9 @@ enum UserFaults {
                 Markup.mmap(&sink, start: s.start, size: s.size, module: 0, flags: s.flags, relativeAddress: s.start)
             }
         }
+        // The kernel too: a first frame in the kernel (a user jump to the syscall entry, a broken
+        // accelerator's syscall) is then symbolized with the kernel's ELF.
+        StackTrace.writeKernelModule(&sink, id: 1)
         Markup.backtrace(&sink, frame: 0, address: f.rip, kind: .preciseCode)
         let vmem = process.vmem
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: StackTrace.maxFrames) { buffer in

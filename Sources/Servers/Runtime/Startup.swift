@@ -23,6 +23,12 @@ public struct Startup {
         commandLine.split(separator: " ").contains { $0 == flag }
     }
 
+    /// True when the kernel command line holds the flag `word` (from the ABI's one list of words).
+    public func has(_ word: KernelWord) -> Bool {
+        hasFlag(String(decoding: UnsafeBufferPointer(start: word.name.utf8Start, count: word.name.utf8CodeUnitCount),
+                       as: UTF8.self))
+    }
+
     /// Parses a startup block; nil when the magic is wrong or an entry points outside `length` bytes.
     public static func parse(_ block: UnsafeRawPointer, length: Int = 4096) -> Startup? {
         let headerBytes = StartupBlock.headerWords * 8

@@ -7,11 +7,11 @@ let programName: StaticString = "root"
 func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
     Initfs.load(startup)
-    if startup.hasFlag("bench") { return runBenchmarks(startup) }
+    if startup.has(.bench) { return runBenchmarks(startup) }
     if let word = startup.commandLine.split(separator: " ").first(where: { $0.hasPrefix("exitbench=") }) {
         return runExitBenchmark(threads: Int(word.dropFirst("exitbench=".count)) ?? 0)
     }
-    guard startup.hasFlag("usertest") else {
+    guard startup.has(.usertest) else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.
         if let idle = try? notifyCreate() { _ = try? notifyWait(idle) }

@@ -1,0 +1,94 @@
+// The words of the kernel command line, declared once: the kernel parses its command line against this
+// list (and warns about a word not in it), root reads its switches by these names, and `osh boot --help`
+// prints the list. A word is a flag (`test`) or a `key=value` setting (`log=debug`).
+
+/// One word the kernel command line understands.
+public enum KernelWord: UInt8, CaseIterable, Sendable {
+    /// Run the in-kernel tests and exit with their verdict.
+    case test
+    /// The root process runs the userspace test suite.
+    case usertest
+    /// The root process runs the IPC benchmarks.
+    case bench
+    /// Panic on purpose three calls deep (tests stack traces).
+    case panicTest
+    /// Take a kernel page fault on purpose (tests CPU exception reports).
+    case faultTest
+    /// Print the syscall tracker when the root process exits.
+    case syscalls
+    /// `panic=halt`: stop instead of ending QEMU after a panic (for a debugger).
+    case panic
+    /// `log=LEVEL`: the lowest level the serial log shows.
+    case log
+    /// Reset the machine through a triple fault on purpose (tests osh's report of it).
+    case tripleFaultTest
+    /// Overflow a thread's kernel stack on purpose (tests the guard page's panic).
+    case stackOverflowTest
+    /// Run the accelerator check (osh accel --check, with the accelcheck program as root).
+    case accelCheck
+    /// `acpi=dump`: print every ACPI table and what was parsed from it.
+    case acpi
+    /// `rounds=N`: round trips per IPC benchmark (with `bench`).
+    case rounds
+    /// `only=VARIANT`: run one IPC benchmark variant (with `bench`).
+    case only
+    /// `exitbench=N`: root times the exit of one process of N threads.
+    case exitBench
+
+    /// The word as written on the command line (the key, for a setting).
+    public var name: StaticString {
+        switch self {
+        case .test: return "test"
+        case .usertest: return "usertest"
+        case .bench: return "bench"
+        case .panicTest: return "panic_test"
+        case .faultTest: return "fault_test"
+        case .syscalls: return "syscalls"
+        case .panic: return "panic"
+        case .log: return "log"
+        case .tripleFaultTest: return "triplefault_test"
+        case .stackOverflowTest: return "stack_overflow_test"
+        case .accelCheck: return "accelcheck"
+        case .acpi: return "acpi"
+        case .rounds: return "rounds"
+        case .only: return "only"
+        case .exitBench: return "exitbench"
+        }
+    }
+
+    /// The value a setting takes (`key=VALUE`; a placeholder in capitals), or nil for a flag.
+    public var value: StaticString? {
+        switch self {
+        case .panic: return "halt"
+        case .log: return "LEVEL"
+        case .acpi: return "dump"
+        case .rounds, .exitBench: return "N"
+        case .only: return "VARIANT"
+        default: return nil
+        }
+    }
+
+    /// One line for `osh boot --help`.
+    public var help: StaticString {
+        switch self {
+        case .test: return "run the in-kernel tests, exit with their verdict"
+        case .usertest: return "root runs the userspace test suite"
+        case .bench: return "root runs the IPC benchmarks"
+        case .panicTest: return "panic on purpose (stack trace test)"
+        case .faultTest: return "kernel page fault on purpose (exception report test)"
+        case .syscalls: return "print the syscall tracker when root exits"
+        case .panic: return "after a panic, halt (for a debugger) instead of exiting"
+        case .log: return "lowest log level: trace, debug, info (default), warn, error"
+        case .tripleFaultTest: return "triple fault on purpose (osh's stop report test)"
+        case .stackOverflowTest: return "overflow a kernel stack on purpose (guard page test)"
+        case .accelCheck: return "the accelerator check (osh accel --check boots it)"
+        case .acpi: return "print every ACPI table and its parsed contents"
+        case .rounds: return "round trips per IPC benchmark (with bench)"
+        case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
+        case .exitBench: return "root times the exit of one process of N threads"
+        }
+    }
+
+    /// True for a `key=value` setting, false for a flag.
+    public var isSetting: Bool { value != nil }
+}

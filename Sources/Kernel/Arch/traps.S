@@ -4,6 +4,10 @@
 
 #include "frame.inc"
 
+/* Call frame information goes to .debug_frame (the linker scripts discard .eh_frame); the entry points
+ * below mark themselves as the outermost frame (rip undefined) so debuggers stop unwinding there. */
+    .cfi_sections .debug_frame
+
     .section .text
     .altmacro
 
@@ -19,6 +23,8 @@ trap_stub_\vector:
 .endm
 
 trap_common:
+    .cfi_startproc
+    .cfi_undefined rip                  /* the interrupted code may be another address space */
     /* From user mode (CS.RPL = 3): switch to the kernel's GS base (per-CPU data). */
     testb $3, 24(%rsp)
     jz 1f
@@ -27,6 +33,7 @@ trap_common:
     SAVE_GENERAL_REGISTERS
     CALL_WITH_FRAME kernel_trap
     jmp trap_return
+    .cfi_endproc
 
 /* Restores a struct trap_frame at %rsp and returns to it with iretq (swapgs first when it is user
  * mode). Shared by interrupts, exceptions, syscalls and the first entry of new user threads. */

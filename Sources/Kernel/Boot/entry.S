@@ -8,6 +8,10 @@
  *   PML4[256] -> the same 4 GiB at the direct-map base 0xffff800000000000
  *   PML4[511] -> PDPT[510] -> the first 1 GiB at KERNEL_VMA (0xffffffff80000000)
  */
+
+/* Call frame information goes to .debug_frame (the linker scripts discard .eh_frame); the entry points
+ * below mark themselves as the outermost frame (rip undefined) so debuggers stop unwinding there. */
+    .cfi_sections .debug_frame
 #define KERNEL_VMA 0xffffffff80000000
 #define PHYS(x) ((x) - KERNEL_VMA)
 
@@ -143,6 +147,8 @@ start64_low:
 
     .section .text
 start64_high:
+    .cfi_startproc
+    .cfi_undefined rip                  /* the outermost frame for debuggers */
     mov $0x10, %ax
     mov %ax, %ds
     mov %ax, %es
@@ -162,6 +168,7 @@ start64_high:
 4:  cli
     hlt
     jmp 4b
+    .cfi_endproc
 
     .section .rodata
 no_long_mode_message:

@@ -74,6 +74,11 @@ import Testing
             list
             echo ==NEXT==\\n
             next
+            echo ==STEP==\\n
+            step
+            echo ==FINISH==\\n
+            finish
+            echo ==CONTINUE==\\n
             continue
             echo ==SBT==\\n
             bt
@@ -108,7 +113,17 @@ import Testing
         #expect((2...8).contains(kbt.count), "\(kbt)")
         #expect(Self.section("KLINE", of: out).contains("Line \(kernelLine) of \"\(kernelFile)\" starts at address"), "\(out)")
         #expect(Self.section("KLIST", of: out).contains("\(kernelLine)\t    Scheduler.initialize()"), "\(out)")
-        #expect(!Self.section("NEXT", of: out).contains("Cannot"), "\(out)")
+        // next stays in kmain on a later line; step enters a callee with source; finish returns from it.
+        let next = Self.section("NEXT", of: out)
+        let nextLine = try #require(next.firstMatch(of: /^(\d+)\t/.anchorsMatchLineEndings()), "\(next)")
+        #expect(Int(nextLine.output.1)! > kernelLine, "\(next)")
+        let step = Self.section("STEP", of: out)
+        #expect(step.contains(/at Sources\/Kernel\/[A-Za-z\/]+\.swift:\d+\n\d+\t/), "\(step)")
+        // (gdb -batch does not echo "Run till exit"; finish shows where it returned to, the caller.)
+        let finish = Self.section("FINISH", of: out)
+        let function = { (text: String) in String(text.prefix { $0 != " " }) }
+        #expect(finish.contains(/at Sources\/Kernel\/[A-Za-z\/]+\.swift:\d+\n\d+\t/), "\(finish)")
+        #expect(function(finish) != function(step), "\(step)\(finish)")
 
         // Server: the same in root's own address space, ending at _start.
         let sbt = Self.section("SBT", of: out).split(separator: "\n").filter { $0.hasPrefix("#") }

@@ -3,9 +3,11 @@ import KernelCore
 
 // The Python part of the gdb script `osh attach` generates: gdb 13 has no Swift demangler, so a frame
 // filter gives `bt` demangled names through the toolchain's swift-demangle; and three commands make the
-// session know the OS's objects (and `osh-break` sets breakpoints by Swift name): `osh-bt` (the frame-pointer chain from the current frame, kernel and
+// session know the OS's objects: `osh-bt` (the frame-pointer chain from the current frame, kernel and
 // user frames, symbolized by osh), `osh-syscalls` (the kernel's syscall tracker, as `osh syscalls`) and
 // `osh-threads` (the kernel's thread registry, Sources/Kernel/Debug/ThreadRegistry.swift, read by symbol).
+// gdb 13 knows Swift functions only by their mangled names; the helpers load small object files of ELF
+// symbols named as `bt` shows them, so gdb's own `break Scheduler.initialize` works (`osh-break` too).
 
 /// The settings and source of the Python helpers in the generated gdb script.
 public enum GDBHelpers {
@@ -294,6 +296,70 @@ public enum GDBHelpers {
                 gdb.execute('break %s' % mangled)
 
     OshBreak()
+
+    def osh_alias_object(path, base, size, symbols):
+        """Writes an ELF64 relocatable object whose .text (no bits, `size` bytes) holds the function
+    symbols (name, address); gdb loads it with `add-symbol-file PATH -s .text BASE`."""
+        import struct
+        strtab = bytearray(b'\0')
+        entries = [bytes(24)]
+        for name, address in symbols:
+            entries.append(struct.pack('<IBBHQQ', len(strtab), 0x12, 0, 1, address - base, 0))  # GLOBAL FUNC in .text
+            strtab += name.encode() + b'\0'
+        symtab = b''.join(entries)
+        shstrtab = b'\0.text\0.symtab\0.strtab\0.shstrtab\0'
+        body = bytearray(64)
+        symoff = len(body); body += symtab
+        stroff = len(body); body += strtab
+        shstroff = len(body); body += shstrtab
+        while len(body) % 8:
+            body += b'\0'
+        shoff = len(body)
+        section = lambda name, kind, flags, offset, size, link=0, info=0, align=1, entsize=0: struct.pack(
+            '<IIQQQQIIQQ', name, kind, flags, 0, offset, size, link, info, align, entsize)
+        body += bytes(64)
+        body += section(1, 8, 6, 0, size, align=16)                               # .text: NOBITS, AX
+        body += section(7, 2, 0, symoff, len(symtab), link=3, info=1, align=8, entsize=24)
+        body += section(15, 3, 0, stroff, len(strtab))
+        body += section(23, 3, 0, shstroff, len(shstrtab))
+        body[0:64] = struct.pack('<4sBBBBBxxxxxxxHHIQQQIHHHHHH', b'\x7fELF', 2, 1, 1, 0, 0,
+                                 1, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 5, 4)
+        with open(path, 'wb') as f:
+            f.write(body)
+
+    def osh_load_swift_names():
+        """Makes gdb's own `break NAME` know Swift functions by name: gdb 13 has no Swift language, so it
+    knows them only by their mangled linkage names; here every function also gets ELF symbols named as
+    `bt` shows it (`Scheduler.initialize()`) and without the labels (`Scheduler.initialize`), loaded from a
+    small object file per ELF of the run."""
+        import atexit, os, shutil, tempfile
+        names = dict((mangled, demangled) for demangled, mangled in osh_function_index())
+        directory = tempfile.mkdtemp(prefix='osh-gdb-names-')
+        atexit.register(shutil.rmtree, directory, True)         # gdb finalizes Python when it exits
+        for image in OSH_IMAGES:
+            symbols = []
+            for mangled, address in osh_elf_functions(image[1]):
+                demangled = names.get(mangled, mangled)
+                if demangled == mangled:
+                    continue
+                full = demangled[len('static '):] if demangled.startswith('static ') else demangled
+                if ' ' in full:                                 # specializations, thunks, outlined copies
+                    continue
+                for alias in sorted(set([full, full.split('(')[0]])):
+                    symbols.append((alias, address + image[2]))
+            if not symbols:
+                continue
+            base = min(a for _, a in symbols)
+            size = max(a for _, a in symbols) - base + 1
+            path = os.path.join(directory, image[0] + '-swift-names.o')
+            osh_alias_object(path, base, size, symbols)
+            gdb.execute('add-symbol-file %s -s .text 0x%x' % (path, base), to_string=True)
+
+    if OSH_DEMANGLER:
+        try:
+            osh_load_swift_names()
+        except Exception as e:
+            print('osh: Swift names for `break` not loaded: %s' % e)
     OshBacktrace()
     OshSyscalls()
     OshThreads()

@@ -91,7 +91,9 @@ import Testing
             echo ==OSHBT==\\n
             osh-bt
             echo ==BREAK==\\n
-            osh-break Scheduler.initialize
+            break Scheduler.initialize
+            echo ==OSHBREAK==\\n
+            osh-break programMain
             echo ==SECOND==\\n
             \(secondAttach)
             echo ==END==\\n
@@ -136,7 +138,8 @@ import Testing
         #expect(Self.section("SLINE", of: out).contains("Line \(serverLine) of \"\(serverFile)\" starts at address"), "\(out)")
         #expect(Self.section("SLIST", of: out).contains("print(\"root: "), "\(out)")
 
-        // The helpers: root's thread on the CPU, osh's symbolized chain, breakpoints by Swift name.
+        // The helpers: root's thread on the CPU, osh's symbolized chain; breakpoints by Swift name with
+        // gdb's own `break` and with osh-break.
         let threads = Self.section("THREADS", of: out)
         #expect(threads.contains(/process 1 \(the kernel\)\n  thread 0 +\w+ +priority 0 +the idle thread/), "\(threads)")
         #expect(threads.contains(/process 2\n  thread 1 +running +priority 16 +on the CPU/), "\(threads)")
@@ -146,6 +149,7 @@ import Testing
         #expect(first.contains(" in root.programMain(root.Startup) -> Swift.Int32 at \(serverFile):\(serverLine):"), "\(oshBT)")
         #expect(first.hasSuffix("[root]"), "\(oshBT)")
         #expect(oshBT.contains("_start at Sources/Servers/Runtime/start.S"), "\(oshBT)")
+        #expect(Self.section("OSHBREAK", of: out).contains("file \(serverFile), line \(serverLine)."), "\(out)")
         #expect(Self.section("BREAK", of: out).contains(/Breakpoint 3 at 0xffffffff801[0-9a-f]+: file Sources\/Kernel\/Scheduler\/Scheduler\.swift, line \d+\./), "\(out)")
 
         // A second attach while this gdb holds the stub: one line, at once (not gdb's 30 s wait).

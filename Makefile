@@ -21,12 +21,17 @@ KERNEL_ASM_OBJ := $(patsubst Sources/Kernel/%.S,$(BUILD)/kernel/%.o,$(KERNEL_ASM
 KERNEL_SHIM := Sources/Kernel/Arch/shim.h
 LINKER_SCRIPT := Sources/Kernel/Boot/linker.ld
 
+# DWARF that gdb reads as well as lldb and libdw: no .debug_names (Swift's lldb tuning emits one that
+# lists only the Swift unit, so gdb never sees the others), no skeleton units for the imported Clang
+# modules (they point to .pcm files in a module cache), and full DWARF types so gdb can print values.
+SWIFT_DEBUGFLAGS := -Xllvm -accel-tables=Disable -Xfrontend -no-clang-module-breadcrumbs -gdwarf-types
+
 # Embedded Swift, freestanding x86_64: no SSE/MMX/x87 state, no red zone, DWARF for traces.
 KERNEL_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded -wmo \
 	-parse-as-library -Osize -g -D KERNEL -module-name Kernel -Xfrontend -function-sections \
 	-Xcc -mno-red-zone -Xcc -mno-sse -Xcc -mno-sse2 -Xcc -mno-mmx \
 	-Xfrontend -disable-stack-protector -import-objc-header $(KERNEL_SHIM) \
-	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section -Xllvm -enable-shrink-wrap=false
+	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section -Xllvm -enable-shrink-wrap=false $(SWIFT_DEBUGFLAGS)
 KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno-mmx -fdebug-prefix-map=$(CURDIR)=.
 
 # User programs: each directory Sources/Servers/<name>/ (but Runtime) is one program, build/servers/<name>.elf,
@@ -46,7 +51,7 @@ SERVER_LINKER_SCRIPT := Sources/Servers/Runtime/user.ld
 SERVER_SWIFTFLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded -wmo \
 	-parse-as-library -Osize -assert-config Debug -g -D USERSPACE -Xfrontend -function-sections \
 	-Xfrontend -disable-stack-protector -import-objc-header $(SERVER_SHIM) \
-	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section -Xllvm -enable-shrink-wrap=false
+	-debug-prefix-map $(CURDIR)=. -Xllvm -generate-arange-section -Xllvm -enable-shrink-wrap=false $(SWIFT_DEBUGFLAGS)
 SERVER_ASFLAGS := -target x86_64-unknown-none-elf -g -fdebug-prefix-map=$(CURDIR)=.
 SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z max-page-size=4096 \
 	-z noexecstack -nostdlib -static

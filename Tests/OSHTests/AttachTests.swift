@@ -118,7 +118,7 @@ enum TestSupport {
         let run = try VMRun.resolve(nil, buildDirectory: d)
         #expect(run.url.lastPathComponent == "r1")
         #expect(try VMRun.resolve("r1", buildDirectory: d).url.path == run.url.path)
-        let script = AttachScript.make(for: run)
+        let script = AttachScript.make(for: run, helpers: false)
         let r = runURL.resolvingSymlinksInPath().path
         #expect(script.split(separator: "\n").dropFirst().map(String.init) == [
             "set pagination off",
@@ -131,7 +131,15 @@ enum TestSupport {
         if let osh = TestSupport.oshPath {
             let (rc, out) = try TestSupport.run(osh, ["attach", "--run", r, "--print-script"])
             #expect(rc == 0)
-            #expect(out == script)
+            // The full script: the same lines with the Python helpers before `target remote`.
+            let full = AttachScript.make(for: run)
+            #expect(full.hasPrefix(script.components(separatedBy: "target remote").first!))
+            #expect(full.hasSuffix("end\ntarget remote \(r)/gdb.sock\n"))
+            for command in ["osh-bt", "osh-syscalls", "osh-threads", "osh-break", "osh-swift-names"] {
+                #expect(full.contains("'\(command)'"), "\(command)")
+            }
+            #expect(out.components(separatedBy: "\n").filter { !$0.hasPrefix("OSH = ") && !$0.hasPrefix("OSH_DEMANGLER") }
+                == full.components(separatedBy: "\n").filter { !$0.hasPrefix("OSH = ") && !$0.hasPrefix("OSH_DEMANGLER") })
             let (rc2, out2) = try TestSupport.run(osh, ["attach", "--run", r])
             #expect(rc2 != 0)
             #expect(out2.contains("is not running"))

@@ -131,3 +131,8 @@ static inline uint64_t address_of_user_thread_start(void) { return (uint64_t)use
 extern uint64_t percpu_storage[], syscall_tracker[];
 static inline uint64_t *symbol_percpu(void) { return percpu_storage; }
 static inline uint64_t *symbol_syscall_tracker(void) { return syscall_tracker; }
+
+// Debug/threads.S: the thread registry debuggers read (Debug/ThreadRegistry.swift writes it).
+extern uint64_t debug_threads[], debug_threads_dropped[];
+static inline uint64_t *symbol_debug_threads(void) { return debug_threads; }
+static inline uint64_t *symbol_debug_threads_dropped(void) { return debug_threads_dropped; }

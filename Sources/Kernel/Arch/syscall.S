@@ -6,6 +6,10 @@
  */
 #include "frame.inc"
 
+/* Call frame information goes to .debug_frame (the linker scripts discard .eh_frame); the entry points
+ * below mark themselves as the outermost frame (rip undefined) so debuggers stop unwinding there. */
+    .cfi_sections .debug_frame
+
 #define USER_CS (0x20 | 3)
 #define USER_DS (0x18 | 3)
 #define SYSCALL_VECTOR 0x100
@@ -13,6 +17,8 @@
     .section .text
     .globl syscall_entry
 syscall_entry:
+    .cfi_startproc
+    .cfi_undefined rip                  /* below is user mode */
     swapgs
     mov %rsp, %gs:8
     mov %gs:0, %rsp
@@ -43,6 +49,7 @@ syscall_entry:
     popq %rsp                           /* user rsp (ss is implied by sysret) */
     swapgs
     sysretq
+    .cfi_endproc
 
 /* switch_context(save: *u64 (where to keep this thread's rsp), next: u64 (the next thread's rsp))
  * Saves the callee-saved registers on this stack, switches stacks, sets known flags (IF, NT, AC, DF,
@@ -72,6 +79,9 @@ switch_context:
 /* First run of a user thread: its kernel stack holds a trap_frame for user mode right above. */
     .globl user_thread_start
 user_thread_start:
+    .cfi_startproc
+    .cfi_undefined rip
     call thread_first_run
     jmp trap_return
+    .cfi_endproc
 

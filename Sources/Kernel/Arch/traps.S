@@ -4,6 +4,10 @@
 
 #include "frame.inc"
 
+/* Call frame information goes to .debug_frame (the linker scripts discard .eh_frame); the entry points
+ * below mark themselves as the outermost frame (rip undefined) so debuggers stop unwinding there. */
+    .cfi_sections .debug_frame
+
     .section .text
     .altmacro
 
@@ -19,6 +23,8 @@ trap_stub_\vector:
 .endm
 
 trap_common:
+    .cfi_startproc
+    .cfi_undefined rip                  /* the interrupted code may be another address space */
     /* Known flags for kernel code: an interrupt gate clears IF, TF and NT but keeps the interrupted
      * code's AC and DF (and a trap from the kernel its NT too, were it ever set); 0x2 is only the
      * always-one bit. Clearing AC here also keeps SMAP in force for user code that set it with popf
@@ -34,6 +40,7 @@ trap_common:
     SAVE_GENERAL_REGISTERS
     CALL_WITH_FRAME kernel_trap
     jmp trap_return
+    .cfi_endproc
 
 /* Restores a struct trap_frame at %rsp and returns to it with iretq (swapgs first when it is user
  * mode). Shared by interrupts, exceptions, syscalls and the first entry of new user threads. */

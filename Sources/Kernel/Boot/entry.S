@@ -15,6 +15,10 @@
  * page below each stack of the image (the boot stack, the three IST stacks) is left unmapped, so an
  * overflow faults instead of overwriting what lies below. CR0.WP makes read-only pages bind ring 0 too.
  */
+
+/* Call frame information goes to .debug_frame (the linker scripts discard .eh_frame); the entry points
+ * below mark themselves as the outermost frame (rip undefined) so debuggers stop unwinding there. */
+    .cfi_sections .debug_frame
 #define KERNEL_VMA 0xffffffff80000000
 #define PHYS(x) ((x) - KERNEL_VMA)
 /* One IST stack: a guard page, then 16 KiB (Arch/Descriptors.swift: istGuardSize, istStackSize). */
@@ -192,6 +196,8 @@ start64_low:
 
     .section .text
 start64_high:
+    .cfi_startproc
+    .cfi_undefined rip                  /* the outermost frame for debuggers */
     mov $0x10, %ax
     mov %ax, %ds
     mov %ax, %es
@@ -211,6 +217,7 @@ start64_high:
 4:  cli
     hlt
     jmp 4b
+    .cfi_endproc
 
     .section .rodata
 no_long_mode_message:

@@ -10,7 +10,8 @@
 import ABI
 #endif
 
-enum ThreadState {
+/// A thread's state; the raw values are what the thread registry (Debug/ThreadRegistry.swift) shows.
+enum ThreadState: UInt8 {
     case created, ready, running, blocked, dead
 }
 
@@ -24,8 +25,14 @@ final class Thread: IntrusiveQueueElement {
 
     let id: UInt64
     let process: Process
-    var state: ThreadState = .created
-    var priority = Thread.defaultPriority
+    var state: ThreadState = .created {
+        didSet { ThreadRegistry.set(registrySlot, word: 2, UInt64(state.rawValue)) }
+    }
+    var priority = Thread.defaultPriority {
+        didSet { ThreadRegistry.set(registrySlot, word: 3, UInt64(priority)) }
+    }
+    /// This thread's entry in the thread registry (-1: none).
+    private var registrySlot = -1
     var exitCode: UInt64 = 0
     /// Set when the thread must end: it does so the next time it would return to user mode.
     var killed = false
@@ -101,6 +108,7 @@ final class Thread: IntrusiveQueueElement {
         switchFrame[6] = address_of_user_thread_start()
         savedRSP.pointee = UInt64(UInt(bitPattern: switchFrame))
         ObjectCounter.live += 1
+        registrySlot = ThreadRegistry.add(self)
     }
 
     /// The idle thread: the boot context itself (kmain ends in the idle loop), so it needs no stack of its
@@ -117,9 +125,11 @@ final class Thread: IntrusiveQueueElement {
         stackBottom = bottom
         (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(stackBottom)
         priority = 0
+        registrySlot = ThreadRegistry.add(self)
     }
 
     deinit {
+        ThreadRegistry.remove(registrySlot)
         KernelStacks.unmap(bottom: stackBottom)
         PMM.free(stackPhysical, count: Thread.stackPages)
         if id != 0 { ObjectCounter.live -= 1 }

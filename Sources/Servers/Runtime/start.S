@@ -1,16 +1,20 @@
 /* Userspace entry points, syscall stubs and thread trampolines.
  * Syscall convention (Sources/ABI/Syscalls.swift): rax = number, arguments in rdi, rsi, rdx, r10, r8, r9;
  * on return rax = error (0 = success), rdx = value; rcx and r11 are clobbered. */
+    .cfi_sections .debug_frame           /* user.ld keeps .debug_frame; debuggers read it */
     .section .text
 
 /* The kernel enters here with rdi = address of the StartupBlock and rsp = the top of a user stack. */
     .globl _start
     .type _start, @function
 _start:
+    .cfi_startproc
+    .cfi_undefined rip          /* the outermost frame for debuggers */
     xor %ebp, %ebp              /* the end of every stack trace */
     and $-16, %rsp
     call runtime_start          /* rdi passes through; never returns */
     ud2
+    .cfi_endproc
     .size _start, . - _start
 
 /* struct syscall_result raw_syscall(number, a0, a1, a2, a3, a4, a5):
@@ -58,6 +62,8 @@ ipc_syscall:
     .globl runtime_thread_trampoline
     .type runtime_thread_trampoline, @function
 runtime_thread_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip
     xor %ebp, %ebp
     and $-16, %rsp
     call runtime_thread_main    /* returns the exit code */
@@ -65,6 +71,7 @@ runtime_thread_trampoline:
     mov $17, %eax               /* thread_exit */
     syscall
     ud2
+    .cfi_endproc
     .size runtime_thread_trampoline, . - runtime_thread_trampoline
 
 /* uint64_t sse_fill_and_yield(uint64_t value, uint64_t rounds) */

@@ -75,6 +75,11 @@
 //                      name len (≤ 64)                          r: entry point; maps its PT_LOAD segments
 //                      into the process's Vmem (copies, fresh Frames) and records the image (name, build
 //                      ID, segments) for the process's fault reports (.badELF for a bad image)
+//   process_set_limit  a: process (.manage), LimitKind, value   lowers that process's limit (.accessDenied
+//                      to raise it, .invalidArgument for a bad kind); calls that would go over a limit of
+//                      the caller's process or of an ancestor fail with .limitExceeded
+//   process_get_usage  a: process (.read), LimitKind            r: what the process and its descendants
+//                      hold of that kind (handles: its own table)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -124,9 +129,11 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case futexWake = 45
     case futexRequeue = 46
     case threadSetIPCBuffer = 47
+    case processSetLimit = 48
+    case processGetUsage = 49
 
     /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.threadSetIPCBuffer.rawValue) + 1
+    public static let count = Int(Syscall.processGetUsage.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -179,6 +186,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .futexWake: return "futex_wake"
         case .futexRequeue: return "futex_requeue"
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
+        case .processSetLimit: return "process_set_limit"
+        case .processGetUsage: return "process_get_usage"
         }
     }
 
@@ -188,7 +197,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         switch self {
         case .debugLog, .systemInfo: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
-        case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad: return .process
+        case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
+             .processSetLimit, .processGetUsage: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem
@@ -231,6 +241,9 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     case liveObjects = 1
     /// Timer ticks since boot.
     case ticks = 2
+    /// Pages the kernel heap holds (small-class pages stay carved; large blocks come and go): free
+    /// frames plus this is what tests compare with a baseline.
+    case heapPages = 3
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

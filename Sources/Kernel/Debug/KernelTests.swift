@@ -228,7 +228,7 @@ enum KernelTests {
 
     static func frameLazy() -> Bool {
         let before = PMM.freeCount
-        let frame = Frame(pageCount: 4)
+        let frame = try! Frame(pageCount: 4)
         let untouched = PMM.freeCount == before
         var out = [UInt8](repeating: 0xff, count: 16)
         let readOK = (try? withBytes(&out) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
@@ -247,7 +247,7 @@ enum KernelTests {
 
     static func vmemMapResolveUnmap() -> Bool {
         guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
-        let frame = Frame(pageCount: 2)
+        let frame = try! Frame(pageCount: 2)
         let address: UInt64 = 0x1000_0000
         guard (try? vmem.map(frame: frame, frameOffset: 0, address: address, length: 8192, flags: [.read, .write],
                              cache: .writeBack, ownerProcess: 1, ownerHandle: 1)) != nil else {
@@ -266,7 +266,7 @@ enum KernelTests {
 
     static func vmemRefusals() -> Bool {
         guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
-        let frame = Frame(pageCount: 4)
+        let frame = try! Frame(pageCount: 4)
         func map(_ address: UInt64, _ length: UInt64, offset: UInt64 = 0, handle: UInt32) -> SysError? {
             do {
                 try vmem.map(frame: frame, frameOffset: offset, address: address, length: length, flags: [.read],
@@ -286,7 +286,7 @@ enum KernelTests {
 
     static func handleRights() -> Bool {
         var table = HandleTable<KernelObject>(capacity: 16)
-        guard let h = try? table.insert(.frame(Frame(pageCount: 1)), rights: [.read, .map, .duplicate]) else {
+        guard let h = try? table.insert(.frame(try! Frame(pageCount: 1)), rights: [.read, .map, .duplicate]) else {
             return check(false, "insert failed")
         }
         let wider = (try? table.duplicate(h, rights: [.read, .write])) == nil
@@ -305,7 +305,7 @@ enum KernelTests {
             guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
             let process = Process(vmem: vmem)
             var table = HandleTable<KernelObject>(capacity: 16)
-            let frame = Frame(pageCount: 8)
+            let frame = try! Frame(pageCount: 8)
             _ = try? table.insert(.frame(frame), rights: Rights.defaults(for: .frame))
             _ = try? table.insert(.process(process), rights: Rights.defaults(for: .process))
             try? vmem.map(frame: frame, frameOffset: 0, address: 0x1000_0000, length: 8 * 4096, flags: [.read, .write],

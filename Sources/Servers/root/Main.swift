@@ -64,6 +64,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("ring_stream", testRingStream)
     run("ring_backpressure", testRingBackpressure)
     run("ring_cross_process", testRingCrossProcess)
+    for (name, body) in limitTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     print("\(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1

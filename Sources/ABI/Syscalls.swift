@@ -39,8 +39,9 @@
 //   vmem_unmap         a: vmem (.map), address, length          exactly one whole mapping (.notMapped)
 //   vmem_read          a: vmem (.read), address, ptr, len       copies from that Vmem into the caller
 //   vmem_write         a: vmem (.write), address, ptr, len      copies from the caller into that Vmem
-//   frame_create       a: size (bytes, page multiple, > 0)      r: frame; pages are allocated and zeroed
-//                      on first touch (lazily)
+//   frame_create       a: size (bytes, page multiple, > 0, ≤ 256 TiB: .tooLarge)   r: frame; pages are
+//                      allocated and zeroed on first touch (lazily), charged then to the creator's limits
+//                      (.limitExceeded; .outOfMemory when only the kernel heap's reserve is left)
 //   frame_get_size     a: frame (.read)                         r: size
 //   frame_set_size     a: frame (.manage), size                 .badState when shrinking under a mapping
 //   frame_read         a: frame (.read), offset, ptr, len       .invalidArgument past the end

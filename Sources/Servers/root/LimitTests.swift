@@ -67,6 +67,7 @@ func testFrameHugeSparse() throws(SysError) {
     for _ in 0..<100 { frames.append(try frameCreate(size: 4 << 30)) }
     let used = drop(before, try systemInfo(.freeFrames))
     check(used < 16, "100 untouched 4 GiB frames took \(used) frames")
+    print("frame.huge_sparse: 100 untouched 4 GiB frames took \(used) frames")
     for f in frames { try handleClose(f) }
     step("1 TiB frame, 100 pages touched")
     let me = try processSelf()
@@ -77,6 +78,7 @@ func testFrameHugeSparse() throws(SysError) {
     for i in 0..<UInt64(100) { try setFrameWord(big, i * ((1 << 40) / 100) & ~(pageSize - 1), i + 1) }
     let cost = drop(free, try systemInfo(.freeFrames))
     check(cost >= 100 && cost <= 320, "100 touched pages of a 1 TiB frame cost \(cost) frames")
+    print("frame.huge_sparse: a 1 TiB frame with 100 pages touched took \(cost) frames")
     let charged = try processGetUsage(me, .frames) - usageBefore
     check(charged == 100, "frames charged: \(charged), expected 100")
     check(try frameWord(big, 99 * ((1 << 40) / 100) & ~(pageSize - 1)) == 100, "the last word written reads back wrong")
@@ -110,6 +112,7 @@ func testProcessLoadHugeSegment() throws(SysError) {
         }
         let cost = drop(free, try systemInfo(.freeFrames))
         check(cost < 32, "loading a \(hex(memsz))-byte segment cost \(cost) frames")
+        print("process_load.huge_segment: a \(hex(memsz))-byte segment took \(cost) frames")
         let heapCost = drop(try systemInfo(.heapPages), heap)
         check(heapCost < 8, "loading took \(heapCost) heap pages")
         let held = try processGetUsage(process, .frames)

@@ -13,7 +13,8 @@
 //   handle_identify    a: handle                                r: type << 32 | rights
 //   handle_duplicate   a: handle, rights (subset)               r: new handle          needs .duplicate
 //   handle_close       a: handle
-//   process_create     a: vmem (needs .map)                     r: process (the process runs in that Vmem)
+//   process_create     a: vmem (needs .map)                     r: process (the process runs in that Vmem;
+//                      what it holds also counts against the caller's limits, see process_set_limit)
 //   process_self       r: process
 //   process_give       a: process (.write), handle (.transfer)  r: the handle's value in the target; the
 //                      handle moves (gone from the caller)

@@ -94,6 +94,8 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
     case wouldBlock = 16
     case timedOut = 17
     case badELF = 18
+    /// A resource limit of the calling process (or of an ancestor) would be exceeded (process_set_limit).
+    case limitExceeded = 19
 
     public var name: StaticString {
         switch self {
@@ -115,6 +117,7 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
         case .wouldBlock: return "would block"
         case .timedOut: return "timed out"
         case .badELF: return "bad ELF image"
+        case .limitExceeded: return "resource limit exceeded"
         }
     }
 }
@@ -150,4 +153,17 @@ public enum ExitCode {
     /// A process ended by a CPU exception in user mode: the high bit and the vector.
     public static func fault(vector: UInt64) -> UInt64 { 0x8000_0000_0000_0000 | vector }
     public static func isFault(_ code: UInt64) -> Bool { code != stopped && code & 0x8000_0000_0000_0000 != 0 }
+}
+
+/// The resources a process's limits bound (process_set_limit, process_get_usage). Each counts for the
+/// process and its descendants, except handles (the process's own table only).
+public enum LimitKind: UInt64, CaseIterable, Sendable {
+    /// Physical pages of the Frames the process created, counted when first touched.
+    case frames = 0
+    /// Bytes of kernel memory for the process's Frame objects and their page trees.
+    case kernelMemory = 1
+    /// Handles in the process's own handle table.
+    case handles = 2
+    /// Threads created in the process and not yet freed.
+    case threads = 3
 }

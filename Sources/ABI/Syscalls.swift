@@ -13,7 +13,8 @@
 //   handle_identify    a: handle                                r: type << 32 | rights
 //   handle_duplicate   a: handle, rights (subset)               r: new handle          needs .duplicate
 //   handle_close       a: handle
-//   process_create     a: vmem (needs .map)                     r: process (the process runs in that Vmem)
+//   process_create     a: vmem (needs .map)                     r: process (the process runs in that Vmem;
+//                      what it holds also counts against the caller's limits, see process_set_limit)
 //   process_self       r: process
 //   process_give       a: process (.write), handle (.transfer)  r: the handle's value in the target; the
 //                      handle moves (gone from the caller)
@@ -39,8 +40,9 @@
 //   vmem_unmap         a: vmem (.map), address, length          exactly one whole mapping (.notMapped)
 //   vmem_read          a: vmem (.read), address, ptr, len       copies from that Vmem into the caller
 //   vmem_write         a: vmem (.write), address, ptr, len      copies from the caller into that Vmem
-//   frame_create       a: size (bytes, page multiple, > 0)      r: frame; pages are allocated and zeroed
-//                      on first touch (lazily)
+//   frame_create       a: size (bytes, page multiple, > 0, ≤ 256 TiB: .tooLarge)   r: frame; pages are
+//                      allocated and zeroed on first touch (lazily), charged then to the creator's limits
+//                      (.limitExceeded; .outOfMemory when only the kernel heap's reserve is left)
 //   frame_get_size     a: frame (.read)                         r: size
 //   frame_set_size     a: frame (.manage), size                 .badState when shrinking under a mapping
 //   frame_read         a: frame (.read), offset, ptr, len       .invalidArgument past the end
@@ -77,6 +79,11 @@
 //                      name len (≤ 64)                          r: entry point; maps its PT_LOAD segments
 //                      into the process's Vmem (copies, fresh Frames) and records the image (name, build
 //                      ID, segments) for the process's fault reports (.badELF for a bad image)
+//   process_set_limit  a: process (.manage), LimitKind, value   lowers that process's limit (.accessDenied
+//                      to raise it, .invalidArgument for a bad kind); calls that would go over a limit of
+//                      the caller's process or of an ancestor fail with .limitExceeded
+//   process_get_usage  a: process (.read), LimitKind            r: what the process and its descendants
+//                      hold of that kind (handles: its own table)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -126,9 +133,11 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case futexWake = 45
     case futexRequeue = 46
     case threadSetIPCBuffer = 47
+    case processSetLimit = 48
+    case processGetUsage = 49
 
     /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.threadSetIPCBuffer.rawValue) + 1
+    public static let count = Int(Syscall.processGetUsage.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -181,6 +190,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .futexWake: return "futex_wake"
         case .futexRequeue: return "futex_requeue"
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
+        case .processSetLimit: return "process_set_limit"
+        case .processGetUsage: return "process_get_usage"
         }
     }
 
@@ -190,7 +201,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         switch self {
         case .debugLog, .systemInfo: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
-        case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad: return .process
+        case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
+             .processSetLimit, .processGetUsage: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem
@@ -233,6 +245,9 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     case liveObjects = 1
     /// Timer ticks since boot.
     case ticks = 2
+    /// Pages the kernel heap holds (small-class pages stay carved; large blocks come and go): free
+    /// frames plus this is what tests compare with a baseline.
+    case heapPages = 3
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

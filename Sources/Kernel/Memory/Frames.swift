@@ -56,4 +56,18 @@ enum PMM {
     }
 
     static var freeCount: Int { allocator?.freeCount ?? 0 }
+
+    /// Frames kept back for the kernel heap: memory that user actions (Frame pages, page tables, page-tree
+    /// nodes) cannot take, so that the Swift runtime's allocations, which trap when posix_memalign fails,
+    /// always find pages. 2,048 frames (8 MiB).
+    static let heapReserve = 2048
+
+    /// Whether `count` frames can go to user-driven memory without entering the heap's reserve.
+    static func userCanAllocate(_ count: Int) -> Bool { freeCount >= heapReserve + count }
+
+    /// One frame for user-driven memory, or nil when only the heap's reserve is left.
+    static func allocateForUser() -> UInt64? {
+        guard userCanAllocate(1) else { return nil }
+        return allocate()
+    }
 }

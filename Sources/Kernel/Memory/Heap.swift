@@ -134,6 +134,27 @@ enum Heap {
     }
 }
 
+extension Heap {
+    /// Free frames the heap must still be able to take when a syscall starts: its small allocations
+    /// (objects, short arrays) fit many times over; larger buffers go through withBuffer, which checks.
+    static let syscallHeadroomPages = 64
+
+    /// Whether a syscall may start allocating: .outOfMemory is returned instead when not, since a
+    /// failed Swift allocation traps.
+    static var hasSyscallHeadroom: Bool { !usePhysicalMemory || PMM.freeCount >= syscallHeadroomPages }
+
+    /// Runs `body` with a zeroed kernel buffer of `count` bytes taken straight from the heap, which
+    /// reports failure (.outOfMemory) instead of trapping as a Swift array allocation would.
+    static func withBuffer<R>(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(SysError) -> R) throws(SysError) -> R {
+        guard count > 0 else { return try body(UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
+        guard PMM.freeCount >= syscallHeadroomPages + count / heapPageSize + 1 || !usePhysicalMemory,
+              let p = allocate(size: count, alignment: 16) else { throw .outOfMemory }
+        defer { free(p) }
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: count)
+        return try body(UnsafeMutableRawBufferPointer(start: p, count: count))
+    }
+}
+
 @_cdecl("posix_memalign")
 func posix_memalign(_ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int) -> Int32 {
     guard let p = Heap.allocate(size: size, alignment: alignment) else {

@@ -1,71 +1,119 @@
 // Frame: a run of physical pages, allocated and zeroed on first touch. Several handles (and several
 // mappings, in several Vmems) can reach one Frame: that is shared memory. The pages go back to the PMM
-// when the last handle and the last mapping are gone.
+// when the last handle and the last mapping are gone. The pages are kept in a PageTree (Core), so a
+// Frame's kernel memory grows with the pages touched, never with its size; pages and tree nodes are
+// charged to the creating process's Account (Limits.swift).
 
 #if !KERNEL
 import ABI
 #endif
 
+/// Page-tree nodes: frames from the PMM that leave its reserve alone (PMM.allocateForUser), reached
+/// through the direct map.
+struct FrameTreeMemory: PageTableMemory {
+    mutating func allocateTable() -> UInt64? {
+        guard let p = PMM.allocateForUser() else { return nil }
+        zeroPage(p)
+        return p
+    }
+    mutating func freeTable(_ physical: UInt64) { PMM.free(physical) }
+    func entries(_ physical: UInt64) -> UnsafeMutablePointer<UInt64> {
+        KernelMemory.virtual(physical: physical).assumingMemoryBound(to: UInt64.self)
+    }
+}
+
 final class Frame {
-    /// Physical address of each page, 0 while not yet touched.
-    private(set) var pages: [UInt64]
+    /// The pages touched so far (a radix tree: its memory follows the pages held, not the size).
+    private var pages = PageTree(memory: FrameTreeMemory())
+    /// Size in pages.
+    private(set) var pageCount: UInt64
     /// Pages the Frame does not own (boot modules): never freed to the PMM.
     let ownsPages: Bool
+    /// Who pays for the pages and page-tree nodes (nil: the kernel's own Frames). See Limits.swift.
+    let account: Account?
     /// Live mappings of this frame, and which (process, handle) pairs back them: a handle backs at most
     /// one live mapping.
     var mappingCount = 0
     var mappingHandles: [(processID: UInt64, handle: UInt32, end: UInt64)] = []
 
-    static let maxPages = 1 << 20          // 4 GiB
+    /// The largest size in pages: the page tree's index range (256 TiB), more than the user half.
+    static let maxPages = PageTree<FrameTreeMemory>.indexLimit
+    /// Kernel memory charged for the Frame object itself (its heap block and mapping list, bounded).
+    static let objectBytes: UInt64 = 256
 
-    init(pageCount: Int) {
-        pages = [UInt64](repeating: 0, count: pageCount)
+    /// An empty Frame of `pageCount` pages (≤ maxPages), charged to `account`; costs no page until touched.
+    init(pageCount: UInt64, account: Account? = nil) throws(SysError) {
+        guard pageCount <= Frame.maxPages else { throw .tooLarge }
+        try account?.charge(.kernelMemory, Frame.objectBytes)
+        self.pageCount = pageCount
+        self.account = account
         ownsPages = true
         ObjectCounter.live += 1
     }
 
     /// A frame over existing physical memory (a boot module), read through the direct map.
-    init(physical: UInt64, byteCount: UInt64) {
-        let count = Int((byteCount + pageSize - 1) / pageSize)
-        pages = (0..<count).map { physical + UInt64($0) * pageSize }
+    init(physical: UInt64, byteCount: UInt64) throws(SysError) {
+        pageCount = (byteCount + pageSize - 1) / pageSize
         ownsPages = false
+        account = nil
+        for i in 0..<pageCount { try pages.insert(physical + i * pageSize, at: i) }
         ObjectCounter.live += 1
     }
 
     deinit {
-        if ownsPages {
-            for p in pages where p != 0 { PMM.free(p) }
-        }
+        release(from: 0)
+        account?.remove(.kernelMemory, Frame.objectBytes)
         ObjectCounter.live -= 1
     }
 
-    var size: UInt64 { UInt64(pages.count) * pageSize }
+    var size: UInt64 { pageCount * pageSize }
 
-    /// The physical page at index, allocating and zeroing it on first touch.
+    /// Pages held (touched), for tests and accounting.
+    var pagesHeld: Int { pages.count }
+
+    /// Drops the pages at index `start` and above, giving them and the freed nodes back.
+    private func release(from start: UInt64) {
+        let (count, nodes) = (pages.count, pages.nodes)
+        let owns = ownsPages
+        pages.remove(from: start) { (p: UInt64) in if owns { PMM.free(p) } }
+        account?.remove(.frames, UInt64(count - pages.count))
+        account?.remove(.kernelMemory, UInt64(nodes - pages.nodes) * pageSize)
+    }
+
+    /// The physical page at index, allocating and zeroing it on first touch: charged to the account
+    /// (.limitExceeded), and refused with .outOfMemory when the PMM has only its reserve left.
     func page(_ index: Int) throws(SysError) -> UInt64 {
-        guard index >= 0 && index < pages.count else { throw .invalidArgument }
-        if pages[index] == 0 {
-            guard let p = PMM.allocate() else { throw .outOfMemory }
-            zeroPage(p)
-            pages[index] = p
+        guard index >= 0 && UInt64(index) < pageCount else { throw .invalidArgument }
+        let i = UInt64(index)
+        if let p = pages.lookup(i) { return p }
+        let nodes = UInt64(pages.nodesNeeded(for: i))
+        try account?.check(.frames, 1)
+        try account?.check(.kernelMemory, nodes * pageSize)
+        guard PMM.userCanAllocate(1 + Int(nodes)), let p = PMM.allocateForUser() else { throw .outOfMemory }
+        let before = pages.nodes
+        do throws(SysError) { try pages.insert(p, at: i) } catch {
+            PMM.free(p)
+            throw error
         }
-        return pages[index]
+        zeroPage(p)
+        account?.add(.frames, 1)
+        account?.add(.kernelMemory, UInt64(pages.nodes - before) * pageSize)
+        return p
     }
 
     func setSize(_ bytes: UInt64) throws(SysError) {
         guard bytes > 0 else { throw .invalidArgument }
         guard bytes % pageSize == 0 else { throw .misaligned }
-        let count = Int(bytes / pageSize)
+        let count = bytes / pageSize
         guard count <= Frame.maxPages else { throw .tooLarge }
-        if count < pages.count {
+        if count < pageCount {
             // Shrinking is refused only below what some mapping covers.
             guard mappingHandles.allSatisfy({ $0.end <= bytes }) else { throw .badState }
-            if ownsPages { for p in pages[count...] where p != 0 { PMM.free(p) } }
-            pages.removeLast(pages.count - count)
-        } else if count > pages.count {
+            release(from: count)
+        } else if count > pageCount {
             guard ownsPages else { throw .badState }
-            pages.append(contentsOf: [UInt64](repeating: 0, count: count - pages.count))
         }
+        pageCount = count
     }
 
     /// Copies between the frame (from `offset`) and a kernel buffer; `write` true copies into the frame.

@@ -19,7 +19,7 @@ enum Loader {
         let plan = try ELFLoadPlan.plan(elf)
         var segments: [(start: UInt64, size: UInt64, flags: UInt32)] = []
         for s in plan.segments {
-            let frame = Frame(pageCount: Int(s.memorySize / pageSize))
+            let frame = try Frame(pageCount: s.memorySize / pageSize, account: process.account)
             if s.fileSize > 0 {
                 let source = UnsafeMutableRawBufferPointer(mutating: UnsafeRawBufferPointer(
                     rebasing: image[Int(s.fileOffset)..<Int(s.fileOffset + s.fileSize)]))
@@ -46,7 +46,7 @@ enum Loader {
         let image = UnsafeRawBufferPointer(start: KernelMemory.virtual(physical: module.start), count: size)
         let entry = try load(elfBytes: image, name: bytes("root"), into: vmem, process: process)
 
-        let stack = Frame(pageCount: Int(stackSize / pageSize))
+        let stack = try Frame(pageCount: stackSize / pageSize, account: process.account)
         try vmem.map(frame: stack, frameOffset: 0, address: stackTop - stackSize, length: stackSize,
                      flags: [.read, .write], cache: .writeBack, ownerProcess: 0, ownerHandle: 1)
 
@@ -64,7 +64,7 @@ enum Loader {
                                UInt64(namesStart), UInt64(commandLine.count)]
         var names: [UInt8] = commandLine
         for m in otherModules {
-            let frame = Frame(physical: m.start, byteCount: m.end - m.start)
+            let frame = try Frame(physical: m.start, byteCount: m.end - m.start)
             words.append(try give(.frame(frame)))
             words.append(m.end - m.start)
             words.append(UInt64(namesStart + names.count))
@@ -76,7 +76,7 @@ enum Loader {
         for w in words { for b in 0..<8 { block.append(UInt8(truncatingIfNeeded: w >> (8 * b))) } }
         block.append(contentsOf: names)
         let pages = (UInt64(block.count) + pageSize - 1) / pageSize
-        let startup = Frame(pageCount: Int(pages))
+        let startup = try Frame(pageCount: pages, account: process.account)
         try withBytes(&block) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try startup.copy(offset: 0, buffer: b, write: true)
         }

@@ -98,6 +98,11 @@ final class Process {
     let exitWaiters = WaitQueue()
     var image: ProgramImage? = nil
 
+    // Resource limits (Limits.swift), kept apart from the lifecycle fields above.
+    /// What this process and its descendants may hold and hold now; chained to the creator's account
+    /// by process_create (the root's has no parent and no limits).
+    var account = Account(parent: nil)
+
     init(vmem: Vmem) {
         id = Process.nextID
         Process.nextID += 1

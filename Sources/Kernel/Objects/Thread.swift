@@ -79,6 +79,10 @@ final class Thread: IntrusiveQueueElement {
     /// user code.
     let frame: UnsafeMutablePointer<trap_frame>
 
+    // Resource limits (Limits.swift), kept apart from the lifecycle fields above.
+    /// The thread's charge to its process's account (.threads), given back when the Thread is freed.
+    var limitCharge: Charge? = nil
+
     /// A user thread that will start at `entry` with `stack` and `argument` in rdi.
     init(process: Process, entry: UInt64, stack: UInt64, argument: UInt64) throws(SysError) {
         guard let physical = PMM.allocate(count: Thread.stackPages) else { throw .outOfMemory }

@@ -6,10 +6,10 @@
 import ABI
 #endif
 
-/// Page-table memory: frames from the PMM, reached through the direct map.
+/// Page-table memory: frames from the PMM (never its heap reserve), reached through the direct map.
 struct KernelPageMemory: PageTableMemory {
     mutating func allocateTable() -> UInt64? {
-        guard let p = PMM.allocate() else { return nil }
+        guard let p = PMM.allocateForUser() else { return nil }
         zeroPage(p)
         return p
     }
@@ -114,7 +114,10 @@ final class Vmem {
     func copy(address: UInt64, buffer: UnsafeMutableRawBufferPointer, write: Bool) throws(SysError) {
         guard address < userAddressLimit, UInt64(buffer.count) <= userAddressLimit - address else { throw .badAddress }
         try copyByPage(from: address, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
-            do throws(SysError) { return try resolve(at, write: write) } catch { throw .badAddress }
+            do throws(SysError) { return try resolve(at, write: write) } catch {
+                // Running out of memory or over a limit is said as such; any other refusal is a bad address.
+                throw error == .outOfMemory || error == .limitExceeded ? error : .badAddress
+            }
         }
     }
 }

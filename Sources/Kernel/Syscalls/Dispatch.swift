@@ -26,6 +26,11 @@ func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
     if number == Syscall.receiverReplyRecv.rawValue && FastPath.replyReceive(frame) { return }
     let f = frame.pointee
     Tracker.count(number)
+    guard Heap.hasSyscallHeadroom else {
+        frame.pointee.rax = SysError.outOfMemory.rawValue
+        frame.pointee.rdx = 0
+        return
+    }
     let args = SyscallArguments(a0: f.rdi, a1: f.rsi, a2: f.rdx, a3: f.r10, a4: f.r8, a5: f.r9)
     do {
         let value = try Syscalls.dispatch(number, args)
@@ -113,6 +118,8 @@ enum Syscalls {
         case .futexWake: return try Futex.wake(a.a0, count: a.a1)
         case .futexRequeue: return try Futex.requeue(a.a0, wake: a.a1, to: a.a2, requeue: a.a3)
         case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
+        case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
+        case .processGetUsage: return try processGetUsage(a.a0, a.a1)
         }
     }
 
@@ -132,7 +139,8 @@ enum Syscalls {
     }
 
     static func insertNew(_ object: KernelObject) throws(SysError) -> UInt64 {
-        UInt64(try process.handles.insert(object, rights: Rights.defaults(for: object.type)))
+        try checkHandleLimit(process)
+        return UInt64(try process.handles.insert(object, rights: Rights.defaults(for: object.type)))
     }
 
     static func frame(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Frame {
@@ -162,6 +170,7 @@ enum Syscalls {
 
     static func handleDuplicate(_ raw: UInt64, _ rights: UInt64) throws(SysError) -> UInt64 {
         guard rights <= UInt64(UInt32.max) else { throw .invalidArgument }
+        try checkHandleLimit(process)
         return UInt64(try process.handles.duplicate(try handleValue(raw), rights: Rights(rawValue: UInt32(rights))))
     }
 
@@ -194,9 +203,12 @@ enum Syscalls {
     /// otherwise `access` fills the buffer from the target and it is copied out to the caller.
     static func relay(_ buffer: UInt64, _ length: UInt64, write: Bool,
                       _ access: (UnsafeMutableRawBufferPointer) throws(SysError) -> Void) throws(SysError) {
-        var bytes = write ? try copyIn(buffer, length) : [UInt8](repeating: 0, count: Int(length))
-        try withBytes(&bytes, access)
-        if !write { try copyOut(&bytes, to: buffer) }
+        guard length <= maxCopy else { throw .tooLarge }
+        try Heap.withBuffer(Int(length)) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            if write { try process.vmem.copy(address: buffer, buffer: b, write: false) }
+            try access(b)
+            if !write { try process.vmem.copy(address: buffer, buffer: b, write: true) }
+        }
     }
 
     static func debugLog(_ address: UInt64, _ length: UInt64) throws(SysError) -> UInt64 {
@@ -210,7 +222,9 @@ enum Syscalls {
 
     static func processCreate(_ vmemHandle: UInt64) throws(SysError) -> UInt64 {
         let v = try vmem(vmemHandle, .map)
-        return try insertNew(.process(Process(vmem: v)))
+        let p = Process(vmem: v)
+        p.account = Account(parent: process.account)
+        return try insertNew(.process(p))
     }
 
     static let maxImage: UInt64 = 64 << 20
@@ -222,15 +236,10 @@ enum Syscalls {
         let nameBytes = try copyIn(name, nameLength)
         guard !target.exited else { throw .badState }
         guard image.size <= maxImage else { throw .tooLarge }
-        var bytes = [UInt8](repeating: 0, count: Int(image.size))
-        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+        return try Heap.withBuffer(Int(image.size)) { (b: UnsafeMutableRawBufferPointer) throws(SysError) -> UInt64 in
             try image.copy(offset: 0, buffer: b, write: false)
+            return try Loader.load(elfBytes: UnsafeRawBufferPointer(b), name: nameBytes, into: target.vmem, process: target)
         }
-        var entry: UInt64 = 0
-        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-            entry = try Loader.load(elfBytes: UnsafeRawBufferPointer(b), name: nameBytes, into: target.vmem, process: target)
-        }
-        return entry
     }
 
     static func processGive(_ target: UInt64, _ handle: UInt64) throws(SysError) -> UInt64 {
@@ -239,6 +248,7 @@ enum Syscalls {
         let entry = try process.handles.lookup(value)
         guard entry.rights.contains(.transfer) else { throw .accessDenied }
         guard !to.exited else { throw .badState }
+        try checkHandleLimit(to)
         let given = try to.handles.insert(entry.object, rights: entry.rights)
         try process.closeHandle(value)
         return UInt64(given)
@@ -265,7 +275,9 @@ enum Syscalls {
         let p = try processObject(processHandle, .manage)
         guard !p.exited else { throw .badState }
         guard entry < userAddressLimit, stack < userAddressLimit else { throw .badAddress }
+        let charge = try Charge(p.account, .threads, 1)
         let t = try Thread(process: p, entry: entry, stack: stack, argument: argument)
+        t.limitCharge = charge
         p.threads.append(t)
         do {
             return try insertNew(.thread(t))
@@ -375,8 +387,8 @@ enum Syscalls {
     static func frameCreate(_ size: UInt64) throws(SysError) -> UInt64 {
         guard size > 0 else { throw .invalidArgument }
         guard size % pageSize == 0 else { throw .misaligned }
-        guard size / pageSize <= UInt64(Frame.maxPages) else { throw .tooLarge }
-        return try insertNew(.frame(Frame(pageCount: Int(size / pageSize))))
+        guard size / pageSize <= Frame.maxPages else { throw .tooLarge }
+        return try insertNew(.frame(try Frame(pageCount: size / pageSize, account: process.account)))
     }
 
     static func frameSetSize(_ raw: UInt64, _ size: UInt64) throws(SysError) -> UInt64 {
@@ -412,12 +424,33 @@ enum Syscalls {
         return 0
     }
 
+    // MARK: resource limits
+
+    /// Throws .limitExceeded when `p`'s handle table holds as many handles as its limit allows.
+    static func checkHandleLimit(_ p: Process) throws(SysError) {
+        guard UInt64(p.handles.count) < p.account.limit(.handles) else { throw .limitExceeded }
+    }
+
+    static func processSetLimit(_ raw: UInt64, _ kind: UInt64, _ value: UInt64) throws(SysError) -> UInt64 {
+        let p = try processObject(raw, .manage)
+        guard let k = LimitKind(rawValue: kind) else { throw .invalidArgument }
+        try p.account.lower(k, to: value)
+        return 0
+    }
+
+    static func processGetUsage(_ raw: UInt64, _ kind: UInt64) throws(SysError) -> UInt64 {
+        let p = try processObject(raw, .read)
+        guard let k = LimitKind(rawValue: kind) else { throw .invalidArgument }
+        return k == .handles ? UInt64(p.handles.count) : p.account.usage(k)
+    }
+
     static func systemInfo(_ kind: UInt64) throws(SysError) -> UInt64 {
         guard let info = SystemInfo(rawValue: kind) else { throw .invalidArgument }
         switch info {
         case .freeFrames: return UInt64(PMM.freeCount)
         case .liveObjects: return UInt64(ObjectCounter.live)
         case .ticks: return Scheduler.ticks
+        case .heapPages: return UInt64(Heap.pagesInUse)
         }
     }
 }

@@ -50,6 +50,9 @@ enum IPC {
             moving.append(entry)
         }
         guard to.process.handles.count + moving.count <= Process.handleCapacity else { throw .noHandles }
+        guard moving.isEmpty || UInt64(to.process.handles.count + moving.count) <= to.process.account.limit(.handles) else {
+            throw .limitExceeded   // the receiver's handle limit (Limits.swift)
+        }
         // The bytes go first, the handle slots cleared: a receiver's buffer that cannot take them (unmapped
         // since thread_set_ipc_buffer, or no memory for its page) fails the send before any handle moves.
         for i in 0..<IPCBuffer.maxHandles * 4 { bytes[i] = 0 }

@@ -220,3 +220,15 @@ public func receiverCreate() throws(SysError) -> Handle { Handle(try syscall(.re
 public func senderCreate(_ receiver: Handle, badge: UInt64 = 0) throws(SysError) -> Handle { Handle(try syscall(.senderCreate, receiver.word, badge)) }
 public func replyCreate() throws(SysError) -> Handle { Handle(try syscall(.replyCreate)) }
 public func notifyCreate() throws(SysError) -> Handle { Handle(try syscall(.notifyCreate)) }
+
+// MARK: resource limits
+
+/// Lowers a limit of `process` (and so of what its descendants may hold together); raising is refused.
+public func processSetLimit(_ process: Handle, _ kind: LimitKind, _ value: UInt64) throws(SysError) {
+    _ = try syscall(.processSetLimit, process.word, kind.rawValue, value)
+}
+
+/// What `process` and its descendants hold of `kind` (handles: its own table).
+public func processGetUsage(_ process: Handle, _ kind: LimitKind) throws(SysError) -> UInt64 {
+    try syscall(.processGetUsage, process.word, kind.rawValue)
+}

@@ -99,8 +99,9 @@ extension KernelTests {
     /// A user page of a fresh address space, present, with `bytes` at its start; runs body with that
     /// address space active (CR3), then switches back.
     static func withUserPage(exec: Bool, bytes: [UInt8], _ body: (UInt64) -> Bool) -> Bool {
-        guard let vmem = try? Vmem() else { return check(false, "Vmem() failed") }
-        let frame = Frame(pageCount: 1)
+        guard let vmem = try? Vmem(), let frame = try? Frame(pageCount: 1) else {
+            return check(false, "Vmem() or Frame(pageCount: 1) failed")
+        }
         let page: UInt64 = 0x1000_0000
         let flags: MapFlags = exec ? [.read, .exec] : [.read, .write]
         guard (try? vmem.map(frame: frame, frameOffset: 0, address: page, length: pageSize, flags: flags,

@@ -40,49 +40,18 @@ final class BackgroundBoot {
         }
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw Shell.UsageError(description: "cannot open \(logPath): \(String(cString: strerror(errno)))") }
-        var input: [Int32] = [-1, -1]
-        var output: [Int32] = [-1, -1]
-        guard pipe(&input) == 0, pipe(&output) == 0 else {
-            close(logFD)
-            throw Shell.UsageError(description: "cannot create pipes: \(String(cString: strerror(errno)))")
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, output[1], 2)
-        for fd in [input[0], input[1], output[0], output[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attr, &mask)
         // Its own process group: Ctrl-C at the shell's prompt or in a foreground command does not reach it.
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-        let argv = [osh] + arguments
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-        cArgs.append(nil)
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, osh, &actions, &attr, cArgs, environ)
-        close(input[0])
-        close(output[1])
-        guard rc == 0 else {
-            close(input[1]); close(output[0]); close(logFD)
-            throw Shell.UsageError(description: "cannot start \(osh): \(String(cString: strerror(rc)))")
+        let child: SpawnedQEMU
+        switch QEMUSpawner.spawnPiped(argv: [osh] + arguments, stderrFD: nil) {
+        case .success(let c): child = c
+        case .failure(let error):
+            close(logFD)
+            throw Shell.UsageError(description: error.message)
         }
-        _ = fcntl(input[1], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(output[0], F_SETFD, FD_CLOEXEC)
-        let relay = OutputRelay(from: output[0], log: logFD)
+        let pid = child.pid
+        let relay = OutputRelay(from: child.fromGuest, log: logFD)
         relay.start()
-        return BackgroundBoot(place: .logged(pid: pid, toBoot: input[1], relay: relay), logPath: logPath)
+        return BackgroundBoot(place: .logged(pid: pid, toBoot: child.toGuest, relay: relay), logPath: logPath)
     }
 
     /// Exit status of the boot child once it has ended (nil while it runs, or for a tmux pane).

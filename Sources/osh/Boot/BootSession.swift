@@ -169,30 +169,38 @@ enum QEMUSpawner {
     /// Starts `argv` with stdin/stdout as pipes and stderr appended to `stderrPath`, in its own process
     /// group (so terminal signals reach only osh, which then terminates QEMU).
     static func spawn(argv: [String], stderrPath: String) -> Result<SpawnedQEMU, SpawnError> {
-        var input: [Int32] = [-1, -1]
-        var output: [Int32] = [-1, -1]
-        guard FD.makePipe(&input), FD.makePipe(&output) else {
-            return .failure(SpawnError(message: "cannot create pipes: \(String(cString: strerror(errno)))"))
-        }
         let logFD = open(stderrPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard logFD >= 0 else {
             return .failure(SpawnError(message: "cannot open \(stderrPath): \(String(cString: strerror(errno)))"))
         }
         defer { close(logFD) }
+        let spawned = spawnPiped(argv: argv, stderrFD: logFD)
+        if case .success(let child) = spawned { FD.setNonBlocking(child.toGuest) }
+        return spawned
+    }
 
+    /// Starts `argv` in its own process group with default signal dispositions and an empty signal mask,
+    /// its stdin and stdout on pipes whose other ends (close-on-exec) are returned, its stderr on
+    /// `stderrFD`, or on the stdout pipe when nil. QEMU under `osh boot`, and `osh boot` under the shell.
+    static func spawnPiped(argv: [String], stderrFD: Int32?) -> Result<SpawnedQEMU, SpawnError> {
+        var input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        guard FD.makePipe(&input), FD.makePipe(&output) else {
+            return .failure(SpawnError(message: "cannot create pipes: \(String(cString: strerror(errno)))"))
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
+        posix_spawn_file_actions_adddup2(&actions, stderrFD ?? output[1], 2)
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for sig in [SIGPIPE, SIGINT, SIGTERM, SIGHUP] { sigaddset(&defaults, sig) }
+        for sig in [SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP] { sigaddset(&defaults, sig) }
         posix_spawnattr_setsigdefault(&attr, &defaults)
         var mask = sigset_t()
         sigemptyset(&mask)
@@ -212,7 +220,6 @@ enum QEMUSpawner {
             close(output[0])
             return .failure(SpawnError(message: "cannot start \(argv[0]): \(String(cString: strerror(rc)))"))
         }
-        FD.setNonBlocking(input[1])
         return .success(SpawnedQEMU(pid: pid, toGuest: input[1], fromGuest: output[0]))
     }
 }

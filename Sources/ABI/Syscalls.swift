@@ -231,6 +231,10 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     case liveObjects = 1
     /// Timer ticks since boot.
     case ticks = 2
+    /// Pages the kernel heap holds (from the PMM or its boot pool), including small-block pages that stay
+    /// with their size class once carved: with freeFrames, a leak check can tell frames lost from frames
+    /// the heap keeps.
+    case heapPages = 3
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

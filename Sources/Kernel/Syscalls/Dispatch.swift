@@ -418,6 +418,7 @@ enum Syscalls {
         case .freeFrames: return UInt64(PMM.freeCount)
         case .liveObjects: return UInt64(ObjectCounter.live)
         case .ticks: return Scheduler.ticks
+        case .heapPages: return UInt64(Heap.pagesInUse)
         }
     }
 }

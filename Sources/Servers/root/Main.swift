@@ -7,6 +7,9 @@ let programName: StaticString = "root"
 func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
     if startup.hasFlag("bench") { return runBenchmarks(startup) }
+    if let word = startup.commandLine.split(separator: " ").first(where: { $0.hasPrefix("fuzz=") }) {
+        return runFuzz(startup, word.dropFirst(5))
+    }
     guard startup.hasFlag("usertest") else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.

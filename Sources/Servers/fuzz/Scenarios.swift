@@ -169,7 +169,7 @@ extension Engine {
             let filesz = r.chance(85) ? r.below(UInt64(b.count) - min(offset, UInt64(b.count)) + 1) : maybe(UInt64(b.count))
             let vaddr: UInt64 = r.chance(80) ? 0x40_0000 + r.below(64) * pageSize + (r.chance(80) ? offset & (pageSize - 1) : r.below(pageSize))
                 : Values.hostilePointer(&r)
-            var memsz = filesz + (r.chance(50) ? 0 : r.below(1 << 20))
+            var memsz = filesz &+ (r.chance(50) ? 0 : r.below(1 << 20))
             if r.chance(10) { memsz = options.known ? r.pick([1 << 40, 16 << 30, 1 << 34, r.next()]) : r.below(16 << 20) }
             if r.chance(5) { memsz = filesz / 2 }
             put(h, type, 4); put(h + 4, r.below(8), 4); put(h + 8, offset, 8); put(h + 16, vaddr, 8)

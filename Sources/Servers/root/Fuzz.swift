@@ -66,7 +66,7 @@ func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
         let before = KernelFigures.now()
         let code = fuzzOnce(module.frame, seed: seed, count: request.count, flags: request.flags)
         let after = settle(until: before)
-        if let code, code & fuzzFailedBit == 0, after.matches(before) {
+        if let code, code < fuzzFailedBit, after.matches(before) {
             print("fuzz: seed \(seed): \(code) calls, ok")
             print("fuzz: seed \(seed): kernel heap \(after.heapPages) pages (\(Int64(after.heapPages) - Int64(before.heapPages)) since the start, bound \(fuzzHeapPageBound))")
             passed += 1
@@ -74,8 +74,11 @@ func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
         }
         failed += 1
         if let code {
-            if code & fuzzFailedBit != 0 { print("fuzz: seed \(seed): FAIL: the fuzzer saw a bad result (line above)") }
-            else if code >= fuzzFailedBit { print("fuzz: seed \(seed): FAIL: the fuzzer ended with code \(hex(code))") }
+            if ExitCode.isFault(code) || code == ExitCode.stopped {
+                print("fuzz: seed \(seed): FAIL: the fuzzer itself ended with code \(hex(code)) (a fault in the fuzzer, see its report above)")
+            } else if code & fuzzFailedBit != 0 {
+                print("fuzz: seed \(seed): FAIL: the fuzzer saw a bad result after \(code & ~fuzzFailedBit) calls (line above)")
+            } else if code >= fuzzFailedBit { print("fuzz: seed \(seed): FAIL: the fuzzer ended with code \(hex(code))") }
         } else { print("fuzz: seed \(seed): FAIL: could not start the fuzzer") }
         if !after.matches(before) {
             print("fuzz: seed \(seed): FAIL leak: free frames \(before.freeFrames) -> \(after.freeFrames), heap pages \(before.heapPages) -> \(after.heapPages), live objects \(before.liveObjects) -> \(after.liveObjects)")

@@ -33,6 +33,8 @@ struct Options {
     var trace = false
     /// Every child is of this kind (`child=K`, to chase a failure).
     var onlyChild: ChildKind? = nil
+    /// Leaves a blocked child behind at the end, so that root's leak check has something to find.
+    var leaveChild = false
     /// A child: no helpers or children of its own, and process_exit allowed.
     var child = false
 }

@@ -1,4 +1,4 @@
-// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K]`: root runs the system-call fuzzer (Sources/Servers/fuzz)
+// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the system-call fuzzer (Sources/Servers/fuzz)
 // once per seed, from the boot module `fuzz`, and checks after each run that free frames and live
 // kernel objects are back at their baseline exactly; kernel heap pages that stay with their size class
 // are counted apart (free frames + heap pages must be equal) and their growth is bounded. One line per
@@ -25,7 +25,7 @@ struct FuzzRequest {
         self.last = last
         for part in parts.dropFirst() {
             if let n = UInt64(part) { count = n }
-            else if part == "known" || part == "trace" || part.hasPrefix("child=") { flags.append(String(part)) }
+            else if part == "known" || part == "trace" || part == "selftest" || part.hasPrefix("child=") { flags.append(String(part)) }
             else { return nil }
         }
     }
@@ -51,7 +51,7 @@ struct KernelFigures: Equatable {
 
 func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
     guard let request = FuzzRequest(value) else {
-        print("fuzz: bad fuzz= value '\(value)': expected fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K]")
+        print("fuzz: bad fuzz= value '\(value)': expected fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]")
         return 1
     }
     guard let module = startup.modules.first(where: { $0.name == "fuzz" }) else {

@@ -3,6 +3,7 @@
 #   make run    boot the OS in QEMU with the serial console on this terminal (Ctrl-A x quits)
 #   make test   every test; the last line is `N passed, N failed`
 #   make bench  benchmarks, one `NAME VALUE UNIT` line per figure
+#   make soak   the syscall fuzzer, 10^7 calls on 1 and on 4 CPUs (SOAK_CALLS=N for fewer); `N passed, N failed`
 
 SHELL := /bin/bash
 BUILD := build
@@ -50,7 +51,7 @@ SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z ma
 # Unicode data for String comparison and normalization in user programs (the kernel has no String).
 SERVER_LIBS := $(wildcard $(TOOLBIN)../lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a)
 
-.PHONY: all deps kernel iso osh servers run test bench clean
+.PHONY: all deps kernel iso osh servers run test bench soak clean
 all: kernel iso osh servers
 
 deps:
@@ -135,6 +136,11 @@ test: deps all
 bench: deps
 	@$(MAKE) --no-print-directory all >&2
 	@scripts/bench.sh
+
+# The fuzzer over many seeds (scripts/soak.py; SOAK_CALLS, SOAK_PER_SEED, SOAK_CPUS… set its size).
+soak: deps
+	@$(MAKE) --no-print-directory all >&2
+	@scripts/soak.py $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

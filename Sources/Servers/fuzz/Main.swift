@@ -48,6 +48,7 @@ func fuzz(_ options: Options) -> (UInt64, Bool) {
     var children: [Child] = []
     var failed = false
     do throws(FuzzFailure) {
+        if options.count > 0 { try engine.directionFlagCheck() }
         for step in 0..<options.count {
             if step % 50_000 == 0 && step > 0 { print("fuzz: seed \(options.seed): \(engine.calls) calls") }
             let roll = engine.r.below(1000)

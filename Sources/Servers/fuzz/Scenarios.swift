@@ -211,6 +211,25 @@ extension Engine {
         try? handleClose(thread)
     }
 
+    /// A page the kernel fills on a fault taken with the direction flag set must still be zeroed: a
+    /// frame is dirtied and freed, and a new one is first touched by a store made with DF = 1.
+    func directionFlagCheck() throws(FuzzFailure) {
+        guard let dirty = try? frameCreate(size: 16 * pageSize) else { return }
+        let pattern = [UInt8](repeating: 0xa5, count: Int(16 * pageSize))
+        _ = try? writeFrame(dirty, pattern)
+        try? handleClose(dirty)
+        guard let fresh = try? frameCreate(size: 16 * pageSize) else { return }
+        defer { try? handleClose(fresh) }
+        let address = Layout.playground + Layout.playgroundSize - 64 * pageSize
+        guard (try? vmemMap(Runtime.vmem, frame: fresh, address: address, length: 16 * pageSize, flags: [.read, .write])) != nil else { return }
+        defer { try? vmemUnmap(Runtime.vmem, address: address, length: 16 * pageSize) }
+        for page in 0..<UInt64(16) { _ = Stub.storeWithDF.call(address + page * pageSize + 8) }
+        let bytes = UnsafePointer<UInt8>(bitPattern: UInt(address))!
+        for i in 0..<Int(16 * pageSize) where i % Int(pageSize) != 8 && bytes[i] != 0 {
+            throw FuzzFailure(message: "a page first touched with DF set is not zeroed (byte \(i) is \(bytes[i])): the kernel's fault path ran with DF = 1")
+        }
+    }
+
     /// Finding 4 (`known` only): a thousand threads created in this process and never started.
     func threadFlood() {
         for _ in 0..<1000 {

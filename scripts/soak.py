@@ -4,7 +4,8 @@
 Each boot of the real kernel under TCG (build/osh boot) runs a range of seeds through root's
 `fuzz=FIRST-LAST,COUNT` (root checks frames and objects after each seed). A seed fails when root says so
 (a bad result or a leak), when the kernel panics during it, or when the boot makes no progress within its
-time bound (a hang); the seeds after it are run in a new boot. For each panic or hang the seed is run again
+time bound (a hang); the seeds after it are run in a new boot. A seed counts a little under COUNT calls, so
+further seeds are added until SOAK_CALLS calls were counted (when no seed failed). For each panic or hang the seed is run again
 with `trace` and the last call it made is printed. The last line is `N passed, N failed` over seeds.
 
 Environment (defaults in brackets): SOAK_CALLS [10000000] calls per CPU configuration; SOAK_PER_SEED [20000]
@@ -56,7 +57,15 @@ for cpus in cpu_counts:
     config_start = time.monotonic()
     config_calls = 0
     chased = 0
-    while pending:
+    next_seed = first_seed + seed_count
+    top_ups = 0
+    while pending or (failed == 0 and config_calls < calls and top_ups < 3):
+        if not pending:
+            top_ups += 1
+            # A seed counts its calls (helpers' included), a little under COUNT steps: top up to SOAK_CALLS.
+            extra = max(1, (calls - config_calls + per_seed - 1) // per_seed)
+            pending = list(range(next_seed, next_seed + extra))
+            next_seed += extra
         batch = pending[:per_boot]
         value = ",".join([f"{batch[0]}-{batch[-1]}", str(per_seed)] + flags)
         timeout = len(batch) * per_seed // min_rate + 120
@@ -90,7 +99,7 @@ for cpus in cpu_counts:
                 call, again, trace_run = last_call(cpus, seed)
                 print(f"soak: cpus {cpus} seed {seed}: again with trace (status {again}), last: {call} [run {trace_run}]", flush=True)
             pending = [s for s in pending if s != seed]
-        print(f"soak: cpus {cpus}: {passed + failed}/{seed_count} seeds, {config_calls} calls, "
+        print(f"soak: cpus {cpus}: {passed + failed} seeds, {config_calls}/{calls} calls, "
               f"{int(config_calls / max(time.monotonic() - config_start, 0.001))} calls/s", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - config_start
     print(f"soak: cpus {cpus}: {passed} passed, {failed} failed, {config_calls} calls in {elapsed:.0f} s "

@@ -5,6 +5,7 @@
 #   make bench  benchmarks, one `NAME VALUE UNIT` line per figure
 # ACCEL=tcg|kvm|auto picks the accelerator (run: auto, which uses KVM only after its check passed on
 # this host; test: tcg); OSH_ARGS=... adds options to `osh boot` (run, and the tests' real-kernel boots).
+#   make soak   the syscall fuzzer, 10^7 calls on 1 and on 4 CPUs (SOAK_CALLS=N for fewer); `N passed, N failed`
 
 SHELL := /bin/bash
 BUILD := build
@@ -58,7 +59,7 @@ SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z ma
 # Unicode data for String comparison and normalization in user programs (the kernel has no String).
 SERVER_LIBS := $(wildcard $(TOOLBIN)../lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a)
 
-.PHONY: all deps kernel iso osh servers initfs run test bench clean
+.PHONY: all deps kernel iso osh servers initfs run test bench soak clean
 all: kernel iso osh servers initfs
 
 deps:
@@ -171,6 +172,11 @@ test: deps all
 bench: deps
 	@$(MAKE) --no-print-directory all >&2
 	@scripts/bench.sh
+
+# The fuzzer over many seeds (scripts/soak.py; SOAK_CALLS, SOAK_PER_SEED, SOAK_CPUS… set its size).
+soak: deps
+	@$(MAKE) --no-print-directory all >&2
+	@scripts/soak.py $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

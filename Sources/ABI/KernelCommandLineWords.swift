@@ -34,6 +34,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case only
     /// `exitbench=N`: root times the exit of one process of N threads.
     case exitBench
+    /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
+    case fuzz
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -53,6 +55,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .rounds: return "rounds"
         case .only: return "only"
         case .exitBench: return "exitbench"
+        case .fuzz: return "fuzz"
         }
     }
 
@@ -64,6 +67,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .acpi: return "dump"
         case .rounds, .exitBench: return "N"
         case .only: return "VARIANT"
+        case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
         default: return nil
         }
     }
@@ -86,6 +90,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .rounds: return "round trips per IPC benchmark (with bench)"
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
         case .exitBench: return "root times the exit of one process of N threads"
+        case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
         }
     }
 

@@ -245,8 +245,9 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     case liveObjects = 1
     /// Timer ticks since boot.
     case ticks = 2
-    /// Pages the kernel heap holds (small-class pages stay carved; large blocks come and go): free
-    /// frames plus this is what tests compare with a baseline.
+    /// Pages the kernel heap holds (from the PMM or its boot pool), including small-block pages that stay
+    /// with their size class once carved: with freeFrames, a leak check can tell frames lost from frames
+    /// the heap keeps.
     case heapPages = 3
 }
 

@@ -24,7 +24,8 @@ public enum Spawn {
 
     /// Starts `name` from the ELF in `image`; `commandLine` reaches it in its startup block. Each of
     /// `give` is duplicated into the new process before it starts, and its value there is appended to the
-    /// command line as ` handle=N` (in order).
+    /// command line as ` handle=N` (in order). On an error nothing is left behind: the half-made child is
+    /// ended and its handles closed.
     public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = []) throws(SysError) -> SpawnedProcess {
         let vmem = try vmemCreate()
         let process = try processCreate(vmem: vmem)
@@ -38,12 +39,37 @@ public enum Spawn {
             try? handleClose(vmem)
             throw SysError(code: loaded.error)
         }
-        let entry = loaded.value
+        do throws(SysError) {
+            return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give)
+        } catch {
+            // Undo: a thread created but never started would keep the child (which may already hold
+            // handles to itself) alive; stopping it ends the child, which closes its handles.
+            try? handleClose(process)
+            try? handleClose(vmem)
+            throw error
+        }
+    }
+
+    /// The rest of start once the image is loaded: stack, thread, handles, startup block, start.
+    private static func finish(process: Handle, vmem: Handle, entry: UInt64, commandLine: String,
+                               give: [Handle]) throws(SysError) -> SpawnedProcess {
         let stack = try frameCreate(size: stackSize)
         try vmemMap(vmem, frame: stack, address: stackTop - stackSize, length: stackSize, flags: [.read, .write])
         try handleClose(stack)
         let thread = try threadCreate(process: process, entry: entry, stack: stackTop, argument: startupAddress)
+        do throws(SysError) {
+            try prepare(process: process, vmem: vmem, thread: thread, commandLine: commandLine, give: give)
+        } catch {
+            try? threadStop(thread)
+            try? handleClose(thread)
+            throw error
+        }
+        return SpawnedProcess(process: process, vmem: vmem, thread: thread)
+    }
 
+    /// The child's own handles, the given ones, its startup block; then its thread starts.
+    private static func prepare(process: Handle, vmem: Handle, thread: Handle, commandLine: String,
+                                give: [Handle]) throws(SysError) {
         // The child's own handles, then its startup block (Sources/ABI/Syscalls.swift, StartupBlock).
         let childProcess = try processGive(process, try handleDuplicate(process, rights: Rights.defaults(for: .process)))
         let childVmem = try processGive(process, try handleDuplicate(vmem, rights: Rights.defaults(for: .vmem)))
@@ -68,6 +94,5 @@ public enum Spawn {
         try vmemMap(vmem, frame: startup, address: startupAddress, length: 4096, flags: [.read])
         try handleClose(startup)
         try threadStart(thread)
-        return SpawnedProcess(process: process, vmem: vmem, thread: thread)
     }
 }

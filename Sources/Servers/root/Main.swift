@@ -11,6 +11,9 @@ func programMain(_ startup: Startup) -> Int32 {
     if let word = startup.commandLine.split(separator: " ").first(where: { $0.hasPrefix("exitbench=") }) {
         return runExitBenchmark(threads: Int(word.dropFirst("exitbench=".count)) ?? 0)
     }
+    if let word = startup.commandLine.split(separator: " ").first(where: { $0.hasPrefix("fuzz=") }) {
+        return runFuzz(startup, word.dropFirst(5))
+    }
     guard startup.has(.usertest) else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.

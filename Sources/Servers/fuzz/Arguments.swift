@@ -1,0 +1,213 @@
+// Arguments for each system call, and what the engine learns from a call that succeeded. Each case
+// draws handles of the type the call expects (often with missing rights, closed, foreign or of another
+// type), pointers and lengths from Values, and keeps the fuzzing process itself out of harm's way.
+
+extension Engine {
+    /// Bytes debug_log may print (read-only data of this program).
+    static let logText: StaticString = "(fuzz debug_log)\n"
+
+    /// A futex word only the main thread reads (its value never matches what futex_wait expects).
+    static var privateWord: UInt64 { Layout.lists + (Layout.listPages - 1) * pageSize }
+
+    /// The IPC buffer of this process's threads: only the fuzzer writes its handle slots (pool values,
+    /// never the runtime's own handles), so a send cannot move a handle the fuzzer needs.
+    func ipcPage() -> UInt64 {
+        let page = UnsafeMutablePointer<UInt32>(bitPattern: UInt(Engine.ipcPageAddress))!
+        let candidates = pool.filter { !isProtected($0.value) }
+        for i in 0..<IPCBuffer.maxHandles {
+            page[i] = candidates.isEmpty || r.chance(20) ? UInt32(truncatingIfNeeded: r.next()) : candidates[r.index(candidates.count)].value
+        }
+        return Engine.ipcPageAddress
+    }
+
+    static var ipcPageAddress: UInt64 { Layout.lists + (Layout.listPages - 2) * pageSize }
+
+    func any(_ right: Rights = []) -> Use { Use(type: ObjectType(rawValue: UInt32(1 + r.below(8)))!, right: right) }
+
+    /// Fills in the arguments of `call` (a holds random words on entry).
+    func arguments(_ call: Syscall, _ a: inout [UInt64]) {
+        switch call {
+        case .debugLog:
+            if r.chance(20) {
+                a[0] = UInt64(UInt(bitPattern: Engine.logText.utf8Start))
+                a[1] = r.chance(50) ? 0 : UInt64(Engine.logText.utf8CodeUnitCount)   // whole lines only
+            } else {
+                a[0] = Values.hostilePointer(&r); a[1] = Values.length(&r)
+                if a[0] >> 40 == Layout.code >> 40 || a[0] >> 40 == Spawn.startupAddress >> 40 { a[0] = 0 }   // readable: garbage on the console
+            }
+        case .handleIdentify: a[0] = handle(any())
+        case .handleDuplicate: a[0] = handle(any(.duplicate)); a[1] = rights()
+        case .handleClose: a[0] = handle(Use(type: any().type, right: [], destructive: true))
+        case .processCreate: a[0] = handle(Use(type: .vmem, right: .map))
+        case .processGive: processGiveArguments(&a)
+        case .processExit: a[0] = r.below(256)
+        case .processWait: a[0] = handle(Use(type: .process, right: .wait, blocking: true))
+        case .threadCreate:
+            a[0] = handle(Use(type: .process, right: .manage))
+            if !options.known, let e = entry(a[0]), e.type == .process, !e.isSelf { a[0] = 0 }
+            a[1] = r.chance(50) ? Stub.exit.address : Values.hostilePointer(&r)
+            a[2] = r.chance(50) ? 0 : Values.hostilePointer(&r)
+        case .threadStart, .threadStop: a[0] = handle(Use(type: .thread, right: .manage))
+        case .threadSetPriority:
+            a[0] = handle(Use(type: .thread, right: .manage))
+            if !options.known, let e = entry(a[0]), e.type == .thread { a[0] = 0 }   // ready threads: finding 7
+            a[1] = r.chance(70) ? r.below(32) : r.next()
+        case .threadWait: a[0] = handle(Use(type: .thread, right: .wait, blocking: true))
+        case .threadReadRegisters:
+            a[0] = handle(Use(type: .thread, right: .read)); a[1] = Values.outPointer(&r)
+            a[2] = r.chance(60) ? UInt64(RegisterIndex.count * 8) : Values.length(&r)
+        case .threadWriteRegisters:
+            a[0] = handle(Use(type: .thread, right: .write))
+            if let e = entry(a[0]), e.type == .thread, e.isSelf { a[0] = 0 }   // see registerGame
+            a[1] = r.chance(70) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
+            a[2] = r.chance(60) ? UInt64(RegisterIndex.count * 8) : Values.length(&r)
+        case .processSelf, .threadSelf, .threadYield, .vmemCreate, .vmemSelf, .receiverCreate, .replyCreate,
+             .notifyCreate, .threadExit:
+            break
+        case .vmemMap: vmemMapArguments(&a)
+        case .vmemUnmap:
+            a[0] = handle(Use(type: .vmem, right: .map))
+            a[1] = ownVmem(a[0]) ? playgroundOrKernel() : Values.mapAddress(&r)
+            a[2] = r.chance(70) ? pageSize * (1 + r.below(16)) : Values.length(&r)
+        case .vmemRead:
+            a[0] = handle(Use(type: .vmem, right: .read)); a[1] = r.chance(50) ? Values.mapAddress(&r) : r.next()
+            a[2] = Values.outPointer(&r); a[3] = Values.length(&r)
+        case .vmemWrite:
+            a[0] = handle(Use(type: .vmem, right: .write))
+            a[1] = ownVmem(a[0]) ? (r.chance(50) ? Values.scratchPointer(&r) : playgroundOrKernel()) : Values.mapAddress(&r)
+            a[2] = r.chance(60) ? Values.scratchPointer(&r) : Values.hostilePointer(&r); a[3] = Values.length(&r)
+        case .frameCreate: a[0] = Values.frameSize(&r, known: options.known)
+        case .frameGetSize: a[0] = handle(Use(type: .frame, right: .read))
+        case .frameSetSize: a[0] = handle(Use(type: .frame, right: .manage)); a[1] = Values.frameSize(&r, known: options.known)
+        case .frameRead, .frameWrite:
+            a[0] = handle(Use(type: .frame, right: call == .frameRead ? .read : .write))
+            a[1] = r.chance(60) ? pageSize * r.below(8) + (r.chance(30) ? r.below(pageSize) : 0) : r.next()
+            a[2] = call == .frameRead ? Values.outPointer(&r) : (r.chance(60) ? Values.scratchPointer(&r) : Values.hostilePointer(&r))
+            a[3] = Values.length(&r)
+        case .senderCreate: a[0] = handle(Use(type: .receiver, right: .wait))
+        case .systemInfo: a[0] = r.chance(80) ? r.below(5) : r.next()
+        case .processLoad:
+            a[0] = handle(Use(type: .process, right: .manage))
+            if let e = entry(a[0]), e.isSelf { a[0] = 0 }                 // never into this address space
+            a[1] = handle(Use(type: .frame, right: .read))
+            a[2] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
+            a[3] = r.chance(70) ? r.below(65) : Values.length(&r)
+        case .senderCall: a[0] = handle(Use(type: .sender, right: .signal, blocking: true)); a[1] = tag()
+        case .receiverRecv:
+            a[0] = handle(Use(type: .receiver, right: .wait, blocking: true)); a[1] = handle(Use(type: .reply, right: .signal))
+        case .receiverReplyRecv: a[0] = handle(Use(type: .receiver, right: .wait, blocking: true)); a[1] = tag()
+        case .receiverReply: a[1] = tag()
+        case .replyReply: a[0] = handle(Use(type: .reply, right: .signal)); a[1] = tag()
+        case .notifyNotify: a[0] = handle(Use(type: .notify, right: .signal))
+        case .notifyWait: a[0] = handle(Use(type: .notify, right: .wait, blocking: true))
+        case .notifyPoll: a[0] = handle(Use(type: .notify, right: .wait))
+        case .futexWait:
+            if r.chance(50) { a[0] = Engine.privateWord + (r.chance(20) ? 1 + r.below(3) : 0); a[1] = 0xdead_0000 | r.below(0x1000) }
+            else { a[0] = Values.hostilePointer(&r) }
+        case .futexWake, .futexRequeue:
+            a[0] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
+            a[2] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
+            a[1] = r.below(4); if r.chance(20) { a[3] = r.below(4) }
+        case .threadSetIPCBuffer:
+            a[0] = handle(Use(type: .thread, right: .write))
+            let own = entry(a[0])?.isSelf ?? true
+            a[1] = r.chance(15) ? 0 : own ? (r.chance(60) ? ipcPage() : Values.hostilePointer(&r)) : Values.mapAddress(&r)
+        }
+    }
+
+    /// An IPC tag: valid shapes mostly, with reserved bits or too much sometimes.
+    func tag() -> UInt64 {
+        if r.chance(20) { return r.next() }
+        return IPCTag(words: Int(r.below(6)), bytes: r.chance(70) ? Int(r.below(64)) : Int(r.below(0x1000)),
+                      handles: r.chance(80) ? 0 : Int(r.below(10)), label: UInt32(truncatingIfNeeded: r.next())).raw
+    }
+
+    func ownVmem(_ value: UInt64) -> Bool { entry(value).map { $0.type == .vmem && $0.isSelf } ?? false }
+
+    /// An address in the playground (or a kernel or non-canonical one): all this process may unmap or overwrite.
+    func playgroundOrKernel() -> UInt64 {
+        switch r.below(5) {
+        case 0: return Values.hostilePointer(&r) | 0xffff_8000_0000_0000
+        case 1: return 0x0000_8000_0000_0000 + r.below(1 << 40)
+        case 2: return Layout.playground + r.below(Layout.playgroundSize)
+        default: return Layout.playground + r.below(Layout.playgroundSize / pageSize) * pageSize
+        }
+    }
+
+    func vmemMapArguments(_ a: inout [UInt64]) {
+        a[0] = handle(Use(type: .vmem, right: .map))
+        a[1] = handle(Use(type: .frame, right: .map))
+        a[2] = Values.mapAddress(&r)
+        if ownVmem(a[0]) && (a[2] < Layout.playground || a[2] >= Layout.playground + Layout.playgroundSize) && r.chance(80) {
+            a[2] = Layout.playground + r.below(Layout.playgroundSize / pageSize) * pageSize
+        }
+        a[3] = r.chance(70) ? 0 : r.chance(70) ? pageSize * r.below(16) : r.next()
+        a[4] = r.chance(70) ? pageSize * (1 + r.below(16)) : Values.length(&r)
+        a[5] = r.chance(80) ? r.below(8) | r.below(8) << 8 : r.next()
+    }
+
+    func processGiveArguments(_ a: inout [UInt64]) {
+        a[0] = handle(Use(type: .process, right: .write))
+        a[1] = handle(Use(type: any().type, right: .transfer, destructive: true))
+        guard !options.known else { return }
+        // Without `known`: no handles into idle processes, nor a process's own handle (finding 6's cycles).
+        if let target = entry(a[0]), target.type == .process {
+            if !target.runs { a[0] = 0 }
+            if let given = entry(a[1]), given.object == target.object { a[1] = 0 }
+        }
+    }
+
+    // MARK: results
+
+    /// Updates the pool after a call that succeeded.
+    func record(_ call: Syscall, _ a: [UInt64], _ value: UInt64) {
+        switch call {
+        case .handleClose:
+            pool.removeAll { UInt64($0.value) == a[0] }
+            stale.append(UInt32(truncatingIfNeeded: a[0]))
+        case .processGive:
+            let moved = entry(a[1])
+            pool.removeAll { UInt64($0.value) == a[1] }
+            stale.append(UInt32(truncatingIfNeeded: a[1]))
+            if let target = entry(a[0]), target.object == Engine.selfProcess, var m = moved {
+                m.value = UInt32(truncatingIfNeeded: value); pool.append(m)
+            } else { foreign.append(UInt32(truncatingIfNeeded: value)) }
+        case .threadSelf:
+            try? handleClose(Handle(value))                              // the main thread: never in the pool
+        case .handleDuplicate, .processCreate, .processSelf, .threadCreate, .vmemCreate, .vmemSelf, .frameCreate,
+             .receiverCreate, .senderCreate, .replyCreate, .notifyCreate:
+            add(call, a, UInt32(truncatingIfNeeded: value))
+        default: break
+        }
+    }
+
+    func add(_ call: Syscall, _ a: [UInt64], _ value: UInt32) {
+        guard let (type, rights) = try? handleIdentify(Handle(raw: value)) else { return }
+        var e = Entry(value: value, type: type, rights: rights, object: newObject(), isSelf: false, runs: false)
+        switch call {
+        case .handleDuplicate:
+            if let from = entry(a[0]) { e.object = from.object; e.isSelf = from.isSelf; e.runs = from.runs }
+        case .processSelf: e.object = Engine.selfProcess; e.isSelf = true; e.runs = true
+        case .vmemSelf: e.object = Engine.selfVmem; e.isSelf = true
+        case .processCreate: e.isSelf = entry(a[0])?.isSelf ?? false                  // shares this address space
+        case .threadCreate: e.isSelf = adoptThread(Handle(raw: value), in: entry(a[0]))
+        default: break
+        }
+        pool.append(e)
+    }
+
+    /// A thread just created: in this address space it is pointed at the exit stub (and, without
+    /// `known`, started at once: finding 5 leaks threads never started). True when it is this process's.
+    func adoptThread(_ thread: Handle, in process: Entry?) -> Bool {
+        guard let process, process.isSelf else {
+            if let p = process, let i = pool.firstIndex(where: { $0.object == p.object }) { pool[i].runs = true }
+            return false
+        }
+        guard var registers = try? threadReadRegisters(thread) else { return true }
+        registers[RegisterIndex.rip.rawValue] = Stub.exit.address
+        registers[RegisterIndex.rsp.rawValue] = 0
+        guard (try? threadWriteRegisters(thread, registers)) != nil else { return true }
+        if !options.known { try? threadStart(thread) }
+        return true
+    }
+}

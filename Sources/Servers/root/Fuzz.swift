@@ -1,0 +1,117 @@
+// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the system-call fuzzer (Sources/Servers/fuzz)
+// once per seed, from the boot module `fuzz`, and checks after each run that free frames and live
+// kernel objects are back at their baseline exactly; kernel heap pages that stay with their size class
+// are counted apart (free frames + heap pages must be equal) and their growth is bounded. One line per
+// seed (`fuzz: seed S: N calls, ok` or `fuzz: seed S: FAIL …`), then `fuzz: N passed, N failed`.
+
+/// The most kernel heap pages one seed's run may leave with their size classes.
+let fuzzHeapPageBound: UInt64 = 256
+
+/// What a fuzz run is asked to do.
+struct FuzzRequest {
+    var first: UInt64 = 1
+    var last: UInt64 = 1
+    var count: UInt64 = 10_000
+    var flags: [String] = []
+
+    /// Parses the value of `fuzz=`; nil when it is malformed.
+    init?(_ value: Substring) {
+        let parts = value.split(separator: ",", omittingEmptySubsequences: false)
+        guard let seeds = parts.first else { return nil }
+        let range = seeds.split(separator: "-")
+        guard range.count == 1 || range.count == 2, let first = UInt64(range[0]),
+              let last = range.count == 2 ? UInt64(range[1]) : first, first <= last else { return nil }
+        self.first = first
+        self.last = last
+        for part in parts.dropFirst() {
+            if let n = UInt64(part) { count = n }
+            else if part == "known" || part == "trace" || part == "selftest" || part.hasPrefix("child=") { flags.append(String(part)) }
+            else { return nil }
+        }
+    }
+}
+
+/// The figures a leak check compares.
+struct KernelFigures: Equatable {
+    var freeFrames: UInt64
+    var heapPages: UInt64
+    var liveObjects: UInt64
+
+    static func now() -> KernelFigures {
+        KernelFigures(freeFrames: (try? systemInfo(.freeFrames)) ?? 0, heapPages: (try? systemInfo(.heapPages)) ?? 0,
+                      liveObjects: (try? systemInfo(.liveObjects)) ?? 0)
+    }
+
+    /// Frames and objects back at `baseline`, heap pages counted as taken frames, heap growth bounded.
+    func matches(_ baseline: KernelFigures) -> Bool {
+        liveObjects == baseline.liveObjects && freeFrames + heapPages == baseline.freeFrames + baseline.heapPages
+            && heapPages <= baseline.heapPages + fuzzHeapPageBound
+    }
+}
+
+func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
+    guard let request = FuzzRequest(value) else {
+        print("fuzz: bad fuzz= value '\(value)': expected fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]")
+        return 1
+    }
+    // The fuzzer's image: a boot module `fuzz`, else bin/fuzz in the initfs (made before the baseline).
+    guard let (image, owned) = try? Programs.image(named: "fuzz", startup) else {
+        print("fuzz: needs the fuzz program (a boot module, or bin/fuzz in the initfs)")
+        return 1
+    }
+    defer { if owned { try? handleClose(image) } }
+    _ = fuzzOnce(image, seed: 0, count: 0, flags: [])        // warm-up: first-use allocations
+    settle(until: KernelFigures.now())
+    var passed = 0, failed = 0
+    for seed in request.first...request.last {
+        print("fuzz: seed \(seed): start")
+        let before = KernelFigures.now()
+        let code = fuzzOnce(image, seed: seed, count: request.count, flags: request.flags)
+        let after = settle(until: before)
+        if let code, code < fuzzFailedBit, after.matches(before) {
+            print("fuzz: seed \(seed): \(code) calls, ok")
+            print("fuzz: seed \(seed): kernel heap \(after.heapPages) pages (\(Int64(after.heapPages) - Int64(before.heapPages)) since the start, bound \(fuzzHeapPageBound))")
+            passed += 1
+            continue
+        }
+        failed += 1
+        if let code {
+            if ExitCode.isFault(code) || code == ExitCode.stopped {
+                print("fuzz: seed \(seed): FAIL: the fuzzer itself ended with code \(hex(code)) (a fault in the fuzzer, see its report above)")
+            } else if code & fuzzFailedBit != 0 {
+                print("fuzz: seed \(seed): FAIL: the fuzzer saw a bad result after \(code & ~fuzzFailedBit) calls (line above)")
+            } else if code >= fuzzFailedBit { print("fuzz: seed \(seed): FAIL: the fuzzer ended with code \(hex(code))") }
+        } else { print("fuzz: seed \(seed): FAIL: could not start the fuzzer") }
+        if !after.matches(before) {
+            print("fuzz: seed \(seed): FAIL leak: free frames \(before.freeFrames) -> \(after.freeFrames), heap pages \(before.heapPages) -> \(after.heapPages), live objects \(before.liveObjects) -> \(after.liveObjects)")
+        }
+    }
+    print("fuzz: \(passed) passed, \(failed) failed")
+    return failed == 0 ? 0 : 1
+}
+
+/// Bit 62 of the fuzzer's exit code: it saw a failure (Sources/Servers/fuzz/Main.swift).
+let fuzzFailedBit: UInt64 = 1 << 62
+
+/// Runs the fuzzer once; its exit code (calls made, or a failure), nil when it did not start.
+func fuzzOnce(_ image: Handle, seed: UInt64, count: UInt64, flags: [String]) -> UInt64? {
+    let line = (["main", String(seed), String(count)] + flags).joined(separator: " ")
+    guard let spawned = try? Spawn.start(image: image, name: "fuzz", commandLine: line, give: [image]) else { return nil }
+    return try? spawned.wait()
+}
+
+/// Lets dying threads and processes be freed (root drops to the lowest priority and yields) until the
+/// figures equal `baseline` or 300 ticks (3 s) pass; the figures then.
+@discardableResult
+func settle(until baseline: KernelFigures) -> KernelFigures {
+    let me = try? threadSelf()
+    if let me { try? threadSetPriority(me, 0) }
+    let start = (try? systemInfo(.ticks)) ?? 0
+    var now = KernelFigures.now()
+    while !now.matches(baseline), ((try? systemInfo(.ticks)) ?? start) < start + 300 {
+        threadYield()
+        now = KernelFigures.now()
+    }
+    if let me { try? threadSetPriority(me, 16); try? handleClose(me) }
+    return now
+}

@@ -108,6 +108,12 @@ extension Engine {
             a[0] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[2] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[1] = r.below(4); if r.chance(20) { a[3] = r.below(4) }
+        case .processSetLimit, .processGetUsage:
+            a[0] = handle(Use(type: .process, right: call == .processSetLimit ? .manage : .read))
+            // Never this process's own limits: the fuzzer's runtime must keep allocating.
+            if call == .processSetLimit, let e = entry(a[0]), e.isSelf { a[0] = 0 }
+            a[1] = r.chance(80) ? r.below(UInt64(LimitKind.allCases.count)) : r.next()
+            a[2] = r.chance(50) ? r.below(64) : r.next()
         case .threadSetIPCBuffer:
             a[0] = handle(Use(type: .thread, right: .write))
             let own = entry(a[0])?.isSelf ?? true

@@ -11,14 +11,14 @@ enum Kernel {
     static var root: Process? = nil
 
     /// The root process is the system: when it ends, the run ends, with status success when its exit
-    /// code is 0. A non-zero code is `testsFailed` under `usertest` (the suite exits with its verdict),
+    /// code is 0. A non-zero code is `testsFailed` under `usertest` or `fuzz=` (test runs: they exit with their verdict),
     /// `rootFailed` otherwise; a fault is `rootFaulted` in a normal boot.
     static func rootExited(_ process: Process) -> Never {
         let code = process.exitCode
         Log.info("root process exited with code \(hex: code)")
         if commandLine.has(.syscalls) || commandLine.has(.usertest) { Tracker.print() }
         if AccelCheck.active { AccelCheck.finish(rootExitCode: code) }
-        exitQEMU(rootStatus(code: code, testRun: commandLine.has(.usertest)))
+        exitQEMU(rootStatus(code: code, testRun: commandLine.has(.usertest) || commandLine.value(of: .fuzz) != nil))
     }
 
     /// The guest status for root's exit code.

@@ -202,18 +202,28 @@ extension Engine {
         pool.append(e)
     }
 
-    /// A thread just created: in this address space it is pointed at the exit stub (and, without
-    /// `known`, started at once: finding 5 leaks threads never started). True when it is this process's.
+    /// A thread just created is pointed at the exit stub, and in this address space (without `known`,
+    /// which keeps finding 5's unstarted threads) started at once. Threads of other processes are
+    /// redirected too: a process handle can reach the fuzzer without its identity (through IPC, or
+    /// process_give back to itself), and such a process may be this one, where a random entry would
+    /// fault the fuzzer itself; elsewhere the stub is unmapped and the thread faults its own process,
+    /// as a random entry would. True when the thread is this process's.
     func adoptThread(_ thread: Handle, in process: Entry?) -> Bool {
-        guard let process, process.isSelf else {
-            if let p = process, let i = pool.firstIndex(where: { $0.object == p.object }) { pool[i].runs = true }
-            return false
-        }
-        guard var registers = try? threadReadRegisters(thread) else { return true }
+        let own = process?.isSelf ?? false
+        if !own, let p = process, let i = pool.firstIndex(where: { $0.object == p.object }) { pool[i].runs = true }
+        guard var registers = try? threadReadRegisters(thread) else { return neutralize(thread, own) }
         registers[RegisterIndex.rip.rawValue] = Stub.exit.address
         registers[RegisterIndex.rsp.rawValue] = 0
-        guard (try? threadWriteRegisters(thread, registers)) != nil else { return true }
-        if !options.known { try? threadStart(thread) }
-        return true
+        guard (try? threadWriteRegisters(thread, registers)) != nil else { return neutralize(thread, own) }
+        if own && !options.known { try? threadStart(thread) }
+        return own
+    }
+
+    /// A new thread whose entry could not be pointed at the exit stub (the registers call failed, e.g.
+    /// with .outOfMemory while memory runs short) must never run its random entry, which could fault this
+    /// process: it is ended now (or, failing that, its handle closed, which ends a never-started thread).
+    func neutralize(_ thread: Handle, _ own: Bool) -> Bool {
+        if (try? threadStop(thread)) == nil { try? handleClose(thread) }
+        return own
     }
 }

@@ -135,6 +135,19 @@ func setUpAddressSpace() throws(SysError) {
     try vmemMap(Runtime.vmem, frame: lists, address: Layout.lists, length: Layout.listPages * pageSize,
                 flags: [.read, .write])
     try handleClose(lists)
+    // Touch every page the fuzzer itself will use (scratch, lists, the whole stack) now: Frames fill
+    // lazily, and once the calls have exhausted memory a first touch would fault the fuzzer itself.
+    prefault(Layout.scratch, pages: Layout.scratchPages)
+    prefault(Layout.lists, pages: Layout.listPages)
+    prefault(Spawn.stackTop - Spawn.stackSize, pages: Spawn.stackSize / pageSize)
+}
+
+/// Writes to each page of a mapped, writable range (keeping its contents), so the kernel fills it now.
+func prefault(_ start: UInt64, pages: UInt64) {
+    for i in 0..<pages {
+        let byte = UnsafeMutablePointer<UInt8>(bitPattern: UInt(start + i * pageSize))!
+        byte.pointee = byte.pointee
+    }
 }
 
 /// Hostile and ordinary values for pointer, length and size arguments.

@@ -18,8 +18,15 @@ enum UserFaults {
             let address = read_cr2()
             // Not present: maybe a lazily filled page of a mapping that allows this access.
             if error & 1 == 0 {
-                if (try? process.vmem.resolve(address, write: error & 2 != 0, exec: error & 16 != 0)) != nil {
+                do throws(SysError) {
+                    _ = try process.vmem.resolve(address, write: error & 2 != 0, exec: error & 16 != 0)
                     return
+                } catch .outOfMemory {
+                    // Inside a mapping, but no page could be had: the process ends (its report says why).
+                    Log.warn("user page fault: no memory to fill the page at \(hex: address) of process \(process.id)")
+                } catch .limitExceeded {
+                    Log.warn("user page fault: the page at \(hex: address) of process \(process.id) is over its frames limit")
+                } catch {
                 }
             }
         }

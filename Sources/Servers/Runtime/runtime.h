@@ -47,6 +47,8 @@ static inline const uint8_t *symbol_build_id_note(void) { return __build_id_note
 static inline const uint8_t *symbol_build_id_note_end(void) { return __build_id_note_end; }
 
 static inline uint64_t read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
+/* Reads and writes back one byte through a volatile pointer: makes the kernel fill a lazy page now. */
+static inline void touch_byte(uint8_t *p) { volatile uint8_t *v = p; *v = *v; }
 static inline uint64_t read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
 static inline void cpu_pause(void) { __asm__ volatile("pause"); }
 static inline void cpu_trap(void) { __asm__ volatile("ud2"); }

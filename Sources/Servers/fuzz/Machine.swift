@@ -145,8 +145,7 @@ func setUpAddressSpace() throws(SysError) {
 /// Writes to each page of a mapped, writable range (keeping its contents), so the kernel fills it now.
 func prefault(_ start: UInt64, pages: UInt64) {
     for i in 0..<pages {
-        let byte = UnsafeMutablePointer<UInt8>(bitPattern: UInt(start + i * pageSize))!
-        byte.pointee = byte.pointee
+        touch_byte(UnsafeMutablePointer<UInt8>(bitPattern: UInt(start + i * pageSize))!)
     }
 }
 

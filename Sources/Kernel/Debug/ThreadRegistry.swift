@@ -14,29 +14,31 @@ enum ThreadRegistry {
     /// Words per entry.
     static let words = 8
 
-    /// Takes a free slot for `thread` and fills it; returns the slot, or -1 when the table is full.
-    static func add(_ thread: Thread) -> Int {
+    /// Takes a free slot for `thread` and fills it; returns the slot's first word, or nil when the table
+    /// is full (the thread is then counted in `debug_threads_dropped`). The thread keeps the pointer, so
+    /// its state changes cost one store each (they happen on every switch, the IPC fast path included).
+    static func add(_ thread: Thread) -> UnsafeMutablePointer<UInt64>? {
         let table = symbol_debug_threads()!
         for slot in 0..<slots where table[slot * words] == 0 {
-            table[slot * words + 1] = thread.process.id
-            table[slot * words + 2] = UInt64(thread.state.rawValue)
-            table[slot * words + 3] = UInt64(thread.priority)
-            table[slot * words + 4] = thread.stackTop
-            table[slot * words] = thread.id + 1
-            return slot
+            let entry = table + slot * words
+            entry[1] = thread.process.id
+            entry[2] = UInt64(thread.state.rawValue)
+            entry[3] = UInt64(thread.priority)
+            entry[4] = thread.stackTop
+            entry[0] = thread.id + 1
+            return entry
         }
         symbol_debug_threads_dropped()!.pointee += 1
-        return -1
+        return nil
     }
 
-    /// Writes word `word` of `slot` (no-op for a thread that found no slot).
-    static func set(_ slot: Int, word: Int, _ value: UInt64) {
-        guard slot >= 0 else { return }
-        symbol_debug_threads()![slot * words + word] = value
+    /// Word `word` of an entry (no-op for a thread that found no slot).
+    @inline(__always) static func set(_ entry: UnsafeMutablePointer<UInt64>?, word: Int, _ value: UInt64) {
+        entry?[word] = value
     }
 
-    /// Frees `slot`.
-    static func remove(_ slot: Int) {
-        set(slot, word: 0, 0)
+    /// Frees an entry.
+    static func remove(_ entry: UnsafeMutablePointer<UInt64>?) {
+        entry?[0] = 0
     }
 }

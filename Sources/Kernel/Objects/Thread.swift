@@ -26,13 +26,13 @@ final class Thread: IntrusiveQueueElement {
     let id: UInt64
     let process: Process
     var state: ThreadState = .created {
-        didSet { ThreadRegistry.set(registrySlot, word: 2, UInt64(state.rawValue)) }
+        didSet { ThreadRegistry.set(registryEntry, word: 2, UInt64(state.rawValue)) }
     }
     var priority = Thread.defaultPriority {
-        didSet { ThreadRegistry.set(registrySlot, word: 3, UInt64(priority)) }
+        didSet { ThreadRegistry.set(registryEntry, word: 3, UInt64(priority)) }
     }
-    /// This thread's entry in the thread registry (-1: none).
-    private var registrySlot = -1
+    /// This thread's entry in the debugger-visible thread registry, nil when the table was full.
+    private var registryEntry: UnsafeMutablePointer<UInt64>? = nil
     var exitCode: UInt64 = 0
     /// Set when the thread must end: it does so the next time it would return to user mode.
     var killed = false
@@ -112,7 +112,7 @@ final class Thread: IntrusiveQueueElement {
         switchFrame[6] = address_of_user_thread_start()
         savedRSP.pointee = UInt64(UInt(bitPattern: switchFrame))
         ObjectCounter.live += 1
-        registrySlot = ThreadRegistry.add(self)
+        registryEntry = ThreadRegistry.add(self)
     }
 
     /// The idle thread: the boot context itself (kmain ends in the idle loop), so it needs no stack of its
@@ -129,11 +129,11 @@ final class Thread: IntrusiveQueueElement {
         stackBottom = bottom
         (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(stackBottom)
         priority = 0
-        registrySlot = ThreadRegistry.add(self)
+        registryEntry = ThreadRegistry.add(self)
     }
 
     deinit {
-        ThreadRegistry.remove(registrySlot)
+        ThreadRegistry.remove(registryEntry)
         KernelStacks.unmap(bottom: stackBottom)
         PMM.free(stackPhysical, count: Thread.stackPages)
         if id != 0 { ObjectCounter.live -= 1 }

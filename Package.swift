@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "KernelCoreTests", dependencies: ["KernelCore"], path: "Tests/KernelCoreTests",
                     resources: [.copy("Resources")]),
         .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"], path: "Tests/SymbolizerTests"),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats", "CZstd"], path: "Tests/FormatsTests"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "CZstd", "KernelCore"], path: "Tests/FormatsTests"),
         .testTarget(name: "OSHTests", dependencies: ["OSH"], path: "Tests/OSHTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["OSH", "Symbolizer", "KernelCore"], path: "Tests/IntegrationTests"),
     ]

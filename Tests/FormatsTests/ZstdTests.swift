@@ -4,20 +4,16 @@
 // original content, never in a trap, a hang or different bytes.
 
 import CZstd
+import KernelCore
 import Testing
 @testable import Formats
 
-/// A small deterministic generator (splitmix64) so every run tests the same inputs.
+/// A small deterministic generator (splitmix64, Core/SplitMix.swift) so every run tests the same inputs.
 struct Seeded {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    var generator: SplitMix64
+    init(state: UInt64) { generator = SplitMix64(seed: state) }
+    mutating func next() -> UInt64 { generator.next() }
+    mutating func below(_ n: Int) -> Int { Int(generator.next(below: UInt64(n))) }
 }
 
 /// Kinds of content the generator makes.

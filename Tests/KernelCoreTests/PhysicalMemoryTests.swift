@@ -347,18 +347,9 @@ func qemuBitmap() -> Bitmap {
     }
 }
 
-/// A small deterministic generator so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
+/// A small deterministic generator so failures reproduce (Core/SplitMix.swift).
+typealias SplitMix = SplitMix64
+extension SplitMix64: RandomNumberGenerator {}
 
 /// `#require` for results of mutating calls (the macro cannot capture them).
 func unwrap<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) throws -> T {

@@ -3,21 +3,15 @@
 
 /// A seeded generator (splitmix64); every choice the fuzzer makes comes from one of these.
 struct FuzzRandom {
-    var state: UInt64
+    var generator: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
     /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// A value in 0..<bound (0 when bound is 0).
-    mutating func below(_ bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
+    mutating func below(_ bound: UInt64) -> UInt64 { generator.next(below: bound) }
 
     /// An index in 0..<count.
     mutating func index(_ count: Int) -> Int { Int(below(UInt64(count))) }

@@ -24,7 +24,7 @@ import Testing
                      "lifecycle.nt_flag", "lifecycle.priority_of_ready_thread", "lifecycle.unstarted_thread_freed",
                      "lifecycle.self_handle_freed", "lifecycle.killed_threads_freed_promptly",
                      "lifecycle.process_exit_many_threads", "lifecycle.receiver_closed_wakes_receiver",
-                     "lifecycle.reply_released_by_killed_caller",
+                     "lifecycle.reply_released_by_killed_caller", "lifecycle.last_running_thread_ends_process",
                      // Issue 9 findings 2 and 3, resource limits, and memory exhaustion kept to an error.
                      "frame.huge_sparse", "process_load.huge_segment", "limits.frames", "limits.kernel_memory",
                      "limits.handles", "limits.threads", "limits.errors", "memory.exhaustion_contained"] {

@@ -145,8 +145,9 @@ enum Scheduler {
     static var hasDying: Bool { !dying.isEmpty }
 
     /// Bookkeeping when a thread is gone: waiters woken, the process finished after its last thread that
-    /// ran, or settled (it may no longer be able to run; a dropped unstarted thread leaves it startable
-    /// while another process holds a handle to it). O(1) apart from the waiters woken.
+    /// ran (its never-started threads ended with it), or settled (a process none of whose threads ever ran
+    /// stays startable while another process holds a handle to it). O(1) apart from the waiters woken and
+    /// the never-started threads ended.
     static func threadEnded(_ t: Thread) {
         let wasLive = t.state != .created
         t.state = .dead
@@ -157,8 +158,12 @@ enum Scheduler {
         if wasLive { process.liveThreads -= 1 }
         process.foreignHandles -= t.foreignHandles
         process.threads.remove(t)
-        if process.threads.isEmpty && wasLive {
+        if wasLive && process.liveThreads == 0 {
+            // The last thread that ran has ended: the process ends with it (as a POSIX process does), and
+            // threads it created but never started go too. Otherwise a waiter holding the process handle
+            // would wait for a process only it could revive.
             if !process.exited && process.exitCode == 0 { process.exitCode = t.exitCode }
+            for other in process.threads.items where other.state == .created { kill(other, code: ExitCode.stopped) }
             process.finish()
         } else {
             process.settle()

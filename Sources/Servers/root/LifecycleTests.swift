@@ -283,3 +283,20 @@ func runExitBenchmark(threads: Int) -> Int32 {
         return 1
     }
 }
+
+/// A process ends when its last thread that ran ends, even while a thread it never started is still
+/// there and its handle is held by the waiter (found by `make soak`: process_wait waited forever for a
+/// process only the waiter could revive); the never-started thread ends with it.
+func testLastRunningThreadEndsProcess() throws(SysError) {
+    try checkNoLeak("a process with a never-started thread whose running thread exits") { () throws(SysError) in
+        var child = try Child.create(code: Code.exit(7))
+        defer { child.close() }
+        try child.spawn(start: false)
+        let parked = child.thread
+        child.thread = .invalid
+        try child.spawn()
+        check(try processWait(child.process) == 7, "the process did not end with its running thread")
+        _ = try threadWait(parked)      // returns (does not block): the never-started thread ended too
+        try handleClose(parked)
+    }
+}

@@ -20,11 +20,12 @@ public enum AttachScript {
         return load &- (base ?? 0)
     }
 
-    /// Whether the file at `path` starts with the ELF magic.
-    static func isELFFile(_ path: String) -> Bool {
+    /// Whether the file at `path` is there and does not start with the ELF magic (a missing file is
+    /// left for gdb to report).
+    static func isOtherThanELF(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
-        return (try? handle.read(upToCount: 4)) == Data([0x7f, 0x45, 0x4c, 0x46])
+        return (try? handle.read(upToCount: 4)) != Data([0x7f, 0x45, 0x4c, 0x46])
     }
 
     /// The script: symbols of the kernel and every server at their load addresses, the Python helpers
@@ -40,7 +41,7 @@ public enum AttachScript {
             lines.append("file \(quote(run.path(of: k)))")
         }
         // Boot modules that are not ELF files (the initfs archive) carry no symbols.
-        for s in run.manifest.servers where isELFFile(run.path(of: s)) {
+        for s in run.manifest.servers where !isOtherThanELF(run.path(of: s)) {
             let p = run.path(of: s)
             if let off = loadOffset(of: s, elfPath: p) {
                 lines.append("add-symbol-file \(quote(p)) -o 0x\(String(off, radix: 16))")

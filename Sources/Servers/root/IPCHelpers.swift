@@ -68,6 +68,13 @@ func stopAndJoin(_ w: Watched, _ what: StaticString) -> Bool {
 /// Whether a watched thread is still running or blocked (it has not raised `done`).
 func isBlocked(_ w: Watched) -> Bool { w.done.value == 0 }
 
+/// A thread that calls `sender` once with word `id` and exits with the answer's first word (or the error).
+func spawnCaller(_ sender: Handle, id: UInt64) throws(SysError) -> Watched {
+    try spawnWatched { () -> UInt64 in
+        outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
+    }
+}
+
 /// A thread body's outcome as an exit code: the value, or 1000 + the error.
 func outcome(_ body: () throws(SysError) -> UInt64) -> UInt64 {
     do { return try body() } catch { return 1000 + error.rawValue }

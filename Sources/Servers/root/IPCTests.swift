@@ -336,13 +336,8 @@ func testIPCReplyObjects() throws(SysError) {
     let rc = try replyCreate()
     defer { closeAll(ra, rb, rc, sender, receiver) }
     expectError(.badState, "reply_reply on a Reply with no caller") { () throws(SysError) in try replyReply(ra, IPCMessage(label: 0, 1)) }
-    func caller(_ id: UInt64) throws(SysError) -> Watched {
-        try spawnWatched { () -> UInt64 in
-            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
-        }
-    }
-    let c1 = try caller(1)
-    let c2 = try caller(2)
+    let c1 = try spawnCaller(sender, id: 1)
+    let c2 = try spawnCaller(sender, id: 2)
     settle()
     let m1 = try receiverRecv(receiver, reply: ra)
     expectError(.badState, "recv into a Reply that holds a caller") { () throws(SysError) in try receiverRecv(receiver, reply: ra) }
@@ -362,7 +357,7 @@ func testIPCReplyObjects() throws(SysError) {
     expectError(.badState, "reply_reply twice") { () throws(SysError) in try replyReply(ra, IPCMessage(label: 0, 1)) }
 
     step("answered from another thread")
-    let c3 = try caller(3)
+    let c3 = try spawnCaller(sender, id: 3)
     let m3 = try receiverRecv(receiver, reply: rc)
     let answerer = try spawnWatched { () -> UInt64 in
         outcome { () throws(SysError) -> UInt64 in try replyReply(rc, IPCMessage(label: 0, 100 + m3.words.0)); return 0 }
@@ -372,7 +367,7 @@ func testIPCReplyObjects() throws(SysError) {
 
     step("a Reply closed unanswered")
     let rd = try replyCreate()
-    let c4 = try caller(4)
+    let c4 = try spawnCaller(sender, id: 4)
     _ = try receiverRecv(receiver, reply: rd)
     settle()
     check(isBlocked(c4), "the captured caller woke before its Reply was closed")
@@ -386,15 +381,10 @@ func testIPCReplyState() throws(SysError) {
     let sender = try senderCreate(receiver)
     defer { closeAll(sender, receiver) }
     expectError(.badState, "receiver_reply with nothing received") { () throws(SysError) in try receiverReply(IPCMessage(tag: IPCTag())) }
-    func caller(_ id: UInt64) throws(SysError) -> Watched {
-        try spawnWatched { () -> UInt64 in
-            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
-        }
-    }
-    let a = try caller(1)
+    let a = try spawnCaller(sender, id: 1)
     let first = try receiverRecv(receiver)
     check(first.words.0 == 1, "received \(first.words.0)")
-    let b = try caller(2)
+    let b = try spawnCaller(sender, id: 2)
     let second = try receiverRecv(receiver)     // drops caller 1 unanswered
     check(second.words.0 == 2, "received \(second.words.0)")
     check(finish(a, "dropped caller") == errorCode(.peerClosed), "the dropped caller did not wake with peerClosed")
@@ -493,11 +483,6 @@ func testIPCKilledPeers() throws(SysError) {
     let sender = try senderCreate(receiver)
     let never = try notifyCreate()
     defer { closeAll(never, sender, receiver) }
-    func caller(_ id: UInt64) throws(SysError) -> Watched {
-        try spawnWatched { () -> UInt64 in
-            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
-        }
-    }
     step("server stopped holding a caller")
     let got = Counter()
     let server = try spawnWatched { () -> UInt64 in
@@ -507,7 +492,7 @@ func testIPCKilledPeers() throws(SysError) {
             return try notifyWait(never)     // blocks, holding the caller
         }
     }
-    let c1 = try caller(11)
+    let c1 = try spawnCaller(sender, id: 11)
     check(waitUntil { got.value == 11 }, "the server did not receive")
     settle()
     check(isBlocked(c1), "the caller returned while held")
@@ -519,7 +504,7 @@ func testIPCKilledPeers() throws(SysError) {
     settle()
     stopAndJoin(idle, "stopped receiver")
     // The stopped receiver is off the endpoint: a call now waits for a live one.
-    let c2 = try caller(12)
+    let c2 = try spawnCaller(sender, id: 12)
     settle()
     check(isBlocked(c2), "a call was taken by a stopped receiver")
     let m2 = try receiverRecv(receiver)
@@ -528,10 +513,10 @@ func testIPCKilledPeers() throws(SysError) {
     check(finish(c2, "caller 12") == 112, "caller 12 got the wrong answer")
 
     step("caller stopped while queued")
-    let c3 = try caller(13)
+    let c3 = try spawnCaller(sender, id: 13)
     settle()
     stopAndJoin(c3, "stopped queued caller")
-    let c4 = try caller(14)
+    let c4 = try spawnCaller(sender, id: 14)
     settle()
     let m4 = try receiverRecv(receiver)
     check(m4.words.0 == 14, "a stopped caller's message was received (\(m4.words.0))")
@@ -539,15 +524,15 @@ func testIPCKilledPeers() throws(SysError) {
     check(finish(c4, "caller 14") == 114, "caller 14 got the wrong answer")
 
     step("caller stopped while held")
-    let c5 = try caller(15)
+    let c5 = try spawnCaller(sender, id: 15)
     let m5 = try receiverRecv(receiver)
     check(m5.words.0 == 15, "received \(m5.words.0)")
     stopAndJoin(c5, "stopped held caller")
     expectError(.peerClosed, "receiver_reply to a stopped caller") { () throws(SysError) in try receiverReply(IPCMessage(label: 0, 1)) }
     // reply_recv to a stopped caller goes on to the next caller.
-    let c6 = try caller(16)
+    let c6 = try spawnCaller(sender, id: 16)
     let m6 = try receiverRecv(receiver)
-    let c7 = try caller(17)
+    let c7 = try spawnCaller(sender, id: 17)
     settle()
     stopAndJoin(c6, "stopped caller 16")
     let m7 = try receiverReplyRecv(receiver, IPCMessage(label: 0, 1))
@@ -558,12 +543,12 @@ func testIPCKilledPeers() throws(SysError) {
     step("caller stopped while held by a Reply")
     let reply = try replyCreate()
     defer { closeAll(reply) }
-    let c8 = try caller(18)
+    let c8 = try spawnCaller(sender, id: 18)
     _ = try receiverRecv(receiver, reply: reply)
     stopAndJoin(c8, "stopped caller 18")
     // The Reply let go of its stopped caller: it is free again, with nobody to answer.
     expectError(.badState, "reply_reply after its caller was stopped") { () throws(SysError) in try replyReply(reply, IPCMessage(label: 0, 1)) }
-    let c9 = try caller(19)
+    let c9 = try spawnCaller(sender, id: 19)
     _ = try receiverRecv(receiver, reply: reply)
     try replyReply(reply, IPCMessage(label: 0, 119))
     check(finish(c9, "caller 19") == 119, "caller 19 got the wrong answer")
@@ -685,11 +670,6 @@ func testIPCReplySharedByReceivers() throws(SysError) {
             outcome { () throws(SysError) -> UInt64 in try receiverRecv(receiver, reply: reply).words.0 }
         }
     }
-    func caller(_ id: UInt64) throws(SysError) -> Watched {
-        try spawnWatched { () -> UInt64 in
-            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
-        }
-    }
     let first = try receiving()
     settle()
     let second = try receiving()
@@ -698,7 +678,7 @@ func testIPCReplySharedByReceivers() throws(SysError) {
     if isBlocked(second) {
         fail("a second receive into a Reply that a thread is receiving into was not refused")
         // Show the consequence: two callers, one Reply.
-        callers = [try caller(1), try caller(2)]
+        callers = [try spawnCaller(sender, id: 1), try spawnCaller(sender, id: 2)]
         settle()
         if (try? replyReply(reply, IPCMessage(label: 0, 100))) == nil { fail("the Reply could not answer") }
         settle()
@@ -711,13 +691,13 @@ func testIPCReplySharedByReceivers() throws(SysError) {
         return
     }
     check(finish(second, "second receiver") == errorCode(.badState), "the second receive did not fail with badState")
-    let c = try caller(7)
+    let c = try spawnCaller(sender, id: 7)
     check(finish(first, "first receiver") == 7, "the first receiver did not get the call")
     try replyReply(reply, IPCMessage(label: 0, 107))
     check(finish(c, "caller") == 107, "the caller got the wrong answer")
     // Free again once answered: a receive into it works.
     let again = try receiving()
-    let c2 = try caller(8)
+    let c2 = try spawnCaller(sender, id: 8)
     check(finish(again, "receiver after the answer") == 8, "a receive into the answered Reply failed")
     try replyReply(reply, IPCMessage(label: 0, 108))
     check(finish(c2, "caller 8") == 108, "caller 8 got the wrong answer")
@@ -730,14 +710,9 @@ func testIPCFailedRecvKeepsCaller() throws(SysError) {
     let sender = try senderCreate(receiver)
     let reply = try replyCreate()
     defer { closeAll(reply, sender, receiver) }
-    func caller(_ id: UInt64) throws(SysError) -> Watched {
-        try spawnWatched { () -> UInt64 in
-            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
-        }
-    }
-    let bound = try caller(1)
+    let bound = try spawnCaller(sender, id: 1)
     _ = try receiverRecv(receiver, reply: reply)          // caller 1 bound to the Reply
-    let held = try caller(2)
+    let held = try spawnCaller(sender, id: 2)
     _ = try receiverRecv(receiver)                        // caller 2 held by this thread
     expectError(.badState, "recv into a Reply that holds a caller") { () throws(SysError) in try receiverRecv(receiver, reply: reply) }
     expectSuccess("receiver_reply after a failed recv") { () throws(SysError) in try receiverReply(IPCMessage(label: 0, 102)) }

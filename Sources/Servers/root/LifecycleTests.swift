@@ -242,18 +242,13 @@ func testReplyReleasedByKilledCaller() throws(SysError) {
     let sender = try senderCreate(receiver)
     let reply = try replyCreate()
     defer { closeAll(reply, sender, receiver) }
-    func caller(_ id: UInt64) throws(SysError) -> Watched {
-        try spawnWatched { () -> UInt64 in
-            outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, id)).words.0 }
-        }
-    }
-    let first = try caller(1)
+    let first = try spawnCaller(sender, id: 1)
     _ = try receiverRecv(receiver, reply: reply)
     _ = stopAndJoin(first, "caller bound to a Reply")
     expectError(.badState, "reply_reply after its caller was stopped") { () throws(SysError) in
         try replyReply(reply, IPCMessage(label: 0, 1))
     }
-    let second = try caller(2)
+    let second = try spawnCaller(sender, id: 2)
     settle()
     let received = expectSuccess("receiver_recv into the Reply of a stopped caller") { () throws(SysError) in
         try receiverRecv(receiver, reply: reply)

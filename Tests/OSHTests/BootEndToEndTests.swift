@@ -255,13 +255,7 @@ final class BootEndToEndTests {
 
     @Test func killedOshKeepsSerialLogAndTakesQEMUAlong() throws {
         let kernel = try BootFixture.kernel(in: build, message: "before the kill\\n", loop: true)
-        let p = Process()
-        p.executableURL = OSHRun.executable
-        p.arguments = ["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg", "--timeout", "30"]
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try OSHRun.startBoot(buildDir: build, kernel: kernel, timeout: 30)
         var serial = ""
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, !serial.contains("before the kill") {

@@ -168,6 +168,19 @@ struct OSHRun {
         return dir.appendingPathComponent("osh")
     }
 
+    /// Starts `osh boot` of a fixture kernel in the background, its standard streams on /dev/null (for
+    /// tests that act on the VM while it runs, then wait for the process).
+    static func startBoot(buildDir: URL, kernel: URL, timeout: Int) throws -> Process {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = ["boot", "--build-dir", buildDir.path, "--kernel", kernel.path, "--accel", "tcg", "--timeout", String(timeout)]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
     static func run(_ args: [String], stdin: Data? = nil, stdinDelay: Double = 0, environment: [String: String] = [:]) throws -> OSHRun {
         let dir = try BootFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

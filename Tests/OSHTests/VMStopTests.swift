@@ -155,13 +155,7 @@ final class VMStopEndToEndTests {
     @Test func pausedThroughQMPIsNotAStop() throws {
         // A VM paused by `stop` (a user, a debugger) is quiet, not dead: the run goes on to its timeout.
         let kernel = try BootFixture.kernel(in: build, message: "spinning\\n", loop: true)
-        let p = Process()
-        p.executableURL = OSHRun.executable
-        p.arguments = ["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg", "--timeout", "8"]
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try OSHRun.startBoot(buildDir: build, kernel: kernel, timeout: 8)
         var client: QMPClient?
         let deadline = Date().addingTimeInterval(30)
         while client == nil, Date() < deadline, p.isRunning {
@@ -290,13 +284,7 @@ final class VMStopEndToEndTests {
     @Test func hostResetThroughQMPRebootsAndTheRunGoesOn() throws {
         // -no-reboot turns a QMP system_reset into a shutdown: osh resets the VM for real and goes on.
         let kernel = try BootFixture.kernel(in: build, message: "boot banner\\n", loop: true)
-        let p = Process()
-        p.executableURL = OSHRun.executable
-        p.arguments = ["boot", "--build-dir", build.path, "--kernel", kernel.path, "--accel", "tcg", "--timeout", "8"]
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try OSHRun.startBoot(buildDir: build, kernel: kernel, timeout: 8)
         func serial() -> String { latest.flatMap { try? String(contentsOfFile: $0.file("serial.log"), encoding: .utf8) } ?? "" }
         let deadline = Date().addingTimeInterval(30)
         while !serial().contains("boot banner"), Date() < deadline, p.isRunning { Thread.sleep(forTimeInterval: 0.05) }

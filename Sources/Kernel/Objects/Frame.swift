@@ -8,23 +8,9 @@
 import ABI
 #endif
 
-/// Page-tree nodes: frames from the PMM that leave its reserve alone (PMM.allocateForUser), reached
-/// through the direct map.
-struct FrameTreeMemory: PageTableMemory {
-    mutating func allocateTable() -> UInt64? {
-        guard let p = PMM.allocateForUser() else { return nil }
-        zeroPage(p)
-        return p
-    }
-    mutating func freeTable(_ physical: UInt64) { PMM.free(physical) }
-    func entries(_ physical: UInt64) -> UnsafeMutablePointer<UInt64> {
-        KernelMemory.virtual(physical: physical).assumingMemoryBound(to: UInt64.self)
-    }
-}
-
 final class Frame {
     /// The pages touched so far (a radix tree: its memory follows the pages held, not the size).
-    private var pages = PageTree(memory: FrameTreeMemory())
+    private var pages = PageTree(memory: KernelPageMemory())   // nodes: PMM pages outside the heap's reserve
     /// Size in pages.
     private(set) var pageCount: UInt64
     /// Pages the Frame does not own (boot modules): never freed to the PMM.
@@ -37,7 +23,7 @@ final class Frame {
     var mappingHandles: [(processID: UInt64, handle: UInt32, end: UInt64)] = []
 
     /// The largest size in pages: the page tree's index range (256 TiB), more than the user half.
-    static let maxPages = PageTree<FrameTreeMemory>.indexLimit
+    static let maxPages = PageTree<KernelPageMemory>.indexLimit
     /// Kernel memory charged for the Frame object itself (its heap block and mapping list, bounded).
     static let objectBytes: UInt64 = 256
 

@@ -34,14 +34,8 @@ import Testing
         let serverLine = try Self.line(of: "print(\"root: \\(startup.modules.count) modules", in: serverFile)
 
         // The VM waits for the debugger (-S), so both breakpoints are set before the kernel runs.
-        let boot = Process()
-        boot.executableURL = Repo.osh
-        boot.arguments = ["boot", "--build-dir", build.path, "--kernel", Repo.kernel.path, "--module", Self.root.path + ":root",
-                          "--accel", "tcg", "--gdb-wait", "--timeout", "280"]
-        boot.standardInput = FileHandle.nullDevice
-        boot.standardOutput = FileHandle.nullDevice
-        boot.standardError = FileHandle.nullDevice
-        try boot.run()
+        let boot = try startOSH(["boot", "--build-dir", build.path, "--kernel", Repo.kernel.path, "--module", Self.root.path + ":root",
+                          "--accel", "tcg", "--gdb-wait", "--timeout", "280"])
         defer { if boot.isRunning { boot.terminate(); boot.waitUntilExit() } }
         let runDir = build.appendingPathComponent("run/latest")
         let deadline = Date().addingTimeInterval(60)

@@ -39,6 +39,19 @@ struct RunResult {
 
 /// Runs a program to completion, its output streams going to temporary files (no pipe to fill up).
 @discardableResult
+/// Starts `osh` with `arguments` in the background, its standard streams on /dev/null (for tests that
+/// act on the running VM; the caller waits for or terminates the process).
+func startOSH(_ arguments: [String]) throws -> Process {
+    let p = Process()
+    p.executableURL = Repo.osh
+    p.arguments = arguments
+    p.standardInput = FileHandle.nullDevice
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
 func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, cwd: URL? = nil,
          environment: [String: String] = [:]) throws -> RunResult {
     let process = Process()

@@ -65,14 +65,8 @@ import Testing
         let build = dir.appendingPathComponent("build")
 
         // osh boot in the background, with the program as the root module.
-        let boot = Process()
-        boot.executableURL = Repo.osh
-        boot.arguments = ["boot", "--build-dir", build.path, "--kernel", Repo.kernel.path, "--module", program.path + ":root",
-                          "--accel", "tcg", "--timeout", "60"]
-        boot.standardInput = FileHandle.nullDevice
-        boot.standardOutput = FileHandle.nullDevice
-        boot.standardError = FileHandle.nullDevice
-        try boot.run()
+        let boot = try startOSH(["boot", "--build-dir", build.path, "--kernel", Repo.kernel.path, "--module", program.path + ":root",
+                          "--accel", "tcg", "--timeout", "60"])
         defer { if boot.isRunning { boot.terminate(); boot.waitUntilExit() } }
 
         // Wait for the program's output, then for its last syscall to be counted.
@@ -140,14 +134,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = try Self.buildProgram(in: dir)
         let build = dir.appendingPathComponent("build")
-        let boot = Process()
-        boot.executableURL = Repo.osh
-        boot.arguments = ["boot", "--boot", "iso", "--build-dir", build.path, "--kernel", Repo.kernel.path,
-                          "--module", program.path + ":root", "--accel", "tcg", "--timeout", "90"]
-        boot.standardInput = FileHandle.nullDevice
-        boot.standardOutput = FileHandle.nullDevice
-        boot.standardError = FileHandle.nullDevice
-        try boot.run()
+        let boot = try startOSH(["boot", "--boot", "iso", "--build-dir", build.path, "--kernel", Repo.kernel.path,
+                          "--module", program.path + ":root", "--accel", "tcg", "--timeout", "90"])
         defer { if boot.isRunning { boot.terminate(); boot.waitUntilExit() } }
         let runDir = build.appendingPathComponent("run/latest")
         let deadline = Date().addingTimeInterval(80)

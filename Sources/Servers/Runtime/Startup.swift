@@ -29,6 +29,13 @@ public struct Startup {
                        as: UTF8.self))
     }
 
+    /// The value of the first `key=value` word for the setting `word`, or nil.
+    public func value(of word: KernelWord) -> Substring? {
+        let key = String(decoding: UnsafeBufferPointer(start: word.name.utf8Start, count: word.name.utf8CodeUnitCount),
+                         as: UTF8.self) + "="
+        return commandLine.split(separator: " ").first { $0.hasPrefix(key) }?.dropFirst(key.count)
+    }
+
     /// Parses a startup block; nil when the magic is wrong or an entry points outside `length` bytes.
     public static func parse(_ block: UnsafeRawPointer, length: Int = 4096) -> Startup? {
         let headerBytes = StartupBlock.headerWords * 8

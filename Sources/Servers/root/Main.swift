@@ -8,12 +8,8 @@ func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
     Initfs.load(startup)
     if startup.has(.bench) { return runBenchmarks(startup) }
-    if let word = startup.commandLine.split(separator: " ").first(where: { $0.hasPrefix("exitbench=") }) {
-        return runExitBenchmark(threads: Int(word.dropFirst("exitbench=".count)) ?? 0)
-    }
-    if let word = startup.commandLine.split(separator: " ").first(where: { $0.hasPrefix("fuzz=") }) {
-        return runFuzz(startup, word.dropFirst(5))
-    }
+    if let threads = startup.value(of: .exitBench) { return runExitBenchmark(threads: Int(threads) ?? 0) }
+    if let value = startup.value(of: .fuzz) { return runFuzz(startup, value) }
     guard startup.has(.usertest) else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.

@@ -224,9 +224,9 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
 public enum TrackerLayout {
     public static let symbol = "syscall_tracker"
     public static let magic: UInt64 = 0x4b43_4152_5453_5953
-    public static let version: UInt64 = 1
+    public static let version: UInt64 = 2
     public static let headerWords = 4
-    public static let syscallSlots = 64
+    public static let syscallSlots = 128
     public static let objectSlots = 16
     public static let totalWords = headerWords + syscallSlots + objectSlots + 1
 }

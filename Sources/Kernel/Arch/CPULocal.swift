@@ -55,11 +55,9 @@ enum Timer {
         port_out8(0x43, 0x34)
         port_out8(0x40, UInt8(truncatingIfNeeded: divisor))
         port_out8(0x40, UInt8(truncatingIfNeeded: divisor >> 8))
-        port_out8(0x21, port_in8(0x21) & ~1)             // unmask IRQ 0
+        InterruptLines.unmask(gsi: gsi)
     }
 
-    static func endOfInterrupt(_ vector: Int) {
-        if vector >= 40 { port_out8(0xA0, 0x20) }
-        port_out8(0x20, 0x20)
-    }
+    /// The interrupt line the tick arrives on.
+    static let gsi: UInt32 = 0
 }

@@ -43,12 +43,12 @@ func kernelTrap(_ raw: UnsafeMutableRawPointer) {
         kernelPanic("RFLAGS.AC set in the kernel after an entry from user mode: SMAP lifted (traps.S clac)")
     }
     if vector == Timer.vector {
-        Timer.endOfInterrupt(vector)
+        InterruptLines.endOfInterrupt(gsi: Timer.gsi)
         Scheduler.tick()
         return
     }
-    if vector > Timer.vector && vector < Timer.vector + 16 {
-        Timer.endOfInterrupt(vector)
+    if let gsi = InterruptLines.gsi(vector: vector) {
+        InterruptLines.handle(gsi: gsi)
         return
     }
     if vector < 32 && fromUser {

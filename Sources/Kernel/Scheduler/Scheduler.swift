@@ -195,6 +195,7 @@ enum Scheduler {
     static func tick() {
         ticks &+= 1
         Tracker.ticks = ticks
+        Timeouts.expire(now: Clock.nanoseconds())
         if current !== idle || !ready.isEmpty || hasDying { schedule() }
     }
 }

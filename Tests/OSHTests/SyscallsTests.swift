@@ -57,7 +57,7 @@ struct SyscallsTests {
 
     @Test func rejectsWhatIsNotATrackerTable() {
         #expect(throws: TrackerSnapshot.FormatError.self) { try TrackerSnapshot.parse(Self.table(magic: 0)) }
-        #expect(throws: TrackerSnapshot.FormatError.self) { try TrackerSnapshot.parse(Self.table(version: 2)) }
+        #expect(throws: TrackerSnapshot.FormatError.self) { try TrackerSnapshot.parse(Self.table(version: TrackerLayout.version + 1)) }
         #expect(throws: TrackerSnapshot.FormatError.self) { try TrackerSnapshot.parse(Self.table(slots: 32)) }
         #expect(throws: TrackerSnapshot.FormatError.self) { try TrackerSnapshot.parse(Array(Self.table().prefix(100))) }
         do {

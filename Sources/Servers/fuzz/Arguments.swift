@@ -47,7 +47,9 @@ extension Engine {
             if !options.known, let e = entry(a[0]), e.type == .process, !e.isSelf { a[0] = 0 }
             a[1] = r.chance(50) ? Stub.exit.address : Values.hostilePointer(&r)
             a[2] = r.chance(50) ? 0 : Values.hostilePointer(&r)
-        case .threadStart, .threadStop: a[0] = handle(Use(type: .thread, right: .manage))
+        case .threadStart, .threadStop:
+            a[0] = handle(Use(type: .thread, right: .manage))
+            if call == .threadStart && untrackedLive(a[0]) { a[0] = 0 }
         case .threadSetPriority:
             a[0] = handle(Use(type: .thread, right: .manage))
             if !options.known, let e = entry(a[0]), e.type == .thread { a[0] = 0 }   // ready threads: finding 7
@@ -59,6 +61,7 @@ extension Engine {
         case .threadWriteRegisters:
             a[0] = handle(Use(type: .thread, right: .write))
             if let e = entry(a[0]), e.type == .thread, e.isSelf { a[0] = 0 }   // see registerGame
+            if untrackedLive(a[0]) { a[0] = 0 }
             a[1] = r.chance(70) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[2] = r.chance(60) ? UInt64(RegisterIndex.count * 8) : Values.length(&r)
         case .processSelf, .threadSelf, .threadYield, .vmemCreate, .vmemSelf, .receiverCreate, .replyCreate,
@@ -192,10 +195,10 @@ extension Engine {
         var e = Entry(value: value, type: type, rights: rights, object: newObject(), isSelf: false, runs: false)
         switch call {
         case .handleDuplicate:
-            if let from = entry(a[0]) { e.object = from.object; e.isSelf = from.isSelf; e.runs = from.runs }
+            if let from = entry(a[0]) { e.object = from.object; e.isSelf = from.isSelf; e.runs = from.runs } else { e.isSelf = true }
         case .processSelf: e.object = Engine.selfProcess; e.isSelf = true; e.runs = true
         case .vmemSelf: e.object = Engine.selfVmem; e.isSelf = true
-        case .processCreate: e.isSelf = entry(a[0])?.isSelf ?? false                  // shares this address space
+        case .processCreate: e.isSelf = entry(a[0])?.isSelf ?? true                   // shares this address space
         case .threadCreate: e.isSelf = adoptThread(Handle(raw: value), in: entry(a[0]))
         default: break
         }
@@ -209,7 +212,7 @@ extension Engine {
     /// fault the fuzzer itself; elsewhere the stub is unmapped and the thread faults its own process,
     /// as a random entry would. True when the thread is this process's.
     func adoptThread(_ thread: Handle, in process: Entry?) -> Bool {
-        let own = process?.isSelf ?? false
+        let own = process?.isSelf ?? true
         if !own, let p = process, let i = pool.firstIndex(where: { $0.object == p.object }) { pool[i].runs = true }
         guard var registers = try? threadReadRegisters(thread) else { return neutralize(thread, own) }
         registers[RegisterIndex.rip.rawValue] = Stub.exit.address
@@ -217,6 +220,14 @@ extension Engine {
         guard (try? threadWriteRegisters(thread, registers)) != nil else { return neutralize(thread, own) }
         if own && !options.known { try? threadStart(thread) }
         return own
+    }
+
+    /// A live handle of this process that the pool does not know (it came back from process_give into a
+    /// process of unknown identity, or a helper's call made it): it may name a thread of this process
+    /// with a random entry or register file, so the fuzzer never starts it or writes its registers.
+    func untrackedLive(_ value: UInt64) -> Bool {
+        guard value != 0, value <= UInt64(UInt32.max), entry(value) == nil else { return false }
+        return (try? handleIdentify(Handle(raw: UInt32(value)))) != nil
     }
 
     /// A new thread whose entry could not be pointed at the exit stub (the registers call failed, e.g.

@@ -16,6 +16,7 @@ func programMain(_ startup: Startup) -> Int32 {
         if let idle = try? notifyCreate() { _ = try? notifyWait(idle) }
         return 0
     }
+    machineResource = startup.resource
     run("debug_log", testDebugLog)
     run("unknown_syscall", testUnknownSyscall)
     run("system_info", testSystemInfo)
@@ -75,6 +76,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
     run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
     for (name, body) in limitTests { run(name, body) }
+    for (name, body) in deviceTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     // Last: on a kernel without the fix it panics the whole system.
     run("lifecycle.nt_flag", testNTFlag)

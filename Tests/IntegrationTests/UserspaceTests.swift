@@ -30,7 +30,7 @@ import Testing
                      "limits.handles", "limits.threads", "limits.errors", "memory.exhaustion_contained",
                      // Device capabilities (issue 10).
                      "devices.machine_resource", "devices.resource_narrowing", "devices.rights",
-                     "devices.ioport_rtc_then_fault", "devices.irq_errors", "devices.irq_rtc_periodic",
+                     "devices.ioport_rtc_then_fault", "devices.ioport_closed_takes_ports_back", "devices.irq_errors", "devices.irq_rtc_periodic",
                      "devices.physical_frame_refused_over_ram", "devices.physical_frame_hpet_vga_acpi"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }

@@ -7,6 +7,7 @@ let deviceTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("devices.resource_narrowing", testResourceNarrowing),
     ("devices.rights", testDeviceRights),
     ("devices.ioport_rtc_then_fault", testIOPortRTCThenFault),
+    ("devices.ioport_closed_takes_ports_back", testIOPortClosedTakesPortsBack),
     ("devices.irq_errors", testIRQErrors),
     ("devices.irq_rtc_periodic", testIRQRTCPeriodic),
     ("devices.physical_frame_refused_over_ram", testPhysicalFrameRefusedOverRAM),
@@ -139,6 +140,27 @@ func testIOPortRTCThenFault() throws(SysError) {
     let bare = try Child.run(code: readD + Code.exitSyscall)
     check(bare == ExitCode.fault(vector: 13), "a child without the IOPort ended with \(hex(bare)), expected a #GP")
     check(try Child.run(code: Code.exit(5)) == 5, "the system did not go on after the faults")
+}
+
+/// A child reads the RTC through its IOPort, closes that handle (its value comes as the thread's
+/// argument) and reads again: the second `in` is a #GP, and its registers show the first read's value and
+/// the faulting instruction.
+func testIOPortClosedTakesPortsBack() throws(SysError) {
+    let code: [UInt8] = [0x48, 0x89, 0xfb,                       // mov rbx, rdi (the IOPort handle)
+                         0xb0, 0x8d, 0xe6, 0x70, 0xe4, 0x71,     // out 0x70 ← 0x8d; in al, 0x71
+                         0x44, 0x0f, 0xb6, 0xe0,                 // movzx r12d, al
+                         0x48, 0x89, 0xdf, 0xb8, 0x03, 0, 0, 0, 0x0f, 0x05,   // handle_close(rbx)
+                         0xe4, 0x71] + Code.exit(0)               // in al, 0x71: must fault
+    let ports = try ioportCreate(machineResource, base: CMOS.index, count: 2)
+    var child = try Child.create(code: code)
+    defer { child.close(); closeAll(ports) }
+    let given = try processGive(child.process, try handleDuplicate(ports, rights: [.read, .write, .transfer]))
+    try child.spawn(argument: UInt64(given.raw))
+    let exit = try processWait(child.process)
+    check(exit == ExitCode.fault(vector: 13), "the child ended with \(hex(exit)), expected a #GP after closing its IOPort")
+    let registers = try threadReadRegisters(child.thread)
+    check(registers[RegisterIndex.r12.rawValue] == 0x80, "the read before the close gave \(hex(registers[RegisterIndex.r12.rawValue]))")
+    check(registers[RegisterIndex.rip.rawValue] == Code.base + 23, "the fault was at \(hex(registers[RegisterIndex.rip.rawValue]))")
 }
 
 func testIRQErrors() throws(SysError) {

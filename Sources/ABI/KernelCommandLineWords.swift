@@ -36,6 +36,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case exitBench
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
     case fuzz
+    /// `devtest=kbd|fb`: root drives a device for a host test (the PS/2 keyboard's IRQ, the framebuffer).
+    case devTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -56,6 +58,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "only"
         case .exitBench: return "exitbench"
         case .fuzz: return "fuzz"
+        case .devTest: return "devtest"
         }
     }
 
@@ -68,6 +71,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .rounds, .exitBench: return "N"
         case .only: return "VARIANT"
         case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
+        case .devTest: return "kbd|fb"
         default: return nil
         }
     }
@@ -91,6 +95,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
         case .exitBench: return "root times the exit of one process of N threads"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
+        case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"
         }
     }
 

@@ -13,6 +13,9 @@ public enum ObjectType: UInt32, CaseIterable, Sendable {
     case notify = 8
     case ioPort = 9
     case irq = 10
+    /// A range of the machine (I/O ports, interrupt lines or physical addresses) that device objects are
+    /// created from (resource_create, ioport_create, irq_create, frame_create_physical).
+    case resource = 11
 
     public var name: StaticString {
         switch self {
@@ -27,6 +30,7 @@ public enum ObjectType: UInt32, CaseIterable, Sendable {
         case .notify: return "notify"
         case .ioPort: return "ioport"
         case .irq: return "irq"
+        case .resource: return "resource"
         }
     }
 }
@@ -69,6 +73,7 @@ public struct Rights: OptionSet, Sendable, Hashable {
         case .reply: return [.signal, .transfer]
         case .notify: return [.wait, .signal, .duplicate, .transfer]
         case .ioPort, .irq: return [.read, .write, .wait, .duplicate, .transfer]
+        case .resource: return [.manage, .duplicate, .transfer]
         case .none: return []
         }
     }
@@ -96,6 +101,10 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
     case badELF = 18
     /// A resource limit of the calling process (or of an ancestor) would be exceeded (process_set_limit).
     case limitExceeded = 19
+    /// Outside the range of the Resource used (or of the machine: no such port, line or address).
+    case outOfRange = 20
+    /// Already taken: an interrupt line with an IRQ object (or the kernel's own), RAM the kernel manages.
+    case inUse = 21
 
     public var name: StaticString {
         switch self {
@@ -118,6 +127,8 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
         case .timedOut: return "timed out"
         case .badELF: return "bad ELF image"
         case .limitExceeded: return "resource limit exceeded"
+        case .outOfRange: return "outside the resource's range"
+        case .inUse: return "already in use"
         }
     }
 }
@@ -166,4 +177,32 @@ public enum LimitKind: UInt64, CaseIterable, Sendable {
     case handles = 2
     /// Threads created in the process and not yet freed.
     case threads = 3
+}
+
+/// What a Resource (ObjectType.resource) covers, and the `kind` argument of resource_create. The
+/// machine's Resource (root's) covers every kind; a narrowed one covers one range of one kind.
+public enum ResourceKind: UInt64, CaseIterable, Sendable {
+    /// I/O ports 0...0xFFFF (ioport_create).
+    case ioPort = 0
+    /// Interrupt lines by GSI (irq_create).
+    case irq = 1
+    /// Physical addresses outside the RAM the kernel manages (frame_create_physical).
+    case physical = 2
+
+    /// One past the largest value of this kind: 64 Ki ports, 256 lines, 2^52 bytes of physical address.
+    public var limit: UInt64 {
+        switch self {
+        case .ioPort: return 0x1_0000
+        case .irq: return 256
+        case .physical: return 1 << 52
+        }
+    }
+}
+
+/// How irq_create names its line (its third argument).
+public enum IRQNumbering: UInt64, CaseIterable, Sendable {
+    /// A global system interrupt number.
+    case gsi = 0
+    /// A legacy ISA IRQ (0-15), translated to its GSI by the kernel.
+    case isa = 1
 }

@@ -84,6 +84,26 @@
 //                      the caller's process or of an ancestor fail with .limitExceeded
 //   process_get_usage  a: process (.read), LimitKind            r: what the process and its descendants
 //                      hold of that kind (handles: its own table)
+//
+// Device capabilities (Zircon's resource model). Root gets the machine's Resource (StartupBlock); every
+// device object comes from a Resource (.manage) and only inside its range (.outOfRange otherwise):
+//   resource_create    a: resource (.manage), ResourceKind, base, size (> 0)   r: a narrowed Resource over
+//                      [base, base+size) of that kind (.invalidArgument for a bad kind or size 0)
+//   ioport_create      a: resource (.manage), base port, count (> 0)   r: ioport; while a process holds a
+//                      handle to it (any rights), `in`/`out` on exactly those ports work in its user mode
+//                      (the TSS I/O bitmap); any other port is a #GP that ends the process
+//   irq_create         a: resource (.manage), number, IRQNumbering (GSI or ISA IRQ)   r: irq; the line
+//                      stays masked until bound. One IRQ object per line (.inUse; also for the kernel's
+//                      timer line and the 8259 cascade); .outOfRange for a line the machine lacks
+//   irq_bind           a: irq (.write), notify (.signal), bits (≠ 0)   each interrupt on the line masks it
+//                      and ORs bits into the Notify; unmasks the line. Rebinding replaces the Notify
+//   irq_ack            a: irq (.write)                            unmasks the line after an interrupt was
+//                      handled (.badState if not bound). Closing the last handle unbinds and masks it
+//   frame_create_physical a: resource (.manage), address, size (page-aligned, > 0)   r: frame over that
+//                      physical range (never freed to the PMM, never zeroed; map it with vmem_map's cache
+//                      modes, e.g. UC or WC; frame_read/write, IPC buffers and other kernel copies through
+//                      it are refused). .inUse over RAM the kernel manages; over ACPI memory the handle
+//                      lacks .write; never .exec or .manage (no frame_set_size)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -135,9 +155,16 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case threadSetIPCBuffer = 47
     case processSetLimit = 48
     case processGetUsage = 49
+    case resourceCreate = 56
+    case ioportCreate = 57
+    case irqCreate = 58
+    case irqBind = 59
+    case irqAck = 60
+    case frameCreatePhysical = 61
 
-    /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.processGetUsage.rawValue) + 1
+    /// One past the largest syscall number (numbers are allotted in blocks, so some below are unused);
+    /// the first number that is surely unknown.
+    public static let count = Int(Syscall.frameCreatePhysical.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -192,6 +219,12 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
         case .processSetLimit: return "process_set_limit"
         case .processGetUsage: return "process_get_usage"
+        case .resourceCreate: return "resource_create"
+        case .ioportCreate: return "ioport_create"
+        case .irqCreate: return "irq_create"
+        case .irqBind: return "irq_bind"
+        case .irqAck: return "irq_ack"
+        case .frameCreatePhysical: return "frame_create_physical"
         }
     }
 
@@ -206,7 +239,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem
-        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite: return .frame
+        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical: return .frame
+        case .resourceCreate: return .resource
+        case .ioportCreate: return .ioPort
+        case .irqCreate, .irqBind, .irqAck: return .irq
         case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv: return .receiver
         case .senderCreate, .senderCall: return .sender
         case .replyCreate, .replyReply: return .reply
@@ -249,16 +285,29 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// with their size class once carved: with freeFrames, a leak check can tell frames lost from frames
     /// the heap keeps.
     case heapPages = 3
+    /// The boot loader's linear framebuffer (0 when there is none): physical address, bytes per line,
+    /// width and height in pixels, bits per pixel | multiboot framebuffer type << 8 (1: RGB).
+    /// Root maps it with frame_create_physical from its Resource.
+    case framebufferAddress = 4
+    case framebufferPitch = 5
+    case framebufferWidth = 6
+    case framebufferHeight = 7
+    case framebufferFormat = 8
+    /// Physical address of the ACPI root table (XSDT, else RSDT; 0 when none) and of the HPET's
+    /// registers (0 when there is no HPET table), for frame_create_physical.
+    case acpiRootTable = 9
+    case hpetAddress = 10
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space
 /// (read-only page). Layout, little-endian UInt64 words: [0] magic "STARTUP\0" (0x0050_5554_5241_5453),
 /// [1] process handle, [2] vmem handle, [3] thread handle, [4] module count M, [5] command-line offset,
-/// [6] command-line length (the kernel's command line), then M entries of four words: frame handle, size
-/// in bytes, name offset, name length. Strings follow the entries; offsets are from the block's start.
+/// [6] command-line length (the kernel's command line), [7] the machine's Resource handle (every I/O
+/// port, interrupt line and physical address outside RAM), then M entries of four words: frame handle,
+/// size in bytes, name offset, name length. Strings follow the entries; offsets are from the block's start.
 public enum StartupBlock {
     public static let magic: UInt64 = 0x0050_5554_5241_5453
-    public static let headerWords = 7
+    public static let headerWords = 8
     public static let moduleWords = 4
 }
 

@@ -27,7 +27,11 @@ import Testing
                      "lifecycle.reply_released_by_killed_caller", "lifecycle.last_running_thread_ends_process",
                      // Issue 9 findings 2 and 3, resource limits, and memory exhaustion kept to an error.
                      "frame.huge_sparse", "process_load.huge_segment", "limits.frames", "limits.kernel_memory",
-                     "limits.handles", "limits.threads", "limits.errors", "memory.exhaustion_contained"] {
+                     "limits.handles", "limits.threads", "limits.errors", "memory.exhaustion_contained",
+                     // Device capabilities (issue 10).
+                     "devices.machine_resource", "devices.resource_narrowing", "devices.rights",
+                     "devices.ioport_rtc_then_fault", "devices.ioport_closed_takes_ports_back", "devices.irq_errors", "devices.irq_rtc_periodic",
+                     "devices.physical_frame_refused_over_ram", "devices.physical_frame_hpet_vga_acpi"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }
         // The kernel's tracker at shutdown.

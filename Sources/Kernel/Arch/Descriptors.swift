@@ -53,17 +53,19 @@ enum Descriptors {
         store64(gdt, 0x18, 0x00cf_f200_0000_ffff)   // user data: DPL3
         store64(gdt, 0x20, 0x00af_fa00_0000_ffff)   // user code: DPL3, long mode
 
-        // TSS: rsp0 at 4 (set per thread by the scheduler later), IST1..7 at 36, I/O map base at 102.
+        // TSS: rsp0 at 4 (set per thread by the scheduler later), IST1..7 at 36, I/O map base at 102
+        // (none until a process with I/O ports runs: IOBitmap.swift), the bitmap and its end byte after.
         for i in 0..<104 { tss[i] = 0 }
         for slot in 0..<3 {
             let top = ist + UInt64((slot + 1) * (istGuardSize + istStackSize))
             UnsafeMutableRawPointer(tss + 36 + slot * 8).storeBytes(of: top, as: UInt64.self)
         }
-        UnsafeMutableRawPointer(tss + 102).storeBytes(of: UInt16(104), as: UInt16.self)
+        IOBitmap.initialize()
 
         let base = UInt64(UInt(bitPattern: tss))
-        let limit: UInt64 = 103
+        let limit = UInt64(IOBitmap.tssLimit)
         var low: UInt64 = limit & 0xffff
+        low |= ((limit >> 16) & 0xf) << 48
         low |= (base & 0xff_ffff) << 16
         low |= 0x89 << 40                          // present, available 64-bit TSS
         low |= ((base >> 24) & 0xff) << 56

@@ -42,9 +42,11 @@ enum InterruptLines {
         port_out8(0x20, 0x20)
     }
 
-    /// A device line fired that nothing else claimed: nothing owns it, so it is masked and acknowledged.
+    /// A device line fired (not the timer's): it is masked and acknowledged, and its IRQ object, if any,
+    /// signals its Notify (Objects/Devices.swift); irq_ack unmasks it again.
     static func handle(gsi: UInt32) {
         mask(gsi: gsi)
         endOfInterrupt(gsi: gsi)
+        IRQ.deliver(gsi: gsi)
     }
 }

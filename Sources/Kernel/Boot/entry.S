@@ -264,7 +264,8 @@ boot_stack_top:
     .balign 4096
 idt_storage:    .skip 4096
 gdt_storage:    .skip 128
-tss_storage:    .skip 128
+/* The TSS (104 bytes), then the I/O permission bitmap (8 KiB) and its terminating byte: 8297 bytes. */
+tss_storage:    .skip 8320
     .balign 4096
 ist_stacks:     .skip IST_STRIDE * 3
 /* Per-CPU data (GS base in kernel mode) and the syscall tracker (ABI TrackerLayout: 85 words), whose

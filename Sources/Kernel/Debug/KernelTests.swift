@@ -38,6 +38,7 @@ enum KernelTests {
         KernelTest(name: "debug.frame_pointer_walk", body: framePointerWalk),
         KernelTest(name: "debug.hex_and_log_levels", body: hexAndLogLevels),
         KernelTest(name: "acpi.madt_matches_this_cpu", body: acpiMatchesThisCPU),
+        KernelTest(name: "arch.tss_io_bitmap_follows_process", body: tssIOBitmap),
     ]
 
     /// Runs every test; true when all passed.
@@ -387,4 +388,27 @@ enum KernelTests {
         return check(filtered, "level filter") && check(formatted, "log formatting")
             && check(long.count == LogMessage.capacity && long.truncated, "long lines are cut, not overrun")
     }
+}
+
+/// The TSS covers the I/O bitmap and its terminating byte; loading a process with ports copies its
+/// bitmap and points the map base at it; a process without ports gets no map (every port faults).
+private func tssIOBitmap() -> Bool {
+    let gdt = UnsafeMutableRawPointer(symbol_gdt_storage()!)
+    let low = gdt.load(fromByteOffset: Int(Selector.tss), as: UInt64.self)
+    let limit = Int((low & 0xffff) | ((low >> 48) & 0xf) << 16)
+    let tss = symbol_tss_storage()!
+    func mapBase() -> Int { Int(UnsafeMutableRawPointer(tss + 102).load(as: UInt16.self)) }
+    guard check(limit == IOBitmap.mapOffset + 8192, "TSS limit does not end at the bitmap's terminating byte"),
+          check(tss[IOBitmap.mapOffset + 8192] == 0xff, "the terminating byte is not 0xff"),
+          let vmem = try? Vmem() else { return check(false, "no Vmem") }
+    let p = Process(vmem: vmem)
+    p.ioPorts.grant(base: 0x70, count: 2)
+    IOBitmap.load(p)
+    let granted = mapBase() == IOBitmap.mapOffset && tss[IOBitmap.mapOffset + 0x70 / 8] == 0xfc
+        && tss[IOBitmap.mapOffset + 0x60 / 8] == 0xff
+    p.ioPorts.revoke(base: 0x70, count: 2)
+    IOBitmap.load(p)
+    let denied = mapBase() > limit
+    IOBitmap.load(Scheduler.current.process)
+    return check(granted, "the process's bitmap was not loaded") && check(denied, "a process without ports has a map")
 }

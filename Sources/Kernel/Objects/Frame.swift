@@ -15,6 +15,9 @@ final class Frame {
     private(set) var pageCount: UInt64
     /// Pages the Frame does not own (boot modules): never freed to the PMM.
     let ownsPages: Bool
+    /// Device memory (frame_create_physical): the physical address of page 0, the rest following it. Such
+    /// a Frame has no page tree, is never zeroed or resized, and the kernel never copies through it.
+    let deviceBase: UInt64?
     /// Who pays for the pages and page-tree nodes (nil: the kernel's own Frames). See Limits.swift.
     let account: Account?
     /// Live mappings of this frame, and which (process, handle) pairs back them: a handle backs at most
@@ -34,6 +37,7 @@ final class Frame {
         self.pageCount = pageCount
         self.account = account
         ownsPages = true
+        deviceBase = nil
         ObjectCounter.live += 1
     }
 
@@ -41,8 +45,20 @@ final class Frame {
     init(physical: UInt64, byteCount: UInt64) throws(SysError) {
         pageCount = (byteCount + pageSize - 1) / pageSize
         ownsPages = false
+        deviceBase = nil
         account = nil
         for i in 0..<pageCount { try pages.insert(physical + i * pageSize, at: i) }
+        ObjectCounter.live += 1
+    }
+
+    /// A Frame over device memory [base, base + byteCount) (page-aligned; the caller checked it is not
+    /// RAM), charged to `account` for the object only.
+    init(device base: UInt64, byteCount: UInt64, account: Account?) throws(SysError) {
+        try account?.charge(.kernelMemory, Frame.objectBytes)
+        pageCount = byteCount / pageSize
+        ownsPages = false
+        deviceBase = base
+        self.account = account
         ObjectCounter.live += 1
     }
 
@@ -71,6 +87,7 @@ final class Frame {
     func page(_ index: Int) throws(SysError) -> UInt64 {
         guard index >= 0 && UInt64(index) < pageCount else { throw .invalidArgument }
         let i = UInt64(index)
+        if let base = deviceBase { return base + i * pageSize }
         if let p = pages.lookup(i) { return p }
         let nodes = UInt64(pages.nodesNeeded(for: i))
         try account?.check(.frames, 1)
@@ -88,6 +105,7 @@ final class Frame {
     }
 
     func setSize(_ bytes: UInt64) throws(SysError) {
+        guard deviceBase == nil else { throw .badState }
         guard bytes > 0 else { throw .invalidArgument }
         guard bytes % pageSize == 0 else { throw .misaligned }
         let count = bytes / pageSize
@@ -104,6 +122,7 @@ final class Frame {
 
     /// Copies between the frame (from `offset`) and a kernel buffer; `write` true copies into the frame.
     func copy(offset: UInt64, buffer: UnsafeMutableRawBufferPointer, write: Bool) throws(SysError) {
+        guard deviceBase == nil else { throw .badState }
         guard offset <= size, UInt64(buffer.count) <= size - offset else { throw .invalidArgument }
         try copyByPage(from: offset, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
             try page(Int(at / pageSize)) + at % pageSize

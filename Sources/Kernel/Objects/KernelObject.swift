@@ -15,6 +15,9 @@ enum KernelObject {
     case reply(Reply)
     case sender(Sender)
     case notify(Notify)
+    case resource(Resource)
+    case ioPort(IOPort)
+    case irq(IRQ)
 
     var type: ObjectType {
         switch self {
@@ -26,6 +29,9 @@ enum KernelObject {
         case .reply: return .reply
         case .sender: return .sender
         case .notify: return .notify
+        case .resource: return .resource
+        case .ioPort: return .ioPort
+        case .irq: return .irq
         }
     }
 }
@@ -43,7 +49,9 @@ extension KernelObject {
             if t.state != .dead { t.process.foreignHandles += 1 }
         case .receiver(let r):
             r.handleCount += 1
-        case .vmem, .frame, .reply, .sender, .notify:
+        case .ioPort(let io):
+            io.opened(in: owner)
+        case .vmem, .frame, .reply, .sender, .notify, .resource, .irq:
             break
         }
     }
@@ -68,7 +76,9 @@ extension KernelObject {
         case .receiver(let r):
             r.handleCount -= 1
             if r.handleCount == 0 { r.endpoint.close() }
-        case .vmem, .frame, .reply, .sender, .notify:
+        case .ioPort(let io):
+            io.closed(in: owner)
+        case .vmem, .frame, .reply, .sender, .notify, .resource, .irq:
             break
         }
     }

@@ -61,7 +61,8 @@ enum Loader {
         let commandLine = Kernel.boot.commandLine
         var words: [UInt64] = [StartupBlock.magic, try give(.process(process)), try give(.vmem(vmem)),
                                try give(.thread(thread)), UInt64(otherModules.count),
-                               UInt64(namesStart), UInt64(commandLine.count)]
+                               UInt64(namesStart), UInt64(commandLine.count),
+                               try give(.resource(Resource(.machine)))]
         var names: [UInt8] = commandLine
         for m in otherModules {
             let frame = try Frame(physical: m.start, byteCount: m.end - m.start)

@@ -103,6 +103,9 @@ final class Process {
     /// by process_create (the root's has no parent and no limits).
     var account = Account(parent: nil)
 
+    /// The I/O ports its IOPort handles grant (the TSS bitmap while it runs: Arch/IOBitmap.swift).
+    var ioPorts = IOPermissionBitmap()
+
     init(vmem: Vmem) {
         id = Process.nextID
         Process.nextID += 1

@@ -96,10 +96,12 @@ final class Vmem {
     }
 
     /// Makes the page at `address` present for an access (faulting it in from its Frame); returns its
-    /// physical address, or throws .notMapped / .accessDenied when the access is not allowed.
-    func resolve(_ address: UInt64, write: Bool, exec: Bool = false) throws(SysError) -> UInt64 {
+    /// physical address, or throws .notMapped / .accessDenied when the access is not allowed. `kernel`:
+    /// the kernel will touch the page through the direct map, which device memory refuses.
+    func resolve(_ address: UInt64, write: Bool, exec: Bool = false, kernel: Bool = false) throws(SysError) -> UInt64 {
         guard address < userAddressLimit else { throw .badAddress }
         guard let m = mappings.find(containing: address) else { throw .notMapped }
+        if kernel && m.payload.frame.deviceBase != nil { throw .accessDenied }
         if write && !m.payload.flags.contains(.write) { throw .accessDenied }
         if exec && !m.payload.flags.contains(.exec) { throw .accessDenied }
         let page = address & ~(pageSize - 1)
@@ -114,7 +116,7 @@ final class Vmem {
     func copy(address: UInt64, buffer: UnsafeMutableRawBufferPointer, write: Bool) throws(SysError) {
         guard address < userAddressLimit, UInt64(buffer.count) <= userAddressLimit - address else { throw .badAddress }
         try copyByPage(from: address, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
-            do throws(SysError) { return try resolve(at, write: write) } catch {
+            do throws(SysError) { return try resolve(at, write: write, kernel: true) } catch {
                 // Running out of memory or over a limit is said as such; any other refusal is a bad address.
                 throw error == .outOfMemory || error == .limitExceeded ? error : .badAddress
             }

@@ -75,6 +75,7 @@ enum Scheduler {
         next.state = .running
         current = next
         PerCPU.setKernelStack(next.stackTop)
+        if next.process !== previous.process { IOBitmap.load(next.process) }
         // The idle thread runs on the kernel's own page tables, so that a dying process's tables are never
         // the loaded ones when they are freed.
         let root = next.addressSpaceRoot

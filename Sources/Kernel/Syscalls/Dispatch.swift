@@ -120,6 +120,12 @@ enum Syscalls {
         case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
         case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
+        case .resourceCreate: return try resourceCreate(a)
+        case .ioportCreate: return try ioportCreate(a)
+        case .irqCreate: return try irqCreate(a)
+        case .irqBind: return try irqBind(a)
+        case .irqAck: return try irqAck(a.a0)
+        case .frameCreatePhysical: return try frameCreatePhysical(a)
         }
     }
 
@@ -418,7 +424,7 @@ enum Syscalls {
         guard address % pageSize == 0 else { throw .misaligned }
         if address != 0 {
             // Must be mapped read/write in that thread's address space now.
-            do { _ = try t.process.vmem.resolve(address, write: true) } catch { throw .badAddress }
+            do { _ = try t.process.vmem.resolve(address, write: true, kernel: true) } catch { throw .badAddress }
         }
         t.ipcBuffer = address
         return 0
@@ -451,6 +457,8 @@ enum Syscalls {
         case .liveObjects: return UInt64(ObjectCounter.live)
         case .ticks: return Scheduler.ticks
         case .heapPages: return UInt64(Heap.pagesInUse)
+        case .framebufferAddress, .framebufferPitch, .framebufferWidth, .framebufferHeight, .framebufferFormat,
+             .acpiRootTable, .hpetAddress: return deviceInfo(info)
         }
     }
 }

@@ -270,7 +270,7 @@ enum Futex {
     static func key(_ address: UInt64) throws(SysError) -> UInt64 {
         guard address % 4 == 0 else { throw .misaligned }
         do {
-            return try Scheduler.current.process.vmem.resolve(address, write: false)
+            return try Scheduler.current.process.vmem.resolve(address, write: false, kernel: true)
         } catch {
             throw .badAddress
         }

@@ -69,8 +69,10 @@ enum UserFaults {
         let vmem = process.vmem
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: StackTrace.maxFrames) { buffer in
             let count = walkFramePointers(rbp: f.rbp, maxFrames: StackTrace.maxFrames, read: { address in
-                // Only pages already present: a broken frame chain must not allocate memory.
+                // Only pages already present: a broken frame chain must not allocate memory; never device
+                // memory (it may lie outside the direct map, and reads there have effects).
                 guard address < userAddressLimit - 8, let p = vmem.table.translate(address & ~(pageSize - 1)),
+                      vmem.mappings.find(containing: address)?.payload.frame.deviceBase == nil,
                       address % pageSize <= pageSize - 8 else { return nil }
                 return KernelMemory.virtual(physical: p.physical + address % pageSize).load(as: UInt64.self)
             }, into: buffer)

@@ -81,7 +81,7 @@ public enum Spawn {
         }
         let line = Array(fullLine.utf8)
         let words: [UInt64] = [StartupBlock.magic, UInt64(childProcess.raw), UInt64(childVmem.raw), UInt64(childThread.raw),
-                               0, UInt64(StartupBlock.headerWords * 8), UInt64(line.count)]
+                               0, UInt64(StartupBlock.headerWords * 8), UInt64(line.count), 0]
         var block: [UInt8] = []
         for w in words { for k in 0..<8 { block.append(UInt8(truncatingIfNeeded: w >> (8 * k))) } }
         block.append(contentsOf: line)

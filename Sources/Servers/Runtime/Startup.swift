@@ -14,6 +14,8 @@ public struct Startup {
     public let process: Handle
     public let vmem: Handle
     public let thread: Handle
+    /// The machine's Resource (root only; .invalid in other processes).
+    public let resource: Handle
     public let modules: [Module]
     /// The kernel's command line.
     public let commandLine: String
@@ -57,8 +59,8 @@ public struct Startup {
         let lineOffset = word(5), lineLength = word(6)
         guard lineOffset <= UInt64(length), lineLength <= UInt64(length) - lineOffset else { return nil }
         let line = String(decoding: UnsafeRawBufferPointer(start: block + Int(lineOffset), count: Int(lineLength)), as: UTF8.self)
-        return Startup(process: Handle(word(1)), vmem: Handle(word(2)), thread: Handle(word(3)), modules: modules,
-                       commandLine: line)
+        return Startup(process: Handle(word(1)), vmem: Handle(word(2)), thread: Handle(word(3)),
+                       resource: Handle(word(7)), modules: modules, commandLine: line)
     }
 }
 

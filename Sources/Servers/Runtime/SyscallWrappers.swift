@@ -232,3 +232,35 @@ public func processSetLimit(_ process: Handle, _ kind: LimitKind, _ value: UInt6
 public func processGetUsage(_ process: Handle, _ kind: LimitKind) throws(SysError) -> UInt64 {
     try syscall(.processGetUsage, process.word, kind.rawValue)
 }
+
+// MARK: device capabilities
+
+/// A Resource narrowed to [base, base + size) of one kind (needs .manage on `resource`).
+public func resourceCreate(_ resource: Handle, kind: ResourceKind, base: UInt64, size: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.resourceCreate, resource.word, kind.rawValue, base, size))
+}
+
+/// An IOPort over ports base ..< base + count: while this process holds it, `in`/`out` on them work.
+public func ioportCreate(_ resource: Handle, base: UInt64, count: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.ioportCreate, resource.word, base, count))
+}
+
+/// The IRQ object of one interrupt line (a GSI, or an ISA IRQ translated by the kernel); masked until bound.
+public func irqCreate(_ resource: Handle, _ number: UInt64, _ numbering: IRQNumbering = .gsi) throws(SysError) -> Handle {
+    Handle(try syscall(.irqCreate, resource.word, number, numbering.rawValue))
+}
+
+/// Each interrupt on the line masks it and ORs `bits` into `notify`; the line is unmasked.
+public func irqBind(_ irq: Handle, notify: Handle, bits: UInt64) throws(SysError) {
+    _ = try syscall(.irqBind, irq.word, notify.word, bits)
+}
+
+/// Unmasks the line after its interrupt was handled.
+public func irqAck(_ irq: Handle) throws(SysError) {
+    _ = try syscall(.irqAck, irq.word)
+}
+
+/// A Frame over device memory [address, address + size) (page-aligned), to map with vmem_map (UC, WC).
+public func frameCreatePhysical(_ resource: Handle, address: UInt64, size: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.frameCreatePhysical, resource.word, address, size))
+}

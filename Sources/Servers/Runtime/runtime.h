@@ -79,3 +79,8 @@ static inline void atomic_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_S
 // fatal otherwise) and the time-stamp counter.
 static inline void user_breakpoint(void) { __asm__ volatile("int3"); }
 static inline uint64_t user_read_tsc(void) { uint32_t lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((uint64_t)hi << 32) | lo; }
+
+// Port I/O from user mode: works on the ports of the IOPort handles this process holds (ioport_create);
+// any other port is a #GP that ends the process.
+static inline void port_out8(uint16_t port, uint8_t value) { __asm__ volatile("outb %0, %1" :: "a"(value), "Nd"(port)); }
+static inline uint8_t port_in8(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }

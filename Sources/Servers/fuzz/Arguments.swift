@@ -22,7 +22,9 @@ extension Engine {
 
     static var ipcPageAddress: UInt64 { Layout.lists + (Layout.listPages - 2) * pageSize }
 
-    func any(_ right: Rights = []) -> Use { Use(type: ObjectType(rawValue: UInt32(1 + r.below(8)))!, right: right) }
+    func any(_ right: Rights = []) -> Use {
+        Use(type: ObjectType(rawValue: UInt32(1 + r.below(UInt64(ObjectType.allCases.count - 1))))!, right: right)
+    }
 
     /// Fills in the arguments of `call` (a holds random words on entry).
     func arguments(_ call: Syscall, _ a: inout [UInt64]) {
@@ -88,7 +90,7 @@ extension Engine {
             a[2] = call == .frameRead ? Values.outPointer(&r) : (r.chance(60) ? Values.scratchPointer(&r) : Values.hostilePointer(&r))
             a[3] = Values.length(&r)
         case .senderCreate: a[0] = handle(Use(type: .receiver, right: .wait))
-        case .systemInfo: a[0] = r.chance(80) ? r.below(5) : r.next()
+        case .systemInfo: a[0] = r.chance(80) ? r.below(UInt64(SystemInfo.allCases.count) + 1) : r.next()
         case .processLoad:
             a[0] = handle(Use(type: .process, right: .manage))
             if let e = entry(a[0]), e.isSelf { a[0] = 0 }                 // never into this address space
@@ -117,6 +119,8 @@ extension Engine {
             if call == .processSetLimit, let e = entry(a[0]), e.isSelf { a[0] = 0 }
             a[1] = r.chance(80) ? r.below(UInt64(LimitKind.allCases.count)) : r.next()
             a[2] = r.chance(50) ? r.below(64) : r.next()
+        case .resourceCreate, .ioportCreate, .irqCreate, .irqBind, .irqAck, .frameCreatePhysical:
+            deviceArguments(call, &a)
         case .threadSetIPCBuffer:
             a[0] = handle(Use(type: .thread, right: .write))
             let own = entry(a[0])?.isSelf ?? true
@@ -155,6 +159,35 @@ extension Engine {
         a[5] = r.chance(80) ? r.below(8) | r.below(8) << 8 : r.next()
     }
 
+    /// The device calls, on the narrowed Resources root gave this run (never the machine's): ranges
+    /// inside, across and outside them, and lines and addresses that do not exist.
+    func deviceArguments(_ call: Syscall, _ a: inout [UInt64]) {
+        let resource = Use(type: .resource, right: .manage)
+        switch call {
+        case .resourceCreate:
+            a[0] = handle(resource)
+            a[1] = r.chance(80) ? r.below(UInt64(ResourceKind.allCases.count)) : r.next()
+            a[2] = r.chance(60) ? r.pick([FuzzDevices.ports, FuzzDevices.line, FuzzDevices.physical]) + r.below(3) : r.next()
+            a[3] = r.chance(60) ? r.below(4) : r.next()
+        case .ioportCreate:
+            a[0] = handle(resource)
+            a[1] = r.chance(60) ? FuzzDevices.ports + r.below(10) : r.chance(50) ? r.below(0x1_0001) : r.next()
+            a[2] = r.chance(70) ? r.below(10) : r.next()
+        case .irqCreate:
+            a[0] = handle(resource)
+            a[1] = r.chance(50) ? FuzzDevices.line : r.chance(60) ? r.below(24) : r.next()
+            a[2] = r.chance(80) ? r.below(2) : r.next()
+        case .irqBind:
+            a[0] = handle(Use(type: .irq, right: .write)); a[1] = handle(Use(type: .notify, right: .signal))
+            a[2] = r.chance(20) ? 0 : r.next()
+        case .irqAck: a[0] = handle(Use(type: .irq, right: .write))
+        default:
+            a[0] = handle(resource)
+            a[1] = r.chance(50) ? FuzzDevices.physical + pageSize * r.below(40) : r.chance(50) ? pageSize * r.below(1 << 20) : r.next()
+            a[2] = r.chance(70) ? pageSize * r.below(9) : Values.length(&r)
+        }
+    }
+
     func processGiveArguments(_ a: inout [UInt64]) {
         a[0] = handle(Use(type: .process, right: .write))
         a[1] = handle(Use(type: any().type, right: .transfer, destructive: true))
@@ -184,7 +217,8 @@ extension Engine {
         case .threadSelf:
             try? handleClose(Handle(value))                              // the main thread: never in the pool
         case .handleDuplicate, .processCreate, .processSelf, .threadCreate, .vmemCreate, .vmemSelf, .frameCreate,
-             .receiverCreate, .senderCreate, .replyCreate, .notifyCreate:
+             .receiverCreate, .senderCreate, .replyCreate, .notifyCreate, .resourceCreate, .ioportCreate, .irqCreate,
+             .frameCreatePhysical:
             add(call, a, UInt32(truncatingIfNeeded: value))
         default: break
         }

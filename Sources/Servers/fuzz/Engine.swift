@@ -66,7 +66,14 @@ final class Engine {
                           object: Engine.selfProcess, isSelf: true, runs: true))
         pool.append(Entry(value: Runtime.vmem.raw, type: .vmem, rights: Rights.defaults(for: .vmem),
                           object: Engine.selfVmem, isSelf: true, runs: false))
+        for h in Engine.resources {
+            guard let (type, rights) = try? handleIdentify(h) else { continue }
+            pool.append(Entry(value: h.raw, type: type, rights: rights, object: newObject(), isSelf: false, runs: false))
+        }
     }
+
+    /// The narrowed Resources root gave this run (FuzzDevices), put in the pool at the start.
+    static var resources: [Handle] = []
 
     /// The runtime's own handles: never closed, given away or waited on.
     func isProtected(_ value: UInt32) -> Bool {

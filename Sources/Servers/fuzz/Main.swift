@@ -33,9 +33,10 @@ func programMain(_ startup: Startup) -> Int32 {
     if let only = words.first(where: { $0.hasPrefix("child=") }).flatMap({ UInt64($0.dropFirst(6)) }) {
         options.onlyChild = ChildKind(rawValue: only)
     }
-    if let image = words.first(where: { $0.hasPrefix("handle=") }).flatMap({ UInt64($0.dropFirst(7)) }) {
-        Engine.image = Handle(image)
-    }
+    // handle=IMAGE first, then the narrowed Resources root gives (FuzzDevices).
+    let given = words.filter { $0.hasPrefix("handle=") }.compactMap { UInt64($0.dropFirst(7)) }
+    if let image = given.first { Engine.image = Handle(image) }
+    Engine.resources = given.dropFirst().map { Handle($0) }
     try? handleClose(startup.thread)                      // no handle to the main thread: nothing can stop it
     let (calls, failed) = fuzz(options)
     processExit(failed ? calls | failedBit : calls)
@@ -82,4 +83,14 @@ func fuzz(_ options: Options) -> (UInt64, Bool) {
         _ = try? Spawn.start(image: Engine.image, name: "fuzz", commandLine: "child \(ChildKind.block.rawValue) 0")
     }
     return (engine.calls, failed)
+}
+
+/// What the Resources root gives the fuzzer cover (root/Fuzz.swift makes them; never the machine's):
+/// I/O ports COM2 (absent or idle under QEMU), one ISA line nothing raises, and the VGA window.
+enum FuzzDevices {
+    static let ports: UInt64 = 0x2f8
+    static let portCount: UInt64 = 8
+    static let line: UInt64 = 5
+    static let physical: UInt64 = 0xa_0000
+    static let physicalSize: UInt64 = 0x2_0000
 }

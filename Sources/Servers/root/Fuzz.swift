@@ -60,6 +60,8 @@ func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
         return 1
     }
     defer { if owned { try? handleClose(image) } }
+    fuzzResources = narrowedForFuzz(startup.resource)
+    defer { for h in fuzzResources { try? handleClose(h) } }
     _ = fuzzOnce(image, seed: 0, count: 0, flags: [])        // warm-up: first-use allocations
     settle(until: KernelFigures.now())
     var passed = 0, failed = 0
@@ -93,10 +95,20 @@ func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
 /// Bit 62 of the fuzzer's exit code: it saw a failure (Sources/Servers/fuzz/Main.swift).
 let fuzzFailedBit: UInt64 = 1 << 62
 
+/// The narrowed Resources every fuzzer run gets (made once, so the leak check's baseline holds them).
+var fuzzResources: [Handle] = []
+
+/// Resources the fuzzer may use without harm (as Sources/Servers/fuzz/Main.swift's FuzzDevices): the COM2
+/// ports, ISA line 5, the VGA window. The machine's Resource stays with root.
+func narrowedForFuzz(_ machine: Handle) -> [Handle] {
+    let ranges: [(ResourceKind, UInt64, UInt64)] = [(.ioPort, 0x2f8, 8), (.irq, 5, 1), (.physical, 0xa_0000, 0x2_0000)]
+    return ranges.compactMap { (kind, base, size) in try? resourceCreate(machine, kind: kind, base: base, size: size) }
+}
+
 /// Runs the fuzzer once; its exit code (calls made, or a failure), nil when it did not start.
 func fuzzOnce(_ image: Handle, seed: UInt64, count: UInt64, flags: [String]) -> UInt64? {
     let line = (["main", String(seed), String(count)] + flags).joined(separator: " ")
-    guard let spawned = try? Spawn.start(image: image, name: "fuzz", commandLine: line, give: [image]) else { return nil }
+    guard let spawned = try? Spawn.start(image: image, name: "fuzz", commandLine: line, give: [image] + fuzzResources) else { return nil }
     return try? spawned.wait()
 }
 

@@ -10,12 +10,14 @@ func programMain(_ startup: Startup) -> Int32 {
     if startup.has(.bench) { return runBenchmarks(startup) }
     if let threads = startup.value(of: .exitBench) { return runExitBenchmark(threads: Int(threads) ?? 0) }
     if let value = startup.value(of: .fuzz) { return runFuzz(startup, value) }
+    if let value = startup.value(of: .devTest) { return runDeviceCheck(startup, value) }
     guard startup.has(.usertest) else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.
         if let idle = try? notifyCreate() { _ = try? notifyWait(idle) }
         return 0
     }
+    machineResource = startup.resource
     run("debug_log", testDebugLog)
     run("unknown_syscall", testUnknownSyscall)
     run("system_info", testSystemInfo)
@@ -75,6 +77,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
     run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
     for (name, body) in limitTests { run(name, body) }
+    for (name, body) in deviceTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     // Last: on a kernel without the fix it panics the whole system.
     run("lifecycle.nt_flag", testNTFlag)

@@ -1,0 +1,90 @@
+// Device capabilities: resource_create, ioport_create, irq_create, irq_bind, irq_ack and
+// frame_create_physical (Sources/ABI/Syscalls.swift has their arguments and errors). Every device
+// object comes from a Resource handle with .manage and only inside its range (Objects/Devices.swift).
+
+#if !KERNEL
+import ABI
+#endif
+
+extension Syscalls {
+    static func resource(_ raw: UInt64, _ rights: Rights) throws(SysError) -> Resource {
+        guard case .resource(let r) = try object(raw, .resource, rights) else { throw .wrongType }
+        return r
+    }
+
+    static func irq(_ raw: UInt64, _ rights: Rights) throws(SysError) -> IRQ {
+        guard case .irq(let i) = try object(raw, .irq, rights) else { throw .wrongType }
+        return i
+    }
+
+    static func resourceCreate(_ a: SyscallArguments) throws(SysError) -> UInt64 {
+        let r = try resource(a.a0, .manage)
+        guard let kind = ResourceKind(rawValue: a.a1) else { throw .invalidArgument }
+        let range = try r.range.narrowed(kind, base: a.a2, size: a.a3)
+        return try insertNew(.resource(Resource(range)))
+    }
+
+    static func ioportCreate(_ a: SyscallArguments) throws(SysError) -> UInt64 {
+        let r = try resource(a.a0, .manage)
+        guard a.a2 > 0 else { throw .invalidArgument }
+        guard r.range.covers(.ioPort, base: a.a1, size: a.a2) else { throw .outOfRange }
+        return try insertNew(.ioPort(IOPort(base: UInt16(a.a1), count: UInt32(a.a2))))
+    }
+
+    static func irqCreate(_ a: SyscallArguments) throws(SysError) -> UInt64 {
+        let r = try resource(a.a0, .manage)
+        guard let numbering = IRQNumbering(rawValue: a.a2) else { throw .invalidArgument }
+        let line: UInt32?
+        switch numbering {
+        case .gsi: line = a.a1 < ResourceKind.irq.limit && InterruptLines.vector(gsi: UInt32(a.a1)) != nil ? UInt32(a.a1) : nil
+        case .isa: line = InterruptLines.gsi(isaIRQ: a.a1)
+        }
+        guard let gsi = line, r.range.covers(.irq, base: UInt64(gsi), size: 1) else { throw .outOfRange }
+        guard !IRQ.isKernelLine(gsi), !IRQ.isTaken(gsi) else { throw .inUse }
+        try checkHandleLimit(process)
+        return try insertNew(.irq(IRQ(gsi: gsi)))        // a failed insert frees the object: line masked
+    }
+
+    static func irqBind(_ a: SyscallArguments) throws(SysError) -> UInt64 {
+        let i = try irq(a.a0, .write)
+        guard case .notify(let n) = try object(a.a1, .notify, .signal) else { throw .wrongType }
+        guard a.a2 != 0 else { throw .invalidArgument }
+        i.bind(n, bits: a.a2)
+        return 0
+    }
+
+    static func irqAck(_ raw: UInt64) throws(SysError) -> UInt64 {
+        try irq(raw, .write).acknowledge()
+        return 0
+    }
+
+    static func frameCreatePhysical(_ a: SyscallArguments) throws(SysError) -> UInt64 {
+        let r = try resource(a.a0, .manage)
+        let (address, size) = (a.a1, a.a2)
+        guard size > 0 else { throw .invalidArgument }
+        guard address % pageSize == 0, size % pageSize == 0 else { throw .misaligned }
+        guard r.range.covers(.physical, base: address, size: size) else { throw .outOfRange }
+        let map = Kernel.boot.memoryMap
+        guard !PhysicalRanges.touchesRAM(address, size, map) else { throw .inUse }
+        var rights: Rights = [.read, .write, .map, .duplicate, .transfer]
+        if PhysicalRanges.touchesACPI(address, size, map) { rights.remove(.write) }
+        try checkHandleLimit(process)
+        let f = try Frame(device: address, byteCount: size, account: process.account)
+        return UInt64(try process.handles.insert(.frame(f), rights: rights))
+    }
+
+    /// The system_info figures about devices: the boot framebuffer, the ACPI root table, the HPET.
+    static func deviceInfo(_ info: SystemInfo) -> UInt64 {
+        let fb = Kernel.boot.framebuffer
+        switch info {
+        case .framebufferAddress: return fb?.address ?? 0
+        case .framebufferPitch: return UInt64(fb?.pitch ?? 0)
+        case .framebufferWidth: return UInt64(fb?.width ?? 0)
+        case .framebufferHeight: return UInt64(fb?.height ?? 0)
+        case .framebufferFormat: return fb.map { UInt64($0.bpp) | UInt64($0.type) << 8 } ?? 0
+        case .acpiRootTable: return Kernel.acpi.tables.first?.address ?? 0
+        case .hpetAddress: return Kernel.acpi.hpet?.address.address ?? 0
+        default: return 0
+        }
+    }
+}

@@ -30,7 +30,8 @@ public final class GuestSampler {
     /// The stack of the paused VM's CPU 0.
     public func stack() throws -> [UInt64] {
         let registers = Shell.parseHMPRegisters(try qmp.humanMonitorCommand("info registers", cpu: 0))
-        guard let rip = registers["RIP"], let rbp = registers["RBP"] else { return [] }
+        // In the 32-bit boot code HMP shows EIP and no RIP: that sample is one frame.
+        guard let rip = registers["RIP"], let rbp = registers["RBP"] else { return registers["EIP"].map { [$0] } ?? [] }
         return try Shell.walkFramePointers(rip: rip, rbp: rbp) { address in
             let words = GuestSampler.parseHMPWords(try qmp.humanMonitorCommand("x /2gx 0x" + String(address, radix: 16), cpu: 0))
             return words.count == 2 ? (words[0], words[1]) : nil
@@ -59,6 +60,8 @@ public struct FrameNamer {
 
     /// Lowest kernel-half address.
     static let kernelHalf: UInt64 = 0xffff_8000_0000_0000
+    /// Where user programs are linked (Sources/Servers/Runtime/user.ld).
+    static let userBase: UInt64 = 0x40_0000
 
     public init(kernelELF: String?, userELF: String?) {
         kernel = kernelELF.flatMap { try? ELFSymbolizer(path: $0, requireDebugInfo: false) }
@@ -73,6 +76,8 @@ public struct FrameNamer {
         if a >= FrameNamer.kernelHalf {
             return kernel?.symbolName(a).map(FrameNamer.short) ?? "[kernel]"
         }
+        // Below the user programs' link address: the kernel's 32-bit boot code (or firmware).
+        if a < FrameNamer.userBase { return kernel?.symbolName(a).map(FrameNamer.short) ?? "[low memory]" }
         guard let user, let n = user.symbolName(a) else { return "[\(userLabel)]" }
         return userLabel + "`" + FrameNamer.short(n)
     }
@@ -123,6 +128,15 @@ public struct ProfileCommand: ParsableCommand {
     @Option(name: .long, help: "Samples per second.")
     var rate: Double = 100
 
+    @Option(name: .long, help: ArgumentHelp("Deterministic mode: replay the recording RUN (osh record) and sample every N guest instructions.", valueName: "n"))
+    var every: UInt64?
+
+    @Option(name: .long, help: "The recording to replay for --every (directory or id; default: build/run/latest).")
+    var replay: String?
+
+    @Option(name: .long, help: "With --every: stop after this many samples (default: the whole recording).")
+    var samples: Int?
+
     @Option(name: .long, help: "ELF file (or a module name of the run) that names user frames.")
     var userElf: String?
 
@@ -142,6 +156,11 @@ public struct ProfileCommand: ParsableCommand {
         guard rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 samples a second") }
         guard top > 0 else { throw ValidationError("--top must be positive") }
         guard diff.isEmpty || diff.count == 2 else { throw ValidationError("--diff takes two profiles") }
+        if let every, every == 0 { throw ValidationError("--every must be at least 1 instruction") }
+        if every == nil && (replay != nil || samples != nil) { throw ValidationError("--replay and --samples go with --every") }
+        if every != nil && runDirectory != nil {
+            throw ValidationError("--every replays a recording (--replay RUN), not a live run")
+        }
         if runDirectory != nil && !bootArguments.isEmpty { throw ValidationError("--run profiles a live run: boot options make no sense with it") }
     }
 
@@ -153,7 +172,16 @@ public struct ProfileCommand: ParsableCommand {
         }
         var child: Process?
         let dir: VMRun
-        if let runDirectory {
+        if let every {
+            let (process, booted) = try ProfileCommand.boot(["--replay", replay ?? "latest", "--gdb-wait"]
+                + (bootArguments.isEmpty ? [] : bootArguments))
+            defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+            let stacks = try sampleReplay(booted, every: every)
+            let profile = symbolize(stacks, run: booted)
+            try write(profile, to: booted)
+            print(profile.topTable(limit: top), terminator: "")
+            return
+        } else if let runDirectory {
             do { dir = try VMRun.resolve(runDirectory) } catch let e as RunError { throw ValidationErrorLine(e.description) }
         } else {
             let (process, booted) = try ProfileCommand.boot(bootArguments)
@@ -241,6 +269,27 @@ public struct ProfileCommand: ParsableCommand {
             next += interval
             guard let stack = try? sampler!.sample() else { break }
             if !stack.isEmpty { stacks.append(stack) }
+        }
+        return stacks
+    }
+
+    /// Deterministic sampling of a replay started paused: QMP `replay-break` at every N-th guest
+    /// instruction (`query-replay` gives the current count), a sample at each stop, until the replay
+    /// ends (QEMU gone or no stop within a minute) or `samples` were taken.
+    func sampleReplay(_ dir: VMRun, every: UInt64) throws -> [[UInt64]] {
+        let sampler = try GuestSampler(qmpSocket: dir.qmpSocket)
+        defer { sampler.close() }
+        var stacks: [[UInt64]] = []
+        while stacks.count < (samples ?? Int.max) {
+            guard let now = try? sampler.qmp.execute("query-replay")["icount"]?.int else { break }
+            do {
+                try sampler.qmp.execute("replay-break", ["icount": .int(now + Int64(every))])
+                _ = sampler.qmp.takeEvents()
+                try sampler.qmp.cont()
+                _ = try sampler.qmp.waitForEvent("STOP", timeout: 60)
+            } catch { break }
+            guard let stack = try? sampler.stack() else { break }
+            stacks.append(stack)
         }
         return stacks
     }

@@ -97,6 +97,32 @@ import Testing
         #expect(svg.hasPrefix("<?xml") && svg.contains("<script>") && svg.contains("FastPath"))
     }
 
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: root.path) && FileManager.default.fileExists(atPath: initfs.path)
+                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-img")))
+    func deterministicProfilesOfOneRecordingAreIdentical() throws {
+        let dir = try Self.scratch("det")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let build = dir.appendingPathComponent("build")
+        let record = try run(Repo.osh.path, ["record"] + Self.bootOptions(build, modules: [Self.root, Self.initfs])
+                             + ["--cmdline", "bench rounds=500", "--timeout", "200"])
+        #expect(record.status == 0, "\(record.stderr)")
+        let recorded = build.appendingPathComponent("run/latest").resolvingSymlinksInPath()
+        var runs: [URL] = []
+        for _ in 0..<2 {
+            let p = try run(Repo.osh.path, ["profile", "--every", "1000000", "--samples", "50", "--replay", recorded.path,
+                                            "--build-dir", build.path, "--timeout", "200"])
+            #expect(p.status == 0, "\(p.stderr)")
+            #expect(p.stderr.contains("50 samples"), "\(p.stderr)")
+            runs.append(build.appendingPathComponent("run/latest").resolvingSymlinksInPath())
+        }
+        #expect(runs[0] != runs[1])
+        let a = try String(contentsOf: runs[0].appendingPathComponent("profile.folded"), encoding: .utf8)
+        let b = try String(contentsOf: runs[1].appendingPathComponent("profile.folded"), encoding: .utf8)
+        #expect(!a.isEmpty && a == b)
+        let diff = try run(Repo.osh.path, ["profile", "--diff", runs[0].path, runs[1].path])
+        #expect(diff.stdout == "no function's share changed\n", "\(diff.stdout)\(diff.stderr)")
+    }
+
     @Test(.enabled(if: haveGDB && FileManager.default.fileExists(atPath: root.path)
                    && FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-img")))
     func recordedPanicReplaysByteForByte() throws {

@@ -65,7 +65,8 @@ struct ProfileTests {
         #expect(FrameNamer.short("swift_release") == "swift_release")
         let namer = FrameNamer(kernelELF: nil, userELF: nil)
         #expect(namer.name(0xffffffff80100000, isReturnAddress: false) == "[kernel]")
-        #expect(namer.name(0x400000, isReturnAddress: true) == "[user]")
+        #expect(namer.name(0x400001, isReturnAddress: true) == "[user]")
+        #expect(namer.name(0x100000, isReturnAddress: false) == "[low memory]")
     }
 }
 

@@ -144,42 +144,43 @@ import Testing
         #expect(a == b, "serial logs differ: \(a.count) and \(b.count) bytes")
         #expect(String(decoding: a, as: UTF8.self).contains("deliberate panic"))
 
-        // Reverse debugging on a replay: stop on the line that panics, step back one instruction into
-        // the line before it, and forward again to the breakpoint.
-        let debugged = try startOSH(["replay", recorded.path, "--build-dir", build.path, "--gdb-wait", "--timeout", "150"])
+        // --until-panic stops the replay at the start of the panic report; from there gdb steps back
+        // into the caller's line (reverse debugging needs the recording's init snapshot).
+        let log = dir.appendingPathComponent("until-panic.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let debugged = Process()
+        debugged.executableURL = Repo.osh
+        debugged.arguments = ["replay", recorded.path, "--build-dir", build.path, "--until-panic", "--timeout", "150"]
+        debugged.standardInput = FileHandle.nullDevice
+        debugged.standardOutput = FileHandle.nullDevice
+        debugged.standardError = try FileHandle(forWritingTo: log)
+        try debugged.run()
         defer { if debugged.isRunning { debugged.terminate(); debugged.waitUntilExit() } }
-        var gdbRun: URL?
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, gdbRun == nil {
-            let latest = build.appendingPathComponent("run/latest").resolvingSymlinksInPath()
-            if latest != recorded, latest != replayed, FileManager.default.fileExists(atPath: latest.appendingPathComponent("gdb.sock").path) {
-                gdbRun = latest
-            }
+        var note = ""
+        let deadline = Date().addingTimeInterval(90)
+        while Date() < deadline, !note.contains("replay paused at the report"), debugged.isRunning {
             Thread.sleep(forTimeInterval: 0.2)
+            note = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
-        let live = try #require(gdbRun)
+        #expect(note.contains("replay paused at the report: static Kernel.Panic.panic"), "\(note)")
+        let live = build.appendingPathComponent("run/latest").resolvingSymlinksInPath()
+        #expect(live != recorded && live != replayed)
         let printed = try run(Repo.osh.path, ["attach", "--run", live.path, "--print-script"])
         let script = dir.appendingPathComponent("attach.gdb"), commands = dir.appendingPathComponent("reverse.gdb")
         try printed.stdout.write(to: script, atomically: true, encoding: .utf8)
-        let panicLine = try Self.line(of: "kernelPanic(\"panic_test", in: "Sources/Kernel/Boot/Main.swift")
+        let callLine = try Self.line(of: "Panic.panic(message, file: file, line: line)", in: "Sources/Kernel/Debug/Panic.swift")
         try """
-            break Sources/Kernel/Boot/Main.swift:\(panicLine)
-            continue
             echo ==AT==\\n
-            info line *$pc
+            bt 1
             echo ==BACK==\\n
             reverse-stepi
-            info line *$pc
-            echo ==FORWARD==\\n
-            stepi
             info line *$pc
             echo ==END==\\n
             """.write(to: commands, atomically: true, encoding: .utf8)
         let gdb = try run("/usr/bin/timeout", ["120", "/usr/bin/gdb", "-nx", "-batch", "-x", script.path, "-x", commands.path])
         let out = gdb.stdout + gdb.stderr
-        #expect(Self.section("AT", of: out).contains("Line \(panicLine) of"), "\(out)")
-        #expect(Self.section("BACK", of: out).contains("Line \(panicLine - 1) of"), "\(out)")
-        #expect(Self.section("FORWARD", of: out).contains("Line \(panicLine) of"), "\(out)")
+        #expect(Self.section("AT", of: out).contains("Panic.panic(_:file:line:)"), "\(out)")
+        #expect(Self.section("BACK", of: out).contains("Line \(callLine) of \"Sources/Kernel/Debug/Panic.swift\""), "\(out)")
     }
 
     /// The 1-based number of the first line of `file` (relative to the repository) containing `text`.

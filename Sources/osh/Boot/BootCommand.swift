@@ -334,7 +334,8 @@ struct BootRunner {
         if let recorded {
             var sockets: [String: String] = [:]
             for name in RunDirectory.socketNames { sockets[recorded.run.file(name)] = runDir.file(name) }
-            argv = RecordReplay.replayArguments(recorded: recorded.manifest.qemuArgv, sockets: sockets, gdbWait: options.gdbWait)
+            argv = RecordReplay.replayArguments(recorded: recorded.manifest.qemuArgv, sockets: sockets,
+                                                gdbWait: options.gdbWait || options.untilPanic)
             printNote("replaying run \(recorded.run.url.lastPathComponent)")
         }
         for name in RunDirectory.socketNames { unlink(runDir.file(name)) }
@@ -345,7 +346,6 @@ struct BootRunner {
         settings.timeout = options.resolvedTimeout
         settings.watchSocket = plan.watchSocket
         settings.registersPath = runDir.file(RunDirectory.registersName)
-        settings.pauseOnPanic = options.untilPanic
         settings.dumpQMPSocket = plan.qmpSocket
         if options.dumpOnPanic { settings.panicDumpPath = runDir.file(CoreDump.fileName) }
         if accel == .kvm {
@@ -355,10 +355,16 @@ struct BootRunner {
         session.signalFD = signalFD
         manifest.qemuArgv = argv
         manifest.launcher = settings.launcher.isEmpty ? nil : settings.launcher
+        let untilPanic = options.untilPanic && recorded != nil
         session.onStarted = { pid in
             manifest.qemuPID = pid
             manifest.state = "running"
             try? runDir.writeManifest(manifest)
+            if untilPanic {
+                UntilPanic.start(gdbSocket: plan.gdbSocket, qmpSocket: plan.qmpSocket, kernelELF: runDir.file("kernel.elf")) { line in
+                    FD.writeAll(STDERR_FILENO, "\r\nosh: \(line)\r\n")
+                }
+            }
         }
         let outcome = session.run()
         session.finishOutput()

@@ -253,9 +253,6 @@ final class BootSession {
         /// `--dump-on-panic`: when the kernel prints its `panic=halt` line, dump the guest's memory to
         /// this path through the QMP socket `dumpQMPSocket`, then end QEMU.
         var panicDumpPath: String?
-        /// `osh replay --until-panic`: pause the VM (QMP stop through `dumpQMPSocket`) once the kernel
-        /// printed its panic report, and say how to attach.
-        var pauseOnPanic = false
         var dumpQMPSocket: String?
     }
 
@@ -268,9 +265,6 @@ final class BootSession {
     private(set) var testResult: String?
     /// The kernel printed that it halted after a panic (`panic=halt`).
     private(set) var sawPanicHalt = false
-    /// The kernel printed the start of a panic report (`KERNEL PANIC` / `kernel panic`).
-    private(set) var sawPanic = false
-    private var pausedAtPanic = false
     /// CPU 0's registers (one-line summary) read when the timeout ended the run, if QMP answered.
     private(set) var registersAtTimeout: String?
     /// Called with QEMU's pid right after it started.
@@ -330,10 +324,6 @@ final class BootSession {
                     terminate(qemu)
                     return .vmStopped(cause: cause, registers: registers.map(VMStopClassifier.summary))
                 }
-            }
-            if settings.pauseOnPanic, sawPanic || sawPanicHalt, !pausedAtPanic, let socket = settings.dumpQMPSocket {
-                pausedAtPanic = true
-                pauseAtPanic(qmpSocket: socket)
             }
             if sawPanicHalt, let core = settings.panicDumpPath, let socket = settings.dumpQMPSocket {
                 return dumpAfterPanic(qemu, core: core, qmpSocket: socket)
@@ -414,20 +404,6 @@ final class BootSession {
         return failure == nil ? .panicDumped(core: core, error: nil) : .panicDumped(core: nil, error: failure)
     }
 
-    /// `--until-panic`: stop the VM where the panic report was seen; the user attaches gdb from there.
-    private func pauseAtPanic(qmpSocket: String) {
-        do {
-            let qmp = try QMPClient(path: qmpSocket, timeout: 10)
-            defer { qmp.close() }
-            try qmp.stop()
-            let registers = Shell.parseHMPRegisters(try qmp.humanMonitorCommand("info registers"))
-            let rip = registers["RIP"].map { "0x" + String($0, radix: 16) } ?? "?"
-            FD.writeAll(settings.stderrFD, "\r\nosh: replay paused at the panic (rip \(rip)); `osh attach` steps back with reverse-stepi/reverse-continue; Ctrl-A x quits\r\n")
-        } catch {
-            FD.writeAll(settings.stderrFD, "\r\nosh: warning: could not pause the replay at the panic: \(error)\r\n")
-        }
-    }
-
     /// Raw bytes to serial.log (and --log) first, then through the filter to the terminal.
     func handleSerial(_ chunk: [UInt8]) {
         sawSerialByte = true
@@ -442,7 +418,6 @@ final class BootSession {
         for line in lines.feed(chunk) {
             if TestResultLine.parse(line) != nil { testResult = line.trimmingCharacters(in: .whitespaces) }
             if line.contains(CoreDump.haltedLine) { sawPanicHalt = true }
-            if line.uppercased().contains("PANIC") { sawPanic = true }
         }
         let shown = filter.process(chunk)
         if !shown.isEmpty { FD.writeAll(settings.stdoutFD, shown) }

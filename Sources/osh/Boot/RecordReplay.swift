@@ -11,6 +11,7 @@
 // KVM cannot record (TCG only).
 
 import Foundation
+import KernelCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,5 +62,66 @@ public enum RecordReplay {
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         return p.terminationStatus == 0 ? nil : "qemu-img create failed: \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+    }
+}
+
+/// `osh replay --until-panic`: stops the replay exactly where the kernel starts a panic report or a user
+/// fault report, and leaves the gdbstub free for `osh attach`. The replay starts paused (-S); a
+/// background thread connects to the gdbstub, sets breakpoints on the report functions, lets the VM run,
+/// and at the hit reads the instruction count (QMP `query-replay`), detaches (which resumes the VM), and
+/// moves the replay back to that count with QMP `replay-seek` (from the `init` snapshot), where QEMU
+/// stops it again.
+public enum UntilPanic {
+    /// The kernel functions that start a report: panics (kernelPanic → Panic.panic), CPU exceptions in
+    /// kernel mode (Panic.exception → writeStackOverflow, its first call) and user faults.
+    public static let reportFunctions = [
+        "$e6Kernel5PanicO5panic_4file4lines5NeverOs12StaticStringV_AJSutFZ",
+        "$e6Kernel5PanicO18writeStackOverflow33_6DD9DECD62F3AD87EC8E160DE1B2618ELLyySo10trap_frameVFZ",
+        "$e6Kernel10UserFaultsO6report_6threadySpySo10trap_frameVG_AA6ThreadCtFZ",
+    ]
+
+    /// The addresses of `reportFunctions` in the kernel ELF at `path` (names it lacks are left out).
+    public static func breakpoints(kernelELF path: String) -> [UInt64] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return data.withUnsafeBytes { raw -> [UInt64] in
+            guard let elf = try? ELFFile(raw) else { return [] }
+            return reportFunctions.compactMap { (try? elf.symbol(named: Array($0.utf8)))??.value }
+        }
+    }
+
+    /// Starts the thread; `note` prints one line to the user.
+    public static func start(gdbSocket: String, qmpSocket: String, kernelELF: String, note: @escaping @Sendable (String) -> Void) {
+        let addresses = breakpoints(kernelELF: kernelELF)
+        let thread = Thread {
+            do { note(try run(gdbSocket: gdbSocket, qmpSocket: qmpSocket, addresses: addresses, kernelELF: kernelELF)) } catch {
+                note("--until-panic: \(error)")
+            }
+        }
+        thread.start()
+    }
+
+    static func run(gdbSocket: String, qmpSocket: String, addresses: [UInt64], kernelELF: String) throws -> String {
+        var gdb: GDBRemoteClient?
+        let deadline = Date().addingTimeInterval(30)
+        while gdb == nil {
+            do { gdb = try GDBRemoteClient(path: gdbSocket, timeout: 10) } catch {
+                if Date() > deadline { throw error }
+                usleep(50_000)
+            }
+        }
+        let stub = gdb!
+        for a in addresses { try stub.insertBreakpoint(at: a, hardware: false) }
+        try stub.cont()
+        let stop = try stub.waitForStop(timeout: -1)
+        let rip = (try? stub.readRegister("rip")) ?? 0
+        let function = FrameNamer(kernelELF: kernelELF, userELF: nil).name(rip, isReturnAddress: false)
+        let qmp = try QMPClient(path: qmpSocket, timeout: 30)
+        defer { qmp.close() }
+        guard let icount = try qmp.execute("query-replay")["icount"]?.int else { throw ValidationErrorLine("query-replay gave no icount") }
+        for a in addresses { try? stub.removeBreakpoint(at: a, hardware: false) }
+        _ = stop
+        try stub.detach()
+        try qmp.execute("replay-seek", ["icount": .int(icount)])
+        return "replay paused at the report: \(function) (rip 0x\(String(rip, radix: 16)), instruction \(icount)); `osh attach` steps back from there (reverse-stepi, reverse-continue); Ctrl-A x quits"
     }
 }

@@ -88,6 +88,11 @@ public struct FrameNamer {
         var out = ""
         var rest = Substring(name)
         while let c = rest.first {
+            if c == "(", rest.hasPrefix("(extension in "), let close = rest.firstIndex(of: ")") {
+                rest = rest[rest.index(after: close)...]
+                if rest.first == ":" { rest = rest.dropFirst() }
+                continue
+            }
             if c == "(" {
                 guard out.last == ".", let close = rest.firstIndex(of: ")") else { break }
                 let inner = rest[rest.index(after: rest.startIndex)..<close]

@@ -80,7 +80,7 @@ import Testing
         let dir = try Self.scratch("profile")
         defer { try? FileManager.default.removeItem(at: dir) }
         let build = dir.appendingPathComponent("build")
-        let result = try run(Repo.osh.path, ["profile", "--seconds", "20", "--rate", "50", "--top", "12"]
+        let result = try run(Repo.osh.path, ["profile", "--seconds", "20", "--rate", "50", "--top", "20"]
                              + Self.bootOptions(build, modules: [Self.root, Self.initfs])
                              + ["--cmdline", "bench rounds=1000000", "--timeout", "120"])
         #expect(result.status == 0, "\(result.stderr)")

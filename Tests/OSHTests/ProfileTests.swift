@@ -63,6 +63,8 @@ struct ProfileTests {
         #expect(FrameNamer.short("static Kernel.FastPath.call(Swift.UnsafeMutablePointer<__C.trap_frame>) -> Swift.Bool") == "static Kernel.FastPath.call")
         #expect(FrameNamer.short("static Kernel.Scheduler.(handOff in _6F2A)(to: Kernel.Thread) -> ()") == "static Kernel.Scheduler.handOff")
         #expect(FrameNamer.short("swift_release") == "swift_release")
+        #expect(FrameNamer.short("generic specialization <Kernel.ConsoleSink> of (extension in Kernel):Kernel.Sink.write(Swift.StaticString) -> ()")
+                == "generic specialization <Kernel.ConsoleSink> of Kernel.Sink.write")
         let namer = FrameNamer(kernelELF: nil, userELF: nil)
         #expect(namer.name(0xffffffff80100000, isReturnAddress: false) == "[kernel]")
         #expect(namer.name(0x400001, isReturnAddress: true) == "[user]")

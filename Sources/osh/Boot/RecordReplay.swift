@@ -68,9 +68,9 @@ public enum RecordReplay {
 /// `osh replay --until-panic`: stops the replay exactly where the kernel starts a panic report or a user
 /// fault report, and leaves the gdbstub free for `osh attach`. The replay starts paused (-S); a
 /// background thread connects to the gdbstub, sets breakpoints on the report functions, lets the VM run,
-/// and at the hit reads the instruction count (QMP `query-replay`), detaches (which resumes the VM), and
-/// moves the replay back to that count with QMP `replay-seek` (from the `init` snapshot), where QEMU
-/// stops it again.
+/// and at the hit reads the instruction count (QMP `query-replay`), removes the breakpoints and closes
+/// its connection without a detach packet (a detach would resume the VM; a closed connection leaves it
+/// stopped), so the next debugger finds the VM at the report.
 public enum UntilPanic {
     /// The kernel functions that start a report: panics (kernelPanic → Panic.panic), CPU exceptions in
     /// kernel mode (Panic.exception → writeStackOverflow, its first call) and user faults.
@@ -111,17 +111,24 @@ public enum UntilPanic {
         }
         let stub = gdb!
         for a in addresses { try stub.insertBreakpoint(at: a, hardware: false) }
-        try stub.cont()
-        let stop = try stub.waitForStop(timeout: -1)
-        let rip = (try? stub.readRegister("rip")) ?? 0
+        // Go on until a report function is reached (a stop elsewhere is resumed); an exit means the
+        // recording has no report.
+        var rip: UInt64 = 0
+        for _ in 0..<100 {
+            try stub.cont()
+            let stop = try stub.waitForStop(timeout: -1)
+            if case .signal = stop {} else { throw ValidationErrorLine("the replay ended (\(stop)) without a panic or user fault report") }
+            rip = (try? stub.readRegister("rip")) ?? 0
+            if addresses.contains(rip) { break }
+        }
+        guard addresses.contains(rip) else { throw ValidationErrorLine("the replay kept stopping away from the report functions (rip 0x\(String(rip, radix: 16)))") }
         let function = FrameNamer(kernelELF: kernelELF, userELF: nil).name(rip, isReturnAddress: false)
         let qmp = try QMPClient(path: qmpSocket, timeout: 30)
         defer { qmp.close() }
         guard let icount = try qmp.execute("query-replay")["icount"]?.int else { throw ValidationErrorLine("query-replay gave no icount") }
         for a in addresses { try? stub.removeBreakpoint(at: a, hardware: false) }
-        _ = stop
-        try stub.detach()
-        try qmp.execute("replay-seek", ["icount": .int(icount)])
+        // Closing the connection without `D` leaves the VM stopped (QEMU resumes it only on a detach).
+        stub.close()
         return "replay paused at the report: \(function) (rip 0x\(String(rip, radix: 16)), instruction \(icount)); `osh attach` steps back from there (reverse-stepi, reverse-continue); Ctrl-A x quits"
     }
 }

@@ -168,7 +168,7 @@ public enum FlameGraph {
             let name = escape(n.name)
             rects.append("<g class=\"f\"><title>\(name) (\(n.count) samples, \(pct)%)</title>"
                 + "<rect x=\"\(fmt(10 + x))\" y=\"\(fmt(y))\" width=\"\(fmt(w))\" height=\"\(fmt(frameHeight - 1))\" fill=\"\(colour(n.name))\" rx=\"2\"/>"
-                + "<text x=\"\(fmt(13 + x))\" y=\"\(fmt(y + 11.5))\"></text></g>")
+                + "<text x=\"\(fmt(13 + x))\" y=\"\(fmt(y + 11.5))\">\(escape(label(n.name, width: w)))</text></g>")
             var cx = x
             for c in n.children.values.sorted(by: { $0.name < $1.name }) {
                 emit(c, x: cx, d: d + 1)
@@ -240,4 +240,12 @@ public enum FlameGraph {
     }
 
     static func fmt(_ v: Double) -> String { String(format: "%.2f", v) }
+
+    /// The text that fits a frame `width` wide (7 px a character), cut with `..` (as the script does
+    /// after a zoom); so the graph reads without the script too, e.g. as an image in a README.
+    static func label(_ name: String, width: Double) -> String {
+        let n = Int(((width - 6) / 7).rounded(.down))
+        if n < 3 { return "" }
+        return name.count <= n ? name : String(name.prefix(n - 2)) + ".."
+    }
 }

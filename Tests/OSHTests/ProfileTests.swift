@@ -51,6 +51,9 @@ struct ProfileTests {
         #expect(svg.contains("<title>FastPath.call (6 samples, 60.00%)</title>"))
         #expect(svg.contains("<title>all (10 samples, 100.00%)</title>"))
         #expect(svg.contains("t &lt;1&gt;"))
+        #expect(svg.contains(">FastPath.call</text>"))           // labels without the script
+        #expect(FlameGraph.label("Kernel.FastPath.call", width: 90) == "Kernel.Fas..")
+        #expect(FlameGraph.label("x", width: 10) == "")
         #expect(svg.contains("<script><![CDATA[") && svg.contains("function zoom") && svg.contains("function search"))
         #expect(!svg.contains("href=\"http"))          // nothing outside the file
         #expect(svg.components(separatedBy: "<rect x=").count - 1 == 6)   // all, kmain, run, call, idle + background

@@ -175,6 +175,7 @@ public struct ProfileCommand: ParsableCommand {
             print(FoldedProfile.diffTable(FoldedProfile.diff(a, b, limit: top)), terminator: "")
             return
         }
+        defer { try? FileManager.default.removeItem(at: ProfileCommand.bootLog) }
         var child: Process?
         let dir: VMRun
         if let every {
@@ -215,6 +216,9 @@ public struct ProfileCommand: ParsableCommand {
         return FoldedProfile.parse(text)
     }
 
+    /// The background boot's output (read when it fails early; removed when osh profile ends).
+    static let bootLog = FileManager.default.temporaryDirectory.appendingPathComponent("osh-profile-\(getpid()).log")
+
     /// Starts `osh boot ARGS` in the background (output in a temporary log) and waits for its run
     /// directory (the one whose manifest names the child's pid) with QEMU started.
     static func boot(_ arguments: [String]) throws -> (Process, VMRun) {
@@ -225,8 +229,8 @@ public struct ProfileCommand: ParsableCommand {
         p.executableURL = URL(fileURLWithPath: GDBHelpers.oshExecutable)
         p.arguments = ["boot"] + arguments
         p.standardInput = FileHandle.nullDevice
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("osh-profile-\(getpid()).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let log = bootLog
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         p.standardOutput = handle
         p.standardError = handle

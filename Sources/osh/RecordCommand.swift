@@ -22,7 +22,7 @@ public struct RecordCommand: ParsableCommand {
     public init() {}
 
     public mutating func run() throws {
-        var boot = try Boot.parse(bootArguments + ["--record"])
+        let boot = try Boot.parse(bootArguments + ["--record"])
         try boot.run()
     }
 }
@@ -66,7 +66,7 @@ public struct ReplayCommand: ParsableCommand {
         if raw { args.append("--raw") }
         if let timeout { args += ["--timeout", String(timeout)] }
         if let buildDir { args += ["--build-dir", buildDir] }
-        var boot = try Boot.parse(args)
+        let boot = try Boot.parse(args)
         try boot.run()
     }
 }

@@ -32,11 +32,27 @@ public final class GuestSampler {
         let registers = Shell.parseHMPRegisters(try qmp.humanMonitorCommand("info registers", cpu: 0))
         // In the 32-bit boot code HMP shows EIP and no RIP: that sample is one frame.
         guard let rip = registers["RIP"], let rbp = registers["RBP"] else { return registers["EIP"].map { [$0] } ?? [] }
+        // Frames lie one above the other on one stack: read a window of it at a time (one HMP `x` for
+        // several frames), and a new window only when the chain leaves the one read.
+        var window: (base: UInt64, words: [UInt64]) = (0, [])
         return try Shell.walkFramePointers(rip: rip, rbp: rbp) { address in
-            let words = GuestSampler.parseHMPWords(try qmp.humanMonitorCommand("x /2gx 0x" + String(address, radix: 16), cpu: 0))
-            return words.count == 2 ? (words[0], words[1]) : nil
+            let have = { () -> (UInt64, UInt64)? in
+                guard address >= window.base else { return nil }
+                let i = Int((address - window.base) / 8)
+                return i + 1 < window.words.count ? (window.words[i], window.words[i + 1]) : nil
+            }
+            if let pair = have() { return pair }
+            // Not past the end of the page, so one unmapped page above does not fail the whole read.
+            let toPageEnd = Int((0x1000 - (address & 0xfff)) / 8)
+            let count = max(2, min(GuestSampler.windowWords, toPageEnd))
+            let text = try qmp.humanMonitorCommand("x /\(count)gx 0x" + String(address, radix: 16), cpu: 0)
+            window = (address, GuestSampler.parseHMPWords(text))
+            return have()
         }
     }
+
+    /// Words read at a time from the stack.
+    static let windowWords = 64
 
     /// The words of HMP `x /Ngx` output (`ADDR: 0xWORD 0xWORD` lines); empty when the memory was not
     /// readable ("Cannot access memory").

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bench-ipc.py build
 scripts/bench-initfs.py build
+scripts/bench-profile.py build
 swift build -c release --product osh >&2
 OSH=.build/release/osh scripts/bench-symbolize.sh build/kernel.elf

@@ -15,7 +15,7 @@ public struct OSH: ParsableCommand {
             (the same as `osh shell`; type 'help' there); otherwise it prints this help.
             """,
         version: "osh \(OSH.version)",
-        subcommands: [Boot.self, TraceCommand.self, SymbolizeCommand.self, SyscallsCommand.self, AttachCommand.self, ShellCommand.self, AccelCommand.self, ManifestCommand.self])
+        subcommands: [Boot.self, TraceCommand.self, SymbolizeCommand.self, SyscallsCommand.self, AttachCommand.self, ShellCommand.self, AccelCommand.self, ManifestCommand.self, DumpCommand.self, ProfileCommand.self, RecordCommand.self, ReplayCommand.self])
     public init() {}
 
     /// `osh` alone: the interactive shell on a terminal, the help otherwise.

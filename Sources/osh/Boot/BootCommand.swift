@@ -56,6 +56,9 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "Display: none, gtk, sdl or vnc.")
     var display: DisplayChoice = .none
 
+    @Flag(name: .long, help: "On a kernel panic, write the guest's memory to RUN/core.elf (boots with panic=halt; open it with osh attach --core RUN).")
+    var dumpOnPanic = false
+
     @Flag(name: .long, help: "Start paused (-S) and wait for a debugger on the run's gdb.sock.")
     var gdbWait = false
 
@@ -84,6 +87,15 @@ public struct Boot: ParsableCommand {
 
     @Option(name: .long, help: "OVMF firmware code image for --uefi.")
     var ovmf: String = BootPlanning.defaultOVMF
+
+    @Flag(name: .long, help: .hidden)
+    var record = false
+
+    @Option(name: .long, help: .hidden)
+    var replay: String?
+
+    @Flag(name: .long, help: .hidden)
+    var untilPanic = false
 
     public init() {}
 
@@ -127,11 +139,24 @@ struct BootRunner {
             printError("--timeout must be a non-negative number of seconds"); return BootExitCode.usage
         }
         let mode = options.mode
-        let cmdline = BootPlanning.kernelCommandLine(user: options.cmdline, test: options.test)
+        var cmdline = BootPlanning.kernelCommandLine(user: options.cmdline, test: options.test, panicHalt: options.dumpOnPanic)
+        // A replay boots what the recording booted: its copies of the kernel and modules, its command line.
+        var recorded: (run: VMRun, manifest: RunManifest)?
+        if let replay = options.replay {
+            do { recorded = try BootRunner.recording(replay, buildDir: BootRunner.buildDirectory(option: options.buildDir)) } catch {
+                printError("\(error)"); return BootExitCode.missingInput
+            }
+            cmdline = recorded!.manifest.cmdline
+        }
+        if options.record || recorded != nil, mode != .direct || options.accel == .kvm {
+            printError("record/replay works with direct boots under TCG only (no --boot iso, --uefi or --accel kvm)")
+            return BootExitCode.usage
+        }
 
         // Files.
         let buildDir = BootRunner.buildDirectory(option: options.buildDir)
-        let kernelPath = absolute(options.kernel ?? buildDir.appendingPathComponent("kernel.elf").path)
+        let kernelPath = recorded.flatMap { r in r.run.manifest.kernel.map(r.run.path(of:)) }
+            ?? absolute(options.kernel ?? buildDir.appendingPathComponent("kernel.elf").path)
         let isoPath = absolute(options.iso ?? buildDir.appendingPathComponent("os.iso").path)
         let kernelExists = isReadableFile(kernelPath)
         // Boot modules: --module, else BUILD/servers/root.elf as root when it exists.
@@ -147,7 +172,9 @@ struct BootRunner {
             }
             modules.append(ModuleSpec(path: absolute(spec.path), name: spec.name))
         }
-        if options.modules.isEmpty {
+        if let recorded {
+            for s in recorded.run.manifest.servers { modules.append(ModuleSpec(path: recorded.run.path(of: s), name: s.name ?? "root")) }
+        } else if options.modules.isEmpty {
             let root = buildDir.appendingPathComponent("servers/root.elf").path
             if isReadableFile(root) { modules.append(ModuleSpec(path: root, name: "root")) }
             let initfs = buildDir.appendingPathComponent("initfs.tar.zst").path
@@ -240,6 +267,7 @@ struct BootRunner {
         // Accelerator: --accel auto boots the check guest (or reads its cached verdict) first.
         let accel: Accel
         switch options.accel {
+        case _ where options.record || recorded != nil: accel = .tcg
         case .tcg: accel = .tcg
         case .kvm: accel = .kvm
         case .auto:
@@ -291,7 +319,25 @@ struct BootRunner {
             printNote("VM paused at start; attach with: gdb -ex 'target remote \(runDir.file(RunDirectory.gdbSocketName))' \(runDir.file("kernel.elf"))  (or osh attach)")
         }
 
-        let argv = BootPlanning.qemuArguments(plan)
+        var argv = BootPlanning.qemuArguments(plan)
+        if options.record {
+            guard let qemuImg = findExecutable("qemu-img") else {
+                printError("qemu-img not found (needed for the snapshot image of a recording; install qemu-utils)")
+                return BootExitCode.toolFailure
+            }
+            if let message = RecordReplay.createSnapshotDrive(at: runDir.file(RecordReplay.snapshotDriveName), qemuImg: qemuImg) {
+                printError(message); return BootExitCode.toolFailure
+            }
+            argv += RecordReplay.recordArguments(runDir: runDir.path)
+            printNote("recording into \(runDir.file(RecordReplay.logName)); replay with: osh replay \(runDir.id)")
+        }
+        if let recorded {
+            var sockets: [String: String] = [:]
+            for name in RunDirectory.socketNames { sockets[recorded.run.file(name)] = runDir.file(name) }
+            argv = RecordReplay.replayArguments(recorded: recorded.manifest.qemuArgv, sockets: sockets,
+                                                gdbWait: options.gdbWait || options.untilPanic)
+            printNote("replaying run \(recorded.run.url.lastPathComponent)")
+        }
         for name in RunDirectory.socketNames { unlink(runDir.file(name)) }
         var settings = BootSession.Settings(
             argv: argv, qemuLogPath: runDir.file(RunDirectory.qemuLogName), serialLogFD: serialFD)
@@ -300,6 +346,8 @@ struct BootRunner {
         settings.timeout = options.resolvedTimeout
         settings.watchSocket = plan.watchSocket
         settings.registersPath = runDir.file(RunDirectory.registersName)
+        settings.dumpQMPSocket = plan.qmpSocket
+        if options.dumpOnPanic { settings.panicDumpPath = runDir.file(CoreDump.fileName) }
         if accel == .kvm {
             settings.silenceNote = (10, "no output from the guest under KVM for 10 s; if KVM is broken on this host, `osh accel --check` shows it (or use --accel tcg)")
         }
@@ -307,10 +355,16 @@ struct BootRunner {
         session.signalFD = signalFD
         manifest.qemuArgv = argv
         manifest.launcher = settings.launcher.isEmpty ? nil : settings.launcher
+        let untilPanic = options.untilPanic && recorded != nil
         session.onStarted = { pid in
             manifest.qemuPID = pid
             manifest.state = "running"
             try? runDir.writeManifest(manifest)
+            if untilPanic {
+                UntilPanic.start(gdbSocket: plan.gdbSocket, qmpSocket: plan.qmpSocket, kernelELF: runDir.file("kernel.elf")) { line in
+                    FD.writeAll(STDERR_FILENO, "\r\nosh: \(line)\r\n")
+                }
+            }
         }
         let outcome = session.run()
         session.finishOutput()
@@ -343,6 +397,22 @@ struct BootRunner {
         if raw { return PassthroughSerialFilter() }
         let cwd = FileManager.default.currentDirectoryPath
         return SymbolizingSerialFilter(directories: [runDir.path], pathPrefix: cwd.hasSuffix("/") ? cwd : cwd + "/")
+    }
+
+    /// The recorded run `name` (directory or id) for a replay: its manifest with the QEMU argv of a
+    /// recording, and its event log. Throws a one-line description.
+    static func recording(_ name: String, buildDir: URL) throws -> (run: VMRun, manifest: RunManifest) {
+        let run: VMRun
+        do { run = try VMRun.resolve(name, buildDirectory: buildDir) } catch let e as RunError { throw ValidationErrorLine(e.description) }
+        guard let data = FileManager.default.contents(atPath: run.file(RunDirectory.manifestName)),
+              let manifest = try? JSONDecoder().decode(RunManifest.self, from: data) else {
+            throw ValidationErrorLine("cannot read \(run.file(RunDirectory.manifestName))")
+        }
+        guard RecordReplay.isRecording(manifest.qemuArgv),
+              FileManager.default.fileExists(atPath: run.file(RecordReplay.logName)) else {
+            throw ValidationErrorLine("run \(run.url.path) is not a recording (make one with osh record)")
+        }
+        return (run, manifest)
     }
 
     /// --build-dir, else the osh executable's directory when it holds kernel.elf, else ./build.

@@ -185,10 +185,12 @@ public enum BootPlanning {
         modules.map { $0.path.replacingOccurrences(of: ",", with: ",,") + " " + $0.name }.joined(separator: ",")
     }
 
-    /// The kernel command line: the user's words, then `test` in test mode (unless already present).
-    public static func kernelCommandLine(user: String?, test: Bool) -> String {
+    /// The kernel command line: the user's words, then `test` in test mode and `panic=halt` for
+    /// `--dump-on-panic` (each unless already present).
+    public static func kernelCommandLine(user: String?, test: Bool, panicHalt: Bool = false) -> String {
         var words = (user ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         if test && !words.contains("test") { words.append("test") }
+        if panicHalt && !words.contains("panic=halt") { words.append("panic=halt") }
         return words.joined(separator: " ")
     }
 

@@ -250,6 +250,10 @@ final class BootSession {
         var stdinFD: Int32 = STDIN_FILENO
         var stdoutFD: Int32 = STDOUT_FILENO
         var stderrFD: Int32 = STDERR_FILENO
+        /// `--dump-on-panic`: when the kernel prints its `panic=halt` line, dump the guest's memory to
+        /// this path through the QMP socket `dumpQMPSocket`, then end QEMU.
+        var panicDumpPath: String?
+        var dumpQMPSocket: String?
     }
 
 
@@ -259,6 +263,8 @@ final class BootSession {
     var escape = EscapeKeyDecoder()
     private(set) var sawSerialByte = false
     private(set) var testResult: String?
+    /// The kernel printed that it halted after a panic (`panic=halt`).
+    private(set) var sawPanicHalt = false
     /// CPU 0's registers (one-line summary) read when the timeout ended the run, if QMP answered.
     private(set) var registersAtTimeout: String?
     /// Called with QEMU's pid right after it started.
@@ -318,6 +324,9 @@ final class BootSession {
                     terminate(qemu)
                     return .vmStopped(cause: cause, registers: registers.map(VMStopClassifier.summary))
                 }
+            }
+            if sawPanicHalt, let core = settings.panicDumpPath, let socket = settings.dumpQMPSocket {
+                return dumpAfterPanic(qemu, core: core, qmpSocket: socket)
             }
             let now = FD.now()
             if let timeout = settings.timeout, now - start >= timeout {
@@ -386,6 +395,15 @@ final class BootSession {
         return .spawnFailed(message: "poll failed: \(String(cString: strerror(errno)))")
     }
 
+    /// `--dump-on-panic`: the kernel halted after its panic report; dump the guest, then end QEMU.
+    private func dumpAfterPanic(_ qemu: SpawnedQEMU, core: String, qmpSocket: String) -> RunOutcome {
+        FD.writeAll(settings.stderrFD, "\r\nosh: kernel panic: dumping the guest's memory to \(core)\r\n")
+        var failure: String?
+        do { try CoreDump.dump(qmpSocket: qmpSocket, to: core) } catch { failure = "\(error)" }
+        terminate(qemu)
+        return failure == nil ? .panicDumped(core: core, error: nil) : .panicDumped(core: nil, error: failure)
+    }
+
     /// Raw bytes to serial.log (and --log) first, then through the filter to the terminal.
     func handleSerial(_ chunk: [UInt8]) {
         sawSerialByte = true
@@ -399,6 +417,7 @@ final class BootSession {
         }
         for line in lines.feed(chunk) {
             if TestResultLine.parse(line) != nil { testResult = line.trimmingCharacters(in: .whitespaces) }
+            if line.contains(CoreDump.haltedLine) { sawPanicHalt = true }
         }
         let shown = filter.process(chunk)
         if !shown.isEmpty { FD.writeAll(settings.stdoutFD, shown) }

@@ -49,6 +49,9 @@ public enum RunOutcome: Equatable, Sendable {
     /// The VM stopped for good while QEMU still ran (osh then ended QEMU); `registers` is the one-line
     /// summary of CPU 0's registers read through QMP, when QEMU answered.
     case vmStopped(cause: VMStopCause, registers: String?)
+    /// `--dump-on-panic`: the kernel panicked and halted (`panic=halt`); osh dumped the guest's memory to
+    /// `core` (nil when the dump failed, with `error`) and ended QEMU.
+    case panicDumped(core: String?, error: String?)
 }
 
 /// The exit status and the words osh uses to describe a run's end.
@@ -102,6 +105,11 @@ public enum BootStatusMapping {
         case let .spawnFailed(message):
             return RunVerdict(exitCode: BootExitCode.qemuFailure, reason: "qemu-error", guestStatus: nil,
                               message: message, isError: true)
+        case let .panicDumped(core, error):
+            let guest = GuestStatus.panic.rawValue
+            let what = core.map { "core dump in \($0)" } ?? "core dump failed: \(error ?? "unknown error")"
+            return RunVerdict(exitCode: Int32(guest), reason: "panic-dump", guestStatus: guest,
+                              message: "guest status \(guest) (panic); \(what)", isError: core == nil)
         case let .vmStopped(cause, registers):
             let regs = registers.map { $0.isEmpty ? "" : "; registers: \($0)" } ?? "; registers unavailable"
             return RunVerdict(exitCode: BootExitCode.forStop(cause), reason: cause.reason, guestStatus: nil,

@@ -58,15 +58,26 @@ enum Scheduler {
     }
 
     /// Picks the next thread and switches to it (the current one goes back to the queue if it was running).
+    /// No object reference stays in this frame across the switch: the idle thread, woken by a tick that
+    /// readied a sleeper, may not run again for a long time, and would keep the thread it switched to
+    /// (and its process) alive that long.
     static func schedule() {
+        guard let (slot, rsp) = pick() else { return }
+        switch_context(slot, rsp)
+        reapZombie()
+    }
+
+    /// The choice and the bookkeeping of `schedule`: the slot to save this thread's stack pointer in and
+    /// the next thread's, or nil when the current thread goes on.
+    @inline(never) private static func pick() -> (UnsafeMutablePointer<UInt64>, UInt64)? {
         let previous = current!
         if previous.state == .running && previous !== idle { makeReady(previous) }
         let next = next()
         if next === previous {
             previous.state = .running
-            return
+            return nil
         }
-        switchTo(next, from: previous.savedRSP)
+        return (previous.savedRSP, prepare(next))
     }
 
     /// Everything but the stack switch, with no object reference kept in this frame afterwards.

@@ -19,17 +19,19 @@
 //   process_give       a: process (.write), handle (.transfer)  r: the handle's value in the target; the
 //                      handle moves (gone from the caller)
 //   process_exit       a: code                                  ends every thread of the caller's process
-//   process_wait       a: process (.wait)                       r: exit code; blocks until it has exited
+//   process_wait       a: process (.wait), timeout               r: exit code; blocks until it has exited
 //   thread_create      a: process (.manage), entry, stack, arg  r: thread (not started; arg in rdi)
 //   thread_self        r: thread
 //   thread_start       a: thread (.manage)                      .badState if started before
 //   thread_stop        a: thread (.manage)                      ends it (exit code -1 as UInt64.max)
 //   thread_set_priority a: thread (.manage), priority 0...31    .invalidArgument outside
-//   thread_wait        a: thread (.wait)                        r: exit code; blocks until it has ended
+//   thread_wait        a: thread (.wait), timeout                r: exit code; blocks until it has ended
 //   thread_read_registers  a: thread (.read), ptr, len (RegisterIndex.count * 8)   a stopped or unstarted
 //   thread_write_registers a: thread (.write), ptr, len                            thread (.badState else)
 //   thread_exit        a: code                                  ends the calling thread
 //   thread_yield       gives up the rest of the time slice
+//   thread_sleep       a: nanoseconds                           blocks for at least that long as the kernel's
+//                      clock counts (0: yields; beyond the clock's range: until killed); a kill ends it at once
 //   vmem_create        r: vmem (an empty user half; the kernel half is shared by all)
 //   vmem_self          r: vmem
 //   vmem_map           a: vmem (.map), frame (.map; .read for any mapping, .write for writable, .exec for
@@ -56,19 +58,24 @@
 // and rdi the badge (receive) — rax is the error.
 //   sender_call        a: sender (.signal), tag, w0..w3          sends, blocks until answered; returns the
 //                      answer. .peerClosed if the receiver is gone or the reply was dropped.
-//   receiver_recv      a: receiver (.wait), reply (0, or a Reply handle to bind the caller to)
+//   sender_call_timed  a: sender (.signal), tag (≤ 3 words: .invalidArgument), w0..w2, timeout (r9)
+//                      sender_call with a timeout: .timedOut if not answered by then (queued or already
+//                      received; a server that answers later gets .badState, as for a caller gone)
+//   receiver_recv      a: receiver (.wait), reply (0, or a Reply handle to bind the caller to), timeout
 //                      blocks for the next caller; returns its message and badge. Without a Reply handle the
 //                      caller is held by the receiving thread, answered with receiver_reply(_recv).
 //                      .peerClosed when the last Receiver handle is closed while it waits.
 //   receiver_reply     a: (rdi unused), tag, w0..w3              answers the caller this thread received
 //                      (.badState if none)
 //   receiver_reply_recv a: receiver (.wait), tag, w0..w3         receiver_reply, then receiver_recv (no Reply)
+//   receiver_reply_recv_timed a: receiver (.wait), tag (≤ 3 words), w0..w2, timeout (r9)   the receive
+//                      part with a timeout
 //   reply_reply        a: reply (.signal), tag, w0..w3           answers the caller bound to that Reply
 //                      (.badState if none: never bound, already answered, or the caller ended)
 //   notify_notify      a: notify (.signal), bits                 ORs bits into the word, wakes a waiter
-//   notify_wait        a: notify (.wait)                         r: the word (non-zero), cleared; blocks
+//   notify_wait        a: notify (.wait), timeout                r: the word (non-zero), cleared; blocks
 //   notify_poll        a: notify (.wait)                         r: the word (0 if none), cleared
-//   futex_wait         a: address (4-aligned UInt32), expected   blocks while *address == expected
+//   futex_wait         a: address (4-aligned UInt32), expected, timeout   blocks while *address == expected
 //                      (.wouldBlock if it differs); keyed by physical address, so shared Frames work
 //   futex_wake         a: address, count                        r: threads woken
 //   futex_requeue      a: address, wake count, address2, requeue count   r: threads woken
@@ -84,6 +91,14 @@
 //                      the caller's process or of an ancestor fail with .limitExceeded
 //   process_get_usage  a: process (.read), LimitKind            r: what the process and its descendants
 //                      hold of that kind (handles: its own table)
+//
+// Timeouts: every call that blocks takes a timeout, relative, in nanoseconds of the kernel's monotonic
+// clock, in the argument register after its last other argument; 0 (what callers that pass nothing
+// leave there) waits forever, as does a timeout past the clock's range. A wait that reaches its timeout
+// leaves every queue it was in and returns .timedOut. sender_call and receiver_reply_recv use all six
+// argument registers, so their timed forms are calls of their own (sender_call_timed,
+// receiver_reply_recv_timed) whose message has at most 3 words, r9 holding the timeout; the untimed forms
+// keep the IPC fast path.
 //
 // Device capabilities (Zircon's resource model). Root gets the machine's Resource (StartupBlock); every
 // device object comes from a Resource (.manage) and only inside its range (.outOfRange otherwise):
@@ -155,6 +170,9 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case threadSetIPCBuffer = 47
     case processSetLimit = 48
     case processGetUsage = 49
+    case threadSleep = 51
+    case senderCallTimed = 52
+    case receiverReplyRecvTimed = 53
     case resourceCreate = 56
     case ioportCreate = 57
     case irqCreate = 58
@@ -162,8 +180,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case irqAck = 60
     case frameCreatePhysical = 61
 
-    /// One past the largest syscall number (numbers are allotted in blocks, so some below are unused);
-    /// the first number that is surely unknown.
+    /// One past the highest syscall number (numbers below it that are not allotted are unknown calls).
     public static let count = Int(Syscall.frameCreatePhysical.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
@@ -219,6 +236,9 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
         case .processSetLimit: return "process_set_limit"
         case .processGetUsage: return "process_get_usage"
+        case .threadSleep: return "thread_sleep"
+        case .senderCallTimed: return "sender_call_timed"
+        case .receiverReplyRecvTimed: return "receiver_reply_recv_timed"
         case .resourceCreate: return "resource_create"
         case .ioportCreate: return "ioport_create"
         case .irqCreate: return "irq_create"
@@ -237,14 +257,15 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
              .processSetLimit, .processGetUsage: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
-             .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
+             .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
+             .threadSleep: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem
         case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical: return .frame
         case .resourceCreate: return .resource
         case .ioportCreate: return .ioPort
         case .irqCreate, .irqBind, .irqAck: return .irq
-        case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv: return .receiver
-        case .senderCreate, .senderCall: return .sender
+        case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv, .receiverReplyRecvTimed: return .receiver
+        case .senderCreate, .senderCall, .senderCallTimed: return .sender
         case .replyCreate, .replyReply: return .reply
         case .notifyCreate, .notifyNotify, .notifyWait, .notifyPoll: return .notify
         case .futexWait, .futexWake, .futexRequeue: return .none

@@ -60,8 +60,17 @@ final class Thread: IntrusiveQueueElement {
     var receiveInto: Reply? = nil
     /// The badge of the Sender this thread is calling through (while queued on an endpoint).
     var callBadge: UInt64 = 0
-    /// Set by whoever wakes this thread from an IPC wait with an error (.peerClosed, a delivery error).
+    /// Set by whoever wakes this thread from a wait with an error (.peerClosed, a delivery error,
+    /// .timedOut when its deadline passed).
     var ipcError: SysError? = nil
+    /// The server thread holding this thread's call in its reply slot (`replyTo`) while the call waits
+    /// for its answer: a call that times out then leaves that slot (IPC.letGo). Set on the general path
+    /// only (a call with a timeout never takes the fast path, so a call bound there has no deadline);
+    /// cleared when the call resumes (IPC.call) and when the server drops it (IPC.threadGone), so it is
+    /// nil, or that live server, whenever it is read.
+    unowned(unsafe) var heldBy: Thread? = nil
+    /// Its slot in the timer queue (Time/Timeouts.swift) while it waits with a deadline, -1 otherwise.
+    var timerSlot = -1
     /// A value handed over on wake-up (a notification word, a futex result).
     var wakeValue: UInt64 = 0
 

@@ -58,15 +58,26 @@ enum Scheduler {
     }
 
     /// Picks the next thread and switches to it (the current one goes back to the queue if it was running).
+    /// No object reference stays in this frame across the switch: the idle thread, woken by a tick that
+    /// readied a sleeper, may not run again for a long time, and would keep the thread it switched to
+    /// (and its process) alive that long.
     static func schedule() {
+        guard let (slot, rsp) = pick() else { return }
+        switch_context(slot, rsp)
+        reapZombie()
+    }
+
+    /// The choice and the bookkeeping of `schedule`: the slot to save this thread's stack pointer in and
+    /// the next thread's, or nil when the current thread goes on.
+    @inline(never) private static func pick() -> (UnsafeMutablePointer<UInt64>, UInt64)? {
         let previous = current!
         if previous.state == .running && previous !== idle { makeReady(previous) }
         let next = next()
         if next === previous {
             previous.state = .running
-            return
+            return nil
         }
-        switchTo(next, from: previous.savedRSP)
+        return (previous.savedRSP, prepare(next))
     }
 
     /// Everything but the stack switch, with no object reference kept in this frame afterwards.
@@ -95,18 +106,40 @@ enum Scheduler {
         zombie = nil
     }
 
-    static func block(on queue: WaitQueue) {
+    /// The current thread waits in `queue` (nil: in none, as a sleep does) until woken, or until
+    /// `deadline` (clock nanoseconds; nil: none), when it wakes with `ipcError` = .timedOut.
+    static func block(on queue: WaitQueue?, until deadline: UInt64? = nil) {
         let t = current!
         t.state = .blocked
         t.blockedOn = queue
-        queue.append(t)
+        queue?.append(t)
+        if let deadline { Timeouts.arm(t, at: deadline) }
         schedule()
     }
 
     static func wake(_ t: Thread) {
         guard t.state == .blocked else { return }
+        Timeouts.cancel(t)
         t.blockedOn = nil
         makeReady(t)
+    }
+
+    /// After a wait that can end by kill or timeout: throws what ended it, if not a wake.
+    static func resumed(_ t: Thread) throws(SysError) {
+        if t.killed { throw .badState }
+        if let e = t.ipcError {
+            t.ipcError = nil
+            throw e
+        }
+    }
+
+    /// thread_sleep: at least `nanoseconds` pass (as the clock counts) before the thread runs again;
+    /// 0 yields. A kill ends the sleep at once.
+    static func sleep(_ nanoseconds: UInt64) {
+        guard nanoseconds != 0 else { return schedule() }
+        // A deadline past the clock's range never comes: that sleep lasts until the thread is killed.
+        block(on: nil, until: Timeouts.deadline(after: nanoseconds))
+        current.ipcError = nil
     }
 
     static func wakeAll(_ queue: WaitQueue) {
@@ -119,6 +152,7 @@ enum Scheduler {
         let t = current!
         t.state = .blocked
         next.blockedOn = nil
+        Timeouts.cancel(next)
         switchTo(next, from: t.savedRSP)
     }
 
@@ -134,6 +168,7 @@ enum Scheduler {
         case .blocked:
             t.blockedOn?.remove(t)
             t.blockedOn = nil
+            Timeouts.cancel(t)
             makeReady(t)
         case .ready:
             if ready.remove(t, priority: t.priority) { dying.append(t) }

@@ -57,18 +57,21 @@ enum Syscalls {
         case .processSelf: return try insertNew(.process(process))
         case .processGive: return try processGive(a.a0, a.a1)
         case .processExit: return processExit(a.a0)
-        case .processWait: return try processWait(a.a0)
+        case .processWait: return try processWait(a.a0, timeout: a.a1)
         case .threadCreate: return try threadCreate(a.a0, entry: a.a1, stack: a.a2, argument: a.a3)
         case .threadSelf: return try insertNew(.thread(caller))
         case .threadStart: return try threadStart(a.a0)
         case .threadStop: return try threadStop(a.a0)
         case .threadSetPriority: return try threadSetPriority(a.a0, a.a1)
-        case .threadWait: return try threadWait(a.a0)
+        case .threadWait: return try threadWait(a.a0, timeout: a.a1)
         case .threadReadRegisters: return try threadRegisters(a.a0, a.a1, a.a2, write: false)
         case .threadWriteRegisters: return try threadRegisters(a.a0, a.a1, a.a2, write: true)
         case .threadExit: return threadExit(a.a0)
         case .threadYield:
             Scheduler.schedule()
+            return 0
+        case .threadSleep:
+            Scheduler.sleep(a.a0)
             return 0
         case .vmemCreate: return try vmemCreate()
         case .vmemSelf: return try insertNew(.vmem(process.vmem))
@@ -90,6 +93,10 @@ enum Syscalls {
         case .senderCall:
             guard case .sender(let s) = try object(a.a0, .sender, .signal) else { throw .wrongType }
             return try IPC.call(s)
+        case .senderCallTimed:
+            guard case .sender(let s) = try object(a.a0, .sender, .signal) else { throw .wrongType }
+            guard IPCTag(raw: a.a1).words <= 3 else { throw .invalidArgument }   // r9 is the timeout
+            return try IPC.call(s, until: Timeouts.deadline(after: a.a5))
         case .receiverRecv:
             guard case .receiver(let r) = try object(a.a0, .receiver, .wait) else { throw .wrongType }
             var reply: Reply? = nil
@@ -97,11 +104,15 @@ enum Syscalls {
                 guard case .reply(let rp) = try object(a.a1, .reply, .signal) else { throw .wrongType }
                 reply = rp
             }
-            return try IPC.receive(r, reply: reply)
+            return try IPC.receive(r, reply: reply, until: Timeouts.deadline(after: a.a2))
         case .receiverReply: return try IPC.reply()
         case .receiverReplyRecv:
             guard case .receiver(let r) = try object(a.a0, .receiver, .wait) else { throw .wrongType }
             return try IPC.replyReceive(r)
+        case .receiverReplyRecvTimed:
+            guard case .receiver(let r) = try object(a.a0, .receiver, .wait) else { throw .wrongType }
+            guard IPCTag(raw: a.a1).words <= 3 else { throw .invalidArgument }   // r9 is the timeout
+            return try IPC.replyReceive(r, until: Timeouts.deadline(after: a.a5))
         case .replyReply:
             guard case .reply(let rp) = try object(a.a0, .reply, .signal) else { throw .wrongType }
             return try IPC.replyThroughObject(rp)
@@ -110,11 +121,11 @@ enum Syscalls {
             return IPC.notify(n, bits: a.a1)
         case .notifyWait:
             guard case .notify(let n) = try object(a.a0, .notify, .wait) else { throw .wrongType }
-            return try IPC.wait(n)
+            return try IPC.wait(n, until: Timeouts.deadline(after: a.a1))
         case .notifyPoll:
             guard case .notify(let n) = try object(a.a0, .notify, .wait) else { throw .wrongType }
             return IPC.poll(n)
-        case .futexWait: return try Futex.wait(a.a0, expected: a.a1)
+        case .futexWait: return try Futex.wait(a.a0, expected: a.a1, until: Timeouts.deadline(after: a.a2))
         case .futexWake: return try Futex.wake(a.a0, count: a.a1)
         case .futexRequeue: return try Futex.requeue(a.a0, wake: a.a1, to: a.a2, requeue: a.a3)
         case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
@@ -265,12 +276,14 @@ enum Syscalls {
         return 0
     }
 
-    static func processWait(_ raw: UInt64) throws(SysError) -> UInt64 {
+    static func processWait(_ raw: UInt64, timeout: UInt64) throws(SysError) -> UInt64 {
         let p = try processObject(raw, .wait)
         guard p !== process else { throw .badState }
+        let deadline = Timeouts.deadline(after: timeout)
+        caller.ipcError = nil
         while !p.exited {
-            Scheduler.block(on: p.exitWaiters)
-            if caller.killed { throw .badState }
+            Scheduler.block(on: p.exitWaiters, until: deadline)
+            try Scheduler.resumed(caller)
         }
         return p.exitCode
     }
@@ -314,12 +327,14 @@ enum Syscalls {
         return 0
     }
 
-    static func threadWait(_ raw: UInt64) throws(SysError) -> UInt64 {
+    static func threadWait(_ raw: UInt64, timeout: UInt64) throws(SysError) -> UInt64 {
         let t = try thread(raw, .wait)
         guard t !== caller else { throw .badState }
+        let deadline = Timeouts.deadline(after: timeout)
+        caller.ipcError = nil
         while t.state != .dead {
-            Scheduler.block(on: t.exitWaiters)
-            if caller.killed { throw .badState }
+            Scheduler.block(on: t.exitWaiters, until: deadline)
+            try Scheduler.resumed(caller)
         }
         return t.exitCode
     }

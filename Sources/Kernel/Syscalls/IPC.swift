@@ -3,6 +3,10 @@
 // A message is the tag and up to four words in registers (rsi; rdx, r10, r8, r9), plus optional bytes
 // and moved handles in the threads' IPC buffers. The fast case — register words only, the peer already
 // waiting — hands the CPU straight to the peer (Scheduler.handOff): no run queue, no allocation.
+//
+// Every blocking wait here takes an optional deadline (Time/Timeouts.swift): a thread whose deadline
+// passes leaves the queue it waits in (endpoint callers or receivers, a notification's or futex's
+// waiters) or, a call already received, the reply slot holding it (`letGo`), and returns `.timedOut`.
 
 #if !KERNEL
 import ABI
@@ -77,6 +81,7 @@ enum IPC {
     static func threadGone(_ t: Thread) {
         if let caller = t.replyTo {
             t.replyTo = nil
+            caller.heldBy = nil
             caller.ipcError = .peerClosed
             Scheduler.wake(caller)
         }
@@ -91,12 +96,23 @@ enum IPC {
         t.boundReply = nil
     }
 
+    /// A call whose deadline passed after a server received it: whoever holds it (a Reply object, or
+    /// a server thread's reply slot) lets it go, so a later answer says .badState (no caller), as for a
+    /// caller that ended. Nothing for a thread that is not in that state.
+    static func letGo(_ t: Thread) {
+        if let reply = t.boundReply, reply.caller === t { reply.caller = nil }
+        t.boundReply = nil
+        if let server = t.heldBy, server.replyTo === t { server.replyTo = nil }
+        t.heldBy = nil
+    }
+
     /// Whether a thread can still take an answer (it may have been killed while waiting).
     static func isWaitingForAnswer(_ t: Thread) -> Bool { t.state == .blocked && !t.killed }
 
     // MARK: calls
 
-    static func call(_ sender: Sender) throws(SysError) -> UInt64 {
+    /// sender_call (deadline nil) and sender_call_timed.
+    static func call(_ sender: Sender, until deadline: UInt64? = nil) throws(SysError) -> UInt64 {
         let me = Scheduler.current!
         let endpoint = sender.endpoint
         guard !endpoint.closed else { throw .peerClosed }
@@ -111,16 +127,18 @@ enum IPC {
             }
             bind(caller: me, to: server)
             server.frame.pointee.rax = 0
+            if let deadline { Timeouts.arm(me, at: deadline) }
             Scheduler.handOff(to: server)
             return try answer(me)
         }
         me.callBadge = sender.badge
-        Scheduler.block(on: endpoint.callers)
+        Scheduler.block(on: endpoint.callers, until: deadline)
         return try answer(me)
     }
 
     /// After a caller wakes: the answer is in its registers, or an error.
     private static func answer(_ me: Thread) throws(SysError) -> UInt64 {
+        me.heldBy = nil
         if me.killed { throw .badState }
         if let e = me.ipcError {
             me.ipcError = nil
@@ -136,10 +154,12 @@ enum IPC {
             reply.caller = caller
         } else {
             server.replyTo = caller
+            caller.heldBy = server
         }
     }
 
-    static func receive(_ receiver: Receiver, reply: Reply?) throws(SysError) -> UInt64 {
+    /// receiver_recv; `deadline` bounds the wait for a caller.
+    static func receive(_ receiver: Receiver, reply: Reply?, until deadline: UInt64? = nil) throws(SysError) -> UInt64 {
         let me = Scheduler.current!
         // A Reply holds one caller: not while it holds one, nor while another thread receives into it.
         // (Checked first: a receive that fails leaves the caller this thread holds in place.)
@@ -156,13 +176,18 @@ enum IPC {
                 continue
             }
             caller.blockedOn = nil
-            if let reply { reply.caller = caller } else { me.replyTo = caller }
+            if let reply {
+                reply.caller = caller
+            } else {
+                me.replyTo = caller
+                caller.heldBy = me
+            }
             return me.frame.pointee.rdx
         }
         me.receiveInto = reply
         reply?.receiving = true
         me.ipcError = nil
-        Scheduler.block(on: endpoint.receivers)
+        Scheduler.block(on: endpoint.receivers, until: deadline)
         me.receiveInto?.receiving = false
         me.receiveInto = nil
         if me.killed { throw .badState }
@@ -205,7 +230,8 @@ enum IPC {
 
     /// receiver_reply_recv: answer the held caller (if any), then receive. When no other caller is queued
     /// the server blocks on its endpoint and the CPU goes straight to the answered caller (fast path).
-    static func replyReceive(_ receiver: Receiver) throws(SysError) -> UInt64 {
+    /// `deadline` bounds the receive (receiver_reply_recv_timed).
+    static func replyReceive(_ receiver: Receiver, until deadline: UInt64? = nil) throws(SysError) -> UInt64 {
         let me = Scheduler.current!
         let endpoint = receiver.endpoint
         if let caller = me.replyTo {
@@ -224,6 +250,7 @@ enum IPC {
                 me.ipcError = nil
                 endpoint.receivers.append(me)
                 caller.blockedOn = nil
+                if let deadline { Timeouts.arm(me, at: deadline) }
                 Scheduler.handOff(to: caller)
                 if me.killed { throw .badState }
                 if let e = me.ipcError {
@@ -235,7 +262,7 @@ enum IPC {
             // Answer errors do not stop the receive.
             try? answer(caller: caller)
         }
-        return try receive(receiver, reply: nil)
+        return try receive(receiver, reply: nil, until: deadline)
     }
 
     // MARK: notifications
@@ -249,13 +276,14 @@ enum IPC {
         return 0
     }
 
-    static func wait(_ n: Notify) throws(SysError) -> UInt64 {
+    static func wait(_ n: Notify, until deadline: UInt64? = nil) throws(SysError) -> UInt64 {
         let pending = n.word.take()
         if pending != 0 { return pending }
         let me = Scheduler.current!
         me.wakeValue = 0
-        Scheduler.block(on: n.waiters)
-        if me.killed { throw .badState }
+        me.ipcError = nil
+        Scheduler.block(on: n.waiters, until: deadline)
+        try Scheduler.resumed(me)
         return me.wakeValue
     }
 
@@ -288,14 +316,16 @@ enum Futex {
         queues.removeAll { $0.key == key && $0.queue.isEmpty }
     }
 
-    static func wait(_ address: UInt64, expected: UInt64) throws(SysError) -> UInt64 {
+    static func wait(_ address: UInt64, expected: UInt64, until deadline: UInt64? = nil) throws(SysError) -> UInt64 {
         let k = try key(address)
         let value = KernelMemory.virtual(physical: k).load(as: UInt32.self)
         guard UInt64(value) == expected & 0xffff_ffff else { throw .wouldBlock }
         let me = Scheduler.current!
-        Scheduler.block(on: queue(k, create: true)!)
-        dropIfEmpty(k)
-        if me.killed { throw .badState }
+        me.ipcError = nil
+        Scheduler.block(on: queue(k, create: true)!, until: deadline)
+        // Requeued, killed or timed out, the waiter may have left another key's queue empty.
+        queues.removeAll { $0.queue.isEmpty }
+        try Scheduler.resumed(me)
         return 0
     }
 

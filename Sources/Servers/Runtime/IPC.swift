@@ -1,5 +1,7 @@
 // IPC wrappers: synchronous calls through Senders, receives and replies on Receivers, Reply objects,
 // notifications, futexes and the per-thread IPC buffer (Sources/ABI/Syscalls.swift describes each call).
+// Every blocking call takes a timeout in nanoseconds (0, the default: none); when it passes the call
+// throws .timedOut.
 
 /// A message: the tag (register word count, buffer bytes, handles, label), up to four words, and on
 /// receipt the badge of the Sender it came through.
@@ -39,9 +41,25 @@ public func senderCall(_ sender: Handle, _ message: IPCMessage) throws(SysError)
     try ipc(.senderCall, sender.word, message)
 }
 
-/// Waits for the next caller on a Receiver (optionally binding it to a Reply object).
-public func receiverRecv(_ receiver: Handle, reply: Handle? = nil) throws(SysError) -> IPCMessage {
-    var regs = ipc_registers(rdi: receiver.word, rsi: reply?.word ?? 0, rdx: 0, r10: 0, r8: 0, r9: 0)
+/// Sends through a Sender and waits at most `timeout` ns for the answer (sender_call_timed: the message
+/// has at most 3 words, .invalidArgument otherwise).
+public func senderCall(_ sender: Handle, _ message: IPCMessage, timeout: UInt64) throws(SysError) -> IPCMessage {
+    try ipcTimed(.senderCallTimed, sender.word, message, timeout: timeout)
+}
+
+/// A timed IPC call: the message's first three words, the timeout in r9.
+@inline(__always)
+func ipcTimed(_ call: Syscall, _ handle: UInt64, _ message: IPCMessage, timeout: UInt64) throws(SysError) -> IPCMessage {
+    guard message.tag.words <= 3 else { throw .invalidArgument }
+    var timed = message
+    timed.words.3 = timeout
+    return try ipc(call, handle, timed)
+}
+
+/// Waits for the next caller on a Receiver (optionally binding it to a Reply object), at most `timeout`
+/// ns (0: no limit).
+public func receiverRecv(_ receiver: Handle, reply: Handle? = nil, timeout: UInt64 = 0) throws(SysError) -> IPCMessage {
+    var regs = ipc_registers(rdi: receiver.word, rsi: reply?.word ?? 0, rdx: timeout, r10: 0, r8: 0, r9: 0)
     let error = ipc_syscall(Syscall.receiverRecv.rawValue, &regs)
     if error != 0 { throw SysError(code: error) }
     return IPCMessage(tag: IPCTag(raw: regs.rsi), words: (regs.rdx, regs.r10, regs.r8, regs.r9), badge: regs.rdi)
@@ -57,6 +75,11 @@ public func receiverReplyRecv(_ receiver: Handle, _ message: IPCMessage) throws(
     try ipc(.receiverReplyRecv, receiver.word, message)
 }
 
+/// receiverReplyRecv whose receive waits at most `timeout` ns (the message has at most 3 words).
+public func receiverReplyRecv(_ receiver: Handle, _ message: IPCMessage, timeout: UInt64) throws(SysError) -> IPCMessage {
+    try ipcTimed(.receiverReplyRecvTimed, receiver.word, message, timeout: timeout)
+}
+
 /// Answers the caller bound to a Reply object.
 public func replyReply(_ reply: Handle, _ message: IPCMessage) throws(SysError) {
     _ = try ipc(.replyReply, reply.word, message)
@@ -66,11 +89,13 @@ public func notifyNotify(_ notify: Handle, bits: UInt64) throws(SysError) {
     _ = try syscall(.notifyNotify, notify.word, bits)
 }
 
-public func notifyWait(_ notify: Handle) throws(SysError) -> UInt64 { try syscall(.notifyWait, notify.word) }
+public func notifyWait(_ notify: Handle, timeout: UInt64 = 0) throws(SysError) -> UInt64 {
+    try syscall(.notifyWait, notify.word, timeout)
+}
 public func notifyPoll(_ notify: Handle) throws(SysError) -> UInt64 { try syscall(.notifyPoll, notify.word) }
 
-public func futexWait(_ address: UnsafePointer<UInt32>, expected: UInt32) throws(SysError) {
-    _ = try syscall(.futexWait, UInt64(UInt(bitPattern: address)), UInt64(expected))
+public func futexWait(_ address: UnsafePointer<UInt32>, expected: UInt32, timeout: UInt64 = 0) throws(SysError) {
+    _ = try syscall(.futexWait, UInt64(UInt(bitPattern: address)), UInt64(expected), timeout)
 }
 
 @discardableResult

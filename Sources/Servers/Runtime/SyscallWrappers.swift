@@ -83,9 +83,10 @@ public func processExit(_ code: UInt64) -> Never {
     while true { cpu_trap() }
 }
 
-/// Blocks until the process has exited; its exit code.
-public func processWait(_ process: Handle) throws(SysError) -> UInt64 {
-    try syscall(.processWait, process.word)
+/// Blocks until the process has exited; its exit code. `timeout` in nanoseconds (0: none) ends the
+/// wait with .timedOut.
+public func processWait(_ process: Handle, timeout: UInt64 = 0) throws(SysError) -> UInt64 {
+    try syscall(.processWait, process.word, timeout)
 }
 
 // MARK: threads
@@ -111,9 +112,10 @@ public func threadSetPriority(_ thread: Handle, _ priority: UInt64) throws(SysEr
     _ = try syscall(.threadSetPriority, thread.word, priority)
 }
 
-/// Blocks until the thread has ended; its exit code.
-public func threadWait(_ thread: Handle) throws(SysError) -> UInt64 {
-    try syscall(.threadWait, thread.word)
+/// Blocks until the thread has ended; its exit code. `timeout` in nanoseconds (0: none) ends the wait
+/// with .timedOut.
+public func threadWait(_ thread: Handle, timeout: UInt64 = 0) throws(SysError) -> UInt64 {
+    try syscall(.threadWait, thread.word, timeout)
 }
 
 /// The register file (RegisterIndex order) of a stopped or unstarted thread.
@@ -143,6 +145,11 @@ public func threadExit(_ code: UInt64) -> Never {
 
 public func threadYield() {
     _ = raw_syscall(Syscall.threadYield.rawValue, 0, 0, 0, 0, 0, 0)
+}
+
+/// Sleeps at least `nanoseconds` as the kernel's clock counts (0 yields).
+public func threadSleep(nanoseconds: UInt64) {
+    _ = raw_syscall(Syscall.threadSleep.rawValue, nanoseconds, 0, 0, 0, 0, 0)
 }
 
 // MARK: virtual memory

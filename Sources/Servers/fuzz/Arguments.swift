@@ -43,7 +43,7 @@ extension Engine {
         case .processCreate: a[0] = handle(Use(type: .vmem, right: .map))
         case .processGive: processGiveArguments(&a)
         case .processExit: a[0] = r.below(256)
-        case .processWait: a[0] = handle(Use(type: .process, right: .wait, blocking: true))
+        case .processWait: a[0] = handle(Use(type: .process, right: .wait)); a[1] = timeout()
         case .threadCreate:
             a[0] = handle(Use(type: .process, right: .manage))
             if !options.known, let e = entry(a[0]), e.type == .process, !e.isSelf { a[0] = 0 }
@@ -56,7 +56,9 @@ extension Engine {
             a[0] = handle(Use(type: .thread, right: .manage))
             if !options.known, let e = entry(a[0]), e.type == .thread { a[0] = 0 }   // ready threads: finding 7
             a[1] = r.chance(70) ? r.below(32) : r.next()
-        case .threadWait: a[0] = handle(Use(type: .thread, right: .wait, blocking: true))
+        case .threadWait: a[0] = handle(Use(type: .thread, right: .wait)); a[1] = timeout()
+        case .threadSleep:
+            a[0] = helperMode && r.chance(15) ? r.pick([UInt64.max, r.next()]) : r.chance(30) ? 0 : 1 + r.below(2_000_000)
         case .threadReadRegisters:
             a[0] = handle(Use(type: .thread, right: .read)); a[1] = Values.outPointer(&r)
             a[2] = r.chance(60) ? UInt64(RegisterIndex.count * 8) : Values.length(&r)
@@ -98,17 +100,21 @@ extension Engine {
             a[2] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[3] = r.chance(70) ? r.below(65) : Values.length(&r)
         case .senderCall: a[0] = handle(Use(type: .sender, right: .signal, blocking: true)); a[1] = tag()
+        case .senderCallTimed: a[0] = handle(Use(type: .sender, right: .signal)); a[1] = tag(); a[5] = timeout()
         case .receiverRecv:
-            a[0] = handle(Use(type: .receiver, right: .wait, blocking: true)); a[1] = handle(Use(type: .reply, right: .signal))
+            a[0] = handle(Use(type: .receiver, right: .wait)); a[1] = handle(Use(type: .reply, right: .signal))
+            a[2] = timeout()
         case .receiverReplyRecv: a[0] = handle(Use(type: .receiver, right: .wait, blocking: true)); a[1] = tag()
+        case .receiverReplyRecvTimed: a[0] = handle(Use(type: .receiver, right: .wait)); a[1] = tag(); a[5] = timeout()
         case .receiverReply: a[1] = tag()
         case .replyReply: a[0] = handle(Use(type: .reply, right: .signal)); a[1] = tag()
         case .notifyNotify: a[0] = handle(Use(type: .notify, right: .signal))
-        case .notifyWait: a[0] = handle(Use(type: .notify, right: .wait, blocking: true))
+        case .notifyWait: a[0] = handle(Use(type: .notify, right: .wait)); a[1] = timeout()
         case .notifyPoll: a[0] = handle(Use(type: .notify, right: .wait))
         case .futexWait:
             if r.chance(50) { a[0] = Engine.privateWord + (r.chance(20) ? 1 + r.below(3) : 0); a[1] = 0xdead_0000 | r.below(0x1000) }
-            else { a[0] = Values.hostilePointer(&r) }
+            else { a[0] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r) }
+            a[2] = timeout()
         case .futexWake, .futexRequeue:
             a[0] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[2] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
@@ -126,6 +132,14 @@ extension Engine {
             let own = entry(a[0])?.isSelf ?? true
             a[1] = r.chance(15) ? 0 : own ? (r.chance(60) ? ipcPage() : Values.hostilePointer(&r)) : Values.mapAddress(&r)
         }
+    }
+
+    /// The timeout of a blocking call: on the main thread always one that ends within a tick or two (so
+    /// those calls may block on real objects); in a helper also 0 (forever), past the clock's range, or
+    /// any word.
+    func timeout() -> UInt64 {
+        if !helperMode || r.chance(60) { return 1 + r.below(2_000_000) }
+        return r.pick([0, UInt64.max, 1 << 63, r.next()])
     }
 
     /// An IPC tag: valid shapes mostly, with reserved bits or too much sometimes.

@@ -36,6 +36,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case exitBench
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
     case fuzz
+    /// `pcid=off`: address spaces share tag 0 and every switch flushes the TLB (as without PCID).
+    case pcid
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -56,6 +58,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "only"
         case .exitBench: return "exitbench"
         case .fuzz: return "fuzz"
+        case .pcid: return "pcid"
         }
     }
 
@@ -68,6 +71,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .rounds, .exitBench: return "N"
         case .only: return "VARIANT"
         case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
+        case .pcid: return "off"
         default: return nil
         }
     }
@@ -91,6 +95,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
         case .exitBench: return "root times the exit of one process of N threads"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
+        case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
         }
     }
 

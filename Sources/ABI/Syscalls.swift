@@ -249,6 +249,9 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// with their size class once carved: with freeFrames, a leak check can tell frames lost from frames
     /// the heap keeps.
     case heapPages = 3
+    /// Physical frames free at or above 4 GiB (0 on a machine without memory there). User pages come
+    /// from the top of memory, so a touched page lowers it first.
+    case freeFramesAbove4GiB = 4
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

@@ -451,6 +451,7 @@ enum Syscalls {
         case .liveObjects: return UInt64(ObjectCounter.live)
         case .ticks: return Scheduler.ticks
         case .heapPages: return UInt64(Heap.pagesInUse)
+        case .freeFramesAbove4GiB: return UInt64(PMM.freeAbove4GiB)
         }
     }
 }

@@ -21,6 +21,8 @@ enum TLB {
     static let cpuidINVPCID: UInt32 = 1 << 10
 
     static var tags = AddressSpaceTags(enabled: false, hasINVPCID: false)
+    /// tags.enabled as a plain flag: a switch without PCIDs costs one test, not a look into `tags`.
+    static var pcidOn = false
 
     /// Turns PCIDs on when the CPU has them and the command line does not say `pcid=off`; logs one line.
     static func initialize(off: Bool) {
@@ -32,6 +34,7 @@ enum TLB {
             write_cr4(read_cr4() | cr4PCIDE)
         }
         tags = AddressSpaceTags(enabled: hasPCID && !off, hasINVPCID: hasINVPCID)
+        pcidOn = tags.enabled
         let state: StaticString = tags.enabled ? "on" : (off ? "off (pcid=off)" : "off (CPU lacks it)")
         let inv: StaticString = hasINVPCID ? "INVPCID" : "no INVPCID"
         Log.info("tlb: PCID \(state), \(inv), global kernel pages")
@@ -48,7 +51,7 @@ enum TLB {
     static func release(_ tag: UInt16) { tags.release(tag) }
 
     /// The value to write to CR3 to run on `cr3` (page-table root | tag).
-    static func load(_ cr3: UInt64) -> UInt64 { tags.load(cr3) }
+    static func load(_ cr3: UInt64) -> UInt64 { pcidOn ? tags.load(cr3) : cr3 }
 
     /// After an unmap in an address space that is not running: its tag's entries go.
     static func flush(tag: UInt16) { perform(tags.flush(tag: tag)) }

@@ -54,6 +54,8 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     CPU.logProtections()
     PMM.initialize(boot)
     Heap.usePhysicalMemory = true
+    // After the heap moved to the PMM: the plan's page list outgrows the boot pool on large machines.
+    DirectMap.extend(DirectMapPlan.managedMap(boot.memoryMap).map)
     logMemory()
     TLB.initialize(off: Kernel.commandLine.value(of: KernelWord.pcid.name, is: "off"))
     ACPIBoot.initialize()

@@ -22,7 +22,7 @@ enum DirectMap {
     }
 
     /// Maps every page of the plan for `memoryMap`; page directories come from the PMM (low memory,
-    /// which the boot map covers). Called once, right after PMM.initialize.
+    /// which the boot map covers). Called once by kmain, once the heap takes its pages from the PMM.
     static func extend(_ memoryMap: [MemoryRegion]) {
         let plan = DirectMapPlan(memoryMap: memoryMap, hugePages: hasHugePages)
         let leafFlags = PageEntry.present | PageEntry.writable | PageEntry.largePage | PageEntry.global

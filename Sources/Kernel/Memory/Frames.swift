@@ -9,7 +9,8 @@ enum PMM {
     static var managedFrames: Int { allocator?.totalUsableCount ?? 0 }
 
     /// Starts the allocator over all usable memory the direct map can reach. Its bitmap sits in low
-    /// memory (the boot map's 4 GiB); DirectMap.extend then maps the rest before any of it is used.
+    /// memory (the boot map's 4 GiB); kmain calls DirectMap.extend next, which maps the rest before any of
+    /// it is used (the PMM hands out low frames first).
     static func initialize(_ boot: BootInfo) {
         let (map, leftOut) = DirectMapPlan.managedMap(boot.memoryMap)
         ignoredBytes = leftOut
@@ -29,7 +30,6 @@ enum PMM {
         reserved.append(PhysicalRange(start: bitmap, length: UInt64(bytes)))
         allocator = FrameAllocator(bitmap: KernelMemory.virtual(physical: bitmap), bitmapBytes: bytes,
                                    memoryMap: map, reserved: reserved)
-        DirectMap.extend(map)
     }
 
     static func allocate(count: Int = 1) -> UInt64? {

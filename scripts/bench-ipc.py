@@ -8,7 +8,9 @@
 
 Prints one `NAME VALUE UNIT` line per figure on standard output; details on standard error.
 Usage: scripts/bench-ipc.py [BUILD_DIR]; BENCH_CPU=MODEL (e.g. max) passes -cpu MODEL to QEMU (default:
-QEMU's own, qemu64, which has no SMEP/SMAP)."""
+QEMU's own, qemu64, which has no SMEP/SMAP, PCID or INVPCID); BENCH_APPEND='WORDS' adds kernel command-line
+words (e.g. `pcid=off`, `only=0w`); BENCH_LABEL=L names the figures ipc.roundtrip.L.V.… instead of
+ipc.roundtrip.V.… (scripts/bench.sh uses it for the PCID on/off pair)."""
 import os, re, subprocess, sys, time
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -20,12 +22,17 @@ for f in (kernel, f"{build}/servers/root.elf", f"{build}/servers/ipcbench.elf"):
         sys.exit(f"bench-ipc: {f} is missing: run make first")
 
 cpu = ["-cpu", os.environ["BENCH_CPU"]] if os.environ.get("BENCH_CPU") else []
+append = (" " + os.environ["BENCH_APPEND"]) if os.environ.get("BENCH_APPEND") else ""
+label = os.environ.get("BENCH_LABEL", "")
+
+def named(name):
+    return name.replace("ipc.roundtrip.", f"ipc.roundtrip.{label}.", 1) if label else name
 
 def qemu(extra):
     return ["qemu-system-x86_64", "-accel", "tcg", "-smp", "1", "-m", "512", "-display", "none",
             "-monitor", "none", "-serial", "stdio", "-no-reboot", "-nodefaults",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-kernel", kernel, "-append", f"bench rounds={rounds}", "-initrd", modules] + cpu + extra
+            "-kernel", kernel, "-append", f"bench rounds={rounds}{append}", "-initrd", modules] + cpu + extra
 
 def run(extra, timeout=600):
     """Runs QEMU, returning (status, [(arrival time, line)])."""
@@ -45,10 +52,16 @@ def run(extra, timeout=600):
     return lines
 
 figures = []
-for _, line in run(["-icount", "shift=0,sleep=off"]):
+counted = run(["-icount", "shift=0,sleep=off"])
+if label:
+    # Whether the kernel really tagged address spaces (QEMU 7.2's TCG offers no PCID, even with -cpu max).
+    tlb = next((l for _, l in counted if "tlb: PCID" in l), "")
+    sys.stderr.write(f"bench-ipc: {label}: {tlb.strip()}\n")
+    figures.append((named("ipc.roundtrip.pcid_active"), "1" if "tlb: PCID on" in tlb else "0", "bool"))
+for _, line in counted:
     m = re.match(r"bench (ipc\.\S+) (\d+) (\S+)$", line)
     if m:
-        figures.append((m.group(1), m.group(2), m.group(3)))
+        figures.append((named(m.group(1)), m.group(2), m.group(3)))
 marks = {}
 for at, line in run([]):
     m = re.match(r"bench mark (start|end) (\S+)$", line)
@@ -56,7 +69,7 @@ for at, line in run([]):
         marks.setdefault(m.group(2), {})[m.group(1)] = at
 for variant, t in marks.items():
     if "start" in t and "end" in t and t["end"] > t["start"]:
-        figures.append((f"ipc.roundtrip.{variant}.tcg_per_sec", str(int(rounds / (t["end"] - t["start"]))), "roundtrips/s"))
+        figures.append((named(f"ipc.roundtrip.{variant}.tcg_per_sec"), str(int(rounds / (t["end"] - t["start"]))), "roundtrips/s"))
 if not figures:
     sys.exit("bench-ipc: no figures printed by the guest")
 for name, value, unit in figures:

@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bench-ipc.py build
+# The context-switch cost with and without PCID (two address-space switches per round trip), on -cpu max;
+# ipc.roundtrip.pcid_on.pcid_active says whether the CPU let the kernel turn PCIDs on (QEMU 7.2's TCG
+# offers no PCID, so there both runs switch with a full flush; KVM or hardware shows the difference).
+BENCH_CPU=max BENCH_APPEND="only=0w" BENCH_LABEL=pcid_on scripts/bench-ipc.py build
+BENCH_CPU=max BENCH_APPEND="only=0w pcid=off" BENCH_LABEL=pcid_off scripts/bench-ipc.py build
 scripts/bench-initfs.py build
 scripts/bench-profile.py build
 swift build -c release --product osh >&2

@@ -38,6 +38,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case fuzz
     /// `devtest=kbd|fb`: root drives a device for a host test (the PS/2 keyboard's IRQ, the framebuffer).
     case devTest
+    /// `pcid=off`: address spaces share tag 0 and every switch flushes the TLB (as without PCID).
+    case pcid
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -59,6 +61,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .exitBench: return "exitbench"
         case .fuzz: return "fuzz"
         case .devTest: return "devtest"
+        case .pcid: return "pcid"
         }
     }
 
@@ -72,6 +75,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "VARIANT"
         case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
         case .devTest: return "kbd|fb"
+        case .pcid: return "off"
         default: return nil
         }
     }
@@ -96,6 +100,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .exitBench: return "root times the exit of one process of N threads"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
         case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"
+        case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
         }
     }
 

@@ -318,6 +318,9 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// registers (0 when there is no HPET table), for frame_create_physical.
     case acpiRootTable = 9
     case hpetAddress = 10
+    /// Physical frames free at or above 4 GiB (0 on a machine without memory there). User pages come
+    /// from the top of memory, so a touched page lowers it first.
+    case freeFramesAbove4GiB = 11
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

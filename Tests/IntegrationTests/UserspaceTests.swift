@@ -6,10 +6,39 @@ import Testing
 @Suite(.serialized) struct UserspaceTests {
     static let servers = Repo.build.appendingPathComponent("servers")
 
-    static func bootUserTests() throws -> BootTests.Boot {
-        try BootTests.boot(["--cmdline", "usertest",
+    static func bootUserTests(cmdline: String = "usertest", _ more: [String] = []) throws -> BootTests.Boot {
+        try BootTests.boot(["--cmdline", cmdline,
                             "--module", servers.appendingPathComponent("root.elf").path + ":root",
-                            "--module", servers.appendingPathComponent("crashtest.elf").path + ":crashtest"])
+                            "--module", servers.appendingPathComponent("crashtest.elf").path + ":crashtest"] + more)
+    }
+
+    /// Every userspace test passed (the summary says 0 failed).
+    static func expectSuitePassed(_ b: BootTests.Boot, _ what: String) {
+        #expect(b.result.status == 0, "\(what): \(b.result.stderr)")
+        let summary = b.serial.firstMatch(of: /(\d+) passed, (\d+) failed/)
+        #expect(summary?.2 == "0", "\(what) failures:\n\(b.serial.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.joined(separator: "\n"))")
+    }
+
+    /// The suite with PCIDs off: every switch flushes, and the stale-TLB test still passes.
+    @Test func rootTestSuitePassesWithPCIDOff() throws {
+        let b = try Self.bootUserTests(cmdline: "usertest pcid=off")
+        Self.expectSuitePassed(b, "usertest pcid=off")
+        #expect(b.serial.contains("tlb: PCID off (pcid=off)"))
+        #expect(b.serial.contains("ok   memory.stale_tlb_after_unmap"))
+    }
+
+    /// 6 GiB (QEMU's pc machine: 3 GiB below the PCI hole, 3 GiB from 4 GiB on): the direct map reaches
+    /// 7 GiB, the PMM manages all of it, and memory.above_4g touches frames above 4 GiB and frees them.
+    @Test func sixGiBIsAllUsed() throws {
+        let b = try Self.bootUserTests(cmdline: "usertest", ["--memory", "6G"])
+        Self.expectSuitePassed(b, "usertest --memory 6G")
+        let line = try #require(b.serial.firstMatch(of: /memory: (\d+) MiB total, (\d+) MiB usable, (\d+) MiB managed, (\d+) frames free \((\d+) above 4 GiB\); direct map to 0x1c0000000/),
+                                "no memory line with a 7 GiB direct map")
+        #expect(Int(line.1)! >= 6100 && Int(line.2)! >= 6100, "6 GiB of RAM: \(line.0)")
+        #expect(Int(line.3)! >= 6090, "the PMM manages nearly all of it: \(line.0)")
+        #expect(Int(line.5)! == 3 << 18, "every frame from 4 to 7 GiB is free at boot: \(line.0)")
+        #expect(b.serial.contains("ok   memory.above_4g"))
+        #expect(!b.serial.contains("left unused"))
     }
 
     @Test func rootTestSuitePassesAndFaultsAreSymbolized() throws {
@@ -36,9 +65,14 @@ import Testing
                      "timeouts.sleep_on_time", "timeouts.sleepers_wake_in_order", "timeouts.killed_sleeper",
                      "timeouts.sleep_ended_by_process_exit", "timeouts.recv", "timeouts.call_unanswered",
                      "timeouts.call_answer_races_deadline", "timeouts.notify_wait", "timeouts.futex_wait",
-                     "timeouts.process_and_thread_wait", "timeouts.no_leak"] {
+                     "timeouts.process_and_thread_wait", "timeouts.no_leak",
+
+                     // All of memory and PCID (issue 10); at 512 MiB there is no memory above 4 GiB.
+                     "memory.above_4g", "memory.stale_tlb_after_unmap"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }
+        // PCID and INVPCID are used when the CPU has them (QEMU 7.2's TCG offers neither, even with -cpu max).
+        #expect(b.serial.contains(/tlb: PCID (on|off \(CPU lacks it\)), (no )?INVPCID/))
         // The kernel's tracker at shutdown.
         #expect(b.serial.contains("syscall tracker:"))
         #expect(b.serial.contains(/process_create \d{4}/), "1,000 processes should show in the tracker")

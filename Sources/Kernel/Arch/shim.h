@@ -32,6 +32,11 @@ static inline void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" :: "
 static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
 static inline void invalidate_page(uint64_t address) { __asm__ volatile("invlpg (%0)" :: "r"(address) : "memory"); }
+/// INVPCID of `type` (0 one address of a PCID, 1 all of a PCID, 2 everything incl. global, 3 all but global).
+static inline void invpcid(uint64_t type, uint64_t pcid, uint64_t address) {
+    struct { uint64_t pcid, address; } descriptor = { pcid, address };
+    __asm__ volatile("invpcid %0, %1" :: "m"(descriptor), "r"(type) : "memory");
+}
 // FXSAVE64/FXRSTOR64: the user's x87/SSE state, saved and restored at thread switches (512 bytes,
 // 16-byte aligned). The kernel itself never touches that state.
 static inline void fpu_save(void *area) { __asm__ volatile("fxsave64 (%0)" :: "r"(area) : "memory"); }

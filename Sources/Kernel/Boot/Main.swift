@@ -54,7 +54,10 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     CPU.logProtections()
     PMM.initialize(boot)
     Heap.usePhysicalMemory = true
+    // After the heap moved to the PMM: the plan's page list outgrows the boot pool on large machines.
+    DirectMap.extend(DirectMapPlan.managedMap(boot.memoryMap).map)
     logMemory()
+    TLB.initialize(off: Kernel.commandLine.value(of: KernelWord.pcid.name, is: "off"))
     ACPIBoot.initialize()
     Tracker.initialize()
     PerCPU.initialize()
@@ -134,9 +137,12 @@ private func parseBootInformation(magic: UInt32, info: UInt64) -> BootInfo {
 
 /// The boot code's identity map of the first 4 GiB (PML4 slot 0) was only needed to reach the higher
 /// half; from here on the lower half belongs to user address spaces (and slot 255 to the heap window).
+/// The image's pages are global (Boot/entry.S), so their identity-mapped entries go by toggling CR4.PGE.
 private func dropIdentityMap() {
     symbol_boot_pml4()![0] = 0
-    write_cr3(read_cr3())
+    let cr4 = read_cr4()
+    write_cr4(cr4 & ~TLB.cr4PGE)
+    write_cr4(cr4)
 }
 
 private func configureFromCommandLine() {
@@ -155,14 +161,18 @@ private func configureFromCommandLine() {
 }
 
 private func logMemory() {
-    var usable: UInt64 = 0
-    for r in Kernel.boot.memoryMap where r.kind == .usable { usable += r.length }
+    var usable: UInt64 = 0, total: UInt64 = 0
+    for r in Kernel.boot.memoryMap where DirectMapPlan.isRAM(r.kind) {
+        total += r.length
+        if r.kind == .usable { usable += r.length }
+    }
     for r in Kernel.boot.memoryMap {
         Log.debug("memory: \(hex: r.start)..\(hex: r.start + r.length) \(memoryKindName(r.kind))")
     }
-    Log.info("memory: \(usable >> 20) MiB usable, \(PMM.freeCount) frames free, kernel image \(hex: KernelMemory.imagePhysicalStart)..\(hex: KernelMemory.imagePhysicalEnd)")
+    let plan = DirectMap.plan
+    Log.info("memory: \(total >> 20) MiB total, \(usable >> 20) MiB usable, \(UInt64(PMM.managedFrames) >> 8) MiB managed, \(PMM.freeCount) frames free (\(PMM.freeAbove4GiB) above 4 GiB); direct map to \(hex: plan.end) (\(plan.pages.count) more \(plan.pageSize >> 20) MiB pages); kernel image \(hex: KernelMemory.imagePhysicalStart)..\(hex: KernelMemory.imagePhysicalEnd)")
     if PMM.ignoredBytes > 0 {
-        Log.warn("memory: \(PMM.ignoredBytes >> 20) MiB above 4 GiB left unused until the VMM maps it")
+        Log.warn("memory: \(PMM.ignoredBytes >> 20) MiB beyond the direct map's 512 GiB left unused")
     }
     for m in Kernel.boot.modules {
         Log.info("module: \(hex: m.start)..\(hex: m.end) \"\(text: m.string)\"")

@@ -5,7 +5,8 @@
  *   PML4[0]   -> the kernel image at its physical address, needed only until the jump to the high half
  *   PML4[255] -> the first 4 GiB at 0x00007f8000000000, the window the Swift heap hands out (Swift keeps
  *                tags in bits 60..63 of object pointers, so objects cannot live at upper-half addresses)
- *   PML4[256] -> the first 4 GiB at the direct-map base 0xffff800000000000
+ *   PML4[256] -> the first 4 GiB at the direct-map base 0xffff800000000000 (the same PDPT as PML4[255];
+ *                Memory/DirectMap.swift adds the RAM above 4 GiB to it once the PMM is up)
  *   PML4[510] -> an empty PDPT for the kernel stacks of threads (Memory/KernelStacks.swift fills it)
  *   PML4[511] -> PDPT[510] -> the kernel image at KERNEL_VMA (0xffffffff80000000) + its physical address
  *
@@ -14,6 +15,8 @@
  * read-only and executable, rodata read-only and no-execute, data and bss writable and no-execute. The
  * page below each stack of the image (the boot stack, the three IST stacks) is left unmapped, so an
  * overflow faults instead of overwriting what lies below. CR0.WP makes read-only pages bind ring 0 too.
+ * The direct map, heap window and image pages are global: they stay in the TLB across CR3 loads (PCID
+ * or not; Memory/TLB.swift).
  */
 
 /* Call frame information goes to .debug_frame (the linker scripts discard .eh_frame); the entry points
@@ -99,7 +102,7 @@ _start32:
     xor %ecx, %ecx
 1:  mov %ecx, %eax
     shl $21, %eax
-    or $0x83, %eax                      /* present, writable, 2 MiB page */
+    or $0x183, %eax                     /* present, writable, 2 MiB page, global */
     mov %eax, (%ebx, %ecx, 8)
     mov %ecx, %eax
     shr $11, %eax                       /* high dword: bits 32.. of i * 2 MiB */
@@ -124,7 +127,7 @@ _start32:
     mov $PHYS(__kernel_start), %ecx
 5:  mov %ecx, %eax
     xor %edx, %edx
-    or $0x1, %eax                       /* text: present, read-only, executable */
+    or $0x101, %eax                     /* text: present, read-only, executable, global */
     cmp $PHYS(__text_end), %ecx
     jb 6f
     mov $0x80000000, %edx               /* rodata: NX */

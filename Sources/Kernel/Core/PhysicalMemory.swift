@@ -137,6 +137,8 @@ public struct FrameAllocator {
     let allocatable: [PhysicalRange]
     /// The lowest word that may hold a free bit.
     var hint = 0
+    /// The highest word that may hold a free bit (-1 when none does).
+    var highHint = -1
     public private(set) var freeCount = 0
     public let totalUsableCount: Int
 
@@ -205,6 +207,7 @@ public struct FrameAllocator {
         // Everything used, then the allocatable frames free.
         setBits(0, wordCount * 64, used: true)
         for r in ranges { setBits(Int(r.start / frameSize), Int(r.length / frameSize), used: false) }
+        highHint = wordCount - 1
     }
 
     /// Every frame the bitmap covers, free or not.
@@ -251,6 +254,37 @@ public struct FrameAllocator {
         }
         hint = wordCount
         return nil
+    }
+
+    /// One free frame's physical address taken from the top of memory, now allocated; nil when memory
+    /// is exhausted. User pages come from here and the kernel's from the bottom (`allocate`), so the
+    /// kernel keeps low memory and user pages use memory above 4 GiB first.
+    public mutating func allocateHigh() -> UInt64? {
+        var i = min(highHint, wordCount - 1)
+        while i >= 0 {
+            let word = words[i]
+            if word != UInt64.max {
+                let bitIndex = 63 - (~word).leadingZeroBitCount
+                words[i] = word | (UInt64(1) << UInt64(bitIndex))
+                freeCount -= 1
+                highHint = i
+                return UInt64(i * 64 + bitIndex) * frameSize
+            }
+            i -= 1
+        }
+        highHint = -1
+        return nil
+    }
+
+    /// How many frames at or above `address` are free.
+    public func freeCount(atOrAbove address: UInt64) -> Int {
+        let first = address / frameSize
+        guard first < UInt64(coveredFrames) else { return 0 }
+        var frame = Int(first)
+        var free = 0
+        while frame % 64 != 0 { if !bit(frame) { free += 1 }; frame += 1 }
+        while frame < coveredFrames { free += (~words[frame / 64]).nonzeroBitCount; frame += 64 }
+        return free
     }
 
     /// The first used frame in [from, to), or nil when all are free; skips whole words.
@@ -315,5 +349,6 @@ public struct FrameAllocator {
         setBits(firstFrame, count, used: false)
         freeCount += count
         if firstFrame / 64 < hint { hint = firstFrame / 64 }
+        if (firstFrame + count - 1) / 64 > highHint { highHint = (firstFrame + count - 1) / 64 }
     }
 }

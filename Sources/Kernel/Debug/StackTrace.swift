@@ -2,8 +2,9 @@
 
 enum KernelMemory {
     static let directMapBase: UInt64 = 0xffff_8000_0000_0000
-    /// The boot page tables map the first 4 GiB of physical memory at directMapBase.
-    static let directMapSize: UInt64 = 4 << 30
+    /// One past the highest physical address the direct map (and the heap window) reaches: the boot page
+    /// tables' 4 GiB, then all RAM once DirectMap.extend ran (with holes: see DirectMap.covers).
+    static var directMapSize: UInt64 = 4 << 30
     static let imageVMA: UInt64 = 0xffff_ffff_8000_0000
     /// Where the heap's pages are seen (supervisor only, PML4 slot 255): the same physical memory as the
     /// direct map, at addresses whose bits 60..63 are clear, as Swift's object pointers need.
@@ -36,8 +37,11 @@ enum KernelMemory {
         guard address & 7 == 0 else { return false }
         if address >= imageStart && address < imageEnd - 7 { return isMappedInKernel(address) }
         if KernelStacks.isMapped(address) { return true }
-        if address >= heapWindowBase && address < heapWindowBase + directMapSize - 7 { return true }
-        return address >= directMapBase && address < directMapBase + directMapSize - 7
+        if address >= heapWindowBase && address < heapWindowBase + directMapSize - 7 {
+            return DirectMap.covers(address - heapWindowBase, 8)
+        }
+        guard address >= directMapBase && address < directMapBase + directMapSize - 7 else { return false }
+        return DirectMap.covers(address - directMapBase, 8)
     }
 
     static func isMappedInKernel(_ address: UInt64) -> Bool {

@@ -3,25 +3,17 @@
 
 enum PMM {
     static var allocator: FrameAllocator? = nil
-    /// Usable memory above what the boot page tables map (4 GiB), left alone until the VMM maps it.
+    /// Usable memory beyond what the direct map can reach (DirectMapPlan.limit), never handed out.
     static var ignoredBytes: UInt64 = 0
+    /// Frames under the allocator when it started (all usable memory it manages).
+    static var managedFrames: Int { allocator?.totalUsableCount ?? 0 }
 
+    /// Starts the allocator over all usable memory the direct map can reach. Its bitmap sits in low
+    /// memory (the boot map's 4 GiB); kmain calls DirectMap.extend next, which maps the rest before any of
+    /// it is used (the PMM hands out low frames first).
     static func initialize(_ boot: BootInfo) {
-        // Only memory inside the direct map can be handed out for now.
-        var map: [MemoryRegion] = []
-        for region in boot.memoryMap {
-            var r = region
-            let limit = KernelMemory.directMapSize
-            if r.start >= limit {
-                if r.kind == .usable { ignoredBytes += r.length }
-                continue
-            }
-            if r.start + r.length > limit {
-                if r.kind == .usable { ignoredBytes += r.start + r.length - limit }
-                r.length = limit - r.start
-            }
-            map.append(r)
-        }
+        let (map, leftOut) = DirectMapPlan.managedMap(boot.memoryMap)
+        ignoredBytes = leftOut
         var reserved: [PhysicalRange] = [
             PhysicalRange(start: KernelMemory.imagePhysicalStart,
                           length: KernelMemory.imagePhysicalEnd - KernelMemory.imagePhysicalStart),
@@ -30,10 +22,9 @@ enum PMM {
         for module in boot.modules {
             reserved.append(PhysicalRange(start: module.start, length: module.end - module.start))
         }
-        var highest: UInt64 = 0
-        for r in map where r.kind == .usable { highest = max(highest, r.start + r.length) }
-        let bytes = FrameAllocator.bitmapBytes(highestAddress: highest)
-        guard let bitmap = FrameAllocator.placeBitmap(memoryMap: map, reserved: reserved, bytes: bytes) else {
+        let bytes = FrameAllocator.bitmapBytes(highestAddress: FrameAllocator.highestUsableAddress(map))
+        guard let bitmap = FrameAllocator.placeBitmap(memoryMap: map, reserved: reserved, bytes: bytes,
+                                                      below: DirectMapPlan.bootMapped) else {
             kernelPanic("no room for the physical memory bitmap")
         }
         reserved.append(PhysicalRange(start: bitmap, length: UInt64(bytes)))
@@ -66,8 +57,13 @@ enum PMM {
     static func userCanAllocate(_ count: Int) -> Bool { freeCount >= heapReserve + count }
 
     /// One frame for user-driven memory, or nil when only the heap's reserve is left.
+    /// User pages come from the top of memory (above 4 GiB when there is some), the kernel's from the
+    /// bottom.
     static func allocateForUser() -> UInt64? {
         guard userCanAllocate(1) else { return nil }
-        return allocate()
+        return allocator?.allocateHigh()
     }
+
+    /// Free frames at or above 4 GiB (system_info `freeFramesAbove4GiB`).
+    static var freeAbove4GiB: Int { allocator?.freeCount(atOrAbove: 4 << 30) ?? 0 }
 }

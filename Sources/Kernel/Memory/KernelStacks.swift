@@ -66,6 +66,7 @@ enum KernelStacks {
             _ = try? table.unmap(virtual: page)
             invalidate_page(page)
         }
+        TLB.unmappedKernelPages()
     }
 
     /// Whether an address lies in the stack region and is mapped (safe to read while reporting).

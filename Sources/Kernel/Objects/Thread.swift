@@ -36,7 +36,7 @@ final class Thread: IntrusiveQueueElement {
     var exitCode: UInt64 = 0
     /// Set when the thread must end: it does so the next time it would return to user mode.
     var killed = false
-    /// The page-table root of its process's address space (it never changes), for thread switches.
+    /// CR3 for its process's address space, page-table root | PCID tag (it never changes), for switches.
     let addressSpaceRoot: UInt64
     let exitWaiters = WaitQueue()
     var blockedOn: WaitQueue? = nil
@@ -104,7 +104,7 @@ final class Thread: IntrusiveQueueElement {
         id = Thread.nextID
         Thread.nextID += 1
         self.process = process
-        addressSpaceRoot = process.vmem.root
+        addressSpaceRoot = process.vmem.cr3
         stackPhysical = physical
         (stackTop, frame, savedRSP, fpuArea) = Thread.stackLayout(stackBottom)
         var f = trap_frame()

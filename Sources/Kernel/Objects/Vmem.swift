@@ -37,9 +37,13 @@ final class Vmem {
     /// address space shares.
     static var kernelRoot: UInt64 { UInt64(UInt(bitPattern: symbol_boot_pml4()!)) - KernelMemory.imageVMA }
 
+    /// The PCID tag of this address space (0: none, flushed at every load; Memory/TLB.swift).
+    let tag: UInt16
+
     init() throws(SysError) {
         table = try PageTable(memory: KernelPageMemory())
         table.copyKernelEntries(from: Vmem.kernelRoot)
+        tag = TLB.take()
         ObjectCounter.live += 1
     }
 
@@ -49,10 +53,13 @@ final class Vmem {
         mappings.removeAll()
         table.destroyUserHalf()
         table.memory.freeTable(table.root)
+        TLB.release(tag)
         ObjectCounter.live -= 1
     }
 
     var root: UInt64 { table.root }
+    /// What CR3 holds while this address space runs: its root and its tag.
+    var cr3: UInt64 { table.root | UInt64(tag) }
     var isActive: Bool { read_cr3() & ~UInt64(0xfff) == root }
 
     private func release(_ m: Mapping) {
@@ -93,6 +100,8 @@ final class Vmem {
             }
             release(r.payload)
         }
+        // Entries of an address space not running now may still sit under its tag.
+        if !isActive { TLB.flush(tag: tag) }
     }
 
     /// Makes the page at `address` present for an access (faulting it in from its Frame); returns its

@@ -90,7 +90,7 @@ enum Scheduler {
         // The idle thread runs on the kernel's own page tables, so that a dying process's tables are never
         // the loaded ones when they are freed.
         let root = next.addressSpaceRoot
-        if read_cr3() & ~UInt64(0xfff) != root { write_cr3(root) }
+        if read_cr3() != root { write_cr3(TLB.load(root)) }
         fpu_save(previous.fpuArea)
         fpu_restore(next.fpuArea)
         return next.savedRSP.pointee

@@ -474,6 +474,7 @@ enum Syscalls {
         case .heapPages: return UInt64(Heap.pagesInUse)
         case .framebufferAddress, .framebufferPitch, .framebufferWidth, .framebufferHeight, .framebufferFormat,
              .acpiRootTable, .hpetAddress: return deviceInfo(info)
+        case .freeFramesAbove4GiB: return UInt64(PMM.freeAbove4GiB)
         }
     }
 }

@@ -213,8 +213,8 @@ func testLimitsThreads() throws(SysError) {
     var child = try Child.create(code: Code.exit(3))
     defer { child.close() }
     try processSetLimit(child.process, .threads, 1)
-    // Not started until checked: a child that ran and exited first would make the call fail with
-    // .badState instead (a timer tick between the two calls was enough).
+    // Started only after the refused create: a first thread that had already exited would end the
+    // process, and the second create would then fail with .badState (seen under a loaded host).
     try child.spawn(start: false)
     expectError(.limitExceeded, "a second thread over a limit of 1") { () throws(SysError) in
         try threadCreate(process: child.process, entry: Code.base, stack: Code.stackTop, argument: 0)

@@ -32,6 +32,8 @@ func programMain(_ startup: Startup) -> Int32 {
     run("frame_read_write", testFrameReadWrite)
     run("frame_lazy_zero", testFrameLazyZero)
     run("frame_set_size", testFrameSetSize)
+    run("memory.above_4g", testMemoryAbove4GiB)
+    run("memory.stale_tlb_after_unmap", testStaleTLBAfterUnmap)
     run("vmem_map", testVmemMapBasic)
     run("vmem_map_errors", testVmemMapErrors)
     run("mapping_rights", testMappingRights)

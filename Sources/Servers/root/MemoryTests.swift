@@ -276,3 +276,66 @@ func testVmemReadWrite() throws(SysError) {
         try withMutableBytes(&buffer) { (b) throws(SysError) in try vmemRead(vmem, address: kernelAddress, into: b) }
     }
 }
+
+/// Memory above 4 GiB: touches pages of a mapped Frame, 64 at a time, until some come from above 4 GiB
+/// (system_info `freeFramesAbove4GiB` drops), checks every written word through frame_read (the kernel's
+/// direct map) and the mapping, then closes everything and expects both free counts back at baseline.
+/// Without memory above 4 GiB (a 512 MiB boot) the count must stay 0.
+func testMemoryAbove4GiB() throws(SysError) {
+    let baseHigh = try systemInfo(.freeFramesAbove4GiB)
+    guard baseHigh > 0 else { return }
+    let baseFree = try systemInfo(.freeFrames) + systemInfo(.heapPages)
+    let pages: UInt64 = 1 << 18   // 1 GiB of address space; only touched pages cost frames
+    let frame = try frameCreate(size: pages * pageSize)
+    let at = Scratch.take(pages: pages)
+    step("map")
+    try vmemMap(Runtime.vmem, frame: frame, address: at, length: pages * pageSize, flags: [.read, .write])
+    var touched: UInt64 = 0
+    step("touch")
+    while touched < pages, try systemInfo(.freeFramesAbove4GiB) == baseHigh {
+        for page in touched..<(touched + 64) { pointer(at + page * pageSize).storeBytes(of: page ^ 0x5a5a, as: UInt64.self) }
+        touched += 64
+    }
+    check(try systemInfo(.freeFramesAbove4GiB) < baseHigh, "touched \(touched) pages, none above 4 GiB")
+    step("read back")
+    for page in 0..<touched where try frameWord(frame, page * pageSize) != page ^ 0x5a5a {
+        fail("page \(page) reads back wrong through frame_read")
+        break
+    }
+    step("release")
+    try vmemUnmap(Runtime.vmem, address: at, length: pages * pageSize)
+    try handleClose(frame)
+    check(try systemInfo(.freeFramesAbove4GiB) == baseHigh, "frames above 4 GiB not back at baseline")
+    let free = try systemInfo(.freeFrames) + systemInfo(.heapPages)
+    check(free == baseFree, "free frames and heap pages \(baseFree) -> \(free)")
+}
+
+/// A stale TLB entry is not used after an unmap across an address-space switch (with PCIDs, a switch
+/// keeps the entries of both address spaces): a child reads a data page D in a loop, marking a shared
+/// page F once it has; root, running in its own address space, unmaps D from the child's vmem, then
+/// sets F's flag. The child's next read of D must fault (before the fix it would see the flag and exit 0).
+func testStaleTLBAfterUnmap() throws(SysError) {
+    let data: UInt32 = 0x60_0000, flag: UInt32 = 0x80_0000
+    let code: [UInt8] = [0x48, 0x8b, 0x04, 0x25] + Code.imm32(data)          // 0: mov D, %rax
+        + [0xc7, 0x04, 0x25] + Code.imm32(flag + 8) + Code.imm32(1)          // 8: movl $1, F+8
+        + [0x48, 0x8b, 0x1c, 0x25] + Code.imm32(flag)                        // 19: mov F, %rbx
+        + [0x48, 0x85, 0xdb, 0x74, 0xe0]                                     // 27: test; jz 0
+        + Code.exit(0)
+    var child = try Child.create(code: code)
+    let dataFrame = try frameCreate(size: pageSize), flagFrame = try frameCreate(size: pageSize)
+    defer { closeAll(dataFrame, flagFrame); child.close() }
+    step("map")
+    try setFrameWord(dataFrame, 0, 0x1234)
+    try vmemMap(child.vmem, frame: dataFrame, address: UInt64(data), length: pageSize, flags: [.read])
+    try vmemMap(child.vmem, frame: flagFrame, address: UInt64(flag), length: pageSize, flags: [.read, .write])
+    try child.spawn()
+    step("wait for the child's first read")
+    var spins = 0
+    while try frameWord(flagFrame, 8) == 0 && spins < 100_000 { threadYield(); spins += 1 }
+    check(try frameWord(flagFrame, 8) == 1, "the child never read its data page")
+    step("unmap while the child is switched out")
+    try vmemUnmap(child.vmem, address: UInt64(data), length: pageSize)
+    try setFrameWord(flagFrame, 0, 1)
+    let exit = try processWait(child.process)
+    check(exit == ExitCode.fault(vector: 14), "the child read an unmapped page: exit \(hex(exit)), expected a page fault")
+}

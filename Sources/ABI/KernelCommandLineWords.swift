@@ -36,6 +36,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case exitBench
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
     case fuzz
+    /// init also starts the services of /etc/init.conf marked `when=inittest` (a service that faults, to
+    /// show restarts with back-off and the restart limit).
+    case initTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -56,6 +59,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "only"
         case .exitBench: return "exitbench"
         case .fuzz: return "fuzz"
+        case .initTest: return "inittest"
         }
     }
 
@@ -91,6 +95,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
         case .exitBench: return "root times the exit of one process of N threads"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
+        case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         }
     }
 

@@ -120,10 +120,13 @@ final class Server {
         guard flags.rawValue & ~OpenFlags.all.rawValue == 0, flags.contains(.read) || flags.contains(.write) else {
             throw .invalid
         }
-        let node = try lookup(m)
         if !flags.intersection([.write, .create, .truncate, .append]).isEmpty {
-            throw flags.contains(.exclusive) && flags.contains(.create) ? .exists : .readOnly
+            // Read-only: an exclusive create of a file that is there is `.exists`, any other change `.readOnly`.
+            guard m.tag.bytes > 0 else { throw .badMessage }
+            let exists = tree.find(try normalize(page.take(m.tag.bytes))) != nil
+            throw exists && flags.contains(.exclusive) && flags.contains(.create) ? .exists : .readOnly
         }
+        let node = try lookup(m)
         let kind = tree.nodes[node].kind
         if flags.contains(.directory) && kind != .directory { throw .notDirectory }
         if !flags.contains(.directory) && kind == .directory { throw .isDirectory }

@@ -84,6 +84,9 @@ func testInitfsErrors(_ startup: Startup) throws(SysError) {
     expectFileError(.notDirectory, "open a file as a directory") { () throws(FileError) in try fs.open("/etc/init.conf", [.read, .directory]) }
     expectFileError(.readOnly, "open for writing") { () throws(FileError) in try fs.open("/etc/init.conf", [.read, .write]) }
     expectFileError(.readOnly, "create") { () throws(FileError) in try fs.open("/etc/new", [.write, .create]) }
+    expectFileError(.exists, "exclusive create of a file that is there") { () throws(FileError) in
+        try fs.open("/etc/init.conf", [.write, .create, .exclusive])
+    }
     expectFileError(.invalid, "neither read nor write") { () throws(FileError) in try fs.open("/etc/init.conf", []) }
     expectFileError(.invalid, "unknown flag bits") { () throws(FileError) in try fs.open("/etc/init.conf", OpenFlags(rawValue: 1 << 40 | 1)) }
     expectFileError(.readOnly, "mkdir") { () throws(FileError) in try fs.mkdir("/new") }

@@ -120,12 +120,12 @@ runtime-host-test:
 		Sources/ABI/Objects.swift Sources/ABI/Syscalls.swift
 	$(BUILD)/runtime-host-test/heap
 
-# The root test suite under Tests/RuntimeHost/fakekernel.c, a ptrace model of the syscall ABI (Linux only).
+# The userspace test suite (systest) under Tests/RuntimeHost/fakekernel.c, a ptrace model of the syscall ABI (Linux only; no initfsd there, so the initfs.* tests fail).
 .PHONY: runtime-fake-test
-runtime-fake-test: $(BUILD)/servers/root.elf
+runtime-fake-test: $(BUILD)/servers/systest.elf
 	@mkdir -p $(BUILD)/runtime-host-test
 	$(CC) -O1 -o $(BUILD)/runtime-host-test/fakekernel Tests/RuntimeHost/fakekernel.c
-	$(BUILD)/runtime-host-test/fakekernel $(BUILD)/servers/root.elf
+	$(BUILD)/runtime-host-test/fakekernel $(BUILD)/servers/systest.elf
 
 # The initfs: every program but root, under sbin/ when its manifest file says `kind=server` (the boot
 # servers root starts, and init) and under bin/ otherwise; Sources/initfs/ as it is (etc/init.conf, …).

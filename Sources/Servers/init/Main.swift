@@ -9,7 +9,7 @@ let programName: StaticString = "init"
 let configPath = "initfs:///etc/init.conf"
 
 func programMain(_ startup: Startup) -> Int32 {
-    print("init: started")
+    print("init: started at TSC \(read_tsc())")
     guard let initfs = startup.imported("initfs") else {
         print("init: no Sender to initfsd (import:initfs); nothing to start; idle")
         idle()

@@ -20,7 +20,7 @@ import Testing
     /// grants, then init, which starts the services of etc/init.conf and restarts one that dies (here
     /// `inittest`'s crashtest, which faults every time: three restarts, then init gives up).
     @Test func rootStartsServersWithGrantsThenInitStartsAndRestartsServices() throws {
-        let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "150", "--cmdline", "inittest"])
+        let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "90", "--cmdline", "inittest"])
         let out = result.stdout
         #expect(out.contains(/root: initfs: sbin\/initfsd \d+ manifest: name initfsd, imports none, exports initfs/))
         #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs, exports none/))

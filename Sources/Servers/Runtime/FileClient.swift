@@ -2,7 +2,8 @@
 // filesystems behind it all answer these calls.
 //
 // A FileService owns an IPC buffer page and installs it on the thread that makes it; use it from that
-// thread (or call `adopt()` on the thread that uses it next). Errors come back as FileError; an IPC failure
+// thread (or call `adopt()` on the thread that uses it next). A newer FileService made on the same thread
+// takes that thread's IPC buffer over: call `adopt()` before using the older one there again. Errors come back as FileError; an IPC failure
 // (the server gone, a bad Sender) is `.noServer`.
 
 /// What stat says.

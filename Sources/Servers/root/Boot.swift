@@ -25,65 +25,57 @@ enum Boot {
     static func startSystem(_ startup: Startup) -> SpawnedProcess? {
         servers = Initfs.servers().filter { $0.manifest.name != "init" && $0.path != "sbin/init" }
         print("root: \(servers.count) boot servers in sbin/: \(servers.map { $0.manifest.name }.joined(separator: ", "))")
-        // Exporters and their Receivers.
-        for (i, s) in servers.enumerated() {
-            for service in s.manifest.exports {
-                if let other = receivers.first(where: { $0.service == service }) {
-                    print("root: \(s.path) exports `\(service)`, which \(servers[other.exporter].path) already exports; "
-                          + "the first one serves it")
-                    continue
+        let plan = BootOrder(servers.map { $0.manifest })
+        for d in plan.duplicateExports {
+            print("root: \(servers[d.ignored].path) exports `\(d.service)`, which \(servers[d.first].path) already exports; "
+                  + "the first one serves it")
+        }
+        for s in plan.skipped {
+            servers[s.index].state = .failed
+            switch s.reason {
+            case .missingImport(let service):
+                print("root: \(servers[s.index].path) not started: it imports `\(service)`, which no boot server exports")
+            case .dependsOnSkipped(let other):
+                print("root: \(servers[s.index].path) not started: it imports from \(servers[other].path), which is not started")
+            case .cycle(let members):
+                // One line for the whole cycle.
+                if s.index == members.first {
+                    print("root: \(members.map { servers[$0].path }.joined(separator: ", ")) not started: their imports form a cycle")
                 }
-                guard let r = try? receiverCreate() else {
-                    print("root: no Receiver for `\(service)` (out of handles or memory)")
-                    continue
-                }
-                receivers.append((service, i, r))
             }
         }
-        // Imports nobody exports.
-        for i in servers.indices {
-            let missing = servers[i].manifest.imports.filter { service in !receivers.contains { $0.service == service } }
-            if !missing.isEmpty {
-                print("root: \(servers[i].path) not started: it imports \(missing.map { "`\($0)`" }.joined(separator: ", ")), "
-                      + "which no boot server exports")
+        // One Receiver per exported service of a server that will start.
+        for (service, exporter) in BootOrder.exporters(servers.map { $0.manifest }) where plan.order.contains(exporter) {
+            guard let r = try? receiverCreate() else {
+                print("root: no Receiver for `\(service)` (out of handles or memory)")
+                continue
+            }
+            receivers.append((service, exporter, r))
+        }
+        for i in plan.order {
+            let exporters = servers[i].manifest.imports.compactMap { service in
+                receivers.first { $0.service == service }?.exporter
+            }
+            if let bad = exporters.first(where: { servers[$0].state == .failed }) {
+                print("root: \(servers[i].path) not started: its import from \(servers[bad].path) is not there")
                 servers[i].state = .failed
+                continue
             }
-        }
-        // Dependency order: start whatever has all its exporters started; fail what depends on a failure.
-        var progress = true
-        while progress {
-            progress = false
-            for i in servers.indices where servers[i].state == .waiting {
-                let exporters = servers[i].manifest.imports.compactMap { service in
-                    receivers.first { $0.service == service }?.exporter
-                }.filter { $0 != i }
-                if let bad = exporters.first(where: { servers[$0].state == .failed }) {
-                    print("root: \(servers[i].path) not started: its import from \(servers[bad].path) is not there")
-                    servers[i].state = .failed
-                    progress = true
-                } else if exporters.allSatisfy({ servers[$0].state == .started }) {
-                    servers[i].state = start(i, startup) ? .started : .failed
-                    progress = true
-                }
-            }
-        }
-        let cycle = servers.filter { $0.state == .waiting }
-        if !cycle.isEmpty {
-            print("root: \(cycle.map { $0.path }.joined(separator: ", ")) not started: their imports form a cycle")
+            servers[i].state = start(i, startup) ? .started : .failed
         }
         // Receivers of services whose exporter did not start: callers get .peerClosed, not a hang.
         for r in receivers where servers[r.exporter].state != .started { _ = try? handleClose(r.receiver) }
+        receivers.removeAll { servers[$0.exporter].state != .started }
         let initProcess = startInit(startup)
         // Every importer has its Sender now: root lets go of the Receivers (each exporter holds its own).
-        for r in receivers where servers[r.exporter].state == .started { _ = try? handleClose(r.receiver) }
+        for r in receivers { _ = try? handleClose(r.receiver) }
         receivers = []
         return initProcess
     }
 
     /// A Sender to `service` for a new importer, or nil when nothing serves it.
     static func sender(for service: String) -> Handle? {
-        guard let r = receivers.first(where: { $0.service == service }), servers[r.exporter].state == .started
-                || servers[r.exporter].state == .waiting else { return nil }
+        guard let r = receivers.first(where: { $0.service == service }), servers[r.exporter].state != .failed else { return nil }
         defer { nextBadge += 1 }
         return try? senderCreate(r.receiver, badge: nextBadge)
     }

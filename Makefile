@@ -120,24 +120,27 @@ runtime-host-test:
 		Sources/ABI/Objects.swift Sources/ABI/Syscalls.swift
 	$(BUILD)/runtime-host-test/heap
 
-# The root test suite under Tests/RuntimeHost/fakekernel.c, a ptrace model of the syscall ABI (Linux only).
+# The userspace test suite (systest) under Tests/RuntimeHost/fakekernel.c, a ptrace model of the syscall ABI (Linux only; no initfsd there, so the initfs.* tests fail).
 .PHONY: runtime-fake-test
-runtime-fake-test: $(BUILD)/servers/root.elf
+runtime-fake-test: $(BUILD)/servers/systest.elf
 	@mkdir -p $(BUILD)/runtime-host-test
 	$(CC) -O1 -o $(BUILD)/runtime-host-test/fakekernel Tests/RuntimeHost/fakekernel.c
-	$(BUILD)/runtime-host-test/fakekernel $(BUILD)/servers/root.elf
+	$(BUILD)/runtime-host-test/fakekernel $(BUILD)/servers/systest.elf
 
-# The initfs: every program but root under bin/ (servers will go under sbin/), Sources/initfs/ (etc/…)
-# as it is; a ustar archive with fixed owners, times and order (the same inputs give the same bytes),
-# compressed with zstd -19. Root unpacks it at boot (Sources/Servers/root/Initfs.swift).
+# The initfs: every program but root, under sbin/ when its manifest file says `kind=server` (the boot
+# servers root starts, and init) and under bin/ otherwise; Sources/initfs/ as it is (etc/init.conf, …).
+# A ustar archive with fixed owners, times and order (the same bytes every build), compressed with zstd -19.
 # accelcheck is a root of its own (osh accel --check boots it as root), not a program for the initfs.
 INITFS_PROGRAMS := $(filter-out root accelcheck,$(SERVERS))
+INITFS_SBIN := $(foreach p,$(INITFS_PROGRAMS),$(if $(shell grep -qx 'kind=server' Sources/Servers/$(p)/manifest 2>/dev/null && echo y),$(p)))
+INITFS_BIN := $(filter-out $(INITFS_SBIN),$(INITFS_PROGRAMS))
 INITFS_FILES := $(shell find Sources/initfs -type f 2>/dev/null)
 initfs: $(BUILD)/initfs.tar.zst
 
-$(BUILD)/initfs.tar.zst: $(patsubst %,$(BUILD)/servers/%.elf,$(INITFS_PROGRAMS)) $(INITFS_FILES) Makefile | deps
+$(BUILD)/initfs.tar.zst: $(patsubst %,$(BUILD)/servers/%.elf,$(INITFS_PROGRAMS)) $(INITFS_FILES) $(wildcard Sources/Servers/*/manifest) Makefile | deps
 	@rm -rf $(BUILD)/initfs && mkdir -p $(BUILD)/initfs/bin $(BUILD)/initfs/sbin $(BUILD)/initfs/etc
-	@for p in $(INITFS_PROGRAMS); do cp $(BUILD)/servers/$$p.elf $(BUILD)/initfs/bin/$$p; done
+	@for p in $(INITFS_BIN); do cp $(BUILD)/servers/$$p.elf $(BUILD)/initfs/bin/$$p; done
+	@for p in $(INITFS_SBIN); do cp $(BUILD)/servers/$$p.elf $(BUILD)/initfs/sbin/$$p; done
 	@if [ -d Sources/initfs ]; then cp -r Sources/initfs/. $(BUILD)/initfs/; fi
 	tar --format=ustar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C $(BUILD)/initfs -cf $(BUILD)/initfs.tar .
 	zstd -19 -q -f --rm $(BUILD)/initfs.tar -o $@

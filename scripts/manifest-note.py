@@ -5,8 +5,14 @@ ELF file as the section .note.manifest. Refuses a manifest that is not name=, im
 import re, struct, sys
 
 src, out = sys.argv[1], sys.argv[2]
-text = open(src, "rb").read()
-lines = [l for l in text.decode("utf-8").split("\n") if l]
+# An optional `kind=server|program` line says where the initfs puts the program (sbin/ or bin/, read by
+# the Makefile); it is not part of the note.
+raw = [l for l in open(src, "rb").read().decode("utf-8").split("\n") if l]
+kinds = [l for l in raw if l.startswith("kind=")]
+if len(kinds) > 1 or any(k not in ("kind=server", "kind=program") for k in kinds):
+    sys.exit(f"manifest-note.py: {src}: kind= must be server or program, at most once")
+lines = [l for l in raw if not l.startswith("kind=")]
+text = ("\n".join(lines) + "\n").encode("utf-8")
 keys = [l.split("=", 1)[0] for l in lines]
 name = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ok = sorted(keys) == ["exports", "imports", "name"] and all("=" in l for l in lines)

@@ -40,6 +40,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case devTest
     /// `pcid=off`: address spaces share tag 0 and every switch flushes the TLB (as without PCID).
     case pcid
+    /// init also starts the services of /etc/init.conf marked `when=inittest` (a service that faults, to
+    /// show restarts with back-off and the restart limit).
+    case initTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -62,6 +65,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .fuzz: return "fuzz"
         case .devTest: return "devtest"
         case .pcid: return "pcid"
+        case .initTest: return "inittest"
         }
     }
 
@@ -101,6 +105,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
         case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"
         case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
+        case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         }
     }
 

@@ -327,12 +327,24 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
 /// (read-only page). Layout, little-endian UInt64 words: [0] magic "STARTUP\0" (0x0050_5554_5241_5453),
 /// [1] process handle, [2] vmem handle, [3] thread handle, [4] module count M, [5] command-line offset,
 /// [6] command-line length (the kernel's command line), [7] the machine's Resource handle (every I/O
-/// port, interrupt line and physical address outside RAM), then M entries of four words: frame handle,
-/// size in bytes, name offset, name length. Strings follow the entries; offsets are from the block's start.
+/// port, interrupt line and physical address outside RAM; root's only: 0 in a process Spawn starts), then
+/// M entries of four words: frame handle, size in bytes, name offset, name length. Strings follow the
+/// entries; offsets are from the block's start.
+///
+/// The entries are named handles. The kernel gives root one per boot module (a Frame, its size, the
+/// module's name). A process started by another (Runtime Spawn) gets its grants the same way, with size
+/// 0 and a prefixed name: `import:SERVICE` is a Sender to the service a manifest imports, `export:SERVICE`
+/// the Receiver of a service it exports (owned by the exporter), `grant:NAME` any other handle its starter
+/// passes by name (e.g. `grant:initfs-archive`, `grant:resource`). Names are at most
+/// ManifestNote.maxNameLength bytes after the prefix.
 public enum StartupBlock {
     public static let magic: UInt64 = 0x0050_5554_5241_5453
     public static let headerWords = 8
     public static let moduleWords = 4
+    /// Prefixes of grant entry names.
+    public static let importPrefix: StaticString = "import:"
+    public static let exportPrefix: StaticString = "export:"
+    public static let grantPrefix: StaticString = "grant:"
 }
 
 /// The tag word of an IPC message (rsi): how much of the message there is and a user label.

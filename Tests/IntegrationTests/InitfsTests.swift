@@ -16,6 +16,29 @@ import Testing
         #expect(result.stdout.contains("bench ipc.roundtrip.0w.insn"), "ipcbench did not run from the initfs")
     }
 
+    /// The boot sequence (README): root starts the boot servers of sbin/ from their manifests with their
+    /// grants, then init, which starts the services of etc/init.conf and restarts one that dies (here
+    /// `inittest`'s crashtest, which faults every time: three restarts, then init gives up).
+    @Test func rootStartsServersWithGrantsThenInitStartsAndRestartsServices() throws {
+        let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "90", "--cmdline", "inittest"])
+        let out = result.stdout
+        #expect(out.contains(/root: initfs: sbin\/initfsd \d+ manifest: name initfsd, imports none, exports initfs/))
+        #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs, exports none/))
+        #expect(out.contains("root: started sbin/initfsd (initfsd: imports none; exports initfs)"), "\(out.suffix(3000))")
+        #expect(out.contains("root: started initfs:///sbin/init (imports initfs)"))
+        #expect(out.contains(/initfsd: serving initfs:\/\/ \(\d+ files, \d+ directories, \d+ bytes\)/))
+        #expect(out.contains("init: started crashtest (initfs:///bin/crashtest)"))
+        for n in 1...3 {
+            #expect(out.contains("init: crashtest faulted (vector 14); restart \(n) of 3 after"), "restart \(n)")
+        }
+        #expect(out.contains("init: crashtest faulted (vector 14); restarted 3 times, giving up"))
+        #expect(out.contains("init: 1 of 1 services running; idle"))
+        // Root started initfsd before init (dependency order), and init only after both.
+        let initfsd = try #require(out.range(of: "root: started sbin/initfsd"))
+        let initLine = try #require(out.range(of: "root: started initfs:///sbin/init"))
+        #expect(initfsd.lowerBound < initLine.lowerBound)
+    }
+
     @Test func oshManifestPrintsTheNoteOrSaysWhyNot() throws {
         let servers = Repo.build.appendingPathComponent("servers")
         let ok = try run(Repo.osh.path, ["manifest", "--raw", servers.appendingPathComponent("crashtest.elf").path])
@@ -41,6 +64,7 @@ import Testing
                                              "--module", root + ":root", "--module", damaged.path + ":initfs"])
         #expect(result.status == 124, "root stays up until osh's timeout: \(result.stderr)")
         #expect(result.stdout.contains("root: initfs: not a valid zstd stream"))
-        #expect(result.stdout.contains("root: no servers to start yet"))
+        #expect(result.stdout.contains("root: no initfs:///sbin/init; nothing more to start"))
+        #expect(result.stdout.contains("root: init is not running; root idles"))
     }
 }

@@ -10,7 +10,7 @@ import Symbolizer
         let kernelID = try #require(try ELFSymbolizer.readBuildID(Repo.kernel.path))
         let script = """
             boot --accel tcg
-            wait "root: no servers to start yet" 120
+            wait "services running; idle" 120
             status
             x 0xffffffff80100000 2
             x -p 0x100000 2
@@ -20,7 +20,7 @@ import Symbolizer
             info
             reset
             status
-            wait "root: no servers to start yet" 120
+            wait "services running; idle" 120
             use
             x -p 0x100000 1
             quit
@@ -54,7 +54,7 @@ import Symbolizer
         // reset: the VM is still there and boots again (its banner twice in serial.log).
         #expect(lines.contains("reset (the kernel booted again; -no-reboot is back in force)"), "\(out)")
         #expect(lines.filter { $0 == "VM running (running)" }.count == 2, "\(out)")
-        #expect(lines.filter { $0 == "seen: root: no servers to start yet" }.count == 2, "\(out)")
+        #expect(lines.filter { $0 == "seen: services running; idle" }.count == 2, "\(out)")
         let use = try #require(lines.first { $0.hasPrefix("using ") }, "\(out)")
         let runDir = String(use.split(separator: ": ", maxSplits: 1).last ?? "")
         let serial = try String(contentsOfFile: runDir + "/serial.log", encoding: .utf8)
@@ -88,7 +88,7 @@ import Symbolizer
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let script = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out")
-        try "boot --accel tcg\nwait \"root: no servers to start yet\" 120\nconsole\nstatus\nquit\n".write(to: script, atomically: true, encoding: .utf8)
+        try "boot --accel tcg\nwait \"services running; idle\" 120\nconsole\nstatus\nquit\n".write(to: script, atomically: true, encoding: .utf8)
         let server = "osh-test-\(getpid())"
         let command = "'\(Repo.osh.path)' shell --batch < '\(script.path)' > '\(out.path)' 2>&1; tmux -L \(server) wait-for -S done"
         try run("/usr/bin/tmux", ["-L", server, "new-session", "-d", "-x", "200", "-y", "50", "-c", Repo.root.path, command])

@@ -25,8 +25,11 @@ public enum Spawn {
     /// Starts `name` from the ELF in `image`; `commandLine` reaches it in its startup block. Each of
     /// `give` is duplicated into the new process before it starts, and its value there is appended to the
     /// command line as ` handle=N` (in order). On an error nothing is left behind: the half-made child is
-    /// ended and its handles closed.
-    public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = []) throws(SysError) -> SpawnedProcess {
+    /// ended and its handles closed. Each of `grants` moves into the new process (the caller's handle is
+    /// gone) and is listed in its startup block under its name (`import:NAME`, `export:NAME`, `grant:NAME`;
+    /// Startup.imported/exported/granted find them).
+    public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = [],
+                             grants: [(name: String, handle: Handle)] = []) throws(SysError) -> SpawnedProcess {
         let vmem = try vmemCreate()
         let process = try processCreate(vmem: vmem)
         let nameBytes = Array(name.utf8)
@@ -40,7 +43,8 @@ public enum Spawn {
             throw SysError(code: loaded.error)
         }
         do throws(SysError) {
-            return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give)
+            return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give,
+                              grants: grants)
         } catch {
             // Undo: a thread created but never started would keep the child (which may already hold
             // handles to itself) alive; stopping it ends the child, which closes its handles.
@@ -52,13 +56,14 @@ public enum Spawn {
 
     /// The rest of start once the image is loaded: stack, thread, handles, startup block, start.
     private static func finish(process: Handle, vmem: Handle, entry: UInt64, commandLine: String,
-                               give: [Handle]) throws(SysError) -> SpawnedProcess {
+                               give: [Handle], grants: [(name: String, handle: Handle)]) throws(SysError) -> SpawnedProcess {
         let stack = try frameCreate(size: stackSize)
         try vmemMap(vmem, frame: stack, address: stackTop - stackSize, length: stackSize, flags: [.read, .write])
         try handleClose(stack)
         let thread = try threadCreate(process: process, entry: entry, stack: stackTop, argument: startupAddress)
         do throws(SysError) {
-            try prepare(process: process, vmem: vmem, thread: thread, commandLine: commandLine, give: give)
+            try prepare(process: process, vmem: vmem, thread: thread, commandLine: commandLine, give: give,
+                        grants: grants)
         } catch {
             try? threadStop(thread)
             try? handleClose(thread)
@@ -69,7 +74,7 @@ public enum Spawn {
 
     /// The child's own handles, the given ones, its startup block; then its thread starts.
     private static func prepare(process: Handle, vmem: Handle, thread: Handle, commandLine: String,
-                                give: [Handle]) throws(SysError) {
+                                give: [Handle], grants: [(name: String, handle: Handle)]) throws(SysError) {
         // The child's own handles, then its startup block (Sources/ABI/Syscalls.swift, StartupBlock).
         let childProcess = try processGive(process, try handleDuplicate(process, rights: Rights.defaults(for: .process)))
         let childVmem = try processGive(process, try handleDuplicate(vmem, rights: Rights.defaults(for: .vmem)))
@@ -79,12 +84,25 @@ public enum Spawn {
             let value = try processGive(process, try handleDuplicate(h, rights: try handleIdentify(h).rights))
             fullLine += " handle=\(value.raw)"
         }
+        var given: [(value: Handle, name: [UInt8])] = []
+        for g in grants {
+            given.append((try processGive(process, g.handle), Array(g.name.utf8)))
+        }
         let line = Array(fullLine.utf8)
-        let words: [UInt64] = [StartupBlock.magic, UInt64(childProcess.raw), UInt64(childVmem.raw), UInt64(childThread.raw),
-                               0, UInt64(StartupBlock.headerWords * 8), UInt64(line.count), 0]
+        // Header (word 7, the machine Resource, is root's only: 0 here), the entries (handle, size 0, name offset, name length), the command line, the names.
+        let entriesEnd = (StartupBlock.headerWords + given.count * StartupBlock.moduleWords) * 8
+        var words: [UInt64] = [StartupBlock.magic, UInt64(childProcess.raw), UInt64(childVmem.raw), UInt64(childThread.raw),
+                               UInt64(given.count), UInt64(entriesEnd), UInt64(line.count), 0]
+        var nameOffset = entriesEnd + line.count
+        for g in given {
+            words += [UInt64(g.value.raw), 0, UInt64(nameOffset), UInt64(g.name.count)]
+            nameOffset += g.name.count
+        }
+        guard nameOffset <= 4096 else { throw .tooLarge }
         var block: [UInt8] = []
         for w in words { for k in 0..<8 { block.append(UInt8(truncatingIfNeeded: w >> (8 * k))) } }
         block.append(contentsOf: line)
+        for g in given { block.append(contentsOf: g.name) }
         let startup = try frameCreate(size: 4096)
         let written = block.withUnsafeBytes { b in
             raw_syscall(Syscall.frameWrite.rawValue, startup.word, 0, UInt64(UInt(bitPattern: b.baseAddress)),

@@ -38,6 +38,25 @@ public struct Startup {
         return commandLine.split(separator: " ").first { $0.hasPrefix(key) }?.dropFirst(key.count)
     }
 
+    /// The handle of the named entry `prefix + name` (Sources/ABI/Syscalls.swift, StartupBlock), or nil.
+    func entry(_ prefix: StaticString, _ name: String) -> Handle? {
+        let full = staticText(prefix) + name
+        return modules.first { $0.name == full }?.frame
+    }
+
+    /// The Sender to an imported service (`import:NAME`), as root wired it from the manifests.
+    public func imported(_ service: String) -> Handle? { entry(StartupBlock.importPrefix, service) }
+    /// The Receiver of a service this program exports (`export:NAME`).
+    public func exported(_ service: String) -> Handle? { entry(StartupBlock.exportPrefix, service) }
+    /// Another handle passed by name (`grant:NAME`).
+    public func granted(_ name: String) -> Handle? { entry(StartupBlock.grantPrefix, name) }
+
+    /// The value of the first `key=value` word of the command line (for a process's own arguments).
+    public func value(ofKey key: String) -> Substring? {
+        let prefix = key + "="
+        return commandLine.split(separator: " ").first { $0.hasPrefix(prefix) }?.dropFirst(prefix.count)
+    }
+
     /// Parses a startup block; nil when the magic is wrong or an entry points outside `length` bytes.
     public static func parse(_ block: UnsafeRawPointer, length: Int = 4096) -> Startup? {
         let headerBytes = StartupBlock.headerWords * 8
@@ -62,6 +81,11 @@ public struct Startup {
         return Startup(process: Handle(word(1)), vmem: Handle(word(2)), thread: Handle(word(3)),
                        resource: Handle(word(7)), modules: modules, commandLine: line)
     }
+}
+
+/// A StaticString's text as a String.
+public func staticText(_ s: StaticString) -> String {
+    String(decoding: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount), as: UTF8.self)
 }
 
 /// Process-wide facts the runtime keeps.

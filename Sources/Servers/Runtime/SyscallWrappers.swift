@@ -212,6 +212,29 @@ public func frameWrite(_ frame: Handle, offset: UInt64, from buffer: UnsafeRawBu
     _ = try syscall(.frameWrite, frame.word, offset, pointerWord(buffer.baseAddress), UInt64(buffer.count))
 }
 
+/// The most one frame_read/frame_write copies (the kernel's bound; larger is .tooLarge).
+public let frameCopyLimit = 1 << 20
+
+/// frame_read of any length, in calls of at most frameCopyLimit bytes.
+public func frameReadAll(_ frame: Handle, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(SysError) {
+    var done = 0
+    while done < buffer.count {
+        let n = min(frameCopyLimit, buffer.count - done)
+        try frameRead(frame, offset: offset + UInt64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + n)]))
+        done += n
+    }
+}
+
+/// frame_write of any length, in calls of at most frameCopyLimit bytes.
+public func frameWriteAll(_ frame: Handle, offset: UInt64, from buffer: UnsafeRawBufferPointer) throws(SysError) {
+    var done = 0
+    while done < buffer.count {
+        let n = min(frameCopyLimit, buffer.count - done)
+        try frameWrite(frame, offset: offset + UInt64(done), from: UnsafeRawBufferPointer(rebasing: buffer[done..<(done + n)]))
+        done += n
+    }
+}
+
 /// frame_read/frame_write with a raw user pointer (for tests of bad pointers).
 public func frameRead(_ frame: Handle, offset: UInt64, address: UInt64, length: UInt64) throws(SysError) {
     _ = try syscall(.frameRead, frame.word, offset, address, length)

@@ -9,6 +9,9 @@
 /// The colour the fb check paints (0x00RRGGBB).
 let framebufferColor: UInt32 = 0x00c0_3010
 
+/// Where root maps the framebuffer (nothing else of root's is mapped there).
+let framebufferMapping: UInt64 = 0x20_0000_0000
+
 func runDeviceCheck(_ startup: Startup, _ value: Substring) -> Int32 {
     do throws(SysError) {
         switch value {
@@ -19,7 +22,7 @@ func runDeviceCheck(_ startup: Startup, _ value: Substring) -> Int32 {
             return 1
         }
     } catch {
-        print("devtest: FAIL: \(text(error))")
+        print("devtest: FAIL: \(staticText(error.name))")
         return 1
     }
 }
@@ -29,7 +32,7 @@ func keyboardCheck(_ machine: Handle) throws(SysError) -> Int32 {
     let status = try ioportCreate(machine, base: 0x64, count: 1)
     let notify = try notifyCreate()
     let irq = try irqCreate(machine, 1, .isa)
-    defer { closeAll(irq, notify, status, data) }
+    defer { for h in [irq, notify, status, data] { _ = try? handleClose(h) } }
     while port_in8(0x64) & 1 != 0 { _ = port_in8(0x60) }       // drain what the firmware left
     try irqBind(irq, notify: notify, bits: 0x2)
     print("devtest: kbd ready")
@@ -58,8 +61,8 @@ func framebufferCheck(_ machine: Handle) throws(SysError) -> Int32 {
     }
     let size = (pitch * height + pageSize - 1) & ~(pageSize - 1)
     let frame = try frameCreatePhysical(machine, address: address, size: size)
-    defer { closeAll(frame) }
-    let at = Scratch.take(pages: size / pageSize)
+    defer { _ = try? handleClose(frame) }
+    let at = framebufferMapping
     try vmemMap(Runtime.vmem, frame: frame, address: at, length: size, flags: [.read, .write], cache: .writeCombining)
     for y in 0..<height {
         let line = UnsafeMutablePointer<UInt32>(bitPattern: UInt(at + y * pitch))!

@@ -13,7 +13,7 @@ enum Initfs {
         guard let module = startup.modules.first(where: { $0.name == "initfs" }) else { return }
         var packed = [UInt8](repeating: 0, count: Int(module.size))
         let read = packed.withUnsafeMutableBytes { b in
-            Result { () throws(SysError) in try frameRead(module.frame, offset: 0, into: b) }
+            Result { () throws(SysError) in try frameReadAll(module.frame, offset: 0, into: b) }
         }
         if case .failure(let error) = read {
             print("root: initfs: cannot read the module: \(error.name)")
@@ -84,21 +84,67 @@ enum Initfs {
     }
 }
 
+extension Initfs {
+    /// The programs in sbin/ with the manifests their ELF notes hold; one without a readable manifest is
+    /// one log line and left out.
+    static func servers() -> [BootServer] {
+        var result: [BootServer] = []
+        for e in entries where e.kind == .file {
+            let p = path(e)
+            guard p.hasPrefix("sbin/") else { continue }
+            let manifest = archive.withUnsafeBytes { all in
+                Result { () throws(ManifestError) in
+                    try ServerManifest(elf: UnsafeRawBufferPointer(rebasing: all[e.dataOffset..<(e.dataOffset + e.size)]))
+                }
+            }
+            switch manifest {
+            case .success(let m): result.append(BootServer(path: p, manifest: m))
+            case .failure: print("root: \(p) not started: no readable manifest in its ELF file")
+            }
+        }
+        return result
+    }
+
+    /// The unpacked archive in a fresh Frame (for initfsd), or nil.
+    static func archiveFrame() -> Handle? {
+        let size = max((UInt64(archive.count) + pageSize - 1) / pageSize * pageSize, pageSize)
+        guard let frame = try? frameCreate(size: size) else { return nil }
+        let written = archive.withUnsafeBytes { b in
+            Result { () throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) }
+        }
+        if case .failure = written {
+            _ = try? handleClose(frame)
+            return nil
+        }
+        return frame
+    }
+}
+
 /// Programs by name: a boot module of that name, else bin/NAME or sbin/NAME in the initfs.
 enum Programs {
-    /// A Frame holding the program's ELF image (the caller closes it when `owned`).
-    static func image(named name: String, _ startup: Startup) throws(SysError) -> (frame: Handle, owned: Bool)? {
-        if let module = startup.modules.first(where: { $0.name == name }) { return (module.frame, false) }
-        guard let bytes = Initfs.file("bin/" + name) ?? Initfs.file("sbin/" + name) else { return nil }
+    /// A Frame holding the ELF image at `path` in the initfs (the caller closes it when `owned`).
+    static func image(path: String) throws(SysError) -> (frame: Handle, owned: Bool)? {
+        guard let bytes = Initfs.file(path) else { return nil }
+        return (try frame(holding: bytes), true)
+    }
+
+    static func frame(holding bytes: ArraySlice<UInt8>) throws(SysError) -> Handle {
         let size = (UInt64(bytes.count) + 4095) / 4096 * 4096
         let frame = try frameCreate(size: max(size, 4096))
         let written = bytes.withUnsafeBytes { b in
-            Result { () throws(SysError) in try frameWrite(frame, offset: 0, from: b) }
+            Result { () throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) }
         }
         if case .failure(let error) = written {
             try? handleClose(frame)
             throw error
         }
-        return (frame, true)
+        return frame
+    }
+
+    /// A Frame holding the program's ELF image (the caller closes it when `owned`).
+    static func image(named name: String, _ startup: Startup) throws(SysError) -> (frame: Handle, owned: Bool)? {
+        if let module = startup.modules.first(where: { $0.name == name }) { return (module.frame, false) }
+        guard let bytes = Initfs.file("bin/" + name) ?? Initfs.file("sbin/" + name) else { return nil }
+        return (try frame(holding: bytes), true)
     }
 }

@@ -1,6 +1,8 @@
-// The root process: the first user program the kernel starts. It runs the userspace test suite, which
-// calls every syscall including each documented failure path (IPC, notifications, futexes and the SPSC
-// ring in IPCTests.swift and SyncTests.swift), and exits with 0 when every test passed.
+// The root process: the first user program the kernel starts, the system's root. It unpacks the initfs,
+// starts the boot servers from their manifests and then init (Boot.swift). With `usertest` on the kernel
+// command line init runs the userspace test suite (Sources/Servers/systest) and ends with its verdict,
+// and root ends with init's, which ends the run. Root itself still runs `bench`, `fuzz=` and, through
+// systest, `exitbench=`.
 
 let programName: StaticString = "root"
 
@@ -8,84 +10,44 @@ func programMain(_ startup: Startup) -> Int32 {
     print("root: \(startup.modules.count) modules, heap at \(hex(Heap.base))")
     Initfs.load(startup)
     if startup.has(.bench) { return runBenchmarks(startup) }
-    if let threads = startup.value(of: .exitBench) { return runExitBenchmark(threads: Int(threads) ?? 0) }
+    if let threads = startup.value(of: .exitBench) { return runExitBenchmark(startup, threads: threads) }
     if let value = startup.value(of: .fuzz) { return runFuzz(startup, value) }
     if let value = startup.value(of: .devTest) { return runDeviceCheck(startup, value) }
-    guard startup.has(.usertest) else {
-        print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
-        // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.
-        if let idle = try? notifyCreate() { _ = try? notifyWait(idle) }
-        return 0
+    guard let initProcess = Boot.startSystem(startup) else {
+        print("root: init is not running; root idles")
+        idle()
     }
-    machineResource = startup.resource
-    run("debug_log", testDebugLog)
-    run("unknown_syscall", testUnknownSyscall)
-    run("system_info", testSystemInfo)
-    run("handle_identify", testHandleIdentify)
-    run("invalid_handles", testInvalidHandles)
-    run("wrong_type", testWrongType)
-    run("handle_duplicate", testHandleDuplicate)
-    run("access_denied", testAccessDenied)
-    run("bad_addresses", testBadAddresses)
-    run("ipc_objects", testIPCObjects)
-    run("frame_create", testFrameCreate)
-    run("frame_read_write", testFrameReadWrite)
-    run("frame_lazy_zero", testFrameLazyZero)
-    run("frame_set_size", testFrameSetSize)
-    run("memory.above_4g", testMemoryAbove4GiB)
-    run("memory.stale_tlb_after_unmap", testStaleTLBAfterUnmap)
-    run("vmem_map", testVmemMapBasic)
-    run("vmem_map_errors", testVmemMapErrors)
-    run("mapping_rights", testMappingRights)
-    run("shared_memory", testSharedMemory)
-    run("shared_with_child", testSharedWithChild)
-    run("vmem_read_write", testVmemReadWrite)
-    run("process_exit_code", testProcessExitCode)
-    run("thread_registers", testThreadRegisters)
-    run("thread_stop", testThreadStop)
-    run("thread_priority", testThreadPriority)
-    run("process_give", testProcessGive)
-    run("child_fault", testChildFault)
-    run("elf_child_fault") { () throws(SysError) in try testELFChildFault(startup) }
-    run("own_threads", testOwnThreads)
-    run("thread_yield", testThreadYield)
-    run("sse_state", testSSEState)
-    run("ac_flag_across_traps", testACFlagAcrossTraps)
-    run("heap", testHeap)
-    run("ipc_call_reply", testIPCCallReply)
-    run("ipc_words_labels_badges", testIPCWordsLabelsBadges)
-    run("ipc_buffer_bytes", testIPCBufferBytes)
-    run("ipc_handle_transfer", testIPCHandleTransfer)
-    run("ipc_reply_objects", testIPCReplyObjects)
-    run("ipc_reply_state", testIPCReplyState)
-    run("ipc_many_callers", testIPCManyCallers)
-    run("ipc_receiver_closed", testIPCReceiverClosed)
-    run("ipc_killed_peers", testIPCKilledPeers)
-    run("ipc_cross_process", testIPCCrossProcess)
-    run("ipc_transfer_to_bad_buffer", testIPCTransferToBadBuffer)
-    run("ipc_reply_shared_by_receivers", testIPCReplySharedByReceivers)
-    run("ipc_failed_recv_keeps_caller", testIPCFailedRecvKeepsCaller)
-    run("notify", testNotify)
-    run("futex", testFutex)
-    run("ring_stream", testRingStream)
-    run("ring_backpressure", testRingBackpressure)
-    run("ring_cross_process", testRingCrossProcess)
-    run("lifecycle.priority_of_ready_thread", testPriorityOfReadyThread)
-    run("lifecycle.unstarted_thread_freed", testUnstartedThreadFreed)
-    run("lifecycle.last_running_thread_ends_process", testLastRunningThreadEndsProcess)
-    run("lifecycle.self_handle_freed", testSelfHandleFreed)
-    run("lifecycle.killed_threads_freed_promptly", testKilledThreadsFreedPromptly)
-    run("lifecycle.process_exit_many_threads", testProcessExitManyThreads)
-    run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
-    run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
-    for (name, body) in limitTests { run(name, body) }
-    for (name, body) in deviceTests { run(name, body) }
-    for (name, body) in timeoutTests { run(name, body) }
-    run("thousand_processes", testThousandProcesses)
-    // Last: on a kernel without the fix it panics the whole system.
-    run("lifecycle.nt_flag", testNTFlag)
-    print("\(Suite.passed) passed, \(Suite.failed) failed")
-    return Suite.failed == 0 ? 0 : 1
+    let code = (try? initProcess.wait()) ?? UInt64.max
+    if startup.has(.usertest) {
+        // init ends with the test suite's code.
+        return code == 0 ? 0 : 1
+    }
+    print("root: init ended with code \(hex(code)); root idles")
+    idle()
+}
+
+/// Stays up for the developer (osh attach, osh syscalls): waits on a notification nobody signals.
+func idle() -> Never {
+    if let n = try? notifyCreate() { while true { _ = try? notifyWait(n) } }
+    while true { threadYield() }
+}
+
+func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+/// `exitbench=N`: systest times the exit of one process of N threads (bin/systest from the initfs).
+func runExitBenchmark(_ startup: Startup, threads: Substring) -> Int32 {
+    do throws(SysError) {
+        guard let (image, owned) = try Programs.image(named: "systest", startup) else {
+            print("root: exitbench needs bin/systest in the initfs")
+            return 1
+        }
+        defer { if owned { try? handleClose(image) } }
+        let child = try Spawn.start(image: image, name: "systest", commandLine: "exitbench=\(threads)")
+        return Int32(truncatingIfNeeded: try child.wait())
+    } catch {
+        print("root: exitbench failed: \(error.name)")
+        return 1
+    }
 }
 
 /// `bench`: the IPC benchmark pair, server and client in separate processes (Sources/Servers/ipcbench).

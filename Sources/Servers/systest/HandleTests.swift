@@ -1,7 +1,7 @@
 // Tests of debug_log, system_info, unknown syscalls and the handle calls.
 
 func testDebugLog() throws(SysError) {
-    let line: StaticString = "root: debug_log from the test suite\n"
+    let line: StaticString = "systest: debug_log from the test suite\n"
     try debugLog(UnsafeRawBufferPointer(start: line.utf8Start, count: line.utf8CodeUnitCount))
     expectError(.badAddress, "debug_log of unmapped memory") { () throws(SysError) in
         try debugLog(address: unmappedUserAddress, length: 16)

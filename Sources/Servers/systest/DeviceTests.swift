@@ -14,7 +14,8 @@ let deviceTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("devices.physical_frame_hpet_vga_acpi", testPhysicalFrameDevices),
 ]
 
-/// The machine's Resource, from the startup block (set by programMain).
+/// The machine's Resource: root gives init a duplicate, init gives systest one (`grant:resource`; systest's
+/// programMain sets this).
 var machineResource = Handle.invalid
 
 /// CMOS RTC ports (index, data) and registers.

@@ -101,14 +101,12 @@ func testChildFault() throws(SysError) {
     check(trap != 0, "a child hitting ud2 exited with 0")
 }
 
-/// A real program (the `crashtest` boot module) faults: its process ends with a fault code, the kernel's
-/// report names its ELF (checked on the serial log by the host's integration test), root goes on.
+/// A real program (initfs:///bin/crashtest, read through initfsd) faults: its process ends with a fault
+/// code, the kernel's report names its ELF (checked on the serial log by the host's integration test),
+/// the suite goes on.
 func testELFChildFault(_ startup: Startup) throws(SysError) {
-    guard let (image, owned) = try Programs.image(named: "crashtest", startup) else {
-        check(false, "no crashtest program (a boot module, or bin/crashtest in the initfs)")
-        return
-    }
-    defer { if owned { try? handleClose(image) } }
+    guard let image = try initfsImage("initfs:///bin/crashtest", startup) else { return }
+    defer { try? handleClose(image) }
     let child = try Spawn.start(image: image, name: "crashtest")
     let code = try child.wait()
     check(ExitCode.isFault(code), "crashtest exited with \(hex(code)), expected a fault code")
@@ -234,4 +232,22 @@ func testThousandProcesses() throws(SysError) {
     check(wrong == 0, "\(wrong) children exited with another code")
     check(after == before, "free frames \(before) before, \(after) after 1,000 processes")
     check(objectsAfter == objectsBefore, "live objects \(objectsBefore) before, \(objectsAfter) after")
+}
+
+/// A Frame holding the file at `path`, read through the Sender to initfsd (import:initfs); nil after a
+/// failed check.
+func initfsImage(_ path: String, _ startup: Startup) throws(SysError) -> Handle? {
+    guard let initfs = startup.imported("initfs") else {
+        check(false, "no Sender to initfsd (import:initfs) in the startup block")
+        return nil
+    }
+    let files = try FileService(initfs)
+    let bytes: [UInt8]
+    do throws(FileError) { bytes = try files.readFile(path) } catch {
+        check(false, "reading \(path) through initfsd failed: \(text(error.name))")
+        return nil
+    }
+    let frame = try frameCreate(size: max((UInt64(bytes.count) + pageSize - 1) / pageSize * pageSize, pageSize))
+    try withBytes(bytes) { (b) throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) }
+    return frame
 }

@@ -1,0 +1,63 @@
+// How init starts a program: the one place pm will take over (spawn by path through pm, which loads the
+// image itself). Until pm exists: the ELF file is read through initfsd into a Frame and started with the
+// Runtime's Spawn; the new process gets a Sender to initfsd as `import:initfs` (a duplicate of init's, so
+// it shares init's badge and file ids), and, when init.conf says `resource`, a duplicate of the machine's
+// Resource root gave init, as `grant:resource`.
+
+enum LaunchError: Error {
+    case file(FileError)
+    case system(SysError)
+    case scheme
+    case noResource
+
+    var text: String {
+        switch self {
+        case .file(let e): return "cannot read it: \(e.name)"
+        case .system(let e): return "cannot start it: \(e.name)"
+        case .scheme: return "only initfs:// paths can be started before pm exists"
+        case .noResource: return "init.conf gives it the machine's Resource, which init did not get from root"
+        }
+    }
+}
+
+enum Launcher {
+    static var initfs: Handle = .invalid
+    /// The machine's Resource (root's `grant:resource` to init), or .invalid.
+    static var resource: Handle = .invalid
+
+    static func spawn(path: String, name: String, arguments: String, resource: Bool = false) throws(LaunchError) -> SpawnedProcess {
+        guard path.hasPrefix("initfs://") || path.hasPrefix("/") else { throw .scheme }
+        if resource && Launcher.resource == .invalid { throw .noResource }
+        let image: [UInt8]
+        do throws(FileError) {
+            // A client per call: its IPC buffer goes on the calling thread (main or a supervisor).
+            let files: FileService
+            do throws(SysError) { files = try FileService(initfs) } catch { throw .noMemory }
+            image = try files.readFile(path)
+        } catch {
+            throw .file(error)
+        }
+        do throws(SysError) {
+            let frame = try frameCreate(size: max((UInt64(image.count) + pageSize - 1) / pageSize * pageSize, pageSize))
+            defer { _ = try? handleClose(frame) }
+            let written = image.withUnsafeBytes { b in
+                Result { () throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) }
+            }
+            if case .failure(let e) = written { throw e }
+            var grants = [(name: staticText(StartupBlock.importPrefix) + "initfs",
+                           handle: try handleDuplicate(initfs, rights: Rights.defaults(for: .sender)))]
+            if resource {
+                do throws(SysError) {
+                    grants.append((staticText(StartupBlock.grantPrefix) + "resource",
+                                   try handleDuplicate(Launcher.resource, rights: Rights.defaults(for: .resource))))
+                } catch {
+                    for g in grants { _ = try? handleClose(g.handle) }
+                    throw error
+                }
+            }
+            return try Spawn.start(image: frame, name: name, commandLine: arguments, grants: grants)
+        } catch {
+            throw .system(error)
+        }
+    }
+}

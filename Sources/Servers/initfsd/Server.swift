@@ -1,0 +1,240 @@
+// initfsd's request loop: one thread receives, checks and answers each request.
+
+struct OpenFileState {
+    let badge: UInt64
+    let node: Int
+    var position: UInt64
+    /// The data window (mapped here), if the client gave one.
+    let window: Handle?
+    let windowAddress: UInt64
+    let windowSize: UInt64
+}
+
+final class Server {
+    let archive: [UInt8]
+    let tree: Tree
+    /// Open files by id (a linear list: at most totalLimit; the embedded runtime has no Dictionary here).
+    var open: [(id: UInt64, state: OpenFileState)] = []
+    var nextID: UInt64 = 1
+    let page: IPCBufferPage
+    /// Open files one badge may hold, and all clients together.
+    static let perBadgeLimit = 64
+    static let totalLimit = 1024
+
+    init(archive: [UInt8], tree: Tree) {
+        self.archive = archive
+        self.tree = tree
+        guard let page = try? IPCBufferPage.make(), (try? page.install()) != nil else {
+            fatal("initfsd: no IPC buffer page")
+        }
+        self.page = page
+    }
+
+    /// Receives and answers requests until the Receiver goes away.
+    func run(_ receiver: Handle) -> Int32 {
+        var request: IPCMessage
+        do throws(SysError) { request = try receiverRecv(receiver) } catch {
+            print("initfsd: receive failed: \(error.name)")
+            return 1
+        }
+        while true {
+            let reply = answer(request)
+            do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
+                if error == .peerClosed { return 0 }
+                // A caller that went away before the reply: wait for the next one.
+                do throws(SysError) { request = try receiverRecv(receiver) } catch {
+                    print("initfsd: receive failed: \(error.name)")
+                    return 1
+                }
+            }
+        }
+    }
+
+    /// The reply to one request (never throws, never traps on what the client sent).
+    func answer(_ m: IPCMessage) -> IPCMessage {
+        // Handles only come with open (one at most); any others are closed at once.
+        let label = FileLabel(rawValue: m.tag.label)
+        var window: Handle? = nil
+        for i in 0..<min(m.tag.handles, IPCBuffer.maxHandles) {
+            let h = page.handle(i)
+            if label == .open && m.tag.handles == 1 { window = h } else { _ = try? handleClose(h) }
+        }
+        do throws(FileError) {
+            guard let label else { throw .badMessage }
+            guard m.tag.words >= label.minimumWords else { throw .badMessage }
+            if label != .open && m.tag.handles > 0 { throw .badMessage }
+            if m.tag.handles > 1 { throw .badMessage }
+            switch label {
+            case .open: return try openFile(m, window: &window)
+            case .read: return try read(m)
+            case .write:
+                _ = try state(m.words.0, m.badge)
+                throw .accessDenied
+            case .seek: return try seek(m)
+            case .close: return try close(m)
+            case .stat: return try stat(m)
+            case .readdir: return try readdir(m)
+            case .mkdir, .unlink, .rename: throw .readOnly
+            }
+        } catch {
+            if let window { _ = try? handleClose(window) }
+            return IPCMessage(tag: IPCTag(label: error.rawValue))
+        }
+    }
+
+    func ok(_ values: UInt64..., bytes: Int = 0) -> IPCMessage {
+        var m = IPCMessage(tag: IPCTag(words: values.count, bytes: bytes, label: 0))
+        if values.count > 0 { m.words.0 = values[0] }
+        if values.count > 1 { m.words.1 = values[1] }
+        if values.count > 2 { m.words.2 = values[2] }
+        if values.count > 3 { m.words.3 = values[3] }
+        return m
+    }
+
+    /// The path in the request's bytes, looked up.
+    func lookup(_ m: IPCMessage) throws(FileError) -> Int {
+        guard m.tag.bytes > 0 else { throw .badMessage }
+        let path = try normalize(page.take(m.tag.bytes))
+        if let i = tree.find(path) { return i }
+        // A missing file under a component that is a file: ENOTDIR, as POSIX says.
+        var prefix: [UInt8] = []
+        for part in path.split(separator: UInt8(ascii: "/")) {
+            if !prefix.isEmpty { prefix.append(UInt8(ascii: "/")) }
+            prefix.append(contentsOf: part)
+            if prefix.count < path.count, let i = tree.find(prefix), tree.nodes[i].kind == .file { throw .notDirectory }
+        }
+        throw .notFound
+    }
+
+    func state(_ id: UInt64, _ badge: UInt64) throws(FileError) -> OpenFileState {
+        guard let i = open.firstIndex(where: { $0.id == id }), open[i].state.badge == badge else { throw .badFile }
+        return open[i].state
+    }
+
+    func update(_ id: UInt64, _ s: OpenFileState) {
+        if let i = open.firstIndex(where: { $0.id == id }) { open[i].state = s }
+    }
+
+    func openFile(_ m: IPCMessage, window: inout Handle?) throws(FileError) -> IPCMessage {
+        let flags = OpenFlags(rawValue: m.words.0)
+        guard flags.rawValue & ~OpenFlags.all.rawValue == 0, flags.contains(.read) || flags.contains(.write) else {
+            throw .invalid
+        }
+        if !flags.intersection([.write, .create, .truncate, .append]).isEmpty {
+            // Read-only: an exclusive create of a file that is there is `.exists`, any other change `.readOnly`.
+            guard m.tag.bytes > 0 else { throw .badMessage }
+            let exists = tree.find(try normalize(page.take(m.tag.bytes))) != nil
+            throw exists && flags.contains(.exclusive) && flags.contains(.create) ? .exists : .readOnly
+        }
+        let node = try lookup(m)
+        let kind = tree.nodes[node].kind
+        if flags.contains(.directory) && kind != .directory { throw .notDirectory }
+        if !flags.contains(.directory) && kind == .directory { throw .isDirectory }
+        guard open.count < Server.totalLimit,
+              open.filter({ $0.state.badge == m.badge }).count < Server.perBadgeLimit else { throw .tooManyOpen }
+        var address: UInt64 = 0, size: UInt64 = 0
+        if let w = window {
+            guard let (type, rights) = try? handleIdentify(w), type == .frame,
+                  rights.isSuperset(of: FileProtocol.windowRights),
+                  let s = try? frameGetSize(w), s > 0, s <= FileProtocol.maxWindow,
+                  let a = try? MappingSpace.map(w, length: s) else { throw .invalid }
+            address = a
+            size = s
+        }
+        let id = nextID
+        nextID += 1
+        open.append((id, OpenFileState(badge: m.badge, node: node, position: 0, window: window, windowAddress: address,
+                                       windowSize: size)))
+        window = nil   // kept
+        return ok(id, UInt64(tree.nodes[node].size), UInt64(kind.rawValue))
+    }
+
+    func read(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        var s = try state(m.words.0, m.badge)
+        guard m.tag.bytes == 0 else { throw .badMessage }
+        let node = tree.nodes[s.node]
+        guard node.kind == .file else { throw .isDirectory }
+        let length = m.words.1, offset = m.words.2
+        if s.window != nil {
+            guard offset <= s.windowSize, length <= s.windowSize - offset else { throw .invalid }
+        } else {
+            guard length <= UInt64(IPCBuffer.maxBytes) else { throw .invalid }
+        }
+        let available = s.position >= UInt64(node.size) ? 0 : UInt64(node.size) - s.position
+        let n = Int(min(length, available))
+        let start = node.dataOffset + Int(s.position)
+        if n > 0 {
+            archive.withUnsafeBytes { all in
+                let source = UnsafeRawBufferPointer(rebasing: all[start..<(start + n)])
+                if s.window != nil {
+                    UnsafeMutableRawPointer(bitPattern: UInt(s.windowAddress + offset))!
+                        .copyMemory(from: source.baseAddress!, byteCount: n)
+                } else {
+                    page.put(source)
+                }
+            }
+        }
+        s.position += UInt64(n)
+        update(m.words.0, s)
+        return ok(UInt64(n), bytes: s.window == nil ? n : 0)
+    }
+
+    func seek(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        var s = try state(m.words.0, m.badge)
+        guard m.tag.bytes == 0, let origin = SeekOrigin(rawValue: m.words.2) else { throw .invalid }
+        let base: Int64
+        switch origin {
+        case .start: base = 0
+        case .current: base = Int64(bitPattern: s.position)
+        case .end: base = Int64(tree.nodes[s.node].size)
+        }
+        let (target, overflow) = base.addingReportingOverflow(Int64(bitPattern: m.words.1))
+        guard !overflow, target >= 0 else { throw .invalid }
+        s.position = UInt64(target)
+        update(m.words.0, s)
+        return ok(s.position)
+    }
+
+    func close(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        let s = try state(m.words.0, m.badge)
+        guard m.tag.bytes == 0 else { throw .badMessage }
+        open.removeAll { $0.id == m.words.0 }
+        if let w = s.window {
+            MappingSpace.unmap(s.windowAddress, length: s.windowSize)
+            _ = try? handleClose(w)
+        }
+        return ok()
+    }
+
+    func stat(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        let node: Int
+        if m.tag.bytes > 0 {
+            node = try lookup(m)
+        } else {
+            guard m.tag.words >= 1 else { throw .badMessage }
+            node = try state(m.words.0, m.badge).node
+        }
+        let n = tree.nodes[node]
+        return ok(UInt64(n.size), UInt64(n.kind.rawValue), n.mode, n.modified)
+    }
+
+    func readdir(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        let s = try state(m.words.0, m.badge)
+        guard m.tag.bytes == 0 else { throw .badMessage }
+        guard tree.nodes[s.node].kind == .directory else { throw .notDirectory }
+        let children = tree.children(of: s.node)
+        var index = m.words.1
+        guard index <= UInt64(children.count) else { throw .invalid }
+        var out: [UInt8] = []
+        var count: UInt64 = 0
+        while index < UInt64(children.count) {
+            let c = children[Int(index)]
+            guard appendDirectoryEntry(&out, name: tree.name(c), kind: tree.nodes[c].kind,
+                                       size: UInt64(tree.nodes[c].size)) else { break }
+            index += 1
+            count += 1
+        }
+        out.withUnsafeBytes { page.put($0) }
+        return ok(count, index, bytes: out.count)
+    }
+}

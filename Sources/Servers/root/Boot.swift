@@ -1,0 +1,168 @@
+// The system's start: root reads the manifest of every boot server (sbin/ in the initfs, init aside),
+// starts them in dependency order (an exporter before its importers), creates one Receiver for each
+// exported service (moved to the exporter, `export:NAME`) and gives each importer its own Sender to it
+// (`import:NAME`, badge = the importer's number, so a server can tell its clients apart). Then it starts
+// initfs:///sbin/init with Senders for what init's manifest imports (initfs at least) and a duplicate of
+// the machine's Resource (`grant:resource`).
+//
+// A server whose import nobody exports, one in an import cycle, one that fails to start and one whose
+// exporter did not start are each one `root:` line and are not started; the rest of the system starts.
+
+struct BootServer {
+    let path: String
+    let manifest: ServerManifest
+    var state: State = .waiting
+
+    enum State: Equatable { case waiting, started, failed }
+}
+
+enum Boot {
+    /// Receivers of exported services (held until the exporter starts) and the exporter's index.
+    static var receivers: [(service: String, exporter: Int, receiver: Handle)] = []
+    static var servers: [BootServer] = []
+    static var nextBadge: UInt64 = 1
+
+    /// Starts the boot servers and init; returns init, if it started.
+    static func startSystem(_ startup: Startup) -> SpawnedProcess? {
+        servers = Initfs.servers().filter { $0.manifest.name != "init" && $0.path != "sbin/init" }
+        print("root: \(servers.count) boot servers in sbin/: \(servers.map { $0.manifest.name }.joined(separator: ", "))")
+        let plan = BootOrder(servers.map { $0.manifest })
+        for d in plan.duplicateExports {
+            print("root: \(servers[d.ignored].path) exports `\(d.service)`, which \(servers[d.first].path) already exports; "
+                  + "the first one serves it")
+        }
+        for s in plan.skipped {
+            servers[s.index].state = .failed
+            switch s.reason {
+            case .missingImport(let service):
+                print("root: \(servers[s.index].path) not started: it imports `\(service)`, which no boot server exports")
+            case .dependsOnSkipped(let other):
+                print("root: \(servers[s.index].path) not started: it imports from \(servers[other].path), which is not started")
+            case .cycle(let members):
+                // One line for the whole cycle.
+                if s.index == members.first {
+                    print("root: \(members.map { servers[$0].path }.joined(separator: ", ")) not started: their imports form a cycle")
+                }
+            }
+        }
+        // One Receiver per exported service of a server that will start.
+        for (service, exporter) in BootOrder.exporters(servers.map { $0.manifest }) where plan.order.contains(exporter) {
+            guard let r = try? receiverCreate() else {
+                print("root: no Receiver for `\(service)` (out of handles or memory)")
+                continue
+            }
+            receivers.append((service, exporter, r))
+        }
+        for i in plan.order {
+            let exporters = servers[i].manifest.imports.compactMap { service in
+                receivers.first { $0.service == service }?.exporter
+            }
+            if let bad = exporters.first(where: { servers[$0].state == .failed }) {
+                print("root: \(servers[i].path) not started: its import from \(servers[bad].path) is not there")
+                servers[i].state = .failed
+                continue
+            }
+            servers[i].state = start(i, startup) ? .started : .failed
+        }
+        // Receivers of services whose exporter did not start: callers get .peerClosed, not a hang.
+        for r in receivers where servers[r.exporter].state != .started { _ = try? handleClose(r.receiver) }
+        receivers.removeAll { servers[$0.exporter].state != .started }
+        let initProcess = startInit(startup)
+        // Every importer has its Sender now: root lets go of the Receivers (each exporter holds its own).
+        for r in receivers { _ = try? handleClose(r.receiver) }
+        receivers = []
+        return initProcess
+    }
+
+    /// A Sender to `service` for a new importer, or nil when nothing serves it.
+    static func sender(for service: String) -> Handle? {
+        guard let r = receivers.first(where: { $0.service == service }), servers[r.exporter].state != .failed else { return nil }
+        defer { nextBadge += 1 }
+        return try? senderCreate(r.receiver, badge: nextBadge)
+    }
+
+    /// Starts server `i` with its grants; whether it runs.
+    static func start(_ i: Int, _ startup: Startup) -> Bool {
+        let s = servers[i]
+        var grants: [(name: String, handle: Handle)] = []
+        var commandLine = ""
+        func undo() { for g in grants { _ = try? handleClose(g.handle) } }
+        for service in s.manifest.imports {
+            guard let h = sender(for: service) else {
+                print("root: \(s.path) not started: no Sender for `\(service)`")
+                undo()
+                return false
+            }
+            grants.append((staticText(StartupBlock.importPrefix) + service, h))
+        }
+        for r in receivers where r.exporter == i {
+            // The exporter gets a duplicate; root keeps its own to make Senders for later importers.
+            guard let h = try? handleDuplicate(r.receiver, rights: Rights.defaults(for: .receiver)) else {
+                print("root: \(s.path) not started: cannot duplicate its Receiver for `\(r.service)`")
+                undo()
+                return false
+            }
+            grants.append((staticText(StartupBlock.exportPrefix) + r.service, h))
+        }
+        if s.manifest.exports.contains("initfs") {
+            guard let archive = Initfs.archiveFrame() else {
+                print("root: \(s.path) not started: cannot put the initfs archive in a Frame")
+                undo()
+                return false
+            }
+            grants.append((staticText(StartupBlock.grantPrefix) + "initfs-archive", archive))
+            commandLine = "bytes=\(Initfs.archive.count)"
+        }
+        do throws(SysError) {
+            guard let (image, owned) = try Programs.image(path: s.path) else {
+                print("root: \(s.path) not started: not in the initfs")
+                undo()
+                return false
+            }
+            defer { if owned { try? handleClose(image) } }
+            _ = try Spawn.start(image: image, name: s.manifest.name, commandLine: commandLine, grants: grants)
+        } catch {
+            print("root: \(s.path) not started: \(error.name)")
+            undo()
+            return false
+        }
+        let imports = s.manifest.imports.isEmpty ? "none" : s.manifest.imports.joined(separator: ",")
+        let exports = s.manifest.exports.isEmpty ? "none" : s.manifest.exports.joined(separator: ",")
+        print("root: started \(s.path) (\(s.manifest.name): imports \(imports); exports \(exports))")
+        return true
+    }
+
+    /// initfs:///sbin/init with Senders for its imports; missing ones are logged, init starts anyway.
+    static func startInit(_ startup: Startup) -> SpawnedProcess? {
+        guard let entry = Initfs.servers().first(where: { $0.path == "sbin/init" }) else {
+            print("root: no initfs:///sbin/init; nothing more to start")
+            return nil
+        }
+        var grants: [(name: String, handle: Handle)] = []
+        for service in entry.manifest.imports {
+            if let h = sender(for: service) {
+                grants.append((staticText(StartupBlock.importPrefix) + service, h))
+            } else {
+                print("root: init imports `\(service)`, which no running server exports; init starts without it")
+            }
+        }
+        // init hands the machine's Resource on to the services init.conf marks `resource` (systest's devices.*).
+        if let resource = try? handleDuplicate(startup.resource, rights: Rights.defaults(for: .resource)) {
+            grants.append((staticText(StartupBlock.grantPrefix) + "resource", resource))
+        } else {
+            print("root: no duplicate of the machine Resource for init; its services get none")
+        }
+        do throws(SysError) {
+            guard let (image, owned) = try Programs.image(path: entry.path) else { return nil }
+            defer { if owned { try? handleClose(image) } }
+            // init gets the kernel's command line: its `when=WORD` services follow the kernel's switches.
+            let process = try Spawn.start(image: image, name: "init", commandLine: startup.commandLine, grants: grants)
+            let imports = grants.filter { $0.name.hasPrefix(staticText(StartupBlock.importPrefix)) }.map { $0.name.dropFirst(7) }
+            print("root: started initfs:///sbin/init (imports \(imports.joined(separator: ",")))")
+            return process
+        } catch {
+            print("root: initfs:///sbin/init did not start: \(error.name)")
+            return nil
+        }
+    }
+}

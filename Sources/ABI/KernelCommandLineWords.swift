@@ -36,6 +36,10 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case exitBench
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
     case fuzz
+    /// Root starts vfs and pm and runs their tests (Sources/Servers/vfspmtest).
+    case vfspmTest
+    /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
+    case root
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -56,6 +60,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "only"
         case .exitBench: return "exitbench"
         case .fuzz: return "fuzz"
+        case .vfspmTest: return "vfspmtest"
+        case .root: return "root"
         }
     }
 
@@ -68,6 +74,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .rounds, .exitBench: return "N"
         case .only: return "VARIANT"
         case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
+        case .root: return "DEVICE"
         default: return nil
         }
     }
@@ -91,6 +98,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
         case .exitBench: return "root times the exit of one process of N threads"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
+        case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
+        case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
         }
     }
 

@@ -25,8 +25,10 @@ public enum Spawn {
     /// Starts `name` from the ELF in `image`; `commandLine` reaches it in its startup block. Each of
     /// `give` is duplicated into the new process before it starts, and its value there is appended to the
     /// command line as ` handle=N` (in order). On an error nothing is left behind: the half-made child is
-    /// ended and its handles closed.
-    public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = []) throws(SysError) -> SpawnedProcess {
+    /// ended and its handles closed. `environment` entries follow the command line, each after a zero byte
+    /// (Startup.environment).
+    public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = [],
+                             environment: [String] = []) throws(SysError) -> SpawnedProcess {
         let vmem = try vmemCreate()
         let process = try processCreate(vmem: vmem)
         let nameBytes = Array(name.utf8)
@@ -40,7 +42,8 @@ public enum Spawn {
             throw SysError(code: loaded.error)
         }
         do throws(SysError) {
-            return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give)
+            return try finish(process: process, vmem: vmem, entry: loaded.value,
+                              commandLine: commandLine, give: give, environment: environment)
         } catch {
             // Undo: a thread created but never started would keep the child (which may already hold
             // handles to itself) alive; stopping it ends the child, which closes its handles.
@@ -52,13 +55,14 @@ public enum Spawn {
 
     /// The rest of start once the image is loaded: stack, thread, handles, startup block, start.
     private static func finish(process: Handle, vmem: Handle, entry: UInt64, commandLine: String,
-                               give: [Handle]) throws(SysError) -> SpawnedProcess {
+                               give: [Handle], environment: [String]) throws(SysError) -> SpawnedProcess {
         let stack = try frameCreate(size: stackSize)
         try vmemMap(vmem, frame: stack, address: stackTop - stackSize, length: stackSize, flags: [.read, .write])
         try handleClose(stack)
         let thread = try threadCreate(process: process, entry: entry, stack: stackTop, argument: startupAddress)
         do throws(SysError) {
-            try prepare(process: process, vmem: vmem, thread: thread, commandLine: commandLine, give: give)
+            try prepare(process: process, vmem: vmem, thread: thread, commandLine: commandLine, give: give,
+                        environment: environment)
         } catch {
             try? threadStop(thread)
             try? handleClose(thread)
@@ -69,7 +73,7 @@ public enum Spawn {
 
     /// The child's own handles, the given ones, its startup block; then its thread starts.
     private static func prepare(process: Handle, vmem: Handle, thread: Handle, commandLine: String,
-                                give: [Handle]) throws(SysError) {
+                                give: [Handle], environment: [String]) throws(SysError) {
         // The child's own handles, then its startup block (Sources/ABI/Syscalls.swift, StartupBlock).
         let childProcess = try processGive(process, try handleDuplicate(process, rights: Rights.defaults(for: .process)))
         let childVmem = try processGive(process, try handleDuplicate(vmem, rights: Rights.defaults(for: .vmem)))
@@ -79,7 +83,9 @@ public enum Spawn {
             let value = try processGive(process, try handleDuplicate(h, rights: try handleIdentify(h).rights))
             fullLine += " handle=\(value.raw)"
         }
-        let line = Array(fullLine.utf8)
+        var line = Array(fullLine.utf8)
+        for entry in environment { line.append(0); line.append(contentsOf: entry.utf8) }
+        guard line.count <= 4096 - StartupBlock.headerWords * 8 else { throw .tooLarge }
         let words: [UInt64] = [StartupBlock.magic, UInt64(childProcess.raw), UInt64(childVmem.raw), UInt64(childThread.raw),
                                0, UInt64(StartupBlock.headerWords * 8), UInt64(line.count)]
         var block: [UInt8] = []

@@ -12,8 +12,14 @@ enum Initfs {
     static func load(_ startup: Startup) {
         guard let module = startup.modules.first(where: { $0.name == "initfs" }) else { return }
         var packed = [UInt8](repeating: 0, count: Int(module.size))
+        // frame_read copies at most 1 MiB a call.
         let read = packed.withUnsafeMutableBytes { b in
-            Result { () throws(SysError) in try frameRead(module.frame, offset: 0, into: b) }
+            Result { () throws(SysError) in
+                for start in stride(from: 0, to: b.count, by: 1 << 20) {
+                    try frameRead(module.frame, offset: UInt64(start),
+                                  into: UnsafeMutableRawBufferPointer(rebasing: b[start..<min(b.count, start + (1 << 20))]))
+                }
+            }
         }
         if case .failure(let error) = read {
             print("root: initfs: cannot read the module: \(error.name)")
@@ -92,8 +98,14 @@ enum Programs {
         guard let bytes = Initfs.file("bin/" + name) ?? Initfs.file("sbin/" + name) else { return nil }
         let size = (UInt64(bytes.count) + 4095) / 4096 * 4096
         let frame = try frameCreate(size: max(size, 4096))
+        // frame_write copies at most 1 MiB a call.
         let written = bytes.withUnsafeBytes { b in
-            Result { () throws(SysError) in try frameWrite(frame, offset: 0, from: b) }
+            Result { () throws(SysError) in
+                for start in stride(from: 0, to: b.count, by: 1 << 20) {
+                    try frameWrite(frame, offset: UInt64(start),
+                                   from: UnsafeRawBufferPointer(rebasing: b[start..<min(b.count, start + (1 << 20))]))
+                }
+            }
         }
         if case .failure(let error) = written {
             try? handleClose(frame)

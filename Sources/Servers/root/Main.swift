@@ -10,6 +10,7 @@ func programMain(_ startup: Startup) -> Int32 {
     if startup.has(.bench) { return runBenchmarks(startup) }
     if let threads = startup.value(of: .exitBench) { return runExitBenchmark(threads: Int(threads) ?? 0) }
     if let value = startup.value(of: .fuzz) { return runFuzz(startup, value) }
+    if startup.has(.vfspmTest) { return runVFSPMTests(startup) }
     guard startup.has(.usertest) else {
         print("root: no servers to start yet; idle (boot with `usertest` to run the userspace tests)")
         // Stay up for the developer (osh attach, osh syscalls): wait on a notification nobody signals.

@@ -107,7 +107,11 @@ func testVFSErrors(_ c: Context) throws(ServiceError) {
         defer { _ = try? small.close(fd); _ = try? small.unlink("/past") }
         return try small.call(.write, fd, 4097)
     }
-    expectError(.invalid, "a read past the Frame") { () throws(ServiceError) in try fs.call(.read, 3, UInt64(fs.frameSize + 1)) }
+    expectError(.invalid, "a read count past the Frame") { () throws(ServiceError) in
+        let fd = try fs.open("/bin/pmchild", .read)
+        defer { _ = try? fs.close(fd) }
+        return try fs.call(.read, fd, UInt64(fs.frameSize + 1))
+    }
     expectError(.badDescriptor, "a descriptor never opened") { () throws(ServiceError) in try fs.call(.read, 999_999, 1) }
     expectError(.notPermitted, "a file operation through the admin Sender") { () throws(ServiceError) in
         try VFSClient.request(c.vfsAdmin, IPCMessage(label: VFSOp.stat.rawValue, 1))
@@ -116,7 +120,8 @@ func testVFSErrors(_ c: Context) throws(ServiceError) {
         try VFSClient.request(c.vfsAdmin, IPCMessage(label: VFSOp.connect.rawValue))
     }
     expectError(.notPermitted, "connect through a connection") { () throws(ServiceError) in
-        try VFSClient.request(fs.sender, IPCMessage(label: VFSOp.connect.rawValue))
+        c.page.setHandle(0, try sys { () throws(SysError) in try frameCreate(size: pageSize) })
+        return try VFSClient.request(fs.sender, IPCMessage(tag: IPCTag(handles: 1, label: VFSOp.connect.rawValue)))
     }
     // A connect with a Notify instead of a Frame: .invalid, and the handle is not kept.
     let notify = try sys { () throws(SysError) in try notifyCreate() }

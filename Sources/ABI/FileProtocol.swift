@@ -1,0 +1,224 @@
+// The file-service protocol: how a client talks to a file server over IPC. initfsd serves it (read-only,
+// scheme `initfs`), vfs serves it for every scheme and routes each request to the server that exports that
+// scheme, and disk filesystems (fsd.fat32, …) serve it behind vfs. One vocabulary for all of them.
+//
+// Requests are IPC calls through a Sender to the server's Receiver (Sources/ABI/Syscalls.swift: message
+// words in registers, bytes and handles in the thread's IPC buffer). The request's label is a FileLabel;
+// register words carry the arguments below; a path travels in the message bytes.
+//
+// Replies: the reply's label is 0 on success or a FileError raw value; results are in the reply's words
+// (and bytes for readdir and for reads without a window). A request with a label the server does not
+// know, fewer words than the request needs, bytes or handles it does not take, or a path that breaks the
+// rules below is answered with `.badMessage` (or the error named there); a server never crashes on one.
+//
+// Paths: UTF-8, 1...FileProtocol.maxPath bytes, no NUL. A server takes a URI of its own scheme
+// (`initfs:///etc/init.conf`) or an absolute path (`/etc/init.conf`, which then means its own scheme);
+// vfs takes any `scheme://` URI and a bare path means `fs://`. `.` and `..` components are `.invalid`;
+// repeated slashes count as one. A name (a path component) is at most FileProtocol.maxName bytes.
+//
+// Open files: `open` answers with a file id, an opaque UInt64 chosen by the server. A file id is valid
+// only in requests that come through a Sender with the same badge as the `open` (a server checks this,
+// so one client cannot use another's ids by guessing); any other id is `.badFile`. A server may limit
+// open files per badge (`.tooManyOpen`).
+//
+// Bulk data: `open` may transfer one Frame handle (needs .read, .write, .map, .transfer): the file's
+// data window, which the server maps (vfs passes it on to the server behind it, so data never passes
+// through vfs). `read` and `write` then name an offset and a length inside that window (in registers);
+// the data moves through the shared pages, not through IPC. Without a window, `read` returns up to
+// IPCBuffer.maxBytes bytes in the reply's bytes and `write` takes its data from the request's bytes. A
+// window is FileProtocol.maxWindow bytes at most (a page multiple); a bad window handle (not a Frame,
+// missing rights, too big) makes `open` fail with `.invalid` (the file is not opened and the handle is
+// closed by the server).
+//
+// Requests (w0..w3 = the message's register words; → the reply's words):
+//   open     w0 OpenFlags, w1 mode (permission bits for create; 0 = the server's default)
+//            bytes: path; handles: 0, or 1 (the window)
+//            → w0 file id, w1 size in bytes, w2 FileKind
+//            `.directory` opens a directory (for readdir; `.notDirectory` if it is not one); opening a
+//            directory without it is `.isDirectory`. `.create` makes a missing file, `.exclusive` with it
+//            fails with `.exists` when the file is there; `.truncate` empties it; `.append` moves the
+//            position to the end before each write. `.write`, `.create`, `.truncate` on a read-only
+//            server are `.readOnly`. Neither `.read` nor `.write` is `.invalid`.
+//   read     w0 file id, w1 length, w2 window offset (ignored without a window)
+//            → w0 bytes read (0 at the end of the file), from the file's position, which advances
+//            With a window: window offset + length must lie inside the window (`.invalid`). Without:
+//            length ≤ IPCBuffer.maxBytes (`.invalid`), the data in the reply's bytes.
+//            `.accessDenied` if the file was not opened for reading; `.isDirectory` for a directory.
+//   write    w0 file id, w1 length, w2 window offset; without a window the data are the request's bytes
+//            (w1 must equal their count) → w0 bytes written
+//   seek     w0 file id, w1 offset (Int64 bit pattern), w2 SeekOrigin → w0 the new position
+//            A position below 0 is `.invalid`; past the end is allowed (reads there return 0 bytes).
+//   close    w0 file id → nothing; the id is gone and the window unmapped and closed
+//   stat     bytes: path, or no bytes and w0 file id
+//            → w0 size, w1 FileKind, w2 mode (permission bits), w3 modification time (seconds since
+//            1970, 0 if unknown)
+//   readdir  w0 directory file id, w1 index of the first entry wanted (0 = from the start)
+//            → w0 entries in the reply's bytes (0 = no more), w1 the index to ask for next
+//            Each entry in the bytes: kind (1 byte, FileKind), name length (1 byte), size (8 bytes,
+//            little-endian), then the name (no NUL); as many whole entries as fit in IPCBuffer.maxBytes.
+//   mkdir    bytes: path; w0 mode → nothing
+//   unlink   bytes: path; w0 UnlinkFlags → nothing (`.directory` removes an empty directory;
+//            `.notEmpty` if it has entries, `.isDirectory` without the flag, `.notDirectory` with it on
+//            a file)
+//   rename   bytes: old path then new path; w0 the old path's length in bytes → nothing
+//            (`.crossDevice` between schemes or mounts)
+//
+// Which requests a server serves: initfsd all but write, mkdir, unlink and rename (`.readOnly`; write on
+// a file id is `.accessDenied`, since no initfs file opens for writing).
+
+/// The labels of file-service requests.
+public enum FileLabel: UInt32, CaseIterable, Sendable {
+    case open = 1
+    case read = 2
+    case write = 3
+    case seek = 4
+    case close = 5
+    case stat = 6
+    case readdir = 7
+    case mkdir = 8
+    case unlink = 9
+    case rename = 10
+
+    public var name: StaticString {
+        switch self {
+        case .open: return "open"
+        case .read: return "read"
+        case .write: return "write"
+        case .seek: return "seek"
+        case .close: return "close"
+        case .stat: return "stat"
+        case .readdir: return "readdir"
+        case .mkdir: return "mkdir"
+        case .unlink: return "unlink"
+        case .rename: return "rename"
+        }
+    }
+
+    /// The register words a request needs at least (fewer is `.badMessage`).
+    public var minimumWords: Int {
+        switch self {
+        case .open, .mkdir, .unlink, .rename: return 1
+        case .close: return 1
+        case .read, .write, .seek: return 3
+        case .stat: return 0
+        case .readdir: return 2
+        }
+    }
+}
+
+/// Why a file request failed: POSIX-like, with the values of the Linux errno it corresponds to, so a
+/// POSIX layer can hand them on unchanged.
+public enum FileError: UInt32, Error, CaseIterable, Sendable {
+    /// No such file or directory (ENOENT).
+    case notFound = 2
+    /// An I/O error in the server or the device behind it (EIO).
+    case io = 5
+    /// No server for that scheme (ENXIO).
+    case noServer = 6
+    /// The file id is not open through this Sender's badge (EBADF).
+    case badFile = 9
+    /// The server is out of memory (ENOMEM).
+    case noMemory = 12
+    /// The file was not opened for this (EACCES).
+    case accessDenied = 13
+    /// The path names a file that exists (EEXIST).
+    case exists = 17
+    /// Rename across schemes or mounts (EXDEV).
+    case crossDevice = 18
+    /// A path component is not a directory, or readdir on a file (ENOTDIR).
+    case notDirectory = 20
+    /// read or write on a directory, or open of a directory without `.directory` (EISDIR).
+    case isDirectory = 21
+    /// A bad argument: flags, offsets, lengths, the window (EINVAL).
+    case invalid = 22
+    /// Too many open files for this client (EMFILE).
+    case tooManyOpen = 24
+    /// The file would grow past what the server allows (EFBIG).
+    case tooLarge = 27
+    /// No space left (ENOSPC).
+    case noSpace = 28
+    /// The server is read-only (EROFS).
+    case readOnly = 30
+    /// A path or name is too long (ENAMETOOLONG).
+    case nameTooLong = 36
+    /// The directory is not empty (ENOTEMPTY).
+    case notEmpty = 39
+    /// A malformed request: unknown label, too few words, bytes or handles it does not take (EBADMSG).
+    case badMessage = 74
+    /// The server does not do that (EOPNOTSUPP).
+    case notSupported = 95
+
+    public var name: StaticString {
+        switch self {
+        case .notFound: return "no such file or directory"
+        case .io: return "I/O error"
+        case .noServer: return "no server for that scheme"
+        case .badFile: return "bad file id"
+        case .noMemory: return "out of memory"
+        case .accessDenied: return "access denied"
+        case .exists: return "file exists"
+        case .crossDevice: return "cross-device rename"
+        case .notDirectory: return "not a directory"
+        case .isDirectory: return "is a directory"
+        case .invalid: return "invalid argument"
+        case .tooManyOpen: return "too many open files"
+        case .tooLarge: return "file too large"
+        case .noSpace: return "no space left"
+        case .readOnly: return "read-only file system"
+        case .nameTooLong: return "name too long"
+        case .notEmpty: return "directory not empty"
+        case .badMessage: return "malformed request"
+        case .notSupported: return "not supported"
+        }
+    }
+}
+
+/// How a file is opened (open's w0). Bits not listed here are `.invalid`.
+public struct OpenFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    public static let read = OpenFlags(rawValue: 1 << 0)
+    public static let write = OpenFlags(rawValue: 1 << 1)
+    public static let create = OpenFlags(rawValue: 1 << 2)
+    public static let truncate = OpenFlags(rawValue: 1 << 3)
+    public static let append = OpenFlags(rawValue: 1 << 4)
+    public static let exclusive = OpenFlags(rawValue: 1 << 5)
+    public static let directory = OpenFlags(rawValue: 1 << 6)
+
+    public static let all: OpenFlags = [.read, .write, .create, .truncate, .append, .exclusive, .directory]
+}
+
+/// unlink's w0.
+public struct UnlinkFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// Remove an empty directory (rmdir).
+    public static let directory = UnlinkFlags(rawValue: 1 << 0)
+}
+
+/// What a path names.
+public enum FileKind: UInt8, CaseIterable, Sendable {
+    case file = 1
+    case directory = 2
+}
+
+/// seek's w2.
+public enum SeekOrigin: UInt64, CaseIterable, Sendable {
+    case start = 0
+    case current = 1
+    case end = 2
+}
+
+public enum FileProtocol {
+    /// The longest path or URI in a request, in bytes.
+    public static let maxPath = 1024
+    /// The longest name (one path component), in bytes.
+    public static let maxName = 255
+    /// The largest data window, in bytes.
+    public static let maxWindow: UInt64 = 16 << 20
+    /// Bytes of one readdir entry before its name: kind, name length, size.
+    public static let direntHeader = 10
+    /// The rights a window Frame handle needs.
+    public static let windowRights: Rights = [.read, .write, .map]
+}

@@ -38,7 +38,7 @@ extension VFSServer {
         return try FileURI(parsing: try VFSClient.readFrame(c.frame, offset: UInt64(offset), count: Int(length)))
     }
 
-    func file(_ c: Connection, _ fd: UInt64) throws(ServiceError) -> OpenFile {
+    func file(_ c: Connection, _ fd: UInt64) throws(ServiceError) -> VFSOpenFile {
         guard let f = c.files[fd] else { throw .badDescriptor }
         return f
     }
@@ -54,18 +54,18 @@ extension VFSServer {
     func open(_ c: Connection, path uri: FileURI, flags: VFSOpenFlags) throws(ServiceError) -> Answer {
         guard c.files.count < VFSServer.maxOpenFiles else { throw .tooManyOpen }
         let (index, rest) = try mounts.resolve(uri)
-        let place: OpenFile.Place
+        let place: VFSOpenFile.Place
         switch mounts.mounts[index].target {
         case .tmpfs(let t): place = .local(t, node: try t.fs.open(rest, flags))
         case .remote(let r): place = .remote(r, fd: try r.open(rest, flags))
         }
         let fd = c.nextFD
         c.nextFD += 1
-        c.files[fd] = OpenFile(place, flags: flags)
+        c.files[fd] = VFSOpenFile(place, flags: flags)
         return .ok(fd)
     }
 
-    func read(_ c: Connection, _ f: OpenFile, count: Int) throws(ServiceError) -> Answer {
+    func read(_ c: Connection, _ f: VFSOpenFile, count: Int) throws(ServiceError) -> Answer {
         guard f.flags.contains(.read) else { throw .badDescriptor }
         let bytes: [UInt8]
         switch f.place {
@@ -78,7 +78,7 @@ extension VFSServer {
         return .ok(UInt64(bytes.count))
     }
 
-    func write(_ c: Connection, _ f: OpenFile, count: Int) throws(ServiceError) -> Answer {
+    func write(_ c: Connection, _ f: VFSOpenFile, count: Int) throws(ServiceError) -> Answer {
         guard f.flags.contains(.write) else { throw .badDescriptor }
         let bytes = try VFSClient.readFrame(c.frame, offset: 0, count: count)
         switch f.place {
@@ -91,7 +91,7 @@ extension VFSServer {
         }
     }
 
-    func seek(_ f: OpenFile, _ offset: Int64, _ whence: UInt64) throws(ServiceError) -> Answer {
+    func seek(_ f: VFSOpenFile, _ offset: Int64, _ whence: UInt64) throws(ServiceError) -> Answer {
         guard let whence = VFSWhence(rawValue: whence) else { throw .invalid }
         switch f.place {
         case .local(let t, let node):
@@ -125,7 +125,7 @@ extension VFSServer {
         }
     }
 
-    func fstat(_ f: OpenFile) throws(ServiceError) -> Answer {
+    func fstat(_ f: VFSOpenFile) throws(ServiceError) -> Answer {
         switch f.place {
         case .local(let t, let node):
             let s = t.fs.stat(node: node)

@@ -2,7 +2,7 @@
 // answers each with a reply, an error word for anything malformed. One thread serves all connections.
 
 /// An open file: its file system and where it is.
-final class OpenFile {
+final class VFSOpenFile {
     enum Place {
         case local(TmpMount, node: Int)
         case remote(RemoteFS, fd: UInt64)
@@ -21,7 +21,7 @@ final class OpenFile {
 final class Connection {
     let frame: Handle
     let size: Int
-    var files: [UInt64: OpenFile] = [:]
+    var files: [UInt64: VFSOpenFile] = [:]
     var nextFD: UInt64 = 3
 
     init(frame: Handle, size: Int) {

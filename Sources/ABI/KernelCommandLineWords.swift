@@ -43,6 +43,10 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts the services of /etc/init.conf marked `when=inittest` (a service that faults, to
     /// show restarts with back-off and the restart limit).
     case initTest
+    /// Root starts vfs and pm and runs their tests (Sources/Servers/vfspmtest).
+    case vfspmTest
+    /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
+    case root
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -66,6 +70,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .devTest: return "devtest"
         case .pcid: return "pcid"
         case .initTest: return "inittest"
+        case .vfspmTest: return "vfspmtest"
+        case .root: return "root"
         }
     }
 
@@ -80,6 +86,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
         case .devTest: return "kbd|fb"
         case .pcid: return "off"
+        case .root: return "DEVICE"
         default: return nil
         }
     }
@@ -106,6 +113,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"
         case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
+        case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
+        case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
         }
     }
 

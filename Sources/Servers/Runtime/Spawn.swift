@@ -27,9 +27,11 @@ public enum Spawn {
     /// command line as ` handle=N` (in order). On an error nothing is left behind: the half-made child is
     /// ended and its handles closed. Each of `grants` moves into the new process (the caller's handle is
     /// gone) and is listed in its startup block under its name (`import:NAME`, `export:NAME`, `grant:NAME`;
-    /// Startup.imported/exported/granted find them).
+    /// Startup.imported/exported/granted find them). `environment` entries follow the command line, each
+    /// after a zero byte (Startup.environment).
     public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = [],
-                             grants: [(name: String, handle: Handle)] = []) throws(SysError) -> SpawnedProcess {
+                             grants: [(name: String, handle: Handle)] = [],
+                             environment: [String] = []) throws(SysError) -> SpawnedProcess {
         let vmem = try vmemCreate()
         let process = try processCreate(vmem: vmem)
         let nameBytes = Array(name.utf8)
@@ -44,7 +46,7 @@ public enum Spawn {
         }
         do throws(SysError) {
             return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give,
-                              grants: grants)
+                              grants: grants, environment: environment)
         } catch {
             // Undo: a thread created but never started would keep the child (which may already hold
             // handles to itself) alive; stopping it ends the child, which closes its handles.
@@ -56,14 +58,15 @@ public enum Spawn {
 
     /// The rest of start once the image is loaded: stack, thread, handles, startup block, start.
     private static func finish(process: Handle, vmem: Handle, entry: UInt64, commandLine: String,
-                               give: [Handle], grants: [(name: String, handle: Handle)]) throws(SysError) -> SpawnedProcess {
+                               give: [Handle], grants: [(name: String, handle: Handle)],
+                               environment: [String]) throws(SysError) -> SpawnedProcess {
         let stack = try frameCreate(size: stackSize)
         try vmemMap(vmem, frame: stack, address: stackTop - stackSize, length: stackSize, flags: [.read, .write])
         try handleClose(stack)
         let thread = try threadCreate(process: process, entry: entry, stack: stackTop, argument: startupAddress)
         do throws(SysError) {
             try prepare(process: process, vmem: vmem, thread: thread, commandLine: commandLine, give: give,
-                        grants: grants)
+                        grants: grants, environment: environment)
         } catch {
             try? threadStop(thread)
             try? handleClose(thread)
@@ -74,7 +77,8 @@ public enum Spawn {
 
     /// The child's own handles, the given ones, its startup block; then its thread starts.
     private static func prepare(process: Handle, vmem: Handle, thread: Handle, commandLine: String,
-                                give: [Handle], grants: [(name: String, handle: Handle)]) throws(SysError) {
+                                give: [Handle], grants: [(name: String, handle: Handle)],
+                                environment: [String]) throws(SysError) {
         // The child's own handles, then its startup block (Sources/ABI/Syscalls.swift, StartupBlock).
         let childProcess = try processGive(process, try handleDuplicate(process, rights: Rights.defaults(for: .process)))
         let childVmem = try processGive(process, try handleDuplicate(vmem, rights: Rights.defaults(for: .vmem)))
@@ -88,7 +92,8 @@ public enum Spawn {
         for g in grants {
             given.append((try processGive(process, g.handle), Array(g.name.utf8)))
         }
-        let line = Array(fullLine.utf8)
+        var line = Array(fullLine.utf8)
+        for entry in environment { line.append(0); line.append(contentsOf: entry.utf8) }
         // Header (word 7, the machine Resource, is root's only: 0 here), the entries (handle, size 0, name offset, name length), the command line, the names.
         let entriesEnd = (StartupBlock.headerWords + given.count * StartupBlock.moduleWords) * 8
         var words: [UInt64] = [StartupBlock.magic, UInt64(childProcess.raw), UInt64(childVmem.raw), UInt64(childThread.raw),

@@ -17,8 +17,18 @@ public struct Startup {
     /// The machine's Resource (root only; .invalid in other processes).
     public let resource: Handle
     public let modules: [Module]
-    /// The kernel's command line.
+    /// The kernel's command line (for a spawned program: its arguments and ` handle=N` words).
     public let commandLine: String
+    /// `KEY=VALUE` entries after the command line's first zero byte (Spawn.start's `environment`).
+    public let environment: [String]
+
+    /// The command line's words but `handle=N`.
+    public var arguments: [Substring] { commandLine.split(separator: " ").filter { !$0.hasPrefix("handle=") } }
+
+    /// The handles given by Spawn.start (` handle=N` words), in order.
+    public var handles: [Handle] {
+        commandLine.split(separator: " ").compactMap { w in w.hasPrefix("handle=") ? UInt32(w.dropFirst(7)).map { Handle(raw: $0) } : nil }
+    }
 
     /// Whether a word of the command line is exactly `flag`.
     public func hasFlag(_ flag: String) -> Bool {
@@ -77,9 +87,13 @@ public struct Startup {
         }
         let lineOffset = word(5), lineLength = word(6)
         guard lineOffset <= UInt64(length), lineLength <= UInt64(length) - lineOffset else { return nil }
-        let line = String(decoding: UnsafeRawBufferPointer(start: block + Int(lineOffset), count: Int(lineLength)), as: UTF8.self)
+        let bytes = UnsafeRawBufferPointer(start: block + Int(lineOffset), count: Int(lineLength))
+        let parts = bytes.split(separator: 0, omittingEmptySubsequences: false)
+        let line = parts.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let environment = parts.dropFirst().filter { !$0.isEmpty }.map { String(decoding: $0, as: UTF8.self) }
         return Startup(process: Handle(word(1)), vmem: Handle(word(2)), thread: Handle(word(3)),
-                       resource: Handle(word(7)), modules: modules, commandLine: line)
+                       resource: Handle(word(7)), modules: modules,
+                       commandLine: line, environment: environment)
     }
 }
 

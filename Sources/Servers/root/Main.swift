@@ -12,6 +12,7 @@ func programMain(_ startup: Startup) -> Int32 {
     if startup.has(.bench) { return runBenchmarks(startup) }
     if let threads = startup.value(of: .exitBench) { return runExitBenchmark(startup, threads: threads) }
     if let value = startup.value(of: .fuzz) { return runFuzz(startup, value) }
+    if startup.has(.vfspmTest) { return runVFSPMTests(startup) }
     if let value = startup.value(of: .devTest) { return runDeviceCheck(startup, value) }
     guard let initProcess = Boot.startSystem(startup) else {
         print("root: init is not running; root idles")

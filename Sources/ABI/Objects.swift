@@ -141,6 +141,14 @@ public struct MapFlags: OptionSet, Sendable {
     public static let exec = MapFlags(rawValue: 1 << 2)
 }
 
+/// Bits of vmem_map's flags word above the flags (bits 0-7) and the cache mode (bits 8-15).
+public enum VmemMapOptions {
+    /// The kernel chooses the address (the address argument is the lowest to consider) and returns it.
+    public static let anywhere: UInt64 = 1 << 16
+    /// Where an `anywhere` mapping is placed when the address argument is 0.
+    public static let defaultBase: UInt64 = 0x10_0000
+}
+
 /// Page size of every mapping and Frame.
 public let pageSize: UInt64 = 4096
 /// User addresses are below this (the lower canonical half, less the kernel's heap window slot 255).

@@ -36,8 +36,15 @@
 //                      executable), address, frame offset, length, flags | cache << 8
 //                      (MapFlags, CacheMode) — page-aligned (.misaligned), inside the user range
 //                      (.badAddress), not overlapping (.overlapping), inside the frame (.invalidArgument);
-//                      one handle backs at most one live mapping: map again with a duplicate (.badState)
-//   vmem_unmap         a: vmem (.map), address, length          exactly one whole mapping (.notMapped)
+//                      one handle backs at most one live mapping: map again with a duplicate (.badState).
+//                      With VmemMapOptions.anywhere in the flags word the kernel chooses the address (the
+//                      lowest free range at or above `address`, or above 1 MiB for 0; .outOfVirtualMemory
+//                      when none) and returns it in r; without it r is the address given.
+//                      Pages the Frame shares (after frame_clone) and untouched pages of an anonymous Frame
+//                      (read through the shared zero page) are entered read-only; a write copies or
+//                      allocates that one page (copy on write)
+//   vmem_unmap         a: vmem (.map), address, length          every mapped page in the range; mappings
+//                      it cuts are split (.notMapped when no page of the range is mapped)
 //   vmem_read          a: vmem (.read), address, ptr, len       copies from that Vmem into the caller
 //   vmem_write         a: vmem (.write), address, ptr, len      copies from the caller into that Vmem
 //   frame_create       a: size (bytes, page multiple, > 0, ≤ 256 TiB: .tooLarge)   r: frame; pages are
@@ -47,6 +54,16 @@
 //   frame_set_size     a: frame (.manage), size                 .badState when shrinking under a mapping
 //   frame_read         a: frame (.read), offset, ptr, len       .invalidArgument past the end
 //   frame_write        a: frame (.write), offset, ptr, len
+//   frame_clone        a: frame (.read), offset, size (page multiples, inside the frame:
+//                      .misaligned, .invalidArgument)          r: frame (a copy-on-write snapshot of
+//                      [offset, offset + size): its pages are shared read-only with the source until either
+//                      side writes one, which copies that page only); the new handle has the source
+//                      handle's rights (a read-only handle gives a read-only clone); .badState for a Frame
+//                      over boot memory; each page the clone holds counts against the caller's frames limit
+//   vmem_protect       a: vmem (.map), address, length, flags (MapFlags; .read is implied)   sets the
+//                      rights of every mapped page in the range, splitting mappings it cuts; never above the
+//                      rights of the handle the mapping was made with (.accessDenied, nothing changes);
+//                      .notMapped when no page of the range is mapped
 //   receiver_create    r: receiver;  reply_create r: reply;  notify_create r: notify
 //   sender_create      a: receiver (.wait), badge                r: sender (calls through it carry the badge)
 //
@@ -135,9 +152,11 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case threadSetIPCBuffer = 47
     case processSetLimit = 48
     case processGetUsage = 49
+    case frameClone = 64
+    case vmemProtect = 65
 
-    /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.processGetUsage.rawValue) + 1
+    /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
+    public static let count = Int(Syscall.vmemProtect.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -192,6 +211,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
         case .processSetLimit: return "process_set_limit"
         case .processGetUsage: return "process_get_usage"
+        case .frameClone: return "frame_clone"
+        case .vmemProtect: return "vmem_protect"
         }
     }
 
@@ -205,8 +226,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
              .processSetLimit, .processGetUsage: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
-        case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem
-        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite: return .frame
+        case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
+        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameClone: return .frame
         case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv: return .receiver
         case .senderCreate, .senderCall: return .sender
         case .replyCreate, .replyReply: return .reply

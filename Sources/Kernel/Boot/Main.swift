@@ -53,6 +53,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     Log.info("boot: multiboot\(boot.protocolVersion) from \"\(text: boot.bootloaderName)\", command line \"\(text: boot.commandLine)\"")
     CPU.logProtections()
     PMM.initialize(boot)
+    SharedPages.initialize()
     Heap.usePhysicalMemory = true
     logMemory()
     ACPIBoot.initialize()

@@ -5,6 +5,8 @@ enum PMM {
     static var allocator: FrameAllocator? = nil
     /// Usable memory above what the boot page tables map (4 GiB), left alone until the VMM maps it.
     static var ignoredBytes: UInt64 = 0
+    /// One past the highest usable physical address the allocator hands out.
+    static var highestAddress: UInt64 = 0
 
     static func initialize(_ boot: BootInfo) {
         // Only memory inside the direct map can be handed out for now.
@@ -32,6 +34,7 @@ enum PMM {
         }
         var highest: UInt64 = 0
         for r in map where r.kind == .usable { highest = max(highest, r.start + r.length) }
+        highestAddress = highest
         let bytes = FrameAllocator.bitmapBytes(highestAddress: highest)
         guard let bitmap = FrameAllocator.placeBitmap(memoryMap: map, reserved: reserved, bytes: bytes) else {
             kernelPanic("no room for the physical memory bitmap")

@@ -120,6 +120,8 @@ enum Syscalls {
         case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
         case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
+        case .frameClone: return try frameClone(a.a0, a.a1, a.a2)
+        case .vmemProtect: return try vmemProtect(a.a0, a.a1, a.a2, a.a3)
         }
     }
 
@@ -357,16 +359,39 @@ enum Syscalls {
         let entry = try process.handles.lookup(frameHandle)
         guard case .frame(let f) = entry.object else { throw .wrongType }
         let flags = MapFlags(rawValue: UInt32(truncatingIfNeeded: a.a5 & 0xff))
-        guard a.a5 >> 16 == 0, flags.rawValue & ~0x7 == 0, let cache = CacheMode(rawValue: UInt8(truncatingIfNeeded: a.a5 >> 8)) else {
+        let anywhere = a.a5 & VmemMapOptions.anywhere != 0
+        guard (a.a5 & ~VmemMapOptions.anywhere) >> 16 == 0, flags.rawValue & ~0x7 == 0,
+              let cache = CacheMode(rawValue: UInt8(truncatingIfNeeded: a.a5 >> 8)) else {
             throw .invalidArgument
         }
         guard flags.contains(.read) || !flags.isEmpty else { throw .invalidArgument }
+        guard entry.rights.contains(mapRights(flags)) else { throw .accessDenied }
+        let address = anywhere ? try v.freeRange(length: a.a4, from: a.a2) : a.a2
+        try v.map(frame: f, frameOffset: a.a3, address: address, length: a.a4, flags: flags.union(.read), cache: cache,
+                  ownerProcess: process.id, ownerHandle: frameHandle, maxFlags: mapFlags(entry.rights))
+        return address
+    }
+
+    /// The handle rights a mapping with `flags` needs.
+    static func mapRights(_ flags: MapFlags) -> Rights {
         var needed: Rights = [.map, .read]
         if flags.contains(.write) { needed.insert(.write) }
         if flags.contains(.exec) { needed.insert(.exec) }
-        guard entry.rights.contains(needed) else { throw .accessDenied }
-        try v.map(frame: f, frameOffset: a.a3, address: a.a2, length: a.a4, flags: flags.union(.read), cache: cache,
-                  ownerProcess: process.id, ownerHandle: frameHandle)
+        return needed
+    }
+
+    /// The most a mapping made through a handle with `rights` may allow (vmem_protect's ceiling).
+    static func mapFlags(_ rights: Rights) -> MapFlags {
+        var flags: MapFlags = .read
+        if rights.contains(.write) { flags.insert(.write) }
+        if rights.contains(.exec) { flags.insert(.exec) }
+        return flags
+    }
+
+    static func vmemProtect(_ raw: UInt64, _ address: UInt64, _ length: UInt64, _ rawFlags: UInt64) throws(SysError) -> UInt64 {
+        let v = try vmem(raw, .map)
+        guard rawFlags & ~0x7 == 0 else { throw .invalidArgument }
+        try v.protect(address: address, length: length, flags: MapFlags(rawValue: UInt32(rawFlags)).union(.read))
         return 0
     }
 
@@ -389,6 +414,18 @@ enum Syscalls {
         guard size % pageSize == 0 else { throw .misaligned }
         guard size / pageSize <= Frame.maxPages else { throw .tooLarge }
         return try insertNew(.frame(try Frame(pageCount: size / pageSize, account: process.account)))
+    }
+
+    static func frameClone(_ raw: UInt64, _ offset: UInt64, _ size: UInt64) throws(SysError) -> UInt64 {
+        let value = try handleValue(raw)
+        let entry = try process.handles.lookup(value)
+        guard case .frame(let f) = entry.object else { throw .wrongType }
+        guard entry.rights.contains(.read) else { throw .accessDenied }
+        guard offset % pageSize == 0, size % pageSize == 0 else { throw .misaligned }
+        guard size > 0, offset <= f.size, size <= f.size - offset else { throw .invalidArgument }
+        try checkHandleLimit(process)
+        let copy = try f.clone(first: offset / pageSize, count: size / pageSize, account: process.account)
+        return UInt64(try process.handles.insert(.frame(copy), rights: entry.rights))
     }
 
     static func frameSetSize(_ raw: UInt64, _ size: UInt64) throws(SysError) -> UInt64 {

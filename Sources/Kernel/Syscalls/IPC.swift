@@ -270,7 +270,8 @@ enum Futex {
     static func key(_ address: UInt64) throws(SysError) -> UInt64 {
         guard address % 4 == 0 else { throw .misaligned }
         do {
-            return try Scheduler.current.process.vmem.resolve(address, write: false)
+            // The Frame's own page (not the zero page or a shared one), so that a later write keeps the key.
+            return try Scheduler.current.process.vmem.resolve(address, write: false, unshare: true)
         } catch {
             throw .badAddress
         }

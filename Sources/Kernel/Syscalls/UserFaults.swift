@@ -1,4 +1,5 @@
-// CPU exceptions in user mode: a page fault inside a mapping is a lazily allocated page to fill in;
+// CPU exceptions in user mode: a page fault inside a mapping is a lazily allocated page to fill in, or a
+// write to a page entered read-only (zero or shared page: copy on write, Vmem.resolve);
 // anything else ends the faulting process with a report (cause, address, registers, and a markup stack
 // trace naming the process's ELF at its load address and the kernel's image), never the kernel.
 
@@ -16,8 +17,9 @@ enum UserFaults {
         if vector == UInt64(Vector.pageFault) {
             let error = frame.pointee.error
             let address = read_cr2()
-            // Not present: maybe a lazily filled page of a mapping that allows this access.
-            if error & 1 == 0 {
+            // Not present: maybe a lazily filled page of a mapping that allows this access. A write to a
+            // present page: maybe a zero or shared page under a writable mapping (copy on write).
+            if error & 1 == 0 || (error & 2 != 0 && error & 8 == 0) {
                 do throws(SysError) {
                     _ = try process.vmem.resolve(address, write: error & 2 != 0, exec: error & 16 != 0)
                     return

@@ -168,8 +168,22 @@ public func vmemMap(_ vmem: Handle, frame: Handle, address: UInt64, offset: UInt
     _ = try syscall(.vmemMap, vmem.word, frame.word, address, offset, length, rawFlags)
 }
 
+/// Maps [offset, offset + length) of a frame at an address the kernel chooses (the lowest free one at or
+/// above `from`; 0: the default base) and returns that address.
+public func vmemMapAnywhere(_ vmem: Handle, frame: Handle, from: UInt64 = 0, offset: UInt64 = 0, length: UInt64,
+                            flags: MapFlags, cache: CacheMode = .writeBack) throws(SysError) -> UInt64 {
+    try syscall(.vmemMap, vmem.word, frame.word, from, offset, length,
+                UInt64(flags.rawValue) | UInt64(cache.rawValue) << 8 | VmemMapOptions.anywhere)
+}
+
+/// Unmaps every mapped page of [address, address + length) (mappings it cuts are split).
 public func vmemUnmap(_ vmem: Handle, address: UInt64, length: UInt64) throws(SysError) {
     _ = try syscall(.vmemUnmap, vmem.word, address, length)
+}
+
+/// Sets the rights of every mapped page of [address, address + length) (never above the mapping handle's).
+public func vmemProtect(_ vmem: Handle, address: UInt64, length: UInt64, flags: MapFlags) throws(SysError) {
+    _ = try syscall(.vmemProtect, vmem.word, address, length, UInt64(flags.rawValue))
 }
 
 /// Copies from `address` in a vmem into the buffer.
@@ -187,6 +201,11 @@ public func vmemWrite(_ vmem: Handle, address: UInt64, from buffer: UnsafeRawBuf
 /// A frame of `size` bytes (a page multiple), zeroed lazily.
 public func frameCreate(size: UInt64) throws(SysError) -> Handle {
     Handle(try syscall(.frameCreate, size))
+}
+
+/// A copy-on-write Frame of [offset, offset + size) of `frame` (with the same handle rights).
+public func frameClone(_ frame: Handle, offset: UInt64 = 0, size: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.frameClone, frame.word, offset, size))
 }
 
 public func frameGetSize(_ frame: Handle) throws(SysError) -> UInt64 {

@@ -64,6 +64,15 @@
 //                      rights of every mapped page in the range, splitting mappings it cuts; never above the
 //                      rights of the handle the mapping was made with (.accessDenied, nothing changes);
 //                      .notMapped when no page of the range is mapped
+//   fault_handler_set  a: process or thread (.manage), sender (.signal) or 0 to unbind
+//                      the thread's (else its process's) user faults that the kernel does not resolve itself
+//                      become an IPC call through that sender while the thread waits: tag label
+//                      FaultMessage.label, words: vector, address (CR2 for a page fault), error code, rip;
+//                      the badge is the sender's. The handler may read and write the waiting thread's
+//                      registers (thread_read/write_registers) and answers with label FaultMessage.resume
+//                      to retry the instruction, any other label to end the process as an unhandled fault
+//                      would (also when the handler's receiver is gone). A thread's binding wins over its
+//                      process's.
 //   receiver_create    r: receiver;  reply_create r: reply;  notify_create r: notify
 //   sender_create      a: receiver (.wait), badge                r: sender (calls through it carry the badge)
 //
@@ -154,9 +163,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case processGetUsage = 49
     case frameClone = 64
     case vmemProtect = 65
+    case faultHandlerSet = 66
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
-    public static let count = Int(Syscall.vmemProtect.rawValue) + 1
+    public static let count = Int(Syscall.faultHandlerSet.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -213,6 +223,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .processGetUsage: return "process_get_usage"
         case .frameClone: return "frame_clone"
         case .vmemProtect: return "vmem_protect"
+        case .faultHandlerSet: return "fault_handler_set"
         }
     }
 
@@ -223,7 +234,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .debugLog, .systemInfo: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
-             .processSetLimit, .processGetUsage: return .process
+             .processSetLimit, .processGetUsage, .faultHandlerSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
@@ -235,6 +246,14 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .futexWait, .futexWake, .futexRequeue: return .none
         }
     }
+}
+
+/// The message of a user fault to its handler (fault_handler_set) and the answers it takes.
+public enum FaultMessage {
+    /// The tag label of a fault message ("FALT").
+    public static let label: UInt32 = 0x544c_4146
+    /// The answer label that retries the faulting instruction; any other ends the process.
+    public static let resume: UInt32 = 0
 }
 
 /// The layout of the kernel's syscall and method-call tracker, at the kernel symbol `syscall_tracker`,

@@ -122,6 +122,7 @@ enum Syscalls {
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
         case .frameClone: return try frameClone(a.a0, a.a1, a.a2)
         case .vmemProtect: return try vmemProtect(a.a0, a.a1, a.a2, a.a3)
+        case .faultHandlerSet: return try faultHandlerSet(a.a0, a.a1)
         }
     }
 
@@ -323,8 +324,8 @@ enum Syscalls {
     static func threadRegisters(_ raw: UInt64, _ address: UInt64, _ length: UInt64, write: Bool) throws(SysError) -> UInt64 {
         let t = try thread(raw, write ? .write : .read)
         guard length == UInt64(RegisterIndex.count * 8) else { throw .invalidArgument }
-        // Only a thread that is not running user code: never started, or ended.
-        guard t.state == .created || t.state == .dead else { throw .badState }
+        // Only a thread that is not running user code: never started, ended, or waiting for its fault handler.
+        guard t.state == .created || t.state == .dead || t.inFault else { throw .badState }
         if write {
             let bytes = try copyIn(address, length)
             var values = [UInt64](repeating: 0, count: RegisterIndex.count)
@@ -338,6 +339,23 @@ enum Syscalls {
             var bytes: [UInt8] = []
             for v in t.readRegisters() { for b in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * b))) } }
             try copyOut(&bytes, to: address)
+        }
+        return 0
+    }
+
+    static func faultHandlerSet(_ target: UInt64, _ senderHandle: UInt64) throws(SysError) -> UInt64 {
+        let entry = try process.handles.lookup(try handleValue(target))
+        guard entry.object.type == .process || entry.object.type == .thread else { throw .wrongType }
+        guard entry.rights.contains(.manage) else { throw .accessDenied }
+        var sender: Sender? = nil
+        if senderHandle != 0 {
+            guard case .sender(let s) = try object(senderHandle, .sender, .signal) else { throw .wrongType }
+            sender = s
+        }
+        switch entry.object {
+        case .process(let p): p.faultSender = sender
+        case .thread(let t): t.faultSender = sender
+        default: throw .wrongType
         }
         return 0
     }

@@ -36,8 +36,42 @@ enum UserFaults {
             AccelCheck.userBreakpoint()
             return
         }
+        if let sender = thread.faultSender ?? process.faultSender, !thread.inFault {
+            switch sendToHandler(frame, thread: thread, sender: sender) {
+            case .resume: return
+            case .killed: return   // ended while waiting: it dies on its way out
+            case .end: break
+            }
+        }
         report(frame, thread: thread)
         process.kill(code: ExitCode.fault(vector: vector))
+    }
+
+    enum HandlerAnswer { case resume, end, killed }
+
+    /// Sends the fault to the thread's handler as an IPC call (the trap frame carries the message; the
+    /// user registers wait in thread.faultFrame, where thread_read/write_registers reach them) and puts
+    /// the registers back, as the handler left them, once it answered.
+    static func sendToHandler(_ frame: UnsafeMutablePointer<trap_frame>, thread: Thread, sender: Sender) -> HandlerAnswer {
+        if thread.faultFrame == nil {
+            thread.faultFrame = UnsafeMutablePointer<trap_frame>.allocate(capacity: 1)
+        }
+        let saved = thread.faultFrame!
+        saved.pointee = frame.pointee
+        let f = frame.pointee
+        frame.pointee.rsi = IPCTag(words: 4, label: FaultMessage.label).raw
+        frame.pointee.rdx = f.vector
+        frame.pointee.r10 = f.vector == UInt64(Vector.pageFault) ? read_cr2() : 0
+        frame.pointee.r8 = f.error
+        frame.pointee.r9 = f.rip
+        thread.inFault = true
+        let answered: Bool
+        do throws(SysError) { _ = try IPC.call(sender); answered = true } catch { answered = false }
+        let label = IPCTag(raw: frame.pointee.rsi).label
+        thread.inFault = false
+        frame.pointee = saved.pointee
+        if thread.killed { return .killed }
+        return answered && label == FaultMessage.resume ? .resume : .end
     }
 
     static func report(_ frame: UnsafeMutablePointer<trap_frame>, thread: Thread) {

@@ -208,6 +208,12 @@ public func frameClone(_ frame: Handle, offset: UInt64 = 0, size: UInt64) throws
     Handle(try syscall(.frameClone, frame.word, offset, size))
 }
 
+/// Binds a process's or thread's user faults to a handler: each becomes a call through `sender` (nil:
+/// unbind). See fault_handler_set in Sources/ABI/Syscalls.swift.
+public func faultHandlerSet(_ target: Handle, sender: Handle?) throws(SysError) {
+    _ = try syscall(.faultHandlerSet, target.word, sender?.word ?? 0)
+}
+
 public func frameGetSize(_ frame: Handle) throws(SysError) -> UInt64 {
     try syscall(.frameGetSize, frame.word)
 }

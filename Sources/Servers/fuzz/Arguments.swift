@@ -82,6 +82,12 @@ extension Engine {
             a[1] = ownVmem(a[0]) ? (r.chance(50) ? Values.scratchPointer(&r) : playgroundOrKernel()) : Values.mapAddress(&r)
             a[2] = r.chance(60) ? Values.scratchPointer(&r) : Values.hostilePointer(&r); a[3] = Values.length(&r)
         case .frameCreate: a[0] = Values.frameSize(&r, known: options.known)
+        case .faultHandlerSet:
+            // A real handler only for processes that run nothing (a bound fault waits for an answer that
+            // nobody here gives: this process, its children and its threads must fault as they always did).
+            a[0] = handle(Use(type: r.chance(50) ? .process : .thread, right: .manage))
+            let quiet = entry(a[0]).map { $0.type == .process && !$0.isSelf && !$0.runs } ?? false
+            a[1] = quiet && r.chance(70) ? handle(Use(type: .sender, right: .signal)) : r.chance(50) ? 0 : r.next() | 1 << 40
         case .frameClone:
             a[0] = handle(Use(type: .frame, right: .read))
             a[1] = r.chance(60) ? pageSize * r.below(8) + (r.chance(20) ? r.below(pageSize) : 0) : r.next()

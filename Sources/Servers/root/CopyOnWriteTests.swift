@@ -276,6 +276,57 @@ func testProtect() throws(SysError) {
     checkBaseline(before)
 }
 
+/// A fault handler (fault_handler_set) gets a child's page fault as a message while the child waits,
+/// reads its registers, maps the missing page and resumes it; a second fault it answers with "end".
+func testFaultHandler() throws(SysError) {
+    let before = KernelFigures.now()
+    do {
+        let receiver = try receiverCreate()
+        let sender = try senderCreate(receiver, badge: 77)
+        defer { closeAll(sender, receiver) }
+        // mov childData, %edi; process_exit(edi): exits with the word read from the unmapped page.
+        var child = try Child.create(code: [0x8b, 0x3c, 0x25] + Code.imm32(UInt32(childData)) + Code.exitSyscall)
+        defer { child.close() }
+        try faultHandlerSet(child.process, sender: sender)
+        try child.spawn()
+        step("the fault message")
+        let message = try receiverRecv(receiver)
+        check(message.tag.label == FaultMessage.label && message.badge == 77, "fault message label \(hex(UInt64(message.tag.label))) badge \(message.badge)")
+        check(message.words.0 == 14 && message.words.1 == childData && message.words.2 == 4 && message.words.3 == Code.base,
+              "fault message words \(message.words.0) \(hex(message.words.1)) \(message.words.2) \(hex(message.words.3))")
+        let registers = try threadReadRegisters(child.thread)
+        check(registers[RegisterIndex.rip.rawValue] == Code.base, "the waiting thread's rip reads \(hex(registers[RegisterIndex.rip.rawValue]))")
+        step("map the page and resume")
+        let frame = try frameCreate(size: pageSize)
+        defer { closeAll(frame) }
+        try setFrameWord(frame, 0, 0x4242)
+        try vmemMap(child.vmem, frame: frame, address: childData, length: pageSize, flags: [.read])
+        try receiverReply(IPCMessage(label: FaultMessage.resume))
+        let code = try processWait(child.process)
+        check(code == 0x4242, "the resumed child exited with \(hex(code)), expected the word mapped for it")
+        step("a handler that ends the thread")
+        var second = try Child.create(code: [0x8b, 0x3c, 0x25] + Code.imm32(UInt32(childData)) + Code.exitSyscall)
+        defer { second.close() }
+        try second.spawn(start: false)
+        try faultHandlerSet(second.thread, sender: sender)
+        try threadStart(second.thread)
+        _ = try receiverRecv(receiver)
+        try receiverReply(IPCMessage(label: 1))
+        let ended = try processWait(second.process)
+        check(ended == ExitCode.fault(vector: 14), "a fault answered with 'end' left exit code \(hex(ended))")
+        step("errors")
+        expectError(.wrongType, "fault_handler_set on a frame") { () throws(SysError) in try faultHandlerSet(frame, sender: sender) }
+        expectError(.wrongType, "fault_handler_set with a receiver") { () throws(SysError) in try faultHandlerSet(child.process, sender: receiver) }
+        let weak = try handleDuplicate(child.process, rights: [.read])
+        defer { closeAll(weak) }
+        expectError(.accessDenied, "fault_handler_set without .manage") { () throws(SysError) in try faultHandlerSet(weak, sender: nil) }
+        let me = try threadSelf()
+        defer { closeAll(me) }
+        expectError(.badState, "thread_read_registers of a running thread") { () throws(SysError) in try threadReadRegisters(me) }
+    }
+    checkBaseline(before)
+}
+
 let copyOnWriteTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("frame.cow_fork", testCowFork),
     ("frame.cow_chains", testCowChains),
@@ -283,4 +334,5 @@ let copyOnWriteTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("vmem.map_anywhere", testMapAnywhere),
     ("vmem.partial_unmap", testPartialUnmap),
     ("vmem.protect", testProtect),
+    ("fault.handler_resumes", testFaultHandler),
 ]

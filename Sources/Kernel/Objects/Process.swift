@@ -142,6 +142,7 @@ final class Process {
     func finish() {
         guard !exited else { return }
         exited = true
+        faultSender = nil
         threads.removeAll()
         let objects = handles.table.removeAll()
         for object in objects { object.closed(in: self) }

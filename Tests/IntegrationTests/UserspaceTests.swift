@@ -27,7 +27,10 @@ import Testing
                      "lifecycle.reply_released_by_killed_caller", "lifecycle.last_running_thread_ends_process",
                      // Issue 9 findings 2 and 3, resource limits, and memory exhaustion kept to an error.
                      "frame.huge_sparse", "process_load.huge_segment", "limits.frames", "limits.kernel_memory",
-                     "limits.handles", "limits.threads", "limits.errors", "memory.exhaustion_contained"] {
+                     "limits.handles", "limits.threads", "limits.errors", "memory.exhaustion_contained",
+                     // Issue 14: copy on write, the zero page, map anywhere, partial unmap and protect, fault handlers.
+                     "frame.cow_fork", "frame.cow_chains", "frame.zero_page", "vmem.map_anywhere",
+                     "vmem.partial_unmap", "vmem.protect", "fault.handler_resumes"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }
         // The kernel's tracker at shutdown.

@@ -96,6 +96,8 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
     case badELF = 18
     /// A resource limit of the calling process (or of an ancestor) would be exceeded (process_set_limit).
     case limitExceeded = 19
+    /// A page of a pager-backed Frame that its pager has not supplied (yet): kernel copies do not wait.
+    case notSupplied = 22
 
     public var name: StaticString {
         switch self {
@@ -118,6 +120,7 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
         case .timedOut: return "timed out"
         case .badELF: return "bad ELF image"
         case .limitExceeded: return "resource limit exceeded"
+        case .notSupplied: return "page not supplied by its pager"
         }
     }
 }

@@ -64,6 +64,16 @@
 //                      rights of every mapped page in the range, splitting mappings it cuts; never above the
 //                      rights of the handle the mapping was made with (.accessDenied, nothing changes);
 //                      .notMapped when no page of the range is mapped
+//   frame_create_paged a: size (as frame_create), sender (.signal)   r: frame whose pages a pager supplies:
+//                      a user fault on a page not supplied yet is an IPC call from the faulting thread
+//                      through that sender (label PagerMessage.label, word: the page's offset) while it
+//                      waits; the pager fills the page with frame_supply and answers PagerMessage.resume (the
+//                      access is retried), or any other label to fail the fault (the process ends as on an
+//                      unhandled fault; so it does when the pager's receiver is gone). Kernel copies of an
+//                      unsupplied page (frame_read, vmem_read, IPC buffers) fail with .notSupplied
+//   frame_supply       a: frame (.write; a pager-backed one, else .badState), offset (page-aligned, inside),
+//                      source frame (.read), source offset   the page is copied in (shared copy on write);
+//                      .badState when the page was supplied before
 //   fault_handler_set  a: process or thread (.manage), sender (.signal) or 0 to unbind
 //                      the thread's (else its process's) user faults that the kernel does not resolve itself
 //                      become an IPC call through that sender while the thread waits: tag label
@@ -164,9 +174,11 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case frameClone = 64
     case vmemProtect = 65
     case faultHandlerSet = 66
+    case frameCreatePaged = 67
+    case frameSupply = 68
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
-    public static let count = Int(Syscall.faultHandlerSet.rawValue) + 1
+    public static let count = Int(Syscall.frameSupply.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -224,6 +236,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .frameClone: return "frame_clone"
         case .vmemProtect: return "vmem_protect"
         case .faultHandlerSet: return "fault_handler_set"
+        case .frameCreatePaged: return "frame_create_paged"
+        case .frameSupply: return "frame_supply"
         }
     }
 
@@ -238,7 +252,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
-        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameClone: return .frame
+        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameClone,
+             .frameCreatePaged, .frameSupply: return .frame
         case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv: return .receiver
         case .senderCreate, .senderCall: return .sender
         case .replyCreate, .replyReply: return .reply
@@ -253,6 +268,14 @@ public enum FaultMessage {
     /// The tag label of a fault message ("FALT").
     public static let label: UInt32 = 0x544c_4146
     /// The answer label that retries the faulting instruction; any other ends the process.
+    public static let resume: UInt32 = 0
+}
+
+/// The message of a page fault on a pager-backed Frame to its pager (frame_create_paged).
+public enum PagerMessage {
+    /// The tag label of a page request ("PAGE"); word 0 is the page's offset in the Frame.
+    public static let label: UInt32 = 0x4547_4150
+    /// The answer label that retries the access; any other fails the fault.
     public static let resume: UInt32 = 0
 }
 

@@ -24,6 +24,9 @@ final class Frame {
     let ownsPages: Bool
     /// Who pays for the pages and page-tree nodes (nil: the kernel's own Frames). See Limits.swift.
     let account: Account?
+    /// The pager of a pager-backed Frame (frame_create_paged): pages not held are asked of it, never
+    /// read as zeros.
+    var pager: Sender? = nil
     /// Live mappings (pieces of mappings, after a split) of this frame, in every address space.
     private(set) var mappingCount = 0
     /// The address spaces that map this frame and how many mapping pieces each has (not retained: a
@@ -80,6 +83,7 @@ final class Frame {
     func readablePage(_ index: UInt64) throws(SysError) -> (physical: UInt64, exclusive: Bool) {
         guard index < pageCount else { throw .invalidArgument }
         if let p = pages.lookup(index) { return (p, !ownsPages || !SharedPages.shares.isShared(p)) }
+        guard pager == nil else { throw .notSupplied }
         return (SharedPages.zero, false)
     }
 
@@ -97,9 +101,30 @@ final class Frame {
             dropEntries(first: index, count: 1)
             return copy
         }
+        guard pager == nil else { throw .notSupplied }
         let p = try allocatePage(at: index)
         dropEntries(first: index, count: 1)
         return p
+    }
+
+    /// Fills page `index` of a pager-backed Frame from page `sourceIndex` of `source`: its page shared
+    /// copy on write, a copy of a boot page, or zeros when the source holds none. .badState when this
+    /// Frame has no pager or the page was supplied before.
+    func supply(_ index: UInt64, from source: Frame, at sourceIndex: UInt64) throws(SysError) {
+        guard pager != nil else { throw .badState }
+        guard index < pageCount, sourceIndex < source.pageCount else { throw .invalidArgument }
+        guard pages.lookup(index) == nil else { throw .badState }
+        if let p = source.pages.lookup(sourceIndex) {
+            if source.ownsPages && SharedPages.shares.canShare(p) {
+                try adopt(p, at: index)
+                source.dropEntries(first: sourceIndex, count: 1)   // no writable entry of a shared page
+                return
+            }
+            let fresh = try allocatePage(at: index)
+            KernelMemory.virtual(physical: fresh).copyMemory(from: KernelMemory.virtual(physical: p), byteCount: Int(pageSize))
+            return
+        }
+        _ = try allocatePage(at: index)
     }
 
     /// A fresh zeroed page stored at `index` (none held there), charged to the account.

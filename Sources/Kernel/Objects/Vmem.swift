@@ -171,8 +171,9 @@ final class Vmem {
         guard address < userAddressLimit, UInt64(buffer.count) <= userAddressLimit - address else { throw .badAddress }
         try copyByPage(from: address, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
             do throws(SysError) { return try resolve(at, write: write) } catch {
-                // Running out of memory or over a limit is said as such; any other refusal is a bad address.
-                throw error == .outOfMemory || error == .limitExceeded ? error : .badAddress
+                // Running out of memory, over a limit or a page its pager has not supplied is said as such;
+                // any other refusal is a bad address.
+                throw error == .outOfMemory || error == .limitExceeded || error == .notSupplied ? error : .badAddress
             }
         }
     }

@@ -123,6 +123,8 @@ enum Syscalls {
         case .frameClone: return try frameClone(a.a0, a.a1, a.a2)
         case .vmemProtect: return try vmemProtect(a.a0, a.a1, a.a2, a.a3)
         case .faultHandlerSet: return try faultHandlerSet(a.a0, a.a1)
+        case .frameCreatePaged: return try frameCreatePaged(a.a0, a.a1)
+        case .frameSupply: return try frameSupply(a.a0, a.a1, a.a2, a.a3)
         }
     }
 
@@ -444,6 +446,25 @@ enum Syscalls {
         try checkHandleLimit(process)
         let copy = try f.clone(first: offset / pageSize, count: size / pageSize, account: process.account)
         return UInt64(try process.handles.insert(.frame(copy), rights: entry.rights))
+    }
+
+    static func frameCreatePaged(_ size: UInt64, _ senderHandle: UInt64) throws(SysError) -> UInt64 {
+        guard case .sender(let pager) = try object(senderHandle, .sender, .signal) else { throw .wrongType }
+        guard size > 0 else { throw .invalidArgument }
+        guard size % pageSize == 0 else { throw .misaligned }
+        guard size / pageSize <= Frame.maxPages else { throw .tooLarge }
+        let f = try Frame(pageCount: size / pageSize, account: process.account)
+        f.pager = pager
+        return try insertNew(.frame(f))
+    }
+
+    static func frameSupply(_ raw: UInt64, _ offset: UInt64, _ sourceRaw: UInt64, _ sourceOffset: UInt64) throws(SysError) -> UInt64 {
+        let f = try frame(raw, .write)
+        let source = try frame(sourceRaw, .read)
+        guard offset % pageSize == 0, sourceOffset % pageSize == 0 else { throw .misaligned }
+        guard offset < f.size, sourceOffset < source.size else { throw .invalidArgument }
+        try f.supply(offset / pageSize, from: source, at: sourceOffset / pageSize)
+        return 0
     }
 
     static func frameSetSize(_ raw: UInt64, _ size: UInt64) throws(SysError) -> UInt64 {

@@ -214,6 +214,16 @@ public func faultHandlerSet(_ target: Handle, sender: Handle?) throws(SysError) 
     _ = try syscall(.faultHandlerSet, target.word, sender?.word ?? 0)
 }
 
+/// A Frame of `size` bytes whose pages the pager behind `pager` supplies on faults (frame_create_paged).
+public func frameCreatePaged(size: UInt64, pager: Handle) throws(SysError) -> Handle {
+    Handle(try syscall(.frameCreatePaged, size, pager.word))
+}
+
+/// Fills the page at `offset` of a pager-backed Frame from the page at `sourceOffset` of `source`.
+public func frameSupply(_ frame: Handle, offset: UInt64, from source: Handle, sourceOffset: UInt64 = 0) throws(SysError) {
+    _ = try syscall(.frameSupply, frame.word, offset, source.word, sourceOffset)
+}
+
 public func frameGetSize(_ frame: Handle) throws(SysError) -> UInt64 {
     try syscall(.frameGetSize, frame.word)
 }

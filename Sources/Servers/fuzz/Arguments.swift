@@ -88,6 +88,12 @@ extension Engine {
             a[0] = handle(Use(type: r.chance(50) ? .process : .thread, right: .manage))
             let quiet = entry(a[0]).map { $0.type == .process && !$0.isSelf && !$0.runs } ?? false
             a[1] = quiet && r.chance(70) ? handle(Use(type: .sender, right: .signal)) : r.chance(50) ? 0 : r.next() | 1 << 40
+        case .frameCreatePaged:
+            a[0] = Values.frameSize(&r, known: options.known); a[1] = handle(Use(type: .sender, right: .signal))
+        case .frameSupply:
+            a[0] = handle(Use(type: .frame, right: .write)); a[2] = handle(Use(type: .frame, right: .read))
+            a[1] = r.chance(70) ? pageSize * r.below(8) : r.next()
+            a[3] = r.chance(70) ? pageSize * r.below(8) : r.next()
         case .frameClone:
             a[0] = handle(Use(type: .frame, right: .read))
             a[1] = r.chance(60) ? pageSize * r.below(8) + (r.chance(20) ? r.below(pageSize) : 0) : r.next()
@@ -208,7 +214,7 @@ extension Engine {
         case .threadSelf:
             try? handleClose(Handle(value))                              // the main thread: never in the pool
         case .handleDuplicate, .processCreate, .processSelf, .threadCreate, .vmemCreate, .vmemSelf, .frameCreate,
-             .frameClone, .receiverCreate, .senderCreate, .replyCreate, .notifyCreate:
+             .frameClone, .frameCreatePaged, .receiverCreate, .senderCreate, .replyCreate, .notifyCreate:
             add(call, a, UInt32(truncatingIfNeeded: value))
         default: break
         }

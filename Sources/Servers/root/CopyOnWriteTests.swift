@@ -327,6 +327,87 @@ func testFaultHandler() throws(SysError) {
     checkBaseline(before)
 }
 
+/// A pager (this thread) serves a child's faults on a pager-backed Frame page by page; a page the pager
+/// fails, and a pager whose receiver goes while a fault waits, end the child with a page fault.
+func testPager() throws(SysError) {
+    let before = KernelFigures.now()
+    do {
+        let receiver = try receiverCreate()
+        let sender = try senderCreate(receiver, badge: 5)
+        defer { closeAll(sender, receiver) }
+        let paged = try frameCreatePaged(size: 4 * pageSize, pager: sender)
+        defer { closeAll(paged) }
+        let source = try frameCreate(size: 2 * pageSize)
+        defer { closeAll(source) }
+        try setFrameWord(source, 0, 0x1111)
+        try setFrameWord(source, pageSize, 0x2222)
+        expectError(.notSupplied, "frame_read of an unsupplied page") { () throws(SysError) in try frameWord(paged, 0) }
+        step("two faults served")
+        // mov childData+2*4096, %eax; mov childData+3*4096, %edi; add %eax, %edi; process_exit(edi)
+        let code: [UInt8] = [0x8b, 0x04, 0x25] + Code.imm32(UInt32(childData + 2 * pageSize))
+            + [0x8b, 0x3c, 0x25] + Code.imm32(UInt32(childData + 3 * pageSize)) + [0x01, 0xc7] + Code.exitSyscall
+        var child = try Child.create(code: code)
+        defer { child.close() }
+        let forChild = try handleDuplicate(paged, rights: [.read, .map])
+        defer { closeAll(forChild) }
+        try vmemMap(child.vmem, frame: forChild, address: childData, length: 4 * pageSize, flags: [.read])
+        try child.spawn()
+        for (offset, from) in [(2 * pageSize, UInt64(0)), (3 * pageSize, pageSize)] {
+            let request = try receiverRecv(receiver)
+            check(request.tag.label == PagerMessage.label && request.badge == 5 && request.words.0 == offset,
+                  "pager request \(hex(UInt64(request.tag.label))) for offset \(hex(request.words.0)), expected \(hex(offset))")
+            try frameSupply(paged, offset: request.words.0, from: source, sourceOffset: from)
+            try receiverReply(IPCMessage(label: PagerMessage.resume))
+        }
+        let sum = try processWait(child.process)
+        check(sum == 0x3333, "the child read \(hex(sum)) through its pager, expected 0x3333")
+        check(try frameWord(paged, 2 * pageSize) == 0x1111, "frame_read of a supplied page")
+        expectError(.badState, "supplying a page twice") { () throws(SysError) in try frameSupply(paged, offset: 2 * pageSize, from: source) }
+        expectError(.badState, "frame_supply to a Frame without a pager") { () throws(SysError) in try frameSupply(source, offset: 0, from: paged) }
+        expectError(.misaligned, "frame_supply at a misaligned offset") { () throws(SysError) in try frameSupply(paged, offset: 8, from: source) }
+        expectError(.invalidArgument, "frame_supply past the end") { () throws(SysError) in try frameSupply(paged, offset: 4 * pageSize, from: source) }
+        expectError(.wrongType, "frame_create_paged with a receiver") { () throws(SysError) in try frameCreatePaged(size: pageSize, pager: receiver) }
+        step("a fault the pager fails")
+        var failed = try Child.create(code: code)
+        defer { failed.close() }
+        let forFailed = try handleDuplicate(paged, rights: [.read, .map])
+        defer { closeAll(forFailed) }
+        // Offsets 0 and 1 of this mapping are pages 0 and 1 of the Frame, never supplied.
+        try vmemMap(failed.vmem, frame: forFailed, address: childData + 2 * pageSize, length: 2 * pageSize, flags: [.read])
+        try failed.spawn()
+        _ = try receiverRecv(receiver)
+        try receiverReply(IPCMessage(label: 1))
+        let failedCode = try processWait(failed.process)
+        check(failedCode == ExitCode.fault(vector: 14), "a failed page request left exit code \(hex(failedCode))")
+    }
+    checkBaseline(before)
+}
+
+/// A pager that dies (its receiver closes) while a fault waits: the fault fails, nothing hangs.
+func testPagerDies() throws(SysError) {
+    let before = KernelFigures.now()
+    do {
+        var receiver = try receiverCreate()
+        let sender = try senderCreate(receiver)
+        defer { closeAll(sender) }
+        let paged = try frameCreatePaged(size: pageSize, pager: sender)
+        defer { closeAll(paged) }
+        var child = try Child.create(code: [0x8b, 0x3c, 0x25] + Code.imm32(UInt32(childData)) + Code.exitSyscall)
+        defer { child.close() }
+        let forChild = try handleDuplicate(paged, rights: [.read, .map])
+        defer { closeAll(forChild) }
+        try vmemMap(child.vmem, frame: forChild, address: childData, length: pageSize, flags: [.read])
+        try child.spawn()
+        // Let the child fault and wait in its call, then the pager goes.
+        for _ in 0..<20 { threadYield() }
+        try handleClose(receiver)
+        receiver = .invalid
+        let code = try processWait(child.process)
+        check(code == ExitCode.fault(vector: 14), "a fault whose pager died left exit code \(hex(code))")
+    }
+    checkBaseline(before)
+}
+
 let copyOnWriteTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("frame.cow_fork", testCowFork),
     ("frame.cow_chains", testCowChains),
@@ -335,4 +416,6 @@ let copyOnWriteTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("vmem.partial_unmap", testPartialUnmap),
     ("vmem.protect", testProtect),
     ("fault.handler_resumes", testFaultHandler),
+    ("frame.pager", testPager),
+    ("frame.pager_dies", testPagerDies),
 ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""IPC round-trip benchmark (Sources/Servers/ipcbench), and root's copy-on-write fault
-(`frame.cow_fault.insn`, printed before it), two runs of QEMU under TCG:
+"""IPC round-trip benchmark (Sources/Servers/ipcbench), and root's copy-on-write and pager
+faults (`frame.cow_fault.insn`, `frame.pager_fault.insn`, printed before it), two runs of QEMU under TCG:
 
 1. with `-icount shift=0,sleep=off -smp 1`, where the guest TSC counts instructions: the guest prints
    `bench ipc.roundtrip.V.insn N insn` (instructions per round trip, deterministic run to run);

@@ -104,11 +104,51 @@ func benchCopyOnWriteFault() throws(SysError) {
     print("bench frame.cow_fault.insn \((end - start) / pages) insn")
 }
 
-/// `bench`: the copy-on-write fault (benchCopyOnWriteFault), then the IPC benchmark pair, server and
+/// `bench frame.pager_fault.insn`: guest instructions per read fault on a pager-backed Frame served by a
+/// pager thread of this process (fault, page request, frame_supply, answer, resume), one per page.
+func benchPagerFault() throws(SysError) {
+    let pages: UInt64 = 512
+    let receiver = try receiverCreate()
+    let sender = try senderCreate(receiver)
+    let source = try frameCreate(size: pageSize)
+    let paged = try frameCreatePaged(size: pages * pageSize, pager: sender)
+    defer { closeAll(paged, source, sender, receiver) }
+    try setFrameWord(source, 0, 1)
+    let at = try vmemMapAnywhere(Runtime.vmem, frame: paged, from: Scratch.take(pages: pages), length: pages * pageSize,
+                                 flags: [.read])
+    defer { _ = try? vmemUnmap(Runtime.vmem, address: at, length: pages * pageSize) }
+    let pager = try spawnThread {
+        do throws(SysError) {
+            var request = try receiverRecv(receiver)
+            for served in 1...pages {
+                try frameSupply(paged, offset: request.words.0, from: source)
+                if served == pages { break }
+                request = try receiverReplyRecv(receiver, IPCMessage(label: PagerMessage.resume))
+            }
+            try receiverReply(IPCMessage(label: PagerMessage.resume))
+            return 0
+        } catch {
+            return 1
+        }
+    }
+    var sum: UInt64 = 0
+    let start = read_tsc()
+    for page in 0..<pages { sum &+= pointer(at + page * pageSize).load(as: UInt64.self) }
+    let end = read_tsc()
+    let served = try pager.join()
+    guard served == 0, sum == pages else {
+        print("root: bench frame.pager_fault: the pager failed (\(served)) or the pages read wrong (\(sum))")
+        return
+    }
+    print("bench frame.pager_fault.insn \((end - start) / pages) insn")
+}
+
+/// `bench`: the copy-on-write and pager faults (benchCopyOnWriteFault, benchPagerFault), then the IPC benchmark pair, server and
 /// client in separate processes (Sources/Servers/ipcbench).
 func runBenchmarks(_ startup: Startup) -> Int32 {
     do throws(SysError) {
         try benchCopyOnWriteFault()
+        try benchPagerFault()
         guard let (image, owned) = try Programs.image(named: "ipcbench", startup) else {
             print("root: bench needs ipcbench (a boot module, or bin/ipcbench in the initfs)")
             return 1

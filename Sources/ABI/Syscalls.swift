@@ -64,7 +64,9 @@
 //                      rights of every mapped page in the range, splitting mappings it cuts; never above the
 //                      rights of the handle the mapping was made with (.accessDenied, nothing changes);
 //                      .notMapped when no page of the range is mapped
-//   frame_create_paged a: size (as frame_create), sender (.signal)   r: frame whose pages a pager supplies:
+//   frame_create_paged a: size (as frame_create), sender (.signal), notify (.signal) or 0   r: frame whose
+//                      pages a pager supplies (the notify gets bit 1 each time the Frame is down to one
+//                      handle and no mapping: the creator's own handle, as a rule):
 //                      a user fault on a page not supplied yet is an IPC call from the faulting thread
 //                      through that sender (label PagerMessage.label, word: the page's offset) while it
 //                      waits; the pager fills the page with frame_supply and answers PagerMessage.resume (the

@@ -31,7 +31,7 @@ import Testing
                      // Issue 14: copy on write, the zero page, map anywhere, partial unmap and protect, fault handlers.
                      "frame.cow_fork", "frame.cow_chains", "frame.zero_page", "vmem.map_anywhere",
                      "vmem.partial_unmap", "vmem.protect", "fault.handler_resumes", "frame.pager",
-                     "frame.pager_dies"] {
+                     "frame.pager_dies", "frame.pager_last_user"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }
         // The kernel's tracker at shutdown.

@@ -27,6 +27,10 @@ final class Frame {
     /// The pager of a pager-backed Frame (frame_create_paged): pages not held are asked of it, never
     /// read as zeros.
     var pager: Sender? = nil
+    /// Told (bit 1) each time the Frame is down to one handle and no mapping (frame_create_paged's notify).
+    var lastUser: Notify? = nil
+    /// Handles to this Frame in every handle table (KernelObject.opened/closed).
+    var handleCount = 0
     /// Live mappings (pieces of mappings, after a split) of this frame, in every address space.
     private(set) var mappingCount = 0
     /// The address spaces that map this frame and how many mapping pieces each has (not retained: a
@@ -207,6 +211,13 @@ final class Frame {
         mappingCount -= 1
         mappers[i].pieces -= 1
         if mappers[i].pieces == 0 { mappers.remove(at: i) }
+        tellIfAlone()
+    }
+
+    /// Signals lastUser when one handle (the creator's, as a rule) and no mapping are left.
+    func tellIfAlone() {
+        guard let n = lastUser, handleCount == 1, mappingCount == 0 else { return }
+        _ = IPC.notify(n, bits: 1)
     }
 
     /// Calls `body` with every mapping piece of this frame, in every address space that maps it.

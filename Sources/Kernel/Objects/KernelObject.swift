@@ -43,7 +43,9 @@ extension KernelObject {
             if t.state != .dead { t.process.foreignHandles += 1 }
         case .receiver(let r):
             r.handleCount += 1
-        case .vmem, .frame, .reply, .sender, .notify:
+        case .frame(let f):
+            f.handleCount += 1
+        case .vmem, .reply, .sender, .notify:
             break
         }
     }
@@ -68,7 +70,10 @@ extension KernelObject {
         case .receiver(let r):
             r.handleCount -= 1
             if r.handleCount == 0 { r.endpoint.close() }
-        case .vmem, .frame, .reply, .sender, .notify:
+        case .frame(let f):
+            f.handleCount -= 1
+            f.tellIfAlone()
+        case .vmem, .reply, .sender, .notify:
             break
         }
     }

@@ -123,7 +123,7 @@ enum Syscalls {
         case .frameClone: return try frameClone(a.a0, a.a1, a.a2)
         case .vmemProtect: return try vmemProtect(a.a0, a.a1, a.a2, a.a3)
         case .faultHandlerSet: return try faultHandlerSet(a.a0, a.a1)
-        case .frameCreatePaged: return try frameCreatePaged(a.a0, a.a1)
+        case .frameCreatePaged: return try frameCreatePaged(a.a0, a.a1, a.a2)
         case .frameSupply: return try frameSupply(a.a0, a.a1, a.a2, a.a3)
         }
     }
@@ -448,13 +448,19 @@ enum Syscalls {
         return UInt64(try process.handles.insert(.frame(copy), rights: entry.rights))
     }
 
-    static func frameCreatePaged(_ size: UInt64, _ senderHandle: UInt64) throws(SysError) -> UInt64 {
+    static func frameCreatePaged(_ size: UInt64, _ senderHandle: UInt64, _ notifyHandle: UInt64) throws(SysError) -> UInt64 {
         guard case .sender(let pager) = try object(senderHandle, .sender, .signal) else { throw .wrongType }
+        var lastUser: Notify? = nil
+        if notifyHandle != 0 {
+            guard case .notify(let n) = try object(notifyHandle, .notify, .signal) else { throw .wrongType }
+            lastUser = n
+        }
         guard size > 0 else { throw .invalidArgument }
         guard size % pageSize == 0 else { throw .misaligned }
         guard size / pageSize <= Frame.maxPages else { throw .tooLarge }
         let f = try Frame(pageCount: size / pageSize, account: process.account)
         f.pager = pager
+        f.lastUser = lastUser
         return try insertNew(.frame(f))
     }
 

@@ -214,9 +214,10 @@ public func faultHandlerSet(_ target: Handle, sender: Handle?) throws(SysError) 
     _ = try syscall(.faultHandlerSet, target.word, sender?.word ?? 0)
 }
 
-/// A Frame of `size` bytes whose pages the pager behind `pager` supplies on faults (frame_create_paged).
-public func frameCreatePaged(size: UInt64, pager: Handle) throws(SysError) -> Handle {
-    Handle(try syscall(.frameCreatePaged, size, pager.word))
+/// A Frame of `size` bytes whose pages the pager behind `pager` supplies on faults (frame_create_paged);
+/// `lastUser` gets bit 1 whenever the Frame is down to one handle and no mapping.
+public func frameCreatePaged(size: UInt64, pager: Handle, lastUser: Handle? = nil) throws(SysError) -> Handle {
+    Handle(try syscall(.frameCreatePaged, size, pager.word, lastUser?.word ?? 0))
 }
 
 /// Fills the page at `offset` of a pager-backed Frame from the page at `sourceOffset` of `source`.

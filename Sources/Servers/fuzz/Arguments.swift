@@ -90,6 +90,7 @@ extension Engine {
             a[1] = quiet && r.chance(70) ? handle(Use(type: .sender, right: .signal)) : r.chance(50) ? 0 : r.next() | 1 << 40
         case .frameCreatePaged:
             a[0] = Values.frameSize(&r, known: options.known); a[1] = handle(Use(type: .sender, right: .signal))
+            a[2] = r.chance(50) ? 0 : handle(Use(type: .notify, right: .signal))
         case .frameSupply:
             a[0] = handle(Use(type: .frame, right: .write)); a[2] = handle(Use(type: .frame, right: .read))
             a[1] = r.chance(70) ? pageSize * r.below(8) : r.next()

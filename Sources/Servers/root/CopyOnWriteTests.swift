@@ -383,6 +383,32 @@ func testPager() throws(SysError) {
     checkBaseline(before)
 }
 
+/// The creator of a pager-backed Frame is told when every other handle and mapping is gone.
+func testPagerLastUser() throws(SysError) {
+    let before = KernelFigures.now()
+    do {
+        let receiver = try receiverCreate()
+        let sender = try senderCreate(receiver)
+        let told = try notifyCreate()
+        defer { closeAll(told, sender, receiver) }
+        let paged = try frameCreatePaged(size: 2 * pageSize, pager: sender, lastUser: told)
+        defer { closeAll(paged) }
+        check(try notifyPoll(told) == 0, "told before anyone else held the Frame")
+        let other = try handleDuplicate(paged, rights: [.read, .map])
+        let at = try vmemMapAnywhere(Runtime.vmem, frame: other, from: Scratch.take(pages: 2), length: 2 * pageSize, flags: [.read])
+        try handleClose(other)
+        check(try notifyPoll(told) == 0, "told while a mapping was left")
+        try vmemUnmap(Runtime.vmem, address: at, length: pageSize)
+        check(try notifyPoll(told) == 0, "told while half the mapping was left")
+        try vmemUnmap(Runtime.vmem, address: at + pageSize, length: pageSize)
+        check(try notifyPoll(told) == 1, "not told when the last other handle and mapping went")
+        expectError(.wrongType, "frame_create_paged with a sender as the notify") { () throws(SysError) in
+            _ = try syscall(.frameCreatePaged, pageSize, sender.word, sender.word)
+        }
+    }
+    checkBaseline(before)
+}
+
 /// A pager that dies (its receiver closes) while a fault waits: the fault fails, nothing hangs.
 func testPagerDies() throws(SysError) {
     let before = KernelFigures.now()
@@ -418,4 +444,5 @@ let copyOnWriteTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("fault.handler_resumes", testFaultHandler),
     ("frame.pager", testPager),
     ("frame.pager_dies", testPagerDies),
+    ("frame.pager_last_user", testPagerLastUser),
 ]

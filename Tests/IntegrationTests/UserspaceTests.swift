@@ -66,6 +66,10 @@ import Testing
                      "timeouts.sleep_ended_by_process_exit", "timeouts.recv", "timeouts.call_unanswered",
                      "timeouts.call_answer_races_deadline", "timeouts.notify_wait", "timeouts.futex_wait",
                      "timeouts.process_and_thread_wait", "timeouts.no_leak",
+                     // Issue 14: copy on write, the zero page, map anywhere, partial unmap and protect, fault handlers.
+                     "frame.cow_fork", "frame.cow_chains", "frame.zero_page", "vmem.map_anywhere",
+                     "vmem.partial_unmap", "vmem.protect", "fault.handler_resumes", "frame.pager",
+                     "frame.pager_dies", "frame.pager_last_user",
 
                      // All of memory and PCID (issue 10); at 512 MiB there is no memory above 4 GiB.
                      "memory.above_4g", "memory.stale_tlb_after_unmap"] {

@@ -237,15 +237,22 @@ enum KernelTests {
         let readOK = (try? withBytes(&out) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try frame.copy(offset: 3 * 4096 + 100, buffer: b, write: false)
         }) != nil
-        // One page, and the page tree's one node (a 4-page Frame's tree has a single level).
-        let oneTouched = frame.pagesHeld == 1 && PMM.freeCount == before - 2
+        // A read goes through the shared zero page: nothing allocated.
+        let readFree = frame.pagesHeld == 0 && PMM.freeCount == before
         let zeroed = out.allSatisfy { $0 == 0 }
+        // A write: one page, and the page tree's one node (a 4-page Frame's tree has a single level).
+        var word = [UInt8](repeating: 7, count: 8)
+        let writeOK = (try? withBytes(&word) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try frame.copy(offset: 3 * 4096 + 100, buffer: b, write: true)
+        }) != nil
+        let oneTouched = writeOK && frame.pagesHeld == 1 && PMM.freeCount == before - 2
         var beyond = [UInt8](repeating: 0, count: 8)
         let refused = (try? withBytes(&beyond) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try frame.copy(offset: 4 * 4096 - 4, buffer: b, write: false)
         }) == nil
         return check(untouched, "creating a frame allocated pages") && check(readOK, "read failed")
-            && check(oneTouched, "reading one page did not allocate exactly one page and one tree node") && check(zeroed, "page not zeroed")
+            && check(readFree, "reading an untouched page allocated memory")
+            && check(oneTouched, "writing one page did not allocate exactly one page and one tree node") && check(zeroed, "page not zeroed")
             && check(refused, "a read past the end was accepted")
     }
 

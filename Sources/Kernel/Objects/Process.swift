@@ -97,6 +97,8 @@ final class Process {
     var exitCode: UInt64 = 0
     let exitWaiters = WaitQueue()
     var image: ProgramImage? = nil
+    /// The fault handler of the process's threads (fault_handler_set), when a thread has none of its own.
+    var faultSender: Sender? = nil
 
     // Resource limits (Limits.swift), kept apart from the lifecycle fields above.
     /// What this process and its descendants may hold and hold now; chained to the creator's account
@@ -143,6 +145,7 @@ final class Process {
     func finish() {
         guard !exited else { return }
         exited = true
+        faultSender = nil
         threads.removeAll()
         let objects = handles.table.removeAll()
         for object in objects { object.closed(in: self) }

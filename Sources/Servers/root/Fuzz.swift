@@ -55,7 +55,12 @@ func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
         return 1
     }
     // The fuzzer's image: a boot module `fuzz`, else bin/fuzz in the initfs (made before the baseline).
-    guard let (image, owned) = try? Programs.image(named: "fuzz", startup) else {
+    let found: (frame: Handle, owned: Bool)?
+    do throws(SysError) { found = try Programs.image(named: "fuzz", startup) } catch {
+        print("fuzz: the fuzz program's image: \(error.name)")
+        return 1
+    }
+    guard let (image, owned) = found else {
         print("fuzz: needs the fuzz program (a boot module, or bin/fuzz in the initfs)")
         return 1
     }

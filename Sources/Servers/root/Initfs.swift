@@ -92,8 +92,16 @@ enum Programs {
         guard let bytes = Initfs.file("bin/" + name) ?? Initfs.file("sbin/" + name) else { return nil }
         let size = (UInt64(bytes.count) + 4095) / 4096 * 4096
         let frame = try frameCreate(size: max(size, 4096))
+        // In pieces: one frame_write copies at most 1 MiB (.tooLarge), and a program may be larger.
         let written = bytes.withUnsafeBytes { b in
-            Result { () throws(SysError) in try frameWrite(frame, offset: 0, from: b) }
+            Result { () throws(SysError) in
+                var done = 0
+                while done < b.count {
+                    let piece = min(b.count - done, 1 << 20)
+                    try frameWrite(frame, offset: UInt64(done), from: UnsafeRawBufferPointer(rebasing: b[done..<done + piece]))
+                    done += piece
+                }
+            }
         }
         if case .failure(let error) = written {
             try? handleClose(frame)

@@ -43,7 +43,8 @@ enum KernelTests {
 
     /// Runs every test; true when all passed.
     static func run() -> Bool {
-        let tests = all + hardening
+        // Last: no test (nor the kernel under them) wrote through the shared zero page.
+        let tests = all + hardening + [KernelTest(name: "objects.zero_page_still_zero", body: zeroPageStillZero)]
         Console.write("kernel tests: ")
         Console.writeDecimal(tests.count)
         Console.write(" tests\n")
@@ -254,6 +255,14 @@ enum KernelTests {
             && check(readFree, "reading an untouched page allocated memory")
             && check(oneTouched, "writing one page did not allocate exactly one page and one tree node") && check(zeroed, "page not zeroed")
             && check(refused, "a read past the end was accepted")
+    }
+
+    /// The shared zero page (entered read-only for every untouched anonymous page) holds only zeros.
+    static func zeroPageStillZero() -> Bool {
+        let words = KernelMemory.virtual(physical: SharedPages.zero).assumingMemoryBound(to: UInt64.self)
+        var nonzero = 0
+        for i in 0..<512 where words[i] != 0 { nonzero += 1 }
+        return check(SharedPages.zero != 0, "no zero page") && check(nonzero == 0, "the shared zero page was written")
     }
 
     static func vmemMapResolveUnmap() -> Bool {

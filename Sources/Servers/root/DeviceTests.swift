@@ -273,6 +273,13 @@ func testPhysicalFrameDevices() throws(SysError) {
     let back = pointer(text + 3998).load(as: UInt16.self)
     check(back == 0x1f21, "VGA text memory read back \(hex(UInt64(back)))")
     expectError(.badAddress, "debug_log from device memory") { () throws(SysError) in try debugLog(address: text, length: 4) }
+    // Never cloned or shared copy on write (as boot memory), never a pager's source.
+    expectError(.badState, "frame_clone of device memory") { () throws(SysError) in _ = try frameClone(vga, size: pageSize) }
+    let receiver = try receiverCreate()
+    let pager = try senderCreate(receiver)
+    let paged = try frameCreatePaged(size: pageSize, pager: pager)
+    expectError(.badState, "frame_supply from device memory") { () throws(SysError) in try frameSupply(paged, offset: 0, from: vga) }
+    closeAll(paged, pager, receiver)
     try vmemUnmap(Runtime.vmem, address: text, length: pageSize)
     step("ACPI root table")
     let root = try systemInfo(.acpiRootTable)

@@ -74,6 +74,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("lifecycle.unstarted_thread_freed", testUnstartedThreadFreed)
     run("lifecycle.last_running_thread_ends_process", testLastRunningThreadEndsProcess)
     run("lifecycle.self_handle_freed", testSelfHandleFreed)
+    run("lifecycle.idle_cycle_freed", testIdleCycleFreed)
     run("lifecycle.killed_threads_freed_promptly", testKilledThreadsFreedPromptly)
     run("lifecycle.process_exit_many_threads", testProcessExitManyThreads)
     run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)

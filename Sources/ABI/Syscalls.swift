@@ -84,6 +84,8 @@
 //                      the caller's process or of an ancestor fail with .limitExceeded
 //   process_get_usage  a: process (.read), LimitKind            r: what the process and its descendants
 //                      hold of that kind (handles: its own table)
+//   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
+//                      without a syscall: see TimePage)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -135,9 +137,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case threadSetIPCBuffer = 47
     case processSetLimit = 48
     case processGetUsage = 49
+    case clockGet = 50
 
     /// Slots in the tracker's per-syscall table (numbers are dense from 0).
-    public static let count = Int(Syscall.processGetUsage.rawValue) + 1
+    public static let count = Int(Syscall.clockGet.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -192,6 +195,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
         case .processSetLimit: return "process_set_limit"
         case .processGetUsage: return "process_get_usage"
+        case .clockGet: return "clock_get"
         }
     }
 
@@ -199,7 +203,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     /// no object (debug_log).
     public var objectType: ObjectType {
         switch self {
-        case .debugLog, .systemInfo: return .none
+        case .debugLog, .systemInfo, .clockGet: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
              .processSetLimit, .processGetUsage: return .process
@@ -260,6 +264,18 @@ public enum StartupBlock {
     public static let magic: UInt64 = 0x0050_5554_5241_5453
     public static let headerWords = 7
     public static let moduleWords = 4
+}
+
+/// The time page: one read-only page the kernel maps at `address` in every address space, from which a process reads the monotonic clock without a syscall. Little-endian
+/// UInt64 words: [0] sequence (odd while the kernel rewrites the page), [1] TSC base, [2] nanoseconds at
+/// the base, [3] multiplier, [4] shift, [5] TSC frequency in Hz. Time in ns = word 2 +
+/// ((rdtsc - word 1) * word 3) >> word 4, through a 128-bit product (KernelCore's TimeScale). A reader
+/// copies the words and retries while the sequence was odd or changed across the copy.
+/// vmem_map refuses ranges that overlap it (.badAddress); the last user page stays free for programs.
+public enum TimePage {
+    public static let address: UInt64 = userAddressLimit - 2 * pageSize
+    public static let sequence = 0, base = 1, offset = 2, multiplier = 3, shift = 4, frequency = 5
+    public static let words = 6
 }
 
 /// The tag word of an IPC message (rsi): how much of the message there is and a user label.

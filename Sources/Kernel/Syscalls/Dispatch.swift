@@ -120,6 +120,7 @@ enum Syscalls {
         case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
         case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
+        case .clockGet: return Clock.nanoseconds()
         }
     }
 

@@ -75,6 +75,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
     run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
     for (name, body) in limitTests { run(name, body) }
+    for (name, body) in clockTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     // Last: on a kernel without the fix it panics the whole system.
     run("lifecycle.nt_flag", testNTFlag)

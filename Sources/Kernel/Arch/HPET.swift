@@ -38,19 +38,31 @@ enum HPET {
     static func counter() -> UInt64 { mmio_read64(registers + mainCounter) }
 }
 
-/// PIT channel 2 as a one-shot stopwatch (mode 0, gate through port 0x61, output read back on bit 5 of
-/// port 0x61), for calibrating when there is no HPET.
+/// PIT channel 2 as a stopwatch for calibrating when there is no HPET: counting down from 0xFFFF in
+/// mode 0 (gate through port 0x61), its count read back with the latch command, bracketed by TSC reads
+/// as the HPET's counter is (waiting for its output bit instead measured late by a varying amount under
+/// QEMU).
 enum PIT {
     static let frequency: UInt64 = 1_193_182
 
-    /// The TSC ticks from loading the channel with `ticks` (≤ 65535) until its output goes high.
-    static func measureTSC(pitTicks ticks: UInt16) -> UInt64 {
+    /// TSC ticks and PIT ticks over at least `ticks` (< 65000) PIT ticks.
+    static func measureTSC(pitTicks ticks: UInt16) -> (tsc: UInt64, pit: UInt64) {
         port_out8(0x61, (port_in8(0x61) & ~UInt8(0x02)) | 0x01)     // gate high, speaker off
         port_out8(0x43, 0xB0)                                       // channel 2, lobyte/hibyte, mode 0
-        port_out8(0x42, UInt8(truncatingIfNeeded: ticks))
-        port_out8(0x42, UInt8(truncatingIfNeeded: ticks >> 8))
-        let start = read_tsc()
-        while port_in8(0x61) & 0x20 == 0 { cpu_pause() }
-        return read_tsc() &- start
+        port_out8(0x42, 0xFF)
+        port_out8(0x42, 0xFF)
+        var c0 = count()
+        while c0 < UInt16(ticks) + 1000 { c0 = count() }            // loaded and counting (not yet near 0)
+        let t0 = read_tsc()
+        var c1 = c0
+        while c0 - c1 < ticks { cpu_pause(); c1 = min(count(), c1) }
+        return (read_tsc() &- t0, UInt64(c0 - c1))
+    }
+
+    /// Channel 2's count (latched, then low and high byte).
+    private static func count() -> UInt16 {
+        port_out8(0x43, 0x80)
+        let low = UInt16(port_in8(0x42))
+        return UInt16(port_in8(0x42)) << 8 | low
     }
 }

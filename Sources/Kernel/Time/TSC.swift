@@ -61,8 +61,8 @@ enum TSC {
             return TimeScale.frequency(counterDelta: t1 &- t0, referenceDelta: h1 &- h0, referenceFrequency: HPET.frequency)
         }
         let pitTicks = UInt16(TimeScale.ticks(nanoseconds: calibrationNanoseconds, frequency: PIT.frequency))
-        let delta = PIT.measureTSC(pitTicks: pitTicks)
-        return TimeScale.frequency(counterDelta: delta, referenceDelta: UInt64(pitTicks), referenceFrequency: PIT.frequency)
+        let (tsc, pit) = PIT.measureTSC(pitTicks: pitTicks)
+        return TimeScale.frequency(counterDelta: tsc, referenceDelta: pit, referenceFrequency: PIT.frequency)
     }
 
     /// The TSC value at `nanoseconds` on the clock (for TSC-deadline timers).

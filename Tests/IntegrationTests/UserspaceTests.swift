@@ -6,10 +6,10 @@ import Testing
 @Suite(.serialized) struct UserspaceTests {
     static let servers = Repo.build.appendingPathComponent("servers")
 
-    static func bootUserTests() throws -> BootTests.Boot {
-        try BootTests.boot(["--cmdline", "usertest",
-                            "--module", servers.appendingPathComponent("root.elf").path + ":root",
-                            "--module", servers.appendingPathComponent("crashtest.elf").path + ":crashtest"])
+    static func bootUserTests(_ options: [String] = []) throws -> BootTests.Boot {
+        try BootTests.boot(options + ["--cmdline", "usertest",
+                                      "--module", servers.appendingPathComponent("root.elf").path + ":root",
+                                      "--module", servers.appendingPathComponent("crashtest.elf").path + ":crashtest"])
     }
 
     @Test func rootTestSuitePassesAndFaultsAreSymbolized() throws {

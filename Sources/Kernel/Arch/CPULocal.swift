@@ -58,7 +58,8 @@ enum Timer {
     static private(set) var tscDeadline = false
     /// One-shot mode: timer counts per second (divide by 16).
     static private(set) var apicFrequency: UInt64 = 0
-    static private(set) var started = false
+    /// Set by start(); the in-kernel tests set it for a moment to try the idle and slice arming.
+    static var started = false
     /// Whether what is armed is a running thread's slice (not the idle deadline or nothing).
     static private(set) var sliceArmed = false
     /// Timer interrupts taken, and idle waits with nothing armed (tickless idle at work).

@@ -12,6 +12,7 @@ let platformTests: [KernelTest] = [
     KernelTest(name: "time.clock_follows_hpet", body: clockFollowsHPET),
     KernelTest(name: "time.time_page_matches_clock", body: timePageMatchesClock),
     KernelTest(name: "timer.fires_at_its_deadline", body: timerFiresAtDeadline),
+    KernelTest(name: "timer.idle_without_timeouts_arms_nothing", body: idleArmsNothing),
 ]
 
 /// SVR: APIC software enable (bit 8) and vector 0xFF; IA32_APIC_BASE enable bit set.
@@ -75,4 +76,29 @@ private func timerFiresAtDeadline() -> Bool {
     Timer.stop()
     return check(Timer.interrupts == before + 1, "no timer interrupt within 500 ms")
         && check(at >= deadline, "the timer fired before its deadline")
+}
+
+/// Tickless idle: with no timeout pending, going idle leaves nothing armed; a running thread's slice is
+/// armed for at most one slice.
+private func idleArmsNothing() -> Bool {
+    guard check(Timeouts.nextDeadline() == nil, "a timeout is pending") else { return false }
+    Timer.started = true
+    defer { Timer.stop(); Timer.started = false }
+    Timer.armSlice()
+    let slice = armedNanoseconds()
+    Timer.armIdle()
+    let idle = armedNanoseconds()
+    return check(slice != nil && slice! > 0 && slice! <= Timer.sliceNanoseconds, "the slice is not armed for one slice")
+        && check(idle == nil, "going idle left the timer armed") && check(!Timer.sliceArmed, "still marked as a slice")
+}
+
+/// How far ahead the timer is armed, or nil when it is not.
+private func armedNanoseconds() -> UInt64? {
+    if Timer.tscDeadline {
+        let deadline = read_msr(Timer.deadlineMSR), now = read_tsc()
+        guard deadline != 0 else { return nil }
+        return deadline > now ? TimeScale(frequency: TSC.frequency).nanoseconds(deadline - now) : 0
+    }
+    let count = LAPIC.read(LAPIC.Register.currentCount)
+    return count == 0 ? nil : TimeScale(frequency: Timer.apicFrequency).nanoseconds(UInt64(count))
 }

@@ -53,7 +53,7 @@ enum Timer {
     /// One time slice: a tick of Scheduler.tick().
     static let sliceNanoseconds: UInt64 = 10_000_000
     static let deadlineMSR: UInt32 = 0x6E0
-    static let calibrationNanoseconds: UInt64 = 10_000_000
+    static let calibrationNanoseconds: UInt64 = 20_000_000
 
     static private(set) var tscDeadline = false
     /// One-shot mode: timer counts per second (divide by 16).
@@ -82,12 +82,13 @@ enum Timer {
     private static func measureAPICTimer() -> UInt64 {
         LAPIC.write(LAPIC.Register.lvtTimer, LAPIC.masked | UInt32(LocalAPICVector.timer))
         LAPIC.write(LAPIC.Register.initialCount, UInt32.max)
-        let c0 = LAPIC.read(LAPIC.Register.currentCount), n0 = Clock.nanoseconds()
-        var n1 = n0
-        while n1 - n0 < calibrationNanoseconds { cpu_pause(); n1 = Clock.nanoseconds() }
-        let c1 = LAPIC.read(LAPIC.Register.currentCount)
+        let count = { UInt64(LAPIC.read(LAPIC.Register.currentCount)) }
+        let (c0, n0) = TSC.pairedRead(count, reference: Clock.nanoseconds, window: TSC.pairWindowNanoseconds)
+        var now = n0
+        while now - n0 < calibrationNanoseconds { cpu_pause(); now = Clock.nanoseconds() }
+        let (c1, n1) = TSC.pairedRead(count, reference: Clock.nanoseconds, window: TSC.pairWindowNanoseconds)
         LAPIC.write(LAPIC.Register.initialCount, 0)
-        let f = TimeScale.frequency(counterDelta: UInt64(c0 &- c1), referenceDelta: n1 - n0, referenceFrequency: 1_000_000_000)
+        let f = TimeScale.frequency(counterDelta: c0 &- c1, referenceDelta: n1 - n0, referenceFrequency: 1_000_000_000)
         guard f > 0 else { kernelPanic("timer: the local APIC timer does not count") }
         return f
     }

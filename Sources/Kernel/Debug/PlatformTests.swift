@@ -43,11 +43,12 @@ private func ioapicEntries() -> Bool {
 /// 20 ms; this checks the whole chain over a span 50 times as long).
 private func clockFollowsHPET() -> Bool {
     guard check(HPET.present, "no HPET") else { return false }
-    let ticks = HPET.frequency
-    let h0 = HPET.counter(), c0 = Clock.nanoseconds()
-    var h1 = h0
-    while h1 &- h0 < ticks { cpu_pause(); h1 = HPET.counter() }
-    let c1 = Clock.nanoseconds()
+    let ticks = HPET.frequency, window = TimeScale.ticks(nanoseconds: TSC.pairWindowNanoseconds, frequency: HPET.frequency)
+    // Paired reads, as the calibration makes them: the host may deschedule QEMU between two reads.
+    let (c0, h0) = TSC.pairedRead(Clock.nanoseconds, reference: HPET.counter, window: window)
+    var now = h0
+    while now &- h0 < ticks { cpu_pause(); now = HPET.counter() }
+    let (c1, h1) = TSC.pairedRead(Clock.nanoseconds, reference: HPET.counter, window: window)
     let hpetNanoseconds = TimeScale(frequency: HPET.frequency).nanoseconds(h1 &- h0)
     let clock = c1 - c0
     Log.info("time.clock_follows_hpet: clock \(clock) ns over \(hpetNanoseconds) ns of HPET time")

@@ -54,16 +54,39 @@ enum TSC {
     static func measure() -> UInt64 {
         if HPET.present {
             let ticks = TimeScale.ticks(nanoseconds: calibrationNanoseconds, frequency: HPET.frequency)
-            let h0 = HPET.counter(), t0 = read_tsc()
-            var h1 = h0
-            while h1 &- h0 < ticks { cpu_pause(); h1 = HPET.counter() }
-            let t1 = read_tsc()
+            let window = TimeScale.ticks(nanoseconds: pairWindowNanoseconds, frequency: HPET.frequency)
+            let (t0, h0) = pairedRead(read_tsc, reference: HPET.counter, window: window)
+            var now = h0
+            while now &- h0 < ticks { cpu_pause(); now = HPET.counter() }
+            let (t1, h1) = pairedRead(read_tsc, reference: HPET.counter, window: window)
             return TimeScale.frequency(counterDelta: t1 &- t0, referenceDelta: h1 &- h0, referenceFrequency: HPET.frequency)
         }
+        // The PIT's count takes three port accesses to read: the median of three measurements.
         let pitTicks = UInt16(TimeScale.ticks(nanoseconds: calibrationNanoseconds, frequency: PIT.frequency))
-        let (tsc, pit) = PIT.measureTSC(pitTicks: pitTicks)
-        return TimeScale.frequency(counterDelta: tsc, referenceDelta: pit, referenceFrequency: PIT.frequency)
+        var f: [UInt64] = []
+        for _ in 0..<3 {
+            let (tsc, pit) = PIT.measureTSC(pitTicks: pitTicks)
+            f.append(TimeScale.frequency(counterDelta: tsc, referenceDelta: pit, referenceFrequency: PIT.frequency))
+        }
+        return f.sorted()[1]
     }
+
+    /// Reads of a counter and a reference clock taken as one moment: the reference read before and after
+    /// the counter, retried (up to 100 times) until the two are within `window` reference ticks, so that
+    /// the virtual CPU being descheduled by the host between the reads (both go on counting) does not
+    /// skew a calibration. The counter, and the reference's midpoint.
+    static func pairedRead(_ counter: () -> UInt64, reference: () -> UInt64, window: UInt64) -> (UInt64, UInt64) {
+        var best = (counter: UInt64(0), reference: UInt64(0), spread: UInt64.max)
+        for _ in 0..<100 {
+            let a = reference(), c = counter(), b = reference()
+            if b &- a < best.spread { best = (c, a &+ (b &- a) / 2, b &- a) }
+            if best.spread <= window { break }
+        }
+        return (best.counter, best.reference)
+    }
+
+    /// How close a paired read's two reference reads must be.
+    static let pairWindowNanoseconds: UInt64 = 20_000
 
     /// The TSC value at `nanoseconds` on the clock (for TSC-deadline timers).
     static func counter(atNanoseconds ns: UInt64) -> UInt64 {

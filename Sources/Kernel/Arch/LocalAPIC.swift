@@ -33,10 +33,11 @@ enum LAPIC {
     static func initialize(madtAddress: UInt64?) {
         x2APIC = cpuid_register(1, 0, 2) & (1 << 21) != 0
         let base = read_msr(baseMSR)
+        // EN: xAPIC mode first, unless the firmware left x2APIC on (going back from it would fault).
+        if base & (1 << 10) == 0 { write_msr(baseMSR, base | (1 << 11)) }
         if x2APIC {
-            write_msr(baseMSR, base | (1 << 11) | (1 << 10))   // EN, then EXTD from the enabled state
+            write_msr(baseMSR, base | (1 << 11) | (1 << 10))           // then EXTD (SDM 11.12.5)
         } else {
-            write_msr(baseMSR, base | (1 << 11))
             registers = MMIO.map(physical: madtAddress ?? (base & 0xF_FFFF_F000))
         }
         write(Register.taskPriority, 0)

@@ -76,9 +76,10 @@ enum Scheduler {
         next.state = .running
         current = next
         PerCPU.setKernelStack(next.stackTop)
+        // Tickless: a thread gets a time slice when it runs after the CPU was idle (see idleLoop).
+        if next !== idle && !Timer.sliceArmed { Timer.armSlice() }
         // The idle thread runs on the kernel's own page tables, so that a dying process's tables are never
         // the loaded ones when they are freed.
-        if next !== idle && !Timer.sliceArmed { Timer.armSlice() }
         let root = next.addressSpaceRoot
         if read_cr3() & ~UInt64(0xfff) != root { write_cr3(root) }
         fpu_save(previous.fpuArea)

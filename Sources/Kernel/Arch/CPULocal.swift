@@ -128,8 +128,18 @@ enum Timer {
         }
     }
 
+    /// A timeout was added (Time/Timeouts.swift calls this): re-armed when it is sooner than what is
+    /// armed, so that it is not late by up to a slice while threads run.
+    static func deadlineAdded(_ deadline: UInt64) {
+        if started && deadline < armedDeadline { arm(at: deadline) }
+    }
+
+    /// What is armed (clock ns), UInt64.max for nothing.
+    static private(set) var armedDeadline = UInt64.max
+
     /// An interrupt at `deadline` (clock ns; at once when past).
     static func arm(at deadline: UInt64) {
+        armedDeadline = deadline
         if tscDeadline {
             write_msr(deadlineMSR, max(TSC.counter(atNanoseconds: deadline), 1))
         } else {
@@ -141,6 +151,7 @@ enum Timer {
 
     /// Nothing armed.
     static func stop() {
+        armedDeadline = UInt64.max
         if tscDeadline { write_msr(deadlineMSR, 0) } else { LAPIC.write(LAPIC.Register.initialCount, 0) }
     }
 

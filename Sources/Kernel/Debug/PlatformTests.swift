@@ -13,6 +13,7 @@ let platformTests: [KernelTest] = [
     KernelTest(name: "time.time_page_matches_clock", body: timePageMatchesClock),
     KernelTest(name: "timer.fires_at_its_deadline", body: timerFiresAtDeadline),
     KernelTest(name: "timer.idle_without_timeouts_arms_nothing", body: idleArmsNothing),
+    KernelTest(name: "timer.sooner_timeout_rearms", body: soonerTimeoutRearms),
 ]
 
 /// SVR: APIC software enable (bit 8) and vector 0xFF; IA32_APIC_BASE enable bit set.
@@ -102,4 +103,18 @@ private func armedNanoseconds() -> UInt64? {
     }
     let count = LAPIC.read(LAPIC.Register.currentCount)
     return count == 0 ? nil : TimeScale(frequency: Timer.apicFrequency).nanoseconds(UInt64(count))
+}
+
+/// A timeout added while a slice is armed re-arms the timer when it is sooner, and only then.
+private func soonerTimeoutRearms() -> Bool {
+    Timer.started = true
+    defer { Timer.stop(); Timer.started = false }
+    Timer.armSlice()
+    let slice = Timer.armedDeadline
+    Timer.deadlineAdded(slice + 1_000_000_000)
+    let later = Timer.armedDeadline
+    Timer.deadlineAdded(slice - 5_000_000)
+    return check(later == slice, "a later timeout re-armed the timer")
+        && check(Timer.armedDeadline == slice - 5_000_000, "a sooner timeout did not re-arm the timer")
+        && check((armedNanoseconds() ?? UInt64.max) <= 5_000_000, "the hardware is not armed for the sooner timeout")
 }

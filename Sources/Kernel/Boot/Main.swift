@@ -62,6 +62,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     Tracker.initialize()
     PerCPU.initialize()
     SyscallEntry.initialize()
+    Platform.initialize()
     Scheduler.initialize()
 
     if Kernel.commandLine.has(.test) {
@@ -97,7 +98,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
         exitQEMU(.panic)
     }
     Log.info("kernel: root process started")
-    Timer.initialize()
+    Timer.start()
     Scheduler.idleLoop()
 }
 

@@ -43,7 +43,7 @@ enum KernelTests {
 
     /// Runs every test; true when all passed.
     static func run() -> Bool {
-        let tests = all + hardening
+        let tests = all + hardening + platformTests
         Console.write("kernel tests: ")
         Console.writeDecimal(tests.count)
         Console.write(" tests\n")

@@ -92,8 +92,16 @@ enum Programs {
         guard let bytes = Initfs.file("bin/" + name) ?? Initfs.file("sbin/" + name) else { return nil }
         let size = (UInt64(bytes.count) + 4095) / 4096 * 4096
         let frame = try frameCreate(size: max(size, 4096))
+        // In pieces: one frame_write copies at most 1 MiB (the fuzzer's image is larger).
         let written = bytes.withUnsafeBytes { b in
-            Result { () throws(SysError) in try frameWrite(frame, offset: 0, from: b) }
+            Result { () throws(SysError) in
+                var at = 0
+                while at < b.count {
+                    let piece = UnsafeRawBufferPointer(rebasing: b[at..<min(at + (1 << 20), b.count)])
+                    try frameWrite(frame, offset: UInt64(at), from: piece)
+                    at += piece.count
+                }
+            }
         }
         if case .failure(let error) = written {
             try? handleClose(frame)

@@ -147,8 +147,9 @@
 //                      handle to it (any rights), `in`/`out` on exactly those ports work in its user mode
 //                      (the TSS I/O bitmap); any other port is a #GP that ends the process
 //   irq_create         a: resource (.manage), number, IRQNumbering (GSI or ISA IRQ)   r: irq; the line
-//                      stays masked until bound. One IRQ object per line (.inUse; also for the kernel's
-//                      timer line and the 8259 cascade); .outOfRange for a line the machine lacks
+//                      stays masked until bound. One IRQ object per line (.inUse; also for the line the
+//                      kernel keeps: the PIT's, ISA IRQ 0); an ISA IRQ goes through the MADT's overrides
+//                      (ISA 0 is GSI 2 on PCs); .outOfRange for a line the machine lacks
 //   irq_bind           a: irq (.write), notify (.signal), bits (≠ 0)   each interrupt on the line masks it
 //                      and ORs bits into the Notify; unmasks the line. Rebinding replaces the Notify
 //   irq_ack            a: irq (.write)                            unmasks the line after an interrupt was
@@ -158,6 +159,8 @@
 //                      modes, e.g. UC or WC; frame_read/write, IPC buffers and other kernel copies through
 //                      it are refused). .inUse over RAM the kernel manages; over ACPI memory the handle
 //                      lacks .write; never .exec or .manage (no frame_set_size)
+//   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
+//                      without a syscall: see TimePage)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -209,6 +212,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case threadSetIPCBuffer = 47
     case processSetLimit = 48
     case processGetUsage = 49
+    case clockGet = 50
     case threadSleep = 51
     case senderCallTimed = 52
     case receiverReplyRecvTimed = 53
@@ -280,6 +284,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
         case .processSetLimit: return "process_set_limit"
         case .processGetUsage: return "process_get_usage"
+        case .clockGet: return "clock_get"
         case .threadSleep: return "thread_sleep"
         case .senderCallTimed: return "sender_call_timed"
         case .receiverReplyRecvTimed: return "receiver_reply_recv_timed"
@@ -301,7 +306,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     /// no object (debug_log).
     public var objectType: ObjectType {
         switch self {
-        case .debugLog, .systemInfo: return .none
+        case .debugLog, .systemInfo, .clockGet: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
              .processSetLimit, .processGetUsage, .faultHandlerSet: return .process
@@ -366,7 +371,8 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     case freeFrames = 0
     /// Live kernel objects of all types.
     case liveObjects = 1
-    /// Timer ticks since boot.
+    /// Timer interrupts since boot. The timer is tickless (slices while threads run, deadlines when idle),
+    /// so this is no measure of time: clock_get and the time page are.
     case ticks = 2
     /// Pages the kernel heap holds (from the PMM or its boot pool), including small-block pages that stay
     /// with their size class once carved: with freeFrames, a leak check can tell frames lost from frames
@@ -399,6 +405,18 @@ public enum StartupBlock {
     public static let magic: UInt64 = 0x0050_5554_5241_5453
     public static let headerWords = 8
     public static let moduleWords = 4
+}
+
+/// The time page: one read-only page the kernel maps at `address` in every address space, from which a process reads the monotonic clock without a syscall. Little-endian
+/// UInt64 words: [0] sequence (odd while the kernel rewrites the page), [1] TSC base, [2] nanoseconds at
+/// the base, [3] multiplier, [4] shift, [5] TSC frequency in Hz. Time in ns = word 2 +
+/// ((rdtsc - word 1) * word 3) >> word 4, through a 128-bit product (KernelCore's TimeScale). A reader
+/// copies the words and retries while the sequence was odd or changed across the copy.
+/// vmem_map refuses ranges that overlap it (.badAddress); the last user page stays free for programs.
+public enum TimePage {
+    public static let address: UInt64 = userAddressLimit - 2 * pageSize
+    public static let sequence = 0, base = 1, offset = 2, multiplier = 3, shift = 4, frequency = 5
+    public static let words = 6
 }
 
 /// The tag word of an IPC message (rsi): how much of the message there is and a user label.

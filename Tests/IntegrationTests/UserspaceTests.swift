@@ -75,6 +75,7 @@ import Testing
                      "memory.above_4g", "memory.stale_tlb_after_unmap"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }
+        #expect(!b.serial.contains("devices: no HPET address"), "the HPET part of devices.physical_frame_hpet_vga_acpi did not run")
         // PCID and INVPCID are used when the CPU has them (QEMU 7.2's TCG offers neither, even with -cpu max).
         #expect(b.serial.contains(/tlb: PCID (on|off \(CPU lacks it\)), (no )?INVPCID/))
         // The kernel's tracker at shutdown.

@@ -65,6 +65,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     Tracker.initialize()
     PerCPU.initialize()
     SyscallEntry.initialize()
+    Platform.initialize()
     Scheduler.initialize()
 
     if Kernel.commandLine.has(.test) {
@@ -100,7 +101,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
         exitQEMU(.panic)
     }
     Log.info("kernel: root process started")
-    Timer.initialize()
+    Timer.start()
     Scheduler.idleLoop()
 }
 

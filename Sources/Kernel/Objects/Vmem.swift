@@ -47,6 +47,16 @@ final class Vmem {
     init() throws(SysError) {
         table = try PageTable(memory: KernelPageMemory())
         table.copyKernelEntries(from: Vmem.kernelRoot)
+        if TimePage.physical != 0 {
+            do throws(SysError) {
+                try table.map(virtual: TimePage.address, physical: TimePage.physical, flags: [.read], cache: .writeBack, user: true)
+            } catch {
+                table.destroyUserHalf()
+                table.memory.freeTable(table.root)
+                throw error
+            }
+        }
+        // The tag last: nothing above can fail after it is taken.
         tag = TLB.take()
         ObjectCounter.live += 1
     }
@@ -93,6 +103,7 @@ final class Vmem {
         guard address % pageSize == 0, length % pageSize == 0, frameOffset % pageSize == 0 else { throw .misaligned }
         guard length > 0 else { throw .invalidArgument }
         guard address >= pageSize, address < userAddressLimit, length <= userAddressLimit - address else { throw .badAddress }
+        guard address >= TimePage.address + pageSize || address + length <= TimePage.address else { throw .badAddress }
         guard frameOffset <= frame.size, length <= frame.size - frameOffset else { throw .invalidArgument }
         if frame.isMapped(byProcess: ownerProcess, handle: ownerHandle) { throw .badState }
         try mappings.insert(start: address, length: length,

@@ -131,6 +131,7 @@ enum Syscalls {
         case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
         case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
+        case .clockGet: return Clock.nanoseconds()
         case .resourceCreate: return try resourceCreate(a)
         case .ioportCreate: return try ioportCreate(a)
         case .irqCreate: return try irqCreate(a)

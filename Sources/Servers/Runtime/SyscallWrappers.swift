@@ -45,6 +45,12 @@ public func systemInfo(_ what: SystemInfo) throws(SysError) -> UInt64 {
     try syscall(.systemInfo, what.rawValue)
 }
 
+/// The kernel's monotonic clock in nanoseconds since boot, through the syscall (Clock.now() reads the
+/// same clock from the time page without one).
+public func clockGet() throws(SysError) -> UInt64 {
+    try syscall(.clockGet)
+}
+
 // MARK: handles
 
 /// The object type and rights behind a handle.

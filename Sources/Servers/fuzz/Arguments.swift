@@ -69,7 +69,7 @@ extension Engine {
             a[1] = r.chance(70) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[2] = r.chance(60) ? UInt64(RegisterIndex.count * 8) : Values.length(&r)
         case .processSelf, .threadSelf, .threadYield, .vmemCreate, .vmemSelf, .receiverCreate, .replyCreate,
-             .notifyCreate, .threadExit:
+             .notifyCreate, .threadExit, .clockGet:
             break
         case .vmemMap: vmemMapArguments(&a)
         case .vmemUnmap, .vmemProtect:

@@ -92,14 +92,14 @@ enum Programs {
         guard let bytes = Initfs.file("bin/" + name) ?? Initfs.file("sbin/" + name) else { return nil }
         let size = (UInt64(bytes.count) + 4095) / 4096 * 4096
         let frame = try frameCreate(size: max(size, 4096))
-        // In pieces: one frame_write copies at most 1 MiB (.tooLarge), and a program may be larger.
+        // In pieces: one frame_write copies at most 1 MiB (the fuzzer's image is larger).
         let written = bytes.withUnsafeBytes { b in
             Result { () throws(SysError) in
-                var done = 0
-                while done < b.count {
-                    let piece = min(b.count - done, 1 << 20)
-                    try frameWrite(frame, offset: UInt64(done), from: UnsafeRawBufferPointer(rebasing: b[done..<done + piece]))
-                    done += piece
+                var at = 0
+                while at < b.count {
+                    let piece = UnsafeRawBufferPointer(rebasing: b[at..<min(at + (1 << 20), b.count)])
+                    try frameWrite(frame, offset: UInt64(at), from: piece)
+                    at += piece.count
                 }
             }
         }

@@ -40,9 +40,9 @@ KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno
 # User mode may use SSE and the red zone; frame pointers stay for stack traces. -assert-config Debug keeps
 # the messages of fatalError/precondition (printed through putchar before the trap).
 SERVERS := $(filter-out Runtime,$(patsubst Sources/Servers/%/,%,$(wildcard Sources/Servers/*/)))
-# User programs share the kernel core's markup writer and ELF helpers (pure Swift).
+# User programs share the kernel core's markup writer, ELF helpers and clock arithmetic (pure Swift).
 SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift') \
-	Sources/Kernel/Core/Markup.swift Sources/Kernel/Core/ELF.swift Sources/Kernel/Core/SplitMix.swift \
+	Sources/Kernel/Core/Markup.swift Sources/Kernel/Core/ELF.swift Sources/Kernel/Core/SplitMix.swift Sources/Kernel/Core/TimeScale.swift \
 	$(wildcard Sources/Formats/*.swift))
 SERVER_RUNTIME_ASM := $(sort $(shell find Sources/Servers/Runtime -name '*.S'))
 SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/servers/runtime/%.o,$(SERVER_RUNTIME_ASM)) \

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""IPC round-trip benchmark (Sources/Servers/ipcbench), two runs of QEMU under TCG:
+"""IPC round-trip benchmark (Sources/Servers/ipcbench), and root's copy-on-write and pager
+faults (`frame.cow_fault.insn`, `frame.pager_fault.insn`, printed before it), two runs of QEMU under TCG:
 
 1. with `-icount shift=0,sleep=off -smp 1`, where the guest TSC counts instructions: the guest prints
    `bench ipc.roundtrip.V.insn N insn` (instructions per round trip, deterministic run to run);
@@ -59,7 +60,7 @@ if label:
     sys.stderr.write(f"bench-ipc: {label}: {tlb.strip()}\n")
     figures.append((named("ipc.roundtrip.pcid_active"), "1" if "tlb: PCID on" in tlb else "0", "bool"))
 for _, line in counted:
-    m = re.match(r"bench (ipc\.\S+) (\d+) (\S+)$", line)
+    m = re.match(r"bench ((?:ipc|frame)\.\S+) (\d+) (\S+)$", line)
     if m:
         figures.append((named(m.group(1)), m.group(2), m.group(3)))
 marks = {}

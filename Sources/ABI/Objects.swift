@@ -105,6 +105,8 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
     case outOfRange = 20
     /// Already taken: an interrupt line with an IRQ object (or the kernel's own), RAM the kernel manages.
     case inUse = 21
+    /// A page of a pager-backed Frame that its pager has not supplied (yet): kernel copies do not wait.
+    case notSupplied = 22
 
     public var name: StaticString {
         switch self {
@@ -129,6 +131,7 @@ public enum SysError: UInt64, Error, CaseIterable, Sendable {
         case .limitExceeded: return "resource limit exceeded"
         case .outOfRange: return "outside the resource's range"
         case .inUse: return "already in use"
+        case .notSupplied: return "page not supplied by its pager"
         }
     }
 }
@@ -150,6 +153,14 @@ public struct MapFlags: OptionSet, Sendable {
     public static let read = MapFlags(rawValue: 1 << 0)
     public static let write = MapFlags(rawValue: 1 << 1)
     public static let exec = MapFlags(rawValue: 1 << 2)
+}
+
+/// Bits of vmem_map's flags word above the flags (bits 0-7) and the cache mode (bits 8-15).
+public enum VmemMapOptions {
+    /// The kernel chooses the address (the address argument is the lowest to consider) and returns it.
+    public static let anywhere: UInt64 = 1 << 16
+    /// Where an `anywhere` mapping is placed when the address argument is 0.
+    public static let defaultBase: UInt64 = 0x10_0000
 }
 
 /// Page size of every mapping and Frame.

@@ -38,8 +38,15 @@
 //                      executable), address, frame offset, length, flags | cache << 8
 //                      (MapFlags, CacheMode) — page-aligned (.misaligned), inside the user range
 //                      (.badAddress), not overlapping (.overlapping), inside the frame (.invalidArgument);
-//                      one handle backs at most one live mapping: map again with a duplicate (.badState)
-//   vmem_unmap         a: vmem (.map), address, length          exactly one whole mapping (.notMapped)
+//                      one handle backs at most one live mapping: map again with a duplicate (.badState).
+//                      With VmemMapOptions.anywhere in the flags word the kernel chooses the address (the
+//                      lowest free range at or above `address`, or above 1 MiB for 0; .outOfVirtualMemory
+//                      when none) and returns it in r; without it r is the address given.
+//                      Pages the Frame shares (after frame_clone) and untouched pages of an anonymous Frame
+//                      (read through the shared zero page) are entered read-only; a write copies or
+//                      allocates that one page (copy on write)
+//   vmem_unmap         a: vmem (.map), address, length          every mapped page in the range; mappings
+//                      it cuts are split (.notMapped when no page of the range is mapped)
 //   vmem_read          a: vmem (.read), address, ptr, len       copies from that Vmem into the caller
 //   vmem_write         a: vmem (.write), address, ptr, len      copies from the caller into that Vmem
 //   frame_create       a: size (bytes, page multiple, > 0, ≤ 256 TiB: .tooLarge)   r: frame; pages are
@@ -49,6 +56,38 @@
 //   frame_set_size     a: frame (.manage), size                 .badState when shrinking under a mapping
 //   frame_read         a: frame (.read), offset, ptr, len       .invalidArgument past the end
 //   frame_write        a: frame (.write), offset, ptr, len
+//   frame_clone        a: frame (.read), offset, size (page multiples, inside the frame:
+//                      .misaligned, .invalidArgument)          r: frame (a copy-on-write snapshot of
+//                      [offset, offset + size): its pages are shared read-only with the source until either
+//                      side writes one, which copies that page only); the new handle has the source
+//                      handle's rights (a read-only handle gives a read-only clone); .badState for a Frame
+//                      over boot or device memory (frame_create_physical); each page the clone holds counts
+//                      against the caller's frames limit
+//   vmem_protect       a: vmem (.map), address, length, flags (MapFlags; .read is implied)   sets the
+//                      rights of every mapped page in the range, splitting mappings it cuts; never above the
+//                      rights of the handle the mapping was made with (.accessDenied, nothing changes);
+//                      .notMapped when no page of the range is mapped
+//   frame_create_paged a: size (as frame_create), sender (.signal), notify (.signal) or 0   r: frame whose
+//                      pages a pager supplies (the notify gets bit 1 each time the Frame is down to one
+//                      handle and no mapping: the creator's own handle, as a rule):
+//                      a user fault on a page not supplied yet is an IPC call from the faulting thread
+//                      through that sender (label PagerMessage.label, word: the page's offset) while it
+//                      waits; the pager fills the page with frame_supply and answers PagerMessage.resume (the
+//                      access is retried), or any other label to fail the fault (the process ends as on an
+//                      unhandled fault; so it does when the pager's receiver is gone). Kernel copies of an
+//                      unsupplied page (frame_read, vmem_read, IPC buffers) fail with .notSupplied
+//   frame_supply       a: frame (.write; a pager-backed one, else .badState), offset (page-aligned, inside),
+//                      source frame (.read), source offset   the page is copied in (shared copy on write);
+//                      .badState when the page was supplied before or the source is device memory
+//   fault_handler_set  a: process or thread (.manage), sender (.signal) or 0 to unbind
+//                      the thread's (else its process's) user faults that the kernel does not resolve itself
+//                      become an IPC call through that sender while the thread waits: tag label
+//                      FaultMessage.label, words: vector, address (CR2 for a page fault), error code, rip;
+//                      the badge is the sender's. The handler may read and write the waiting thread's
+//                      registers (thread_read/write_registers) and answers with label FaultMessage.resume
+//                      to retry the instruction, any other label to end the process as an unhandled fault
+//                      would (also when the handler's receiver is gone). A thread's binding wins over its
+//                      process's.
 //   receiver_create    r: receiver;  reply_create r: reply;  notify_create r: notify
 //   sender_create      a: receiver (.wait), badge                r: sender (calls through it carry the badge)
 //
@@ -108,8 +147,9 @@
 //                      handle to it (any rights), `in`/`out` on exactly those ports work in its user mode
 //                      (the TSS I/O bitmap); any other port is a #GP that ends the process
 //   irq_create         a: resource (.manage), number, IRQNumbering (GSI or ISA IRQ)   r: irq; the line
-//                      stays masked until bound. One IRQ object per line (.inUse; also for the kernel's
-//                      timer line and the 8259 cascade); .outOfRange for a line the machine lacks
+//                      stays masked until bound. One IRQ object per line (.inUse; also for the line the
+//                      kernel keeps: the PIT's, ISA IRQ 0); an ISA IRQ goes through the MADT's overrides
+//                      (ISA 0 is GSI 2 on PCs); .outOfRange for a line the machine lacks
 //   irq_bind           a: irq (.write), notify (.signal), bits (≠ 0)   each interrupt on the line masks it
 //                      and ORs bits into the Notify; unmasks the line. Rebinding replaces the Notify
 //   irq_ack            a: irq (.write)                            unmasks the line after an interrupt was
@@ -119,6 +159,8 @@
 //                      modes, e.g. UC or WC; frame_read/write, IPC buffers and other kernel copies through
 //                      it are refused). .inUse over RAM the kernel manages; over ACPI memory the handle
 //                      lacks .write; never .exec or .manage (no frame_set_size)
+//   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
+//                      without a syscall: see TimePage)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -170,6 +212,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case threadSetIPCBuffer = 47
     case processSetLimit = 48
     case processGetUsage = 49
+    case clockGet = 50
     case threadSleep = 51
     case senderCallTimed = 52
     case receiverReplyRecvTimed = 53
@@ -179,9 +222,14 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case irqBind = 59
     case irqAck = 60
     case frameCreatePhysical = 61
+    case frameClone = 64
+    case vmemProtect = 65
+    case faultHandlerSet = 66
+    case frameCreatePaged = 67
+    case frameSupply = 68
 
-    /// One past the highest syscall number (numbers below it that are not allotted are unknown calls).
-    public static let count = Int(Syscall.frameCreatePhysical.rawValue) + 1
+    /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
+    public static let count = Int(Syscall.frameSupply.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -236,6 +284,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadSetIPCBuffer: return "thread_set_ipc_buffer"
         case .processSetLimit: return "process_set_limit"
         case .processGetUsage: return "process_get_usage"
+        case .clockGet: return "clock_get"
         case .threadSleep: return "thread_sleep"
         case .senderCallTimed: return "sender_call_timed"
         case .receiverReplyRecvTimed: return "receiver_reply_recv_timed"
@@ -245,6 +294,11 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .irqBind: return "irq_bind"
         case .irqAck: return "irq_ack"
         case .frameCreatePhysical: return "frame_create_physical"
+        case .frameClone: return "frame_clone"
+        case .vmemProtect: return "vmem_protect"
+        case .faultHandlerSet: return "fault_handler_set"
+        case .frameCreatePaged: return "frame_create_paged"
+        case .frameSupply: return "frame_supply"
         }
     }
 
@@ -252,15 +306,16 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     /// no object (debug_log).
     public var objectType: ObjectType {
         switch self {
-        case .debugLog, .systemInfo: return .none
+        case .debugLog, .systemInfo, .clockGet: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
-             .processSetLimit, .processGetUsage: return .process
+             .processSetLimit, .processGetUsage, .faultHandlerSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
              .threadSleep: return .thread
-        case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite: return .vmem
-        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical: return .frame
+        case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
+        case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical,
+             .frameClone, .frameCreatePaged, .frameSupply: return .frame
         case .resourceCreate: return .resource
         case .ioportCreate: return .ioPort
         case .irqCreate, .irqBind, .irqAck: return .irq
@@ -271,6 +326,22 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .futexWait, .futexWake, .futexRequeue: return .none
         }
     }
+}
+
+/// The message of a user fault to its handler (fault_handler_set) and the answers it takes.
+public enum FaultMessage {
+    /// The tag label of a fault message ("FALT").
+    public static let label: UInt32 = 0x544c_4146
+    /// The answer label that retries the faulting instruction; any other ends the process.
+    public static let resume: UInt32 = 0
+}
+
+/// The message of a page fault on a pager-backed Frame to its pager (frame_create_paged).
+public enum PagerMessage {
+    /// The tag label of a page request ("PAGE"); word 0 is the page's offset in the Frame.
+    public static let label: UInt32 = 0x4547_4150
+    /// The answer label that retries the access; any other fails the fault.
+    public static let resume: UInt32 = 0
 }
 
 /// The layout of the kernel's syscall and method-call tracker, at the kernel symbol `syscall_tracker`,
@@ -300,7 +371,8 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     case freeFrames = 0
     /// Live kernel objects of all types.
     case liveObjects = 1
-    /// Timer ticks since boot.
+    /// Timer interrupts since boot. The timer is tickless (slices while threads run, deadlines when idle),
+    /// so this is no measure of time: clock_get and the time page are.
     case ticks = 2
     /// Pages the kernel heap holds (from the PMM or its boot pool), including small-block pages that stay
     /// with their size class once carved: with freeFrames, a leak check can tell frames lost from frames
@@ -345,6 +417,18 @@ public enum StartupBlock {
     public static let importPrefix: StaticString = "import:"
     public static let exportPrefix: StaticString = "export:"
     public static let grantPrefix: StaticString = "grant:"
+}
+
+/// The time page: one read-only page the kernel maps at `address` in every address space, from which a process reads the monotonic clock without a syscall. Little-endian
+/// UInt64 words: [0] sequence (odd while the kernel rewrites the page), [1] TSC base, [2] nanoseconds at
+/// the base, [3] multiplier, [4] shift, [5] TSC frequency in Hz. Time in ns = word 2 +
+/// ((rdtsc - word 1) * word 3) >> word 4, through a 128-bit product (KernelCore's TimeScale). A reader
+/// copies the words and retries while the sequence was odd or changed across the copy.
+/// vmem_map refuses ranges that overlap it (.badAddress); the last user page stays free for programs.
+public enum TimePage {
+    public static let address: UInt64 = userAddressLimit - 2 * pageSize
+    public static let sequence = 0, base = 1, offset = 2, multiplier = 3, shift = 4, frequency = 5
+    public static let words = 6
 }
 
 /// The tag word of an IPC message (rsi): how much of the message there is and a user label.

@@ -50,7 +50,7 @@ import Testing
             } ?? lines.endIndex
             return lines[..<end].filter { $0.hasPrefix("fuzz: call ") }
         }
-        let first = try Self.bootFuzz("13,150,trace"), second = try Self.bootFuzz("13,150,trace")
+        let first = try Self.bootFuzz("7,150,trace"), second = try Self.bootFuzz("7,150,trace")
         #expect(first.result.status == 0 && second.result.status == 0)
         #expect(calls(first).count >= 10, "trace prints each call: \(calls(first).count) lines")
         #expect(calls(first) == calls(second))

@@ -132,3 +132,69 @@ import Testing
         }
     }
 }
+
+/// Splitting mappings: partial unmaps (carve) and protects (update) on any page range.
+@Suite struct MappingSetSplitTests {
+    /// Payload: (frame offset, flags) as the kernel keeps them; a split moves the offset on.
+    typealias Piece = (offset: UInt64, flags: UInt32)
+    static func adjust(_ p: Piece, _ delta: UInt64) -> Piece { (p.offset + delta, p.flags) }
+
+    func layout(_ set: MappingSet<Piece>) -> [[UInt64]] {
+        set.all.map { [$0.start, $0.length, $0.payload.offset, UInt64($0.payload.flags)] }
+    }
+
+    func threePages() throws -> MappingSet<Piece> {
+        var set = MappingSet<Piece>()
+        try set.insert(start: 0x10000, length: 0x3000, payload: (0x5000, 3))
+        return set
+    }
+
+    @Test func carveTheMiddle() throws {
+        var set = try threePages()
+        let removed = try set.carve(start: 0x11000, length: 0x1000, adjust: Self.adjust)
+        #expect(removed.count == 1 && removed[0].start == 0x11000 && removed[0].length == 0x1000 && removed[0].payload.offset == 0x6000)
+        #expect(layout(set) == [[0x10000, 0x1000, 0x5000, 3], [0x12000, 0x1000, 0x7000, 3]])
+        #expect(throws: SysError.notMapped) { try set.carve(start: 0x11000, length: 0x1000, adjust: Self.adjust) }
+        // Over the gap and both pieces.
+        let rest = try set.carve(start: 0xf000, length: 0x5000, adjust: Self.adjust)
+        #expect(rest.map(\.start) == [0x10000, 0x12000] && set.isEmpty)
+    }
+
+    @Test func carveHeadAndTail() throws {
+        var set = try threePages()
+        _ = try set.carve(start: 0x12000, length: 0x10000, adjust: Self.adjust)
+        #expect(layout(set) == [[0x10000, 0x2000, 0x5000, 3]])
+        _ = try set.carve(start: 0x8000, length: 0x9000, adjust: Self.adjust)
+        #expect(layout(set) == [[0x11000, 0x1000, 0x6000, 3]])
+    }
+
+    @Test func carveErrorsChangeNothing() throws {
+        var set = try threePages()
+        #expect(throws: SysError.misaligned) { try set.carve(start: 0x10800, length: 0x1000, adjust: Self.adjust) }
+        #expect(throws: SysError.invalidArgument) { try set.carve(start: 0x10000, length: 0, adjust: Self.adjust) }
+        #expect(throws: SysError.badAddress) { try set.carve(start: 0xffff_ffff_ffff_f000, length: 0x2000, adjust: Self.adjust) }
+        #expect(throws: SysError.notMapped) { try set.carve(start: 0x20000, length: 0x1000, adjust: Self.adjust) }
+        #expect(layout(set) == [[0x10000, 0x3000, 0x5000, 3]])
+    }
+
+    @Test func updateSplitsAndChanges() throws {
+        var set = try threePages()
+        try set.insert(start: 0x14000, length: 0x2000, payload: (0, 7))
+        let changed = try set.update(start: 0x11000, length: 0x4000, adjust: Self.adjust) { (p: inout Piece) in p.flags = 1 }
+        #expect(changed.map(\.start) == [0x11000, 0x14000])
+        #expect(layout(set) == [[0x10000, 0x1000, 0x5000, 3], [0x11000, 0x2000, 0x6000, 1],
+                                [0x14000, 0x1000, 0, 1], [0x15000, 0x1000, 0x1000, 7]])
+        #expect(throws: SysError.notMapped) { try set.update(start: 0x13000, length: 0x1000, adjust: Self.adjust) { _ in } }
+        #expect(set.overlapping(start: 0x10800, end: 0x14001).map(\.start) == [0x10000, 0x11000, 0x14000])
+    }
+
+    @Test func splitOutsideOrAtAnEdgeDoesNothing() throws {
+        var set = try threePages()
+        set.split(at: 0x10000, adjust: Self.adjust)
+        set.split(at: 0x13000, adjust: Self.adjust)
+        set.split(at: 0x20000, adjust: Self.adjust)
+        #expect(set.count == 1)
+        set.split(at: 0x12000, adjust: Self.adjust)
+        #expect(layout(set) == [[0x10000, 0x2000, 0x5000, 3], [0x12000, 0x1000, 0x7000, 3]])
+    }
+}

@@ -270,3 +270,23 @@ struct HostTableMemory: PageTableMemory {
         #expect(throws: SysError.badState) { try pt.unmap(virtual: 0xffff_8000_4000_0000) }
     }
 }
+
+/// PageTable.firstEntered: the walk that finds entered pages in a range, stepping over missing tables.
+@Suite struct PageTableRangeTests {
+    @Test func findsEnteredPagesOnly() throws {
+        var pt = try PageTable(memory: HostTableMemory())
+        let pages: [UInt64] = [0x40_0000, 0x40_2000, 0x7f_0000_0000, 0x5000_0000_0000]
+        for p in pages { try pt.map(virtual: p, physical: 0x20_0000, flags: [.read], cache: .writeBack, user: true) }
+        var found: [UInt64] = []
+        var next: UInt64 = 0
+        while let p = pt.firstEntered(from: next, to: userAddressLimit) {
+            found.append(p)
+            next = p + pageSize
+        }
+        #expect(found == pages)
+        #expect(pt.firstEntered(from: 0x40_1000, to: 0x40_2000) == nil)
+        #expect(pt.firstEntered(from: 0x40_0fff, to: 0x40_1000) == 0x40_0000)
+        #expect(pt.firstEntered(from: 0x40_3000, to: 0x7f_0000_0000) == nil)
+        #expect(pt.firstEntered(from: 0x40_3000, to: 0x7f_0000_1000) == 0x7f_0000_0000)
+    }
+}

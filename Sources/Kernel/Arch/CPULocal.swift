@@ -1,5 +1,4 @@
-// Per-CPU data, the syscall MSRs, and the timer (the PIT for now; the APIC and HPET come with the
-// hardware issue).
+// Per-CPU data, the syscall MSRs, and the scheduler's timer (the local APIC timer).
 
 #if !KERNEL
 import ABI
@@ -45,19 +44,117 @@ enum SyscallEntry {
     }
 }
 
+/// The scheduler's timer: the local APIC timer, in TSC-deadline mode when CPUID.1:ECX[24] says the CPU
+/// has it, else one-shot with its rate (bus clock / 16) measured against the kernel clock (the TSC, itself
+/// measured against the HPET). Tickless: a running thread gets its time slice armed (or the next timeout
+/// when that is sooner); the idle CPU arms only for `Timeouts.nextDeadline()`, or nothing at all.
+/// Guarded by: interrupts off, boot CPU only (per-CPU when other CPUs run threads).
 enum Timer {
-    static let hz: UInt32 = 100
-    static let vector = 32
+    /// One time slice: a tick of Scheduler.tick().
+    static let sliceNanoseconds: UInt64 = 10_000_000
+    static let deadlineMSR: UInt32 = 0x6E0
+    static let calibrationNanoseconds: UInt64 = 20_000_000
 
-    /// PIT channel 0, rate generator at `hz`, on IRQ 0 (vector 32 after the PIC remap).
+    static private(set) var tscDeadline = false
+    /// One-shot mode: timer counts per second (divide by 16).
+    static private(set) var apicFrequency: UInt64 = 0
+    /// Set by start(); the in-kernel tests set it for a moment to try the idle and slice arming.
+    static var started = false
+    /// Whether what is armed is a running thread's slice (not the idle deadline or nothing).
+    static private(set) var sliceArmed = false
+    /// Timer interrupts taken, and idle waits with nothing armed (tickless idle at work).
+    static private(set) var interrupts: UInt64 = 0
+    static private(set) var idleWithoutTimer: UInt64 = 0
+
+    /// Chooses the mode and programs the LVT (still nothing armed). After TSC.initialize.
     static func initialize() {
-        let divisor = 1_193_182 / hz
-        port_out8(0x43, 0x34)
-        port_out8(0x40, UInt8(truncatingIfNeeded: divisor))
-        port_out8(0x40, UInt8(truncatingIfNeeded: divisor >> 8))
-        InterruptLines.unmask(gsi: gsi)
+        tscDeadline = cpuid_register(1, 0, 2) & (1 << 24) != 0
+        if tscDeadline {
+            LAPIC.write(LAPIC.Register.lvtTimer, (2 << 17) | UInt32(LocalAPICVector.timer))
+        } else {
+            LAPIC.write(LAPIC.Register.divideConfiguration, 0x3)      // divide by 16
+            apicFrequency = measureAPICTimer()
+            LAPIC.write(LAPIC.Register.lvtTimer, UInt32(LocalAPICVector.timer))   // one-shot
+        }
     }
 
-    /// The interrupt line the tick arrives on.
-    static let gsi: UInt32 = 0
+    /// Counts of the masked timer over calibrationNanoseconds of the clock.
+    private static func measureAPICTimer() -> UInt64 {
+        LAPIC.write(LAPIC.Register.lvtTimer, LAPIC.masked | UInt32(LocalAPICVector.timer))
+        LAPIC.write(LAPIC.Register.initialCount, UInt32.max)
+        let count = { UInt64(LAPIC.read(LAPIC.Register.currentCount)) }
+        let (c0, n0) = TSC.pairedRead(count, reference: Clock.nanoseconds, window: TSC.pairWindowNanoseconds)
+        var now = n0
+        while now - n0 < calibrationNanoseconds { cpu_pause(); now = Clock.nanoseconds() }
+        let (c1, n1) = TSC.pairedRead(count, reference: Clock.nanoseconds, window: TSC.pairWindowNanoseconds)
+        LAPIC.write(LAPIC.Register.initialCount, 0)
+        let f = TimeScale.frequency(counterDelta: c0 &- c1, referenceDelta: n1 - n0, referenceFrequency: 1_000_000_000)
+        guard f > 0 else { kernelPanic("timer: the local APIC timer does not count") }
+        return f
+    }
+
+    /// Starts scheduling: the first slice.
+    static func start() {
+        started = true
+        armSlice()
+    }
+
+    /// The timer interrupt: acknowledged, the next slice armed, then the scheduler's tick (which may
+    /// switch threads; switching to idle re-arms for idle).
+    static func interrupt() {
+        LAPIC.endOfInterrupt()
+        interrupts &+= 1
+        Timeouts.expire(now: Clock.nanoseconds())   // first, so that the slice is not armed for a passed deadline
+        armSlice()
+        Scheduler.tick()
+    }
+
+    /// A thread runs: its slice, or the next timeout when sooner.
+    static func armSlice() {
+        guard started else { return }
+        let end = Clock.nanoseconds() &+ sliceNanoseconds
+        arm(at: min(end, Timeouts.nextDeadline() ?? end))
+        sliceArmed = true
+    }
+
+    /// The CPU goes idle: only the next timeout, or no interrupt at all.
+    static func armIdle() {
+        guard started else { return }
+        sliceArmed = false
+        if let deadline = Timeouts.nextDeadline() {
+            arm(at: deadline)
+        } else {
+            stop()
+            idleWithoutTimer &+= 1
+        }
+    }
+
+    /// A timeout was added (Time/Timeouts.swift calls this): re-armed when it is sooner than what is
+    /// armed, so that it is not late by up to a slice while threads run.
+    static func deadlineAdded(_ deadline: UInt64) {
+        if started && deadline < armedDeadline { arm(at: deadline) }
+    }
+
+    /// What is armed (clock ns), UInt64.max for nothing.
+    static private(set) var armedDeadline = UInt64.max
+
+    /// An interrupt at `deadline` (clock ns; at once when past).
+    static func arm(at deadline: UInt64) {
+        armedDeadline = deadline
+        if tscDeadline {
+            write_msr(deadlineMSR, max(TSC.counter(atNanoseconds: deadline), 1))
+        } else {
+            let now = Clock.nanoseconds()
+            let ticks = deadline > now ? TimeScale.ticks(nanoseconds: deadline - now, frequency: apicFrequency) : 1
+            LAPIC.write(LAPIC.Register.initialCount, UInt32(clamping: max(ticks, 1)))
+        }
+    }
+
+    /// Nothing armed.
+    static func stop() {
+        armedDeadline = UInt64.max
+        if tscDeadline { write_msr(deadlineMSR, 0) } else { LAPIC.write(LAPIC.Register.initialCount, 0) }
+    }
+
+    static var modeName: StaticString { tscDeadline ? "TSC-deadline" : "one-shot" }
 }

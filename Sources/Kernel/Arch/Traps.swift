@@ -42,9 +42,12 @@ func kernelTrap(_ raw: UnsafeMutableRawPointer) {
     if fromUser && cpu_smap_enabled != 0 && read_rflags() & (1 << 18) != 0 {
         kernelPanic("RFLAGS.AC set in the kernel after an entry from user mode: SMAP lifted (traps.S clac)")
     }
-    if vector == Timer.vector {
-        InterruptLines.endOfInterrupt(gsi: Timer.gsi)
-        Scheduler.tick()
+    if vector == LocalAPICVector.timer {
+        Timer.interrupt()
+        return
+    }
+    if vector == LocalAPICVector.spurious {
+        LAPIC.spuriousInterrupts += 1      // no EOI for a spurious interrupt
         return
     }
     if let gsi = InterruptLines.gsi(vector: vector) {

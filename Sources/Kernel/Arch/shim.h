@@ -56,6 +56,14 @@ static inline uint32_t cpuid_eax(uint32_t leaf, uint32_t subleaf) { uint32_t a, 
 static inline uint32_t cpuid_ebx(uint32_t leaf, uint32_t subleaf) { uint32_t a, b, c, d; __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(subleaf)); return b; }
 static inline void write_msr(uint32_t msr, uint64_t v) { __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))); }
 
+// Device registers through an uncached mapping: volatile accesses of exactly this width.
+static inline uint32_t mmio_read32(uint64_t address) { return *(volatile uint32_t *)address; }
+static inline void mmio_write32(uint64_t address, uint32_t value) { *(volatile uint32_t *)address = value; }
+static inline uint64_t mmio_read64(uint64_t address) { return *(volatile uint64_t *)address; }
+static inline void mmio_write64(uint64_t address, uint64_t value) { *(volatile uint64_t *)address = value; }
+// Keeps the compiler from moving memory accesses across this point.
+static inline void compiler_barrier(void) { __asm__ volatile("" ::: "memory"); }
+
 // Loads a GDT or IDT from a 10-byte pseudo-descriptor (limit, base).
 static inline void load_gdt(const void *pointer) { __asm__ volatile("lgdt (%0)" :: "r"(pointer) : "memory"); }
 static inline void load_idt(const void *pointer) { __asm__ volatile("lidt (%0)" :: "r"(pointer) : "memory"); }

@@ -56,12 +56,16 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     Heap.usePhysicalMemory = true
     // After the heap moved to the PMM: the plan's page list outgrows the boot pool on large machines.
     DirectMap.extend(DirectMapPlan.managedMap(boot.memoryMap).map)
+    // The share counts cover every page the PMM hands out (up to PMM.highestAddress, above 4 GiB too);
+    // after the extension, so the table is reachable wherever it lands.
+    SharedPages.initialize()
     logMemory()
     TLB.initialize(off: Kernel.commandLine.value(of: KernelWord.pcid.name, is: "off"))
     ACPIBoot.initialize()
     Tracker.initialize()
     PerCPU.initialize()
     SyscallEntry.initialize()
+    Platform.initialize()
     Scheduler.initialize()
 
     if Kernel.commandLine.has(.test) {
@@ -97,7 +101,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
         exitQEMU(.panic)
     }
     Log.info("kernel: root process started")
-    Timer.initialize()
+    Timer.start()
     Scheduler.idleLoop()
 }
 

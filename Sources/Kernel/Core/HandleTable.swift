@@ -120,6 +120,13 @@ public struct HandleTable<Object> {
         return try insert(source.object, rights: rights)
     }
 
+    /// Calls `body` with the object of every open handle (in slot order), changing nothing.
+    public func forEachObject(_ body: (Object) -> Void) {
+        for index in slots.indices {
+            if let object = slots[index].object { body(object) }
+        }
+    }
+
     /// Closes every handle (process teardown) and returns the objects they held, one per handle.
     public mutating func removeAll() -> [Object] {
         var objects: [Object] = []

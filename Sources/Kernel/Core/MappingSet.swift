@@ -35,6 +35,11 @@ public struct MappingSet<Payload> {
         return result
     }
 
+    /// Calls `body` with every mapping, by address, without copying the set.
+    public func forEach(_ body: (Mapping) -> Void) {
+        for e in entries { body(e.mapping) }
+    }
+
     /// The number of mappings that start at or below `address`: the insertion point of a mapping
     /// starting just above it; the mapping before it is the only one that can contain `address`.
     func partition(_ address: UInt64) -> Int {
@@ -85,6 +90,76 @@ public struct MappingSet<Payload> {
         for i in first..<last { removed.append(entries[i].mapping) }
         entries.removeSubrange(first..<last)
         return removed
+    }
+
+    /// The number of mappings that start below `address` (the index of the first starting at or above it).
+    func lowerBound(_ address: UInt64) -> Int {
+        var low = 0, high = entries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid].start < address { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The mappings that overlap [start, end), by address, uncut.
+    public func overlapping(start: UInt64, end: UInt64) -> [Mapping] {
+        var result: [Mapping] = []
+        var index = max(partition(start) - 1, 0)
+        while index < entries.count && entries[index].start < end {
+            if entries[index].end > start { result.append(entries[index].mapping) }
+            index += 1
+        }
+        return result
+    }
+
+    /// Cuts the mapping that contains `address` strictly inside it in two at `address`; the upper half's
+    /// payload is `adjust(payload, address - start)` (for the kernel: the Frame offset moves on).
+    public mutating func split(at address: UInt64, adjust: (Payload, UInt64) -> Payload) {
+        let index = partition(address)
+        guard index > 0 else { return }
+        let e = entries[index - 1]
+        guard e.start < address, address < e.end else { return }
+        entries[index - 1].length = address - e.start
+        entries.insert(Entry(start: address, length: e.end - address, payload: adjust(e.payload, address - e.start)),
+                       at: index)
+    }
+
+    /// Removes every mapped page in [start, start + length), splitting the mappings the range cuts, and
+    /// returns the pieces removed by address; .notMapped (and nothing changes) when no page is mapped there.
+    public mutating func carve(start: UInt64, length: UInt64,
+                               adjust: (Payload, UInt64) -> Payload) throws(SysError) -> [Mapping] {
+        let end = try MappingSet.checkedEnd(start: start, length: length)
+        guard !overlapping(start: start, end: end).isEmpty else { throw .notMapped }
+        split(at: start, adjust: adjust)
+        split(at: end, adjust: adjust)
+        let first = lowerBound(start)
+        var last = first
+        while last < entries.count && entries[last].start < end { last += 1 }
+        var removed: [Mapping] = []
+        for i in first..<last { removed.append(entries[i].mapping) }
+        entries.removeSubrange(first..<last)
+        return removed
+    }
+
+    /// Applies `change` to the payload of every mapped page in [start, start + length), splitting the
+    /// mappings the range cuts; .notMapped (and nothing changes) when no page is mapped there. Returns the
+    /// pieces changed (their new payloads).
+    @discardableResult
+    public mutating func update(start: UInt64, length: UInt64, adjust: (Payload, UInt64) -> Payload,
+                                change: (inout Payload) -> Void) throws(SysError) -> [Mapping] {
+        let end = try MappingSet.checkedEnd(start: start, length: length)
+        guard !overlapping(start: start, end: end).isEmpty else { throw .notMapped }
+        split(at: start, adjust: adjust)
+        split(at: end, adjust: adjust)
+        var changed: [Mapping] = []
+        var index = lowerBound(start)
+        while index < entries.count && entries[index].start < end {
+            change(&entries[index].payload)
+            changed.append(entries[index].mapping)
+            index += 1
+        }
+        return changed
     }
 
     public func find(containing address: UInt64) -> Mapping? {

@@ -192,6 +192,28 @@ public struct PageTable<M: PageTableMemory> {
         return (base | (virtual & (pageBytes - 1)), bits.flags, bits.cache, bits.user)
     }
 
+    /// The lowest page address in [from, to) with an entry (4 KiB or large), stepping over missing tables
+    /// whole, so that a sparse range of any size costs what is entered in it; nil when there is none.
+    public func firstEntered(from: UInt64, to: UInt64) -> UInt64? {
+        var virtual = from & ~(pageSize - 1)
+        walk: while virtual < to {
+            var table = root
+            for level in stride(from: 3, through: 0, by: -1) {
+                let entry = memory.entries(table)[PageTable.index(virtual, level: level)]
+                if entry & PageEntry.present == 0 {
+                    let span = pageSize << (9 * UInt64(level))
+                    let (next, overflow) = (virtual & ~(span - 1)).addingReportingOverflow(span)
+                    if overflow { return nil }
+                    virtual = next
+                    continue walk
+                }
+                if level == 0 || (level < 3 && entry & PageEntry.largePage != 0) { return virtual }
+                table = entry & PageEntry.addressMask
+            }
+        }
+        return nil
+    }
+
     /// Removes a 4 KiB mapping and returns its physical address; intermediate tables left empty are
     /// freed (except the shared kernel-half PDPTs). .notMapped when nothing is mapped there, .badState
     /// when the address lies in a large page.

@@ -96,6 +96,26 @@ public struct PageTree<M: PageTableMemory> {
         count += 1
     }
 
+    /// Swaps the page held at `index` for `page` (non-zero) and returns the old one (copy on write);
+    /// .notMapped when no page is held there.
+    @discardableResult
+    public mutating func replace(_ page: UInt64, at index: UInt64) throws(SysError) -> UInt64 {
+        guard page != 0 else { throw .invalidArgument }
+        guard index < PageTree.capacity(height: height) else { throw .notMapped }
+        var node = root
+        var level = height
+        while level > 1 {
+            node = memory.entries(node)[PageTree.slot(index, level: level)]
+            if node == 0 { throw .notMapped }
+            level -= 1
+        }
+        let leaf = memory.entries(node) + PageTree.slot(index, level: 1)
+        guard leaf.pointee != 0 else { throw .notMapped }
+        let old = leaf.pointee
+        leaf.pointee = page
+        return old
+    }
+
     /// Adds root levels until `index` is covered (the old root becomes slot 0 of the new one).
     mutating func grow(toCover index: UInt64) throws(SysError) {
         if root == 0 {
@@ -173,12 +193,26 @@ public struct PageTree<M: PageTableMemory> {
         visit(root, level: height, base: 0, body)
     }
 
-    func visit(_ node: UInt64, level: Int, base: UInt64, _ body: (UInt64, UInt64) -> Void) {
+    /// Calls `body` with each held page whose index is in [lower, upper), in index order; subtrees
+    /// outside the range are not visited (a range of a huge sparse tree costs what it holds).
+    public func forEach(from lower: UInt64, to upper: UInt64, _ body: (UInt64, UInt64) -> Void) {
+        guard root != 0, lower < upper else { return }
+        visit(root, level: height, base: 0, lower: lower, upper: upper, body)
+    }
+
+    func visit(_ node: UInt64, level: Int, base: UInt64, lower: UInt64 = 0, upper: UInt64 = .max,
+               _ body: (UInt64, UInt64) -> Void) {
         let entries = memory.entries(node)
         let childSpan: UInt64 = level == 1 ? 1 : PageTree.capacity(height: level - 1)
         for i in 0..<512 where entries[i] != 0 {
             let childBase = base + UInt64(i) * childSpan
-            if level == 1 { body(childBase, entries[i]) } else { visit(entries[i], level: level - 1, base: childBase, body) }
+            if childBase >= upper { return }
+            if childBase + childSpan <= lower { continue }
+            if level == 1 {
+                body(childBase, entries[i])
+            } else {
+                visit(entries[i], level: level - 1, base: childBase, lower: lower, upper: upper, body)
+            }
         }
     }
 }

@@ -106,7 +106,9 @@ extension KernelTests {
         let flags: MapFlags = exec ? [.read, .exec] : [.read, .write]
         guard (try? vmem.map(frame: frame, frameOffset: 0, address: page, length: pageSize, flags: flags,
                              cache: .writeBack, ownerProcess: 1, ownerHandle: 1)) != nil,
-              let physical = try? vmem.resolve(page, write: false) else { return check(false, "map failed") }
+              // The Frame's own page (`unshare`): a plain read would enter the shared zero page, which the
+              // bytes below must not reach.
+              let physical = try? vmem.resolve(page, write: false, unshare: true) else { return check(false, "map failed") }
         let memory = KernelMemory.virtual(physical: physical)
         for (i, b) in bytes.enumerated() { memory.storeBytes(of: b, toByteOffset: i, as: UInt8.self) }
         let saved = read_cr3()

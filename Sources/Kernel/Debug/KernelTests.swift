@@ -43,7 +43,8 @@ enum KernelTests {
 
     /// Runs every test; true when all passed.
     static func run() -> Bool {
-        let tests = all + hardening
+        // Last: no test (nor the kernel under them) wrote through the shared zero page.
+        let tests = all + hardening + platformTests + [KernelTest(name: "objects.zero_page_still_zero", body: zeroPageStillZero)]
         Console.write("kernel tests: ")
         Console.writeDecimal(tests.count)
         Console.write(" tests\n")
@@ -237,16 +238,31 @@ enum KernelTests {
         let readOK = (try? withBytes(&out) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try frame.copy(offset: 3 * 4096 + 100, buffer: b, write: false)
         }) != nil
-        // One page, and the page tree's one node (a 4-page Frame's tree has a single level).
-        let oneTouched = frame.pagesHeld == 1 && PMM.freeCount == before - 2
+        // A read goes through the shared zero page: nothing allocated.
+        let readFree = frame.pagesHeld == 0 && PMM.freeCount == before
         let zeroed = out.allSatisfy { $0 == 0 }
+        // A write: one page, and the page tree's one node (a 4-page Frame's tree has a single level).
+        var word = [UInt8](repeating: 7, count: 8)
+        let writeOK = (try? withBytes(&word) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
+            try frame.copy(offset: 3 * 4096 + 100, buffer: b, write: true)
+        }) != nil
+        let oneTouched = writeOK && frame.pagesHeld == 1 && PMM.freeCount == before - 2
         var beyond = [UInt8](repeating: 0, count: 8)
         let refused = (try? withBytes(&beyond) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try frame.copy(offset: 4 * 4096 - 4, buffer: b, write: false)
         }) == nil
         return check(untouched, "creating a frame allocated pages") && check(readOK, "read failed")
-            && check(oneTouched, "reading one page did not allocate exactly one page and one tree node") && check(zeroed, "page not zeroed")
+            && check(readFree, "reading an untouched page allocated memory")
+            && check(oneTouched, "writing one page did not allocate exactly one page and one tree node") && check(zeroed, "page not zeroed")
             && check(refused, "a read past the end was accepted")
+    }
+
+    /// The shared zero page (entered read-only for every untouched anonymous page) holds only zeros.
+    static func zeroPageStillZero() -> Bool {
+        let words = KernelMemory.virtual(physical: SharedPages.zero).assumingMemoryBound(to: UInt64.self)
+        var nonzero = 0
+        for i in 0..<512 where words[i] != 0 { nonzero += 1 }
+        return check(SharedPages.zero != 0, "no zero page") && check(nonzero == 0, "the shared zero page was written")
     }
 
     static func vmemMapResolveUnmap() -> Bool {

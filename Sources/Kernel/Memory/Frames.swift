@@ -7,6 +7,9 @@ enum PMM {
     static var ignoredBytes: UInt64 = 0
     /// Frames under the allocator when it started (all usable memory it manages).
     static var managedFrames: Int { allocator?.totalUsableCount ?? 0 }
+    /// One past the highest usable physical address the allocator hands out (above 4 GiB too: the
+    /// page share counts of copy on write cover up to it).
+    static var highestAddress: UInt64 = 0
 
     /// Starts the allocator over all usable memory the direct map can reach. Its bitmap sits in low
     /// memory (the boot map's 4 GiB); kmain calls DirectMap.extend next, which maps the rest before any of
@@ -22,7 +25,8 @@ enum PMM {
         for module in boot.modules {
             reserved.append(PhysicalRange(start: module.start, length: module.end - module.start))
         }
-        let bytes = FrameAllocator.bitmapBytes(highestAddress: FrameAllocator.highestUsableAddress(map))
+        highestAddress = FrameAllocator.highestUsableAddress(map)
+        let bytes = FrameAllocator.bitmapBytes(highestAddress: highestAddress)
         guard let bitmap = FrameAllocator.placeBitmap(memoryMap: map, reserved: reserved, bytes: bytes,
                                                       below: DirectMapPlan.bootMapped) else {
             kernelPanic("no room for the physical memory bitmap")

@@ -56,8 +56,11 @@ final class IRQ {
     /// The IRQ object of each line, not retained (the object clears its entry as it goes).
     private static var lines = [Unmanaged<IRQ>?](repeating: nil, count: Int(ResourceKind.irq.limit))
 
-    /// Lines the kernel keeps: the timer's and the 8259 cascade.
-    static func isKernelLine(_ gsi: UInt32) -> Bool { gsi == Timer.gsi || gsi == 2 }
+    /// Lines the kernel keeps: the PIT's (ISA IRQ 0, through the MADT's override: GSI 2 on PCs). The
+    /// scheduler's timer is the local APIC's and no IOAPIC line is the tick any more, but the kernel
+    /// programs the PIT (channel 2 calibrates the clocks when there is no HPET), so its line is not given
+    /// out. The HPET raises no interrupt (only its main counter is used).
+    static func isKernelLine(_ gsi: UInt32) -> Bool { gsi == InterruptLines.gsi(isaIRQ: 0) }
 
     /// Whether `gsi` has an IRQ object.
     static func isTaken(_ gsi: UInt32) -> Bool { gsi < UInt32(lines.count) && lines[Int(gsi)] != nil }
@@ -96,14 +99,5 @@ final class IRQ {
         guard gsi < UInt32(lines.count), let irq = lines[Int(gsi)]?.takeUnretainedValue() else { return }
         irq.count &+= 1
         if let n = irq.notify { _ = IPC.notify(n, bits: irq.bits) }
-    }
-}
-
-extension InterruptLines {
-    /// The GSI of legacy ISA IRQ `irq`, or nil when there is no such line. On the 8259 GSI n is ISA IRQ n;
-    /// a controller with interrupt source overrides (the IOAPIC, MADT) must apply them here.
-    static func gsi(isaIRQ irq: UInt64) -> UInt32? {
-        guard irq < 16 else { return nil }
-        return vector(gsi: UInt32(irq)) != nil ? UInt32(irq) : nil
     }
 }

@@ -51,7 +51,9 @@ extension KernelObject {
             r.handleCount += 1
         case .ioPort(let io):
             io.opened(in: owner)
-        case .vmem, .frame, .reply, .sender, .notify, .resource, .irq:
+        case .frame(let f):
+            f.handleCount += 1
+        case .vmem, .reply, .sender, .notify, .resource, .irq:
             break
         }
     }
@@ -78,7 +80,10 @@ extension KernelObject {
             if r.handleCount == 0 { r.endpoint.close() }
         case .ioPort(let io):
             io.closed(in: owner)
-        case .vmem, .frame, .reply, .sender, .notify, .resource, .irq:
+        case .frame(let f):
+            f.handleCount -= 1
+            f.tellIfAlone()
+        case .vmem, .reply, .sender, .notify, .resource, .irq:
             break
         }
     }

@@ -9,7 +9,8 @@
 // process holding a handle to itself or to its own unstarted thread is finished, and emptying its table
 // breaks that cycle. `settle()` applies this rule whenever one of those counts drops.
 // Cycles through several processes' tables (two idle processes holding handles to each other) are not
-// found by these counts.
+// found by these counts: when an idle process keeps foreign handles after a count dropped, settle() runs
+// the reachability pass (Reachability.swift), which ends the processes no running process reaches.
 
 #if !KERNEL
 import ABI
@@ -97,6 +98,11 @@ final class Process {
     var exitCode: UInt64 = 0
     let exitWaiters = WaitQueue()
     var image: ProgramImage? = nil
+    /// The fault handler of the process's threads (fault_handler_set), when a thread has none of its own.
+    var faultSender: Sender? = nil
+    /// Its place in ProcessRegistry, and the last reachability pass that reached it.
+    var registryIndex = -1
+    var reachMark: UInt64 = 0
 
     // Resource limits (Limits.swift), kept apart from the lifecycle fields above.
     /// What this process and its descendants may hold and hold now; chained to the creator's account
@@ -112,9 +118,13 @@ final class Process {
         self.vmem = vmem
         ObjectCounter.live += 1
         handles.owner = self
+        ProcessRegistry.add(self)
     }
 
-    deinit { ObjectCounter.live -= 1 }
+    deinit {
+        ProcessRegistry.remove(self)
+        ObjectCounter.live -= 1
+    }
 
     /// Closes one handle of this process's table, handing back what it held.
     @discardableResult
@@ -135,7 +145,8 @@ final class Process {
 
     /// Finishes the process if it can never run again (see the top of this file).
     func settle() {
-        guard !exited, liveThreads == 0, foreignHandles == 0 else { return }
+        guard !exited, liveThreads == 0 else { return }
+        guard foreignHandles == 0 else { return Reachability.check() }
         if threads.isEmpty { finish() } else { kill(code: ExitCode.stopped) }
     }
 
@@ -143,6 +154,7 @@ final class Process {
     func finish() {
         guard !exited else { return }
         exited = true
+        faultSender = nil
         threads.removeAll()
         let objects = handles.table.removeAll()
         for object in objects { object.closed(in: self) }

@@ -142,6 +142,7 @@ final class Thread: IntrusiveQueueElement {
     }
 
     deinit {
+        faultFrame?.deallocate()
         ThreadRegistry.remove(registryEntry)
         KernelStacks.unmap(bottom: stackBottom)
         PMM.free(stackPhysical, count: Thread.stackPages)
@@ -168,8 +169,21 @@ final class Thread: IntrusiveQueueElement {
     }
 
     /// The register file in ABI order (RegisterIndex).
+    /// The fault handler bound to this thread (fault_handler_set), before its process's.
+    var faultSender: Sender? = nil
+    /// While the thread waits for its fault handler: its user registers at the fault (the trap frame
+    /// carries the fault message meanwhile). Allocated on the first fault sent to a handler.
+    var faultFrame: UnsafeMutablePointer<trap_frame>? = nil
+    var inFault = false
+
+    /// The thread's user registers: its trap frame, or the copy kept while it waits in a fault.
+    var userFrame: UnsafeMutablePointer<trap_frame> {
+        if inFault, let saved = faultFrame { return saved }
+        return frame
+    }
+
     func readRegisters() -> [UInt64] {
-        let f = frame.pointee
+        let f = userFrame.pointee
         return [f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13,
                 f.r14, f.r15, f.rip, f.rflags, 0, 0]
     }
@@ -180,11 +194,11 @@ final class Thread: IntrusiveQueueElement {
         guard r[RegisterIndex.rip.rawValue] < userAddressLimit, r[RegisterIndex.rsp.rawValue] < userAddressLimit else {
             throw .badAddress
         }
-        var f = frame.pointee
+        var f = userFrame.pointee
         f.rax = r[0]; f.rbx = r[1]; f.rcx = r[2]; f.rdx = r[3]; f.rsi = r[4]; f.rdi = r[5]; f.rbp = r[6]
         f.rsp = r[7]; f.r8 = r[8]; f.r9 = r[9]; f.r10 = r[10]; f.r11 = r[11]; f.r12 = r[12]; f.r13 = r[13]
         f.r14 = r[14]; f.r15 = r[15]; f.rip = r[16]
         f.rflags = (r[17] & 0xcd5) | 0x202
-        frame.pointee = f
+        userFrame.pointee = f
     }
 }

@@ -1,6 +1,8 @@
 // Vmem: an address space. It owns the user half of its page tables and the list of its mappings; the
 // kernel half (and the heap window, PML4 slot 255) is shared with every other address space.
-// Pages are entered into the page tables lazily, on the first fault or kernel access.
+// Pages are entered into the page tables lazily, on the first fault or kernel access. Unmapping and
+// protecting work on any page range: the mappings the range cuts are split (Core/MappingSet.swift).
+// Every page-table entry leaves through dropEntry, the one place that flushes the TLB.
 
 #if !KERNEL
 import ABI
@@ -21,8 +23,10 @@ struct KernelPageMemory: PageTableMemory {
 
 struct Mapping {
     let frame: Frame
-    let frameOffset: UInt64
-    let flags: MapFlags
+    var frameOffset: UInt64
+    var flags: MapFlags
+    /// The most flags vmem_protect may give (what the handle the mapping was made with allowed).
+    let maxFlags: MapFlags
     let cache: CacheMode
     /// The handle that backs the mapping (process id, handle value): one live mapping per handle.
     let ownerProcess: UInt64
@@ -43,6 +47,16 @@ final class Vmem {
     init() throws(SysError) {
         table = try PageTable(memory: KernelPageMemory())
         table.copyKernelEntries(from: Vmem.kernelRoot)
+        if TimePage.physical != 0 {
+            do throws(SysError) {
+                try table.map(virtual: TimePage.address, physical: TimePage.physical, flags: [.read], cache: .writeBack, user: true)
+            } catch {
+                table.destroyUserHalf()
+                table.memory.freeTable(table.root)
+                throw error
+            }
+        }
+        // The tag last: nothing above can fail after it is taken.
         tag = TLB.take()
         ObjectCounter.live += 1
     }
@@ -63,61 +77,125 @@ final class Vmem {
     var isActive: Bool { read_cr3() & ~UInt64(0xfff) == root }
 
     private func release(_ m: Mapping) {
-        m.frame.mappingCount -= 1
-        m.frame.mappingHandles.removeAll { $0.processID == m.ownerProcess && $0.handle == m.ownerHandle }
+        m.frame.detach(self)
+    }
+
+    /// The payload of the upper piece of a mapping split `delta` bytes in (one more piece of its Frame).
+    func upperPiece(_ m: Mapping, _ delta: UInt64) -> Mapping {
+        var upper = m
+        upper.frameOffset += delta
+        upper.frame.attach(self)
+        return upper
+    }
+
+    /// The page-aligned start of a free range of `length` bytes at or above `lower` (0: the default base).
+    func freeRange(length: UInt64, from lower: UInt64) throws(SysError) -> UInt64 {
+        guard length > 0, length % pageSize == 0 else { throw length == 0 ? .invalidArgument : .misaligned }
+        guard lower % pageSize == 0 else { throw .misaligned }
+        let base = lower == 0 ? VmemMapOptions.defaultBase : lower
+        guard base < userAddressLimit,
+              let start = mappings.firstFree(length: length, from: base, to: userAddressLimit) else { throw .outOfVirtualMemory }
+        return start
     }
 
     func map(frame: Frame, frameOffset: UInt64, address: UInt64, length: UInt64, flags: MapFlags, cache: CacheMode,
-             ownerProcess: UInt64, ownerHandle: UInt32) throws(SysError) {
+             ownerProcess: UInt64, ownerHandle: UInt32, maxFlags: MapFlags? = nil) throws(SysError) {
         guard address % pageSize == 0, length % pageSize == 0, frameOffset % pageSize == 0 else { throw .misaligned }
         guard length > 0 else { throw .invalidArgument }
         guard address >= pageSize, address < userAddressLimit, length <= userAddressLimit - address else { throw .badAddress }
+        guard address >= TimePage.address + pageSize || address + length <= TimePage.address else { throw .badAddress }
         guard frameOffset <= frame.size, length <= frame.size - frameOffset else { throw .invalidArgument }
-        if frame.mappingHandles.contains(where: { $0.processID == ownerProcess && $0.handle == ownerHandle }) {
-            throw .badState
-        }
+        if frame.isMapped(byProcess: ownerProcess, handle: ownerHandle) { throw .badState }
         try mappings.insert(start: address, length: length,
-                            payload: Mapping(frame: frame, frameOffset: frameOffset, flags: flags, cache: cache,
+                            payload: Mapping(frame: frame, frameOffset: frameOffset, flags: flags,
+                                             maxFlags: maxFlags ?? flags, cache: cache,
                                              ownerProcess: ownerProcess, ownerHandle: ownerHandle))
-        frame.mappingCount += 1
-        frame.mappingHandles.append((ownerProcess, ownerHandle, frameOffset + length))
+        frame.attach(self)
     }
 
+    /// Unmaps every mapped page of [address, address + length), splitting the mappings the range cuts;
+    /// .notMapped when none is mapped there.
     func unmap(address: UInt64, length: UInt64) throws(SysError) {
         guard address % pageSize == 0, length % pageSize == 0 else { throw .misaligned }
-        // Exactly one whole mapping.
-        guard let existing = mappings.find(containing: address), existing.start == address,
-              existing.length == length else { throw .notMapped }
-        let removed = try mappings.remove(start: address, length: length)
+        guard length > 0 else { throw .invalidArgument }
+        guard address < userAddressLimit, length <= userAddressLimit - address else { throw .badAddress }
+        let removed = try mappings.carve(start: address, length: length, adjust: upperPiece)
         for r in removed {
-            var page = r.start
-            while page < r.start + r.length {
-                if table.translate(page) != nil {
-                    _ = try? table.unmap(virtual: page)
-                    if isActive { invalidate_page(page) }
-                }
-                page += pageSize
-            }
+            dropEntries(from: r.start, to: r.start + r.length)   // flushes this space's tag when not running
             release(r.payload)
         }
-        // Entries of an address space not running now may still sit under its tag.
+    }
+
+    /// Sets the flags of every mapped page of [address, address + length), splitting the mappings the
+    /// range cuts: .accessDenied (and nothing changes) when a mapping's handle did not allow them.
+    func protect(address: UInt64, length: UInt64, flags: MapFlags) throws(SysError) {
+        guard address % pageSize == 0, length % pageSize == 0 else { throw .misaligned }
+        guard length > 0 else { throw .invalidArgument }
+        guard address < userAddressLimit, length <= userAddressLimit - address else { throw .badAddress }
+        let touched = mappings.overlapping(start: address, end: address + length)
+        guard !touched.isEmpty else { throw .notMapped }
+        guard touched.allSatisfy({ $0.payload.maxFlags.isSuperset(of: flags) }) else { throw .accessDenied }
+        let changed = try mappings.update(start: address, length: length, adjust: upperPiece, change: { (m: inout Mapping) in m.flags = flags })
+        // Entries refault with the new rights (and copy on write still applies).
+        for c in changed { dropEntries(from: c.start, to: c.start + c.length) }
+    }
+
+    /// Drops the page-table entry of the page at `page`, if any, and flushes it from the TLB: invlpg in
+    /// the running address space; in any other, its PCID tag's entries go (TLB.flush(tag:): INVPCID or
+    /// a stale mark that flushes at its next load; nothing without PCIDs, where every load flushes).
+    func dropEntry(_ page: UInt64) {
+        guard removeEntry(page) else { return }
         if !isActive { TLB.flush(tag: tag) }
     }
 
+    /// Drops every entry in [start, end), stepping over missing page tables; one tag flush at the end
+    /// when this address space is not running.
+    func dropEntries(from start: UInt64, to end: UInt64) {
+        var next = start
+        var dropped = false
+        while let page = table.firstEntered(from: next, to: end) {
+            if removeEntry(page) { dropped = true }
+            next = page + pageSize
+        }
+        if dropped && !isActive { TLB.flush(tag: tag) }
+    }
+
+    /// Removes the entry of `page` (invlpg when this address space runs); false when there was none.
+    private func removeEntry(_ page: UInt64) -> Bool {
+        guard table.translate(page) != nil else { return false }
+        _ = try? table.unmap(virtual: page)
+        if isActive { invalidate_page(page) }
+        return true
+    }
+
     /// Makes the page at `address` present for an access (faulting it in from its Frame); returns its
-    /// physical address, or throws .notMapped / .accessDenied when the access is not allowed. `kernel`:
-    /// the kernel will touch the page through the direct map, which device memory refuses.
-    func resolve(_ address: UInt64, write: Bool, exec: Bool = false, kernel: Bool = false) throws(SysError) -> UInt64 {
+    /// physical address, or throws .notMapped / .accessDenied when the access is not allowed. A read
+    /// enters a zero or shared page read-only; a write (or `unshare`: the Frame's own page is wanted, as
+    /// for a futex key) makes the Frame's page its own first (copy on write). `kernel`: the kernel will
+    /// touch the page through the direct map, which device memory refuses.
+    func resolve(_ address: UInt64, write: Bool, exec: Bool = false, unshare: Bool = false,
+                 kernel: Bool = false) throws(SysError) -> UInt64 {
         guard address < userAddressLimit else { throw .badAddress }
         guard let m = mappings.find(containing: address) else { throw .notMapped }
         if kernel && m.payload.frame.deviceBase != nil { throw .accessDenied }
         if write && !m.payload.flags.contains(.write) { throw .accessDenied }
         if exec && !m.payload.flags.contains(.exec) { throw .accessDenied }
         let page = address & ~(pageSize - 1)
-        if let present = table.translate(page) { return present.physical + address % pageSize }
-        let offset = page - m.start + m.payload.frameOffset
-        let physical = try m.payload.frame.page(Int(offset / pageSize))
-        try table.map(virtual: page, physical: physical, flags: m.payload.flags, cache: m.payload.cache, user: true)
+        if let present = table.translate(page), present.flags.contains(.write) || !(write || unshare) {
+            return present.physical + address % pageSize
+        }
+        let index = (page - m.start + m.payload.frameOffset) / pageSize
+        var flags = m.payload.flags
+        let physical: UInt64
+        if write || unshare {
+            physical = try m.payload.frame.writablePage(index)
+        } else {
+            let readable = try m.payload.frame.readablePage(index)
+            physical = readable.physical
+            if !readable.exclusive { flags.remove(.write) }
+        }
+        dropEntry(page)
+        try table.map(virtual: page, physical: physical, flags: flags, cache: m.payload.cache, user: true)
         return physical + address % pageSize
     }
 
@@ -126,8 +204,9 @@ final class Vmem {
         guard address < userAddressLimit, UInt64(buffer.count) <= userAddressLimit - address else { throw .badAddress }
         try copyByPage(from: address, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
             do throws(SysError) { return try resolve(at, write: write, kernel: true) } catch {
-                // Running out of memory or over a limit is said as such; any other refusal is a bad address.
-                throw error == .outOfMemory || error == .limitExceeded ? error : .badAddress
+                // Running out of memory, over a limit or a page its pager has not supplied is said as such;
+                // any other refusal is a bad address.
+                throw error == .outOfMemory || error == .limitExceeded || error == .notSupplied ? error : .badAddress
             }
         }
     }

@@ -1,5 +1,6 @@
 // The scheduler: priorities 0...31, round robin within a priority (a RunQueue from Core), a time slice
-// of one timer tick, an idle thread that halts. The kernel runs with interrupts off; user code and the
+// of one timer tick (Timer.sliceNanoseconds, armed when a thread starts running), an idle thread that
+// halts with only the next timeout armed. The kernel runs with interrupts off; user code and the
 // idle thread are preempted by the timer. One run queue today; per-CPU queues later (the RunQueue is
 // self-contained for that).
 //
@@ -87,6 +88,8 @@ enum Scheduler {
         current = next
         PerCPU.setKernelStack(next.stackTop)
         if next.process !== previous.process { IOBitmap.load(next.process) }
+        // Tickless: a thread gets a time slice when it runs after the CPU was idle (see idleLoop).
+        if next !== idle && !Timer.sliceArmed { Timer.armSlice() }
         // The idle thread runs on the kernel's own page tables, so that a dying process's tables are never
         // the loaded ones when they are freed.
         let root = next.addressSpaceRoot
@@ -224,7 +227,12 @@ enum Scheduler {
     /// The idle loop: kmain ends here. Runs whatever is ready, else halts until the next interrupt.
     static func idleLoop() -> Never {
         while true {
-            if !ready.isEmpty || hasDying { schedule() } else { cpu_idle() }
+            if !ready.isEmpty || hasDying {
+                schedule()
+            } else {
+                Timer.armIdle()     // tickless: only the next timeout wakes an idle CPU
+                cpu_idle()
+            }
         }
     }
 

@@ -37,7 +37,9 @@ extension Syscalls {
         let line: UInt32?
         switch numbering {
         case .gsi: line = a.a1 < ResourceKind.irq.limit && InterruptLines.vector(gsi: UInt32(a.a1)) != nil ? UInt32(a.a1) : nil
-        case .isa: line = InterruptLines.gsi(isaIRQ: a.a1)
+        case .isa:      // the MADT's override, else the same number (InterruptLines, Core/InterruptRouting)
+            let gsi = a.a1 < 16 ? InterruptLines.gsi(isaIRQ: UInt8(a.a1)) : nil
+            line = gsi.flatMap { $0 < ResourceKind.irq.limit && InterruptLines.vector(gsi: $0) != nil ? $0 : nil }
         }
         guard let gsi = line, r.range.covers(.irq, base: UInt64(gsi), size: 1) else { throw .outOfRange }
         guard !IRQ.isKernelLine(gsi), !IRQ.isTaken(gsi) else { throw .inUse }

@@ -131,12 +131,18 @@ enum Syscalls {
         case .threadSetIPCBuffer: return try threadSetIPCBuffer(a.a0, a.a1)
         case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
+        case .clockGet: return Clock.nanoseconds()
         case .resourceCreate: return try resourceCreate(a)
         case .ioportCreate: return try ioportCreate(a)
         case .irqCreate: return try irqCreate(a)
         case .irqBind: return try irqBind(a)
         case .irqAck: return try irqAck(a.a0)
         case .frameCreatePhysical: return try frameCreatePhysical(a)
+        case .frameClone: return try frameClone(a.a0, a.a1, a.a2)
+        case .vmemProtect: return try vmemProtect(a.a0, a.a1, a.a2, a.a3)
+        case .faultHandlerSet: return try faultHandlerSet(a.a0, a.a1)
+        case .frameCreatePaged: return try frameCreatePaged(a.a0, a.a1, a.a2)
+        case .frameSupply: return try frameSupply(a.a0, a.a1, a.a2, a.a3)
         }
     }
 
@@ -342,8 +348,8 @@ enum Syscalls {
     static func threadRegisters(_ raw: UInt64, _ address: UInt64, _ length: UInt64, write: Bool) throws(SysError) -> UInt64 {
         let t = try thread(raw, write ? .write : .read)
         guard length == UInt64(RegisterIndex.count * 8) else { throw .invalidArgument }
-        // Only a thread that is not running user code: never started, or ended.
-        guard t.state == .created || t.state == .dead else { throw .badState }
+        // Only a thread that is not running user code: never started, ended, or waiting for its fault handler.
+        guard t.state == .created || t.state == .dead || t.inFault else { throw .badState }
         if write {
             let bytes = try copyIn(address, length)
             var values = [UInt64](repeating: 0, count: RegisterIndex.count)
@@ -357,6 +363,23 @@ enum Syscalls {
             var bytes: [UInt8] = []
             for v in t.readRegisters() { for b in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * b))) } }
             try copyOut(&bytes, to: address)
+        }
+        return 0
+    }
+
+    static func faultHandlerSet(_ target: UInt64, _ senderHandle: UInt64) throws(SysError) -> UInt64 {
+        let entry = try process.handles.lookup(try handleValue(target))
+        guard entry.object.type == .process || entry.object.type == .thread else { throw .wrongType }
+        guard entry.rights.contains(.manage) else { throw .accessDenied }
+        var sender: Sender? = nil
+        if senderHandle != 0 {
+            guard case .sender(let s) = try object(senderHandle, .sender, .signal) else { throw .wrongType }
+            sender = s
+        }
+        switch entry.object {
+        case .process(let p): p.faultSender = sender
+        case .thread(let t): t.faultSender = sender
+        default: throw .wrongType
         }
         return 0
     }
@@ -378,16 +401,39 @@ enum Syscalls {
         let entry = try process.handles.lookup(frameHandle)
         guard case .frame(let f) = entry.object else { throw .wrongType }
         let flags = MapFlags(rawValue: UInt32(truncatingIfNeeded: a.a5 & 0xff))
-        guard a.a5 >> 16 == 0, flags.rawValue & ~0x7 == 0, let cache = CacheMode(rawValue: UInt8(truncatingIfNeeded: a.a5 >> 8)) else {
+        let anywhere = a.a5 & VmemMapOptions.anywhere != 0
+        guard (a.a5 & ~VmemMapOptions.anywhere) >> 16 == 0, flags.rawValue & ~0x7 == 0,
+              let cache = CacheMode(rawValue: UInt8(truncatingIfNeeded: a.a5 >> 8)) else {
             throw .invalidArgument
         }
         guard flags.contains(.read) || !flags.isEmpty else { throw .invalidArgument }
+        guard entry.rights.contains(mapRights(flags)) else { throw .accessDenied }
+        let address = anywhere ? try v.freeRange(length: a.a4, from: a.a2) : a.a2
+        try v.map(frame: f, frameOffset: a.a3, address: address, length: a.a4, flags: flags.union(.read), cache: cache,
+                  ownerProcess: process.id, ownerHandle: frameHandle, maxFlags: mapFlags(entry.rights))
+        return address
+    }
+
+    /// The handle rights a mapping with `flags` needs.
+    static func mapRights(_ flags: MapFlags) -> Rights {
         var needed: Rights = [.map, .read]
         if flags.contains(.write) { needed.insert(.write) }
         if flags.contains(.exec) { needed.insert(.exec) }
-        guard entry.rights.contains(needed) else { throw .accessDenied }
-        try v.map(frame: f, frameOffset: a.a3, address: a.a2, length: a.a4, flags: flags.union(.read), cache: cache,
-                  ownerProcess: process.id, ownerHandle: frameHandle)
+        return needed
+    }
+
+    /// The most a mapping made through a handle with `rights` may allow (vmem_protect's ceiling).
+    static func mapFlags(_ rights: Rights) -> MapFlags {
+        var flags: MapFlags = .read
+        if rights.contains(.write) { flags.insert(.write) }
+        if rights.contains(.exec) { flags.insert(.exec) }
+        return flags
+    }
+
+    static func vmemProtect(_ raw: UInt64, _ address: UInt64, _ length: UInt64, _ rawFlags: UInt64) throws(SysError) -> UInt64 {
+        let v = try vmem(raw, .map)
+        guard rawFlags & ~0x7 == 0 else { throw .invalidArgument }
+        try v.protect(address: address, length: length, flags: MapFlags(rawValue: UInt32(rawFlags)).union(.read))
         return 0
     }
 
@@ -410,6 +456,43 @@ enum Syscalls {
         guard size % pageSize == 0 else { throw .misaligned }
         guard size / pageSize <= Frame.maxPages else { throw .tooLarge }
         return try insertNew(.frame(try Frame(pageCount: size / pageSize, account: process.account)))
+    }
+
+    static func frameClone(_ raw: UInt64, _ offset: UInt64, _ size: UInt64) throws(SysError) -> UInt64 {
+        let value = try handleValue(raw)
+        let entry = try process.handles.lookup(value)
+        guard case .frame(let f) = entry.object else { throw .wrongType }
+        guard entry.rights.contains(.read) else { throw .accessDenied }
+        guard offset % pageSize == 0, size % pageSize == 0 else { throw .misaligned }
+        guard size > 0, offset <= f.size, size <= f.size - offset else { throw .invalidArgument }
+        try checkHandleLimit(process)
+        let copy = try f.clone(first: offset / pageSize, count: size / pageSize, account: process.account)
+        return UInt64(try process.handles.insert(.frame(copy), rights: entry.rights))
+    }
+
+    static func frameCreatePaged(_ size: UInt64, _ senderHandle: UInt64, _ notifyHandle: UInt64) throws(SysError) -> UInt64 {
+        guard case .sender(let pager) = try object(senderHandle, .sender, .signal) else { throw .wrongType }
+        var lastUser: Notify? = nil
+        if notifyHandle != 0 {
+            guard case .notify(let n) = try object(notifyHandle, .notify, .signal) else { throw .wrongType }
+            lastUser = n
+        }
+        guard size > 0 else { throw .invalidArgument }
+        guard size % pageSize == 0 else { throw .misaligned }
+        guard size / pageSize <= Frame.maxPages else { throw .tooLarge }
+        let f = try Frame(pageCount: size / pageSize, account: process.account)
+        f.pager = pager
+        f.lastUser = lastUser
+        return try insertNew(.frame(f))
+    }
+
+    static func frameSupply(_ raw: UInt64, _ offset: UInt64, _ sourceRaw: UInt64, _ sourceOffset: UInt64) throws(SysError) -> UInt64 {
+        let f = try frame(raw, .write)
+        let source = try frame(sourceRaw, .read)
+        guard offset % pageSize == 0, sourceOffset % pageSize == 0 else { throw .misaligned }
+        guard offset < f.size, sourceOffset < source.size else { throw .invalidArgument }
+        try f.supply(offset / pageSize, from: source, at: sourceOffset / pageSize)
+        return 0
     }
 
     static func frameSetSize(_ raw: UInt64, _ size: UInt64) throws(SysError) -> UInt64 {

@@ -298,7 +298,9 @@ enum Futex {
     static func key(_ address: UInt64) throws(SysError) -> UInt64 {
         guard address % 4 == 0 else { throw .misaligned }
         do {
-            return try Scheduler.current.process.vmem.resolve(address, write: false, kernel: true)
+            // The Frame's own page (not the zero page or a shared one), so that a later write keeps the key;
+            // never device memory (the kernel reads the word through the direct map).
+            return try Scheduler.current.process.vmem.resolve(address, write: false, unshare: true, kernel: true)
         } catch {
             throw .badAddress
         }

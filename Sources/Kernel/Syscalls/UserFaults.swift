@@ -1,4 +1,5 @@
-// CPU exceptions in user mode: a page fault inside a mapping is a lazily allocated page to fill in;
+// CPU exceptions in user mode: a page fault inside a mapping is a lazily allocated page to fill in, or a
+// write to a page entered read-only (zero or shared page: copy on write, Vmem.resolve);
 // anything else ends the faulting process with a report (cause, address, registers, and a markup stack
 // trace naming the process's ELF at its load address and the kernel's image), never the kernel.
 
@@ -16,8 +17,9 @@ enum UserFaults {
         if vector == UInt64(Vector.pageFault) {
             let error = frame.pointee.error
             let address = read_cr2()
-            // Not present: maybe a lazily filled page of a mapping that allows this access.
-            if error & 1 == 0 {
+            // Not present: maybe a lazily filled page of a mapping that allows this access. A write to a
+            // present page: maybe a zero or shared page under a writable mapping (copy on write).
+            if error & 1 == 0 || (error & 2 != 0 && error & 8 == 0) {
                 do throws(SysError) {
                     _ = try process.vmem.resolve(address, write: error & 2 != 0, exec: error & 16 != 0)
                     return
@@ -26,6 +28,17 @@ enum UserFaults {
                     Log.warn("user page fault: no memory to fill the page at \(hex: address) of process \(process.id)")
                 } catch .limitExceeded {
                     Log.warn("user page fault: the page at \(hex: address) of process \(process.id) is over its frames limit")
+                } catch .notSupplied {
+                    // A pager-backed Frame: ask its pager, then retry the access (or fail the fault).
+                    if let m = process.vmem.mappings.find(containing: address), let pager = m.payload.frame.pager,
+                       !thread.inFault {
+                        let offset = (address & ~(pageSize - 1)) - m.start + m.payload.frameOffset
+                        switch call(frame, thread: thread, sender: pager, label: PagerMessage.label,
+                                    words: (offset, 0, 0, 0), count: 1) {
+                        case .resume, .killed: return
+                        case .end: break
+                        }
+                    }
                 } catch {
                 }
             }
@@ -34,8 +47,51 @@ enum UserFaults {
             AccelCheck.userBreakpoint()
             return
         }
+        if let sender = thread.faultSender ?? process.faultSender, !thread.inFault {
+            switch sendToHandler(frame, thread: thread, sender: sender) {
+            case .resume: return
+            case .killed: return   // ended while waiting: it dies on its way out
+            case .end: break
+            }
+        }
         report(frame, thread: thread)
         process.kill(code: ExitCode.fault(vector: vector))
+    }
+
+    enum HandlerAnswer { case resume, end, killed }
+
+    /// Sends the fault to the thread's handler as an IPC call (the trap frame carries the message; the
+    /// user registers wait in thread.faultFrame, where thread_read/write_registers reach them) and puts
+    /// the registers back, as the handler left them, once it answered.
+    static func sendToHandler(_ frame: UnsafeMutablePointer<trap_frame>, thread: Thread, sender: Sender) -> HandlerAnswer {
+        let f = frame.pointee
+        return call(frame, thread: thread, sender: sender, label: FaultMessage.label,
+                    words: (f.vector, f.vector == UInt64(Vector.pageFault) ? read_cr2() : 0, f.error, f.rip), count: 4)
+    }
+
+    /// The faulting thread calls through `sender` with a message of `count` words while its user
+    /// registers wait in thread.faultFrame; they are put back once the call is answered, and the answer's
+    /// label (resume or not) decides.
+    static func call(_ frame: UnsafeMutablePointer<trap_frame>, thread: Thread, sender: Sender, label: UInt32,
+                     words: (UInt64, UInt64, UInt64, UInt64), count: Int) -> HandlerAnswer {
+        if thread.faultFrame == nil {
+            thread.faultFrame = UnsafeMutablePointer<trap_frame>.allocate(capacity: 1)
+        }
+        let saved = thread.faultFrame!
+        saved.pointee = frame.pointee
+        frame.pointee.rsi = IPCTag(words: count, label: label).raw
+        frame.pointee.rdx = words.0
+        frame.pointee.r10 = words.1
+        frame.pointee.r8 = words.2
+        frame.pointee.r9 = words.3
+        thread.inFault = true
+        let answered: Bool
+        do throws(SysError) { _ = try IPC.call(sender); answered = true } catch { answered = false }
+        let answer = IPCTag(raw: frame.pointee.rsi).label
+        thread.inFault = false
+        frame.pointee = saved.pointee
+        if thread.killed { return .killed }
+        return answered && answer == 0 ? .resume : .end
     }
 
     static func report(_ frame: UnsafeMutablePointer<trap_frame>, thread: Thread) {

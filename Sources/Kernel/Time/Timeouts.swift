@@ -31,6 +31,7 @@ enum Timeouts {
     /// Arms the current wait of `t` (blocked, or about to block) to end at `deadline`.
     static func arm(_ t: Thread, at deadline: UInt64) {
         queue.insert(t, deadline: deadline)
+        Timer.deadlineAdded(deadline)       // tickless: a deadline sooner than what is armed re-arms the timer
     }
 
     /// Disarms `t`'s deadline, if it has one (every wake goes through here; free when none is armed).

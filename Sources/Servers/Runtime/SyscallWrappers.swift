@@ -45,6 +45,12 @@ public func systemInfo(_ what: SystemInfo) throws(SysError) -> UInt64 {
     try syscall(.systemInfo, what.rawValue)
 }
 
+/// The kernel's monotonic clock in nanoseconds since boot, through the syscall (Clock.now() reads the
+/// same clock from the time page without one).
+public func clockGet() throws(SysError) -> UInt64 {
+    try syscall(.clockGet)
+}
+
 // MARK: handles
 
 /// The object type and rights behind a handle.
@@ -175,8 +181,22 @@ public func vmemMap(_ vmem: Handle, frame: Handle, address: UInt64, offset: UInt
     _ = try syscall(.vmemMap, vmem.word, frame.word, address, offset, length, rawFlags)
 }
 
+/// Maps [offset, offset + length) of a frame at an address the kernel chooses (the lowest free one at or
+/// above `from`; 0: the default base) and returns that address.
+public func vmemMapAnywhere(_ vmem: Handle, frame: Handle, from: UInt64 = 0, offset: UInt64 = 0, length: UInt64,
+                            flags: MapFlags, cache: CacheMode = .writeBack) throws(SysError) -> UInt64 {
+    try syscall(.vmemMap, vmem.word, frame.word, from, offset, length,
+                UInt64(flags.rawValue) | UInt64(cache.rawValue) << 8 | VmemMapOptions.anywhere)
+}
+
+/// Unmaps every mapped page of [address, address + length) (mappings it cuts are split).
 public func vmemUnmap(_ vmem: Handle, address: UInt64, length: UInt64) throws(SysError) {
     _ = try syscall(.vmemUnmap, vmem.word, address, length)
+}
+
+/// Sets the rights of every mapped page of [address, address + length) (never above the mapping handle's).
+public func vmemProtect(_ vmem: Handle, address: UInt64, length: UInt64, flags: MapFlags) throws(SysError) {
+    _ = try syscall(.vmemProtect, vmem.word, address, length, UInt64(flags.rawValue))
 }
 
 /// Copies from `address` in a vmem into the buffer.
@@ -194,6 +214,28 @@ public func vmemWrite(_ vmem: Handle, address: UInt64, from buffer: UnsafeRawBuf
 /// A frame of `size` bytes (a page multiple), zeroed lazily.
 public func frameCreate(size: UInt64) throws(SysError) -> Handle {
     Handle(try syscall(.frameCreate, size))
+}
+
+/// A copy-on-write Frame of [offset, offset + size) of `frame` (with the same handle rights).
+public func frameClone(_ frame: Handle, offset: UInt64 = 0, size: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.frameClone, frame.word, offset, size))
+}
+
+/// Binds a process's or thread's user faults to a handler: each becomes a call through `sender` (nil:
+/// unbind). See fault_handler_set in Sources/ABI/Syscalls.swift.
+public func faultHandlerSet(_ target: Handle, sender: Handle?) throws(SysError) {
+    _ = try syscall(.faultHandlerSet, target.word, sender?.word ?? 0)
+}
+
+/// A Frame of `size` bytes whose pages the pager behind `pager` supplies on faults (frame_create_paged);
+/// `lastUser` gets bit 1 whenever the Frame is down to one handle and no mapping.
+public func frameCreatePaged(size: UInt64, pager: Handle, lastUser: Handle? = nil) throws(SysError) -> Handle {
+    Handle(try syscall(.frameCreatePaged, size, pager.word, lastUser?.word ?? 0))
+}
+
+/// Fills the page at `offset` of a pager-backed Frame from the page at `sourceOffset` of `source`.
+public func frameSupply(_ frame: Handle, offset: UInt64, from source: Handle, sourceOffset: UInt64 = 0) throws(SysError) {
+    _ = try syscall(.frameSupply, frame.word, offset, source.word, sourceOffset)
 }
 
 public func frameGetSize(_ frame: Handle) throws(SysError) -> UInt64 {

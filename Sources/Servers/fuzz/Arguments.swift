@@ -69,13 +69,18 @@ extension Engine {
             a[1] = r.chance(70) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[2] = r.chance(60) ? UInt64(RegisterIndex.count * 8) : Values.length(&r)
         case .processSelf, .threadSelf, .threadYield, .vmemCreate, .vmemSelf, .receiverCreate, .replyCreate,
-             .notifyCreate, .threadExit:
+             .notifyCreate, .threadExit, .clockGet:
             break
         case .vmemMap: vmemMapArguments(&a)
-        case .vmemUnmap:
+        case .vmemUnmap, .vmemProtect:
+            // Any page range: in this process's own vmem kept inside the playground (the stack, the heap
+            // and the code lie outside it).
             a[0] = handle(Use(type: .vmem, right: .map))
-            a[1] = ownVmem(a[0]) ? playgroundOrKernel() : Values.mapAddress(&r)
+            let own = ownVmem(a[0])
+            a[1] = own ? playgroundOrKernel() : Values.mapAddress(&r)
             a[2] = r.chance(70) ? pageSize * (1 + r.below(16)) : Values.length(&r)
+            if own { a[2] = insidePlayground(a[1], a[2]) }
+            if call == .vmemProtect { a[3] = r.chance(80) ? r.below(8) : r.next() }
         case .vmemRead:
             a[0] = handle(Use(type: .vmem, right: .read)); a[1] = r.chance(50) ? Values.mapAddress(&r) : r.next()
             a[2] = Values.outPointer(&r); a[3] = Values.length(&r)
@@ -84,6 +89,23 @@ extension Engine {
             a[1] = ownVmem(a[0]) ? (r.chance(50) ? Values.scratchPointer(&r) : playgroundOrKernel()) : Values.mapAddress(&r)
             a[2] = r.chance(60) ? Values.scratchPointer(&r) : Values.hostilePointer(&r); a[3] = Values.length(&r)
         case .frameCreate: a[0] = Values.frameSize(&r, known: options.known)
+        case .faultHandlerSet:
+            // A real handler only for processes that run nothing (a bound fault waits for an answer that
+            // nobody here gives: this process, its children and its threads must fault as they always did).
+            a[0] = handle(Use(type: r.chance(50) ? .process : .thread, right: .manage))
+            let quiet = entry(a[0]).map { $0.type == .process && !$0.isSelf && !$0.runs } ?? false
+            a[1] = quiet && r.chance(70) ? handle(Use(type: .sender, right: .signal)) : r.chance(50) ? 0 : r.next() | 1 << 40
+        case .frameCreatePaged:
+            a[0] = Values.frameSize(&r, known: options.known); a[1] = handle(Use(type: .sender, right: .signal))
+            a[2] = r.chance(50) ? 0 : handle(Use(type: .notify, right: .signal))
+        case .frameSupply:
+            a[0] = handle(Use(type: .frame, right: .write)); a[2] = handle(Use(type: .frame, right: .read))
+            a[1] = r.chance(70) ? pageSize * r.below(8) : r.next()
+            a[3] = r.chance(70) ? pageSize * r.below(8) : r.next()
+        case .frameClone:
+            a[0] = handle(Use(type: .frame, right: .read))
+            a[1] = r.chance(60) ? pageSize * r.below(8) + (r.chance(20) ? r.below(pageSize) : 0) : r.next()
+            a[2] = r.chance(60) ? pageSize * (1 + r.below(8)) : Values.length(&r)
         case .frameGetSize: a[0] = handle(Use(type: .frame, right: .read))
         case .frameSetSize: a[0] = handle(Use(type: .frame, right: .manage)); a[1] = Values.frameSize(&r, known: options.known)
         case .frameRead, .frameWrite:
@@ -170,7 +192,19 @@ extension Engine {
         }
         a[3] = r.chance(70) ? 0 : r.chance(70) ? pageSize * r.below(16) : r.next()
         a[4] = r.chance(70) ? pageSize * (1 + r.below(16)) : Values.length(&r)
-        a[5] = r.chance(80) ? r.below(8) | r.below(8) << 8 : r.next()
+        a[5] = r.chance(80) ? r.below(8) | r.below(8) << 8 | (r.chance(20) ? VmemMapOptions.anywhere : 0) : r.next()
+        // A kernel-chosen address in this process's own vmem: searched from the playground, so the heap's
+        // growth and the guard pages stay free.
+        if ownVmem(a[0]) && a[5] & VmemMapOptions.anywhere != 0 { a[2] = Layout.playground }
+    }
+
+    /// A length that keeps [address, address + length) inside the playground when the address is a user
+    /// address (kernel and non-canonical ones keep any length: they are refused whole).
+    func insidePlayground(_ address: UInt64, _ length: UInt64) -> UInt64 {
+        let end = Layout.playground + Layout.playgroundSize
+        guard address < userAddressLimit else { return length }
+        guard address >= Layout.playground, address < end else { return 0 }
+        return min(length, end - address)
     }
 
     /// The device calls, on the narrowed Resources root gave this run (never the machine's): ranges
@@ -231,8 +265,8 @@ extension Engine {
         case .threadSelf:
             try? handleClose(Handle(value))                              // the main thread: never in the pool
         case .handleDuplicate, .processCreate, .processSelf, .threadCreate, .vmemCreate, .vmemSelf, .frameCreate,
-             .receiverCreate, .senderCreate, .replyCreate, .notifyCreate, .resourceCreate, .ioportCreate, .irqCreate,
-             .frameCreatePhysical:
+             .frameClone, .frameCreatePaged, .receiverCreate, .senderCreate, .replyCreate, .notifyCreate,
+             .resourceCreate, .ioportCreate, .irqCreate, .frameCreatePhysical:
             add(call, a, UInt32(truncatingIfNeeded: value))
         default: break
         }

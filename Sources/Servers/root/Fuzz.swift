@@ -55,7 +55,12 @@ func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
         return 1
     }
     // The fuzzer's image: a boot module `fuzz`, else bin/fuzz in the initfs (made before the baseline).
-    guard let (image, owned) = try? Programs.image(named: "fuzz", startup) else {
+    let found: (frame: Handle, owned: Bool)?
+    do throws(SysError) { found = try Programs.image(named: "fuzz", startup) } catch {
+        print("fuzz: the fuzz program's image: \(error.name)")
+        return 1
+    }
+    guard let (image, owned) = found else {
         print("fuzz: needs the fuzz program (a boot module, or bin/fuzz in the initfs)")
         return 1
     }
@@ -113,14 +118,14 @@ func fuzzOnce(_ image: Handle, seed: UInt64, count: UInt64, flags: [String]) -> 
 }
 
 /// Lets dying threads and processes be freed (root drops to the lowest priority and yields) until the
-/// figures equal `baseline` or 300 ticks (3 s) pass; the figures then.
+/// figures equal `baseline` or 3 s pass on the clock; the figures then.
 @discardableResult
 func settle(until baseline: KernelFigures) -> KernelFigures {
     let me = try? threadSelf()
     if let me { try? threadSetPriority(me, 0) }
-    let start = (try? systemInfo(.ticks)) ?? 0
+    let start = Clock.now()
     var now = KernelFigures.now()
-    while !now.matches(baseline), ((try? systemInfo(.ticks)) ?? start) < start + 300 {
+    while !now.matches(baseline), Clock.now() - start < 3_000_000_000 {
         threadYield()
         now = KernelFigures.now()
     }

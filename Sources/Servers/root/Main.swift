@@ -51,9 +51,17 @@ func runExitBenchmark(_ startup: Startup, threads: Substring) -> Int32 {
     }
 }
 
-/// `bench`: the IPC benchmark pair, server and client in separate processes (Sources/Servers/ipcbench).
+/// `bench`: the copy-on-write and pager faults (systest's `framebench`), then the IPC benchmark pair,
+/// server and client in separate processes (Sources/Servers/ipcbench).
 func runBenchmarks(_ startup: Startup) -> Int32 {
     do throws(SysError) {
+        if let (image, owned) = try Programs.image(named: "systest", startup) {
+            defer { if owned { try? handleClose(image) } }
+            let frames = try Spawn.start(image: image, name: "systest", commandLine: "framebench")
+            if try frames.wait() != 0 { print("root: bench: systest framebench failed") }
+        } else {
+            print("root: bench: no bin/systest for the frame figures")
+        }
         guard let (image, owned) = try Programs.image(named: "ipcbench", startup) else {
             print("root: bench needs ipcbench (a boot module, or bin/ipcbench in the initfs)")
             return 1

@@ -167,8 +167,10 @@ func testIOPortClosedTakesPortsBack() throws(SysError) {
 func testIRQErrors() throws(SysError) {
     let notify = try notifyCreate()
     defer { closeAll(notify) }
-    expectError(.inUse, "irq_create of the timer's line") { () throws(SysError) in try irqCreate(machineResource, 0) }
-    expectError(.inUse, "irq_create of the 8259 cascade") { () throws(SysError) in try irqCreate(machineResource, 2) }
+    // The kernel keeps the PIT's line (ISA IRQ 0); the MADT's override puts it on GSI 2, so asking by GSI
+    // is refused too (the 8259 cascade no longer exists: the 8259s are masked for good).
+    expectError(.inUse, "irq_create of ISA IRQ 0 (the PIT's line)") { () throws(SysError) in try irqCreate(machineResource, 0, .isa) }
+    expectError(.inUse, "irq_create of GSI 2 (ISA IRQ 0 through the override)") { () throws(SysError) in try irqCreate(machineResource, 2) }
     expectError(.outOfRange, "irq_create of GSI 200") { () throws(SysError) in try irqCreate(machineResource, 200) }
     expectError(.outOfRange, "irq_create of ISA IRQ 16") { () throws(SysError) in try irqCreate(machineResource, 16, .isa) }
     expectError(.invalidArgument, "irq_create with numbering 2") { () throws(SysError) in
@@ -185,10 +187,10 @@ func testIRQErrors() throws(SysError) {
     if let again { closeAll(again) }
 }
 
-/// Polls `notify` (yielding) until it has bits or about 2 s of ticks pass; the bits (0 on time-out).
+/// Polls `notify` (yielding) until it has bits or 2 s pass on the clock; the bits (0 on time-out).
 func pollNotify(_ notify: Handle) throws(SysError) -> UInt64 {
-    let start = try systemInfo(.ticks)
-    while try systemInfo(.ticks) < start + 200 {
+    let start = Clock.now()
+    while Clock.now() - start < 2_000_000_000 {
         let bits = try notifyPoll(notify)
         if bits != 0 { return bits }
         threadYield()
@@ -216,8 +218,8 @@ func testIRQRTCPeriodic() throws(SysError) {
     check(first == 0x100, "the first RTC interrupt gave bits \(hex(first)), expected 0x100")
     check(CMOS.read(CMOS.registerC) & 0x40 != 0, "register C does not say periodic interrupt")
     step("masked until acknowledged")
-    let start = try systemInfo(.ticks)
-    while try systemInfo(.ticks) < start + 5 { threadYield() }
+    let start = Clock.now()
+    while Clock.now() - start < 50_000_000 { threadYield() }
     check(try notifyPoll(notify) == 0, "a second interrupt arrived before irq_ack")
     step("after irq_ack")
     _ = CMOS.read(CMOS.registerC)
@@ -249,8 +251,10 @@ func testPhysicalFrameRefusedOverRAM() throws(SysError) {
 /// kernel copies, resizing and exec.
 func testPhysicalFrameDevices() throws(SysError) {
     step("HPET")
+    // 0 only on a machine without an ACPI HPET table (PlatformTests boots one; the other boots expect the
+    // HPET part to run).
     let hpetAddress = try systemInfo(.hpetAddress)
-    check(hpetAddress != 0, "system_info gives no HPET address")
+    if hpetAddress == 0 { print("devices: no HPET address (no ACPI HPET table): the HPET part is skipped") }
     if hpetAddress != 0 {
         let hpet = try frameCreatePhysical(machineResource, address: hpetAddress & ~(pageSize - 1), size: pageSize)
         defer { closeAll(hpet) }
@@ -274,6 +278,13 @@ func testPhysicalFrameDevices() throws(SysError) {
     let back = pointer(text + 3998).load(as: UInt16.self)
     check(back == 0x1f21, "VGA text memory read back \(hex(UInt64(back)))")
     expectError(.badAddress, "debug_log from device memory") { () throws(SysError) in try debugLog(address: text, length: 4) }
+    // Never cloned or shared copy on write (as boot memory), never a pager's source.
+    expectError(.badState, "frame_clone of device memory") { () throws(SysError) in _ = try frameClone(vga, size: pageSize) }
+    let receiver = try receiverCreate()
+    let pager = try senderCreate(receiver)
+    let paged = try frameCreatePaged(size: pageSize, pager: pager)
+    expectError(.badState, "frame_supply from device memory") { () throws(SysError) in try frameSupply(paged, offset: 0, from: vga) }
+    closeAll(paged, pager, receiver)
     try vmemUnmap(Runtime.vmem, address: text, length: pageSize)
     step("ACPI root table")
     let root = try systemInfo(.acpiRootTable)
@@ -283,7 +294,7 @@ func testPhysicalFrameDevices() throws(SysError) {
     defer { closeAll(table) }
     let at = Scratch.take(pages: 1)
     try vmemMap(Runtime.vmem, frame: table, address: at, length: pageSize, flags: [.read], cache: .uncacheable)
-    let signature = pointer(at + root % pageSize).load(as: UInt32.self)
+    let signature = pointer(at + root % pageSize).loadUnaligned(as: UInt32.self)   // q35 puts it at an odd address
     check(signature == 0x5444_5352 || signature == 0x5444_5358, "the ACPI root table's signature is \(hex(UInt64(signature)))")
     try vmemUnmap(Runtime.vmem, address: at, length: pageSize)
 }

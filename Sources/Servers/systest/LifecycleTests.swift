@@ -141,6 +141,51 @@ func testSelfHandleFreed() throws(SysError) {
     }
 }
 
+/// Issue 9's soak (seed 529 of the fuzzer with `known`): idle processes holding handles to each other, a
+/// cycle across tables that the counts alone do not see, are freed once no running process reaches them;
+/// while a running process still reaches one of them, none is ended.
+func testIdleCycleFreed() throws(SysError) {
+    try checkNoLeak("two idle processes holding each other's process handle") { () throws(SysError) in
+        let a = try Child.create(code: Code.exit(0))
+        let b = try Child.create(code: Code.exit(0))
+        defer { a.close(); b.close() }
+        _ = try processGive(a.process, try handleDuplicate(b.process, rights: [.duplicate, .transfer, .wait]))
+        _ = try processGive(b.process, try handleDuplicate(a.process, rights: [.duplicate, .transfer, .wait]))
+    }
+    try checkNoLeak("a ring of three idle processes, through unstarted threads") { () throws(SysError) in
+        var ring = [try Child.create(code: Code.exit(0)), try Child.create(code: Code.exit(0)), try Child.create(code: Code.exit(0))]
+        defer { for c in ring { c.close() } }
+        for i in 0..<3 { try ring[i].spawn(start: false) }
+        for i in 0..<3 {
+            _ = try processGive(ring[i].process, try handleDuplicate(ring[(i + 1) % 3].thread, rights: [.duplicate, .transfer, .manage]))
+        }
+    }
+    step("a cycle still reached by this process")
+    try checkNoLeak("an idle cycle reached through a process handle, then dropped") { () throws(SysError) in
+        let a = try Child.create(code: Code.exit(0))
+        let b = try Child.create(code: Code.exit(0))
+        defer { a.close(); b.close() }
+        _ = try processGive(a.process, try handleDuplicate(b.process, rights: [.duplicate, .transfer, .wait]))
+        _ = try processGive(b.process, try handleDuplicate(a.process, rights: [.duplicate, .transfer, .wait]))
+        _ = try processGive(b.process, try notifyCreate())
+        let before = try systemInfo(.liveObjects)
+        try handleClose(b.process)                                     // b: still reached through a
+        check(try systemInfo(.liveObjects) == before, "an idle process reached through another was ended (its table emptied)")
+    }
+    try checkNoLeak("an idle cycle reached through an unstarted thread, which then runs") { () throws(SysError) in
+        let a = try Child.create(code: Code.exit(0))
+        var b = try Child.create(code: Code.exit(3))
+        defer { a.close(); b.close() }
+        try b.spawn(start: false)
+        _ = try processGive(a.process, try handleDuplicate(b.process, rights: [.duplicate, .transfer, .wait]))
+        _ = try processGive(b.process, try handleDuplicate(a.process, rights: [.duplicate, .transfer, .wait]))
+        try handleClose(a.process)
+        try handleClose(b.process)
+        try threadStart(b.thread)                                      // b was not ended: its thread runs
+        check(try threadWait(b.thread) == 3, "the thread of an idle process reached through its handle did not run")
+    }
+}
+
 /// Finding 8: threads killed while ready or blocked, at a priority that never runs while this thread
 /// does, free their process's memory (here 1 MiB, committed) before thread_stop returns. (A ready one has
 /// not run yet; a blocked one ran once, at this thread's priority, into notify_wait.)

@@ -3,12 +3,14 @@
 // protocol and its answers to malformed requests (InitfsTests.swift), and exits with 0 when every test
 // passed. init starts it when the kernel command line has `usertest` (etc/init.conf: `systest once exit
 // when=usertest`), and init ends with its exit code, then root with init's, which ends the run.
-// `exitbench=N` on its command line (root passes the kernel's) times one process exit of N threads.
+// `exitbench=N` on its command line (root passes the kernel's) times one process exit of N threads;
+// `framebench` prints the copy-on-write and pager fault figures for root's `bench`.
 
 let programName: StaticString = "systest"
 
 func programMain(_ startup: Startup) -> Int32 {
     if let threads = startup.value(ofKey: "exitbench") { return runExitBenchmark(threads: Int(threads) ?? 0) }
+    if startup.commandLine.split(separator: " ").contains("framebench") { return runFrameBenchmarks() }
     print("systest: running the userspace test suite")
     // The devices.* tests need the machine's Resource: root → init (grant:resource) → systest, as
     // init.conf's `resource` says. Without it they fail (invalidHandle), they are not skipped.
@@ -71,6 +73,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("lifecycle.unstarted_thread_freed", testUnstartedThreadFreed)
     run("lifecycle.last_running_thread_ends_process", testLastRunningThreadEndsProcess)
     run("lifecycle.self_handle_freed", testSelfHandleFreed)
+    run("lifecycle.idle_cycle_freed", testIdleCycleFreed)
     run("lifecycle.killed_threads_freed_promptly", testKilledThreadsFreedPromptly)
     run("lifecycle.process_exit_many_threads", testProcessExitManyThreads)
     run("lifecycle.receiver_closed_wakes_receiver", testReceiverClosedWakesReceiver)
@@ -78,6 +81,8 @@ func programMain(_ startup: Startup) -> Int32 {
     for (name, body) in limitTests { run(name, body) }
     for (name, body) in deviceTests { run(name, body) }
     for (name, body) in timeoutTests { run(name, body) }
+    for (name, body) in copyOnWriteTests { run(name, body) }
+    for (name, body) in clockTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     // Last: on a kernel without the fix it panics the whole system.
     run("lifecycle.nt_flag", testNTFlag)

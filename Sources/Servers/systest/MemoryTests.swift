@@ -177,10 +177,16 @@ func testVmemMapErrors() throws(SysError) {
 
     step("unmap")
     expectError(.notMapped, "unmapping nothing") { () throws(SysError) in try vmemUnmap(vmem, address: other, length: pageSize) }
-    expectError(.notMapped, "unmapping part of a mapping") { () throws(SysError) in try vmemUnmap(vmem, address: at, length: pageSize) }
-    expectError(.notMapped, "unmapping the tail of a mapping") { () throws(SysError) in try vmemUnmap(vmem, address: at + pageSize, length: pageSize) }
-    expectError(.notMapped, "unmapping more than a mapping") { () throws(SysError) in try vmemUnmap(vmem, address: at, length: 3 * pageSize) }
     expectError(.misaligned, "misaligned unmap") { () throws(SysError) in try vmemUnmap(vmem, address: at + 8, length: 2 * pageSize) }
+    expectError(.invalidArgument, "unmapping 0 bytes") { () throws(SysError) in try vmemUnmap(vmem, address: at, length: 0) }
+    expectError(.badAddress, "unmapping a range that wraps") { () throws(SysError) in
+        try vmemUnmap(vmem, address: UInt64.max - pageSize + 1, length: 2 * pageSize)
+    }
+    // Any page range (vmem.partial_unmap tests the pieces): the tail, then more than is left.
+    try vmemUnmap(vmem, address: at + pageSize, length: pageSize)
+    expectError(.notMapped, "unmapping the tail twice") { () throws(SysError) in try vmemUnmap(vmem, address: at + pageSize, length: pageSize) }
+    try vmemUnmap(vmem, address: at, length: 3 * pageSize)
+    expectError(.notMapped, "unmapping the head twice") { () throws(SysError) in try vmemUnmap(vmem, address: at, length: pageSize) }
 }
 
 func testMappingRights() throws(SysError) {

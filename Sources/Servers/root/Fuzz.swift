@@ -4,9 +4,6 @@
 // are counted apart (free frames + heap pages must be equal) and their growth is bounded. One line per
 // seed (`fuzz: seed S: N calls, ok` or `fuzz: seed S: FAIL …`), then `fuzz: N passed, N failed`.
 
-/// The most kernel heap pages one seed's run may leave with their size classes.
-let fuzzHeapPageBound: UInt64 = 256
-
 /// What a fuzz run is asked to do.
 struct FuzzRequest {
     var first: UInt64 = 1
@@ -28,24 +25,6 @@ struct FuzzRequest {
             else if part == "known" || part == "trace" || part == "selftest" || part.hasPrefix("child=") { flags.append(String(part)) }
             else { return nil }
         }
-    }
-}
-
-/// The figures a leak check compares.
-struct KernelFigures: Equatable {
-    var freeFrames: UInt64
-    var heapPages: UInt64
-    var liveObjects: UInt64
-
-    static func now() -> KernelFigures {
-        KernelFigures(freeFrames: (try? systemInfo(.freeFrames)) ?? 0, heapPages: (try? systemInfo(.heapPages)) ?? 0,
-                      liveObjects: (try? systemInfo(.liveObjects)) ?? 0)
-    }
-
-    /// Frames and objects back at `baseline`, heap pages counted as taken frames, heap growth bounded.
-    func matches(_ baseline: KernelFigures) -> Bool {
-        liveObjects == baseline.liveObjects && freeFrames + heapPages == baseline.freeFrames + baseline.heapPages
-            && heapPages <= baseline.heapPages + fuzzHeapPageBound
     }
 }
 
@@ -77,7 +56,7 @@ func runFuzz(_ startup: Startup, _ value: Substring) -> Int32 {
         let after = settle(until: before)
         if let code, code < fuzzFailedBit, after.matches(before) {
             print("fuzz: seed \(seed): \(code) calls, ok")
-            print("fuzz: seed \(seed): kernel heap \(after.heapPages) pages (\(Int64(after.heapPages) - Int64(before.heapPages)) since the start, bound \(fuzzHeapPageBound))")
+            print("fuzz: seed \(seed): kernel heap \(after.heapPages) pages (\(Int64(after.heapPages) - Int64(before.heapPages)) since the start, bound \(KernelFigures.heapPageBound))")
             passed += 1
             continue
         }
@@ -117,18 +96,3 @@ func fuzzOnce(_ image: Handle, seed: UInt64, count: UInt64, flags: [String]) -> 
     return try? spawned.wait()
 }
 
-/// Lets dying threads and processes be freed (root drops to the lowest priority and yields) until the
-/// figures equal `baseline` or 3 s pass on the clock; the figures then.
-@discardableResult
-func settle(until baseline: KernelFigures) -> KernelFigures {
-    let me = try? threadSelf()
-    if let me { try? threadSetPriority(me, 0) }
-    let start = Clock.now()
-    var now = KernelFigures.now()
-    while !now.matches(baseline), Clock.now() - start < 3_000_000_000 {
-        threadYield()
-        now = KernelFigures.now()
-    }
-    if let me { try? threadSetPriority(me, 16); try? handleClose(me) }
-    return now
-}

@@ -150,33 +150,20 @@ public struct VFSClient {
         return answer
     }
 
-    /// The kernel copies at most this much per frame_read/frame_write.
-    public static let copyLimit = 1 << 20
-
-    /// `count` bytes of a Frame from `offset` (in pieces the kernel copies at once).
+    /// `count` bytes of a Frame from `offset` (frameReadAll: in pieces the kernel copies at once).
     public static func readFrame(_ frame: Handle, offset: UInt64, count: Int) throws(ServiceError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         let r = out.withUnsafeMutableBytes { b in
-            Result { () throws(SysError) in
-                for start in stride(from: 0, to: count, by: copyLimit) {
-                    try frameRead(frame, offset: offset + UInt64(start),
-                                  into: UnsafeMutableRawBufferPointer(rebasing: b[start..<min(count, start + copyLimit)]))
-                }
-            }
+            Result { () throws(SysError) in try frameReadAll(frame, offset: offset, into: b) }
         }
         if case .failure(let e) = r { throw ServiceError(e) }
         return out
     }
 
-    /// Writes `bytes` into a Frame at `offset` (in pieces the kernel copies at once).
+    /// Writes `bytes` into a Frame at `offset` (frameWriteAll: in pieces the kernel copies at once).
     public static func writeFrame(_ frame: Handle, offset: UInt64, _ bytes: [UInt8]) throws(ServiceError) {
         let r = bytes.withUnsafeBytes { b in
-            Result { () throws(SysError) in
-                for start in stride(from: 0, to: b.count, by: copyLimit) {
-                    try frameWrite(frame, offset: offset + UInt64(start),
-                                   from: UnsafeRawBufferPointer(rebasing: b[start..<min(b.count, start + copyLimit)]))
-                }
-            }
+            Result { () throws(SysError) in try frameWriteAll(frame, offset: offset, from: b) }
         }
         if case .failure(let e) = r { throw ServiceError(e) }
     }

@@ -10,7 +10,7 @@ let programName: StaticString = "systest"
 
 func programMain(_ startup: Startup) -> Int32 {
     if let threads = startup.value(ofKey: "exitbench") { return runExitBenchmark(threads: Int(threads) ?? 0) }
-    if startup.commandLine.split(separator: " ").contains("framebench") { return runFrameBenchmarks() }
+    if startup.hasFlag("framebench") { return runFrameBenchmarks() }
     print("systest: running the userspace test suite")
     // The devices.* tests need the machine's Resource: root → init (grant:resource) → systest, as
     // init.conf's `resource` says. Without it they fail (invalidHandle), they are not skipped.

@@ -47,6 +47,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case vfspmTest
     /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
     case root
+    /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP).
+    case smp
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -72,6 +74,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "inittest"
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
+        case .smp: return "smp"
         }
     }
 
@@ -87,6 +90,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .devTest: return "kbd|fb"
         case .pcid: return "off"
         case .root: return "DEVICE"
+        case .smp: return "off"
         default: return nil
         }
     }
@@ -115,6 +119,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
+        case .smp: return "off: leave the other CPUs parked (by default they start and idle)"
         }
     }
 

@@ -393,6 +393,10 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// Physical frames free at or above 4 GiB (0 on a machine without memory there). User pages come
     /// from the top of memory, so a touched page lowers it first.
     case freeFramesAbove4GiB = 11
+    /// CPUs running the kernel (the boot CPU and the application processors that came up), and the
+    /// enabled processors the firmware's MADT lists (1 without a MADT). `smp=off` leaves cpusOnline 1.
+    case cpusOnline = 12
+    case cpusPresent = 13
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

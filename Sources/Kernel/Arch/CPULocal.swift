@@ -14,17 +14,54 @@ enum MSR {
     static let pat: UInt32 = 0x277
 }
 
+/// Each CPU's own block of 8 words, reached through the GS base in kernel mode (swapgs at entries from
+/// user mode puts it there). The boot CPU's is percpu_storage (Boot/entry.S); an application processor's
+/// is allocated when it starts (Arch/SMP.swift). Words (syscall.S reads 0 and 1 by offset):
+///   gs:0  kernel stack top of the thread running here (also this CPU's TSS.rsp0)
+///   gs:8  scratch: the user stack pointer at syscall entry
+///   gs:16 this CPU's index (0: the boot CPU; SMP.cpus order)
+///   gs:24 its local APIC ID
+///   gs:32 its TSS's address
+///   gs:40 the block's own address
+///   gs:48 1 once the CPU runs its idle loop (written by it, atomically; SMP.swift waits for it)
+///   gs:56 wake-up IPIs this CPU took (its own count)
+/// Guarded by: owned by its CPU; written by another only before that CPU starts.
 enum PerCPU {
-    /// gs:0 = kernel stack top of the current thread, gs:8 = scratch for the user rsp at syscall entry.
+    static let words = 8
+    enum Word {
+        static let kernelStack = 0, scratch = 1, index = 2, apicID = 3, tss = 4, this = 5, online = 6, wakeups = 7
+    }
+
+    /// The boot CPU's block: its index 0, the image's TSS.
     static func initialize() {
-        let base = UInt64(UInt(bitPattern: symbol_percpu()!))
-        write_msr(MSR.gsBase, base)
+        install(symbol_percpu()!, index: 0, apicID: UInt64(cpuid_register(1, 0, 1) >> 24),
+                tss: UInt64(UInt(bitPattern: symbol_tss_storage()!)))
+    }
+
+    /// Fills a block and makes it this CPU's (GS base; kernel GS base 0 until a user thread runs).
+    static func install(_ block: UnsafeMutablePointer<UInt64>, index: Int, apicID: UInt64, tss: UInt64) {
+        for i in 0..<words { block[i] = 0 }
+        block[Word.index] = UInt64(index)
+        block[Word.apicID] = apicID
+        block[Word.tss] = tss
+        block[Word.this] = UInt64(UInt(bitPattern: block))
+        write_msr(MSR.gsBase, UInt64(UInt(bitPattern: block)))
         write_msr(MSR.kernelGSBase, 0)
     }
 
+    /// This CPU's index (0 for the boot CPU). Any CPU, in kernel mode.
+    static var index: Int { Int(read_gs64(UInt64(Word.index * 8))) }
+
+    /// This CPU's block.
+    static var block: UnsafeMutablePointer<UInt64> {
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(read_gs64(UInt64(Word.this * 8))))!
+    }
+
+    /// The kernel stack of the thread this CPU runs now: gs:0 and this CPU's TSS.rsp0.
     static func setKernelStack(_ top: UInt64) {
-        symbol_percpu()![0] = top
-        Descriptors.setKernelStack(top)
+        let b = block
+        b[Word.kernelStack] = top
+        Descriptors.setKernelStack(top, tss: b[Word.tss])
     }
 }
 
@@ -75,6 +112,18 @@ enum Timer {
             LAPIC.write(LAPIC.Register.divideConfiguration, 0x3)      // divide by 16
             apicFrequency = measureAPICTimer()
             LAPIC.write(LAPIC.Register.lvtTimer, UInt32(LocalAPICVector.timer))   // one-shot
+        }
+    }
+
+    /// An application processor's timer: the boot CPU's mode and rate (one bus clock), nothing armed.
+    static func initializeAP() {
+        if tscDeadline {
+            LAPIC.write(LAPIC.Register.lvtTimer, (2 << 17) | UInt32(LocalAPICVector.timer))
+            write_msr(deadlineMSR, 0)
+        } else {
+            LAPIC.write(LAPIC.Register.divideConfiguration, 0x3)
+            LAPIC.write(LAPIC.Register.initialCount, 0)
+            LAPIC.write(LAPIC.Register.lvtTimer, UInt32(LocalAPICVector.timer))
         }
     }
 

@@ -31,21 +31,38 @@ enum Descriptors {
     static let nmiIST: UInt8 = 2
     static let machineCheckIST: UInt8 = 3
 
+    /// The boot CPU: its GDT and TSS (with the I/O bitmap) in the image's storage, the IDT every CPU
+    /// shares, the 8259s masked.
     static func initialize() {
         CPU.configure()
-        setUpGDTAndTSS()
+        let ist = UInt64(UInt(bitPattern: symbol_ist_stacks()!))
+        let stride = UInt64(istGuardSize + istStackSize)
+        let tops = (ist + stride, ist + 2 * stride, ist + 3 * stride)
+        setUpGDTAndTSS(gdt: symbol_gdt_storage()!, tss: symbol_tss_storage()!, istTops: tops, ioBitmap: true)
         setUpIDT()
         maskLegacyPIC()
+    }
+
+    /// Bytes of a GDT (0x38: five descriptors and the TSS's two words) and of a TSS without an I/O
+    /// bitmap, which an application processor's page holds (Arch/SMP.swift).
+    static let gdtBytes = 0x38
+    static let tssBytes = 104
+
+    /// An application processor: its own GDT and TSS (no I/O bitmap: every port faults in user mode),
+    /// its own IST stacks, the shared IDT.
+    static func initializeAP(gdt: UnsafeMutablePointer<UInt8>, tss: UnsafeMutablePointer<UInt8>,
+                             istTops: (UInt64, UInt64, UInt64)) {
+        CPU.configure()
+        setUpGDTAndTSS(gdt: gdt, tss: tss, istTops: istTops, ioBitmap: false)
+        loadIDT()
     }
 
     private static func store64(_ base: UnsafeMutablePointer<UInt8>, _ offset: Int, _ value: UInt64) {
         UnsafeMutableRawPointer(base + offset).storeBytes(of: value, as: UInt64.self)
     }
 
-    private static func setUpGDTAndTSS() {
-        let gdt = symbol_gdt_storage()!
-        let tss = symbol_tss_storage()!
-        let ist = UInt64(UInt(bitPattern: symbol_ist_stacks()!))
+    private static func setUpGDTAndTSS(gdt: UnsafeMutablePointer<UInt8>, tss: UnsafeMutablePointer<UInt8>,
+                                       istTops: (UInt64, UInt64, UInt64), ioBitmap: Bool) {
 
         store64(gdt, 0x00, 0)
         store64(gdt, 0x08, 0x00af_9a00_0000_ffff)   // kernel code: present, DPL0, long mode
@@ -55,15 +72,18 @@ enum Descriptors {
 
         // TSS: rsp0 at 4 (set per thread by the scheduler later), IST1..7 at 36, I/O map base at 102
         // (none until a process with I/O ports runs: IOBitmap.swift), the bitmap and its end byte after.
-        for i in 0..<104 { tss[i] = 0 }
-        for slot in 0..<3 {
-            let top = ist + UInt64((slot + 1) * (istGuardSize + istStackSize))
-            UnsafeMutableRawPointer(tss + 36 + slot * 8).storeBytes(of: top, as: UInt64.self)
+        for i in 0..<tssBytes { tss[i] = 0 }
+        UnsafeMutableRawPointer(tss + 36).storeBytes(of: istTops.0, as: UInt64.self)
+        UnsafeMutableRawPointer(tss + 44).storeBytes(of: istTops.1, as: UInt64.self)
+        UnsafeMutableRawPointer(tss + 52).storeBytes(of: istTops.2, as: UInt64.self)
+        if ioBitmap {
+            IOBitmap.initialize()
+        } else {
+            UnsafeMutableRawPointer(tss + 102).storeBytes(of: IOBitmap.noMap, as: UInt16.self)
         }
-        IOBitmap.initialize()
 
         let base = UInt64(UInt(bitPattern: tss))
-        let limit = UInt64(IOBitmap.tssLimit)
+        let limit = UInt64(ioBitmap ? IOBitmap.tssLimit : tssBytes - 1)
         var low: UInt64 = limit & 0xffff
         low |= ((limit >> 16) & 0xf) << 48
         low |= (base & 0xff_ffff) << 16
@@ -99,6 +119,12 @@ enum Descriptors {
                 store64(idt, vector * 16 + 8, entry.high)
             }
         }
+        loadIDT()
+    }
+
+    /// Loads the shared IDT on this CPU.
+    private static func loadIDT() {
+        let idt = symbol_idt_storage()!
         var pointer: (UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &pointer) { p in
             p.storeBytes(of: UInt16(256 * 16 - 1), toByteOffset: 0, as: UInt16.self)
@@ -107,9 +133,9 @@ enum Descriptors {
         }
     }
 
-    /// TSS.rsp0: the stack the CPU switches to on an interrupt from user mode.
-    static func setKernelStack(_ top: UInt64) {
-        UnsafeMutableRawPointer(symbol_tss_storage()! + 4).storeBytes(of: top, as: UInt64.self)
+    /// TSS.rsp0 of `tss` (this CPU's): the stack the CPU switches to on an interrupt from user mode.
+    static func setKernelStack(_ top: UInt64, tss: UInt64) {
+        UnsafeMutableRawPointer(bitPattern: UInt(tss + 4))!.storeBytes(of: top, as: UInt64.self)
     }
 
     /// A 64-bit interrupt gate.

@@ -4,7 +4,9 @@
 // its spurious vector (0xFF) is counted and ignored (a spurious interrupt gets no EOI).
 // Register offsets and bits: Intel SDM volume 3, chapter 11 (11.4.1 base MSR, 11.5.1 LVT, 11.5.4 timer,
 // 11.9 SVR, 11.12 x2APIC: MSR 0x800 + offset / 16).
-// Guarded by: interrupts off, boot CPU only (one CPU today; per-CPU state when others start).
+// Guarded by: the mode and the register page's address are written by the boot CPU before any other CPU
+// starts, then only read; each CPU programs only its own local APIC (the registers are per CPU at the same
+// address); `spuriousInterrupts` is the boot CPU's count (interrupts off).
 
 #if !KERNEL
 import ABI
@@ -14,6 +16,7 @@ enum LAPIC {
     enum Register {
         static let id = 0x20, version = 0x30, taskPriority = 0x80, eoi = 0xB0, spuriousVector = 0xF0
         static let lvtTimer = 0x320, lvtLINT0 = 0x350, lvtError = 0x370
+        static let commandLow = 0x300, commandHigh = 0x310
         static let initialCount = 0x380, currentCount = 0x390, divideConfiguration = 0x3E0
     }
     static let baseMSR: UInt32 = 0x1B
@@ -44,6 +47,29 @@ enum LAPIC {
         write(Register.lvtTimer, masked | UInt32(LocalAPICVector.timer))
         write(Register.lvtLINT0, masked)
         write(Register.spuriousVector, 0x100 | UInt32(LocalAPICVector.spurious))
+    }
+
+    /// An application processor's local APIC, in the boot CPU's mode (Arch/SMP.swift, on that CPU).
+    static func initializeAP() {
+        let base = read_msr(baseMSR)
+        if base & (1 << 11) == 0 { write_msr(baseMSR, base | (1 << 11)) }
+        if x2APIC && base & (1 << 10) == 0 { write_msr(baseMSR, base | (1 << 11) | (1 << 10)) }
+        write(Register.taskPriority, 0)
+        write(Register.lvtTimer, masked | UInt32(LocalAPICVector.timer))
+        write(Register.lvtLINT0, masked)
+        write(Register.spuriousVector, 0x100 | UInt32(LocalAPICVector.spurious))
+    }
+
+    /// Sends an inter-processor interrupt (`command`: the ICR's low word, APStartup's values) to the CPU
+    /// with APIC ID `destination`, and waits until the local APIC has taken it (xAPIC delivery status).
+    static func sendIPI(_ command: UInt32, to destination: UInt32) {
+        if x2APIC {
+            write_msr(0x830, UInt64(destination) << 32 | UInt64(command))
+        } else {
+            mmio_write32(registers + UInt64(Register.commandHigh), destination << 24)
+            mmio_write32(registers + UInt64(Register.commandLow), command)
+            while mmio_read32(registers + UInt64(Register.commandLow)) & (1 << 12) != 0 { cpu_pause() }
+        }
     }
 
     static func read(_ offset: Int) -> UInt32 {

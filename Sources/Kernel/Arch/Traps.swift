@@ -43,7 +43,13 @@ func kernelTrap(_ raw: UnsafeMutableRawPointer) {
         kernelPanic("RFLAGS.AC set in the kernel after an entry from user mode: SMAP lifted (traps.S clac)")
     }
     if vector == LocalAPICVector.timer {
-        Timer.interrupt()
+        // Only the boot CPU arms its timer (the APs run no threads yet: Arch/SMP.swift).
+        if PerCPU.index == 0 { Timer.interrupt() } else { LAPIC.endOfInterrupt() }
+        return
+    }
+    if vector == LocalAPICVector.wakeup {
+        LAPIC.endOfInterrupt()
+        PerCPU.block[PerCPU.Word.wakeups] &+= 1
         return
     }
     if vector == LocalAPICVector.spurious {

@@ -149,3 +149,21 @@ static inline uint64_t *symbol_syscall_tracker(void) { return syscall_tracker; }
 extern uint64_t debug_threads[], debug_threads_dropped[];
 static inline uint64_t *symbol_debug_threads(void) { return debug_threads; }
 static inline uint64_t *symbol_debug_threads_dropped(void) { return debug_threads_dropped; }
+
+// Boot/trampoline.S: the application processors' real-mode start (copied below 1 MiB), its parameter
+// block, and their first page tables.
+extern uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_params[];
+extern uint64_t ap_boot_pml4[], ap_boot_pdpt[], ap_boot_pd[];
+static inline uint8_t *symbol_ap_trampoline_start(void) { return ap_trampoline_start; }
+static inline uint8_t *symbol_ap_trampoline_end(void) { return ap_trampoline_end; }
+static inline uint8_t *symbol_ap_trampoline_params(void) { return ap_trampoline_params; }
+static inline uint64_t *symbol_ap_boot_pml4(void) { return ap_boot_pml4; }
+static inline uint64_t *symbol_ap_boot_pdpt(void) { return ap_boot_pdpt; }
+static inline uint64_t *symbol_ap_boot_pd(void) { return ap_boot_pd; }
+
+// Shared words between CPUs: sequentially consistent loads, stores and adds (x86: plain moves and
+// `lock xadd`), and one word of this CPU's per-CPU block (gs base in kernel mode).
+static inline uint64_t atomic_load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline void atomic_store64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t atomic_fetch_add64(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t read_gs64(uint64_t offset) { uint64_t v; __asm__ volatile("movq %%gs:(%1), %0" : "=r"(v) : "r"(offset)); return v; }

@@ -67,6 +67,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     SyscallEntry.initialize()
     Platform.initialize()
     Scheduler.initialize()
+    SMP.startOtherCPUs()
 
     if Kernel.commandLine.has(.test) {
         let passed = KernelTests.run()

@@ -16,6 +16,9 @@ import ABI
 public enum LocalAPICVector {
     /// The local APIC timer (the scheduler tick and deadlines).
     public static let timer = 0xEF
+    /// The wake-up IPI one CPU sends another (Arch/SMP.swift): today an application processor counts it
+    /// (its idle loop takes no threads yet); the reschedule IPI of per-CPU run queues.
+    public static let wakeup = 0xF0
     /// The spurious-interrupt vector (SVR): counted and ignored, never acknowledged.
     public static let spurious = 0xFF
 }

@@ -18,14 +18,22 @@ import ABI
 #endif
 
 enum Scheduler {
+    /// The thread CPU 0 runs, and CPU 0's idle thread (the APs' idle threads are SMP's).
+    /// Guarded by: interrupts off on CPU 0, the only CPU running threads (LOCKS.md); per-CPU (PerCPU
+    /// block) when every CPU runs threads.
     static var current: Thread! = nil
     static var idle: Thread! = nil
+    /// The kernel's own process (idle threads belong to it). Written once at boot.
     static var kernelProcess: Process! = nil
+    /// Ready threads. Guarded by: interrupts off on CPU 0 (LOCKS.md); a run-queue lock per CPU (rank 50).
     static var ready = RunQueue<Thread>()
     /// Killed threads waiting to unwind their kernel frames and end; served before every priority.
     /// Guarded by: interrupts off (one CPU), as `ready` is.
     static let dying = WaitQueue()
+    /// The thread that ended last, freed by the next one to run. Guarded by: interrupts off on CPU 0;
+    /// per-CPU later.
     static var zombie: Thread? = nil
+    /// Guarded by: interrupts off on CPU 0 (its timer alone ticks).
     static var ticks: UInt64 = 0
 
     static func initialize() {

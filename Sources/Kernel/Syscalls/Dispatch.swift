@@ -558,6 +558,8 @@ enum Syscalls {
         case .framebufferAddress, .framebufferPitch, .framebufferWidth, .framebufferHeight, .framebufferFormat,
              .acpiRootTable, .hpetAddress: return deviceInfo(info)
         case .freeFramesAbove4GiB: return UInt64(PMM.freeAbove4GiB)
+        case .cpusOnline: return UInt64(SMP.onlineCount)
+        case .cpusPresent: return UInt64(SMP.present)
         }
     }
 }

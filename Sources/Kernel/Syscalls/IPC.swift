@@ -293,6 +293,7 @@ enum IPC {
 /// Futex wait queues, keyed by the physical address of the word (so a Frame shared between processes
 /// works). A queue exists while someone waits on it.
 enum Futex {
+    /// Guarded by: interrupts off on CPU 0 (LOCKS.md); Futex.lock (rank 45) when every CPU runs threads.
     static var queues: [(key: UInt64, queue: WaitQueue)] = []
 
     static func key(_ address: UInt64) throws(SysError) -> UInt64 {

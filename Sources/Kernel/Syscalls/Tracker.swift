@@ -6,6 +6,8 @@
 import ABI
 #endif
 
+/// Guarded by: interrupts off on CPU 0, the only CPU making syscalls (LOCKS.md); per-CPU tables summed
+/// by osh when every CPU runs threads.
 enum Tracker {
     static var ticks: UInt64 = 0
     static var table: UnsafeMutablePointer<UInt64> { symbol_syscall_tracker()! }

@@ -83,6 +83,7 @@ func programMain(_ startup: Startup) -> Int32 {
     for (name, body) in timeoutTests { run(name, body) }
     for (name, body) in copyOnWriteTests { run(name, body) }
     for (name, body) in clockTests { run(name, body) }
+    for (name, body) in smpTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     // Last: on a kernel without the fix it panics the whole system.
     run("lifecycle.nt_flag", testNTFlag)

@@ -41,7 +41,7 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "Stop QEMU after this many seconds and exit 124 (0: none; default 300 with --test).")
     var timeout: Double?
 
-    @Option(name: .long, help: "Number of CPUs (QEMU -smp N; the kernel runs on the first, the others stay parked).")
+    @Option(name: .long, help: "Number of CPUs (QEMU -smp N; the kernel starts them all, threads run on the first).")
     var cpus: Int = 1
 
     @Option(name: .long, help: "Machine type: q35 or pc (i440FX); default QEMU's own (pc).")

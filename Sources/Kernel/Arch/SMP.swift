@@ -1,0 +1,201 @@
+// Starting the application processors (APs): every enabled CPU of the MADT besides the boot CPU.
+//
+// The boot CPU copies the trampoline (Boot/trampoline.S) to a free page below 1 MiB (Core/APStartup.swift
+// picks it), builds the APs' first page tables (the kernel's upper half plus an identity map of the first
+// 2 MiB), and then, one AP at a time: gives it an idle thread (whose kernel stack the AP starts on), a
+// page holding its GDT, TSS and per-CPU block, and three IST stacks with guard pages; sends INIT, waits
+// 10 ms, sends STARTUP twice 200 µs apart (Intel SDM volume 3, 9.4.4.1) and waits for the AP to say it is
+// up. The AP (ap_main) loads the kernel's page tables, its descriptors, its GS base, the syscall MSRs,
+// its local APIC and timer (nothing armed), marks itself online and halts in its idle loop with
+// interrupts on.
+//
+// What an AP does today: nothing but take wake-up IPIs (counted in its per-CPU block) and halt. It runs
+// no threads: the scheduler's queues, the objects and every other kernel variable belong to the boot CPU
+// (LOCKS.md, "Today"). An AP touches only its own per-CPU block, its own local APIC, and `SMP.pending`
+// (a plain value the boot CPU wrote before waking it and does not touch until the AP is online).
+// `smp=off` on the command line leaves the APs parked (never woken).
+//
+// Guarded by: everything here is written by the boot CPU in kmain, before the root process starts and
+// while each AP it wakes is still spinning towards `online`; afterwards it is only read.
+
+#if !KERNEL
+import ABI
+#endif
+
+/// One CPU the kernel runs on.
+struct CPUEntry {
+    let apicID: UInt32
+    /// Its per-CPU block (Arch/CPULocal.swift PerCPU).
+    let block: UnsafeMutablePointer<UInt64>
+}
+
+/// What an AP needs to set itself up: plain addresses, so that the AP reads no reference-counted value.
+struct APBoot {
+    var index: UInt64 = 0
+    var apicID: UInt64 = 0
+    var gdt: UInt64 = 0
+    var tss: UInt64 = 0
+    var block: UInt64 = 0
+    var istTops: (UInt64, UInt64, UInt64) = (0, 0, 0)
+}
+
+enum SMP {
+    /// The CPUs running, the boot CPU first; a CPU's index (PerCPU.index) is its place here.
+    static private(set) var cpus: [CPUEntry] = []
+    /// Enabled processors in the MADT (1 without a MADT).
+    static private(set) var present = 1
+    /// The page the trampoline was copied to (0: no AP was started).
+    static private(set) var trampolinePage: UInt64 = 0
+    /// The idle threads of the APs, kept alive here (never read by an AP).
+    static private var idleThreads: [Thread] = []
+    /// The AP being started reads its setup here.
+    static private(set) var pending = APBoot()
+
+    /// Time an AP gets to come up after its STARTUP IPIs (TCG on a loaded host is slow).
+    static let startTimeoutNanoseconds: UInt64 = 2_000_000_000
+
+    static var onlineCount: Int { cpus.count }
+
+    /// The boot CPU records itself, starts the APs (unless `smp=off`) and logs how many CPUs run.
+    /// After Platform.initialize (the clock) and Scheduler.initialize (the kernel process).
+    static func startOtherCPUs() {
+        cpus = [CPUEntry(apicID: LAPIC.id, block: PerCPU.block)]
+        guard let madt = Kernel.acpi.madt else { return Log.info("smp: 1 CPU running (no MADT)") }
+        present = max(madt.enabledProcessorCount, 1)
+        let targets = APStartup.targets(madt.processors, bootAPICID: LAPIC.id)
+        if Kernel.commandLine.value(of: KernelWord.smp.name, is: "off") {
+            return Log.info("smp: 1 of \(present) CPUs running (smp=off: the others stay parked)")
+        }
+        if !targets.isEmpty {
+            var reserved = Kernel.boot.reservedRanges
+            for m in Kernel.boot.modules { reserved.append(PhysicalRange(start: m.start, end: m.end)) }
+            guard let page = APStartup.trampolinePage(memoryMap: Kernel.boot.memoryMap, reserved: reserved) else {
+                return Log.warn("smp: no free page below 1 MiB for the AP trampoline; 1 CPU running")
+            }
+            prepareTrampoline(page)
+            for id in targets { start(apicID: id) }
+        }
+        logCPUs(targets: targets.count)
+    }
+
+    /// `smp: 4 CPUs running (APIC IDs 0 1 2 3), 4 in the MADT; trampoline at 0x8000`
+    private static func logCPUs(targets: Int) {
+        var ids: LogMessage = ""
+        for c in cpus { ids.append(" \(c.apicID)") }
+        var m: LogMessage = "smp: \(cpus.count) CPU\(cpus.count == 1 ? "" : "s") running (APIC IDs"
+        m.append(ids)
+        m.append("), \(present) in the MADT")
+        if trampolinePage != 0 { m.append("; trampoline at \(hex: trampolinePage)") }
+        Log.write(.info, m)
+        if cpus.count < targets + 1 { Log.warn("smp: \(targets + 1 - cpus.count) CPUs did not start") }
+    }
+
+    /// Copies the trampoline to `page` and builds the APs' first page tables.
+    private static func prepareTrampoline(_ page: UInt64) {
+        trampolinePage = page
+        let start = symbol_ap_trampoline_start()!, end = symbol_ap_trampoline_end()!
+        let count = end - start
+        KernelMemory.virtual(physical: page).copyMemory(from: UnsafeRawPointer(start), byteCount: count)
+        let pml4 = symbol_ap_boot_pml4()!, pdpt = symbol_ap_boot_pdpt()!, pd = symbol_ap_boot_pd()!
+        pd[0] = 0x83                                    // the first 2 MiB: present, writable, 2 MiB page
+        pdpt[0] = physical(pd) | 3
+        let kernel = symbol_boot_pml4()!
+        for i in 1..<512 { pml4[i] = kernel[i] }
+        pml4[0] = physical(pdpt) | 3
+        param(24).pointee = physical(pml4)
+    }
+
+    /// A word of the parameter block in the copied trampoline.
+    private static func param(_ offset: Int) -> UnsafeMutablePointer<UInt64> {
+        let inImage = symbol_ap_trampoline_params()! - symbol_ap_trampoline_start()!
+        return (KernelMemory.virtual(physical: trampolinePage) + inImage + offset).assumingMemoryBound(to: UInt64.self)
+    }
+
+    /// Physical address of a kernel-image symbol.
+    private static func physical(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 {
+        UInt64(UInt(bitPattern: p)) - KernelMemory.imageVMA
+    }
+
+    /// Wakes the AP with APIC ID `apicID` and waits for it to come up; it joins `cpus` when it does.
+    private static func start(apicID: UInt32) {
+        guard let boot = allocate(apicID: apicID, index: cpus.count) else {
+            return Log.warn("smp: no memory to start the CPU with APIC ID \(apicID)")
+        }
+        pending = boot
+        let block = UnsafeMutablePointer<UInt64>(bitPattern: UInt(boot.block))!
+        block[PerCPU.Word.online] = 0
+        LAPIC.sendIPI(APStartup.initCommand, to: apicID)
+        wait(nanoseconds: 10_000_000)
+        for _ in 0..<2 where atomic_load64(block + PerCPU.Word.online) == 0 {
+            LAPIC.sendIPI(APStartup.startupCommand(page: trampolinePage), to: apicID)
+            wait(nanoseconds: 200_000)
+        }
+        let deadline = Clock.nanoseconds() &+ startTimeoutNanoseconds
+        while atomic_load64(block + PerCPU.Word.online) == 0 && Clock.nanoseconds() < deadline { cpu_pause() }
+        if atomic_load64(block + PerCPU.Word.online) != 0 {
+            cpus.append(CPUEntry(apicID: apicID, block: block))
+        } else {
+            Log.warn("smp: the CPU with APIC ID \(apicID) did not come up (its memory stays reserved)")
+        }
+    }
+
+    /// The idle thread (its stack is where the AP starts), a page for the GDT, TSS and per-CPU block,
+    /// and three IST stacks; the stack and index go into the trampoline's parameter block.
+    private static func allocate(apicID: UInt32, index: Int) -> APBoot? {
+        guard let page = PMM.allocate(count: 1) else { return nil }
+        zeroPage(page)
+        let base = UInt64(UInt(bitPattern: KernelMemory.virtual(physical: page)))
+        guard let ist0 = istStack(), let ist1 = istStack(), let ist2 = istStack() else { return nil }
+        let idle = Thread(idleFor: Scheduler.kernelProcess)
+        idle.state = .running
+        idleThreads.append(idle)
+        param(32).pointee = idle.stackTop
+        param(40).pointee = UInt64(index)
+        return APBoot(index: UInt64(index), apicID: UInt64(apicID), gdt: base, tss: base + 256, block: base + 512,
+                      istTops: (ist0, ist1, ist2))
+    }
+
+    /// One IST stack (16 KiB, guard pages below): its top.
+    private static func istStack() -> UInt64? {
+        guard let physical = PMM.allocate(count: KernelStacks.stackPages) else { return nil }
+        guard let bottom = try? KernelStacks.map(physical: physical) else {
+            PMM.free(physical, count: KernelStacks.stackPages)
+            return nil
+        }
+        return bottom + UInt64(KernelStacks.stackPages) * pageSize
+    }
+
+    /// Spins for `nanoseconds` of the kernel clock.
+    static func wait(nanoseconds: UInt64) {
+        let end = Clock.nanoseconds() &+ nanoseconds
+        while Clock.nanoseconds() < end { cpu_pause() }
+    }
+
+    /// Sends a wake-up IPI to the CPU at `index` (not this one).
+    static func wake(_ index: Int) {
+        LAPIC.sendIPI(APStartup.fixedCommand(vector: UInt8(LocalAPICVector.wakeup)), to: cpus[index].apicID)
+    }
+
+    /// An AP's idle loop: halts with interrupts on; a wake-up IPI is counted (Traps) and it halts again.
+    static func apIdle() -> Never {
+        while true { cpu_idle() }
+    }
+}
+
+/// An application processor's first Swift code (Boot/trampoline.S ap_entry64), on its idle thread's
+/// stack, still on the trampoline's page tables. Touches only its own state (see SMP above).
+@_cdecl("ap_main")
+func apMain(_ index: UInt64) {
+    let boot = SMP.pending
+    write_cr3(Vmem.kernelRoot)
+    if TLB.pcidOn { write_cr4(read_cr4() | TLB.cr4PCIDE) }
+    Descriptors.initializeAP(gdt: UnsafeMutablePointer<UInt8>(bitPattern: UInt(boot.gdt))!,
+                             tss: UnsafeMutablePointer<UInt8>(bitPattern: UInt(boot.tss))!, istTops: boot.istTops)
+    let block = UnsafeMutablePointer<UInt64>(bitPattern: UInt(boot.block))!
+    PerCPU.install(block, index: Int(index), apicID: boot.apicID, tss: boot.tss)
+    SyscallEntry.initialize()
+    LAPIC.initializeAP()
+    Timer.initializeAP()
+    atomic_store64(block + PerCPU.Word.online, 1)
+    SMP.apIdle()
+}

@@ -62,9 +62,17 @@
 //            a file)
 //   rename   bytes: old path then new path; w0 the old path's length in bytes → nothing
 //            (`.crossDevice` between schemes or mounts)
+//   map      bytes: path → w0 the file's size in bytes, w1 the Frame's size; handles: 1, a pager-backed
+//            Frame (frame_create_paged) holding the file's data from offset 0, its size the file's
+//            rounded up to pages (one page for an empty file), the bytes past the end zero. The handle
+//            has FileProtocol.mapRights (read-only: no .write, no .manage). The server supplies each page
+//            when it is first touched (a fault, or a kernel copy such as frame_read or process_load),
+//            so a program can be loaded from it without the whole file being read first. The same file
+//            mapped again gives the same Frame (its pages stay supplied). `.isDirectory` for a
+//            directory, `.notSupported` from a server that cannot page.
 //
 // Which requests a server serves: initfsd all but write, mkdir, unlink and rename (`.readOnly`; write on
-// a file id is `.accessDenied`, since no initfs file opens for writing).
+// a file id is `.accessDenied`, since no initfs file opens for writing), map included.
 
 /// The labels of file-service requests.
 public enum FileLabel: UInt32, CaseIterable, Sendable {
@@ -78,6 +86,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
     case mkdir = 8
     case unlink = 9
     case rename = 10
+    case map = 11
 
     public var name: StaticString {
         switch self {
@@ -91,6 +100,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .mkdir: return "mkdir"
         case .unlink: return "unlink"
         case .rename: return "rename"
+        case .map: return "map"
         }
     }
 
@@ -100,7 +110,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .open, .mkdir, .unlink, .rename: return 1
         case .close: return 1
         case .read, .write, .seek: return 3
-        case .stat: return 0
+        case .stat, .map: return 0
         case .readdir: return 2
         }
     }
@@ -221,4 +231,6 @@ public enum FileProtocol {
     public static let direntHeader = 10
     /// The rights a window Frame handle needs.
     public static let windowRights: Rights = [.read, .write, .map]
+    /// The rights of the Frame handle a `map` reply carries.
+    public static let mapRights: Rights = [.read, .map, .transfer, .duplicate]
 }

@@ -13,7 +13,9 @@
 //          then the arguments and the environment entries, each ended by a zero byte; handles: up to
 //          7, given to the child after its pm Sender           r: w1: process id
 //   wait   w0: process id, or 0 for any child                  r: w1: process id, w2: exit status
-//          (the process_exit code; ExitCode.fault(vector) for a fault, ExitCode.stopped when killed);
+//          (the process_exit code; ExitCode.fault(vector) for a fault, ExitCode.stopped when killed),
+//          w3: for a fault, where (CR2 for a page fault, else the faulting instruction), else 0 (pm is
+//          its children's fault handler: fault_handler_set before they start);
 //          blocks until a child has ended. The child is then forgotten.
 //   kill   w0: process id                                      ends every thread pm started in it
 //   list   w0: first index                                     r: w1: records written, w2: processes

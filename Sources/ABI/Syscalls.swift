@@ -71,23 +71,34 @@
 //                      pages a pager supplies (the notify gets bit 1 each time the Frame is down to one
 //                      handle and no mapping: the creator's own handle, as a rule):
 //                      a user fault on a page not supplied yet is an IPC call from the faulting thread
-//                      through that sender (label PagerMessage.label, word: the page's offset) while it
-//                      waits; the pager fills the page with frame_supply and answers PagerMessage.resume (the
-//                      access is retried), or any other label to fail the fault (the process ends as on an
-//                      unhandled fault; so it does when the pager's receiver is gone). Kernel copies of an
-//                      unsupplied page (frame_read, vmem_read, IPC buffers) fail with .notSupplied
+//                      through that sender (label PagerMessage.label, words: the page's offset, the thread's
+//                      id) while it waits; the pager fills the page with frame_supply and answers
+//                      PagerMessage.resume (the access is retried), or any other label to fail the fault
+//                      (the process ends as on an unhandled fault; so it does when the pager's receiver is
+//                      gone). A kernel copy that meets an unsupplied page (frame_read/write, vmem_read/write,
+//                      process_load, IPC buffers, futex words, any user buffer of a syscall) asks the pager
+//                      the same way from the calling thread and then runs the syscall again; it fails with
+//                      .notSupplied when the pager fails the request or its receiver is gone, and at once
+//                      when the calling thread itself last received on the pager's receiver (it would wait
+//                      for itself). thread_stop and a process's end still end the wait. An answer
+//                      (receiver_reply, reply_reply, receiver_reply_recv) that fails so keeps its caller
+//                      held (answer again, or a receive drops it with .peerClosed)
 //   frame_supply       a: frame (.write; a pager-backed one, else .badState), offset (page-aligned, inside),
 //                      source frame (.read), source offset   the page is copied in (shared copy on write);
 //                      .badState when the page was supplied before or the source is device memory
 //   fault_handler_set  a: process or thread (.manage), sender (.signal) or 0 to unbind
 //                      the thread's (else its process's) user faults that the kernel does not resolve itself
 //                      become an IPC call through that sender while the thread waits: tag label
-//                      FaultMessage.label, words: vector, address (CR2 for a page fault), error code, rip;
-//                      the badge is the sender's. The handler may read and write the waiting thread's
+//                      FaultMessage.label, words: vector | error code << 32, address (CR2 for a page fault),
+//                      the faulting thread's id (thread_get_id), rip; the badge is the sender's. A thread
+//                      that last received on that sender's receiver (a handler's own fault) is not sent
+//                      there: its fault is unhandled. The handler may read and write the waiting thread's
 //                      registers (thread_read/write_registers) and answers with label FaultMessage.resume
 //                      to retry the instruction, any other label to end the process as an unhandled fault
 //                      would (also when the handler's receiver is gone). A thread's binding wins over its
 //                      process's.
+//   thread_get_id      a: thread (no right needed)             r: the thread's id, as fault messages, page
+//                      requests and the kernel's fault reports name it (never 0, never reused)
 //   receiver_create    r: receiver;  reply_create r: reply;  notify_create r: notify
 //   sender_create      a: receiver (.wait), badge                r: sender (calls through it carry the badge)
 //
@@ -120,6 +131,8 @@
 //   futex_requeue      a: address, wake count, address2, requeue count   r: threads woken
 //   thread_set_ipc_buffer a: thread (.write), address (page-aligned, mapped read/write, or 0)
 //                      the page the kernel copies message bytes and transferred handles from and to
+//                      (a page of a pager-backed Frame not supplied yet is taken: the pager is asked
+//                      when a message first uses it)
 //   system_info        a: SystemInfo raw value                  r: the figure (free frames, …)
 //   process_load       a: process (.manage), frame (.read) holding a static ELF64 executable, name ptr,
 //                      name len (≤ 64)                          r: entry point; maps its PT_LOAD segments
@@ -227,9 +240,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case faultHandlerSet = 66
     case frameCreatePaged = 67
     case frameSupply = 68
+    case threadGetID = 69
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
-    public static let count = Int(Syscall.frameSupply.rawValue) + 1
+    public static let count = Int(Syscall.threadGetID.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -299,6 +313,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .faultHandlerSet: return "fault_handler_set"
         case .frameCreatePaged: return "frame_create_paged"
         case .frameSupply: return "frame_supply"
+        case .threadGetID: return "thread_get_id"
         }
     }
 
@@ -312,7 +327,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
              .processSetLimit, .processGetUsage, .faultHandlerSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
-             .threadSleep: return .thread
+             .threadSleep, .threadGetID: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
         case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical,
              .frameClone, .frameCreatePaged, .frameSupply: return .frame
@@ -329,16 +344,25 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
 }
 
 /// The message of a user fault to its handler (fault_handler_set) and the answers it takes.
+/// Words: 0 the vector (bits 0...7) and the CPU's error code (bits 32...63), 1 the address (CR2 for a
+/// page fault, else 0), 2 the faulting thread's id (thread_get_id), 3 rip.
 public enum FaultMessage {
     /// The tag label of a fault message ("FALT").
     public static let label: UInt32 = 0x544c_4146
     /// The answer label that retries the faulting instruction; any other ends the process.
     public static let resume: UInt32 = 0
+    /// Word 0 of a fault message.
+    public static func first(vector: UInt64, errorCode: UInt64) -> UInt64 { vector & 0xff | errorCode << 32 }
+    /// The vector in word 0.
+    public static func vector(_ word0: UInt64) -> UInt64 { word0 & 0xff }
+    /// The CPU's error code in word 0 (0 for exceptions without one).
+    public static func errorCode(_ word0: UInt64) -> UInt64 { word0 >> 32 }
 }
 
 /// The message of a page fault on a pager-backed Frame to its pager (frame_create_paged).
 public enum PagerMessage {
-    /// The tag label of a page request ("PAGE"); word 0 is the page's offset in the Frame.
+    /// The tag label of a page request ("PAGE"); word 0 is the page's offset in the Frame, word 1 the
+    /// id of the thread that waits for it (thread_get_id; a kernel copy's thread too).
     public static let label: UInt32 = 0x4547_4150
     /// The answer label that retries the access; any other fails the fault.
     public static let resume: UInt32 = 0
@@ -397,6 +421,9 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// enabled processors the firmware's MADT lists (1 without a MADT). `smp=off` leaves cpusOnline 1.
     case cpusOnline = 12
     case cpusPresent = 13
+    /// Requests kernel copies sent to pagers since boot (a frame_read, vmem_read, IPC buffer or other
+    /// kernel copy that met a page its pager-backed Frame had not supplied yet, and waited for it).
+    case pagerCopyWaits = 14
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

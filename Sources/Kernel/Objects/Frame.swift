@@ -104,7 +104,7 @@ final class Frame {
         guard index < pageCount else { throw .invalidArgument }
         if let base = deviceBase { return (base + index * pageSize, true) }
         if let p = pages.lookup(index) { return (p, !ownsPages || !SharedPages.shares.isShared(p)) }
-        guard pager == nil else { throw .notSupplied }
+        guard pager == nil else { throw notSupplied(index) }
         return (SharedPages.zero, false)
     }
 
@@ -123,10 +123,21 @@ final class Frame {
             dropEntries(first: index, count: 1)
             return copy
         }
-        guard pager == nil else { throw .notSupplied }
+        guard pager == nil else { throw notSupplied(index) }
         let p = try allocatePage(at: index)
         dropEntries(first: index, count: 1)
         return p
+    }
+
+    /// Whether the page at `index` is there to read without asking a pager (always, without a pager).
+    func isSupplied(_ index: UInt64) -> Bool {
+        pager == nil || index >= pageCount || pages.lookup(index) != nil
+    }
+
+    /// .notSupplied for the page at `index`, noted for the syscall epilogue (Syscalls/PagerWait.swift).
+    private func notSupplied(_ index: UInt64) -> SysError {
+        PagerWait.note(self, index)
+        return .notSupplied
     }
 
     /// Fills page `index` of a pager-backed Frame from page `sourceIndex` of `source`: its page shared

@@ -98,9 +98,17 @@ enum ObjectCounter {
 /// The rendezvous point of a Receiver and its Senders: callers waiting for a receiver, receivers
 /// waiting for a caller (both FIFO). Closed when the Receiver object goes (its last handle).
 final class Endpoint {
+    private static var nextID: UInt64 = 1
+    /// A number no other endpoint ever has (Thread.servedEndpoint names an endpoint by it).
+    let id: UInt64
     let callers = WaitQueue()
     let receivers = WaitQueue()
     var closed = false
+
+    init() {
+        id = Endpoint.nextID
+        Endpoint.nextID += 1
+    }
 
     /// No Receiver handle is left: every waiting caller and receiver wakes with .peerClosed.
     func close() {

@@ -175,6 +175,14 @@ final class Thread: IntrusiveQueueElement {
     /// carries the fault message meanwhile). Allocated on the first fault sent to a handler.
     var faultFrame: UnsafeMutablePointer<trap_frame>? = nil
     var inFault = false
+    /// The endpoint (Endpoint.id) this thread last received on, 0 for none: a fault or a kernel copy of
+    /// this thread that would go to a handler or pager behind that endpoint gets no answer (the thread
+    /// itself would have to give it), so it is treated as unhandled instead of waiting forever.
+    var servedEndpoint: UInt64 = 0
+    /// The page a syscall of this thread found missing (a pager-backed Frame's page not supplied yet):
+    /// set where .notSupplied is thrown, read by the syscall epilogue, which asks the pager and restarts
+    /// the call (Syscalls/PagerWait.swift).
+    var missingPage: MissingPage? = nil
 
     /// The thread's user registers: its trap frame, or the copy kept while it waits in a fault.
     var userFrame: UnsafeMutablePointer<trap_frame> {

@@ -32,13 +32,25 @@ func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
         return
     }
     let args = SyscallArguments(a0: f.rdi, a1: f.rsi, a2: f.rdx, a3: f.r10, a4: f.r8, a5: f.r9)
-    do {
-        let value = try Syscalls.dispatch(number, args)
-        frame.pointee.rax = 0
-        frame.pointee.rdx = value
-    } catch {
-        frame.pointee.rax = error.rawValue
-        frame.pointee.rdx = 0
+    let me = Scheduler.current!
+    me.missingPage = nil
+    while true {
+        do {
+            let value = try Syscalls.dispatch(number, args)
+            frame.pointee.rax = 0
+            frame.pointee.rdx = value
+        } catch {
+            // A page its pager has not supplied: ask for it, then run the call again from the start
+            // (Syscalls/PagerWait.swift); the registers are as they were at entry.
+            if error == .notSupplied, let page = me.missingPage {
+                me.missingPage = nil
+                if PagerWait.ask(page, frame) && !me.killed { continue }
+            }
+            me.missingPage = nil
+            frame.pointee.rax = error.rawValue
+            frame.pointee.rdx = 0
+        }
+        return
     }
 }
 
@@ -143,6 +155,9 @@ enum Syscalls {
         case .faultHandlerSet: return try faultHandlerSet(a.a0, a.a1)
         case .frameCreatePaged: return try frameCreatePaged(a.a0, a.a1, a.a2)
         case .frameSupply: return try frameSupply(a.a0, a.a1, a.a2, a.a3)
+        case .threadGetID:
+            guard case .thread(let t) = try object(a.a0, .thread, []) else { throw .wrongType }
+            return t.id
         }
     }
 
@@ -259,6 +274,7 @@ enum Syscalls {
         let nameBytes = try copyIn(name, nameLength)
         guard !target.exited else { throw .badState }
         guard image.size <= maxImage else { throw .tooLarge }
+        try PagerWait.supplyRange(image, offset: 0, length: image.size)
         return try Heap.withBuffer(Int(image.size)) { (b: UnsafeMutableRawBufferPointer) throws(SysError) -> UInt64 in
             try image.copy(offset: 0, buffer: b, write: false)
             return try Loader.load(elfBytes: UnsafeRawBufferPointer(b), name: nameBytes, into: target.vmem, process: target)
@@ -504,6 +520,7 @@ enum Syscalls {
         let f = try frame(raw, write ? .write : .read)
         guard length <= maxCopy else { throw .tooLarge }
         guard offset <= f.size, length <= f.size - offset else { throw .invalidArgument }
+        try PagerWait.supplyRange(f, offset: offset, length: length)
         try relay(buffer, length, write: write) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
             try f.copy(offset: offset, buffer: b, write: write)
         }
@@ -521,8 +538,11 @@ enum Syscalls {
         let t = try thread(raw, .write)
         guard address % pageSize == 0 else { throw .misaligned }
         if address != 0 {
-            // Must be mapped read/write in that thread's address space now.
-            do { _ = try t.process.vmem.resolve(address, write: true, kernel: true) } catch { throw .badAddress }
+            // Must be mapped read/write in that thread's address space now (a page its pager has not
+            // supplied yet is: it is asked for when a message first uses it).
+            do { _ = try t.process.vmem.resolve(address, write: true, kernel: true) } catch {
+                if error != .notSupplied { throw .badAddress }
+            }
         }
         t.ipcBuffer = address
         return 0
@@ -560,6 +580,7 @@ enum Syscalls {
         case .freeFramesAbove4GiB: return UInt64(PMM.freeAbove4GiB)
         case .cpusOnline: return UInt64(SMP.onlineCount)
         case .cpusPresent: return UInt64(SMP.present)
+        case .pagerCopyWaits: return PagerWait.waits
         }
     }
 }

@@ -78,6 +78,7 @@ enum FastPath {
         me.replyTo = nil
         me.receiveInto = nil
         me.ipcError = nil
+        me.servedEndpoint = endpoint.id
         me.state = .blocked
         me.blockedOn = endpoint.receivers
         endpoint.receivers.append(me)

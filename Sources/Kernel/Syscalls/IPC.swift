@@ -167,10 +167,14 @@ enum IPC {
         // An unanswered caller from before is dropped: it wakes with .peerClosed.
         threadGone(me)
         let endpoint = receiver.endpoint
+        me.servedEndpoint = endpoint.id
         while let caller = endpoint.callers.removeFirst() {
             do {
                 try deliver(from: caller, to: me, badge: caller.callBadge)
             } catch {
+                // A page not supplied (either buffer): the caller asks its pager and sends again.
+                if error == .notSupplied { caller.missingPage = me.missingPage }
+                me.missingPage = nil
                 caller.ipcError = error
                 Scheduler.wake(caller)
                 continue
@@ -198,13 +202,16 @@ enum IPC {
         return me.frame.pointee.rdx
     }
 
-    /// Answers `caller` with the current thread's message; the caller becomes runnable.
+    /// Answers `caller` with the current thread's message; the caller becomes runnable. A page not
+    /// supplied (.notSupplied) leaves the caller waiting: the answerer's syscall asks the pager and
+    /// answers again (its callers put the caller back where it was held).
     private static func answer(caller: Thread) throws(SysError) {
         let me = Scheduler.current!
         guard isWaitingForAnswer(caller) else { throw .peerClosed }
         do {
             try deliver(from: me, to: caller, badge: nil)
         } catch {
+            if error == .notSupplied { throw error }
             caller.ipcError = error
             Scheduler.wake(caller)
             throw error
@@ -217,14 +224,20 @@ enum IPC {
         let me = Scheduler.current!
         guard let caller = me.replyTo else { throw .badState }
         me.replyTo = nil
-        try answer(caller: caller)
+        do { try answer(caller: caller) } catch {
+            if error == .notSupplied { me.replyTo = caller }
+            throw error
+        }
         return 0
     }
 
     static func replyThroughObject(_ reply: Reply) throws(SysError) -> UInt64 {
         guard let caller = reply.caller else { throw .badState }
         reply.caller = nil
-        try answer(caller: caller)
+        do { try answer(caller: caller) } catch {
+            if error == .notSupplied { reply.caller = caller }
+            throw error
+        }
         return 0
     }
 
@@ -242,8 +255,13 @@ enum IPC {
                     try deliver(from: me, to: caller, badge: nil)
                     caller.frame.pointee.rax = 0
                 } catch {
+                    if error == .notSupplied {   // ask the pager, answer again (the caller stays held)
+                        me.replyTo = caller
+                        throw error
+                    }
                     caller.ipcError = error
                 }
+                me.servedEndpoint = endpoint.id
                 me.state = .blocked
                 me.blockedOn = endpoint.receivers
                 me.receiveInto = nil
@@ -259,8 +277,14 @@ enum IPC {
                 }
                 return me.frame.pointee.rdx
             }
-            // Answer errors do not stop the receive.
-            try? answer(caller: caller)
+            // Answer errors do not stop the receive, but a page not supplied: the pager is asked and
+            // the whole call runs again.
+            do { try answer(caller: caller) } catch {
+                if error == .notSupplied {
+                    me.replyTo = caller
+                    throw error
+                }
+            }
         }
         return try receive(receiver, reply: nil, until: deadline)
     }
@@ -300,10 +324,11 @@ enum Futex {
         guard address % 4 == 0 else { throw .misaligned }
         do {
             // The Frame's own page (not the zero page or a shared one), so that a later write keeps the key;
-            // never device memory (the kernel reads the word through the direct map).
+            // never device memory (the kernel reads the word through the direct map). A page its pager
+            // has not supplied is asked for (the call restarts).
             return try Scheduler.current.process.vmem.resolve(address, write: false, unshare: true, kernel: true)
         } catch {
-            throw .badAddress
+            throw error == .notSupplied ? .notSupplied : .badAddress
         }
     }
 

@@ -30,11 +30,12 @@ enum UserFaults {
                     Log.warn("user page fault: the page at \(hex: address) of process \(process.id) is over its frames limit")
                 } catch .notSupplied {
                     // A pager-backed Frame: ask its pager, then retry the access (or fail the fault).
+                    thread.missingPage = nil
                     if let m = process.vmem.mappings.find(containing: address), let pager = m.payload.frame.pager,
-                       !thread.inFault {
+                       PagerWait.mayWait(thread, for: pager) {
                         let offset = (address & ~(pageSize - 1)) - m.start + m.payload.frameOffset
                         switch call(frame, thread: thread, sender: pager, label: PagerMessage.label,
-                                    words: (offset, 0, 0, 0), count: 1) {
+                                    words: (offset, thread.id, 0, 0), count: 2) {
                         case .resume, .killed: return
                         case .end: break
                         }
@@ -47,7 +48,9 @@ enum UserFaults {
             AccelCheck.userBreakpoint()
             return
         }
-        if let sender = thread.faultSender ?? process.faultSender, !thread.inFault {
+        // A handler thread whose own fault would go to the endpoint it serves gets the default: it could
+        // not answer itself.
+        if let sender = thread.faultSender ?? process.faultSender, PagerWait.mayWait(thread, for: sender) {
             switch sendToHandler(frame, thread: thread, sender: sender) {
             case .resume: return
             case .killed: return   // ended while waiting: it dies on its way out
@@ -58,7 +61,7 @@ enum UserFaults {
         process.kill(code: ExitCode.fault(vector: vector))
     }
 
-    enum HandlerAnswer { case resume, end, killed }
+    enum HandlerAnswer: Equatable { case resume, end, killed }
 
     /// Sends the fault to the thread's handler as an IPC call (the trap frame carries the message; the
     /// user registers wait in thread.faultFrame, where thread_read/write_registers reach them) and puts
@@ -66,7 +69,8 @@ enum UserFaults {
     static func sendToHandler(_ frame: UnsafeMutablePointer<trap_frame>, thread: Thread, sender: Sender) -> HandlerAnswer {
         let f = frame.pointee
         return call(frame, thread: thread, sender: sender, label: FaultMessage.label,
-                    words: (f.vector, f.vector == UInt64(Vector.pageFault) ? read_cr2() : 0, f.error, f.rip), count: 4)
+                    words: (FaultMessage.first(vector: f.vector, errorCode: f.error),
+                            f.vector == UInt64(Vector.pageFault) ? read_cr2() : 0, thread.id, f.rip), count: 4)
     }
 
     /// The faulting thread calls through `sender` with a message of `count` words while its user

@@ -119,6 +119,18 @@ public final class FileService {
                  mode: reply.words.2, modified: reply.words.3)
     }
 
+    /// The file at `path` as a read-only pager-backed Frame (`map`): its pages are read from the server
+    /// when first touched. The handle is the caller's to close; `size` is the file's size in bytes.
+    public func map(_ path: String) throws(FileError) -> (frame: Handle, size: UInt64) {
+        let length = try putPath(path)
+        let reply = try call(.map, [], bytes: length)
+        guard reply.tag.handles == 1 else {
+            for i in 0..<min(reply.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(i)) }
+            throw .io
+        }
+        return (page.handle(0), reply.words.0)
+    }
+
     public func mkdir(_ path: String, mode: UInt64 = 0) throws(FileError) {
         let length = try putPath(path)
         _ = try call(.mkdir, [mode], bytes: length)

@@ -32,6 +32,13 @@ public struct ProcessClient {
         return (UInt32(truncatingIfNeeded: answer.words.1), answer.words.2)
     }
 
+    /// wait, with the fault address of a child that faulted (0 otherwise): CR2 for a page fault, else
+    /// the faulting instruction.
+    public func waitWithFault(_ id: UInt32 = 0) throws(ServiceError) -> (id: UInt32, status: UInt64, faultAddress: UInt64) {
+        let answer = try VFSClient.request(sender, IPCMessage(label: ProcessOp.wait.rawValue, UInt64(id)))
+        return (UInt32(truncatingIfNeeded: answer.words.1), answer.words.2, answer.words.3)
+    }
+
     public func kill(_ id: UInt32) throws(ServiceError) {
         _ = try VFSClient.request(sender, IPCMessage(label: ProcessOp.kill.rawValue, UInt64(id)))
     }

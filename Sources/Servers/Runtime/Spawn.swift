@@ -28,10 +28,11 @@ public enum Spawn {
     /// ended and its handles closed. Each of `grants` moves into the new process (the caller's handle is
     /// gone) and is listed in its startup block under its name (`import:NAME`, `export:NAME`, `grant:NAME`;
     /// Startup.imported/exported/granted find them). `environment` entries follow the command line, each
-    /// after a zero byte (Startup.environment).
+    /// after a zero byte (Startup.environment). `faultHandler` (a Sender) is bound to the new process
+    /// (fault_handler_set) before its thread starts, so no fault of it goes past the handler.
     public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = [],
                              grants: [(name: String, handle: Handle)] = [],
-                             environment: [String] = []) throws(SysError) -> SpawnedProcess {
+                             environment: [String] = [], faultHandler: Handle? = nil) throws(SysError) -> SpawnedProcess {
         let vmem = try vmemCreate()
         let process = try processCreate(vmem: vmem)
         let nameBytes = Array(name.utf8)
@@ -45,6 +46,7 @@ public enum Spawn {
             throw SysError(code: loaded.error)
         }
         do throws(SysError) {
+            if let faultHandler { try faultHandlerSet(process, sender: faultHandler) }
             return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give,
                               grants: grants, environment: environment)
         } catch {

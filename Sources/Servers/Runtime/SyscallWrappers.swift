@@ -106,6 +106,11 @@ public func threadSelf() throws(SysError) -> Handle {
     Handle(try syscall(.threadSelf))
 }
 
+/// The thread's id, as fault messages and page requests name it (thread_get_id).
+public func threadGetID(_ thread: Handle) throws(SysError) -> UInt64 {
+    try syscall(.threadGetID, thread.word)
+}
+
 public func threadStart(_ thread: Handle) throws(SysError) {
     _ = try syscall(.threadStart, thread.word)
 }

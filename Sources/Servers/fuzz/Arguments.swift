@@ -96,7 +96,7 @@ extension Engine {
             let quiet = entry(a[0]).map { $0.type == .process && !$0.isSelf && !$0.runs } ?? false
             a[1] = quiet && r.chance(70) ? handle(Use(type: .sender, right: .signal)) : r.chance(50) ? 0 : r.next() | 1 << 40
         case .frameCreatePaged:
-            a[0] = Values.frameSize(&r, known: options.known); a[1] = handle(Use(type: .sender, right: .signal))
+            a[0] = Values.frameSize(&r, known: options.known); a[1] = Engine.deadPager.word
             a[2] = r.chance(50) ? 0 : handle(Use(type: .notify, right: .signal))
         case .frameSupply:
             a[0] = handle(Use(type: .frame, right: .write)); a[2] = handle(Use(type: .frame, right: .read))
@@ -107,6 +107,7 @@ extension Engine {
             a[1] = r.chance(60) ? pageSize * r.below(8) + (r.chance(20) ? r.below(pageSize) : 0) : r.next()
             a[2] = r.chance(60) ? pageSize * (1 + r.below(8)) : Values.length(&r)
         case .frameGetSize: a[0] = handle(Use(type: .frame, right: .read))
+        case .threadGetID: a[0] = handle(Use(type: .thread, right: []))
         case .frameSetSize: a[0] = handle(Use(type: .frame, right: .manage)); a[1] = Values.frameSize(&r, known: options.known)
         case .frameRead, .frameWrite:
             a[0] = handle(Use(type: .frame, right: call == .frameRead ? .read : .write))

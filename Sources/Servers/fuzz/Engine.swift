@@ -66,6 +66,10 @@ final class Engine {
                           object: Engine.selfProcess, isSelf: true, runs: true))
         pool.append(Entry(value: Runtime.vmem.raw, type: .vmem, rights: Rights.defaults(for: .vmem),
                           object: Engine.selfVmem, isSelf: true, runs: false))
+        if Engine.deadPager == .invalid, let receiver = try? receiverCreate() {
+            Engine.deadPager = (try? senderCreate(receiver)) ?? .invalid
+            _ = try? handleClose(receiver)
+        }
         for h in Engine.resources {
             guard let (type, rights) = try? handleIdentify(h) else { continue }
             pool.append(Entry(value: h.raw, type: type, rights: rights, object: newObject(), isSelf: false, runs: false))
@@ -78,7 +82,13 @@ final class Engine {
     /// The runtime's own handles: never closed, given away or waited on.
     func isProtected(_ value: UInt32) -> Bool {
         value == Runtime.process.raw || value == Runtime.vmem.raw || value == Engine.image.raw
+            || value == Engine.deadPager.raw
     }
+
+    /// The pager of every pager-backed Frame the fuzzer makes: a Sender whose Receiver is gone, so a
+    /// page request (a kernel copy's as well as a fault's) fails at once instead of waiting for an
+    /// answer nobody here gives.
+    static var deadPager = Handle.invalid
 
     /// This program's own ELF image (children start from it); kept out of the pool.
     static var image = Handle.invalid

@@ -33,6 +33,13 @@ func programMain(_ startup: Startup) -> Int32 {
         return 1
     }
     let server = Server(archive: archive, tree: Tree(entries))
+    // The pager reads the archive through a pointer: the array lives (unchanged) as long as the server.
+    let base = server.archive.withUnsafeBytes { UnsafeRawPointer($0.baseAddress) }
+    if let base, let pager = try? FilePager(tree: server.tree, archive: base), (try? pager.start()) != nil {
+        server.pager = pager
+    } else {
+        print("initfsd: no pager thread: map requests are refused")
+    }
     let files = server.tree.nodes.filter { $0.kind == .file }.count
     print("initfsd: serving initfs:// (\(files) files, \(server.tree.nodes.count - files) directories, \(length) bytes)")
     return server.run(receiver)

@@ -17,6 +17,10 @@ final class Server {
     var open: [(id: UInt64, state: OpenFileState)] = []
     var nextID: UInt64 = 1
     let page: IPCBufferPage
+    /// Serves `map` (Pager.swift); nil when it could not be set up (map is then `.notSupported`).
+    var pager: FilePager? = nil
+    /// The Frame handle the last reply carried (map): closed here when the reply did not take it.
+    var sentHandle: Handle? = nil
     /// Open files one badge may hold, and all clients together.
     static let perBadgeLimit = 64
     static let totalLimit = 1024
@@ -39,6 +43,7 @@ final class Server {
         }
         while true {
             let reply = answer(request)
+            defer { dropUnsentHandle() }
             do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
                 if error == .peerClosed { return 0 }
                 // A caller that went away before the reply: wait for the next one.
@@ -48,6 +53,13 @@ final class Server {
                 }
             }
         }
+    }
+
+    /// A handle a reply should have moved to the client but did not (the client went away): closed.
+    func dropUnsentHandle() {
+        guard let h = sentHandle else { return }
+        sentHandle = nil
+        if (try? handleIdentify(h)) != nil { _ = try? handleClose(h) }
     }
 
     /// The reply to one request (never throws, never traps on what the client sent).
@@ -75,6 +87,7 @@ final class Server {
             case .stat: return try stat(m)
             case .readdir: return try readdir(m)
             case .mkdir, .unlink, .rename: throw .readOnly
+            case .map: return try map(m)
             }
         } catch {
             if let window { _ = try? handleClose(window) }
@@ -177,6 +190,22 @@ final class Server {
         s.position += UInt64(n)
         update(m.words.0, s)
         return ok(UInt64(n), bytes: s.window == nil ? n : 0)
+    }
+
+    /// map: the file's pager-backed Frame (Pager.swift), its handle moved with the reply.
+    func map(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        guard let pager else { throw .notSupported }
+        let node = try lookup(m)
+        guard tree.nodes[node].kind == .file else { throw .isDirectory }
+        let frame: Handle
+        do throws(SysError) { frame = try pager.map(node) } catch { throw .noMemory }
+        let size = UInt64(tree.nodes[node].size)
+        page.setHandle(0, frame)
+        sentHandle = frame
+        var reply = IPCMessage(tag: IPCTag(words: 2, bytes: 0, handles: 1, label: 0))
+        reply.words.0 = size
+        reply.words.1 = max(1, (size + pageSize - 1) / pageSize) * pageSize
+        return reply
     }
 
     func seek(_ m: IPCMessage) throws(FileError) -> IPCMessage {

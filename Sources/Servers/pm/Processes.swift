@@ -42,9 +42,12 @@ extension ProcessServer {
         let sender = try VFSClient.sys { () throws(SysError) in try senderCreate(receiver, badge: UInt64(id)) }
         defer { _ = try? handleClose(sender) }
         let name = uri.components.last ?? "?"
+        // Its faults come to this loop (Faults.swift) through a Sender of its own.
+        let faults = try VFSClient.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.faultBadge(id)) }
+        defer { _ = try? handleClose(faults) }
         let spawned = try VFSClient.sys { () throws(SysError) in
             try Spawn.start(image: frame, name: name, commandLine: arguments.joined(separator: " "), give: [sender] + give,
-                            environment: environment)
+                            environment: environment, faultHandler: faults)
         }
         nextID += 1
         let child = Child(id: id, parent: parent, name: Array(name.utf8), spawned: spawned)
@@ -75,7 +78,7 @@ extension ProcessServer {
         waiters.removeAll { $0.parent == id }
         if let i = waiters.firstIndex(where: { $0.parent == child.parent && ($0.id == 0 || $0.id == id) }) {
             let w = waiters.remove(at: i)
-            _ = try? replyReply(w.reply, reply(.ok(UInt64(id), status)))
+            _ = try? replyReply(w.reply, reply(.ended(child)))
             _ = try? handleClose(w.reply)
             reap(child)
         }
@@ -87,7 +90,7 @@ extension ProcessServer {
         let mine = children.values.filter { $0.parent == parent && (id == 0 || $0.id == id) }
         if let done = mine.filter({ $0.exited }).min(by: { $0.id < $1.id }) {
             reap(done)
-            return .ok(UInt64(done.id), done.status)
+            return .ended(done)
         }
         guard !mine.isEmpty else { return .error(.noChild) }
         waiters.append(Waiter(parent: parent, id: id, reply: reply))

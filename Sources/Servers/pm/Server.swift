@@ -12,6 +12,8 @@ final class Child {
     var watcher: SpawnedThread?
     var exited = false
     var status: UInt64 = 0
+    /// Where it faulted (Faults.swift): CR2 for a page fault, else the faulting instruction.
+    var faultAddress: UInt64 = 0
 
     init(id: UInt32, parent: UInt32, name: [UInt8], spawned: SpawnedProcess) {
         self.id = id
@@ -62,6 +64,7 @@ final class ProcessServer {
                 return
             }
             joinFinished()
+            if answerFault(message, reply: reply) { continue }
             if let answer = handle(message, reply: reply) {
                 _ = try? replyReply(reply, self.reply(answer))
             } else if let next = try? replyCreate() {
@@ -74,7 +77,7 @@ final class ProcessServer {
     }
 
     func reply(_ a: Answer) -> IPCMessage {
-        IPCMessage(tag: IPCTag(words: 3, bytes: a.bytes), words: (a.words.0, a.words.1, a.words.2, 0))
+        IPCMessage(tag: IPCTag(words: 4, bytes: a.bytes), words: (a.words.0, a.words.1, a.words.2, a.fault))
     }
 
     /// nil when the caller waits (bound to `reply`).
@@ -107,6 +110,8 @@ final class ProcessServer {
 struct Answer {
     var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
     var bytes = 0
+    /// w3 of a wait's reply: the fault address of a child that faulted.
+    var fault: UInt64 = 0
 
     static func error(_ e: ServiceError) -> Answer { Answer(words: (e.rawValue, 0, 0)) }
     static func ok(_ w1: UInt64 = 0, _ w2: UInt64 = 0) -> Answer { Answer(words: (0, w1, w2)) }

@@ -82,6 +82,8 @@ func programMain(_ startup: Startup) -> Int32 {
     for (name, body) in deviceTests { run(name, body) }
     for (name, body) in timeoutTests { run(name, body) }
     for (name, body) in copyOnWriteTests { run(name, body) }
+    for (name, body) in pagerCopyTests { run(name, body) }
+    for (name, body) in initfsMapTests(startup) { run(name, body) }
     for (name, body) in clockTests { run(name, body) }
     for (name, body) in smpTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)

@@ -39,8 +39,9 @@ func testArgumentsEnvironmentHandles(_ c: Context) throws(ServiceError) {
 
 func testFaultStatus(_ c: Context) throws(ServiceError) {
     let id = try c.pm.spawn(child, arguments: ["fault"])
-    let (_, status) = try c.pm.wait(id)
+    let (_, status, address) = try c.pm.waitWithFault(id)
     check(status == ExitCode.fault(vector: 14), "a page fault's status: \(status)")
+    check(address == 0x0000_0bad_0000_0000, "a page fault's address: \(address)")
 }
 
 func testKillAndList(_ c: Context) throws(ServiceError) {

@@ -47,6 +47,10 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case vfspmTest
     /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
     case root
+    /// init starts pcid, which lists the PCI functions and starts their drivers (virtio-blk).
+    case pci
+    /// init runs the storage tests (Sources/Servers/storagetest: pcid and virtio-blk, with `osh boot --disk`).
+    case storageTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -72,6 +76,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "inittest"
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
+        case .pci: return "pci"
+        case .storageTest: return "storagetest"
         }
     }
 
@@ -115,6 +121,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
+        case .pci: return "init starts pcid: the PCI list in the log, drivers for the disks (osh boot --disk)"
+        case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
         }
     }
 

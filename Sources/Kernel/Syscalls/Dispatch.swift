@@ -143,6 +143,8 @@ enum Syscalls {
         case .faultHandlerSet: return try faultHandlerSet(a.a0, a.a1)
         case .frameCreatePaged: return try frameCreatePaged(a.a0, a.a1, a.a2)
         case .frameSupply: return try frameSupply(a.a0, a.a1, a.a2, a.a3)
+        case .frameCreateContiguous: return try frameCreateContiguous(a)
+        case .framePhysical: return try framePhysical(a.a0, a.a1)
         }
     }
 
@@ -556,7 +558,7 @@ enum Syscalls {
         case .ticks: return Scheduler.ticks
         case .heapPages: return UInt64(Heap.pagesInUse)
         case .framebufferAddress, .framebufferPitch, .framebufferWidth, .framebufferHeight, .framebufferFormat,
-             .acpiRootTable, .hpetAddress: return deviceInfo(info)
+             .acpiRootTable, .hpetAddress, .ecamAddress, .ecamBuses: return deviceInfo(info)
         case .freeFramesAbove4GiB: return UInt64(PMM.freeAbove4GiB)
         }
     }

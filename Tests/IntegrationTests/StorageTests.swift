@@ -39,8 +39,9 @@ import Testing
         var wrong = 0
         for s in 2048..<4096 { for i in 0..<512 where data[s * 512 + i] != UInt8(truncatingIfNeeded: s * 13 + i * 3 + 1) { wrong += 1 } }
         #expect(wrong == 0, "\(wrong) bytes from sector 2048 differ from what the guest wrote")
-        #expect(data[(imageBytes - 512)..<imageBytes].elementsEqual(
-            (0..<512).map { UInt8(truncatingIfNeeded: 2048 * 13 + $0 * 3 + 1) }), "the last sector holds the window's first block")
+        let lastSector: [UInt8] = (0..<512).map { (i: Int) -> UInt8 in UInt8(truncatingIfNeeded: 2048 * 13 + i * 3 + 1) }
+        let onDisk = Array(data[(imageBytes - 512)..<imageBytes])
+        #expect(onDisk == lastSector, "the last sector holds the window's first block")
         // The host's sectors are untouched, the rest still zero.
         #expect(data[0..<(100 * 512)].allSatisfy { $0 == 0 })
         for s in 100..<108 { for i in 0..<512 { #expect(data[s * 512 + i] == UInt8(truncatingIfNeeded: s * 7 + i)) } }
@@ -66,7 +67,7 @@ import Testing
         let b = try Self.bootAndCheck(["--machine", "q35"])
         #expect(b.serial.contains(/pcid: \d+ functions through ECAM at 0xb0000000, buses 0-255/))
         #expect(b.serial.contains(/pcid: 00:00\.0 8086:29c0 class 6\.0\.0 \(host bridge\)/))
-        #expect(b.serial.contains(/1af4:1042 class 1\.0\.0 \(SCSI storage\) .* INTA gsi 2[0-3] caps /))
+        #expect(b.serial.contains(#/pcid: [0-9a-f:.]+ 1af4:1042 class 1\.0\.0 \(SCSI storage\) .* INTA gsi 2[0-3] caps /#))
     }
 
     @Test func diskOptionNeedsAnExistingImage() throws {

@@ -95,10 +95,11 @@ $(BUILD)/servers/runtime/%.o: Sources/Servers/Runtime/%.S Makefile
 	$(CLANG) $(SERVER_ASFLAGS) -c $< -o $@
 
 # $(1) = program name: its Swift object (the program's sources with the ABI and the runtime) and its ELF.
+# The Swift module name is the program name with `-` and `.` made `_` (virtio-blk, fsd.fat32).
 define SERVER_RULES
 $(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) $(SERVER_SHIM) Makefile
 	@mkdir -p $$(dir $$@)
-	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(1) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
+	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(subst .,_,$(subst -,_,$(1))) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
 
 # The program's manifest (Sources/Servers/NAME/manifest) goes into its ELF file as the note .note.manifest.
 $(BUILD)/servers/$(1)/manifest.note: Sources/Servers/$(1)/manifest scripts/manifest-note.py

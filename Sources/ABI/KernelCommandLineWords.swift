@@ -49,6 +49,10 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case root
     /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP).
     case smp
+    /// init starts pcid, which lists the PCI functions and starts their drivers (virtio-blk).
+    case pci
+    /// init runs the storage tests (Sources/Servers/storagetest: pcid and virtio-blk, with `osh boot --disk`).
+    case storageTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -75,6 +79,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
         case .smp: return "smp"
+        case .pci: return "pci"
+        case .storageTest: return "storagetest"
         }
     }
 
@@ -120,6 +126,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
         case .smp: return "off: leave the other CPUs parked (by default they start and idle)"
+        case .pci: return "init starts pcid: the PCI list in the log, drivers for the disks (osh boot --disk)"
+        case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
         }
     }
 

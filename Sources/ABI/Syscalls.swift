@@ -172,6 +172,15 @@
 //                      modes, e.g. UC or WC; frame_read/write, IPC buffers and other kernel copies through
 //                      it are refused). .inUse over RAM the kernel manages; over ACPI memory the handle
 //                      lacks .write; never .exec or .manage (no frame_set_size)
+//   frame_create_contiguous a: resource (.manage, covering every physical address: the machine's), size
+//                      (page multiple, > 0, ≤ 16 MiB)   r: frame over physically contiguous RAM for a
+//                      device's DMA, zeroed, every page present, freed to the PMM with the Frame; charged
+//                      to the frames limit. Like a physical Frame: no clone, supply, resize or kernel
+//                      copies (frame_read/write .badState). .outOfRange for a narrowed Resource,
+//                      .outOfMemory when no such run is free
+//   frame_physical     a: frame (.read), offset (< size)   r: the physical address of that byte of a Frame
+//                      made by frame_create_contiguous or frame_create_physical (.badState for any other
+//                      Frame: its pages move)
 //   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
 //                      without a syscall: see TimePage)
 public enum Syscall: UInt64, CaseIterable, Sendable {
@@ -241,9 +250,11 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case frameCreatePaged = 67
     case frameSupply = 68
     case threadGetID = 69
+    case frameCreateContiguous = 92
+    case framePhysical = 93
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
-    public static let count = Int(Syscall.threadGetID.rawValue) + 1
+    public static let count = Int(Syscall.framePhysical.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -314,6 +325,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .frameCreatePaged: return "frame_create_paged"
         case .frameSupply: return "frame_supply"
         case .threadGetID: return "thread_get_id"
+        case .frameCreateContiguous: return "frame_create_contiguous"
+        case .framePhysical: return "frame_physical"
         }
     }
 
@@ -330,7 +343,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
              .threadSleep, .threadGetID: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
         case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical,
-             .frameClone, .frameCreatePaged, .frameSupply: return .frame
+             .frameClone, .frameCreatePaged, .frameSupply, .frameCreateContiguous, .framePhysical: return .frame
         case .resourceCreate: return .resource
         case .ioportCreate: return .ioPort
         case .irqCreate, .irqBind, .irqAck: return .irq
@@ -424,6 +437,10 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// Requests kernel copies sent to pagers since boot (a frame_read, vmem_read, IPC buffer or other
     /// kernel copy that met a page its pager-backed Frame had not supplied yet, and waited for it).
     case pagerCopyWaits = 14
+    /// PCI Express ECAM (ACPI MCFG, segment 0): the physical address of its configuration space (0 when
+    /// the machine has no MCFG: use ports 0xCF8/0xCFC), and its buses: first | last << 8.
+    case ecamAddress = 22
+    case ecamBuses = 23
 }
 
 /// How the kernel starts the root process: rdi = address of a StartupBlock in its address space

@@ -25,6 +25,9 @@ final class Frame {
     /// Device memory (frame_create_physical): the physical address of page 0, the rest following it. Such
     /// a Frame has no page tree, is never zeroed or resized, and the kernel never copies through it.
     let deviceBase: UInt64?
+    /// A contiguous DMA run (frame_create_contiguous): its pages, at deviceBase, go back to the PMM with
+    /// the Frame. 0 for every other Frame.
+    let contiguousPages: UInt64
     /// Who pays for the pages and page-tree nodes (nil: the kernel's own Frames). See Limits.swift.
     let account: Account?
     /// The pager of a pager-backed Frame (frame_create_paged): pages not held are asked of it, never
@@ -53,6 +56,7 @@ final class Frame {
         self.account = account
         ownsPages = true
         deviceBase = nil
+        contiguousPages = 0
         ObjectCounter.live += 1
     }
 
@@ -61,6 +65,7 @@ final class Frame {
         pageCount = (byteCount + pageSize - 1) / pageSize
         ownsPages = false
         deviceBase = nil
+        contiguousPages = 0
         account = nil
         for i in 0..<pageCount { try pages.insert(physical + i * pageSize, at: i) }
         ObjectCounter.live += 1
@@ -73,12 +78,29 @@ final class Frame {
         pageCount = byteCount / pageSize
         ownsPages = false
         deviceBase = base
+        contiguousPages = 0
+        self.account = account
+        ObjectCounter.live += 1
+    }
+
+    /// A Frame over `pageCount` physically contiguous RAM pages at `base`, taken from the PMM by the
+    /// caller and already charged to `account` (frames and the object): it owns them and frees them in
+    /// deinit. It behaves as device memory otherwise (no page tree, no kernel copies, no clone).
+    init(contiguous base: UInt64, pageCount: UInt64, account: Account?) {
+        self.pageCount = pageCount
+        ownsPages = false
+        deviceBase = base
+        contiguousPages = pageCount
         self.account = account
         ObjectCounter.live += 1
     }
 
     deinit {
         release(from: 0)
+        if contiguousPages > 0, let base = deviceBase {
+            PMM.free(base, count: Int(contiguousPages))
+            account?.remove(.frames, contiguousPages)
+        }
         account?.remove(.kernelMemory, Frame.objectBytes)
         ObjectCounter.live -= 1
     }

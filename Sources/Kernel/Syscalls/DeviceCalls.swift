@@ -75,6 +75,39 @@ extension Syscalls {
         return UInt64(try process.handles.insert(.frame(f), rights: rights))
     }
 
+    /// The largest frame_create_contiguous, in pages (16 MiB).
+    static let contiguousLimit: UInt64 = 4096
+
+    /// frame_create_contiguous: DMA memory, only for a Resource that covers every physical address (a
+    /// device that does DMA can reach all of RAM anyway: there is no IOMMU).
+    static func frameCreateContiguous(_ a: SyscallArguments) throws(SysError) -> UInt64 {
+        let r = try resource(a.a0, .manage)
+        let size = a.a1
+        guard size > 0 else { throw .invalidArgument }
+        guard size % pageSize == 0 else { throw .misaligned }
+        guard size / pageSize <= contiguousLimit else { throw .tooLarge }
+        guard r.range.covers(.physical, base: 0, size: ResourceKind.physical.limit) else { throw .outOfRange }
+        let pages = size / pageSize
+        try process.account.check(.frames, pages)
+        try process.account.check(.kernelMemory, Frame.objectBytes)
+        try checkHandleLimit(process)
+        guard PMM.userCanAllocate(Int(pages)), let base = PMM.allocate(count: Int(pages)) else { throw .outOfMemory }
+        // Act: the run is ours; zero it, charge it, hand it out.
+        for i in 0..<pages { zeroPage(base + i * pageSize) }
+        process.account.add(.frames, pages)
+        process.account.add(.kernelMemory, Frame.objectBytes)
+        let f = Frame(contiguous: base, pageCount: pages, account: process.account)
+        return UInt64(try process.handles.insert(.frame(f), rights: [.read, .write, .map, .duplicate, .transfer]))
+    }
+
+    /// frame_physical: where a byte of a contiguous or device Frame sits in physical memory.
+    static func framePhysical(_ raw: UInt64, _ offset: UInt64) throws(SysError) -> UInt64 {
+        let f = try frame(raw, .read)
+        guard let base = f.deviceBase else { throw .badState }
+        guard offset < f.size else { throw .invalidArgument }
+        return base + offset
+    }
+
     /// The system_info figures about devices: the boot framebuffer, the ACPI root table, the HPET.
     static func deviceInfo(_ info: SystemInfo) -> UInt64 {
         let fb = Kernel.boot.framebuffer
@@ -86,6 +119,8 @@ extension Syscalls {
         case .framebufferFormat: return fb.map { UInt64($0.bpp) | UInt64($0.type) << 8 } ?? 0
         case .acpiRootTable: return Kernel.acpi.tables.first?.address ?? 0
         case .hpetAddress: return Kernel.acpi.hpet?.address.address ?? 0
+        case .ecamAddress: return Kernel.acpi.mcfg.first { $0.segment == 0 }?.base ?? 0
+        case .ecamBuses: return Kernel.acpi.mcfg.first { $0.segment == 0 }.map { UInt64($0.startBus) | UInt64($0.endBus) << 8 } ?? 0
         default: return 0
         }
     }

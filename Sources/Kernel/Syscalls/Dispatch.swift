@@ -158,6 +158,8 @@ enum Syscalls {
         case .threadGetID:
             guard case .thread(let t) = try object(a.a0, .thread, []) else { throw .wrongType }
             return t.id
+        case .frameCreateContiguous: return try frameCreateContiguous(a)
+        case .framePhysical: return try framePhysical(a.a0, a.a1)
         }
     }
 
@@ -576,7 +578,7 @@ enum Syscalls {
         case .ticks: return Scheduler.ticks
         case .heapPages: return UInt64(Heap.pagesInUse)
         case .framebufferAddress, .framebufferPitch, .framebufferWidth, .framebufferHeight, .framebufferFormat,
-             .acpiRootTable, .hpetAddress: return deviceInfo(info)
+             .acpiRootTable, .hpetAddress, .ecamAddress, .ecamBuses: return deviceInfo(info)
         case .freeFramesAbove4GiB: return UInt64(PMM.freeAbove4GiB)
         case .cpusOnline: return UInt64(SMP.onlineCount)
         case .cpusPresent: return UInt64(SMP.present)

@@ -341,3 +341,14 @@ public func irqAck(_ irq: Handle) throws(SysError) {
 public func frameCreatePhysical(_ resource: Handle, address: UInt64, size: UInt64) throws(SysError) -> Handle {
     Handle(try syscall(.frameCreatePhysical, resource.word, address, size))
 }
+
+/// A Frame of `size` bytes of physically contiguous, zeroed RAM for a device's DMA (needs the machine's
+/// Resource); frame_physical gives its address.
+public func frameCreateContiguous(_ resource: Handle, size: UInt64) throws(SysError) -> Handle {
+    Handle(try syscall(.frameCreateContiguous, resource.word, size))
+}
+
+/// The physical address of byte `offset` of a contiguous or device Frame.
+public func framePhysical(_ frame: Handle, offset: UInt64 = 0) throws(SysError) -> UInt64 {
+    try syscall(.framePhysical, frame.word, offset)
+}

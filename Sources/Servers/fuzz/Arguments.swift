@@ -108,6 +108,8 @@ extension Engine {
             a[2] = r.chance(60) ? pageSize * (1 + r.below(8)) : Values.length(&r)
         case .frameGetSize: a[0] = handle(Use(type: .frame, right: .read))
         case .threadGetID: a[0] = handle(Use(type: .thread, right: []))
+        case .framePhysical:
+            a[0] = handle(Use(type: .frame, right: .read)); a[1] = r.chance(70) ? r.below(8 * pageSize) : r.next()
         case .frameSetSize: a[0] = handle(Use(type: .frame, right: .manage)); a[1] = Values.frameSize(&r, known: options.known)
         case .frameRead, .frameWrite:
             a[0] = handle(Use(type: .frame, right: call == .frameRead ? .read : .write))
@@ -148,7 +150,7 @@ extension Engine {
             if call == .processSetLimit, let e = entry(a[0]), e.isSelf { a[0] = 0 }
             a[1] = r.chance(80) ? r.below(UInt64(LimitKind.allCases.count)) : r.next()
             a[2] = r.chance(50) ? r.below(64) : r.next()
-        case .resourceCreate, .ioportCreate, .irqCreate, .irqBind, .irqAck, .frameCreatePhysical:
+        case .resourceCreate, .ioportCreate, .irqCreate, .irqBind, .irqAck, .frameCreatePhysical, .frameCreateContiguous:
             deviceArguments(call, &a)
         case .threadSetIPCBuffer:
             a[0] = handle(Use(type: .thread, right: .write))
@@ -230,6 +232,9 @@ extension Engine {
             a[0] = handle(Use(type: .irq, right: .write)); a[1] = handle(Use(type: .notify, right: .signal))
             a[2] = r.chance(20) ? 0 : r.next()
         case .irqAck: a[0] = handle(Use(type: .irq, right: .write))
+        case .frameCreateContiguous:     // the fuzzer's Resources are narrowed: always .outOfRange
+            a[0] = handle(resource)
+            a[1] = r.chance(70) ? pageSize * r.below(9) : Values.length(&r)
         default:
             a[0] = handle(resource)
             a[1] = r.chance(50) ? FuzzDevices.physical + pageSize * r.below(40) : r.chance(50) ? pageSize * r.below(1 << 20) : r.next()
@@ -267,7 +272,7 @@ extension Engine {
             try? handleClose(Handle(value))                              // the main thread: never in the pool
         case .handleDuplicate, .processCreate, .processSelf, .threadCreate, .vmemCreate, .vmemSelf, .frameCreate,
              .frameClone, .frameCreatePaged, .receiverCreate, .senderCreate, .replyCreate, .notifyCreate,
-             .resourceCreate, .ioportCreate, .irqCreate, .frameCreatePhysical:
+             .resourceCreate, .ioportCreate, .irqCreate, .frameCreatePhysical, .frameCreateContiguous:
             add(call, a, UInt32(truncatingIfNeeded: value))
         default: break
         }

@@ -47,6 +47,11 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "Machine type: q35 or pc (i440FX); default QEMU's own (pc).")
     var machine: MachineChoice?
 
+    @Option(name: .customLong("disk"), help: ArgumentHelp(
+        "A raw disk image attached as a virtio-blk PCI device (repeatable; the guest's pcid finds them in this order).",
+        valueName: "file"))
+    var disks: [String] = []
+
     @Option(name: .long, help: "Memory in MB, or with a suffix (512M, 1G).")
     var memory: String = "\(BootPlanning.defaultMemoryMB)M"
 
@@ -134,6 +139,14 @@ struct BootRunner {
         guard let memoryMB = BootPlanning.parseMemory(options.memory) else {
             printError("--memory: cannot parse '\(options.memory)' (use MB, or a suffix: 512M, 1G)")
             return BootExitCode.usage
+        }
+        var disks: [String] = []
+        for d in options.disks {
+            let path = d.hasPrefix("/") ? d : FileManager.default.currentDirectoryPath + "/" + d
+            guard FileManager.default.isWritableFile(atPath: path) else {
+                printError("--disk: cannot write '\(d)' (a raw image file must exist)"); return BootExitCode.missingInput
+            }
+            disks.append(path)
         }
         if let t = options.timeout, t < 0 || !t.isFinite {
             printError("--timeout must be a non-negative number of seconds"); return BootExitCode.usage
@@ -275,7 +288,7 @@ struct BootRunner {
             accel = chosen
             printNote(line)
         }
-        let plan = QEMULaunchPlan(
+        var plan = QEMULaunchPlan(
             qemu: qemuPath, mode: mode, uefi: options.uefi,
             kernel: runDir.file("kernel.elf"),
             iso: image.map { $0.hasPrefix("/") ? $0 : runDir.file($0) },
@@ -283,11 +296,13 @@ struct BootRunner {
             accel: accel, display: options.display, gdbWait: options.gdbWait,
             qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
             modules: mode == .direct ? bootModules : [], watchSocket: runDir.file(RunDirectory.watchSocketName))
+        plan.disks = disks
 
         var manifest = RunManifest(
             runID: runDir.id, startTime: RunDirectory.timestamp(Date()), oshPID: getpid(),
             bootMode: mode.rawValue, uefi: options.uefi, accel: accel.rawValue, cmdline: cmdline, files: files)
         manifest.image = image
+        if !disks.isEmpty { manifest.disks = disks }
         try? runDir.writeManifest(manifest)
 
         // Logs.

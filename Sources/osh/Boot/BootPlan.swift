@@ -98,6 +98,8 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     public var gdbSocket: String
     /// Boot modules (direct mode: -initrd; ISO mode: already in the ISO's grub.cfg).
     public var modules: [ModuleSpec] = []
+    /// Raw disk images, each a virtio-blk PCI device (modern only: virtio 1.x), in order (`--disk`).
+    public var disks: [String] = []
     /// osh's own QMP socket (VMWatcher); with it, a guest shutdown or reset pauses QEMU so osh can
     /// read the registers before it ends QEMU.
     public var watchSocket: String?
@@ -166,6 +168,7 @@ public enum BootPlanning {
             args += ["-qmp", "unix:\(watch),server=on,wait=off", "-action", "shutdown=pause"]
         }
         if plan.gdbWait { args.append("-S") }
+        args += diskArguments(plan.disks)
         if plan.uefi, let ovmf = plan.ovmf {
             args += ["-drive", "if=pflash,format=raw,readonly=on,file=\(ovmf)"]
         }
@@ -177,6 +180,15 @@ public enum BootPlanning {
             args += ["-cdrom", plan.iso ?? "os.iso", "-boot", "d"]
         }
         return args
+    }
+
+    /// `-drive`/`-device` pairs for raw images as modern virtio-blk PCI devices (disk0, disk1, …); a
+    /// comma inside a path is doubled.
+    public static func diskArguments(_ disks: [String]) -> [String] {
+        disks.enumerated().flatMap { i, path in
+            ["-drive", "file=\(path.replacingOccurrences(of: ",", with: ",,")),format=raw,if=none,id=disk\(i)",
+             "-device", "virtio-blk-pci,drive=disk\(i),disable-legacy=on"]
+        }
     }
 
     /// QEMU's multiboot -initrd value: `PATH NAME` per module (the whole text is the module's string,

@@ -75,6 +75,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
     public var qemuLog: String
     /// The ISO booted (absolute when outside the run directory), ISO mode only.
     public var image: String?
+    /// The raw disk images attached as virtio-blk devices (`--disk`), absolute paths, in order.
+    public var disks: [String]?
     public var files: [File]
     public var end: End?
 

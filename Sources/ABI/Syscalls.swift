@@ -126,7 +126,8 @@
 //   notify_wait        a: notify (.wait), timeout                r: the word (non-zero), cleared; blocks
 //   notify_poll        a: notify (.wait)                         r: the word (0 if none), cleared
 //   futex_wait         a: address (4-aligned UInt32), expected, timeout   blocks while *address == expected
-//                      (.wouldBlock if it differs); keyed by physical address, so shared Frames work
+//                      (.wouldBlock if it differs); keyed by the Frame holding the word and the offset
+//                      in it, so shared Frames work and a page copied on write keeps its waiters
 //   futex_wake         a: address, count                        r: threads woken
 //   futex_requeue      a: address, wake count, address2, requeue count   r: threads woken
 //   thread_set_ipc_buffer a: thread (.write), address (page-aligned, mapped read/write, or 0)

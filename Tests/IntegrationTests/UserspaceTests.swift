@@ -75,7 +75,7 @@ import Testing
                      "frame.pager_dies", "frame.pager_last_user",
                      // Issue 14, second part: kernel copies wait for the pager, initfs's map, fault messages.
                      "frame.pager_copies_wait", "frame.pager_copy_fails", "fault.names_thread",
-                     "fault.handler_own_fault", "initfs.map_runs_program",
+                     "fault.handler_own_fault", "initfs.map_runs_program", "futex.key_after_clone",
 
                      // All of memory and PCID (issue 10); at 512 MiB there is no memory above 4 GiB.
                      "memory.above_4g", "memory.stale_tlb_after_unmap"] {

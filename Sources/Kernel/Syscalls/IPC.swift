@@ -314,39 +314,52 @@ enum IPC {
     static func poll(_ n: Notify) -> UInt64 { n.word.take() }
 }
 
-/// Futex wait queues, keyed by the physical address of the word (so a Frame shared between processes
-/// works). A queue exists while someone waits on it.
+/// Futex wait queues, keyed by the Frame that holds the word and the word's offset in it: a Frame shared
+/// between processes works, and a page that is copied on write later (a clone's source written) keeps
+/// its waiters, as the key does not name the physical page. A queue exists while someone waits on it,
+/// and holds its Frame.
 enum Futex {
-    /// Guarded by: interrupts off on CPU 0 (LOCKS.md); Futex.lock (rank 45) when every CPU runs threads.
-    static var queues: [(key: UInt64, queue: WaitQueue)] = []
+    struct Key {
+        let frame: Frame
+        let offset: UInt64
+        func matches(_ other: Key) -> Bool { frame === other.frame && offset == other.offset }
+    }
 
-    static func key(_ address: UInt64) throws(SysError) -> UInt64 {
+    /// Guarded by: interrupts off on CPU 0 (LOCKS.md); Futex.lock (rank 45) when every CPU runs threads.
+    static var queues: [(key: Key, queue: WaitQueue)] = []
+
+    /// The key of the word at `address` and the word's physical address now.
+    static func key(_ address: UInt64) throws(SysError) -> (key: Key, physical: UInt64) {
         guard address % 4 == 0 else { throw .misaligned }
+        let vmem = Scheduler.current.process.vmem
+        let physical: UInt64
         do {
-            // The Frame's own page (not the zero page or a shared one), so that a later write keeps the key;
-            // never device memory (the kernel reads the word through the direct map). A page its pager
-            // has not supplied is asked for (the call restarts).
-            return try Scheduler.current.process.vmem.resolve(address, write: false, unshare: true, kernel: true)
+            // The Frame's own page (not the zero page or a shared one); never device memory (the kernel
+            // reads the word through the direct map). A page its pager has not supplied is asked for
+            // (the call restarts).
+            physical = try vmem.resolve(address, write: false, unshare: true, kernel: true)
         } catch {
             throw error == .notSupplied ? .notSupplied : .badAddress
         }
+        guard let m = vmem.mappings.find(containing: address) else { throw .badAddress }
+        return (Key(frame: m.payload.frame, offset: address - m.start + m.payload.frameOffset), physical)
     }
 
-    static func queue(_ key: UInt64, create: Bool) -> WaitQueue? {
-        for q in queues where q.key == key { return q.queue }
+    static func queue(_ key: Key, create: Bool) -> WaitQueue? {
+        for q in queues where q.key.matches(key) { return q.queue }
         guard create else { return nil }
         let q = WaitQueue()
         queues.append((key, q))
         return q
     }
 
-    static func dropIfEmpty(_ key: UInt64) {
-        queues.removeAll { $0.key == key && $0.queue.isEmpty }
+    static func dropIfEmpty(_ key: Key) {
+        queues.removeAll { $0.key.matches(key) && $0.queue.isEmpty }
     }
 
     static func wait(_ address: UInt64, expected: UInt64, until deadline: UInt64? = nil) throws(SysError) -> UInt64 {
-        let k = try key(address)
-        let value = KernelMemory.virtual(physical: k).load(as: UInt32.self)
+        let (k, physical) = try key(address)
+        let value = KernelMemory.virtual(physical: physical).load(as: UInt32.self)
         guard UInt64(value) == expected & 0xffff_ffff else { throw .wouldBlock }
         let me = Scheduler.current!
         me.ipcError = nil
@@ -358,7 +371,7 @@ enum Futex {
     }
 
     static func wake(_ address: UInt64, count: UInt64) throws(SysError) -> UInt64 {
-        let k = try key(address)
+        let k = try key(address).key
         guard let q = queue(k, create: false) else { return 0 }
         var woken: UInt64 = 0
         while woken < count, let t = q.removeFirst() {
@@ -370,10 +383,10 @@ enum Futex {
     }
 
     static func requeue(_ address: UInt64, wake count: UInt64, to address2: UInt64, requeue moveCount: UInt64) throws(SysError) -> UInt64 {
-        let k = try key(address)
-        let k2 = try key(address2)
+        let k = try key(address).key
+        let k2 = try key(address2).key
         let woken = try wake(address, count: count)
-        guard k != k2, let from = queue(k, create: false) else { return woken }
+        guard !k.matches(k2), let from = queue(k, create: false) else { return woken }
         let to = queue(k2, create: true)!
         var moved: UInt64 = 0
         while moved < moveCount, let t = from.removeFirst() {

@@ -7,6 +7,7 @@ let pagerCopyTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("frame.pager_copy_fails", testPagerCopyFails),
     ("fault.names_thread", testFaultNamesThread),
     ("fault.handler_own_fault", testHandlerOwnFault),
+    ("futex.key_after_clone", testFutexKeyAfterClone),
 ]
 
 func initfsMapTests(_ startup: Startup) -> [(StaticString, () throws(SysError) -> Void)] {
@@ -221,4 +222,36 @@ func testInitfsMapRunsProgram(_ startup: Startup) throws(SysError) {
     step("errors")
     expectFileError(.isDirectory, "map of a directory") { () throws(FileError) in try fs.map("/bin") }
     expectFileError(.notFound, "map of a missing file") { () throws(FileError) in try fs.map("/bin/nothing") }
+}
+
+/// A futex waiter on a page of a Frame that is then cloned and written by this process (the Frame takes
+/// its own copy of the page) is found by a wake through the same address: futexes key on the Frame and
+/// the offset, not on the physical page.
+func testFutexKeyAfterClone() throws(SysError) {
+    let before = KernelFigures.now()
+    do {
+        let frame = try frameCreate(size: pageSize)
+        defer { closeAll(frame) }
+        let at = try vmemMapAnywhere(Runtime.vmem, frame: frame, from: Scratch.take(pages: 1), length: pageSize,
+                                     flags: [.read, .write])
+        defer { try? vmemUnmap(Runtime.vmem, address: at, length: pageSize) }
+        let word = UnsafeMutablePointer<UInt32>(bitPattern: UInt(at))!
+        word.pointee = 1
+        let waiter = try spawnThread(stackSize: 16 * 1024) { () -> UInt64 in
+            do throws(SysError) { try futexWait(UnsafePointer(word), expected: 1, timeout: 5_000_000_000) } catch {
+                return UInt64(error.rawValue)
+            }
+            return 0
+        }
+        for _ in 0..<20 { threadYield() }
+        let clone = try frameClone(frame, size: pageSize)
+        defer { closeAll(clone) }
+        word.pointee = 2   // copy on write: this Frame now holds another physical page
+        let woken = try futexWake(UnsafePointer(word), count: 1)
+        check(woken == 1, "a wake after the copy found \(woken) waiters")
+        let code = try waiter.join()
+        check(code == 0, "the waiter ended with \(code) (\(SysError.timedOut.rawValue): it was never woken)")
+        check(try frameWord(clone, 0) == 1, "the clone does not keep the value from before the write")
+    }
+    checkBaseline(before)
 }

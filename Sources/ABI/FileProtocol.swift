@@ -19,7 +19,9 @@
 // Open files: `open` answers with a file id, an opaque UInt64 chosen by the server. A file id is valid
 // only in requests that come through a Sender with the same badge as the `open` (a server checks this,
 // so one client cannot use another's ids by guessing); any other id is `.badFile`. A server may limit
-// open files per badge (`.tooManyOpen`).
+// open files per badge (`.tooManyOpen`). A server turns closed-client notices on (receiver_set_notices):
+// when the Sender of a badge is gone (its last handle closed, or its holder ended), it drops that
+// badge's open files and their windows.
 //
 // Bulk data: `open` may transfer one Frame handle (needs .read, .write, .map, .transfer): the file's
 // data window, which the server maps (vfs passes it on to the server behind it, so data never passes
@@ -62,8 +64,13 @@
 //            a file)
 //   rename   bytes: old path then new path; w0 the old path's length in bytes → nothing
 //            (`.crossDevice` between schemes or mounts)
+//   connect  no words, bytes or handles → w0 the new badge; handles: 1, a new Sender to this server with
+//            a badge of its own (file ids opened through it are its alone). A client that starts another
+//            program hands it its own connection, not a duplicate of its Sender, so the two share no
+//            file ids and the server drops the program's files when it ends. `.tooManyOpen` when the
+//            server holds too many connections.
 //
-// Which requests a server serves: initfsd all but write, mkdir, unlink and rename (`.readOnly`; write on
+// Which requests a server serves: initfsd all (connect included) but write, mkdir, unlink and rename (`.readOnly`; write on
 // a file id is `.accessDenied`, since no initfs file opens for writing).
 
 /// The labels of file-service requests.
@@ -78,6 +85,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
     case mkdir = 8
     case unlink = 9
     case rename = 10
+    case connect = 12
 
     public var name: StaticString {
         switch self {
@@ -91,6 +99,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .mkdir: return "mkdir"
         case .unlink: return "unlink"
         case .rename: return "rename"
+        case .connect: return "connect"
         }
     }
 
@@ -100,7 +109,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .open, .mkdir, .unlink, .rename: return 1
         case .close: return 1
         case .read, .write, .seek: return 3
-        case .stat: return 0
+        case .stat, .connect: return 0
         case .readdir: return 2
         }
     }

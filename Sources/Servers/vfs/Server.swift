@@ -64,7 +64,18 @@ final class VFSServer {
             print("vfs: receive failed: \(error.name)")
             return
         }
+        do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
+            print("vfs: no closed-client notices (\(error.name)); connection state stays")
+        }
         while true {
+            if message.isSenderGone {
+                dropConnection(message.badge)
+                do throws(SysError) { message = try receiverRecv(receiver) } catch {
+                    print("vfs: receive failed: \(error.name)")
+                    return
+                }
+                continue
+            }
             let answer = handle(message)
             var tag = IPCTag(words: 3)
             if let h = answer.handle {
@@ -113,6 +124,13 @@ final class VFSServer {
     }
 
     // MARK: Admin
+
+    /// A connection's Sender is gone (closed-client notice): its files are closed, its Frame let go.
+    func dropConnection(_ badge: UInt64) {
+        guard let c = connections.removeValue(forKey: badge) else { return }
+        for fd in Array(c.files.keys) { _ = try? close(c, fd) }
+        _ = try? handleClose(c.frame)
+    }
 
     /// A new connection over `frame` (read/write, 4 KiB to 1 MiB): its Sender.
     func connect(_ frame: Handle) -> Answer {

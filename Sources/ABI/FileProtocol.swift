@@ -19,7 +19,9 @@
 // Open files: `open` answers with a file id, an opaque UInt64 chosen by the server. A file id is valid
 // only in requests that come through a Sender with the same badge as the `open` (a server checks this,
 // so one client cannot use another's ids by guessing); any other id is `.badFile`. A server may limit
-// open files per badge (`.tooManyOpen`).
+// open files per badge (`.tooManyOpen`). A server turns closed-client notices on (receiver_set_notices):
+// when the Sender of a badge is gone (its last handle closed, or its holder ended), it drops that
+// badge's open files and their windows.
 //
 // Bulk data: `open` may transfer one Frame handle (needs .read, .write, .map, .transfer): the file's
 // data window, which the server maps (vfs passes it on to the server behind it, so data never passes
@@ -71,8 +73,14 @@
 //            mapped again gives the same Frame (its pages stay supplied). `.isDirectory` for a
 //            directory, `.notSupported` from a server that cannot page.
 //
-// Which requests a server serves: initfsd all but write, mkdir, unlink and rename (`.readOnly`; write on
-// a file id is `.accessDenied`, since no initfs file opens for writing), map included.
+//   connect  no words, bytes or handles → w0 the new badge; handles: 1, a new Sender to this server with
+//            a badge of its own (file ids opened through it are its alone). A client that starts another
+//            program hands it its own connection, not a duplicate of its Sender, so the two share no
+//            file ids and the server drops the program's files when it ends. `.tooManyOpen` when the
+//            server holds too many connections.
+//
+// Which requests a server serves: initfsd all (map and connect included) but write, mkdir, unlink and rename (`.readOnly`; write on
+// a file id is `.accessDenied`, since no initfs file opens for writing).
 
 /// The labels of file-service requests.
 public enum FileLabel: UInt32, CaseIterable, Sendable {
@@ -87,6 +95,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
     case unlink = 9
     case rename = 10
     case map = 11
+    case connect = 12
 
     public var name: StaticString {
         switch self {
@@ -101,6 +110,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .unlink: return "unlink"
         case .rename: return "rename"
         case .map: return "map"
+        case .connect: return "connect"
         }
     }
 
@@ -111,6 +121,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .close: return 1
         case .read, .write, .seek: return 3
         case .stat, .map: return 0
+        case .stat, .connect: return 0
         case .readdir: return 2
         }
     }

@@ -101,6 +101,17 @@
 //                      requests and the kernel's fault reports name it (never 0, never reused)
 //   receiver_create    r: receiver;  reply_create r: reply;  notify_create r: notify
 //   sender_create      a: receiver (.wait), badge                r: sender (calls through it carry the badge)
+//   receiver_set_notices a: receiver (.wait), on (1) or off (0; anything else .invalidArgument)
+//                      closed-client notices: while on, when a Sender to this Receiver's endpoint goes away
+//                      (its last handle closed, directly or because the process holding it ended, and no
+//                      kernel structure — a fault binding, a pager-backed Frame, a call in progress —
+//                      holds it any more), the kernel queues a notice with that Sender's badge. A receive
+//                      (receiver_recv, receiver_reply_recv and their timed forms) takes a notice when no
+//                      caller is queued: tag label SenderGoneNotice.label, no words, bytes or handles,
+//                      rdi the badge; there is no caller to answer (receiver_reply then says .badState, a
+//                      Reply handle given to the receive stays unbound). Notices wait in arrival order;
+//                      turning notices off drops the waiting ones, and so does the endpoint closing.
+//                      A caller cannot forge one: sender_call(_timed) with that label is .invalidArgument
 //
 // IPC (seL4-style synchronous endpoints; see IPCTag and IPCBuffer below). Message registers, the same
 // for every IPC call: rdi = the object's handle, rsi = tag, rdx, r10, r8, r9 = message words 0..3 (as many
@@ -251,6 +262,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case frameCreatePaged = 67
     case frameSupply = 68
     case threadGetID = 69
+    case receiverSetNotices = 76
     case frameCreateContiguous = 92
     case framePhysical = 93
 
@@ -328,6 +340,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadGetID: return "thread_get_id"
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
+        case .receiverSetNotices: return "receiver_set_notices"
         }
     }
 
@@ -348,7 +361,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .resourceCreate: return .resource
         case .ioportCreate: return .ioPort
         case .irqCreate, .irqBind, .irqAck: return .irq
-        case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv, .receiverReplyRecvTimed: return .receiver
+        case .receiverCreate, .receiverRecv, .receiverReply, .receiverReplyRecv, .receiverReplyRecvTimed,
+             .receiverSetNotices: return .receiver
         case .senderCreate, .senderCall, .senderCallTimed: return .sender
         case .replyCreate, .replyReply: return .reply
         case .notifyCreate, .notifyNotify, .notifyWait, .notifyPoll: return .notify
@@ -371,6 +385,13 @@ public enum FaultMessage {
     public static func vector(_ word0: UInt64) -> UInt64 { word0 & 0xff }
     /// The CPU's error code in word 0 (0 for exceptions without one).
     public static func errorCode(_ word0: UInt64) -> UInt64 { word0 >> 32 }
+}
+
+/// The closed-client notice a Receiver gets once a Sender to it is gone (receiver_set_notices).
+public enum SenderGoneNotice {
+    /// The tag label of a notice ("GONE"); rdi (IPCMessage.badge) is the gone Sender's badge. Reserved:
+    /// a sender_call with this label is refused (.invalidArgument).
+    public static let label: UInt32 = 0x454e_4f47
 }
 
 /// The message of a page fault on a pager-backed Frame to its pager (frame_create_paged).

@@ -44,7 +44,7 @@ enum KernelTests {
     /// Runs every test; true when all passed.
     static func run() -> Bool {
         // Last: no test (nor the kernel under them) wrote through the shared zero page.
-        let tests = all + hardening + platformTests + smpTests + [KernelTest(name: "objects.zero_page_still_zero", body: zeroPageStillZero)]
+        let tests = all + hardening + platformTests + smpTests + noticeTests + [KernelTest(name: "objects.zero_page_still_zero", body: zeroPageStillZero)]
         Console.write("kernel tests: ")
         Console.writeDecimal(tests.count)
         Console.write(" tests\n")

@@ -96,7 +96,8 @@ enum ObjectCounter {
 }
 
 /// The rendezvous point of a Receiver and its Senders: callers waiting for a receiver, receivers
-/// waiting for a caller (both FIFO). Closed when the Receiver object goes (its last handle).
+/// waiting for a caller (both FIFO), and the closed-client notices waiting for a receiver
+/// (receiver_set_notices). Closed when the Receiver object goes (its last handle).
 final class Endpoint {
     private static var nextID: UInt64 = 1
     /// A number no other endpoint ever has (Thread.servedEndpoint names an endpoint by it).
@@ -104,6 +105,11 @@ final class Endpoint {
     let callers = WaitQueue()
     let receivers = WaitQueue()
     var closed = false
+    /// Whether a Sender going away leaves a notice (receiver_set_notices).
+    var noticesWanted = false
+    /// Badges of gone Senders not received yet, oldest first (at most one per Sender ever made to this
+    /// endpoint, and only Receiver holders make them).
+    var notices: [UInt64] = []
 
     init() {
         id = Endpoint.nextID
@@ -113,6 +119,7 @@ final class Endpoint {
     /// No Receiver handle is left: every waiting caller and receiver wakes with .peerClosed.
     func close() {
         closed = true
+        notices.removeAll()
         for queue in [callers, receivers] {
             while let t = queue.removeFirst() {
                 t.blockedOn = nil
@@ -120,6 +127,34 @@ final class Endpoint {
                 Scheduler.wake(t)
             }
         }
+    }
+
+    /// A Sender with `badge` is gone: a waiting receiver gets the notice now, else it waits in `notices`.
+    func senderGone(badge: UInt64) {
+        guard noticesWanted, !closed else { return }
+        guard let server = receivers.removeFirst() else { return notices.append(badge) }
+        Endpoint.writeNotice(badge, into: server)
+        server.receiveInto?.receiving = false
+        server.receiveInto = nil
+        server.ipcError = nil
+        Scheduler.wake(server)
+    }
+
+    /// The oldest waiting notice's badge, taken, or nil.
+    func takeNotice() -> UInt64? {
+        notices.isEmpty ? nil : notices.removeFirst()
+    }
+
+    /// A notice as a received message in `t`'s registers: the tag, no words, the badge.
+    static func writeNotice(_ badge: UInt64, into t: Thread) {
+        let frame = t.frame
+        frame.pointee.rsi = IPCTag(label: SenderGoneNotice.label).raw
+        frame.pointee.rdx = 0
+        frame.pointee.r10 = 0
+        frame.pointee.r8 = 0
+        frame.pointee.r9 = 0
+        frame.pointee.rdi = badge
+        frame.pointee.rax = 0
     }
 }
 
@@ -136,6 +171,8 @@ final class Receiver {
     }
 }
 
+/// The sending end of an endpoint, with the badge its calls carry. When it goes (no handle and no
+/// kernel reference is left) its endpoint may leave a closed-client notice (Endpoint.senderGone).
 final class Sender {
     let endpoint: Endpoint
     let badge: UInt64
@@ -144,7 +181,10 @@ final class Sender {
         self.badge = badge
         ObjectCounter.live += 1
     }
-    deinit { ObjectCounter.live -= 1 }
+    deinit {
+        endpoint.senderGone(badge: badge)
+        ObjectCounter.live -= 1
+    }
 }
 
 /// A captured caller, to be answered later from any thread. Dropped unanswered, its caller wakes with

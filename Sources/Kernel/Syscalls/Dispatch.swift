@@ -160,6 +160,7 @@ enum Syscalls {
             return t.id
         case .frameCreateContiguous: return try frameCreateContiguous(a)
         case .framePhysical: return try framePhysical(a.a0, a.a1)
+        case .receiverSetNotices: return try receiverSetNotices(a.a0, a.a1)
         }
     }
 
@@ -534,6 +535,15 @@ enum Syscalls {
     static func senderCreate(_ raw: UInt64, badge: UInt64) throws(SysError) -> UInt64 {
         guard case .receiver(let r) = try object(raw, .receiver, .wait) else { throw .wrongType }
         return try insertNew(.sender(Sender(receiver: r, badge: badge)))
+    }
+
+    /// receiver_set_notices: closed-client notices on (1) or off (0, dropping the waiting ones).
+    static func receiverSetNotices(_ raw: UInt64, _ on: UInt64) throws(SysError) -> UInt64 {
+        guard case .receiver(let r) = try object(raw, .receiver, .wait) else { throw .wrongType }
+        guard on <= 1 else { throw .invalidArgument }
+        r.endpoint.noticesWanted = on == 1
+        if on == 0 { r.endpoint.notices.removeAll() }
+        return 0
     }
 
     static func threadSetIPCBuffer(_ raw: UInt64, _ address: UInt64) throws(SysError) -> UInt64 {

@@ -46,7 +46,8 @@ enum FastPath {
 
     /// sender_call to a waiting receiver thread (with no Reply object to bind). True when handled.
     static func call(_ frame: UnsafeMutablePointer<trap_frame>) -> Bool {
-        guard simple(frame.pointee.rsi), frame.pointee.rdi <= UInt64(UInt32.max) else { return false }
+        guard simple(frame.pointee.rsi), frame.pointee.rdi <= UInt64(UInt32.max),
+              frame.pointee.rsi >> 32 != UInt64(SenderGoneNotice.label) else { return false }
         let me = Scheduler.current!
         guard let entry = me.process.handles.entry(UInt32(truncatingIfNeeded: frame.pointee.rdi)),
               case .sender(let sender) = entry.object, entry.rights.contains(.signal) else { return false }
@@ -72,7 +73,7 @@ enum FastPath {
               let entry = me.process.handles.entry(UInt32(truncatingIfNeeded: frame.pointee.rdi)),
               case .receiver(let receiver) = entry.object, entry.rights.contains(.wait) else { return false }
         let endpoint = receiver.endpoint
-        guard endpoint.callers.isEmpty else { return false }
+        guard endpoint.callers.isEmpty, endpoint.notices.isEmpty else { return false }
         count(.receiverReplyRecv, .receiver)
         copyWords(frame, to: caller.frame)
         me.replyTo = nil

@@ -114,6 +114,8 @@ enum IPC {
     /// sender_call (deadline nil) and sender_call_timed.
     static func call(_ sender: Sender, until deadline: UInt64? = nil) throws(SysError) -> UInt64 {
         let me = Scheduler.current!
+        // The notice label is the kernel's alone (receiver_set_notices): no caller can forge one.
+        guard IPCTag(raw: me.frame.pointee.rsi).label != SenderGoneNotice.label else { throw .invalidArgument }
         let endpoint = sender.endpoint
         guard !endpoint.closed else { throw .peerClosed }
         me.ipcError = nil
@@ -188,6 +190,11 @@ enum IPC {
             }
             return me.frame.pointee.rdx
         }
+        // No caller queued: a closed-client notice, if one waits (a Reply given stays unbound).
+        if let badge = endpoint.takeNotice() {
+            Endpoint.writeNotice(badge, into: me)
+            return 0
+        }
         me.receiveInto = reply
         reply?.receiving = true
         me.ipcError = nil
@@ -249,7 +256,7 @@ enum IPC {
         let endpoint = receiver.endpoint
         if let caller = me.replyTo {
             me.replyTo = nil
-            if endpoint.callers.isEmpty && isWaitingForAnswer(caller) {
+            if endpoint.callers.isEmpty && endpoint.notices.isEmpty && isWaitingForAnswer(caller) {
                 // Deliver, park on the endpoint, run the caller.
                 do {
                     try deliver(from: me, to: caller, badge: nil)

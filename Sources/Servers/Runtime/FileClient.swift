@@ -147,6 +147,18 @@ public final class FileService {
         _ = try call(.rename, [UInt64(first)], bytes: first + second)
     }
 
+    /// connect: a new Sender to the same server with a badge of its own (owned by the caller), to hand to
+    /// a program this one starts: it then shares no file ids with this client, and the server drops its
+    /// files once that Sender is gone.
+    public func connect() throws(FileError) -> Handle {
+        let reply = try call(.connect, [])
+        guard reply.tag.handles == 1 else {
+            for k in 0..<min(reply.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(k)) }
+            throw .io
+        }
+        return page.handle(0)
+    }
+
     /// The whole file at `path` (through a window of up to 1 MiB).
     public func readFile(_ path: String) throws(FileError) -> [UInt8] {
         let info = try stat(path)

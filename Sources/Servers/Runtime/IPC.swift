@@ -27,6 +27,14 @@ public struct IPCMessage {
     }
 }
 
+extension IPCMessage {
+    /// Whether this received message is the kernel's closed-client notice (receiver_set_notices): the
+    /// Sender with `badge` is gone, and there is no caller to answer.
+    public var isSenderGone: Bool {
+        tag.label == SenderGoneNotice.label && tag.words == 0 && tag.bytes == 0 && tag.handles == 0
+    }
+}
+
 @inline(__always)
 func ipc(_ call: Syscall, _ handle: UInt64, _ message: IPCMessage) throws(SysError) -> IPCMessage {
     var regs = ipc_registers(rdi: handle, rsi: message.tag.raw, rdx: message.words.0, r10: message.words.1,

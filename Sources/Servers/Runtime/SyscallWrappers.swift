@@ -296,6 +296,11 @@ public func frameWrite(_ frame: Handle, offset: UInt64, address: UInt64, length:
 public func receiverCreate() throws(SysError) -> Handle { Handle(try syscall(.receiverCreate)) }
 public func senderCreate(_ receiver: Handle, badge: UInt64 = 0) throws(SysError) -> Handle { Handle(try syscall(.senderCreate, receiver.word, badge)) }
 public func replyCreate() throws(SysError) -> Handle { Handle(try syscall(.replyCreate)) }
+/// Turns closed-client notices on or off for `receiver`: while on, a receive may return a message labelled
+/// SenderGoneNotice.label whose badge names a Sender that is gone (IPCMessage.isSenderGone).
+public func receiverSetNotices(_ receiver: Handle, _ on: Bool) throws(SysError) {
+    _ = try syscall(.receiverSetNotices, receiver.word, on ? 1 : 0)
+}
 public func notifyCreate() throws(SysError) -> Handle { Handle(try syscall(.notifyCreate)) }
 
 // MARK: resource limits

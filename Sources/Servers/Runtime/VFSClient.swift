@@ -37,7 +37,7 @@ public struct VFSClient {
         _ = try request(vfs, IPCMessage(tag: IPCTag(words: 2, handles: 1, label: VFSOp.mount.rawValue), words: (w.0, w.1, 0, 0)))
     }
 
-    /// Closes this side's handles (vfs keeps its connection state).
+    /// Closes this side's handles; vfs drops the connection's state (files, Frame) once its Sender is gone.
     public func close() {
         _ = try? handleClose(sender)
         _ = try? handleClose(frame)

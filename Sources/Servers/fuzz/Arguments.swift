@@ -117,6 +117,7 @@ extension Engine {
             a[2] = call == .frameRead ? Values.outPointer(&r) : (r.chance(60) ? Values.scratchPointer(&r) : Values.hostilePointer(&r))
             a[3] = Values.length(&r)
         case .senderCreate: a[0] = handle(Use(type: .receiver, right: .wait))
+        case .receiverSetNotices: a[0] = handle(Use(type: .receiver, right: .wait)); a[1] = r.chance(80) ? r.below(2) : r.next()
         case .systemInfo: a[0] = r.chance(80) ? r.below(UInt64(SystemInfo.allCases.count) + 1) : r.next()
         case .processLoad:
             a[0] = handle(Use(type: .process, right: .manage))

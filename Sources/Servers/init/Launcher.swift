@@ -1,8 +1,9 @@
 // How init starts a program: the one place pm will take over (spawn by path through pm, which loads the
 // image itself). Until pm exists: the ELF file is read through initfsd into a Frame and started with the
-// Runtime's Spawn; the new process gets a Sender to initfsd as `import:initfs` (a duplicate of init's, so
-// it shares init's badge and file ids), and, when init.conf says `resource`, a duplicate of the machine's
-// Resource root gave init, as `grant:resource`.
+// Runtime's Spawn; the new process gets a Sender to initfsd as `import:initfs` (a connection of its own,
+// FileLabel.connect: it shares no file ids with init or other services, and initfsd drops its open files
+// when it ends), and, when init.conf says `resource`, a duplicate of the machine's Resource root gave
+// init, as `grant:resource`.
 
 enum LaunchError: Error {
     case file(FileError)
@@ -29,23 +30,24 @@ enum Launcher {
         guard path.hasPrefix("initfs://") || path.hasPrefix("/") else { throw .scheme }
         if resource && Launcher.resource == .invalid { throw .noResource }
         let image: [UInt8]
+        let connection: Handle
         do throws(FileError) {
             // A client per call: its IPC buffer goes on the calling thread (main or a supervisor).
             let files: FileService
             do throws(SysError) { files = try FileService(initfs) } catch { throw .noMemory }
             image = try files.readFile(path)
+            connection = try files.connect()
         } catch {
             throw .file(error)
         }
         do throws(SysError) {
+            var grants = [(name: staticText(StartupBlock.importPrefix) + "initfs", handle: connection)]
             let frame = try frameCreate(size: max((UInt64(image.count) + pageSize - 1) / pageSize * pageSize, pageSize))
             defer { _ = try? handleClose(frame) }
             let written = image.withUnsafeBytes { b in
                 Result { () throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) }
             }
             if case .failure(let e) = written { throw e }
-            var grants = [(name: staticText(StartupBlock.importPrefix) + "initfs",
-                           handle: try handleDuplicate(initfs, rights: Rights.defaults(for: .sender)))]
             if resource {
                 do throws(SysError) {
                     grants.append((staticText(StartupBlock.grantPrefix) + "resource",
@@ -57,6 +59,7 @@ enum Launcher {
             }
             return try Spawn.start(image: frame, name: name, commandLine: arguments, grants: grants)
         } catch {
+            _ = try? handleClose(connection)    // not moved into a child (a moved handle's value is stale)
             throw .system(error)
         }
     }

@@ -89,8 +89,8 @@ final class Service {
     /// The service gets a duplicate of the machine's Resource (`grant:resource`) that root gave init.
     let resource: Bool
     static let restartLimit = 3
-    /// Yields before the first restart; doubled for each one after it (no sleep syscall yet).
-    static let firstBackoff = 200
+    /// Milliseconds before the first restart (thread_sleep); doubled for each one after it.
+    static let firstBackoff: UInt64 = 200
 
     init(name: String, path: String, arguments: String, once: Bool, exit: Bool, resource: Bool) {
         self.name = name
@@ -136,8 +136,8 @@ final class Service {
             }
             restarts += 1
             let backoff = Service.firstBackoff << (restarts - 1)
-            print("init: \(name) \(how); restart \(restarts) of \(Service.restartLimit) after \(backoff) yields")
-            for _ in 0..<backoff { threadYield() }
+            print("init: \(name) \(how); restart \(restarts) of \(Service.restartLimit) after \(backoff) ms")
+            threadSleep(nanoseconds: backoff * 1_000_000)
             guard let next = launch() else { return UInt64.max }
             process = next
         }

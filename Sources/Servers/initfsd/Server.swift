@@ -19,7 +19,7 @@ final class Server {
     let page: IPCBufferPage
     /// Serves `map` (Pager.swift); nil when it could not be set up (map is then `.notSupported`).
     var pager: FilePager? = nil
-    /// The Frame handle the last reply carried (map): closed here when the reply did not take it.
+    /// The Frame handle a map reply moves to the client (next(after:) closes it when the reply fails).
     var sentHandle: Handle? = nil
     /// Open files one badge may hold, and all clients together.
     static let perBadgeLimit = 64
@@ -34,17 +34,31 @@ final class Server {
         self.page = page
     }
 
-    /// Receives and answers requests until the Receiver goes away.
+    /// Connections made by `connect` whose Sender is not gone yet, and the most there may be.
+    var connections = 0
+    static let connectionLimit = 1024
+    /// Badges of connections: above every badge root gives importers (a number per importer).
+    static let connectionBadgeBase: UInt64 = 1 << 48
+    var nextConnection: UInt64 = 0
+    /// The Receiver requests arrive on (connect mints Senders to it).
+    var receiver: Handle = .invalid
+
+    /// Receives and answers requests until the Receiver goes away. Closed-client notices are on: the
+    /// open files of a badge whose Sender is gone are dropped.
     func run(_ receiver: Handle) -> Int32 {
+        self.receiver = receiver
+        do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
+            print("initfsd: no closed-client notices (\(error.name)); open files of ended clients stay")
+        }
         var request: IPCMessage
         do throws(SysError) { request = try receiverRecv(receiver) } catch {
             print("initfsd: receive failed: \(error.name)")
             return 1
         }
         while true {
-            let reply = answer(request)
-            defer { dropUnsentHandle() }
-            do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
+            do throws(SysError) {
+                request = try next(after: request, receiver)
+            } catch {
                 if error == .peerClosed { return 0 }
                 // A caller that went away before the reply: wait for the next one.
                 do throws(SysError) { request = try receiverRecv(receiver) } catch {
@@ -55,15 +69,55 @@ final class Server {
         }
     }
 
-    /// A handle a reply should have moved to the client but did not (the client went away): closed.
-    func dropUnsentHandle() {
-        guard let h = sentHandle else { return }
+    /// Handles one received message (a request, answered; or a notice) and receives the next.
+    func next(after request: IPCMessage, _ receiver: Handle) throws(SysError) -> IPCMessage {
+        if request.isSenderGone {
+            dropClient(request.badge)
+            return try receiverRecv(receiver)
+        }
+        var moving: Handle? = nil
+        let reply = answer(request, moving: &moving)
+        // map leaves the Frame it hands out in sentHandle.
+        if moving == nil { moving = sentHandle }
         sentHandle = nil
-        if (try? handleIdentify(h)) != nil { _ = try? handleClose(h) }
+        guard let moving else { return try receiverReplyRecv(receiver, reply) }
+        // A reply that moves a handle: if it cannot be delivered the handle is still here, and goes.
+        do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(moving) }
+        return try receiverRecv(receiver)
+    }
+
+    /// A client's Sender is gone: its open files and their windows go too.
+    func dropClient(_ badge: UInt64) {
+        for entry in open where entry.state.badge == badge { release(entry.state) }
+        open.removeAll { $0.state.badge == badge }
+        if badge >= Server.connectionBadgeBase && connections > 0 { connections -= 1 }
+    }
+
+    /// Unmaps and closes an open file's window.
+    func release(_ s: OpenFileState) {
+        guard let w = s.window else { return }
+        MappingSpace.unmap(s.windowAddress, length: s.windowSize)
+        _ = try? handleClose(w)
+    }
+
+    /// connect: a new Sender with a badge of its own, moved to the caller in the reply.
+    func connect(_ m: IPCMessage, moving: inout Handle?) throws(FileError) -> IPCMessage {
+        guard m.tag.bytes == 0 else { throw .badMessage }
+        guard connections < Server.connectionLimit else { throw .tooManyOpen }
+        let badge = Server.connectionBadgeBase + nextConnection
+        let sender: Handle
+        do throws(SysError) { sender = try senderCreate(receiver, badge: badge) } catch { throw .noMemory }
+        nextConnection += 1
+        connections += 1
+        page.setHandle(0, sender)
+        moving = sender
+        var reply = ok(badge)
+        reply.tag = IPCTag(words: 1, handles: 1, label: 0)
+        return reply
     }
 
     /// The reply to one request (never throws, never traps on what the client sent).
-    func answer(_ m: IPCMessage) -> IPCMessage {
+    func answer(_ m: IPCMessage, moving: inout Handle?) -> IPCMessage {
         // Handles only come with open (one at most); any others are closed at once.
         let label = FileLabel(rawValue: m.tag.label)
         var window: Handle? = nil
@@ -88,6 +142,7 @@ final class Server {
             case .readdir: return try readdir(m)
             case .mkdir, .unlink, .rename: throw .readOnly
             case .map: return try map(m)
+            case .connect: return try connect(m, moving: &moving)
             }
         } catch {
             if let window { _ = try? handleClose(window) }
@@ -228,10 +283,7 @@ final class Server {
         let s = try state(m.words.0, m.badge)
         guard m.tag.bytes == 0 else { throw .badMessage }
         open.removeAll { $0.id == m.words.0 }
-        if let w = s.window {
-            MappingSpace.unmap(s.windowAddress, length: s.windowSize)
-            _ = try? handleClose(w)
-        }
+        release(s)
         return ok()
     }
 

@@ -69,6 +69,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("ring_backpressure", testRingBackpressure)
     run("ring_cross_process", testRingCrossProcess)
     for (name, body) in initfsTests(startup) { run(name, body) }
+    for (name, body) in initfsClientTests(startup) { run(name, body) }
     run("lifecycle.priority_of_ready_thread", testPriorityOfReadyThread)
     run("lifecycle.unstarted_thread_freed", testUnstartedThreadFreed)
     run("lifecycle.last_running_thread_ends_process", testLastRunningThreadEndsProcess)
@@ -86,6 +87,7 @@ func programMain(_ startup: Startup) -> Int32 {
     for (name, body) in initfsMapTests(startup) { run(name, body) }
     for (name, body) in clockTests { run(name, body) }
     for (name, body) in smpTests { run(name, body) }
+    for (name, body) in noticeTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     // Last: on a kernel without the fix it panics the whole system.
     run("lifecycle.nt_flag", testNTFlag)

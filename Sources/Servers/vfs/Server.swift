@@ -59,23 +59,41 @@ final class VFSServer {
 
     /// Serves forever: receive, check and act, reply.
     func run() {
+        do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
+            print("vfs: no closed-client notices (\(error.name)); connection state stays")
+        }
         var message: IPCMessage
         do throws(SysError) { message = try receiverRecv(receiver) } catch {
             print("vfs: receive failed: \(error.name)")
             return
         }
         while true {
+            if message.isSenderGone {
+                dropConnection(message.badge)
+                do throws(SysError) { message = try receiverRecv(receiver) } catch {
+                    print("vfs: receive failed: \(error.name)")
+                    return
+                }
+                continue
+            }
             let answer = handle(message)
             var tag = IPCTag(words: 3)
             if let h = answer.handle {
                 page.setHandle(0, h)
                 tag = IPCTag(words: 3, handles: 1)
             }
+            let reply = IPCMessage(tag: tag, words: (answer.words.0, answer.words.1, answer.words.2, 0))
             do throws(SysError) {
-                message = try receiverReplyRecv(receiver, IPCMessage(tag: tag, words: (answer.words.0, answer.words.1, answer.words.2, 0)))
+                if let h = answer.handle {
+                    // A reply that moves a handle: reply_recv would drop a failed answer silently and
+                    // leave the handle here, so answer first and close it if the answer failed.
+                    do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(h) }
+                    message = try receiverRecv(receiver)
+                } else {
+                    message = try receiverReplyRecv(receiver, reply)
+                }
             } catch {
-                // The caller went away (or a handle could not move): wait for the next one.
-                if let h = answer.handle { _ = try? handleClose(h) }
+                // The receive failed: wait for the next caller.
                 do throws(SysError) { message = try receiverRecv(receiver) } catch {
                     print("vfs: receive failed: \(error.name)")
                     return
@@ -113,6 +131,13 @@ final class VFSServer {
     }
 
     // MARK: Admin
+
+    /// A connection's Sender is gone (closed-client notice): its files are closed, its Frame let go.
+    func dropConnection(_ badge: UInt64) {
+        guard let c = connections.removeValue(forKey: badge) else { return }
+        for fd in Array(c.files.keys) { _ = try? close(c, fd) }
+        _ = try? handleClose(c.frame)
+    }
 
     /// A new connection over `frame` (read/write, 4 KiB to 1 MiB): its Sender.
     func connect(_ frame: Handle) -> Answer {

@@ -10,7 +10,24 @@ let vfsTests: [GuestTest] = [
     ("vfs.errors", testVFSErrors),
     ("vfs.large_file", testLargeFile),
     ("vfs.mount_forwards_and_reads_fstab", testMountForwarding),
+    ("vfs.closed_connections_dropped", testClosedConnectionsDropped),
 ]
+
+/// More connections than vfs holds at once (VFSServer.maxConnections, 256), each with an open file and
+/// closed by its client: vfs drops each one's state when its Sender is gone (closed-client notice), so
+/// every connect succeeds; the test's own connection works after.
+func testClosedConnectionsDropped(_ c: Context) throws(ServiceError) {
+    try c.fs.writeFile("/kept", Array("kept".utf8))
+    for i in 0..<300 {
+        let client: VFSClient
+        do throws(ServiceError) { client = try VFSClient(connectingTo: c.vfsAdmin, frameSize: Int(pageSize), page: c.page) } catch {
+            return check(false, "connection \(i): \(text(error.name))")
+        }
+        _ = try client.open("/kept", .read)
+        client.close()
+    }
+    check(try c.fs.readFile("/kept") == Array("kept".utf8), "the test's own connection after 300 others")
+}
 
 func testCreateWriteRead(_ c: Context) throws(ServiceError) {
     let fs = c.fs

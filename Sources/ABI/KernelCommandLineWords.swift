@@ -47,6 +47,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case vfspmTest
     /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
     case root
+    /// init also runs the device servers' guest test (bin/devicetest: kbd, moused, timed, rngd) for
+    /// InputDeviceTests, which acts on the VM through QMP.
+    case deviceTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -72,6 +75,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "inittest"
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
+        case .deviceTest: return "devicetest"
         }
     }
 
@@ -115,6 +119,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
+        case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
         }
     }
 

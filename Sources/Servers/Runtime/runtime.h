@@ -85,3 +85,15 @@ static inline uint64_t user_read_tsc(void) { uint32_t lo, hi; __asm__ volatile("
 // any other port is a #GP that ends the process.
 static inline void port_out8(uint16_t port, uint8_t value) { __asm__ volatile("outb %0, %1" :: "a"(value), "Nd"(port)); }
 static inline uint8_t port_in8(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+// CPUID leaf/subleaf → eax, ebx, ecx, edx (rngd's check for RDRAND and RDSEED).
+struct cpuid_result { uint32_t eax, ebx, ecx, edx; };
+static inline struct cpuid_result cpu_id(uint32_t leaf, uint32_t subleaf) {
+    struct cpuid_result r;
+    __asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+    return r;
+}
+// RDRAND / RDSEED (unprivileged): 1 and the value in *out when the CPU gave one (CF set), else 0. Only
+// after CPUID said the instruction exists (it is #UD otherwise).
+static inline int cpu_rdrand64(uint64_t *out) { unsigned char ok; __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok) :: "cc"); return ok; }
+static inline int cpu_rdseed64(uint64_t *out) { unsigned char ok; __asm__ volatile("rdseed %0; setc %1" : "=r"(*out), "=qm"(ok) :: "cc"); return ok; }

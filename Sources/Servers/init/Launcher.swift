@@ -2,13 +2,15 @@
 // image itself). Until pm exists: the ELF file is read through initfsd into a Frame and started with the
 // Runtime's Spawn; the new process gets a Sender to initfsd as `import:initfs` (a duplicate of init's, so
 // it shares init's badge and file ids), and, when init.conf says `resource`, a duplicate of the machine's
-// Resource root gave init, as `grant:resource`.
+// Resource root gave init, as `grant:resource`, and for each `import=NAME` a duplicate of init's own Sender
+// to NAME (root gives init Senders for what init's manifest imports: the device servers' services).
 
 enum LaunchError: Error {
     case file(FileError)
     case system(SysError)
     case scheme
     case noResource
+    case noImport(String)
 
     var text: String {
         switch self {
@@ -16,6 +18,7 @@ enum LaunchError: Error {
         case .system(let e): return "cannot start it: \(e.name)"
         case .scheme: return "only initfs:// paths can be started before pm exists"
         case .noResource: return "init.conf gives it the machine's Resource, which init did not get from root"
+        case .noImport(let service): return "init.conf gives it `\(service)`, which init did not get from root"
         }
     }
 }
@@ -24,10 +27,18 @@ enum Launcher {
     static var initfs: Handle = .invalid
     /// The machine's Resource (root's `grant:resource` to init), or .invalid.
     static var resource: Handle = .invalid
+    /// init's startup block (its `import:` Senders).
+    static var startup: Startup? = nil
 
-    static func spawn(path: String, name: String, arguments: String, resource: Bool = false) throws(LaunchError) -> SpawnedProcess {
+    static func spawn(path: String, name: String, arguments: String, resource: Bool = false,
+                      imports: [String] = []) throws(LaunchError) -> SpawnedProcess {
         guard path.hasPrefix("initfs://") || path.hasPrefix("/") else { throw .scheme }
         if resource && Launcher.resource == .invalid { throw .noResource }
+        var senders: [(name: String, handle: Handle)] = []
+        for service in imports {
+            guard let h = startup?.imported(service) else { throw .noImport(service) }
+            senders.append((staticText(StartupBlock.importPrefix) + service, h))
+        }
         let image: [UInt8]
         do throws(FileError) {
             // A client per call: its IPC buffer goes on the calling thread (main or a supervisor).
@@ -46,6 +57,12 @@ enum Launcher {
             if case .failure(let e) = written { throw e }
             var grants = [(name: staticText(StartupBlock.importPrefix) + "initfs",
                            handle: try handleDuplicate(initfs, rights: Rights.defaults(for: .sender)))]
+            do throws(SysError) {
+                for s in senders { grants.append((s.name, try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender)))) }
+            } catch {
+                for g in grants { _ = try? handleClose(g.handle) }
+                throw error
+            }
             if resource {
                 do throws(SysError) {
                     grants.append((staticText(StartupBlock.grantPrefix) + "resource",

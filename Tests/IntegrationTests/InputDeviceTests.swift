@@ -96,11 +96,13 @@ import Testing
         let expected = Self.text.unicodeScalars.map { "0x" + String($0.value, radix: 16) } + ["0x3", "0x2f", "0x7f"]
         #expect(Self.line(serial, "devicetest: typed ") == "devicetest: typed " + expected.joined(separator: " "))
         // Extended keys: Right (E0 74 → usage 0x4f), Up (0x52), keypad / (0x54), Delete (0x4c); shift's usage 0xe1.
-        for usage in ["0x4f", "0x52", "0x54", "0x4c", "0xe1", "0xe0", "0x29"] {
+        for usage in ["0x4f", "0x52", "0x54", "0x4c", "0xe1", "0xe0"] {
             #expect(serial.contains("devicetest: key \(usage) down"), "usage \(usage)")
             #expect(serial.contains("devicetest: key \(usage) up"), "usage \(usage) release")
         }
-        #expect(serial.contains("devicetest: key 0x4 down mods 0x2 char 0x41"), "shift+a is A with left shift held")
+        // Escape ends the keys (devicetest reads no further, so its release is not printed).
+        #expect(serial.contains("devicetest: key 0x29 down mods 0x0 char 0x1b"))
+        #expect(serial.contains("devicetest: key 0x17 down mods 0x2 char 0x54"), "shift+t is T with left shift held")
         // Mouse: motion sums, every button, the wheel.
         #expect(Self.line(serial, "devicetest: mouse total") == "devicetest: mouse total dx 20 dy 15 wheel 1 buttons seen 0x7")
         // Alarms in deadline order.

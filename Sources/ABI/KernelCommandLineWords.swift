@@ -53,6 +53,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case pci
     /// init runs the storage tests (Sources/Servers/storagetest: pcid and virtio-blk, with `osh boot --disk`).
     case storageTest
+    /// init also runs the device servers' guest test (bin/devicetest: kbd, moused, timed, rngd) for
+    /// InputDeviceTests, which acts on the VM through QMP.
+    case deviceTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -81,6 +84,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .smp: return "smp"
         case .pci: return "pci"
         case .storageTest: return "storagetest"
+        case .deviceTest: return "devicetest"
         }
     }
 
@@ -128,6 +132,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .smp: return "off: leave the other CPUs parked (by default they start and idle)"
         case .pci: return "init starts pcid: the PCI list in the log, drivers for the disks (osh boot --disk)"
         case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
+        case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
         }
     }
 

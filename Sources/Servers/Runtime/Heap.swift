@@ -173,9 +173,5 @@ public func heap_free(_ pointer: UnsafeMutableRawPointer?) {
     if let pointer { Heap.free(pointer) }
 }
 
-/// Random bytes for the standard library's hashing seeds: the TSC stirred through splitmix64 (Core).
-@_cdecl("arc4random_buf")
-public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
-    splitMixFill(buffer, count: count, seed: read_tsc())
-}
+// arc4random_buf is in Random.swift.
 #endif

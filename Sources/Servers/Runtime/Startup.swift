@@ -122,6 +122,7 @@ func runtime_start(_ block: UnsafeRawPointer?) -> Never {
     Runtime.process = startup.process
     Runtime.vmem = startup.vmem
     Heap.vmem = startup.vmem
+    Random.service = startup.imported("random") ?? .invalid
     let code = programMain(startup)
     Output.flush()
     processExit(UInt64(UInt32(bitPattern: code)))

@@ -98,3 +98,15 @@ static inline void mmio_write8(uint64_t a, uint8_t v) { *(volatile uint8_t *)(ui
 static inline void mmio_write16(uint64_t a, uint16_t v) { *(volatile uint16_t *)(uintptr_t)a = v; }
 static inline void mmio_write32(uint64_t a, uint32_t v) { *(volatile uint32_t *)(uintptr_t)a = v; }
 static inline void mmio_write64(uint64_t a, uint64_t v) { *(volatile uint64_t *)(uintptr_t)a = v; }
+
+// CPUID leaf/subleaf → eax, ebx, ecx, edx (rngd's check for RDRAND and RDSEED).
+struct cpuid_result { uint32_t eax, ebx, ecx, edx; };
+static inline struct cpuid_result cpu_id(uint32_t leaf, uint32_t subleaf) {
+    struct cpuid_result r;
+    __asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+    return r;
+}
+// RDRAND / RDSEED (unprivileged): 1 and the value in *out when the CPU gave one (CF set), else 0. Only
+// after CPUID said the instruction exists (it is #UD otherwise).
+static inline int cpu_rdrand64(uint64_t *out) { unsigned char ok; __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok) :: "cc"); return ok; }
+static inline int cpu_rdseed64(uint64_t *out) { unsigned char ok; __asm__ volatile("rdseed %0; setc %1" : "=r"(*out), "=qm"(ok) :: "cc"); return ok; }

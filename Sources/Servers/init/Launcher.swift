@@ -3,13 +3,15 @@
 // Runtime's Spawn; the new process gets a Sender to initfsd as `import:initfs` (a connection of its own,
 // FileLabel.connect: it shares no file ids with init or other services, and initfsd drops its open files
 // when it ends), and, when init.conf says `resource`, a duplicate of the machine's Resource root gave
-// init, as `grant:resource`.
+// init, as `grant:resource`, and for each `import=NAME` a duplicate of init's own Sender to NAME (root
+// gives init Senders for what init's manifest imports: the device servers' services).
 
 enum LaunchError: Error {
     case file(FileError)
     case system(SysError)
     case scheme
     case noResource
+    case noImport(String)
 
     var text: String {
         switch self {
@@ -17,6 +19,7 @@ enum LaunchError: Error {
         case .system(let e): return "cannot start it: \(e.name)"
         case .scheme: return "only initfs:// paths can be started before pm exists"
         case .noResource: return "init.conf gives it the machine's Resource, which init did not get from root"
+        case .noImport(let service): return "init.conf gives it `\(service)`, which init did not get from root"
         }
     }
 }
@@ -25,10 +28,18 @@ enum Launcher {
     static var initfs: Handle = .invalid
     /// The machine's Resource (root's `grant:resource` to init), or .invalid.
     static var resource: Handle = .invalid
+    /// init's startup block (its `import:` Senders).
+    static var startup: Startup? = nil
 
-    static func spawn(path: String, name: String, arguments: String, resource: Bool = false) throws(LaunchError) -> SpawnedProcess {
+    static func spawn(path: String, name: String, arguments: String, resource: Bool = false,
+                      imports: [String] = []) throws(LaunchError) -> SpawnedProcess {
         guard path.hasPrefix("initfs://") || path.hasPrefix("/") else { throw .scheme }
         if resource && Launcher.resource == .invalid { throw .noResource }
+        var senders: [(name: String, handle: Handle)] = []
+        for service in imports {
+            guard let h = startup?.imported(service) else { throw .noImport(service) }
+            senders.append((staticText(StartupBlock.importPrefix) + service, h))
+        }
         let image: [UInt8]
         let connection: Handle
         do throws(FileError) {
@@ -48,12 +59,18 @@ enum Launcher {
                 Result { () throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) }
             }
             if case .failure(let e) = written { throw e }
+            do throws(SysError) {
+                for s in senders { grants.append((s.name, try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender)))) }
+            } catch {
+                for g in grants.dropFirst() { _ = try? handleClose(g.handle) }    // the connection: below
+                throw error
+            }
             if resource {
                 do throws(SysError) {
                     grants.append((staticText(StartupBlock.grantPrefix) + "resource",
                                    try handleDuplicate(Launcher.resource, rights: Rights.defaults(for: .resource))))
                 } catch {
-                    for g in grants { _ = try? handleClose(g.handle) }
+                    for g in grants.dropFirst() { _ = try? handleClose(g.handle) }    // the connection: below
                     throw error
                 }
             }

@@ -16,6 +16,7 @@ func programMain(_ startup: Startup) -> Int32 {
     }
     Launcher.initfs = initfs
     Launcher.resource = startup.granted("resource") ?? .invalid
+    Launcher.startup = startup
     guard let files = try? FileService(initfs) else {
         print("init: no IPC buffer page; idle")
         idle()
@@ -47,7 +48,7 @@ func idle() -> Never {
     while true { threadYield() }
 }
 
-/// The lines of init.conf that apply: `NAME [once] [exit] [resource] [when=WORD] PATH [ARGS...]`; bad
+/// The lines of init.conf that apply: `NAME [once] [exit] [resource] [when=WORD] [import=A,B] PATH [ARGS...]`; bad
 /// lines are logged and skipped.
 func parseConfig(_ text: [UInt8], commandLine: String) -> [Service] {
     let words = commandLine.split(separator: " ")
@@ -58,13 +59,14 @@ func parseConfig(_ text: [UInt8], commandLine: String) -> [Service] {
         let line = String(decoding: raw, as: UTF8.self)
         let fields = line.split(separator: " ").filter { !$0.isEmpty }
         if fields.isEmpty || fields[0].hasPrefix("#") { continue }
-        var once = false, exit = false, resource = false, when: Substring? = nil
+        var once = false, exit = false, resource = false, when: Substring? = nil, imports: [String] = []
         var i = 1
         while i < fields.count {
             if fields[i] == "once" { once = true }
             else if fields[i] == "exit" { exit = true; once = true }
             else if fields[i] == "resource" { resource = true }
             else if fields[i].hasPrefix("when=") { when = fields[i].dropFirst(5) }
+            else if fields[i].hasPrefix("import=") { imports += fields[i].dropFirst(7).split(separator: ",").map(String.init) }
             else { break }
             i += 1
         }
@@ -75,7 +77,7 @@ func parseConfig(_ text: [UInt8], commandLine: String) -> [Service] {
         if let when, !words.contains(when) { continue }
         services.append(Service(name: String(fields[0]), path: String(fields[i]),
                                 arguments: fields[(i + 1)...].joined(separator: " "), once: once, exit: exit,
-                                resource: resource))
+                                resource: resource, imports: imports))
     }
     return services
 }
@@ -88,23 +90,26 @@ final class Service {
     let exit: Bool
     /// The service gets a duplicate of the machine's Resource (`grant:resource`) that root gave init.
     let resource: Bool
+    /// Services of init's imports the service also gets (`import:NAME`, duplicates of init's Senders).
+    let imports: [String]
     static let restartLimit = 3
     /// Milliseconds before the first restart (thread_sleep); doubled for each one after it.
     static let firstBackoff: UInt64 = 200
 
-    init(name: String, path: String, arguments: String, once: Bool, exit: Bool, resource: Bool) {
+    init(name: String, path: String, arguments: String, once: Bool, exit: Bool, resource: Bool, imports: [String] = []) {
         self.name = name
         self.path = path
         self.arguments = arguments
         self.once = once
         self.exit = exit
         self.resource = resource
+        self.imports = imports
     }
 
     /// Starts the service once; logs the start or the failure.
     func launch() -> SpawnedProcess? {
         do throws(LaunchError) {
-            let p = try Launcher.spawn(path: path, name: name, arguments: arguments, resource: resource)
+            let p = try Launcher.spawn(path: path, name: name, arguments: arguments, resource: resource, imports: imports)
             print("init: started \(name) (\(path)\(arguments.isEmpty ? "" : " " + arguments))")
             return p
         } catch {

@@ -5,6 +5,8 @@
 // initfs:///sbin/init with Senders for what init's manifest imports (initfs at least) and a duplicate of
 // the machine's Resource (`grant:resource`).
 //
+// Each boot server also gets the device capabilities initfs:///etc/devices.conf lists for it (Devices.swift).
+//
 // A server whose import nobody exports, one in an import cycle, one that fails to start and one whose
 // exporter did not start are each one `root:` line and are not started; the rest of the system starts.
 
@@ -104,6 +106,13 @@ enum Boot {
             }
             grants.append((staticText(StartupBlock.exportPrefix) + r.service, h))
         }
+        // The device capabilities initfs:///etc/devices.conf lists for this server.
+        guard let devices = Devices.make(for: s.manifest.name, machine: startup.resource) else {
+            print("root: \(s.path) not started: its device grants could not be made")
+            undo()
+            return false
+        }
+        grants += devices
         if s.manifest.exports.contains("initfs") {
             guard let archive = Initfs.archiveFrame() else {
                 print("root: \(s.path) not started: cannot put the initfs archive in a Frame")

@@ -19,8 +19,8 @@ func programMain(_ startup: Startup) -> Int32 {
         idle()
     }
     let code = (try? initProcess.wait()) ?? UInt64.max
-    if startup.has(.usertest) || startup.has(.storageTest) {
-        // init ends with the test suite's code (systest, or storagetest).
+    if startup.has(.usertest) || startup.has(.storageTest) || startup.has(.deviceTest) {
+        // init ends with the test suite's code (systest's, storagetest's or devicetest's).
         return code == 0 ? 0 : 1
     }
     print("root: init ended with code \(hex(code)); root idles")

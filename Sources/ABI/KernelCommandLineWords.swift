@@ -49,6 +49,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case root
     /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP).
     case smp
+    /// Take two spinlocks against their rank order on purpose (tests the lock-order checker's panic).
+    case lockOrderTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -75,6 +77,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
         case .smp: return "smp"
+        case .lockOrderTest: return "lockorder_test"
         }
     }
 
@@ -120,6 +123,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
         case .smp: return "off: leave the other CPUs parked (by default they start and idle)"
+        case .lockOrderTest: return "log while holding a higher-ranked spinlock on purpose (lock-order panic test)"
         }
     }
 

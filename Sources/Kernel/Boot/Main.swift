@@ -87,6 +87,11 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
         AccelCheck.active = true
         AccelCheck.kernelSteps()
     }
+    if Kernel.commandLine.has(.lockOrderTest) {
+        let inner = SpinLock(LockRanks.testInner)
+        inner.lock()
+        Log.info("lockorder_test: logging while holding test.inner on purpose")
+    }
     if Kernel.commandLine.has(.stackOverflowTest) {
         StackOverflowTest.start()
     }

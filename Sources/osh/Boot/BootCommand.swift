@@ -275,7 +275,7 @@ struct BootRunner {
             accel = chosen
             printNote(line)
         }
-        let plan = QEMULaunchPlan(
+        var plan = QEMULaunchPlan(
             qemu: qemuPath, mode: mode, uefi: options.uefi,
             kernel: runDir.file("kernel.elf"),
             iso: image.map { $0.hasPrefix("/") ? $0 : runDir.file($0) },
@@ -283,6 +283,7 @@ struct BootRunner {
             accel: accel, display: options.display, gdbWait: options.gdbWait,
             qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
             modules: mode == .direct ? bootModules : [], watchSocket: runDir.file(RunDirectory.watchSocketName))
+        plan.multiThreadedTCG = !options.record
 
         var manifest = RunManifest(
             runID: runDir.id, startTime: RunDirectory.timestamp(Date()), oshPID: getpid(),

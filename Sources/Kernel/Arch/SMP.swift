@@ -57,7 +57,8 @@ enum SMP {
     static var onlineCount: Int { cpus.count }
 
     /// The boot CPU records itself, starts the APs (unless `smp=off`) and logs how many CPUs run.
-    /// After Platform.initialize (the clock) and Scheduler.initialize (the kernel process).
+    /// Called at the end of Scheduler.initialize (the kernel process exists), after Platform.initialize
+    /// (the clock).
     static func startOtherCPUs() {
         cpus = [CPUEntry(apicID: LAPIC.id, block: PerCPU.block)]
         guard let madt = Kernel.acpi.madt else { return Log.info("smp: 1 CPU running (no MADT)") }

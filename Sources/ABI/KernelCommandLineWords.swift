@@ -56,6 +56,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also runs the device servers' guest test (bin/devicetest: kbd, moused, timed, rngd) for
     /// InputDeviceTests, which acts on the VM through QMP.
     case deviceTest
+    /// Take two spinlocks against their rank order on purpose (tests the lock-order checker's panic).
+    case lockOrderTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -85,6 +87,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .pci: return "pci"
         case .storageTest: return "storagetest"
         case .deviceTest: return "devicetest"
+        case .lockOrderTest: return "lockorder_test"
         }
     }
 
@@ -133,6 +136,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .pci: return "init starts pcid: the PCI list in the log, drivers for the disks (osh boot --disk)"
         case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
         case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
+        case .lockOrderTest: return "log while holding a higher-ranked spinlock on purpose (lock-order panic test)"
         }
     }
 

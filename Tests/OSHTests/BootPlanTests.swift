@@ -41,7 +41,12 @@ struct BootPlanTests {
         var args = BootPlanning.qemuArguments(p)
         #expect(values(args, "-smp") == ["2"])
         #expect(values(args, "-m") == ["1024M"])
-        #expect(values(args, "-accel") == ["tcg"])
+        #expect(values(args, "-accel") == ["tcg,thread=multi"], "two CPUs under TCG: one host thread each")
+        p.cpus = 1
+        #expect(values(BootPlanning.qemuArguments(p), "-accel") == ["tcg"])
+        p.cpus = 2
+        p.multiThreadedTCG = false
+        #expect(values(BootPlanning.qemuArguments(p), "-accel") == ["tcg"], "a recording stays single-threaded")
         #expect(values(args, "-display") == ["none"])
         p.accel = .kvm
         p.display = .vnc

@@ -14,7 +14,7 @@ enum MSR {
     static let pat: UInt32 = 0x277
 }
 
-/// Each CPU's own block of 8 words, reached through the GS base in kernel mode (swapgs at entries from
+/// Each CPU's own block of 16 words, reached through the GS base in kernel mode (swapgs at entries from
 /// user mode puts it there). The boot CPU's is percpu_storage (Boot/entry.S); an application processor's
 /// is allocated when it starts (Arch/SMP.swift). Words (syscall.S reads 0 and 1 by offset):
 ///   gs:0  kernel stack top of the thread running here (also this CPU's TSS.rsp0)
@@ -25,17 +25,21 @@ enum MSR {
 ///   gs:40 the block's own address
 ///   gs:48 1 once the CPU runs its idle loop (written by it, atomically; SMP.swift waits for it)
 ///   gs:56 wake-up IPIs this CPU took (its own count)
+///   gs:64..80 the ranks of the spinlocks it holds (Core/LockOrder.swift HeldLocks, Arch/SpinLock.swift)
+///   gs:88 a job for an AP's wake-up IPI handler (SMP.runJob; 0: none)
 /// Guarded by: owned by its CPU; written by another only before that CPU starts.
 enum PerCPU {
-    static let words = 8
+    static let words = 16
     enum Word {
         static let kernelStack = 0, scratch = 1, index = 2, apicID = 3, tss = 4, this = 5, online = 6, wakeups = 7
+        static let heldCount = 8, heldLow = 9, heldHigh = 10, job = 11
     }
 
     /// The boot CPU's block: its index 0, the image's TSS.
     static func initialize() {
         install(symbol_percpu()!, index: 0, apicID: UInt64(cpuid_register(1, 0, 1) >> 24),
                 tss: UInt64(UInt(bitPattern: symbol_tss_storage()!)))
+        LockCheck.ready = true
     }
 
     /// Fills a block and makes it this CPU's (GS base; kernel GS base 0 until a user thread runs).

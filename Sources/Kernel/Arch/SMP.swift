@@ -57,7 +57,8 @@ enum SMP {
     static var onlineCount: Int { cpus.count }
 
     /// The boot CPU records itself, starts the APs (unless `smp=off`) and logs how many CPUs run.
-    /// After Platform.initialize (the clock) and Scheduler.initialize (the kernel process).
+    /// Called at the end of Scheduler.initialize (the kernel process exists), after Platform.initialize
+    /// (the clock).
     static func startOtherCPUs() {
         cpus = [CPUEntry(apicID: LAPIC.id, block: PerCPU.block)]
         guard let madt = Kernel.acpi.madt else { return Log.info("smp: 1 CPU running (no MADT)") }
@@ -174,6 +175,32 @@ enum SMP {
     /// Sends a wake-up IPI to the CPU at `index` (not this one).
     static func wake(_ index: Int) {
         LAPIC.sendIPI(APStartup.fixedCommand(vector: UInt8(LocalAPICVector.wakeup)), to: cpus[index].apicID)
+    }
+
+    /// Work an AP does in its wake-up IPI handler, set in its block's job word (in-kernel tests).
+    enum Job: UInt64 {
+        case none = 0
+        /// Count to LockTest.rounds under LockTest.lock (Debug/SMPTests.swift).
+        case lockCounter = 1
+    }
+
+    /// Gives the AP at `index` a job and wakes it; `jobDone(index)` says when it has finished.
+    static func start(_ job: Job, on index: Int) {
+        atomic_store64(cpus[index].block + PerCPU.Word.job, job.rawValue)
+        wake(index)
+    }
+
+    static func jobDone(_ index: Int) -> Bool { atomic_load64(cpus[index].block + PerCPU.Word.job) == 0 }
+
+    /// On an AP, in its wake-up IPI handler: runs the job its block names, then clears the word.
+    static func runJob() {
+        let word = PerCPU.block + PerCPU.Word.job
+        guard let job = Job(rawValue: atomic_load64(word)), job != .none else { return }
+        switch job {
+        case .none: break
+        case .lockCounter: LockTest.count()
+        }
+        atomic_store64(word, 0)
     }
 
     /// An AP's idle loop: halts with interrupts on; a wake-up IPI is counted (Traps) and it halts again.

@@ -50,6 +50,7 @@ func kernelTrap(_ raw: UnsafeMutableRawPointer) {
     if vector == LocalAPICVector.wakeup {
         LAPIC.endOfInterrupt()
         PerCPU.block[PerCPU.Word.wakeups] &+= 1
+        SMP.runJob()
         return
     }
     if vector == LocalAPICVector.spurious {

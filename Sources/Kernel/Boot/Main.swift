@@ -66,8 +66,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     PerCPU.initialize()
     SyscallEntry.initialize()
     Platform.initialize()
-    Scheduler.initialize()
-    SMP.startOtherCPUs()
+    Scheduler.initialize()      // CPU 0's idle thread, then the other CPUs (SMP.startOtherCPUs)
 
     if Kernel.commandLine.has(.test) {
         let passed = KernelTests.run()
@@ -86,6 +85,11 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     if Kernel.commandLine.has(.accelCheck) {
         AccelCheck.active = true
         AccelCheck.kernelSteps()
+    }
+    if Kernel.commandLine.has(.lockOrderTest) {
+        let inner = SpinLock(LockRanks.testInner)
+        inner.lock()
+        Log.info("lockorder_test: logging while holding test.inner on purpose")
     }
     if Kernel.commandLine.has(.stackOverflowTest) {
         StackOverflowTest.start()

@@ -271,11 +271,11 @@ gdt_storage:    .skip 128
 tss_storage:    .skip 8320
     .balign 4096
 ist_stacks:     .skip IST_STRIDE * 3
-/* Per-CPU data (GS base in kernel mode) and the syscall tracker (ABI TrackerLayout: 85 words), whose
+/* Per-CPU data of the boot CPU (GS base in kernel mode; 16 words: Arch/CPULocal.swift PerCPU) and the syscall tracker (ABI TrackerLayout: 85 words), whose
  * symbol osh reads from guest memory. */
     .globl percpu_storage, syscall_tracker
     .balign 64
-percpu_storage: .skip 64
+percpu_storage: .skip 128
     .balign 64
 syscall_tracker: .skip 8 * 85
     .globl heap_bootstrap_pool

@@ -134,8 +134,13 @@ enum Log {
 
     static func isEnabled(_ l: LogLevel) -> Bool { l.rawValue >= level.rawValue }
 
+    /// One line at a time, whichever CPU logs (a panic's report does not take it).
+    static let lock = SpinLock(LockRanks.console)
+
     static func write(_ l: LogLevel, _ message: LogMessage) {
         guard isEnabled(l) else { return }
+        lock.lock()
+        defer { lock.unlock() }
         Console.write("[")
         Console.write(l.name)
         Console.write("] ")

@@ -10,7 +10,77 @@ let smpTests: [KernelTest] = [
     KernelTest(name: "smp.every_enabled_cpu_is_online", body: everyEnabledCPUOnline),
     KernelTest(name: "smp.per_cpu_blocks_are_distinct", body: perCPUBlocksDistinct),
     KernelTest(name: "smp.aps_take_wakeup_ipis", body: apsTakeWakeupIPIs),
+    KernelTest(name: "locks.order_record_follows_nesting", body: orderRecordFollowsNesting),
+    KernelTest(name: "locks.ticket_lock_excludes_across_cpus", body: ticketLockExcludesAcrossCPUs),
 ]
+
+/// The counter every CPU increments under one ticket lock (smp.ticket_lock_excludes_across_cpus).
+enum LockTest {
+    static let lock = SpinLock(LockRanks.testOuter)
+    static let counter: UnsafeMutablePointer<UInt64> = {
+        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+    /// Few enough that a contended run ends in seconds even when the host deschedules the vCPU whose
+    /// ticket is next (80,000 contended rounds over 4 vCPUs on 2 busy host cores did not end in 300 s).
+    static let rounds = 500
+    /// CPUs at the start line: every CPU waits until all have arrived, so that they contend.
+    static let arrived: UnsafeMutablePointer<UInt64> = {
+        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    /// Read, pause, write back plus one, under the lock: without exclusion, increments get lost.
+    static func count() {
+        _ = atomic_fetch_add64(arrived, 1)
+        let deadline = Clock.nanoseconds() &+ 10_000_000_000
+        while atomic_load64(arrived) < UInt64(SMP.onlineCount) && Clock.nanoseconds() < deadline { cpu_pause() }
+        for _ in 0..<rounds {
+            lock.withLock {
+                let v = counter.pointee
+                cpu_pause()
+                counter.pointee = v &+ 1
+            }
+        }
+    }
+}
+
+/// Taking two locks in rank order records both, innermost last; letting go empties the record.
+private func orderRecordFollowsNesting() -> Bool {
+    let outer = SpinLock(LockRanks.testOuter), inner = SpinLock(LockRanks.testInner)
+    var depthInside = 0, innermost: UInt8 = 0
+    outer.withLock {
+        inner.withLock {
+            depthInside = LockCheck.held.count
+            innermost = LockCheck.held.innermost ?? 0
+        }
+    }
+    return check(LockCheck.ready, "the lock-order check is off")
+        && check(depthInside == 2 && innermost == LockRanks.testInner.rank, "the record inside two locks is wrong")
+        && check(LockCheck.held.count == 0 && !outer.isLocked && !inner.isLocked, "locks or records left over")
+}
+
+/// Every CPU counts LockTest.rounds under one ticket lock at once; the sum is exact, and each CPU ends
+/// holding no lock.
+private func ticketLockExcludesAcrossCPUs() -> Bool {
+    LockTest.counter.pointee = 0
+    atomic_store64(LockTest.arrived, 0)
+    let start = Clock.nanoseconds()
+    guard check(!LockTest.lock.isLocked, "the test lock is held") else { return false }
+    for i in 1..<max(SMP.onlineCount, 1) { SMP.start(.lockCounter, on: i) }
+    LockTest.count()
+    let deadline = Clock.nanoseconds() + 60_000_000_000
+    for i in 1..<max(SMP.onlineCount, 1) {
+        while !SMP.jobDone(i) && Clock.nanoseconds() < deadline { cpu_pause() }
+        guard check(SMP.jobDone(i), "an AP did not finish counting within 60 s") else { return false }
+        guard check(SMP.cpus[i].block[PerCPU.Word.heldCount] == 0, "an AP still holds a lock") else { return false }
+    }
+    Log.info("locks.ticket_lock_excludes_across_cpus: \(SMP.onlineCount) CPUs, \(LockTest.counter.pointee) increments in \((Clock.nanoseconds() - start) / 1_000_000) ms")
+    return check(LockTest.counter.pointee == UInt64(LockTest.rounds * SMP.onlineCount), "increments were lost")
+        && check(!LockTest.lock.isLocked, "the lock stayed held")
+}
 
 /// The MADT's enabled CPUs (up to APStartup.maxCPUs) all came up, or only the boot CPU under `smp=off`.
 private func everyEnabledCPUOnline() -> Bool {

@@ -43,6 +43,8 @@ enum Scheduler {
         idle.state = .running
         current = idle
         PerCPU.setKernelStack(idle.stackTop)
+        // The other CPUs start now (each on an idle thread of the kernel process) and idle.
+        SMP.startOtherCPUs()
     }
 
     static func makeReady(_ t: Thread) {

@@ -297,6 +297,7 @@ struct BootRunner {
             qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
             modules: mode == .direct ? bootModules : [], watchSocket: runDir.file(RunDirectory.watchSocketName))
         plan.disks = disks
+        plan.multiThreadedTCG = !options.record
 
         var manifest = RunManifest(
             runID: runDir.id, startTime: RunDirectory.timestamp(Date()), oshPID: getpid(),

@@ -103,6 +103,10 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     /// osh's own QMP socket (VMWatcher); with it, a guest shutdown or reset pauses QEMU so osh can
     /// read the registers before it ends QEMU.
     public var watchSocket: String?
+    /// With more than one CPU under TCG, one host thread per CPU (`-accel tcg,thread=multi`): QEMU 7.2
+    /// otherwise runs the CPUs in turn on one thread, where they never truly race. Off for recordings
+    /// (-icount does not go with multi-threaded TCG).
+    public var multiThreadedTCG = true
 
     public init(qemu: String, mode: BootMode, uefi: Bool = false, kernel: String? = nil, iso: String? = nil,
                 ovmf: String? = nil, cmdline: String = "", cpus: Int = 1, machine: MachineChoice? = nil, memoryMB: Int = 512,
@@ -141,7 +145,7 @@ public enum BootPlanning {
     public static func qemuArguments(_ plan: QEMULaunchPlan) -> [String] {
         var args = [plan.qemu, "-name", "osh"]
         switch plan.accel {
-        case .tcg: args += ["-accel", "tcg", "-cpu", "max"]
+        case .tcg: args += ["-accel", plan.cpus > 1 && plan.multiThreadedTCG ? "tcg,thread=multi" : "tcg", "-cpu", "max"]
         case .kvm: args += ["-accel", "kvm", "-cpu", "host"]
         }
         if let machine = plan.machine { args += ["-machine", machine.rawValue] }

@@ -22,10 +22,12 @@
 //   write    w0 first block, w1 block count, w2 window offset → w0 blocks written
 //            (`.readOnly` on a read-only device)
 //   flush    → nothing; returns when every write answered before it is on stable storage
-//   detach   → nothing; the window is unmapped and closed
+//   detach   → nothing; the window is unmapped and closed (`.noWindow` when none is attached)
 //
 // Ranges: first block + count must not pass the capacity (`.outOfRange`); a count of 0 or above w3 of
-// `info` is `.invalid`. Without an attached window `read` and `write` are `.noWindow`.
+// `info` is `.invalid`. Without an attached window `read` and `write` are `.noWindow`. The checks go in
+// this order: window (`.noWindow`), read-only device (`.readOnly`, writes), count (`.invalid`), range
+// (`.outOfRange`), window offset (`.invalid`). A refused `attach` leaves an earlier window attached.
 
 /// The labels of block-device requests.
 public enum BlockLabel: UInt32, CaseIterable, Sendable {

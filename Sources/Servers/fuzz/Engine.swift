@@ -167,8 +167,11 @@ final class Engine {
     /// A syscall number: mostly in range, sometimes past the end or far out.
     func pickNumber() -> UInt64 {
         while true {
-            let n: UInt64 = r.chance(90) ? r.below(UInt64(Syscall.count))
-                : r.pick([UInt64(Syscall.count), UInt64(Syscall.count) + 1, 63, 64, 255, 256, 1 << 32, UInt64.max, r.next()])
+            // Mostly a syscall that exists (the numbering has gaps: numbers are allotted by area), else a
+            // gap or a number past the end or far out.
+            let n: UInt64 = r.chance(90) ? Syscall.allCases[Int(r.below(UInt64(Syscall.allCases.count)))].rawValue
+                : r.pick([r.below(UInt64(Syscall.count)), UInt64(Syscall.count), UInt64(Syscall.count) + 1, 63, 64, 255, 256,
+                          1 << 32, UInt64.max, r.next()])
             guard let call = Syscall(rawValue: n) else { return n }
             switch call {
             case .processExit: if options.child && r.chance(2) { return n }   // ends a child, never the fuzzer

@@ -61,8 +61,15 @@ extension Server {
         }
         var commandLine = "pci=\(i) vendor=\(hex(UInt64(f.word0.vendor))) device=\(hex(UInt64(f.word0.deviceID)))"
         if let irq = f.irq {
-            grants.append(("grant:" + staticText(PCIProtocol.irqGrant), try irqCreate(resource, irq.number, irq.numbering)))
-            commandLine += irq.numbering == .gsi ? " gsi=\(irq.number)" : " isa=\(irq.number)"
+            // One IRQ object per line: a function whose line another driver already holds (INTx lines
+            // are shared) gets none and its driver polls.
+            do throws(SysError) {
+                grants.append(("grant:" + staticText(PCIProtocol.irqGrant), try irqCreate(resource, irq.number, irq.numbering)))
+                commandLine += irq.numbering == .gsi ? " gsi=\(irq.number)" : " isa=\(irq.number)"
+            } catch {
+                guard error == .inUse else { throw error }
+                print("pcid: \(location(f))'s interrupt line is another driver's; its driver polls")
+            }
         }
         grants.append(("import:pci", try senderCreate(receiver, badge: UInt64(i) + 1)))
         let serviceReceiver = try receiverCreate()

@@ -81,6 +81,7 @@ func programMain(_ startup: Startup) -> Int32 {
     run("lifecycle.reply_released_by_killed_caller", testReplyReleasedByKilledCaller)
     for (name, body) in limitTests { run(name, body) }
     for (name, body) in deviceTests { run(name, body) }
+    for (name, body) in contiguousFrameTests { run(name, body) }
     for (name, body) in timeoutTests { run(name, body) }
     for (name, body) in copyOnWriteTests { run(name, body) }
     for (name, body) in pagerCopyTests { run(name, body) }

@@ -125,6 +125,7 @@ final class Disk {
                 if let irq { try? irqAck(irq) }
                 idle = 0
             } catch {
+                if irq == nil { _ = virtio.readISR() }      // polling: lower a shared line all the same
                 polls += 1
                 idle += 1
                 if idle >= 500 { throw .io }      // 10 s without an interrupt or progress
@@ -134,6 +135,7 @@ final class Disk {
         atomic_fence_seq_cst()
         // Done before any wait (TCG often completes a request during the notify write): an interrupt
         // may still be pending, its line masked; take it now so the line is unmasked for the next one.
+        if irq == nil { _ = virtio.readISR() }
         if let bits = try? notifyPoll(notify), bits != 0 {
             interrupts += 1
             _ = virtio.readISR()

@@ -57,7 +57,7 @@ final class ByteBuffer {
         var i = 0
         while i < n {
             start.storeBytes(of: word, toByteOffset: i, as: UInt64.self)
-            i += 8
+            i &+= 8
         }
         count += n
     }
@@ -92,8 +92,8 @@ let wideCopySlack = 32
     var i = 0
     while i < count {
         copy8(destination + i, source + i)
-        copy8(destination + i + 8, source + i + 8)
-        i += 16
+        copy8(destination + (i &+ 8), source + (i &+ 8))
+        i &+= 16
     }
 }
 
@@ -110,11 +110,11 @@ let wideCopySlack = 32
     let head = min(length, step)
     var i = 0
     while i < head {
-        destination[i] = destination[i - offset]
-        i += 1
+        destination[i] = destination[i &- offset]
+        i &+= 1
     }
     while i < length {
-        copy8(destination + i, UnsafePointer(destination + i - step))
-        i += 8
+        copy8(destination + i, UnsafePointer(destination + (i &- step)))
+        i &+= 8
     }
 }

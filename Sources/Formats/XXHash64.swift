@@ -28,9 +28,9 @@ public func xxHash64(_ data: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64
     var h: UInt64
     if count >= 32 {
         var v1 = seed &+ prime1 &+ prime2, v2 = seed &+ prime2, v3 = seed, v4 = seed &- prime1
-        while i + 32 <= count {
-            v1 = round(v1, u64(i)); v2 = round(v2, u64(i + 8)); v3 = round(v3, u64(i + 16)); v4 = round(v4, u64(i + 24))
-            i += 32
+        while i &+ 32 <= count {   // wrapping: i and count are byte counts of one buffer
+            v1 = round(v1, u64(i)); v2 = round(v2, u64(i &+ 8)); v3 = round(v3, u64(i &+ 16)); v4 = round(v4, u64(i &+ 24))
+            i &+= 32
         }
         h = rotl(v1, 1) &+ rotl(v2, 7) &+ rotl(v3, 12) &+ rotl(v4, 18)
         h = merge(merge(merge(merge(h, v1), v2), v3), v4)
@@ -45,17 +45,17 @@ public func xxHash64(_ data: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64
     var h = start
     var i = from
     if let p {
-        while i + 8 <= count {
+        while i &+ 8 <= count {
             h = rotl(h ^ round(0, UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))), 27) &* prime1 &+ prime4
-            i += 8
+            i &+= 8
         }
-        if i + 4 <= count {
+        if i &+ 4 <= count {
             h = rotl(h ^ (UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt32.self))) &* prime1), 23) &* prime2 &+ prime3
-            i += 4
+            i &+= 4
         }
         while i < count {
             h = rotl(h ^ (UInt64(p.load(fromByteOffset: i, as: UInt8.self)) &* prime5), 11) &* prime1
-            i += 1
+            i &+= 1
         }
     }
     h ^= h >> 33; h = h &* prime2

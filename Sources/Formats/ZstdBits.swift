@@ -78,7 +78,7 @@ struct BackwardBits {
     }
 
     /// Unread bits; negative after more bits were read than the stream holds.
-    var remaining: Int { low * 8 + 64 - consumed }
+    var remaining: Int { low &* 8 &+ 64 &- consumed }
 
     /// True once more bits were read than the stream holds.
     var overflowed: Bool { remaining < 0 }
@@ -87,8 +87,8 @@ struct BackwardBits {
     @inline(__always) mutating func reload() {
         let back = min(consumed >> 3, low)
         if back > 0 {
-            low -= back
-            consumed -= back << 3
+            low &-= back
+            consumed &-= back &<< 3
             container = UInt64(littleEndian: start.loadUnaligned(fromByteOffset: low, as: UInt64.self))
         }
     }

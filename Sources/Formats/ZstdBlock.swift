@@ -168,44 +168,46 @@ extension ZstdDecoder {
         let window = windowSize
         var written = 0, literalAt = 0
         var (r1, r2, r3) = repeatOffsets
+        // Wrapping arithmetic below: every value is bounded (lengths below 2^17 + 2^16, offsets below
+        // 2^32, positions within the block's room), so none can overflow.
         for i in 0..<count {
             let llEntry = llTable[llState], ofEntry = ofTable[ofState], mlEntry = mlTable[mlState]
             bits.reload()
-            let offsetValue = Int(ofEntry.base) + bits.take(Int(ofEntry.extraBits))
-            let matchLength = Int(mlEntry.base) + bits.take(Int(mlEntry.extraBits))
-            if Int(ofEntry.extraBits) + Int(mlEntry.extraBits) + Int(llEntry.extraBits) > 57 { bits.reload() }
-            let literalLength = Int(llEntry.base) + bits.take(Int(llEntry.extraBits))
-            if i != count - 1 {
+            let offsetValue = Int(ofEntry.base) &+ bits.take(Int(ofEntry.extraBits))
+            let matchLength = Int(mlEntry.base) &+ bits.take(Int(mlEntry.extraBits))
+            if Int(ofEntry.extraBits) &+ Int(mlEntry.extraBits) &+ Int(llEntry.extraBits) > 57 { bits.reload() }
+            let literalLength = Int(llEntry.base) &+ bits.take(Int(llEntry.extraBits))
+            if i != count &- 1 {
                 bits.reload()
-                llState = Int(llEntry.baseline) + bits.take(Int(llEntry.bits))
-                mlState = Int(mlEntry.baseline) + bits.take(Int(mlEntry.bits))
-                ofState = Int(ofEntry.baseline) + bits.take(Int(ofEntry.bits))
+                llState = Int(llEntry.baseline) &+ bits.take(Int(llEntry.bits))
+                mlState = Int(mlEntry.baseline) &+ bits.take(Int(mlEntry.bits))
+                ofState = Int(ofEntry.baseline) &+ bits.take(Int(ofEntry.bits))
             }
             guard !bits.overflowed else { throw .corrupt }
             // The offset (RFC 8878 3.1.2.5): a new one, or one of the three repeat offsets.
             let offset: Int
             if offsetValue > 3 {
-                offset = offsetValue - 3
+                offset = offsetValue &- 3
                 (r1, r2, r3) = (offset, r1, r2)
             } else {
-                switch literalLength == 0 ? offsetValue + 1 : offsetValue {   // 1...4; 4 means r1 - 1
+                switch literalLength == 0 ? offsetValue &+ 1 : offsetValue {   // 1...4; 4 means r1 - 1
                 case 1: offset = r1
                 case 2: offset = r2; (r1, r2) = (r2, r1)
                 case 3: offset = r3; (r1, r2, r3) = (r3, r1, r2)
-                default: offset = r1 - 1; (r1, r2, r3) = (offset, r1, r2)
+                default: offset = r1 &- 1; (r1, r2, r3) = (offset, r1, r2)
                 }
             }
-            guard literalLength <= literalCount - literalAt else { throw .corrupt }
-            guard literalLength + matchLength <= room - written else {
+            guard literalLength <= literalCount &- literalAt else { throw .corrupt }
+            guard literalLength &+ matchLength <= room &- written else {
                 throw output.count + written + literalLength + matchLength > maxOutput ? .tooLarge : .corrupt
             }
-            let produced = producedBefore + written + literalLength
+            let produced = producedBefore &+ written &+ literalLength
             guard offset > 0, offset <= produced, offset <= window else { throw .corrupt }
             wideCopy(out + written, lit + literalAt, literalLength)
-            written += literalLength
-            literalAt += literalLength
+            written &+= literalLength
+            literalAt &+= literalLength
             copyMatch(out + written, offset: offset, length: matchLength)
-            written += matchLength
+            written &+= matchLength
         }
         repeatOffsets = (r1, r2, r3)
         guard bits.remaining == 0 else { throw .corrupt }

@@ -90,6 +90,7 @@ final class FSETable: @unchecked Sendable {
     /// numbered p..<2p in `next`; state s reads bits = accuracyLog - highbit(s) and its baseline is
     /// (s << bits) - size, so baseline + 2^bits = (s + 1) << bits - size ≤ 2 · 2^highbit(s) << bits - size
     /// = 2 · size - size = size. So `baseline + (any value below 2^bits)` indexes the table.
+    @_optimize(speed)
     convenience init(distribution: [Int16], accuracyLog: Int, codes: FSECodes = .symbols) throws(ZstdError) {
         let size = 1 << accuracyLog
         var entries = [FSEEntry](repeating: FSEEntry(), count: size)
@@ -123,6 +124,7 @@ final class FSETable: @unchecked Sendable {
     }
 
     /// Reads a table description (RFC 8878 4.1.1) from the start of `view`; returns the table and the bytes used.
+    @_optimize(speed)
     static func read(_ view: ByteView, maxAccuracyLog: Int, maxSymbol: Int, codes: FSECodes = .symbols) throws(ZstdError) -> (FSETable, Int) {
         var bits = ForwardBits(view)
         guard view.count > 0 else { throw .truncated }
@@ -215,6 +217,7 @@ struct HuffmanTable {
     }
 
     /// FSE-compressed weights: one table, two interleaved states on one backward stream.
+    @_optimize(speed)
     private static func readCompressedWeights(_ region: ByteView) throws(ZstdError) -> [UInt8] {
         let (table, descriptionSize) = try FSETable.read(region, maxAccuracyLog: 6, maxSymbol: 11)
         guard let stream = region.slice(descriptionSize, region.count - descriptionSize) else { throw .corrupt }
@@ -237,6 +240,7 @@ struct HuffmanTable {
     }
 
     /// Builds the table: the last symbol's weight completes the total to a power of two.
+    @_optimize(speed)
     init(weights given: [UInt8]) throws(ZstdError) {
         var total = 0
         for w in given {
@@ -278,20 +282,20 @@ struct HuffmanTable {
         entries.withUnsafeBufferPointer { buffer in
             let table = buffer.baseAddress!
             var i = 0
-            while count - i >= 4 {
+            while count &- i >= 4 {
                 bits.reload()
                 var e = table[bits.peek(maxBits)]; start[i] = e.symbol; bits.skip(Int(e.bits))
-                e = table[bits.peek(maxBits)]; start[i + 1] = e.symbol; bits.skip(Int(e.bits))
-                e = table[bits.peek(maxBits)]; start[i + 2] = e.symbol; bits.skip(Int(e.bits))
-                e = table[bits.peek(maxBits)]; start[i + 3] = e.symbol; bits.skip(Int(e.bits))
-                i += 4
+                e = table[bits.peek(maxBits)]; start[i &+ 1] = e.symbol; bits.skip(Int(e.bits))
+                e = table[bits.peek(maxBits)]; start[i &+ 2] = e.symbol; bits.skip(Int(e.bits))
+                e = table[bits.peek(maxBits)]; start[i &+ 3] = e.symbol; bits.skip(Int(e.bits))
+                i &+= 4
             }
             while i < count {
                 bits.reload()
                 let e = table[bits.peek(maxBits)]
                 start[i] = e.symbol
                 bits.skip(Int(e.bits))
-                i += 1
+                i &+= 1
             }
         }
         guard bits.remaining == 0 else { throw .corrupt }

@@ -121,6 +121,15 @@ runtime-host-test:
 		Sources/ABI/Objects.swift Sources/ABI/Syscalls.swift
 	$(BUILD)/runtime-host-test/heap
 
+# Sources/Shared/libc.S on the host against the C library (Tests/LibcHost): not part of `make test`.
+.PHONY: libc-host-test
+libc-host-test:
+	@mkdir -p $(BUILD)/libc-host-test
+	$(CLANG) -c -Dmemcpy=my_memcpy -Dmemmove=my_memmove -Dmemset=my_memset -Dbzero=my_bzero -Dmemcmp=my_memcmp \
+		-Dfree=my_free -Dheap_free=my_heap_free Sources/Shared/libc.S -o $(BUILD)/libc-host-test/libc.o
+	$(CC) -O1 -o $(BUILD)/libc-host-test/libc-test Tests/LibcHost/libc_test.c $(BUILD)/libc-host-test/libc.o
+	$(BUILD)/libc-host-test/libc-test
+
 # The userspace test suite (systest) under Tests/RuntimeHost/fakekernel.c, a ptrace model of the syscall ABI (Linux only; no initfsd there, so the initfs.* tests fail).
 .PHONY: runtime-fake-test
 runtime-fake-test: $(BUILD)/servers/systest.elf
@@ -131,17 +140,21 @@ runtime-fake-test: $(BUILD)/servers/systest.elf
 # The initfs: every program but root, under sbin/ when its manifest file says `kind=server` (the boot
 # servers root starts, and init) and under bin/ otherwise; Sources/initfs/ as it is (etc/init.conf, …).
 # A ustar archive with fixed owners, times and order (the same bytes every build), compressed with zstd -19.
+# The programs go in stripped (no DWARF, no symbol table; the build ID and manifest notes stay), about a
+# sixth of their size: root unpacks every byte at boot, and osh finds the full ELF in build/servers by
+# build ID (osh trace) or as a module (osh boot, attach, profile).
 # accelcheck is a root of its own (osh accel --check boots it as root), not a program for the initfs.
 INITFS_PROGRAMS := $(filter-out root accelcheck,$(SERVERS))
 INITFS_SBIN := $(foreach p,$(INITFS_PROGRAMS),$(if $(shell grep -qx 'kind=server' Sources/Servers/$(p)/manifest 2>/dev/null && echo y),$(p)))
 INITFS_BIN := $(filter-out $(INITFS_SBIN),$(INITFS_PROGRAMS))
 INITFS_FILES := $(shell find Sources/initfs -type f 2>/dev/null)
+INITFS_STRIP := $(TOOLBIN)llvm-objcopy --strip-all --keep-section=.note.manifest
 initfs: $(BUILD)/initfs.tar.zst
 
 $(BUILD)/initfs.tar.zst: $(patsubst %,$(BUILD)/servers/%.elf,$(INITFS_PROGRAMS)) $(INITFS_FILES) $(wildcard Sources/Servers/*/manifest) Makefile | deps
 	@rm -rf $(BUILD)/initfs && mkdir -p $(BUILD)/initfs/bin $(BUILD)/initfs/sbin $(BUILD)/initfs/etc
-	@for p in $(INITFS_BIN); do cp $(BUILD)/servers/$$p.elf $(BUILD)/initfs/bin/$$p; done
-	@for p in $(INITFS_SBIN); do cp $(BUILD)/servers/$$p.elf $(BUILD)/initfs/sbin/$$p; done
+	@for p in $(INITFS_BIN); do $(INITFS_STRIP) $(BUILD)/servers/$$p.elf $(BUILD)/initfs/bin/$$p; done
+	@for p in $(INITFS_SBIN); do $(INITFS_STRIP) $(BUILD)/servers/$$p.elf $(BUILD)/initfs/sbin/$$p; done
 	@if [ -d Sources/initfs ]; then cp -r Sources/initfs/. $(BUILD)/initfs/; fi
 	tar --format=ustar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C $(BUILD)/initfs -cf $(BUILD)/initfs.tar .
 	zstd -19 -q -f --rm $(BUILD)/initfs.tar -o $@

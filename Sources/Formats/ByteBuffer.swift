@@ -1,6 +1,7 @@
 // The decoder's output and literals buffers: growable byte storage whose appends skip Array's per-call
 // uniqueness and capacity bookkeeping. Callers check every length against the input and the output limit
-// before they append; the buffer only grows.
+// before they append; the buffer only grows. The wide copies of the sequence loop (8 bytes at a time,
+// overshooting by up to 15 bytes) are here too.
 
 final class ByteBuffer {
     private(set) var base: UnsafeMutablePointer<UInt8>
@@ -23,7 +24,7 @@ final class ByteBuffer {
         var c = capacity
         while c < needed { c *= 2 }
         let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
-        fresh.update(from: base, count: count)
+        UnsafeMutableRawPointer(fresh).copyMemory(from: base, byteCount: count)
         base.deallocate()
         base = fresh
         capacity = c
@@ -47,30 +48,18 @@ final class ByteBuffer {
         count += n
     }
 
+    /// Appends `n` copies of `byte`, 8 bytes per store (the stdlib's fill is a byte loop in the guest's
+    /// -Osize build).
     func append(repeating byte: UInt8, _ n: Int) {
-        reserve(n)
-        (base + count).initialize(repeating: byte, count: n)
-        count += n
-    }
-
-    /// Appends `length` bytes copied from `offset` bytes back (1 ≤ offset ≤ count). When the source
-    /// overlaps the bytes being written the result repeats with period `offset`: it is copied in chunks
-    /// that double, each from the start of the repeating pattern, so no chunk overlaps its source.
-    func appendMatch(offset: Int, length: Int) {
-        reserve(length)
-        let destination = base + count
-        let source = destination - offset
-        if offset >= length {
-            destination.update(from: source, count: length)
-        } else {
-            var copied = 0
-            while copied < length {
-                let chunk = min(offset + copied, length - copied)
-                (destination + copied).update(from: source, count: chunk)
-                copied += chunk
-            }
+        reserve(n + 8)
+        let word = UInt64(byte) &* 0x0101_0101_0101_0101
+        let start = UnsafeMutableRawPointer(base + count)
+        var i = 0
+        while i < n {
+            start.storeBytes(of: word, toByteOffset: i, as: UInt64.self)
+            i &+= 8
         }
-        count += length
+        count += n
     }
 
     /// The bytes `from..<count` as a raw buffer.
@@ -78,6 +67,54 @@ final class ByteBuffer {
         UnsafeRawBufferPointer(start: base + start, count: count - start)
     }
 
-    /// A copy of the contents as an array.
-    var array: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    /// A copy of the contents as an array (one memmove).
+    var array: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: base, byteCount: count) }
+            initialized = count
+        }
+    }
+}
+
+/// Spare bytes the sequence loop keeps past its output and literals: a wide copy may read and write up to
+/// 15 bytes past its end.
+let wideCopySlack = 32
+
+/// Copies 8 bytes (unaligned).
+@inline(__always) func copy8(_ destination: UnsafeMutablePointer<UInt8>, _ source: UnsafePointer<UInt8>) {
+    UnsafeMutableRawPointer(destination).storeBytes(of: UnsafeRawPointer(source).loadUnaligned(as: UInt64.self), as: UInt64.self)
+}
+
+/// Copies `count` bytes 16 at a time, front to back, reading and writing up to 15 bytes past the end.
+/// The source may lie before the destination if it starts at least 8 bytes before it: each 8-byte load
+/// then reads only bytes already in place.
+@inline(__always) func wideCopy(_ destination: UnsafeMutablePointer<UInt8>, _ source: UnsafePointer<UInt8>, _ count: Int) {
+    var i = 0
+    while i < count {
+        copy8(destination + i, source + i)
+        copy8(destination + (i &+ 8), source + (i &+ 8))
+        i &+= 16
+    }
+}
+
+/// Writes the `length` bytes of a match `offset` (≥ 1) bytes back, writing up to 15 bytes past the end.
+/// The result repeats with period `offset`. From 8 bytes back on it is one wide copy; a shorter period is
+/// first copied byte by byte until it spans `step` (the smallest multiple of `offset` that is at least
+/// 8), after which every byte equals the one `step` back and 8-byte copies from there are exact.
+@inline(__always) func copyMatch(_ destination: UnsafeMutablePointer<UInt8>, offset: Int, length: Int) {
+    if offset >= 8 {
+        wideCopy(destination, UnsafePointer(destination - offset), length)
+        return
+    }
+    let step = offset * ((offset + 7) / offset)
+    let head = min(length, step)
+    var i = 0
+    while i < head {
+        destination[i] = destination[i &- offset]
+        i &+= 1
+    }
+    while i < length {
+        copy8(destination + i, UnsafePointer(destination + (i &- step)))
+        i &+= 8
+    }
 }

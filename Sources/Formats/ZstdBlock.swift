@@ -3,22 +3,6 @@
 // three FSE tables in their modes, one backward stream of interleaved codes and extra bits), then the
 // execution of each sequence against the output: literals copied, then a match from earlier output.
 
-/// Baselines and extra-bit counts of the literal-length codes 0...35.
-private let literalLengthBase: [UInt32] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-    16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
-private let literalLengthBits: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
-/// Baselines and extra-bit counts of the match-length codes 0...52.
-private let matchLengthBase: [UInt32] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
-    19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
-    35, 37, 39, 41, 43, 47, 51, 59, 67, 83, 99, 131, 259, 515, 1027, 2051, 4099, 8195, 16387, 32771, 65539]
-private let matchLengthBits: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
-
-/// The largest offset code this decoder accepts (the reference decoder's limit).
-private let maxOffsetCode = 31
-
 extension ZstdDecoder {
     mutating func decodeCompressedBlock(_ block: ByteView) throws(ZstdError) {
         let literalsSize = try readLiterals(block)
@@ -102,17 +86,17 @@ extension ZstdDecoder {
 
     /// Reads one table in its mode; `previous` is the table repeat mode reuses.
     private mutating func readTable(mode: Int, at view: ByteView, predefined: FSETable,
-                                    maxLog: Int, maxSymbol: Int, previous: FSETable?) throws(ZstdError) -> (FSETable, Int) {
+                                    maxLog: Int, codes: FSECodes, previous: FSETable?) throws(ZstdError) -> (FSETable, Int) {
         switch mode {
         case 0:
             return (predefined, 0)
         case 1:
             guard view.count >= 1 else { throw .corrupt }
             let symbol = view.byte(0)
-            guard Int(symbol) <= maxSymbol else { throw .corrupt }
-            return (FSETable.rle(symbol), 1)
+            guard Int(symbol) <= codes.maxSymbol else { throw .corrupt }
+            return (FSETable.rle(symbol, codes: codes), 1)
         case 2:
-            return try FSETable.read(view, maxAccuracyLog: maxLog, maxSymbol: maxSymbol)
+            return try FSETable.read(view, maxAccuracyLog: maxLog, maxSymbol: codes.maxSymbol, codes: codes)
         default:
             guard let table = previous else { throw .corrupt }
             return (table, 0)
@@ -147,11 +131,11 @@ extension ZstdDecoder {
             guard let view = section.slice(from, section.count - from) else { throw .corrupt }
             return view
         }
-        let (ll, llSize) = try readTable(mode: modes >> 6, at: try rest(at), predefined: PredefinedTables.literalLengthTable, maxLog: 9, maxSymbol: 35, previous: literalLengthTable)
+        let (ll, llSize) = try readTable(mode: modes >> 6, at: try rest(at), predefined: PredefinedTables.literalLengthTable, maxLog: 9, codes: .literalLengths, previous: literalLengthTable)
         at += llSize
-        let (of, ofSize) = try readTable(mode: (modes >> 4) & 3, at: try rest(at), predefined: PredefinedTables.offsetTable, maxLog: 8, maxSymbol: maxOffsetCode, previous: offsetTable)
+        let (of, ofSize) = try readTable(mode: (modes >> 4) & 3, at: try rest(at), predefined: PredefinedTables.offsetTable, maxLog: 8, codes: .offsets, previous: offsetTable)
         at += ofSize
-        let (ml, mlSize) = try readTable(mode: (modes >> 2) & 3, at: try rest(at), predefined: PredefinedTables.matchLengthTable, maxLog: 9, maxSymbol: 52, previous: matchLengthTable)
+        let (ml, mlSize) = try readTable(mode: (modes >> 2) & 3, at: try rest(at), predefined: PredefinedTables.matchLengthTable, maxLog: 9, codes: .matchLengths, previous: matchLengthTable)
         at += mlSize
         literalLengthTable = ll
         offsetTable = of
@@ -159,58 +143,78 @@ extension ZstdDecoder {
         try execute(count: count, stream: try rest(at), ll: ll, of: of, ml: ml)
     }
 
+    /// Runs the block's sequences: for each, decodes its codes and extra bits (one backward stream), copies
+    /// its literals, then its match from earlier output. Bits per sequence: offset extra ≤ 31 (codes ≤ 31),
+    /// match and literal length extras ≤ 16 each, state updates ≤ 9 + 9 + 8; the stream is reloaded
+    /// before the offset, before the literal length when the three extras pass the 57 bits a reload
+    /// guarantees, and before the state updates. Table indexes are FSE states (in range by construction,
+    /// FSETable). Every length is checked against the literals left, the block's room (≤ 128 KiB, and the
+    /// caller's output limit) and every offset against the frame's output and window, before any copy;
+    /// the output and literals buffers keep `wideCopySlack` spare bytes for the wide copies' overshoot.
+    @_optimize(speed)
     private mutating func execute(count: Int, stream: ByteView, ll: FSETable, of: FSETable, ml: FSETable) throws(ZstdError) {
         var bits = try BackwardBits(stream)
-        var llState = Int(bits.read(ll.accuracyLog))
-        var ofState = Int(bits.read(of.accuracyLog))
-        var mlState = Int(bits.read(ml.accuracyLog))
-        var literalAt = 0
+        let llTable = ll.table, ofTable = of.table, mlTable = ml.table
+        var llState = bits.read(ll.accuracyLog)
+        var ofState = bits.read(of.accuracyLog)
+        var mlState = bits.read(ml.accuracyLog)
+        let room = min(blockLimit, maxOutput - output.count)
+        output.reserve(room + wideCopySlack)
+        literals.reserve(wideCopySlack)
+        let out = output.base + output.count
+        let lit = UnsafePointer(literals.base)
+        let literalCount = literals.count
+        let producedBefore = output.count - frameStart
+        let window = windowSize
+        var written = 0, literalAt = 0
+        var (r1, r2, r3) = repeatOffsets
+        // Wrapping arithmetic below: every value is bounded (lengths below 2^17 + 2^16, offsets below
+        // 2^32, positions within the block's room), so none can overflow.
         for i in 0..<count {
-            let llEntry = ll.entries[llState], ofEntry = of.entries[ofState], mlEntry = ml.entries[mlState]
-            let ofCode = Int(ofEntry.symbol)
-            let offsetValue = (1 << ofCode) + Int(bits.read(ofCode))
-            let mlCode = Int(mlEntry.symbol), llCode = Int(llEntry.symbol)
-            let matchLength = Int(matchLengthBase[mlCode]) + Int(bits.read(Int(matchLengthBits[mlCode])))
-            let literalLength = Int(literalLengthBase[llCode]) + Int(bits.read(Int(literalLengthBits[llCode])))
-            if i != count - 1 {
-                llState = Int(llEntry.baseline) + Int(bits.read(Int(llEntry.bits)))
-                mlState = Int(mlEntry.baseline) + Int(bits.read(Int(mlEntry.bits)))
-                ofState = Int(ofEntry.baseline) + Int(bits.read(Int(ofEntry.bits)))
+            let llEntry = llTable[llState], ofEntry = ofTable[ofState], mlEntry = mlTable[mlState]
+            bits.reload()
+            let offsetValue = Int(ofEntry.base) &+ bits.take(Int(ofEntry.extraBits))
+            let matchLength = Int(mlEntry.base) &+ bits.take(Int(mlEntry.extraBits))
+            if Int(ofEntry.extraBits) &+ Int(mlEntry.extraBits) &+ Int(llEntry.extraBits) > 57 { bits.reload() }
+            let literalLength = Int(llEntry.base) &+ bits.take(Int(llEntry.extraBits))
+            if i != count &- 1 {
+                bits.reload()
+                llState = Int(llEntry.baseline) &+ bits.take(Int(llEntry.bits))
+                mlState = Int(mlEntry.baseline) &+ bits.take(Int(mlEntry.bits))
+                ofState = Int(ofEntry.baseline) &+ bits.take(Int(ofEntry.bits))
             }
             guard !bits.overflowed else { throw .corrupt }
-            let offset = resolveOffset(offsetValue, literalLength: literalLength)
-            // Literals, then the match.
-            guard literalLength <= literals.count - literalAt else { throw .corrupt }
-            try grow(by: literalLength + matchLength)
-            output.append(literals.base + literalAt, literalLength)
-            literalAt += literalLength
-            let produced = output.count - frameStart
-            guard offset > 0, offset <= produced, offset <= windowSize else { throw .corrupt }
-            output.appendMatch(offset: offset, length: matchLength)
-        }
-        guard bits.remaining == 0 else { throw .corrupt }
-        try grow(by: literals.count - literalAt)
-        output.append(literals.base + literalAt, literals.count - literalAt)
-    }
-
-    /// Turns an offset value into a distance, updating the three repeat offsets (RFC 8878 3.1.2.5).
-    private mutating func resolveOffset(_ value: Int, literalLength: Int) -> Int {
-        var (r1, r2, r3) = repeatOffsets
-        let offset: Int
-        if value > 3 {
-            offset = value - 3
-            (r1, r2, r3) = (offset, r1, r2)
-        } else {
-            let index = literalLength == 0 ? value + 1 : value      // 1...4; 4 means r1 - 1
-            switch index {
-            case 1: offset = r1
-            case 2: offset = r2; (r1, r2) = (r2, r1)
-            case 3: offset = r3; (r1, r2, r3) = (r3, r1, r2)
-            default: offset = r1 - 1; (r1, r2, r3) = (offset, r1, r2)
+            // The offset (RFC 8878 3.1.2.5): a new one, or one of the three repeat offsets.
+            let offset: Int
+            if offsetValue > 3 {
+                offset = offsetValue &- 3
+                (r1, r2, r3) = (offset, r1, r2)
+            } else {
+                switch literalLength == 0 ? offsetValue &+ 1 : offsetValue {   // 1...4; 4 means r1 - 1
+                case 1: offset = r1
+                case 2: offset = r2; (r1, r2) = (r2, r1)
+                case 3: offset = r3; (r1, r2, r3) = (r3, r1, r2)
+                default: offset = r1 &- 1; (r1, r2, r3) = (offset, r1, r2)
+                }
             }
+            guard literalLength <= literalCount &- literalAt else { throw .corrupt }
+            guard literalLength &+ matchLength <= room &- written else {
+                throw output.count + written + literalLength + matchLength > maxOutput ? .tooLarge : .corrupt
+            }
+            let produced = producedBefore &+ written &+ literalLength
+            guard offset > 0, offset <= produced, offset <= window else { throw .corrupt }
+            wideCopy(out + written, lit + literalAt, literalLength)
+            written &+= literalLength
+            literalAt &+= literalLength
+            copyMatch(out + written, offset: offset, length: matchLength)
+            written &+= matchLength
         }
         repeatOffsets = (r1, r2, r3)
-        return offset
+        guard bits.remaining == 0 else { throw .corrupt }
+        let rest = literalCount - literalAt
+        guard rest <= room - written else { throw output.count + written + rest > maxOutput ? .tooLarge : .corrupt }
+        wideCopy(out + written, lit + literalAt, rest)
+        output.didAppend(written + rest)
     }
 
 }

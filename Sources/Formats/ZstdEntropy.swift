@@ -3,33 +3,97 @@
 // decoding table for literals built from symbol weights. Every count, accuracy and symbol read from the
 // input is checked against the format's limits before it sizes or indexes anything.
 
-/// One state of an FSE decoding table: the symbol it decodes and how to reach the next state.
+/// One state of an FSE decoding table: the symbol it decodes, how to reach the next state, and what the
+/// symbol means as a sequence code (`codes`): the value's base and how many extra bits follow it, so the
+/// sequence loop needs no second table lookup.
 struct FSEEntry {
     var symbol: UInt8 = 0
     var bits: UInt8 = 0
+    /// Extra bits read after the code (0 for plain symbols).
+    var extraBits: UInt8 = 0
     var baseline: UInt16 = 0
+    /// The value's base before its extra bits (the symbol itself for plain symbols).
+    var base: UInt32 = 0
+}
+
+/// What an FSE table's symbols stand for (RFC 8878 3.1.1.3.2.1): plain symbols (Huffman weights) or
+/// literal-length, match-length and offset codes.
+enum FSECodes {
+    case symbols, literalLengths, matchLengths, offsets
+
+    /// Baselines and extra-bit counts of the literal-length codes 0...35.
+    static let literalLengthBase: [UInt32] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+        16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+    static let literalLengthBits: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+    /// Baselines and extra-bit counts of the match-length codes 0...52.
+    static let matchLengthBase: [UInt32] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+        19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
+        35, 37, 39, 41, 43, 47, 51, 59, 67, 83, 99, 131, 259, 515, 1027, 2051, 4099, 8195, 16387, 32771, 65539]
+    static let matchLengthBits: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+
+    /// The largest symbol a table of these codes may hold (offset codes: the reference decoder's limit).
+    var maxSymbol: Int {
+        switch self {
+        case .symbols: 255
+        case .literalLengths: 35
+        case .matchLengths: 52
+        case .offsets: 31
+        }
+    }
+
+    /// Base and extra bits of `symbol`, which is at most `maxSymbol`.
+    func meaning(of symbol: Int) -> (base: UInt32, extraBits: UInt8) {
+        switch self {
+        case .symbols: (UInt32(symbol), 0)
+        case .literalLengths: (FSECodes.literalLengthBase[symbol], FSECodes.literalLengthBits[symbol])
+        case .matchLengths: (FSECodes.matchLengthBase[symbol], FSECodes.matchLengthBits[symbol])
+        case .offsets: (UInt32(1) << UInt32(symbol), UInt8(symbol))   // offset value = 2^code + code extra bits
+        }
+    }
 }
 
 /// An FSE decoding table of 2^accuracyLog states (accuracyLog 0 is the one-symbol table of RLE mode).
-struct FSETable {
-    var accuracyLog: Int
-    var entries: [FSEEntry]
+/// The entries live in memory the table owns (a class, so a block's sequence loop reads them through a
+/// plain pointer: no Array bounds checks, copy-on-write or reference counting per sequence).
+/// Immutable once built (the entries are written only in `init`), so sharing the predefined tables is safe.
+final class FSETable: @unchecked Sendable {
+    let accuracyLog: Int
+    /// The 2^accuracyLog entries.
+    let table: UnsafeMutablePointer<FSEEntry>
+    let count: Int
 
-    /// A table that always decodes `symbol` and reads no bits (RLE mode).
-    static func rle(_ symbol: UInt8) -> FSETable {
-        FSETable(accuracyLog: 0, entries: [FSEEntry(symbol: symbol, bits: 0, baseline: 0)])
+    /// The entries, for reading (tests, table-driven decoding outside the hot loop).
+    var entries: UnsafeBufferPointer<FSEEntry> { UnsafeBufferPointer(start: table, count: count) }
+
+    /// A table that always decodes `symbol` and reads no bits (RLE mode); `symbol` ≤ `codes.maxSymbol`.
+    static func rle(_ symbol: UInt8, codes: FSECodes = .symbols) -> FSETable {
+        let (base, extra) = codes.meaning(of: Int(symbol))
+        return FSETable(accuracyLog: 0, entries: [FSEEntry(symbol: symbol, bits: 0, extraBits: extra, baseline: 0, base: base)])
     }
 
     init(accuracyLog: Int, entries: [FSEEntry]) {
         self.accuracyLog = accuracyLog
-        self.entries = entries
+        count = entries.count
+        table = .allocate(capacity: max(entries.count, 1))
+        for (i, e) in entries.enumerated() { (table + i).initialize(to: e) }
     }
 
-    /// Builds the table for a normalized distribution whose entries add up to 2^accuracyLog (-1 counts as 1).
-    init(distribution: [Int16], accuracyLog: Int) throws(ZstdError) {
-        self.accuracyLog = accuracyLog
+    deinit { table.deallocate() }
+
+    /// Builds the table for a normalized distribution whose entries add up to 2^accuracyLog (-1 counts as 1);
+    /// the distribution has at most `codes.maxSymbol + 1` entries.
+    ///
+    /// Every state's next-state range stays inside the table: a symbol of probability p owns p states,
+    /// numbered p..<2p in `next`; state s reads bits = accuracyLog - highbit(s) and its baseline is
+    /// (s << bits) - size, so baseline + 2^bits = (s + 1) << bits - size ≤ 2 · 2^highbit(s) << bits - size
+    /// = 2 · size - size = size. So `baseline + (any value below 2^bits)` indexes the table.
+    @_optimize(speed)
+    convenience init(distribution: [Int16], accuracyLog: Int, codes: FSECodes = .symbols) throws(ZstdError) {
         let size = 1 << accuracyLog
-        entries = [FSEEntry](repeating: FSEEntry(), count: size)
+        var entries = [FSEEntry](repeating: FSEEntry(), count: size)
         var next = [Int](repeating: 0, count: distribution.count)
         var high = size - 1
         for (symbol, p) in distribution.enumerated() where p == -1 {
@@ -54,11 +118,14 @@ struct FSETable {
             let bits = accuracyLog - (Int.bitWidth - 1 - state.leadingZeroBitCount)
             entries[i].bits = UInt8(bits)
             entries[i].baseline = UInt16((state << bits) - size)
+            (entries[i].base, entries[i].extraBits) = codes.meaning(of: symbol)
         }
+        self.init(accuracyLog: accuracyLog, entries: entries)
     }
 
     /// Reads a table description (RFC 8878 4.1.1) from the start of `view`; returns the table and the bytes used.
-    static func read(_ view: ByteView, maxAccuracyLog: Int, maxSymbol: Int) throws(ZstdError) -> (FSETable, Int) {
+    @_optimize(speed)
+    static func read(_ view: ByteView, maxAccuracyLog: Int, maxSymbol: Int, codes: FSECodes = .symbols) throws(ZstdError) -> (FSETable, Int) {
         var bits = ForwardBits(view)
         guard view.count > 0 else { throw .truncated }
         let accuracyLog = Int(bits.peek(4)) + 5
@@ -95,7 +162,7 @@ struct FSETable {
         }
         guard allocated == size, distribution.count <= maxSymbol + 1 else { throw .corrupt }
         guard distribution.filter({ $0 != 0 }).count >= 2 else { throw .corrupt }
-        return (try FSETable(distribution: distribution, accuracyLog: accuracyLog), bits.bytesUsed)
+        return (try FSETable(distribution: distribution, accuracyLog: accuracyLog, codes: codes), bits.bytesUsed)
     }
 }
 
@@ -110,9 +177,9 @@ enum PredefinedTables {
                                    1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1]
 
     /// Their decoding tables, built once (the distributions are valid, so building cannot fail).
-    static let literalLengthTable = try! FSETable(distribution: literalLengths, accuracyLog: 6)
-    static let matchLengthTable = try! FSETable(distribution: matchLengths, accuracyLog: 6)
-    static let offsetTable = try! FSETable(distribution: offsets, accuracyLog: 5)
+    static let literalLengthTable = try! FSETable(distribution: literalLengths, accuracyLog: 6, codes: .literalLengths)
+    static let matchLengthTable = try! FSETable(distribution: matchLengths, accuracyLog: 6, codes: .matchLengths)
+    static let offsetTable = try! FSETable(distribution: offsets, accuracyLog: 5, codes: .offsets)
 }
 
 /// One entry of the Huffman decoding table: indexed by the next `maxBits` bits of the stream.
@@ -150,6 +217,7 @@ struct HuffmanTable {
     }
 
     /// FSE-compressed weights: one table, two interleaved states on one backward stream.
+    @_optimize(speed)
     private static func readCompressedWeights(_ region: ByteView) throws(ZstdError) -> [UInt8] {
         let (table, descriptionSize) = try FSETable.read(region, maxAccuracyLog: 6, maxSymbol: 11)
         guard let stream = region.slice(descriptionSize, region.count - descriptionSize) else { throw .corrupt }
@@ -172,6 +240,7 @@ struct HuffmanTable {
     }
 
     /// Builds the table: the last symbol's weight completes the total to a power of two.
+    @_optimize(speed)
     init(weights given: [UInt8]) throws(ZstdError) {
         var total = 0
         for w in given {
@@ -201,15 +270,32 @@ struct HuffmanTable {
     }
 
     /// Decodes one backward stream of exactly `count` symbols into `out`; the stream must be used up exactly.
+    /// Four symbols (at most 4 · 11 = 44 bits) per reload. Each lookup index is `peek(maxBits)`, below
+    /// 2^maxBits = the table's size (BackwardBits explains why that holds for any input), so the table is
+    /// read through its base pointer without bounds checks.
+    @_optimize(speed)
     func decode(_ view: ByteView, count: Int, into out: ByteBuffer) throws(ZstdError) {
         var bits = try BackwardBits(view)
         out.reserve(count)
         let start = out.base + out.count
-        try entries.withUnsafeBufferPointer { table throws(ZstdError) in
-            for i in 0..<count {
-                let e = table[Int(bits.peek(maxBits))]
+        let maxBits = self.maxBits
+        entries.withUnsafeBufferPointer { buffer in
+            let table = buffer.baseAddress!
+            var i = 0
+            while count &- i >= 4 {
+                bits.reload()
+                var e = table[bits.peek(maxBits)]; start[i] = e.symbol; bits.skip(Int(e.bits))
+                e = table[bits.peek(maxBits)]; start[i &+ 1] = e.symbol; bits.skip(Int(e.bits))
+                e = table[bits.peek(maxBits)]; start[i &+ 2] = e.symbol; bits.skip(Int(e.bits))
+                e = table[bits.peek(maxBits)]; start[i &+ 3] = e.symbol; bits.skip(Int(e.bits))
+                i &+= 4
+            }
+            while i < count {
+                bits.reload()
+                let e = table[bits.peek(maxBits)]
                 start[i] = e.symbol
                 bits.skip(Int(e.bits))
+                i &+= 1
             }
         }
         guard bits.remaining == 0 else { throw .corrupt }

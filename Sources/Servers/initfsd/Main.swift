@@ -18,9 +18,11 @@ func programMain(_ startup: Startup) -> Int32 {
         print("initfsd: no archive (grant:initfs-archive and bytes=N); exiting")
         return 1
     }
-    var archive = [UInt8](repeating: 0, count: length)
-    let read = archive.withUnsafeMutableBytes { b in
-        Result { () throws(SysError) in try frameReadAll(frame, offset: 0, into: b) }
+    var read: Result<Void, SysError> = .success(())
+    // Uninitialized: frameReadAll fills all of it (a zero fill first would cost a byte loop).
+    let archive = [UInt8](unsafeUninitializedCapacity: length) { b, count in
+        read = Result { () throws(SysError) in try frameReadAll(frame, offset: 0, into: UnsafeMutableRawBufferPointer(start: b.baseAddress, count: length)) }
+        count = length
     }
     if case .failure(let error) = read {
         print("initfsd: cannot read the archive: \(error.name)")

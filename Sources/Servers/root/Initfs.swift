@@ -11,9 +11,11 @@ enum Initfs {
     /// Unpacks the `initfs` module if there is one; logs what it found and what it cost.
     static func load(_ startup: Startup) {
         guard let module = startup.modules.first(where: { $0.name == "initfs" }) else { return }
-        var packed = [UInt8](repeating: 0, count: Int(module.size))
-        let read = packed.withUnsafeMutableBytes { b in
-            Result { () throws(SysError) in try frameReadAll(module.frame, offset: 0, into: b) }
+        var read: Result<Void, SysError> = .success(())
+        // Uninitialized: frameReadAll fills all of it (a zero fill first would cost a byte loop).
+        let packed = [UInt8](unsafeUninitializedCapacity: Int(module.size)) { b, count in
+            read = Result { () throws(SysError) in try frameReadAll(module.frame, offset: 0, into: UnsafeMutableRawBufferPointer(start: b.baseAddress, count: Int(module.size))) }
+            count = Int(module.size)
         }
         if case .failure(let error) = read {
             print("root: initfs: cannot read the module: \(error.name)")

@@ -94,11 +94,12 @@ $(BUILD)/servers/runtime/%.o: Sources/Servers/Runtime/%.S Makefile
 	@mkdir -p $(dir $@)
 	$(CLANG) $(SERVER_ASFLAGS) -c $< -o $@
 
-# $(1) = program name: its Swift object (the program's sources with the ABI and the runtime) and its ELF.
+# $(1) = program name: its Swift object (the program's sources with the ABI and the runtime) and its ELF. The
+# module name is the program name with dots as underscores (fsd.fat32 → fsd_fat32).
 define SERVER_RULES
 $(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) $(SERVER_SHIM) Makefile
 	@mkdir -p $$(dir $$@)
-	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(1) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
+	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(subst .,_,$(1)) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
 
 # The program's manifest (Sources/Servers/NAME/manifest) goes into its ELF file as the note .note.manifest.
 $(BUILD)/servers/$(1)/manifest.note: Sources/Servers/$(1)/manifest scripts/manifest-note.py

@@ -47,6 +47,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case vfspmTest
     /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
     case root
+    /// init starts fat32test (fsd.fat32 on a RAM disk; Sources/Servers/fat32test), whose exit ends the run.
+    case fat32Test
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -72,6 +74,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "inittest"
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
+        case .fat32Test: return "fat32test"
         }
     }
 
@@ -115,6 +118,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
+        case .fat32Test: return "init runs fat32test: fsd.fat32 on a formatted RAM disk (FAT32 guest tests)"
         }
     }
 

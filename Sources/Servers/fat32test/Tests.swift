@@ -10,6 +10,7 @@ let fat32Tests: [(StaticString, (Rig) throws(FileError) -> Void)] = [
     ("fat32.malformed", testMalformed),
     ("fat32.restart_keeps_files", testRestart),
     ("fat32.full_disk", testFullDisk),
+    ("fat32.damaged_disk", testDamagedDisk),
 ]
 
 func service(_ rig: Rig) throws(FileError) -> FileService {
@@ -193,4 +194,41 @@ func testFullDisk(_ rig: Rig) throws(FileError) {
     let g = try fs.open("/after", [.write, .create])
     check(try g.write(Array("space again".utf8)) == 11, "writing after freeing space")
     try g.close()
+}
+
+/// A chain loop in the FAT and a bad BPB: fsd.fat32 answers errors (or refuses to start), never traps.
+func testDamagedDisk(_ rig: Rig) throws(FileError) {
+    rig.stop()
+    let boot = rig.disk.pointer(0)
+    let reserved = UInt64(boot.loadUnaligned(fromByteOffset: 14, as: UInt16.self))
+    let fatSectors = UInt64(boot.loadUnaligned(fromByteOffset: 36, as: UInt32.self))
+    // window.bin's third cluster points back at its first.
+    do throws(DiskError) {
+        let volume = try FAT32Volume(rig.disk, clock: { 0 })
+        let node = try volume.lookup([Array("window.bin".utf8)])
+        let chain = try volume.chain(node.firstCluster)
+        guard chain.count > 3 else { check(false, "window.bin has \(chain.count) clusters"); return }
+        for copy in 0..<UInt64(2) {
+            let at = (reserved + copy * fatSectors) * 512 + UInt64(chain[2]) * 4
+            rig.disk.pointer(0).storeBytes(of: chain[0], toByteOffset: Int(at), as: UInt32.self)
+        }
+    } catch {
+        check(false, "mounting the disk in-process failed")
+        return
+    }
+    do throws(SysError) { try rig.start() } catch { check(false, "restart: \(text(error.name))"); return }
+    let fs = try service(rig)
+    expectError(.io, "reading a file whose chain loops") { () throws(FileError) in try fs.readFile("/window.bin") }
+    check(try fs.readFile("/after") == Array("space again".utf8), "other files still read")
+    expectError(.io, "deleting a file whose chain loops") { () throws(FileError) in try fs.unlink("/window.bin") }
+    // A boot sector with 700-byte sectors: fsd.fat32 ends with code 1 and its clients see no server.
+    rig.stop()
+    boot.storeBytes(of: UInt16(700).littleEndian, toByteOffset: 11, as: UInt16.self)
+    do throws(SysError) { try rig.start() } catch { check(false, "start on a bad BPB: \(text(error.name))"); return }
+    expectError(.noServer, "a file server that refused the volume") { () throws(FileError) in try service(rig).stat("/after") }
+    if let p = rig.fsd {
+        let code = try? p.wait()
+        check(code == 1, "fsd.fat32's exit code on a bad BPB: \(code.map { String($0) } ?? "none")")
+        rig.fsd = nil
+    }
 }

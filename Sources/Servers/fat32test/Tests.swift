@@ -10,6 +10,7 @@ let fat32Tests: [(StaticString, (Rig) throws(FileError) -> Void)] = [
     ("fat32.malformed", testMalformed),
     ("fat32.restart_keeps_files", testRestart),
     ("fat32.full_disk", testFullDisk),
+    ("fat32.malformed_stream", testMalformedStream),
     ("fat32.damaged_disk", testDamagedDisk),
 ]
 
@@ -231,4 +232,46 @@ func testDamagedDisk(_ rig: Rig) throws(FileError) {
         check(code == 1, "fsd.fat32's exit code on a bad BPB: \(code.map { String($0) } ?? "none")")
         rig.fsd = nil
     }
+}
+
+/// 400 seeded random requests (labels, words, path bytes with and without the scheme); fsd.fat32 answers
+/// each, still serves, and leaves FSInfo's free count equal to the FAT's.
+func testMalformedStream(_ rig: Rig) throws(FileError) {
+    let fs = try service(rig)
+    let kept = try fs.readFile("/window.bin")   // a path the stream never names
+    var rng = SplitMix64(seed: 0xF5D)
+    let paths = ["/after", "/many/entry 3.dat", "/new", "/x/y", "fat32:///z", "/", "//", "/a\u{0}b", "relative", "/.."]
+    for _ in 0..<400 {
+        let label = UInt32(rng.next() % 13)
+        var words: [UInt64] = []
+        for _ in 0..<Int(rng.next() % 5) { words.append(rng.next() % 3 == 0 ? rng.next() : rng.next() % 8) }
+        var bytes = 0
+        if rng.next() % 2 == 0 {
+            let path = Array(paths[Int(rng.next() % UInt64(paths.count))].utf8)
+            bytes = path.count
+            path.withUnsafeBytes { _ = fs.page.put($0) }
+        } else if rng.next() % 4 == 0 {
+            bytes = Int(rng.next() % 64)
+            for k in 0..<bytes { _ = [UInt8(truncatingIfNeeded: rng.next())].withUnsafeBytes { fs.page.put($0, at: k) } }
+        }
+        var m = IPCMessage(tag: IPCTag(words: words.count, bytes: bytes, label: label))
+        if words.count > 0 { m.words.0 = words[0] }
+        if words.count > 1 { m.words.1 = words[1] }
+        if words.count > 2 { m.words.2 = words[2] }
+        if words.count > 3 { m.words.3 = words[3] }
+        do throws(SysError) { _ = try senderCall(fs.sender, m) } catch {
+            check(false, "the call failed: \(text(error.name))")
+            return
+        }
+    }
+    check(try fs.readFile("/window.bin") == kept, "the server still reads files")
+    rig.stop()
+    do throws(DiskError) {
+        let volume = try FAT32Volume(rig.disk, clock: { 0 })
+        let recorded = rig.disk.pointer(1).load(fromByteOffset: 488, as: UInt32.self)
+        check(recorded == volume.freeCount, "FSInfo free count \(recorded), FAT says \(volume.freeCount)")
+    } catch {
+        check(false, "mounting the disk in-process failed")
+    }
+    do throws(SysError) { try rig.start() } catch { check(false, "restart: \(text(error.name))") }
 }

@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 set -euo pipefail
 packages=(qemu-system-x86 xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools ovmf
-          libreadline-dev libzstd-dev libdw-dev elfutils gdb zstd)
+          libreadline-dev libzstd-dev libdw-dev elfutils gdb zstd dosfstools fdisk gdisk)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -58,6 +58,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case deviceTest
     /// Take two spinlocks against their rank order on purpose (tests the lock-order checker's panic).
     case lockOrderTest
+    /// init starts fat32test (fsd.fat32 on a RAM disk; Sources/Servers/fat32test), whose exit ends the run.
+    case fat32Test
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -88,6 +90,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .storageTest: return "storagetest"
         case .deviceTest: return "devicetest"
         case .lockOrderTest: return "lockorder_test"
+        case .fat32Test: return "fat32test"
         }
     }
 
@@ -137,6 +140,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
         case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
         case .lockOrderTest: return "log while holding a higher-ranked spinlock on purpose (lock-order panic test)"
+        case .fat32Test: return "init runs fat32test: fsd.fat32 on a formatted RAM disk (FAT32 guest tests)"
         }
     }
 

@@ -1,8 +1,8 @@
 // The root process: the first user program the kernel starts, the system's root. It unpacks the initfs,
 // starts the boot servers from their manifests and then init (Boot.swift). With `usertest` on the kernel
 // command line init runs the userspace test suite (Sources/Servers/systest) and ends with its verdict,
-// and root ends with init's, which ends the run. Root itself still runs `bench`, `fuzz=` and, through
-// systest, `exitbench=`.
+// and root ends with init's, which ends the run (`fat32test` likewise, with Sources/Servers/fat32test).
+// Root itself still runs `bench`, `fuzz=` and, through systest, `exitbench=`.
 
 let programName: StaticString = "root"
 
@@ -19,8 +19,8 @@ func programMain(_ startup: Startup) -> Int32 {
         idle()
     }
     let code = (try? initProcess.wait()) ?? UInt64.max
-    if startup.has(.usertest) || startup.has(.storageTest) || startup.has(.deviceTest) {
-        // init ends with the test suite's code (systest's, storagetest's or devicetest's).
+    if startup.has(.usertest) || startup.has(.storageTest) || startup.has(.deviceTest) || startup.has(.fat32Test) {
+        // init ends with the test suite's code (systest's, storagetest's, devicetest's or fat32test's).
         return code == 0 ? 0 : 1
     }
     print("root: init ended with code \(hex(code)); root idles")

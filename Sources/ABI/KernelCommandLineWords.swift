@@ -47,6 +47,12 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case vfspmTest
     /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
     case root
+    /// `strace=all|NAME[,NAME…]`: trace the syscalls of every process, or of the programs with those
+    /// names (up to four, 15 bytes each), into the kernel's trace buffer (`osh syscalls --trace`).
+    case strace
+    /// init also starts tracecat (Sources/Servers/tracecat), which prints /etc/init.conf through initfsd,
+    /// for the syscall-trace test.
+    case traceTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -72,6 +78,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "inittest"
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
+        case .strace: return "strace"
+        case .traceTest: return "tracetest"
         }
     }
 
@@ -87,6 +95,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .devTest: return "kbd|fb"
         case .pcid: return "off"
         case .root: return "DEVICE"
+        case .strace: return "all|NAME[,NAME]"
         default: return nil
         }
     }
@@ -115,6 +124,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
+        case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
+        case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
         }
     }
 

@@ -161,6 +161,12 @@
 //                      lacks .write; never .exec or .manage (no frame_set_size)
 //   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
 //                      without a syscall: see TimePage)
+//
+// Syscall traces (SyscallTraceLayout.swift; `osh syscalls --trace` reads them):
+//   trace_set          a: process (.manage), on (0 or 1; .invalidArgument else)   from now on every
+//                      syscall of that process (1) or none (0) goes to the kernel's trace buffer;
+//                      .badState for a process that has ended or has no entry in the process table
+//                      (ProcessTableLayout: at most 256 live processes have one)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -227,9 +233,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case faultHandlerSet = 66
     case frameCreatePaged = 67
     case frameSupply = 68
+    case traceSet = 72
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
-    public static let count = Int(Syscall.frameSupply.rawValue) + 1
+    public static let count = Int(Syscall.traceSet.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -299,6 +306,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .faultHandlerSet: return "fault_handler_set"
         case .frameCreatePaged: return "frame_create_paged"
         case .frameSupply: return "frame_supply"
+        case .traceSet: return "trace_set"
         }
     }
 
@@ -309,7 +317,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .debugLog, .systemInfo, .clockGet: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
-             .processSetLimit, .processGetUsage, .faultHandlerSet: return .process
+             .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
              .threadSleep: return .thread

@@ -149,3 +149,9 @@ static inline uint64_t *symbol_syscall_tracker(void) { return syscall_tracker; }
 extern uint64_t debug_threads[], debug_threads_dropped[];
 static inline uint64_t *symbol_debug_threads(void) { return debug_threads; }
 static inline uint64_t *symbol_debug_threads_dropped(void) { return debug_threads_dropped; }
+
+// Debug/trace.S: the syscall trace buffer and the process table (layouts: ABI SyscallTraceLayout.swift).
+extern uint64_t syscall_trace[], debug_processes[], debug_processes_dropped[];
+static inline uint64_t *symbol_syscall_trace(void) { return syscall_trace; }
+static inline uint64_t *symbol_debug_processes(void) { return debug_processes; }
+static inline uint64_t *symbol_debug_processes_dropped(void) { return debug_processes_dropped; }

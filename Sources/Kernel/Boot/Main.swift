@@ -66,6 +66,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     PerCPU.initialize()
     SyscallEntry.initialize()
     Platform.initialize()
+    SyscallTrace.initialize()
     Scheduler.initialize()
 
     if Kernel.commandLine.has(.test) {

@@ -9,6 +9,12 @@ scripts/bench-ipc.py build
 # offers no PCID, so there both runs switch with a full flush; KVM or hardware shows the difference).
 BENCH_CPU=max BENCH_APPEND="only=0w" BENCH_LABEL=pcid_on scripts/bench-ipc.py build
 BENCH_CPU=max BENCH_APPEND="only=0w pcid=off" BENCH_LABEL=pcid_off scripts/bench-ipc.py build
+# Syscall traces (issue 18): the 0-word round trip while tracing is on for another program only
+# (strace_other: every syscall takes the trace test and the traced-process check) and for ipcbench itself
+# (strace_on: both sides skip the fast path and write two records per call). Off, the syscall path pays
+# one load, compare and branch: ipc.roundtrip.0w.insn above.
+BENCH_APPEND="only=0w strace=nobody" BENCH_LABEL=strace_other scripts/bench-ipc.py build
+BENCH_APPEND="only=0w strace=ipcbench" BENCH_LABEL=strace_on scripts/bench-ipc.py build
 scripts/bench-initfs.py build
 scripts/bench-profile.py build
 swift build -c release --product osh >&2

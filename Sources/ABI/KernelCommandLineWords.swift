@@ -60,6 +60,12 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case lockOrderTest
     /// init starts fat32test (fsd.fat32 on a RAM disk; Sources/Servers/fat32test), whose exit ends the run.
     case fat32Test
+    /// `strace=all|NAME[,NAME…]`: trace the syscalls of every process, or of the programs with those
+    /// names (up to four, 15 bytes each), into the kernel's trace buffer (`osh syscalls --trace`).
+    case strace
+    /// init also starts tracecat (Sources/Servers/tracecat), which prints /etc/init.conf through initfsd,
+    /// for the syscall-trace test.
+    case traceTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -91,6 +97,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .deviceTest: return "devicetest"
         case .lockOrderTest: return "lockorder_test"
         case .fat32Test: return "fat32test"
+        case .strace: return "strace"
+        case .traceTest: return "tracetest"
         }
     }
 
@@ -107,6 +115,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .pcid: return "off"
         case .root: return "DEVICE"
         case .smp: return "off"
+        case .strace: return "all|NAME[,NAME]"
         default: return nil
         }
     }
@@ -141,6 +150,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
         case .lockOrderTest: return "log while holding a higher-ranked spinlock on purpose (lock-order panic test)"
         case .fat32Test: return "init runs fat32test: fsd.fat32 on a formatted RAM disk (FAT32 guest tests)"
+        case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
+        case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
         }
     }
 

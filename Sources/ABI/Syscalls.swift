@@ -195,6 +195,12 @@
 //                      Frame: its pages move)
 //   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
 //                      without a syscall: see TimePage)
+//
+// Syscall traces (SyscallTraceLayout.swift; `osh syscalls --trace` reads them):
+//   trace_set          a: process (.manage), on (0 or 1; .invalidArgument else)   from now on every
+//                      syscall of that process (1) or none (0) goes to the kernel's trace buffer;
+//                      .badState for a process that has ended or has no entry in the process table
+//                      (ProcessTableLayout: at most 256 live processes have one)
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -262,6 +268,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case frameCreatePaged = 67
     case frameSupply = 68
     case threadGetID = 69
+    case traceSet = 72
     case receiverSetNotices = 76
     case frameCreateContiguous = 92
     case framePhysical = 93
@@ -341,6 +348,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
         case .receiverSetNotices: return "receiver_set_notices"
+        case .traceSet: return "trace_set"
         }
     }
 
@@ -351,7 +359,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .debugLog, .systemInfo, .clockGet: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
-             .processSetLimit, .processGetUsage, .faultHandlerSet: return .process
+             .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
              .threadSleep, .threadGetID: return .thread

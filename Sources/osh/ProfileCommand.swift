@@ -1,8 +1,9 @@
 // `osh profile`: a sampling profiler of the guest. It boots the OS (`osh boot` with the options given,
 // in the background) or takes a live run (`--run`), and RATE times a second pauses the VM through QMP,
-// reads rip and rbp (HMP `info registers`), walks the frame-pointer chain in guest memory (HMP `x`),
-// and lets the VM run again. The stacks are symbolized with the run's ELF files (kernel; user frames with
-// --user-elf) and written into the run directory as folded stacks (profile.folded) and a flame graph
+// reads rip, rbp and CR3 (HMP `info registers`), walks the frame-pointer chain in guest memory (HMP `x`),
+// and lets the VM run again. The stacks are symbolized with the run's ELF files (kernel; user frames by
+// the program whose page-table root CR3 holds, from the kernel's process table, its ELF found by build
+// ID; or all with --user-elf) and written into the run directory as folded stacks (profile.folded) and a flame graph
 // (profile.svg); the top functions are printed. `osh profile --diff A B` compares two profiles.
 
 import ArgumentParser
@@ -15,6 +16,8 @@ import Glibc
 /// Samples of one VM through its QMP socket.
 public final class GuestSampler {
     let qmp: QMPClient
+    /// The page-table root (CR3 without its PCID bits) of the last stack taken: which process ran.
+    public private(set) var lastRoot: UInt64 = 0
 
     public init(qmpSocket: String) throws { qmp = try QMPClient(path: qmpSocket, timeout: 10) }
     public func close() { qmp.close() }
@@ -30,6 +33,7 @@ public final class GuestSampler {
     /// The stack of the paused VM's CPU 0.
     public func stack() throws -> [UInt64] {
         let registers = Shell.parseHMPRegisters(try qmp.humanMonitorCommand("info registers", cpu: 0))
+        lastRoot = (registers["CR3"] ?? 0) & ~UInt64(0xfff)
         // In the 32-bit boot code HMP shows EIP and no RIP: that sample is one frame.
         guard let rip = registers["RIP"], let rbp = registers["RBP"] else { return registers["EIP"].map { [$0] } ?? [] }
         // Frames lie one above the other on one stack: read a window of it at a time (one HMP `x` for
@@ -79,23 +83,68 @@ public struct FrameNamer {
     /// Where user programs are linked (Sources/Servers/Runtime/user.ld).
     static let userBase: UInt64 = 0x40_0000
 
+    /// Per page-table root: the program that runs in it (from the kernel's process table) and its ELF,
+    /// found by build ID.
+    var programs: [UInt64: (label: String, elf: ELFSymbolizer?)] = [:]
+
     public init(kernelELF: String?, userELF: String?) {
         kernel = kernelELF.flatMap { try? ELFSymbolizer(path: $0, requireDebugInfo: false) }
         user = userELF.flatMap { try? ELFSymbolizer(path: $0, requireDebugInfo: false) }
         userLabel = userELF.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "user"
     }
 
+    /// Names user frames by process: each process's page-table root → its program's ELF (by build ID
+    /// among `elves`, path → build ID in hex), labelled with the program's name.
+    public mutating func addPrograms(_ processes: [TracedProcess], elves: [String: String]) {
+        var byID: [String: ELFSymbolizer?] = [:]
+        for p in processes where p.pageTableRoot != 0 && !p.name.isEmpty {
+            let id = p.buildID.map { String(format: "%02x", $0) }.joined()
+            guard !id.isEmpty else { continue }
+            if byID[id] == nil {
+                let path = elves.first { $0.value.hasPrefix(id) }?.key
+                byID[id] = path.flatMap { try? ELFSymbolizer(path: $0, requireDebugInfo: false) }
+            }
+            programs[p.pageTableRoot] = (p.name, byID[id] ?? nil)
+        }
+    }
+
     /// The frame's function name (short: no argument list); a return address is looked up one byte
-    /// back, so a call at the end of a function names that function.
-    public func name(_ address: UInt64, isReturnAddress: Bool) -> String {
+    /// back, so a call at the end of a function names that function. `root` (the sample's CR3) picks
+    /// the program of a user frame; --user-elf wins over it.
+    public func name(_ address: UInt64, isReturnAddress: Bool, root: UInt64 = 0) -> String {
         let a = isReturnAddress ? address &- 1 : address
         if a >= FrameNamer.kernelHalf {
             return kernel?.symbolName(a).map(FrameNamer.short) ?? "[kernel]"
         }
         // Below the user programs' link address: the kernel's 32-bit boot code (or firmware).
         if a < FrameNamer.userBase { return kernel?.symbolName(a).map(FrameNamer.short) ?? "[low memory]" }
+        if user == nil, let program = programs[root] {
+            guard let elf = program.elf, let n = elf.symbolName(a) else { return "[\(program.label)]" }
+            return program.label + "`" + FrameNamer.short(n)
+        }
         guard let user, let n = user.symbolName(a) else { return "[\(userLabel)]" }
         return userLabel + "`" + FrameNamer.short(n)
+    }
+
+    /// ELF files that may be user programs, with their build IDs: the run's copies, then the servers/
+    /// directory beside the run directory's build, beside the kernel the run booted, and in osh's own
+    /// build directory.
+    public static func candidateELFs(run dir: VMRun) -> [String: String] {
+        var out: [String: String] = [:]
+        var dirs = [dir.url.path]
+        let runRoot = dir.url.deletingLastPathComponent()
+        if runRoot.lastPathComponent == "run" { dirs.append(runRoot.deletingLastPathComponent().appendingPathComponent("servers").path) }
+        if let source = dir.manifest.kernel?.source {
+            dirs.append(URL(fileURLWithPath: source).deletingLastPathComponent().appendingPathComponent("servers").path)
+        }
+        dirs.append(VMRun.defaultBuildDirectory().appendingPathComponent("servers").path)
+        for d in dirs {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? [] where f.hasSuffix(".elf") {
+                let path = d + "/" + f
+                if out[path] == nil, let id = try? ELFSymbolizer.readBuildID(path) { out[path] = id }
+            }
+        }
+        return out
     }
 
     /// A demangled name without its argument list and result (`Kernel.FastPath.call`); a private
@@ -133,8 +182,10 @@ public struct ProfileCommand: ParsableCommand {
             ends. Each sample pauses the VM (QMP stop), reads rip and rbp, walks the frame-pointer chain \
             (kernel and user frames), and resumes it. Output: RUN/profile.folded (`a;b;c N` lines), \
             RUN/profile.svg (an interactive flame graph: click to zoom, Search to highlight), and the top \
-            functions by self samples. User frames are named with --user-elf (all user programs link at \
-            the same address, so osh cannot tell them apart by address); otherwise they show as [user].
+            functions by self samples. User frames are named by process: each sample's CR3 picks the \
+            process in the kernel's process table (debug_processes: program name, build ID, page-table \
+            root), whose ELF osh finds by build ID in the run directory and BUILD/servers. --user-elf \
+            names every user frame with one ELF instead.
 
             `osh profile --diff A B` prints the functions whose share of samples changed most from A to B \
             (each a folded file or a run directory holding profile.folded).
@@ -274,8 +325,17 @@ public struct ProfileCommand: ParsableCommand {
         throw ValidationErrorLine("osh boot did not start a VM within 120 s")
     }
 
+    /// The kernel's process table (program names, build IDs, page-table roots), read after sampling
+    /// (entries of ended processes stay until reused); empty when it cannot be read.
+    static func readProcesses(_ qmp: QMPClient, run: VMRun) -> [TracedProcess] {
+        guard let kernel = run.manifest.kernel,
+              let source = try? SyscallTraceSource(memory: QMPClientMemory(qmp: qmp), kernelPath: run.path(of: kernel))
+        else { return [] }
+        return (try? source.readProcesses()) ?? []
+    }
+
     /// Samples until `seconds` passed, QEMU went away or the boot ended.
-    func sample(_ dir: VMRun, child: Process?) throws -> [[UInt64]] {
+    func sample(_ dir: VMRun, child: Process?) throws -> Samples {
         var sampler: GuestSampler?
         let connectBy = Date().addingTimeInterval(10)
         while sampler == nil {
@@ -285,7 +345,7 @@ public struct ProfileCommand: ParsableCommand {
             }
         }
         defer { sampler?.close() }
-        var stacks: [[UInt64]] = []
+        var stacks: [(root: UInt64, stack: [UInt64])] = []
         let start = FD.now(), interval = 1 / rate
         var next = start + interval
         while FD.now() - start < seconds, child?.isRunning ?? true {
@@ -293,18 +353,18 @@ public struct ProfileCommand: ParsableCommand {
             if wait > 0 { usleep(useconds_t(wait * 1_000_000)) }
             next += interval
             guard let stack = try? sampler!.sample() else { break }
-            if !stack.isEmpty { stacks.append(stack) }
+            if !stack.isEmpty { stacks.append((sampler!.lastRoot, stack)) }
         }
-        return stacks
+        return Samples(stacks: stacks, processes: ProfileCommand.readProcesses(sampler!.qmp, run: dir))
     }
 
     /// Deterministic sampling of a replay started paused: QMP `replay-break` at every N-th guest
     /// instruction (`query-replay` gives the current count), a sample at each stop, until the replay
     /// ends (QEMU gone or no stop within a minute) or `samples` were taken.
-    func sampleReplay(_ dir: VMRun, every: UInt64) throws -> [[UInt64]] {
+    func sampleReplay(_ dir: VMRun, every: UInt64) throws -> Samples {
         let sampler = try GuestSampler(qmpSocket: dir.qmpSocket)
         defer { sampler.close() }
-        var stacks: [[UInt64]] = []
+        var stacks: [(root: UInt64, stack: [UInt64])] = []
         while stacks.count < (samples ?? Int.max) {
             guard let now = try? sampler.qmp.execute("query-replay")["icount"]?.int else { break }
             do {
@@ -314,20 +374,27 @@ public struct ProfileCommand: ParsableCommand {
                 _ = try sampler.qmp.waitForEvent("STOP", timeout: 60)
             } catch { break }
             guard let stack = try? sampler.stack() else { break }
-            stacks.append(stack)
+            stacks.append((sampler.lastRoot, stack))
         }
-        return stacks
+        return Samples(stacks: stacks, processes: ProfileCommand.readProcesses(sampler.qmp, run: dir))
     }
 
     /// Stacks → folded profile, named with the run's kernel ELF and the user ELF chosen.
-    func symbolize(_ stacks: [[UInt64]], run dir: VMRun) -> FoldedProfile {
+    /// Stacks with the page-table root each was taken in, and the process table read afterwards.
+    struct Samples {
+        var stacks: [(root: UInt64, stack: [UInt64])]
+        var processes: [TracedProcess]
+    }
+
+    func symbolize(_ samples: Samples, run dir: VMRun) -> FoldedProfile {
         var userPath = userElf
         if let u = userElf, !FileManager.default.fileExists(atPath: u),
            let m = dir.manifest.servers.first(where: { $0.name == u }) { userPath = dir.path(of: m) }
-        let namer = FrameNamer(kernelELF: dir.manifest.kernel.map(dir.path(of:)), userELF: userPath)
+        var namer = FrameNamer(kernelELF: dir.manifest.kernel.map(dir.path(of:)), userELF: userPath)
+        namer.addPrograms(samples.processes, elves: FrameNamer.candidateELFs(run: dir))
         var profile = FoldedProfile()
-        for stack in stacks {
-            profile.add(leafFirst: stack.enumerated().map { namer.name($1, isReturnAddress: $0 > 0) })
+        for (root, stack) in samples.stacks {
+            profile.add(leafFirst: stack.enumerated().map { namer.name($1, isReturnAddress: $0 > 0, root: root) })
         }
         return profile
     }

@@ -25,7 +25,7 @@ public final class Shell {
         .init(name: "registers", aliases: ["regs"], usage: "registers",
               help: "CPU registers, from the gdbstub if no debugger holds it, else from QMP's HMP `info registers`"),
         .init(name: "x", usage: "x [-p] ADDR [COUNT]", help: "COUNT 64-bit words (default 8) of guest memory, virtual or -p physical"),
-        .init(name: "bt", usage: "bt [MODULE]", help: "the current thread's backtrace through frame pointers, symbolized (user frames with MODULE, default root)"),
+        .init(name: "bt", usage: "bt [MODULE]", help: "the current thread's backtrace through frame pointers, symbolized (user frames by the running process's program, found by build ID, or with MODULE)"),
         .init(name: "screenshot", usage: "screenshot FILE", help: "save the screen as PNG (QMP screendump)"),
         .init(name: "trace", usage: "trace [ARGS…]", help: "run `osh trace ARGS` (default: the serial log of the run in use)"),
         .init(name: "syscalls", usage: "syscalls [--watch] [--json] [--interval S]",

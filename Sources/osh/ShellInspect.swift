@@ -61,6 +61,7 @@ extension Shell {
     func backtrace(_ args: [String]) throws {
         guard args.count <= 1 else { throw UsageError(description: "usage: bt [MODULE]") }
         let r = try run()
+        var program: (name: String, buildID: String, directory: String)? = nil
         let addresses: [UInt64] = try withQMPResult { qmp in
             let wasRunning = try qmp.queryStatus().running
             if wasRunning { try qmp.stop() }
@@ -69,6 +70,7 @@ extension Shell {
             guard let rip = registers["RIP"], let rbp = registers["RBP"] else {
                 throw UsageError(description: "no RIP/RBP in QMP's `info registers`")
             }
+            if args.isEmpty { program = Shell.runningProgram(qmp, run: r, root: (registers["CR3"] ?? 0) & ~UInt64(0xfff)) }
             return try Shell.walkFramePointers(rip: rip, rbp: rbp) { address in
                 let bytes = try Shell.readGuestMemory(qmp, address: address, size: 16, physical: false)
                 guard bytes.count == 16 else { return nil }
@@ -76,9 +78,11 @@ extension Shell {
                 return (word(0), word(8))
             }
         }
-        let log = try Shell.backtraceMarkup(addresses, run: r, userModule: args.first)
+        let log = try Shell.backtraceMarkup(addresses, run: r, userModule: args.first,
+                                            program: program.map { ($0.name, $0.buildID) })
         let cwd = FileManager.default.currentDirectoryPath
-        let rewriter = MarkupRewriter(finder: ELFFinder(directories: [r.url.path]), pathPrefix: cwd.hasSuffix("/") ? cwd : cwd + "/")
+        let rewriter = MarkupRewriter(finder: ELFFinder(directories: [r.url.path] + (program.map { [$0.directory] } ?? [])),
+                                      pathPrefix: cwd.hasSuffix("/") ? cwd : cwd + "/")
         let text = try rewriter.rewrite(log: log)
         output(text.split(separator: "\n").filter { !$0.hasPrefix("[[[") }.joined(separator: "\n"))
     }
@@ -109,7 +113,20 @@ extension Shell {
 
     /// Symbolizer markup for a backtrace: the kernel ELF of the run over the kernel half, the server
     /// `userModule` (default root, else the first) over the user half, then one `bt` line per frame.
-    static func backtraceMarkup(_ addresses: [UInt64], run r: VMRun, userModule: String?) throws -> String {
+    /// The program of the process whose page-table root is `root` (the kernel's process table), with
+    /// its ELF's full build ID and directory, found by build ID as `osh profile` does; nil when unknown.
+    static func runningProgram(_ qmp: QMPClient, run r: VMRun, root: UInt64) -> (name: String, buildID: String, directory: String)? {
+        guard root != 0, let kernel = r.manifest.kernel,
+              let source = try? SyscallTraceSource(memory: QMPClientMemory(qmp: qmp), kernelPath: r.path(of: kernel)),
+              let process = (try? source.readProcesses())?.first(where: { $0.pageTableRoot == root && !$0.buildID.isEmpty })
+        else { return nil }
+        let id = process.buildID.map { String(format: "%02x", $0) }.joined()
+        guard let (path, full) = FrameNamer.candidateELFs(run: r).first(where: { $0.value.hasPrefix(id) }) else { return nil }
+        return (process.name, full, URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    static func backtraceMarkup(_ addresses: [UInt64], run r: VMRun, userModule: String?,
+                                program: (name: String, buildID: String)? = nil) throws -> String {
         var lines = ["{{{reset}}}"]
         func buildID(_ f: VMRunManifest.File) -> String? {
             f.buildID ?? (try? ELFSymbolizer.readBuildID(r.path(of: f)))
@@ -122,7 +139,10 @@ extension Shell {
             throw UsageError(description: "no module \(wanted) in the run (modules: \(servers.compactMap(\.name).joined(separator: ", ")))")
         }
         let user = servers.first { $0.name == (userModule ?? "root") } ?? servers.first
-        if let user, let id = buildID(user) {
+        if let program {
+            // The running process's program, from the kernel's process table (no MODULE given).
+            lines += ["{{{module:1:\(program.name):elf:\(program.buildID)}}}", "{{{mmap:0x1000:0x7fffffffefff:load:1:rwx:0x1000}}}"]
+        } else if let user, let id = buildID(user) {
             lines += ["{{{module:1:\(user.name ?? "user"):elf:\(id)}}}", "{{{mmap:0x1000:0x7fffffffefff:load:1:rwx:0x1000}}}"]
         }
         for (i, a) in addresses.enumerated() {

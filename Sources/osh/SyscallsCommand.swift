@@ -227,7 +227,10 @@ public struct SyscallsCommand: ParsableCommand {
         abstract: "Show the kernel's syscall and method-call counts from a running VM.",
         discussion: """
             Reads the tracker table at the kernel symbol syscall_tracker through QMP memsave (works while \
-            gdb is attached). --watch refreshes every --interval seconds with per-second rates until \
+            gdb is attached). --trace prints the kernel's per-process syscall trace instead, like strace \
+            (tracing starts with `strace=all|NAME` on the kernel command line, or on a live VM with \
+            --trace [--process NAME|ID], which osh switches on through the gdbstub); --core FILE reads it \
+            from an `osh dump` core. --watch refreshes every --interval seconds with per-second rates until \
             Ctrl-C (status 0) or until the VM exits (a note on standard error, status 0). Errors (no run, \
             VM not running, symbol missing, not a tracker table) are one line on standard error, status 1.
             """)
@@ -247,6 +250,27 @@ public struct SyscallsCommand: ParsableCommand {
     @Option(name: .long, help: "Build directory (default: the osh executable's directory if it holds kernel.elf, else ./build).")
     var buildDir: String?
 
+    @Flag(name: .long, help: "Print the kernel's per-process syscall trace (strace-like) instead of the counts.")
+    var trace = false
+
+    @Option(name: .long, help: "With --trace: only this process (a program name or a process id); on a live VM it is switched on.")
+    var process: String?
+
+    @Flag(name: .long, help: "With --trace: keep printing new calls until Ctrl-C or the VM exits.")
+    var follow = false
+
+    @Option(name: .long, help: "With --trace: read a core file (osh dump) instead of the live VM.")
+    var core: String?
+
+    @Flag(name: .long, help: "With --trace: switch tracing off in the live VM (every process) and exit.")
+    var off = false
+
+    @Flag(name: .long, help: "With --trace: one line on the trace's state (control word, records written, names, traced processes); switches nothing.")
+    var status = false
+
+    @Option(name: .long, help: "With --trace: name message labels by this protocol: file (default), vfs or process.")
+    var labels: String = "file"
+
     public init() {}
 
     static func fail(_ message: String) -> ArgumentParser.ExitCode {
@@ -260,6 +284,19 @@ public struct SyscallsCommand: ParsableCommand {
 
     public func run() throws {
         guard interval > 0, interval.isFinite else { throw Self.fail("--interval must be a positive number of seconds") }
+        if trace || off || core != nil || follow || process != nil || status {
+            guard ["file", "vfs", "process"].contains(labels) else { throw Self.fail("--labels must be file, vfs or process") }
+            do {
+                try SyscallTraceCommand(runSpec: runSpec, buildDir: buildDir, process: process, follow: follow,
+                                        core: core, off: off, status: status, json: json, interval: interval,
+                                        labels: labels).run()
+            } catch let e as ArgumentParser.ExitCode {
+                throw e
+            } catch {
+                throw Self.fail("\(error)")
+            }
+            return
+        }
         let reader: TrackerReader
         let first: TrackerSnapshot
         do {

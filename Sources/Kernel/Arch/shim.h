@@ -167,3 +167,8 @@ static inline uint64_t atomic_load64(const uint64_t *p) { return __atomic_load_n
 static inline void atomic_store64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 static inline uint64_t atomic_fetch_add64(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
 static inline uint64_t read_gs64(uint64_t offset) { uint64_t v; __asm__ volatile("movq %%gs:(%1), %0" : "=r"(v) : "r"(offset)); return v; }
+// Debug/trace.S: the syscall trace buffer and the process table (layouts: ABI SyscallTraceLayout.swift).
+extern uint64_t syscall_trace[], debug_processes[], debug_processes_dropped[];
+static inline uint64_t *symbol_syscall_trace(void) { return syscall_trace; }
+static inline uint64_t *symbol_debug_processes(void) { return debug_processes; }
+static inline uint64_t *symbol_debug_processes_dropped(void) { return debug_processes_dropped; }

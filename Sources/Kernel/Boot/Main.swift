@@ -66,6 +66,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     PerCPU.initialize()
     SyscallEntry.initialize()
     Platform.initialize()
+    SyscallTrace.initialize()
     Scheduler.initialize()      // CPU 0's idle thread, then the other CPUs (SMP.startOtherCPUs)
 
     if Kernel.commandLine.has(.test) {

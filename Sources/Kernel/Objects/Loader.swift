@@ -35,6 +35,7 @@ enum Loader {
         }
         let buildID = (try? elf.buildID()) ?? nil
         process.image = ProgramImage(name: name, buildID: buildID ?? [], segments: segments)
+        ProcessTable.describe(process.debugEntry, name: name, buildID: buildID ?? [])
         return plan.entry
     }
 

@@ -103,6 +103,8 @@ final class Process {
     /// Its place in ProcessRegistry, and the last reachability pass that reached it.
     var registryIndex = -1
     var reachMark: UInt64 = 0
+    /// Its entry in the process table debuggers read (Debug/SyscallTrace.swift), nil when it was full.
+    var debugEntry: UnsafeMutablePointer<UInt64>? = nil
 
     // Resource limits (Limits.swift), kept apart from the lifecycle fields above.
     /// What this process and its descendants may hold and hold now; chained to the creator's account
@@ -119,9 +121,11 @@ final class Process {
         ObjectCounter.live += 1
         handles.owner = self
         ProcessRegistry.add(self)
+        debugEntry = ProcessTable.add(self)
     }
 
     deinit {
+        ProcessTable.remove(debugEntry)
         ProcessRegistry.remove(self)
         ObjectCounter.live -= 1
     }
@@ -154,6 +158,7 @@ final class Process {
     func finish() {
         guard !exited else { return }
         exited = true
+        ProcessTable.ended(debugEntry)
         faultSender = nil
         threads.removeAll()
         let objects = handles.table.removeAll()

@@ -21,9 +21,26 @@ struct SyscallArguments {
 @_cdecl("kernel_syscall")
 func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
     let frame = raw.assumingMemoryBound(to: trap_frame.self)
+    // The one test while nobody traces (Debug/SyscallTrace.swift).
+    if SyscallTrace.active {
+        SyscallTrace.syscall(frame)
+        return
+    }
+    untracedSyscall(frame)
+}
+
+/// A syscall with the IPC fast paths tried first.
+@inline(__always)
+func untracedSyscall(_ frame: UnsafeMutablePointer<trap_frame>) {
     let number = frame.pointee.rax
     if number == Syscall.senderCall.rawValue && FastPath.call(frame) { return }
     if number == Syscall.receiverReplyRecv.rawValue && FastPath.replyReceive(frame) { return }
+    handleSyscall(frame)
+}
+
+/// A syscall on the general path: counted, dispatched, its result or error written into the frame.
+func handleSyscall(_ frame: UnsafeMutablePointer<trap_frame>) {
+    let number = frame.pointee.rax
     let f = frame.pointee
     Tracker.count(number)
     guard Heap.hasSyscallHeadroom else {
@@ -161,6 +178,7 @@ enum Syscalls {
         case .frameCreateContiguous: return try frameCreateContiguous(a)
         case .framePhysical: return try framePhysical(a.a0, a.a1)
         case .receiverSetNotices: return try receiverSetNotices(a.a0, a.a1)
+        case .traceSet: return try traceSet(a.a0, a.a1)
         }
     }
 

@@ -243,6 +243,12 @@ public func frameSupply(_ frame: Handle, offset: UInt64, from source: Handle, so
     _ = try syscall(.frameSupply, frame.word, offset, source.word, sourceOffset)
 }
 
+/// Traces the syscalls of `process` into the kernel's trace buffer from now on, or no longer
+/// (trace_set; `osh syscalls --trace` reads them).
+public func traceSet(_ process: Handle, on: Bool) throws(SysError) {
+    _ = try syscall(.traceSet, process.word, on ? 1 : 0)
+}
+
 public func frameGetSize(_ frame: Handle) throws(SysError) -> UInt64 {
     try syscall(.frameGetSize, frame.word)
 }

@@ -145,6 +145,8 @@ extension Engine {
             a[0] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[2] = r.chance(50) ? Values.scratchPointer(&r) : Values.hostilePointer(&r)
             a[1] = r.below(4); if r.chance(20) { a[3] = r.below(4) }
+        case .traceSet:
+            a[0] = handle(Use(type: .process, right: .manage)); a[1] = r.chance(70) ? r.below(3) : r.next()
         case .processSetLimit, .processGetUsage:
             a[0] = handle(Use(type: .process, right: call == .processSetLimit ? .manage : .read))
             // Never this process's own limits: the fuzzer's runtime must keep allocating.

@@ -90,6 +90,8 @@ func programMain(_ startup: Startup) -> Int32 {
     for (name, body) in smpTests { run(name, body) }
     for (name, body) in noticeTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
+    // After the others: switching a trace on leaves the kernel's trace test on for every later syscall.
+    run("trace.set", testTraceSet)
     // Last: on a kernel without the fix it panics the whole system.
     run("lifecycle.nt_flag", testNTFlag)
     print("\(Suite.passed) passed, \(Suite.failed) failed")

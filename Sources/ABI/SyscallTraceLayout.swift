@@ -143,6 +143,10 @@ extension Syscall {
         case .irqBind: return "irq:h notify:h bits:x -> -"
         case .irqAck: return "irq:h -> -"
         case .traceSet: return "process:h on:n -> -"
+        case .threadGetID: return "thread:h -> n"
+        case .receiverSetNotices: return "receiver:h on:n -> -"
+        case .frameCreateContiguous: return "resource:h size:x -> h"
+        case .framePhysical: return "frame:h offset:x -> x"
         }
     }
 }

@@ -82,6 +82,8 @@ final class FATServer {
             case .mkdir: reply = try mkdir(m)
             case .unlink: reply = try unlink(m)
             case .rename: reply = try rename(m)
+            // No pager and no per-client connections here yet (README: Not done yet).
+            case .map, .connect: throw .notSupported
             }
             return reply
         } catch {

@@ -76,7 +76,7 @@ import Testing
         for f in BootFailureTests.fakes { #expect(!out.contains("root: started sbin/\(f.file) "), "\(f.file) started") }
         // The rest of the system starts.
         #expect(out.contains("root: started sbin/initfsd (initfsd: imports none; exports initfs)"))
-        #expect(out.contains("root: started initfs:///sbin/init (imports initfs)"))
+        #expect(out.contains("root: started initfs:///sbin/init (imports initfs"))
         #expect(out.contains("init: 0 of 0 services running; idle"))
     }
 }

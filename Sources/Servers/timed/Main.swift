@@ -154,7 +154,7 @@ func readRTCAtEdge() -> (RTCRegisters, UInt64)? {
     while Clock.now() - start < 1_500_000_000 {
         guard let r = readRTC() else { return nil }
         if r.second != first.second { return (r, Clock.now()) }
-        threadYield()
+        threadSleep(nanoseconds: 1_000_000)     // poll each millisecond: the CPU idles meanwhile
     }
     return (first, start)
 }

@@ -45,26 +45,10 @@ public enum DriverLoop {
     /// Serves `receiver` forever: interrupt messages go to `interrupt`, the rest to `answer`.
     public static func serve(_ receiver: Handle, name: String, interrupt: ([UInt8]) -> Void,
                              answer: (IPCMessage) -> IPCMessage) -> Int32 {
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("\(name): receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            let reply: IPCMessage
-            if let bytes = bytes(request) {
-                interrupt(bytes)
-                reply = IPCMessage(tag: IPCTag(label: 0))
-            } else {
-                reply = answer(request)
-            }
-            do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
-                if error == .peerClosed { return 0 }
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("\(name): receive failed: \(error.name)")
-                    return 1
-                }
-            }
+        serveRequests(receiver, name: name) { request in
+            guard let bytes = bytes(request) else { return answer(request) }
+            interrupt(bytes)
+            return IPCMessage(tag: IPCTag(label: 0))
         }
     }
 }

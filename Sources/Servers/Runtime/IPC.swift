@@ -35,6 +35,27 @@ extension IPCMessage {
     }
 }
 
+/// A server's request loop: receives on `receiver`, answers each request with `answer` and receives the
+/// next in the same call. A caller that went away before its reply is skipped. Returns 0 when the
+/// Receiver's endpoint is gone (.peerClosed), 1 after a line naming `name` when a receive fails.
+public func serveRequests(_ receiver: Handle, name: String, _ answer: (IPCMessage) -> IPCMessage) -> Int32 {
+    var request: IPCMessage
+    do throws(SysError) { request = try receiverRecv(receiver) } catch {
+        print("\(name): receive failed: \(error.name)")
+        return 1
+    }
+    while true {
+        let reply = answer(request)
+        do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
+            if error == .peerClosed { return 0 }
+            do throws(SysError) { request = try receiverRecv(receiver) } catch {
+                print("\(name): receive failed: \(error.name)")
+                return 1
+            }
+        }
+    }
+}
+
 @inline(__always)
 func ipc(_ call: Syscall, _ handle: UInt64, _ message: IPCMessage) throws(SysError) -> IPCMessage {
     var regs = ipc_registers(rdi: handle, rsi: message.tag.raw, rdx: message.words.0, r10: message.words.1,

@@ -40,21 +40,7 @@ final class FATServer {
     }
 
     func run(_ receiver: Handle) -> Int32 {
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("fsd.fat32: receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            let reply = answer(request)
-            do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
-                if error == .peerClosed { return 0 }
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("fsd.fat32: receive failed: \(error.name)")
-                    return 1
-                }
-            }
-        }
+        return serveRequests(receiver, name: "fsd.fat32") { answer($0) }
     }
 
     /// The reply to one request (never throws, never traps on what the client sent).

@@ -29,21 +29,7 @@ final class Server {
             return 1
         }
         page = p
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("pcid: receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            let reply = answer(request)
-            do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
-                if error == .peerClosed { return 0 }
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("pcid: receive failed: \(error.name)")
-                    return 1
-                }
-            }
-        }
+        return serveRequests(receiver, name: "pcid") { answer($0) }
     }
 
     /// The reply to one request (never throws, never traps on what the client sent).

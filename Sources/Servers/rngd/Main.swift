@@ -123,18 +123,7 @@ final class RandomServer {
     }
 
     func run(_ receiver: Handle) -> Int32 {
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("rngd: receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            let reply = answer(request)
-            do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
-                if error == .peerClosed { return 0 }
-                do throws(SysError) { request = try receiverRecv(receiver) } catch { return 1 }
-            }
-        }
+        return serveRequests(receiver, name: "rngd") { answer($0) }
     }
 }
 

@@ -25,21 +25,7 @@ final class BlockServer {
     var maxBlocks: UInt64 { Disk.bounceBytes / disk.blockSize }
 
     func run() -> Int32 {
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("virtio-blk: receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            let reply = answer(request)
-            do throws(SysError) { request = try receiverReplyRecv(receiver, reply) } catch {
-                if error == .peerClosed { return 0 }
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("virtio-blk: receive failed: \(error.name)")
-                    return 1
-                }
-            }
-        }
+        return serveRequests(receiver, name: "virtio-blk") { answer($0) }
     }
 
     /// The reply to one request (never throws, never traps on what the client sent).

@@ -18,12 +18,21 @@ public struct IPCMessage {
 
     /// A message of `count` register words from a list.
     public init(label: UInt32 = 0, _ values: UInt64...) {
+        self.init(label: label, bytes: 0, list: values)
+    }
+
+    /// A success reply (label 0): up to four register words and `bytes` bytes in the IPC buffer.
+    public static func ok(_ values: UInt64..., bytes: Int = 0) -> IPCMessage {
+        IPCMessage(label: 0, bytes: bytes, list: values)
+    }
+
+    init(label: UInt32, bytes: Int, list values: [UInt64]) {
         var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         if values.count > 0 { w.0 = values[0] }
         if values.count > 1 { w.1 = values[1] }
         if values.count > 2 { w.2 = values[2] }
         if values.count > 3 { w.3 = values[3] }
-        self.init(tag: IPCTag(words: min(values.count, 4), label: label), words: w)
+        self.init(tag: IPCTag(words: min(values.count, 4), bytes: bytes, label: label), words: w)
     }
 }
 

@@ -78,15 +78,6 @@ final class FATServer {
         }
     }
 
-    func ok(_ values: UInt64..., bytes: Int = 0) -> IPCMessage {
-        var m = IPCMessage(tag: IPCTag(words: values.count, bytes: bytes, label: 0))
-        if values.count > 0 { m.words.0 = values[0] }
-        if values.count > 1 { m.words.1 = values[1] }
-        if values.count > 2 { m.words.2 = values[2] }
-        if values.count > 3 { m.words.3 = values[3] }
-        return m
-    }
-
     // MARK: Paths and errors
 
     /// A request path as components: `SCHEME://` dropped, then absolute; `.`/`..` are `.invalid`.
@@ -213,7 +204,7 @@ final class FATServer {
         open.append(OpenState(id: id, badge: m.badge, node: node, position: 0, flags: flags, present: true,
                               window: window, windowAddress: address, windowSize: size))
         window = nil   // kept
-        return ok(id, UInt64(node.size), UInt64((node.isDirectory ? FileKind.directory : .file).rawValue))
+        return IPCMessage.ok(id, UInt64(node.size), UInt64((node.isDirectory ? FileKind.directory : .file).rawValue))
     }
 
     /// The window range or the IPC byte count of a read or write; .invalid when it does not fit.
@@ -246,7 +237,7 @@ final class FATServer {
             }
         }
         open[i].position += UInt64(n)
-        return ok(UInt64(n), bytes: s.window == nil ? n : 0)
+        return IPCMessage.ok(UInt64(n), bytes: s.window == nil ? n : 0)
     }
 
     func write(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -258,7 +249,7 @@ final class FATServer {
         if s.window != nil { guard m.tag.bytes == 0 else { throw .badMessage } }
         else { guard UInt64(m.tag.bytes) == length else { throw .invalid } }
         try checkRange(s, length: length, offset: offset)
-        guard length > 0 else { return ok(0) }
+        guard length > 0 else { return IPCMessage.ok(0) }
         let source = s.window != nil ? s.windowAddress + offset : page.address + UInt64(IPCBuffer.bytesOffset)
         let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(source)), count: Int(length))
         var node = s.node
@@ -267,7 +258,7 @@ final class FATServer {
         propagate(node, from: s.node)
         open[i].position = position + UInt64(n)
         try sync()
-        return ok(UInt64(n))
+        return IPCMessage.ok(UInt64(n))
     }
 
     func seek(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -282,7 +273,7 @@ final class FATServer {
         let (target, overflow) = base.addingReportingOverflow(Int64(bitPattern: m.words.1))
         guard !overflow, target >= 0 else { throw .invalid }
         open[i].position = UInt64(target)
-        return ok(open[i].position)
+        return IPCMessage.ok(open[i].position)
     }
 
     func close(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -293,7 +284,7 @@ final class FATServer {
             MappingSpace.unmap(s.windowAddress, length: s.windowSize)
             _ = try? handleClose(w)
         }
-        return ok()
+        return IPCMessage.ok()
     }
 
     func stat(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -305,7 +296,7 @@ final class FATServer {
             node = open[try index(m.words.0, m.badge)].node
         }
         let mode: UInt64 = node.isDirectory ? 0o755 : (node.attributes & FATAttribute.readOnly != 0 ? 0o444 : 0o644)
-        return ok(UInt64(node.size), UInt64((node.isDirectory ? FileKind.directory : .file).rawValue), mode, node.modified)
+        return IPCMessage.ok(UInt64(node.size), UInt64((node.isDirectory ? FileKind.directory : .file).rawValue), mode, node.modified)
     }
 
     func readdir(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -326,7 +317,7 @@ final class FATServer {
             count += 1
         }
         out.withUnsafeBytes { _ = page.put($0) }
-        return ok(count, index, bytes: out.count)
+        return IPCMessage.ok(count, index, bytes: out.count)
     }
 
     func mkdir(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -336,7 +327,7 @@ final class FATServer {
         let (dir, name) = try disk { () throws(DiskError) in try volume.parent(of: p) }
         _ = try disk { () throws(DiskError) in try volume.makeDirectory(name, in: dir) }
         try sync()
-        return ok()
+        return IPCMessage.ok()
     }
 
     func unlink(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -351,7 +342,7 @@ final class FATServer {
         try disk { () throws(DiskError) in try volume.remove(node) }
         forget(node)
         try sync()
-        return ok()
+        return IPCMessage.ok()
     }
 
     func rename(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -374,6 +365,6 @@ final class FATServer {
             propagate(moved, from: node)
         }
         try sync()
-        return ok()
+        return IPCMessage.ok()
     }
 }

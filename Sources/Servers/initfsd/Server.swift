@@ -19,8 +19,6 @@ final class Server {
     let page: IPCBufferPage
     /// Serves `map` (Pager.swift); nil when it could not be set up (map is then `.notSupported`).
     var pager: FilePager? = nil
-    /// The Frame handle a map reply moves to the client (next(after:) closes it when the reply fails).
-    var sentHandle: Handle? = nil
     /// Open files one badge may hold, and all clients together.
     static let perBadgeLimit = 64
     static let totalLimit = 1024
@@ -77,9 +75,6 @@ final class Server {
         }
         var moving: Handle? = nil
         let reply = answer(request, moving: &moving)
-        // map leaves the Frame it hands out in sentHandle.
-        if moving == nil { moving = sentHandle }
-        sentHandle = nil
         guard let moving else { return try receiverReplyRecv(receiver, reply) }
         // A reply that moves a handle: if it cannot be delivered the handle is still here, and goes.
         do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(moving) }
@@ -111,7 +106,7 @@ final class Server {
         connections += 1
         page.setHandle(0, sender)
         moving = sender
-        var reply = ok(badge)
+        var reply = IPCMessage.ok(badge)
         reply.tag = IPCTag(words: 1, handles: 1, label: 0)
         return reply
     }
@@ -141,22 +136,13 @@ final class Server {
             case .stat: return try stat(m)
             case .readdir: return try readdir(m)
             case .mkdir, .unlink, .rename: throw .readOnly
-            case .map: return try map(m)
+            case .map: return try map(m, moving: &moving)
             case .connect: return try connect(m, moving: &moving)
             }
         } catch {
             if let window { _ = try? handleClose(window) }
             return IPCMessage(tag: IPCTag(label: error.rawValue))
         }
-    }
-
-    func ok(_ values: UInt64..., bytes: Int = 0) -> IPCMessage {
-        var m = IPCMessage(tag: IPCTag(words: values.count, bytes: bytes, label: 0))
-        if values.count > 0 { m.words.0 = values[0] }
-        if values.count > 1 { m.words.1 = values[1] }
-        if values.count > 2 { m.words.2 = values[2] }
-        if values.count > 3 { m.words.3 = values[3] }
-        return m
     }
 
     /// The path in the request's bytes, looked up.
@@ -214,7 +200,7 @@ final class Server {
         open.append((id, OpenFileState(badge: m.badge, node: node, position: 0, window: window, windowAddress: address,
                                        windowSize: size)))
         window = nil   // kept
-        return ok(id, UInt64(tree.nodes[node].size), UInt64(kind.rawValue))
+        return IPCMessage.ok(id, UInt64(tree.nodes[node].size), UInt64(kind.rawValue))
     }
 
     func read(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -244,11 +230,11 @@ final class Server {
         }
         s.position += UInt64(n)
         update(m.words.0, s)
-        return ok(UInt64(n), bytes: s.window == nil ? n : 0)
+        return IPCMessage.ok(UInt64(n), bytes: s.window == nil ? n : 0)
     }
 
     /// map: the file's pager-backed Frame (Pager.swift), its handle moved with the reply.
-    func map(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+    func map(_ m: IPCMessage, moving: inout Handle?) throws(FileError) -> IPCMessage {
         guard let pager else { throw .notSupported }
         let node = try lookup(m)
         guard tree.nodes[node].kind == .file else { throw .isDirectory }
@@ -256,7 +242,7 @@ final class Server {
         do throws(SysError) { frame = try pager.map(node) } catch { throw .noMemory }
         let size = UInt64(tree.nodes[node].size)
         page.setHandle(0, frame)
-        sentHandle = frame
+        moving = frame
         var reply = IPCMessage(tag: IPCTag(words: 2, bytes: 0, handles: 1, label: 0))
         reply.words.0 = size
         reply.words.1 = max(1, (size + pageSize - 1) / pageSize) * pageSize
@@ -276,7 +262,7 @@ final class Server {
         guard !overflow, target >= 0 else { throw .invalid }
         s.position = UInt64(target)
         update(m.words.0, s)
-        return ok(s.position)
+        return IPCMessage.ok(s.position)
     }
 
     func close(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -284,7 +270,7 @@ final class Server {
         guard m.tag.bytes == 0 else { throw .badMessage }
         open.removeAll { $0.id == m.words.0 }
         release(s)
-        return ok()
+        return IPCMessage.ok()
     }
 
     func stat(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -296,7 +282,7 @@ final class Server {
             node = try state(m.words.0, m.badge).node
         }
         let n = tree.nodes[node]
-        return ok(UInt64(n.size), UInt64(n.kind.rawValue), n.mode, n.modified)
+        return IPCMessage.ok(UInt64(n.size), UInt64(n.kind.rawValue), n.mode, n.modified)
     }
 
     func readdir(_ m: IPCMessage) throws(FileError) -> IPCMessage {
@@ -316,6 +302,6 @@ final class Server {
             count += 1
         }
         out.withUnsafeBytes { page.put($0) }
-        return ok(count, index, bytes: out.count)
+        return IPCMessage.ok(count, index, bytes: out.count)
     }
 }

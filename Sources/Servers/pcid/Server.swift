@@ -39,19 +39,19 @@ final class Server {
             guard let label = PCILabel(rawValue: m.tag.label) else { throw .badMessage }
             guard m.tag.words >= label.minimumWords, m.tag.handles == 0, m.tag.bytes == 0 else { throw .badMessage }
             switch label {
-            case .count: return reply(UInt64(functions.count), config.access.rawValue)
+            case .count: return IPCMessage.ok(UInt64(functions.count), config.access.rawValue)
             case .function:
                 let f = try function(m.words.0)
-                return reply(f.word0.word, f.word1.word, f.capabilities, f.driver.rawValue)
+                return IPCMessage.ok(f.word0.word, f.word1.word, f.capabilities, f.driver.rawValue)
             case .bar:
                 let f = try function(m.words.0)
                 guard m.words.1 < 6 else { throw .invalid }
                 let b = f.bars[Int(m.words.1)]
-                return reply(b.base, b.size, b.flags.rawValue)
+                return IPCMessage.ok(b.base, b.size, b.flags.rawValue)
             case .configRead:
                 let f = try function(m.words.0)
                 let (offset, width) = try place(m.words.1, m.words.2)
-                return reply(UInt64(config.read(f.address, offset, width: width)))
+                return IPCMessage.ok(UInt64(config.read(f.address, offset, width: width)))
             case .configWrite:
                 let f = try function(m.words.0)
                 guard m.badge == m.words.0 + 1 else { throw .denied }
@@ -59,7 +59,7 @@ final class Server {
                 guard offset + UInt16(width) <= 0x10 || offset >= 0x28 else { throw .denied }   // the BARs
                 guard m.words.3 >> (UInt64(width) * 8) == 0 else { throw .invalid }
                 config.write(f.address, offset, width: width, UInt32(truncatingIfNeeded: m.words.3))
-                return reply()
+                return IPCMessage.ok()
             case .driver:
                 guard m.badge == 0 else { throw .denied }
                 _ = try function(m.words.0)
@@ -95,14 +95,5 @@ final class Server {
     func place(_ offset: UInt64, _ width: UInt64) throws(PCIError) -> (UInt16, Int) {
         guard width == 1 || width == 2 || width == 4, offset % width == 0, offset < config.functionSize else { throw .invalid }
         return (UInt16(offset), Int(width))
-    }
-
-    func reply(_ values: UInt64...) -> IPCMessage {
-        var m = IPCMessage(tag: IPCTag(words: values.count, label: 0))
-        if values.count > 0 { m.words.0 = values[0] }
-        if values.count > 1 { m.words.1 = values[1] }
-        if values.count > 2 { m.words.2 = values[2] }
-        if values.count > 3 { m.words.3 = values[3] }
-        return m
     }
 }

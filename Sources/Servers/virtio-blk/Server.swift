@@ -45,7 +45,7 @@ final class BlockServer {
                 var flags: BlockFlags = []
                 if disk.readOnly { flags.insert(.readOnly) }
                 if disk.canFlush { flags.insert(.writeCache) }
-                return reply(disk.capacityBlocks, disk.blockSize, flags.rawValue, maxBlocks)
+                return IPCMessage.ok(disk.capacityBlocks, disk.blockSize, flags.rawValue, maxBlocks)
             case .attach:
                 let h = handle!
                 handle = nil
@@ -54,12 +54,12 @@ final class BlockServer {
                 return try move(m, write: label == .write)
             case .flush:
                 if disk.canFlush { try disk.transfer(BlkRequest.typeFlush, sector: 0, bytes: 0) }
-                return reply()
+                return IPCMessage.ok()
             case .detach:
                 guard let i = windows.firstIndex(where: { $0.badge == m.badge }) else { throw .noWindow }
                 drop(i)
                 print("virtio-blk: \(disk.requests) requests, \(disk.interrupts) interrupts, \(disk.polls) polls")
-                return reply()
+                return IPCMessage.ok()
             }
         } catch {
             if let handle { _ = try? handleClose(handle) }
@@ -82,7 +82,7 @@ final class BlockServer {
         }
         if let existing { drop(existing) }
         windows.append(Window(badge: badge, frame: h, address: address, size: size))
-        return reply(size)
+        return IPCMessage.ok(size)
     }
 
     func drop(_ i: Int) {
@@ -109,15 +109,6 @@ final class BlockServer {
             try disk.transfer(BlkRequest.typeIn, sector: sector, bytes: bytes)
             window.copyMemory(from: disk.bounce, byteCount: Int(bytes))
         }
-        return reply(count)
-    }
-
-    func reply(_ values: UInt64...) -> IPCMessage {
-        var m = IPCMessage(tag: IPCTag(words: values.count, label: 0))
-        if values.count > 0 { m.words.0 = values[0] }
-        if values.count > 1 { m.words.1 = values[1] }
-        if values.count > 2 { m.words.2 = values[2] }
-        if values.count > 3 { m.words.3 = values[3] }
-        return m
+        return IPCMessage.ok(count)
     }
 }

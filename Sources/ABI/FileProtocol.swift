@@ -79,6 +79,29 @@
 //            file ids and the server drops the program's files when it ends. `.tooManyOpen` when the
 //            server holds too many connections.
 //
+//   share    w0 file id → w0 the file's id in the new connection; handles: 1, a new Sender to this
+//            server with a badge of its own that holds exactly this one open file (the same open file:
+//            one position, one set of flags; the file stays open until every connection holding it has
+//            closed it or is gone). This is how a process hands an open file to a program it starts
+//            (POSIX descriptors 0, 1, 2 and redirections): the child gets the Sender as the startup entry
+//            `fd:N` (Sources/ABI/Syscalls.swift, StartupBlock), whose size word is the file id. The new
+//            connection has no window (reads and writes go through the message bytes). `.tooManyOpen`
+//            when the server holds too many connections; `.notSupported` from a server that cannot.
+//   control  w0 file id, w1 TerminalControl, w2 the value (setMode: TerminalMode bits; setForeground:
+//            a process id as pm numbers them, 0 for none) → w0 the previous value (getMode: the mode;
+//            getSize: columns << 32 | rows). For terminals (the console server); any other file
+//            answers `.notSupported`.
+//   mount    bytes: the mount point, a URI (`fs:///`, `fs:///mnt/disk`, or a whole scheme `console://`);
+//            w0 MountFlags; handles: 1, a Sender to the file server that serves what is mounted there
+//            (it speaks this protocol; paths reach it relative to the mount point) → nothing.
+//            vfs only, and only through its administrative Sender (badge 0, the one root and init hold):
+//            `.accessDenied` through any other. `.exists` when something is mounted there already.
+//   unmount  bytes: the mount point → nothing (`.notFound` when nothing is mounted there; `.busy` while
+//            files opened through it are open). vfs only, as mount.
+//   statfs   bytes: a path, or no bytes and w0 file id → w0 the file system's size in bytes, w1 its
+//            free bytes, w2 its block (cluster) size in bytes. vfs forwards it to the server behind the
+//            path; a server without such figures answers `.notSupported`.
+//
 // Which requests a server serves: initfsd all (map and connect included) but write, mkdir, unlink and rename (`.readOnly`; write on
 // a file id is `.accessDenied`, since no initfs file opens for writing).
 
@@ -96,6 +119,11 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
     case rename = 10
     case map = 11
     case connect = 12
+    case share = 13
+    case control = 14
+    case mount = 15
+    case unmount = 16
+    case statfs = 17
 
     public var name: StaticString {
         switch self {
@@ -111,6 +139,11 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .rename: return "rename"
         case .map: return "map"
         case .connect: return "connect"
+        case .share: return "share"
+        case .control: return "control"
+        case .mount: return "mount"
+        case .unmount: return "unmount"
+        case .statfs: return "statfs"
         }
     }
 
@@ -118,10 +151,10 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
     public var minimumWords: Int {
         switch self {
         case .open, .mkdir, .unlink, .rename: return 1
-        case .close: return 1
-        case .read, .write, .seek: return 3
-        case .stat, .map: return 0
-        case .stat, .connect: return 0
+        case .close, .share: return 1
+        case .read, .write, .seek, .control: return 3
+        case .stat, .map, .connect, .unmount, .statfs: return 0
+        case .mount: return 1
         case .readdir: return 2
         }
     }
@@ -140,8 +173,10 @@ public enum FileError: UInt32, Error, CaseIterable, Sendable {
     case badFile = 9
     /// The server is out of memory (ENOMEM).
     case noMemory = 12
-    /// The file was not opened for this (EACCES).
+    /// The file was not opened for this, or the request needs a right the Sender lacks (EACCES).
     case accessDenied = 13
+    /// A mount point with open files, or a device in use (EBUSY).
+    case busy = 16
     /// The path names a file that exists (EEXIST).
     case exists = 17
     /// Rename across schemes or mounts (EXDEV).
@@ -177,6 +212,7 @@ public enum FileError: UInt32, Error, CaseIterable, Sendable {
         case .badFile: return "bad file id"
         case .noMemory: return "out of memory"
         case .accessDenied: return "access denied"
+        case .busy: return "busy"
         case .exists: return "file exists"
         case .crossDevice: return "cross-device rename"
         case .notDirectory: return "not a directory"
@@ -210,6 +246,14 @@ public struct OpenFlags: OptionSet, Sendable, Hashable {
     public static let all: OpenFlags = [.read, .write, .create, .truncate, .append, .exclusive, .directory]
 }
 
+/// mount's w0.
+public struct MountFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// vfs refuses writes, creates, mkdir, unlink and rename under the mount point (`.readOnly`).
+    public static let readOnly = MountFlags(rawValue: 1 << 0)
+}
+
 /// unlink's w0.
 public struct UnlinkFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt64
@@ -222,6 +266,27 @@ public struct UnlinkFlags: OptionSet, Sendable, Hashable {
 public enum FileKind: UInt8, CaseIterable, Sendable {
     case file = 1
     case directory = 2
+}
+
+/// control's w1: what a terminal request does.
+public enum TerminalControl: UInt64, CaseIterable, Sendable {
+    case getMode = 0
+    case setMode = 1
+    /// The process that Ctrl-C ends (through pm) and that reads the terminal's input.
+    case setForeground = 2
+    case getSize = 3
+}
+
+/// A terminal's line discipline (control's value for setMode/getMode).
+public struct TerminalMode: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// Input is handed over as it arrives, byte by byte, with no editing and no Ctrl-C/Ctrl-D handling.
+    public static let raw = TerminalMode(rawValue: 1 << 0)
+    /// Typed characters are echoed.
+    public static let echo = TerminalMode(rawValue: 1 << 1)
+    /// The default: line editing with echo.
+    public static let cooked: TerminalMode = [.echo]
 }
 
 /// seek's w2.

@@ -485,7 +485,9 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
 /// module's name). A process started by another (Runtime Spawn) gets its grants the same way, with size
 /// 0 and a prefixed name: `import:SERVICE` is a Sender to the service a manifest imports, `export:SERVICE`
 /// the Receiver of a service it exports (owned by the exporter), `grant:NAME` any other handle its starter
-/// passes by name (e.g. `grant:initfs-archive`, `grant:resource`). Names are at most
+/// passes by name (e.g. `grant:initfs-archive`, `grant:resource`), and `fd:N` (N = 0, 1, 2, …) an open
+/// file the program gets as its POSIX descriptor N: a Sender that holds exactly that file (the file
+/// protocol's `share`), with the entry's size word carrying the file's id. Names are at most
 /// ManifestNote.maxNameLength bytes after the prefix.
 public enum StartupBlock {
     public static let magic: UInt64 = 0x0050_5554_5241_5453
@@ -494,6 +496,8 @@ public enum StartupBlock {
     /// Prefixes of grant entry names.
     public static let importPrefix: StaticString = "import:"
     public static let exportPrefix: StaticString = "export:"
+    /// An open file given as a descriptor: `fd:N`, the entry's size word is the file id.
+    public static let descriptorPrefix: StaticString = "fd:"
     public static let grantPrefix: StaticString = "grant:"
 }
 

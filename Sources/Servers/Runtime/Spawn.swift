@@ -29,10 +29,17 @@ public enum Spawn {
     /// gone) and is listed in its startup block under its name (`import:NAME`, `export:NAME`, `grant:NAME`;
     /// Startup.imported/exported/granted find them). `environment` entries follow the command line, each
     /// after a zero byte (Startup.environment). `faultHandler` (a Sender) is bound to the new process
-    /// (fault_handler_set) before its thread starts, so no fault of it goes past the handler.
+    /// (fault_handler_set) before its thread starts, so no fault of it goes past the handler. Each of
+    /// `descriptors` (a Sender holding one open file, from the file protocol's `share`, and that file's
+    /// id) moves into the new process as its POSIX descriptor `number` (the startup entry `fd:N`).
     public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = [],
                              grants: [(name: String, handle: Handle)] = [],
+                             descriptors: [(number: Int, sender: Handle, file: UInt64)] = [],
                              environment: [String] = [], faultHandler: Handle? = nil) throws(SysError) -> SpawnedProcess {
+        var named = grants.map { (name: $0.name, handle: $0.handle, value: UInt64(0)) }
+        for d in descriptors {
+            named.append((staticText(StartupBlock.descriptorPrefix) + String(d.number), d.sender, d.file))
+        }
         let vmem = try vmemCreate()
         let process = try processCreate(vmem: vmem)
         let nameBytes = Array(name.utf8)
@@ -48,7 +55,7 @@ public enum Spawn {
         do throws(SysError) {
             if let faultHandler { try faultHandlerSet(process, sender: faultHandler) }
             return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give,
-                              grants: grants, environment: environment)
+                              grants: named, environment: environment)
         } catch {
             // Undo: a thread created but never started would keep the child (which may already hold
             // handles to itself) alive; stopping it ends the child, which closes its handles.
@@ -60,7 +67,7 @@ public enum Spawn {
 
     /// The rest of start once the image is loaded: stack, thread, handles, startup block, start.
     private static func finish(process: Handle, vmem: Handle, entry: UInt64, commandLine: String,
-                               give: [Handle], grants: [(name: String, handle: Handle)],
+                               give: [Handle], grants: [(name: String, handle: Handle, value: UInt64)],
                                environment: [String]) throws(SysError) -> SpawnedProcess {
         let stack = try frameCreate(size: stackSize)
         try vmemMap(vmem, frame: stack, address: stackTop - stackSize, length: stackSize, flags: [.read, .write])
@@ -79,7 +86,7 @@ public enum Spawn {
 
     /// The child's own handles, the given ones, its startup block; then its thread starts.
     private static func prepare(process: Handle, vmem: Handle, thread: Handle, commandLine: String,
-                                give: [Handle], grants: [(name: String, handle: Handle)],
+                                give: [Handle], grants: [(name: String, handle: Handle, value: UInt64)],
                                 environment: [String]) throws(SysError) {
         // The child's own handles, then its startup block (Sources/ABI/Syscalls.swift, StartupBlock).
         let childProcess = try processGive(process, try handleDuplicate(process, rights: Rights.defaults(for: .process)))
@@ -90,9 +97,9 @@ public enum Spawn {
             let value = try processGive(process, try handleDuplicate(h, rights: try handleIdentify(h).rights))
             fullLine += " handle=\(value.raw)"
         }
-        var given: [(value: Handle, name: [UInt8])] = []
+        var given: [(value: Handle, size: UInt64, name: [UInt8])] = []
         for g in grants {
-            given.append((try processGive(process, g.handle), Array(g.name.utf8)))
+            given.append((try processGive(process, g.handle), g.value, Array(g.name.utf8)))
         }
         var line = Array(fullLine.utf8)
         for entry in environment { line.append(0); line.append(contentsOf: entry.utf8) }
@@ -102,7 +109,7 @@ public enum Spawn {
                                UInt64(given.count), UInt64(entriesEnd), UInt64(line.count), 0]
         var nameOffset = entriesEnd + line.count
         for g in given {
-            words += [UInt64(g.value.raw), 0, UInt64(nameOffset), UInt64(g.name.count)]
+            words += [UInt64(g.value.raw), g.size, UInt64(nameOffset), UInt64(g.name.count)]
             nameOffset += g.name.count
         }
         guard nameOffset <= 4096 else { throw .tooLarge }

@@ -60,6 +60,12 @@ public struct Startup {
     public func exported(_ service: String) -> Handle? { entry(StartupBlock.exportPrefix, service) }
     /// Another handle passed by name (`grant:NAME`).
     public func granted(_ name: String) -> Handle? { entry(StartupBlock.grantPrefix, name) }
+    /// The open file given as POSIX descriptor `number` (`fd:N`): a Sender holding that one file, and
+    /// its file id there (the entry's size word).
+    public func descriptor(_ number: Int) -> (sender: Handle, file: UInt64)? {
+        let full = staticText(StartupBlock.descriptorPrefix) + String(number)
+        return modules.first { $0.name == full }.map { ($0.frame, $0.size) }
+    }
 
     /// The value of the first `key=value` word of the command line (for a process's own arguments).
     public func value(ofKey key: String) -> Substring? {

@@ -69,7 +69,7 @@ final class FATServer {
             case .unlink: reply = try unlink(m)
             case .rename: reply = try rename(m)
             // No pager and no per-client connections here yet (README: Not done yet).
-            case .map, .connect: throw .notSupported
+            case .map, .connect, .share, .control, .mount, .unmount, .statfs: throw .notSupported
             }
             return reply
         } catch {

@@ -138,6 +138,8 @@ final class Server {
             case .mkdir, .unlink, .rename: throw .readOnly
             case .map: return try map(m, moving: &moving)
             case .connect: return try connect(m, moving: &moving)
+            // Open files are not shared between connections here yet; initfs files are no terminals.
+            case .share, .control, .mount, .unmount, .statfs: throw .notSupported
             }
         } catch {
             if let window { _ = try? handleClose(window) }

@@ -41,9 +41,18 @@ KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno
 # the messages of fatalError/precondition (printed through putchar before the trap).
 SERVERS := $(filter-out Runtime,$(patsubst Sources/Servers/%/,%,$(wildcard Sources/Servers/*/)))
 # User programs share the kernel core's markup writer, ELF helpers and clock arithmetic (pure Swift).
+# Of Sources/Formats every program gets what the runtime uses (RUNTIME_FORMATS); a program lists the
+# other Formats files it uses in Sources/Servers/NAME/formats (file names without .swift, globs allowed,
+# `#` comments), and gets all of Formats when it has no such file. Each program is one whole-module
+# compile, so every Formats file it does not need costs build time in every program.
+RUNTIME_FORMATS := Sources/Formats/ChaCha20.swift Sources/Formats/BlockDevice.swift
 SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift') \
 	Sources/Kernel/Core/Markup.swift Sources/Kernel/Core/ELF.swift Sources/Kernel/Core/SplitMix.swift Sources/Kernel/Core/TimeScale.swift \
-	$(wildcard Sources/Formats/*.swift))
+	$(RUNTIME_FORMATS))
+# $(1) = program name: the Formats files it compiles beside the runtime's.
+server_formats = $(filter-out $(RUNTIME_FORMATS),$(if $(wildcard Sources/Servers/$(1)/formats),\
+	$(sort $(wildcard $(patsubst %,Sources/Formats/%.swift,$(shell sed 's/\#.*//' Sources/Servers/$(1)/formats)))),\
+	$(wildcard Sources/Formats/*.swift)))
 SERVER_RUNTIME_ASM := $(sort $(shell find Sources/Servers/Runtime -name '*.S'))
 SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/servers/runtime/%.o,$(SERVER_RUNTIME_ASM)) \
 	$(BUILD)/servers/runtime/libc.o
@@ -97,9 +106,9 @@ $(BUILD)/servers/runtime/%.o: Sources/Servers/Runtime/%.S Makefile
 # $(1) = program name: its Swift object (the program's sources with the ABI and the runtime) and its ELF.
 # The Swift module name is the program name with `-` and `.` made `_` (virtio-blk, fsd.fat32).
 define SERVER_RULES
-$(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) $(SERVER_SHIM) Makefile
+$(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(call server_formats,$(1)) $(wildcard Sources/Servers/$(1)/formats) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) $(SERVER_SHIM) Makefile
 	@mkdir -p $$(dir $$@)
-	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(subst .,_,$(subst -,_,$(1))) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
+	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(subst .,_,$(subst -,_,$(1))) -c $(SERVER_RUNTIME_SWIFT) $(call server_formats,$(1)) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
 
 # The program's manifest (Sources/Servers/NAME/manifest) goes into its ELF file as the note .note.manifest.
 $(BUILD)/servers/$(1)/manifest.note: Sources/Servers/$(1)/manifest scripts/manifest-note.py

@@ -157,6 +157,10 @@ INITFS_PROGRAMS := $(filter-out root accelcheck,$(SERVERS))
 INITFS_SBIN := $(foreach p,$(INITFS_PROGRAMS),$(if $(shell grep -qx 'kind=server' Sources/Servers/$(p)/manifest 2>/dev/null && echo y),$(p)))
 INITFS_BIN := $(filter-out $(INITFS_SBIN),$(INITFS_PROGRAMS))
 INITFS_FILES := $(shell find Sources/initfs -type f 2>/dev/null)
+# The core utilities: one image, bin/coreutils, and these names as hard links to it (tar stores each as a
+# link; initfsd serves it as a file). The list matches Sources/Servers/coreutils/Main.swift's table.
+UTILITIES := cat cp date df dmesg echo false free grep head hexdump kill ls lspci mkdir mount mv ps rm sleep \
+	stat syscalls tail true uptime wc yes
 INITFS_STRIP := $(TOOLBIN)llvm-objcopy --strip-all --keep-section=.note.manifest
 initfs: $(BUILD)/initfs.tar.zst
 
@@ -165,6 +169,7 @@ $(BUILD)/initfs.tar.zst: $(patsubst %,$(BUILD)/servers/%.elf,$(INITFS_PROGRAMS))
 	@for p in $(INITFS_BIN); do $(INITFS_STRIP) $(BUILD)/servers/$$p.elf $(BUILD)/initfs/bin/$$p; done
 	@for p in $(INITFS_SBIN); do $(INITFS_STRIP) $(BUILD)/servers/$$p.elf $(BUILD)/initfs/sbin/$$p; done
 	@if [ -d Sources/initfs ]; then cp -r Sources/initfs/. $(BUILD)/initfs/; fi
+	@for u in $(UTILITIES); do ln $(BUILD)/initfs/bin/coreutils $(BUILD)/initfs/bin/$$u; done
 	tar --format=ustar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C $(BUILD)/initfs -cf $(BUILD)/initfs.tar .
 	zstd -19 -q -f --rm $(BUILD)/initfs.tar -o $@
 

@@ -66,6 +66,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts tracecat (Sources/Servers/tracecat), which prints /etc/init.conf through initfsd,
     /// for the syscall-trace test.
     case traceTest
+    /// init runs bin/utilstest: the core utilities (bin/coreutils) on files of a test file server, their
+    /// output and exit statuses checked; its exit ends the run.
+    case utilsTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -97,6 +100,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .deviceTest: return "devicetest"
         case .lockOrderTest: return "lockorder_test"
         case .fat32Test: return "fat32test"
+        case .utilsTest: return "utilstest"
         case .strace: return "strace"
         case .traceTest: return "tracetest"
         }
@@ -150,6 +154,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
         case .lockOrderTest: return "log while holding a higher-ranked spinlock on purpose (lock-order panic test)"
         case .fat32Test: return "init runs fat32test: fsd.fat32 on a formatted RAM disk (FAT32 guest tests)"
+        case .utilsTest: return "init runs bin/utilstest: the core utilities run on test files, their output checked"
         case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
         case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
         }

@@ -195,6 +195,12 @@
 //                      Frame: its pages move)
 //   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
 //                      without a syscall: see TimePage)
+//   tracker_read       a: buffer, length (bytes)                r: the tracker table's size in bytes
+//                      copies the first min(length, size) bytes of the syscall tracker's table (laid out
+//                      as TrackerLayout says, the counts `osh syscalls` reads from guest memory) to the
+//                      buffer; length 0 only asks the size. No handle needed: the counts are the
+//                      machine's, as system_info's figures are. .badAddress for a buffer not mapped
+//                      writable, .tooLarge past the kernel's copy limit (never for the table's size)
 //
 // Syscall traces (SyscallTraceLayout.swift; `osh syscalls --trace` reads them):
 //   trace_set          a: process (.manage), on (0 or 1; .invalidArgument else)   from now on every
@@ -272,9 +278,10 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case receiverSetNotices = 76
     case frameCreateContiguous = 92
     case framePhysical = 93
+    case trackerRead = 104
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
-    public static let count = Int(Syscall.framePhysical.rawValue) + 1
+    public static let count = Int(Syscall.trackerRead.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -347,6 +354,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadGetID: return "thread_get_id"
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
+        case .trackerRead: return "tracker_read"
         case .receiverSetNotices: return "receiver_set_notices"
         case .traceSet: return "trace_set"
         }
@@ -356,7 +364,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     /// no object (debug_log).
     public var objectType: ObjectType {
         switch self {
-        case .debugLog, .systemInfo, .clockGet: return .none
+        case .debugLog, .systemInfo, .clockGet, .trackerRead: return .none
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
              .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process

@@ -177,6 +177,7 @@ enum Syscalls {
             return t.id
         case .frameCreateContiguous: return try frameCreateContiguous(a)
         case .framePhysical: return try framePhysical(a.a0, a.a1)
+        case .trackerRead: return try Tracker.read(into: a.a0, length: a.a1)
         case .receiverSetNotices: return try receiverSetNotices(a.a0, a.a1)
         case .traceSet: return try traceSet(a.a0, a.a1)
         }

@@ -108,6 +108,7 @@ extension Engine {
             a[2] = r.chance(60) ? pageSize * (1 + r.below(8)) : Values.length(&r)
         case .frameGetSize: a[0] = handle(Use(type: .frame, right: .read))
         case .threadGetID: a[0] = handle(Use(type: .thread, right: []))
+        case .trackerRead: a[0] = Values.outPointer(&r); a[1] = r.chance(60) ? UInt64(TrackerLayout.totalWords * 8) : Values.length(&r)
         case .framePhysical:
             a[0] = handle(Use(type: .frame, right: .read)); a[1] = r.chance(70) ? r.below(8 * pageSize) : r.next()
         case .frameSetSize: a[0] = handle(Use(type: .frame, right: .manage)); a[1] = Values.frameSize(&r, known: options.known)

@@ -6,6 +6,8 @@
 // the machine's Resource (`grant:resource`).
 //
 // Each boot server also gets the device capabilities initfs:///etc/devices.conf lists for it (Devices.swift).
+// Every boot server gets the kernel's command line (so vfs sees `root=`). An optional import (`fat32?`)
+// is handed over when a started server exports it; otherwise the importer starts without it (one line).
 //
 // A server whose import nobody exports, one in an import cycle, one that fails to start and one whose
 // exporter did not start are each one `root:` line and are not started; the rest of the system starts.
@@ -56,7 +58,7 @@ enum Boot {
             receivers.append((service, exporter, r))
         }
         for i in plan.order {
-            let exporters = servers[i].manifest.imports.compactMap { service in
+            let exporters = servers[i].manifest.requiredImports.compactMap { service in
                 receivers.first { $0.service == service }?.exporter
             }
             if let bad = exporters.first(where: { servers[$0].state == .failed }) {
@@ -87,9 +89,13 @@ enum Boot {
     static func start(_ i: Int, _ startup: Startup) -> Bool {
         let s = servers[i]
         var grants: [(name: String, handle: Handle)] = []
-        var commandLine = ""
+        var commandLine = startup.commandLine
         func undo() { for g in grants { _ = try? handleClose(g.handle) } }
         for service in s.manifest.imports {
+            if s.manifest.isOptional(service), !receivers.contains(where: { $0.service == service && servers[$0.exporter].state == .started }) {
+                print("root: \(s.path) starts without its optional import `\(service)`: no started boot server exports it")
+                continue
+            }
             guard let h = sender(for: service) else {
                 print("root: \(s.path) not started: no Sender for `\(service)`")
                 undo()
@@ -120,7 +126,7 @@ enum Boot {
                 return false
             }
             grants.append((staticText(StartupBlock.grantPrefix) + "initfs-archive", archive))
-            commandLine = "bytes=\(Initfs.archive.count)"
+            commandLine = "bytes=\(Initfs.archive.count) " + startup.commandLine
         }
         do throws(SysError) {
             guard let (image, owned) = try Programs.image(path: s.path) else {
@@ -135,7 +141,7 @@ enum Boot {
             undo()
             return false
         }
-        let imports = s.manifest.imports.isEmpty ? "none" : s.manifest.imports.joined(separator: ",")
+        let imports = s.manifest.imports.isEmpty ? "none" : s.manifest.importsText
         let exports = s.manifest.exports.isEmpty ? "none" : s.manifest.exports.joined(separator: ",")
         print("root: started \(s.path) (\(s.manifest.name): imports \(imports); exports \(exports))")
         return true

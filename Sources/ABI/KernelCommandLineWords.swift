@@ -43,9 +43,10 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts the services of /etc/init.conf marked `when=inittest` (a service that faults, to
     /// show restarts with back-off and the restart limit).
     case initTest
-    /// Root starts vfs and pm and runs their tests (Sources/Servers/vfspmtest).
+    /// Root starts initfsd and vfs (as boot servers), then pm, and runs their tests (Sources/Servers/vfspmtest).
     case vfspmTest
-    /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
+    /// `root=DEVICE` (virtio0p1, LABEL=NAME): vfs mounts the volume of its `fat32` import at fs:/// instead
+    /// of a tmpfs (boot servers get the command line).
     case root
     /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP).
     case smp

@@ -67,7 +67,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// for the syscall-trace test.
     case traceTest
     /// init runs usbtest (Sources/Servers/usbtest: pcid, usbd and the USB keyboard and tablet of
-    /// `osh boot --usb`), whose exit ends the run; USBTests acts on the VM through QMP.
+    /// `osh boot --usb`), whose exit ends the run; USBInputTests acts on the VM through QMP.
     case usbTest
 
     /// The word as written on the command line (the key, for a setting).

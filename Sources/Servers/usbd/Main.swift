@@ -36,7 +36,7 @@ func programMain(_ startup: Startup) -> Int32 {
         do throws(SysError) { sender = try senderCreate(receiver, badge: USBEvents.badge) } catch { throw .system(error) }
         host = USBHost(hc: hc, events: sender)
         let irqText = startup.value(ofKey: "gsi").map { "gsi \($0)" } ?? startup.value(ofKey: "isa").map { "isa-irq \($0)" } ?? "no interrupt (polling)"
-        print("usbd: function \(index): xHCI \(hex(UInt64(mmio_read16(bar + 2)))), \(hc.maxSlots) slots, \(hc.maxPorts) ports, "
+        print("usbd: function \(index): xHCI \(hex(UInt64(mmio_read32(bar) >> 16))), \(hc.maxSlots) slots, \(hc.maxPorts) ports, "
               + "\(hc.contextSize)-byte contexts, \(irqText)")
     } catch {
         print("usbd: function \(index): " + describe(error) + "; exiting")

@@ -22,12 +22,17 @@ func programMain(_ startup: Startup) -> Int32 {
         print("usbtest: needs grant:resource and import:initfs (init.conf `resource`)")
         return 1
     }
-    guard let page = try? IPCBufferPage.make(), (try? page.install()) != nil else {
+    guard let page = try? IPCBufferPage.make() else {
         print("usbtest: no IPC buffer page")
         return 1
     }
     guard let pci = try? startPCID(resource: resource, initfs: initfs) else {
         print("usbtest: FAIL: cannot start pcid")
+        return 1
+    }
+    // After startPCID: its file client installs (and drops) an IPC buffer of its own.
+    guard (try? page.install()) != nil else {
+        print("usbtest: cannot install the IPC buffer page")
         return 1
     }
     guard let usbd = findUSBD(pci, page: page) else {

@@ -70,6 +70,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init runs bin/utilstest: the core utilities (bin/coreutils) on files of a test file server, their
     /// output and exit statuses checked; its exit ends the run.
     case utilsTest
+    /// init runs usbtest (Sources/Servers/usbtest: pcid, usbd and the USB keyboard and tablet of
+    /// `osh boot --usb`), whose exit ends the run; USBInputTests acts on the VM through QMP.
+    case usbTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -104,6 +107,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .utilsTest: return "utilstest"
         case .strace: return "strace"
         case .traceTest: return "tracetest"
+        case .usbTest: return "usbtest"
         }
     }
 
@@ -158,6 +162,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .utilsTest: return "init runs bin/utilstest: the core utilities run on test files, their output checked"
         case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
         case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
+        case .usbTest: return "init runs bin/usbtest: keys and tablet through usbd, a hot-plugged keyboard (needs osh boot --usb)"
         }
     }
 

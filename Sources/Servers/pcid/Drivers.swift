@@ -1,15 +1,18 @@
-// Starting drivers: pcid matches each function against its table (vendor and device, else class) and
+// Starting drivers: pcid matches each function against its table (vendor and device, or class) and
 // starts the driver's program from the initfs with exactly that function: a Frame over each memory
 // BAR and an IOPort over each I/O BAR (`grant:barN`), the IRQ object of its INTx line (`grant:irq`),
 // a Sender to pcid whose badge names the function (`import:pci`: its own configuration space) and a
 // Receiver for the service it exports (`export:block` for a block driver), whose duplicate pcid keeps
-// to hand Senders to clients (`driver` request). Memory and I/O decoding and bus mastering are turned
+// to hand Senders to clients (`driver` request). usbd is started for every xHCI controller (export:usbinput). Memory and I/O decoding and bus mastering are turned
 // on in the command register (and INTx left enabled) before the driver starts.
 
 struct DriverMatch {
-    let vendor: UInt16
-    /// nil: any device of the vendor with the class below.
+    /// nil: any vendor (a match by class).
+    let vendor: UInt16?
+    /// nil: any device of the vendor (or of the class).
     let device: UInt16?
+    /// Class, subclass and programming interface (class << 16 | subclass << 8 | prog-if); nil: any.
+    var classCode: UInt32? = nil
     let path: String
     let name: String
     let exports: String
@@ -20,10 +23,16 @@ enum Drivers {
     static let table: [DriverMatch] = [
         DriverMatch(vendor: 0x1af4, device: 0x1042, path: "initfs:///bin/virtio-blk", name: "virtio-blk", exports: "block"),
         DriverMatch(vendor: 0x1af4, device: 0x1001, path: "initfs:///bin/virtio-blk", name: "virtio-blk", exports: "block"),
+        // Any xHCI USB host controller: class 0x0c (serial bus), subclass 0x03 (USB), prog-if 0x30.
+        DriverMatch(vendor: nil, device: nil, classCode: 0x0c_03_30, path: "initfs:///bin/usbd", name: "usbd", exports: "usbinput"),
     ]
 
     static func match(_ f: PCIFunction) -> DriverMatch? {
-        table.first { $0.vendor == f.word0.vendor && ($0.device == nil || $0.device == f.word0.deviceID) }
+        let c = UInt32(f.word1.classCode) << 16 | UInt32(f.word1.subclass) << 8 | UInt32(f.word1.progIF)
+        return table.first {
+            ($0.vendor == nil || $0.vendor == f.word0.vendor) && ($0.device == nil || $0.device == f.word0.deviceID)
+                && ($0.classCode == nil || $0.classCode == c)
+        }
     }
 }
 

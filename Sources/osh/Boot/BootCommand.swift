@@ -52,6 +52,9 @@ public struct Boot: ParsableCommand {
         valueName: "file"))
     var disks: [String] = []
 
+    @Flag(name: .long, help: "Add a USB xHCI controller with a keyboard and a tablet (qemu-xhci, usb-kbd, usb-tablet; the guest's usbd drives them).")
+    var usb = false
+
     @Option(name: .long, help: "Memory in MB, or with a suffix (512M, 1G).")
     var memory: String = "\(BootPlanning.defaultMemoryMB)M"
 
@@ -297,6 +300,7 @@ struct BootRunner {
             qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
             modules: mode == .direct ? bootModules : [], watchSocket: runDir.file(RunDirectory.watchSocketName))
         plan.disks = disks
+        plan.usb = options.usb
         plan.multiThreadedTCG = !options.record
 
         var manifest = RunManifest(

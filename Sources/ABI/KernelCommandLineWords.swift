@@ -73,6 +73,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init runs usbtest (Sources/Servers/usbtest: pcid, usbd and the USB keyboard and tablet of
     /// `osh boot --usb`), whose exit ends the run; USBInputTests acts on the VM through QMP.
     case usbTest
+    /// init also starts displaytest (Sources/Servers/displaytest): text and colours through outputd, and
+    /// fbd's and outputd's answers to malformed requests, for DisplayTests' screendump.
+    case displayTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -108,6 +111,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .strace: return "strace"
         case .traceTest: return "tracetest"
         case .usbTest: return "usbtest"
+        case .displayTest: return "displaytest"
         }
     }
 
@@ -163,6 +167,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
         case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
         case .usbTest: return "init runs bin/usbtest: keys and tablet through usbd, a hot-plugged keyboard (needs osh boot --usb)"
+        case .displayTest: return "init also starts displaytest: text and colours on the framebuffer console (outputd)"
         }
     }
 

@@ -4,6 +4,8 @@
 //   SERVER NAME ioport BASE COUNT        an IOPort over ports BASE..BASE+COUNT-1
 //   SERVER NAME irq isa|gsi NUMBER       an IRQ object on that line
 //   SERVER NAME physical ADDRESS SIZE    a Frame over device memory (page-aligned)
+//   SERVER NAME framebuffer              a Resource (kind physical) narrowed to the boot framebuffer's
+//                                        pages, when the boot loader set one up (else no grant)
 // Numbers are decimal or 0x-hex; `#` starts a comment. Pure logic, host-tested (DeviceGrantsTests).
 
 /// What a grant makes.
@@ -11,6 +13,7 @@ public enum DeviceGrantKind: Equatable, Sendable {
     case ioPort(base: UInt64, count: UInt64)
     case irq(number: UInt64, isa: Bool)
     case physical(address: UInt64, size: UInt64)
+    case framebuffer
 }
 
 /// One line of devices.conf.
@@ -36,6 +39,10 @@ public enum DeviceGrants {
             let line = raw.prefix { $0 != UInt8(ascii: "#") }
             let f = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }).map { String(decoding: $0, as: UTF8.self) }
             if f.isEmpty { continue }
+            if f.count == 3 && f[2] == "framebuffer" {
+                grants.append(DeviceGrant(server: f[0], name: f[1], kind: .framebuffer))
+                continue
+            }
             guard f.count == 5, let b = number(f[4]) else {
                 bad.append(lineNumber)
                 continue

@@ -49,6 +49,8 @@ import Formats
         kbd  irq  irq isa 1   # trailing comment
         moused irq irq gsi 12
         fbd  fb   physical 0xfd000000 0x300000
+        fbd  screen framebuffer
+        bad  v    framebuffer 1
         bad  x    ioport 0xffff 2
         bad  y    irq isa 256
         bad  z    physical 0x1001 0x1000
@@ -59,8 +61,9 @@ import Formats
         #expect(grants == [DeviceGrant(server: "kbd", name: "data", kind: .ioPort(base: 0x60, count: 1)),
                            DeviceGrant(server: "kbd", name: "irq", kind: .irq(number: 1, isa: true)),
                            DeviceGrant(server: "moused", name: "irq", kind: .irq(number: 12, isa: false)),
-                           DeviceGrant(server: "fbd", name: "fb", kind: .physical(address: 0xfd00_0000, size: 0x30_0000))])
-        #expect(bad == [6, 7, 8, 9, 10])
+                           DeviceGrant(server: "fbd", name: "fb", kind: .physical(address: 0xfd00_0000, size: 0x30_0000)),
+                           DeviceGrant(server: "fbd", name: "screen", kind: .framebuffer)])
+        #expect(bad == [7, 8, 9, 10, 11, 12])
     }
 
     @Test func theShippedDevicesConfParses() throws {
@@ -69,6 +72,7 @@ import Formats
         let (grants, bad) = DeviceGrants.parse(Array(try Data(contentsOf: url)))
         #expect(bad.isEmpty)
         #expect(grants.filter { $0.server == "kbd" }.count == 3 && grants.contains { $0.server == "timed" && $0.kind == .ioPort(base: 0x70, count: 2) })
+        #expect(grants.contains(DeviceGrant(server: "fbd", name: "framebuffer", kind: .framebuffer)))
     }
 
     @Test func deadlineListFiresInOrderAndCancels() {

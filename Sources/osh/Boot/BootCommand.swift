@@ -26,8 +26,8 @@ public struct Boot: ParsableCommand {
             Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic, 3 root process faulted, 4 root process exited with an error, 5 accelerator check failed); 120 the VM stopped with an internal error (e.g. KVM internal error); 121 the guest panicked (guest-panicked); 122 the guest reset or triple-faulted (-no-reboot) or powered off without a status; 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
             """ + "\n\n" + kernelWordsHelp)
 
-    @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB).")
-    var boot: BootMode = .direct
+    @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB). Default: direct, but iso with --display gtk|sdl|vnc (only GRUB sets up the framebuffer fbd and outputd draw on).")
+    var boot: BootMode?
 
     @Flag(name: .long, help: "Boot the ISO with UEFI firmware (OVMF); implies --boot iso.")
     var uefi = false
@@ -117,7 +117,7 @@ public struct Boot: ParsableCommand {
         let value = timeout ?? (test ? BootPlanning.defaultTestTimeout : 0)
         return value > 0 ? value : nil
     }
-    var mode: BootMode { uefi ? .iso : boot }
+    var mode: BootMode { uefi ? .iso : boot ?? (display == .none ? .direct : .iso) }
 }
 
 /// Prints `osh: error: ...` on stderr (one line).

@@ -66,6 +66,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts tracecat (Sources/Servers/tracecat), which prints /etc/init.conf through initfsd,
     /// for the syscall-trace test.
     case traceTest
+    /// init starts ttytest (Sources/Servers/ttytest), a small command loop on the console's terminal,
+    /// whose exit ends the run (ConsoleTests, `osh boot --exec` without a shell).
+    case consoleTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -99,6 +102,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .fat32Test: return "fat32test"
         case .strace: return "strace"
         case .traceTest: return "tracetest"
+        case .consoleTest: return "consoletest"
         }
     }
 
@@ -152,6 +156,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .fat32Test: return "init runs fat32test: fsd.fat32 on a formatted RAM disk (FAT32 guest tests)"
         case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
         case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
+        case .consoleTest: return "init runs ttytest, a small command loop on the console's terminal (console tests)"
         }
     }
 

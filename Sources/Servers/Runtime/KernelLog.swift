@@ -30,7 +30,9 @@ public struct KernelLogReader {
         }
         if let failure { throw failure }
         cursor = c
-        lost += (c - before) - UInt64(n)
+        // The cursor moves by more than the count when the ring had dropped bytes, and back to the end
+        // when it was past it.
+        if c > before + UInt64(n) { lost += c - before - UInt64(n) }
         bytes.removeLast(limit - n)
         return bytes
     }

@@ -76,6 +76,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts displaytest (Sources/Servers/displaytest): text and colours through outputd, and
     /// fbd's and outputd's answers to malformed requests, for DisplayTests' screendump.
     case displayTest
+    /// init starts ttytest (Sources/Servers/ttytest), a small command loop on the console's terminal,
+    /// whose exit ends the run (ConsoleTests, `osh boot --exec` without a shell).
+    case consoleTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -112,6 +115,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .traceTest: return "tracetest"
         case .usbTest: return "usbtest"
         case .displayTest: return "displaytest"
+        case .consoleTest: return "consoletest"
         }
     }
 
@@ -168,6 +172,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
         case .usbTest: return "init runs bin/usbtest: keys and tablet through usbd, a hot-plugged keyboard (needs osh boot --usb)"
         case .displayTest: return "init also starts displaytest: text and colours on the framebuffer console (outputd)"
+        case .consoleTest: return "init runs ttytest, a small command loop on the console's terminal (console tests)"
         }
     }
 

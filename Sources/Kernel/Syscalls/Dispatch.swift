@@ -67,6 +67,7 @@ func handleSyscall(_ frame: UnsafeMutablePointer<trap_frame>) {
             frame.pointee.rax = error.rawValue
             frame.pointee.rdx = 0
         }
+        Terminal.safePoint()
         return
     }
 }
@@ -161,6 +162,9 @@ enum Syscalls {
         case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
         case .clockGet: return Clock.nanoseconds()
+        case .logRead: return try Terminal.logRead(a)
+        case .consoleAttach: return try Terminal.attach(a)
+        case .consoleWrite: return try Terminal.write(a)
         case .resourceCreate: return try resourceCreate(a)
         case .ioportCreate: return try ioportCreate(a)
         case .irqCreate: return try irqCreate(a)
@@ -612,6 +616,7 @@ enum Syscalls {
         case .cpusOnline: return UInt64(SMP.onlineCount)
         case .cpusPresent: return UInt64(SMP.present)
         case .pagerCopyWaits: return PagerWait.waits
+        case .logSequence: return LogRing.head
         }
     }
 }

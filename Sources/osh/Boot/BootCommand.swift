@@ -73,6 +73,15 @@ public struct Boot: ParsableCommand {
     @Option(name: .long, help: "Also copy the serial output to this file.")
     var log: String?
 
+    @Option(name: .long, help: "Boot, wait for the shell's prompt, type COMMAND there, print its output and exit with its exit status.")
+    var exec: String?
+
+    @Option(name: .long, help: "Like --exec with the lines of FILE, one per prompt; exit with the last line's status.")
+    var script: String?
+
+    @Option(name: .long, help: "How the shell's prompt ends, for --exec and --script.")
+    var prompt: String = "$ "
+
     @Option(name: .long, help: "Build directory (default: the osh executable's directory if it holds kernel.elf, else ./build).")
     var buildDir: String?
 
@@ -153,6 +162,17 @@ struct BootRunner {
         }
         if let t = options.timeout, t < 0 || !t.isFinite {
             printError("--timeout must be a non-negative number of seconds"); return BootExitCode.usage
+        }
+        if options.exec != nil && options.script != nil {
+            printError("--exec and --script cannot be used together"); return BootExitCode.usage
+        }
+        var execCommands: [String]?
+        if let command = options.exec { execCommands = [command] }
+        if let script = options.script {
+            guard let text = try? String(contentsOfFile: script, encoding: .utf8) else {
+                printError("--script: cannot read '\(script)'"); return BootExitCode.missingInput
+            }
+            execCommands = ExecDriver.scriptLines(text)
         }
         let mode = options.mode
         var cmdline = BootPlanning.kernelCommandLine(user: options.cmdline, test: options.test, panicHalt: options.dumpOnPanic)
@@ -328,7 +348,7 @@ struct BootRunner {
         defer { if logCopyFD >= 0 { close(logCopyFD) } }
 
         // The console.
-        let interactive = ConsoleTerminal.enterRawMode()
+        let interactive = execCommands == nil && ConsoleTerminal.enterRawMode()
         let signalFD = SignalPipe.install()
         defer {
             SignalPipe.uninstall(readEnd: signalFD)
@@ -368,6 +388,10 @@ struct BootRunner {
         settings.registersPath = runDir.file(RunDirectory.registersName)
         settings.dumpQMPSocket = plan.qmpSocket
         if options.dumpOnPanic { settings.panicDumpPath = runDir.file(CoreDump.fileName) }
+        if let execCommands {
+            settings.exec = ExecDriver(commands: execCommands, prompt: options.prompt)
+            settings.forwardInput = false
+        }
         if accel == .kvm {
             settings.silenceNote = (10, "no output from the guest under KVM for 10 s; if KVM is broken on this host, `osh accel --check` shows it (or use --accel tcg)")
         }

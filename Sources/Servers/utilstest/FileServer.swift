@@ -31,18 +31,10 @@ enum TestFS {
         return parts
     }
 
-    static func fileError(_ e: ServiceError) -> FileError { FileError(rawValue: UInt32(e.rawValue)) ?? .io }
-
     /// Opens a file here for the test itself (a utility's descriptor); its id.
     static func openForTest(_ path: [String], _ flags: OpenFlags) throws(FileError) -> UInt64 {
-        var v: VFSOpenFlags = []
-        if flags.contains(.read) { v.insert(.read) }
-        if flags.contains(.write) { v.insert(.write) }
-        if flags.contains(.create) { v.insert(.create) }
-        if flags.contains(.truncate) { v.insert(.truncate) }
-        if flags.contains(.exclusive) { v.insert(.exclusive) }
         let node: Int
-        do throws(ServiceError) { node = try fs.open(path, v) } catch { throw fileError(error) }
+        do throws(FileError) { node = try fs.open(path, flags) } catch { throw error }
         let id = nextID
         nextID += 1
         open[id] = OpenEntry(node: node, position: 0, flags: flags, directory: fs.stat(node: node).kind == .directory)
@@ -101,7 +93,7 @@ enum TestFS {
             guard e.flags.contains(.read) else { throw .accessDenied }
             guard m.words.1 <= UInt64(IPCBuffer.maxBytes) else { throw .invalid }
             let data: ArraySlice<UInt8>
-            do throws(ServiceError) { data = try fs.read(node: e.node, offset: e.position, count: Int(m.words.1)) } catch { throw fileError(error) }
+            do throws(FileError) { data = try fs.read(node: e.node, offset: e.position, count: Int(m.words.1)) } catch { throw error }
             let bytes = Array(data)
             _ = bytes.withUnsafeBytes { page.put($0) }
             e.position += bytes.count
@@ -113,7 +105,7 @@ enum TestFS {
             guard m.words.1 == UInt64(m.tag.bytes) else { throw .invalid }
             let bytes = page.take(m.tag.bytes)
             if e.flags.contains(.append) { e.position = fs.stat(node: e.node).size }
-            do throws(ServiceError) { try fs.write(node: e.node, offset: e.position, bytes[...]) } catch { throw fileError(error) }
+            do throws(FileError) { try fs.write(node: e.node, offset: e.position, bytes[...]) } catch { throw error }
             e.position += bytes.count
             open[m.words.0] = e
             return .ok(UInt64(bytes.count))
@@ -140,7 +132,7 @@ enum TestFS {
             let node: Int
             if m.tag.bytes > 0 {
                 let p = try path(m)
-                do throws(ServiceError) { node = try fs.lookup(p) } catch { throw fileError(error) }
+                do throws(FileError) { node = try fs.lookup(p) } catch { throw error }
             } else {
                 guard let e = open[m.words.0] else { throw .badFile }
                 node = e.node
@@ -153,23 +145,23 @@ enum TestFS {
             return try readdir(e, from: Int(min(m.words.1, 1 << 20)))
         case .mkdir:
             let p = try path(m)
-            do throws(ServiceError) { try fs.mkdir(p) } catch { throw fileError(error) }
+            do throws(FileError) { try fs.mkdir(p) } catch { throw error }
             return .ok()
         case .unlink:
             let p = try path(m)
             let node: Int
-            do throws(ServiceError) { node = try fs.lookup(p) } catch { throw fileError(error) }
+            do throws(FileError) { node = try fs.lookup(p) } catch { throw error }
             let isDirectory = fs.stat(node: node).kind == .directory
             if isDirectory && !UnlinkFlags(rawValue: m.words.0).contains(.directory) { throw .isDirectory }
             if !isDirectory && UnlinkFlags(rawValue: m.words.0).contains(.directory) { throw .notDirectory }
-            do throws(ServiceError) { try fs.unlink(p) } catch { throw fileError(error) }
+            do throws(FileError) { try fs.unlink(p) } catch { throw error }
             return .ok()
         case .rename:
             let first = Int(m.words.0)
             guard first > 0, first < m.tag.bytes else { throw .invalid }
             let all = page.take(m.tag.bytes)
             let from = try components(Array(all[..<first])), to = try components(Array(all[first...]))
-            do throws(ServiceError) { try fs.rename(from, to) } catch { throw fileError(error) }
+            do throws(FileError) { try fs.rename(from, to) } catch { throw error }
             return .ok()
         case .statfs:
             return .ok(UInt64(fs.capacity), UInt64(fs.capacity - fs.used), 4096)
@@ -183,8 +175,8 @@ enum TestFS {
         // The TmpFS lists by path: find the directory's path from the root (test trees are small).
         guard let p = find(e.node, under: TmpFS.rootNode, path: []) else { throw .io }
         path = p
-        let entries: [(name: String, kind: VFSFileKind)]
-        do throws(ServiceError) { entries = try fs.list(path) } catch { throw fileError(error) }
+        let entries: [(name: String, kind: FileKind)]
+        do throws(FileError) { entries = try fs.list(path) } catch { throw error }
         var out: [UInt8] = []
         var i = index, count = 0
         while i < entries.count {

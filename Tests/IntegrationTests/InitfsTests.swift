@@ -23,10 +23,10 @@ import Testing
         let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "90", "--cmdline", "inittest"])
         let out = result.stdout
         #expect(out.contains(/root: initfs: sbin\/initfsd \d+ manifest: name initfsd, imports none, exports initfs/))
-        #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs,input,mouse,time,random, exports none/))
+        #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs,input,mouse,time,random,pci,block,fat32, exports none/))
         #expect(out.contains("root: started sbin/initfsd (initfsd: imports none; exports initfs)"), "\(out.suffix(3000))")
         // init imports the device servers' services too, to hand them on (init.conf's import=).
-        #expect(out.contains("root: started initfs:///sbin/init (imports initfs,input,mouse,time,random)"))
+        #expect(out.contains("root: started initfs:///sbin/init (imports initfs,input,mouse,time,random,pci,block,fat32)"))
         for server in ["kbd: imports none; exports input", "moused: imports input; exports mouse",
                        "timed: imports none; exports time", "rngd: imports none; exports random"] {
             #expect(out.contains(server), "\(server)")

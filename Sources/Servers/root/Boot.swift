@@ -5,7 +5,8 @@
 // initfs:///sbin/init with Senders for what init's manifest imports (initfs at least) and a duplicate of
 // the machine's Resource (`grant:resource`).
 //
-// Each boot server also gets the device capabilities initfs:///etc/devices.conf lists for it (Devices.swift).
+// Each boot server also gets the device capabilities initfs:///etc/devices.conf lists for it (Devices.swift),
+// and the kernel command line's `root=` word when it has one.
 //
 // A server whose import nobody exports, one in an import cycle, one that fails to start and one whose
 // exporter did not start are each one `root:` line and are not started; the rest of the system starts.
@@ -122,6 +123,9 @@ enum Boot {
             grants.append((staticText(StartupBlock.grantPrefix) + "initfs-archive", archive))
             commandLine = "bytes=\(Initfs.archive.count)"
         }
+        // The kernel's `root=` (the root file system) goes to every boot server: fsd.fat32 serves that
+        // volume, vfs mounts it.
+        if let root = startup.value(of: .root) { commandLine += (commandLine.isEmpty ? "" : " ") + "root=" + root }
         do throws(SysError) {
             guard let (image, owned) = try Programs.image(path: s.path) else {
                 print("root: \(s.path) not started: not in the initfs")

@@ -1,6 +1,6 @@
 // Device capabilities for boot servers: root reads initfs:///etc/devices.conf (Sources/Formats/
 // DeviceGrants.swift) and makes, from the machine's Resource, each grant listed for a server (an IOPort,
-// an IRQ object, a physical Frame), passed as `grant:NAME`. A driver thus holds its own device's ports and
+// an IRQ object, a physical Frame, or a narrowed Resource for pcid), passed as `grant:NAME`. A driver thus holds its own device's ports and
 // lines and nothing else of the machine.
 
 enum Devices {
@@ -30,6 +30,7 @@ enum Devices {
                 case .ioPort(let base, let count): h = try ioportCreate(machine, base: base, count: count)
                 case .irq(let number, let isa): h = try irqCreate(machine, number, isa ? .isa : .gsi)
                 case .physical(let address, let size): h = try frameCreatePhysical(machine, address: address, size: size)
+                case .resource(let kind, let base, let size): h = try resourceCreate(machine, kind: kind, base: base, size: size)
                 }
                 made.append((staticText(StartupBlock.grantPrefix) + g.name, h))
             } catch {

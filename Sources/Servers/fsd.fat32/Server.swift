@@ -70,8 +70,10 @@ final class FATServer {
     /// The volume, mounted now if this is the first request that needs it.
     func mounted() throws(FileError) {
         if volume != nil { return }
+        // The block client installs its own page for its attach (and releases it when a failed mount
+        // lets it go): this thread's page comes back either way.
+        defer { _ = try? page.install() }
         let v = try mount.volume()
-        _ = try? page.install()   // the block client installed its own page for its attach
         volume = v.volume
         readOnly = v.readOnly
     }

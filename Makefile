@@ -1,6 +1,6 @@
 # Builds the kernel (Embedded Swift), the boot ISO and osh, and runs the tests.
 #   make        everything into build/
-#   make run    boot the OS in QEMU with the serial console on this terminal (Ctrl-A x quits)
+#   make run    boot the OS in QEMU with build/disk.img and the serial console on this terminal (Ctrl-A x quits)
 #   make test   every test; the last line is `N passed, N failed`
 #   make bench  benchmarks, one `NAME VALUE UNIT` line per figure
 # ACCEL=tcg|kvm|auto picks the accelerator (run: auto, which uses KVM only after its check passed on
@@ -68,8 +68,16 @@ SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z ma
 # Unicode data for String comparison and normalization in user programs (the kernel has no String).
 SERVER_LIBS := $(wildcard $(TOOLBIN)../lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a)
 
-.PHONY: all deps kernel iso osh servers initfs run test bench soak clean
-all: kernel iso osh servers initfs
+.PHONY: all deps kernel iso osh servers initfs disk run test bench soak clean
+all: kernel iso osh servers initfs disk
+
+# build/disk.img: a GPT disk with a FAT32 partition labelled OSDISK and a few files (scripts/make-disk.sh),
+# made once: `make run` boots with it and what the guest writes there stays across boots (rm it for a
+# fresh one).
+disk: $(BUILD)/disk.img
+$(BUILD)/disk.img: | deps
+	@mkdir -p $(BUILD)
+	scripts/make-disk.sh $@ 64
 
 deps:
 	@scripts/deps.sh
@@ -193,7 +201,7 @@ $(error ACCEL must be tcg, kvm or auto (got '$(ACCEL)'))
 endif
 
 run: deps all
-	$(BUILD)/osh boot --accel $(or $(ACCEL),auto) $(OSH_ARGS)
+	$(BUILD)/osh boot --accel $(or $(ACCEL),auto) --disk $(BUILD)/disk.img $(OSH_ARGS)
 
 # The integration tests boot with OSH_TEST_ACCEL (tcg unless ACCEL says otherwise) and OSH_TEST_ARGS.
 test: deps all

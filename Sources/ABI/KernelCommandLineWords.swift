@@ -45,13 +45,18 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case initTest
     /// Root starts initfsd and vfs (as boot servers), then pm, and runs their tests (Sources/Servers/vfspmtest).
     case vfspmTest
-    /// `root=DEVICE` (virtio0p1, LABEL=NAME): vfs mounts the volume of its `fat32` import at fs:/// instead
-    /// of a tmpfs (boot servers get the command line).
+    /// `root=DEVICE` (`virtio0p1`, `virtio0`, `LABEL=NAME`; Sources/Formats/RootDevice.swift): every boot
+    /// server gets the command line; fsd.fat32 serves that volume and vfs mounts it (its `fat32` import) at
+    /// fs:/// instead of a tmpfs.
     case root
     /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP).
     case smp
-    /// init starts pcid, which lists the PCI functions and starts their drivers (virtio-blk).
-    case pci
+    /// init runs bin/disktest: the FAT32 tests on the virtio disk through fsd.fat32 (DiskTests).
+    case diskTest
+    /// init runs bin/disktest's 32 MiB sequential write and read (make bench's fat32.* figures).
+    case fat32Bench
+    /// init runs bin/disktest on a damaged image: every request answered, fsd.fat32 alive (DiskTests).
+    case damagedDisk
     /// init runs the storage tests (Sources/Servers/storagetest: pcid and virtio-blk, with `osh boot --disk`).
     case storageTest
     /// init also runs the device servers' guest test (bin/devicetest: kbd, moused, timed, rngd) for
@@ -105,7 +110,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
         case .smp: return "smp"
-        case .pci: return "pci"
+        case .diskTest: return "disktest"
+        case .fat32Bench: return "fat32bench"
+        case .damagedDisk: return "damageddisk"
         case .storageTest: return "storagetest"
         case .deviceTest: return "devicetest"
         case .lockOrderTest: return "lockorder_test"
@@ -160,9 +167,11 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
-        case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
+        case .root: return "the root file system: virtio0p1, virtio0 or LABEL=NAME (fsd.fat32 serves it)"
         case .smp: return "off: leave the other CPUs parked (by default they start and idle)"
-        case .pci: return "init starts pcid: the PCI list in the log, drivers for the disks (osh boot --disk)"
+        case .diskTest: return "init runs bin/disktest: FAT32 on the virtio disk (needs osh boot --disk IMG)"
+        case .fat32Bench: return "init runs the FAT32 benchmark on the virtio disk (needs osh boot --disk IMG)"
+        case .damagedDisk: return "init runs bin/disktest on a damaged disk image: answers, no crash (DiskTests)"
         case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
         case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
         case .lockOrderTest: return "log while holding a higher-ranked spinlock on purpose (lock-order panic test)"

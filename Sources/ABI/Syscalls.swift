@@ -184,7 +184,7 @@
 //                      modes, e.g. UC or WC; frame_read/write, IPC buffers and other kernel copies through
 //                      it are refused). .inUse over RAM the kernel manages; over ACPI memory the handle
 //                      lacks .write; never .exec or .manage (no frame_set_size)
-//   frame_create_contiguous a: resource (.manage, covering every physical address: the machine's), size
+//   frame_create_contiguous a: resource (.manage, covering ResourceKind.dma or every physical address), size
 //                      (page multiple, > 0, ≤ 16 MiB)   r: frame over physically contiguous RAM for a
 //                      device's DMA, zeroed, every page present, freed to the PMM with the Frame; charged
 //                      to the frames limit. Like a physical Frame: no clone, supply, resize or kernel

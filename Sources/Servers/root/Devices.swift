@@ -1,6 +1,6 @@
 // Device capabilities for boot servers: root reads initfs:///etc/devices.conf (Sources/Formats/
 // DeviceGrants.swift) and makes, from the machine's Resource, each grant listed for a server (an IOPort,
-// an IRQ object, a physical Frame, a Resource narrowed to the boot framebuffer), passed as `grant:NAME`. A driver thus holds its own device's ports and
+// an IRQ object, a physical Frame, a Resource narrowed to the boot framebuffer, or a narrowed Resource for pcid), passed as `grant:NAME`. A driver thus holds its own device's ports and
 // lines and nothing else of the machine.
 
 enum Devices {
@@ -42,6 +42,7 @@ enum Devices {
                 case .framebuffer:
                     guard let range = framebufferRange() else { continue }
                     h = try resourceCreate(machine, kind: .physical, base: range.base, size: range.size)
+                case .resource(let kind, let base, let size): h = try resourceCreate(machine, kind: kind, base: base, size: size)
                 }
                 made.append((staticText(StartupBlock.grantPrefix) + g.name, h))
             } catch {

@@ -3,39 +3,51 @@
 // their input events over the input protocol (Sources/ABI/InputProtocol.swift), the same events kbd
 // and moused publish (a tablet's are `position` events), as the service `usbinput`.
 //
-// pcid starts it for every xHCI function (class 0x0c, subclass 0x03, prog-if 0x30) with exactly that
-// function: `grant:bar0` (a Frame over the register BAR), `grant:irq` (its INTx line's IRQ object, when
-// no other driver holds the line), `import:pci` (for its configuration space, the BAR's offset and DMA
-// memory) and `export:usbinput`. Two threads: the hardware thread owns the controller and the devices
-// and sends each decoded event by IPC to the request loop, which alone owns the subscriptions.
+// A boot server (imports `pci`, exports `usbinput`): it claims QEMU's xHCI function (qemu-xhci,
+// 1b36:000d) from pcid and takes exactly that function's register BAR (a Frame) and its INTx line's IRQ
+// object (when no other driver holds the line); its DMA memory comes from pcid too. Without such a
+// controller it still serves `usbinput` (no device ever becomes ready). Two threads: the hardware thread
+// owns the controller and the devices and sends each decoded event by IPC to the request loop, which
+// alone owns the subscriptions.
 
 let programName: StaticString = "usbd"
 
 /// DMA memory: the controller's structures, scratchpads, and five pages for each of up to 12 devices.
 let dmaBytes: UInt64 = 96 * pageSize
 
+/// QEMU's xHCI controller (`-device qemu-xhci`): Red Hat's vendor ID and its device ID.
+let xhciVendor: UInt16 = 0x1b36, xhciDevice: UInt16 = 0x000d
+
 func programMain(_ startup: Startup) -> Int32 {
-    guard let pci = startup.imported("pci"), let receiver = startup.exported("usbinput"),
-          let index = startup.value(ofKey: "pci").flatMap({ UInt64($0) }),
-          let barFrame = startup.granted(staticText(PCIProtocol.barGrantPrefix) + "0") else {
-        print("usbd: started without import:pci, export:usbinput, grant:bar0 and pci=INDEX; exiting")
+    guard let pci = startup.imported("pci"), let receiver = startup.exported("usbinput") else {
+        print("usbd: started without import:pci and export:usbinput; exiting")
         return 1
     }
     guard let page = try? IPCBufferPage.make(), (try? page.install()) != nil else {
         print("usbd: no IPC buffer page; exiting")
         return 1
     }
-    let irq = startup.granted(staticText(PCIProtocol.irqGrant))
+    let claim: PCIClaim
+    do throws(PCIError) { claim = try PCIClaim(pci, vendor: xhciVendor, device: xhciDevice, page: page) } catch {
+        if error != .noDevice { print("usbd: claiming the xHCI controller: \(staticText(error.name))") }
+        print("usbd: no xHCI controller; serving usbinput without devices")
+        let idle = InputPublisher(kind: .mixed, page: page)
+        return serveRequests(receiver, name: "usbd") { idle.answer($0) }
+    }
+    let index = claim.index
     let host: USBHost
     do throws(USBError) {
+        let barFrame: Handle
+        do throws(PCIError) { barFrame = try claim.takeBar(0) } catch { throw .badState }
+        let interrupt = try? claim.takeInterrupt()
         let bar = try mapBAR(pci: pci, index: index, frame: barFrame)
-        let dma = try dmaPages(pci: pci, page: page)
-        let hc = try Controller(bar: bar, dma: dma, irq: irq)
+        let dma = try dmaPages(pci: claim.sender, page: page)
+        let hc = try Controller(bar: bar, dma: dma, irq: interrupt?.irq)
         try hc.start()
         let sender: Handle
         do throws(SysError) { sender = try senderCreate(receiver, badge: USBEvents.badge) } catch { throw .system(error) }
         host = USBHost(hc: hc, events: sender)
-        let irqText = startup.value(ofKey: "gsi").map { "gsi \($0)" } ?? startup.value(ofKey: "isa").map { "isa-irq \($0)" } ?? "no interrupt (polling)"
+        let irqText = interrupt.map { ($0.numbering == .gsi ? "gsi " : "isa-irq ") + String($0.number) } ?? "no interrupt (polling)"
         print("usbd: function \(index): xHCI \(hex(UInt64(mmio_read32(bar) >> 16))), \(hc.maxSlots) slots, \(hc.maxPorts) ports, "
               + "\(hc.contextSize)-byte contexts, \(irqText)")
     } catch {

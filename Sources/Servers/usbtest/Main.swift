@@ -1,7 +1,7 @@
 // usbtest: the guest half of Tests/IntegrationTests/USBInputTests.swift. init runs it under `usbtest` with the
 // machine's Resource (init.conf); the host boots with `osh boot --usb` (qemu-xhci, usb-kbd, usb-tablet).
-// It starts initfs:///bin/pcid itself (the manager's Sender, badge 0), finds the xHCI function and
-// the usbd pcid started for it, subscribes to usbd's input events and checks info and malformed
+// It finds the xHCI function through pcid (import:pci), checks that a driver claimed it, and takes
+// usbd's Sender (import:usbinput), subscribes to usbd's input events and checks info and malformed
 // requests; then it prints every key until Escape (`usbtest: typed …`), every tablet position until the
 // middle button is released, and waits for a key from a keyboard the host plugs in after boot (QMP
 // device_add). `ok NAME` / `FAIL NAME: why` per check, then `usbtest: N passed, N failed`; the exit
@@ -18,24 +18,15 @@ func check(_ name: String, _ ok: Bool, _ why: @autoclosure () -> String = "") {
 func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
 func programMain(_ startup: Startup) -> Int32 {
-    guard let resource = startup.granted("resource"), let initfs = startup.imported("initfs") else {
-        print("usbtest: needs grant:resource and import:initfs (init.conf `resource`)")
+    guard let pci = startup.imported("pci"), let usbinput = startup.imported("usbinput") else {
+        print("usbtest: needs import:pci and import:usbinput (init.conf `import=pci,usbinput`)")
         return 1
     }
-    guard let page = try? IPCBufferPage.make() else {
+    guard let page = try? IPCBufferPage.make(), (try? page.install()) != nil else {
         print("usbtest: no IPC buffer page")
         return 1
     }
-    guard let pci = try? startPCID(resource: resource, initfs: initfs) else {
-        print("usbtest: FAIL: cannot start pcid")
-        return 1
-    }
-    // After startPCID: its file client installs (and drops) an IPC buffer of its own.
-    guard (try? page.install()) != nil else {
-        print("usbtest: cannot install the IPC buffer page")
-        return 1
-    }
-    guard let usbd = findUSBD(pci, page: page) else {
+    guard let usbd = findUSBD(pci, usbinput: usbinput) else {
         print("usbtest: \(passed) passed, \(failed) failed")
         return 1
     }
@@ -59,7 +50,7 @@ func programMain(_ startup: Startup) -> Int32 {
 }
 
 /// The xHCI function in pcid's list, its driver's state, and a Sender to that driver.
-func findUSBD(_ pci: Handle, page: IPCBufferPage) -> Handle? {
+func findUSBD(_ pci: Handle, usbinput: Handle) -> Handle? {
     guard let c = try? senderCall(pci, IPCMessage(label: PCILabel.count.rawValue)), c.tag.label == 0 else {
         check("pci.count", false, "no answer")
         return nil
@@ -68,13 +59,8 @@ func findUSBD(_ pci: Handle, page: IPCBufferPage) -> Handle? {
         guard let f = try? senderCall(pci, IPCMessage(label: PCILabel.function.rawValue, i)), f.tag.label == 0 else { continue }
         let w1 = PCIFunctionWord1(f.words.1)
         guard w1.classCode == 0x0c, w1.subclass == 0x03, w1.progIF == 0x30 else { continue }
-        check("pci.xhci_driver_running", f.words.3 == PCIDriverState.running.rawValue, "driver state \(f.words.3)")
-        guard let d = try? senderCall(pci, IPCMessage(label: PCILabel.driver.rawValue, i)), d.tag.label == 0, d.tag.handles == 1 else {
-            check("pci.usbd_sender", false, "driver request refused")
-            return nil
-        }
-        check("pci.usbd_sender", true)
-        return page.handle(0)
+        check("pci.xhci_claimed", f.words.3 == PCIDriverState.claimed.rawValue, "driver state \(f.words.3)")
+        return usbinput
     }
     check("pci.xhci_found", false, "no xHCI function (boot with osh --usb)")
     return nil
@@ -132,21 +118,3 @@ func hotplug(_ input: InputClient) {
     check("usb.hotplugged_keyboard", false, "no key")
 }
 
-/// Starts initfs:///bin/pcid with the Resource, a Sender to initfsd and its Receiver; the manager's
-/// Sender (badge 0).
-func startPCID(resource: Handle, initfs: Handle) throws(SysError) -> Handle {
-    let files = try FileService(initfs)
-    let bytes: [UInt8]
-    do throws(FileError) { bytes = try files.readFile("initfs:///bin/pcid") } catch { throw .invalidArgument }
-    let frame = try frameCreate(size: (UInt64(bytes.count) + pageSize - 1) / pageSize * pageSize)
-    defer { _ = try? handleClose(frame) }
-    let written = bytes.withUnsafeBytes { b in Result { () throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) } }
-    if case .failure(let e) = written { throw e }
-    let receiver = try receiverCreate()
-    let manager = try senderCreate(receiver, badge: 0)
-    _ = try Spawn.start(image: frame, name: "pcid", grants: [
-        ("grant:resource", try handleDuplicate(resource, rights: Rights.defaults(for: .resource))),
-        ("import:initfs", try handleDuplicate(initfs, rights: Rights.defaults(for: .sender))),
-        ("export:pci", receiver)])
-    return manager
-}

@@ -38,7 +38,7 @@ func programMain(_ startup: Startup) -> Int32 {
     let host: USBHost
     do throws(USBError) {
         let barFrame: Handle
-        do throws(PCIError) { barFrame = try claim.takeBar(0) } catch { throw .badState }
+        do throws(PCIError) { barFrame = try claim.takeBar(0) } catch { throw .refused("pcid gave no register BAR") }
         let interrupt = try? claim.takeInterrupt()
         let bar = try mapBAR(pci: pci, index: index, frame: barFrame)
         let dma = try dmaPages(pci: claim.sender, page: page)

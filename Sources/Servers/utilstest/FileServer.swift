@@ -79,7 +79,7 @@ enum TestFS {
         case .open:
             let flags = OpenFlags(rawValue: m.words.0)
             guard flags.subtracting(.all).isEmpty, flags.contains(.read) || flags.contains(.write) else { throw .invalid }
-            let id = try openForTest(try path(m), flags.subtracting(.directory))
+            let id = try openForTest(try path(m), flags)
             let e = open[id]!
             if flags.contains(.directory) != e.directory {
                 fs.close(e.node)

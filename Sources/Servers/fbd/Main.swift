@@ -131,39 +131,10 @@ final class FramebufferServer {
     }
 
     func run(_ receiver: Handle) -> Int32 {
-        _ = try? receiverSetNotices(receiver, true)
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("fbd: receive failed: \(error.name)")
-            return 1
+        serveClients(receiver, name: "fbd", gone: { dropClient($0) }) { request, moving in
+            for i in 0..<min(request.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(i)) }
+            return answer(request, moving: &moving)
         }
-        while true {
-            do throws(SysError) {
-                request = try next(after: request, receiver)
-            } catch {
-                if error == .peerClosed { return 0 }
-                // A caller that went away before the reply: wait for the next one.
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("fbd: receive failed: \(error.name)")
-                    return 1
-                }
-            }
-        }
-    }
-
-    /// Handles one received message (a request, answered; or a notice) and receives the next.
-    func next(after request: IPCMessage, _ receiver: Handle) throws(SysError) -> IPCMessage {
-        if request.isSenderGone {
-            dropClient(request.badge)
-            return try receiverRecv(receiver)
-        }
-        for i in 0..<min(request.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(i)) }
-        var moving: Handle? = nil
-        let reply = answer(request, moving: &moving)
-        guard let moving else { return try receiverReplyRecv(receiver, reply) }
-        // A reply that moves a handle: if it cannot be delivered the handle is still here, and goes.
-        do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(moving) }
-        return try receiverRecv(receiver)
     }
 }
 

@@ -82,38 +82,7 @@ final class FATServer {
     /// (connect, share) closes it when the caller is gone before it is delivered.
     func run(_ receiver: Handle) -> Int32 {
         self.receiver = receiver
-        do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
-            print("fsd.fat32: no closed-client notices (\(error.name)); open files of ended clients stay")
-        }
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("fsd.fat32: receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            do throws(SysError) {
-                request = try next(after: request)
-            } catch {
-                if error == .peerClosed { return 0 }
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("fsd.fat32: receive failed: \(error.name)")
-                    return 1
-                }
-            }
-        }
-    }
-
-    /// Handles one received message (a request, answered; or a notice) and receives the next.
-    func next(after request: IPCMessage) throws(SysError) -> IPCMessage {
-        if request.isSenderGone {
-            dropClient(request.badge)
-            return try receiverRecv(receiver)
-        }
-        var moving: Handle? = nil
-        let reply = answer(request, moving: &moving)
-        guard let moving else { return try receiverReplyRecv(receiver, reply) }
-        do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(moving) }
-        return try receiverRecv(receiver)
+        return serveClients(receiver, name: "fsd.fat32", gone: { dropClient($0) }) { answer($0, moving: &$1) }
     }
 
     /// A client's Sender is gone: its file ids and their windows go too.

@@ -105,39 +105,7 @@ final class VFSServer {
 
     /// Receives and answers requests until the Receiver goes; closed-client notices drop a badge's files.
     func run() -> Int32 {
-        do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
-            print("vfs: no closed-client notices (\(error.name)); files of ended clients stay open")
-        }
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("vfs: receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            do throws(SysError) {
-                request = try next(after: request)
-            } catch {
-                if error == .peerClosed { return 0 }
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("vfs: receive failed: \(error.name)")
-                    return 1
-                }
-            }
-        }
-    }
-
-    /// Handles one received message (a request, answered; or a notice) and receives the next.
-    func next(after request: IPCMessage) throws(SysError) -> IPCMessage {
-        if request.isSenderGone {
-            dropClient(request.badge)
-            return try receiverRecv(receiver)
-        }
-        var moving: Handle? = nil
-        let reply = answer(request, moving: &moving)
-        guard let moving else { return try receiverReplyRecv(receiver, reply) }
-        // A reply that moves a handle: if it cannot be delivered the handle is still here, and goes.
-        do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(moving) }
-        return try receiverRecv(receiver)
+        serveClients(receiver, name: "vfs", gone: { dropClient($0) }) { answer($0, moving: &$1) }
     }
 
     /// The reply to one request (never throws, never traps on what the client sent).

@@ -336,7 +336,9 @@ extension HIDPointerLayout {
 /// is compared with the one before. Modifier presses come first, then released keys, pressed keys and
 /// modifier releases, so a character is made with the modifiers held in the same report.
 public struct BootKeyboardDecoder: Sendable {
-    public private(set) var modifiers: KeyModifiers = []
+    private var state = KeyboardState()
+    /// The modifiers and locks after the last report.
+    public var modifiers: KeyModifiers { state.modifiers }
     var keys: [UInt8] = []
 
     public init() {}
@@ -349,30 +351,14 @@ public struct BootKeyboardDecoder: Sendable {
         var events: [KeyEvent] = []
         let old = UInt8(truncatingIfNeeded: modifiers.rawValue), now = report[0]
         for bit in 0..<8 where now & (1 << bit) != 0 && old & (1 << bit) == 0 {
-            events.append(key(HIDUsage.leftControl + UInt16(bit), pressed: true))
+            events.append(state.key(HIDUsage.leftControl + UInt16(bit), pressed: true))
         }
-        for k in keys where !newKeys.contains(k) { events.append(key(UInt16(k), pressed: false)) }
-        for k in newKeys where !keys.contains(k) { events.append(key(UInt16(k), pressed: true)) }
+        for k in keys where !newKeys.contains(k) { events.append(state.key(UInt16(k), pressed: false)) }
+        for k in newKeys where !keys.contains(k) { events.append(state.key(UInt16(k), pressed: true)) }
         for bit in 0..<8 where now & (1 << bit) == 0 && old & (1 << bit) != 0 {
-            events.append(key(HIDUsage.leftControl + UInt16(bit), pressed: false))
+            events.append(state.key(HIDUsage.leftControl + UInt16(bit), pressed: false))
         }
         keys = Array(newKeys)
         return events
-    }
-
-    private mutating func key(_ usage: UInt16, pressed: Bool) -> KeyEvent {
-        if usage >= HIDUsage.leftControl && usage <= HIDUsage.rightMeta {
-            let bit = KeyModifiers(rawValue: 1 << (usage - HIDUsage.leftControl))
-            if pressed { modifiers.insert(bit) } else { modifiers.remove(bit) }
-        } else if pressed {
-            switch usage {
-            case HIDUsage.capsLock: modifiers.formSymmetricDifference(.capsLock)
-            case HIDUsage.numLock: modifiers.formSymmetricDifference(.numLock)
-            case HIDUsage.scrollLock: modifiers.formSymmetricDifference(.scrollLock)
-            default: break
-            }
-        }
-        let character = pressed ? USLayout.character(usage: usage, modifiers: modifiers) : 0
-        return KeyEvent(usage: usage, pressed: pressed, modifiers: modifiers, character: character)
     }
 }

@@ -66,6 +66,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts tracecat (Sources/Servers/tracecat), which prints /etc/init.conf through initfsd,
     /// for the syscall-trace test.
     case traceTest
+    /// init runs the POSIX layer's and sh's guest test (Sources/Servers/posixtest), whose exit ends the run.
+    case posixTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -99,6 +101,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .fat32Test: return "fat32test"
         case .strace: return "strace"
         case .traceTest: return "tracetest"
+        case .posixTest: return "posixtest"
         }
     }
 
@@ -152,6 +155,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .fat32Test: return "init runs fat32test: fsd.fat32 on a formatted RAM disk (FAT32 guest tests)"
         case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
         case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
+        case .posixTest: return "init runs the POSIX layer's and sh's guest test (posixtest)"
         }
     }
 

@@ -11,19 +11,39 @@ public struct ProcessClient {
         self.page = try VFSClient.pageOrNew(page)
     }
 
-    /// Starts the program at `path` (a vfs URI); `handles` move to pm, which gives them to the child
-    /// after its pm Sender. The child's process id.
+    /// Starts the program at `path` (a URI); `handles` and `named` move to pm, which gives `handles` to the
+    /// child after its pm Sender (` handle=N`) and each of `named` as the startup entry of that name
+    /// (`fd:N` with the file id as `value`, `grant:NAME`, `import:NAME`). Arguments may hold any bytes
+    /// (SpawnArguments). The child's process id.
     public func spawn(_ path: String, arguments: [String] = [], environment: [String] = [],
-                      handles: [Handle] = []) throws(ServiceError) -> UInt32 {
+                      handles: [Handle] = [], named: [(name: String, handle: Handle, value: UInt64)] = []) throws(ServiceError) -> UInt32 {
         let p = Array(path.utf8)
         var a: [UInt8] = [], e: [UInt8] = []
-        for s in arguments { a += Array(s.utf8) + [0] }
+        for s in arguments { a += Array(SpawnArguments.escape(s).utf8) + [0] }
         for s in environment { e += Array(s.utf8) + [0] }
-        guard handles.count < IPCBuffer.maxHandles, page.put(p + a + e) else { throw .fileTooLarge }
-        for (i, h) in handles.enumerated() { page.setHandle(i, h) }
-        let tag = IPCTag(words: 3, bytes: p.count + a.count + e.count, handles: handles.count, label: ProcessOp.spawn.rawValue)
-        let answer = try VFSClient.request(sender, IPCMessage(tag: tag, words: (UInt64(p.count), UInt64(a.count), UInt64(e.count), 0)))
+        let all = handles + named.map { $0.handle }
+        let table = named.isEmpty ? [] : SpawnNames.encode(handles.map { _ in ([], 0) } + named.map { (Array($0.name.utf8), $0.value) })
+        guard all.count <= ProcessProtocol.maxSpawnHandles, page.put(p + a + e + table) else { throw .fileTooLarge }
+        for (i, h) in all.enumerated() { page.setHandle(i, h) }
+        let tag = IPCTag(words: 4, bytes: p.count + a.count + e.count + table.count, handles: all.count, label: ProcessOp.spawn.rawValue)
+        let answer = try VFSClient.request(sender, IPCMessage(tag: tag, words: (UInt64(p.count), UInt64(a.count), UInt64(e.count), UInt64(table.count))))
         return UInt32(truncatingIfNeeded: answer.words.1)
+    }
+
+    /// The caller's process id (0 for an administrator) and its parent's.
+    public func identify() throws(ServiceError) -> (id: UInt32, parent: UInt32) {
+        let answer = try VFSClient.request(sender, IPCMessage(label: ProcessOp.identify.rawValue))
+        return (UInt32(truncatingIfNeeded: answer.words.1), UInt32(truncatingIfNeeded: answer.words.2))
+    }
+
+    /// A new pipe: Senders holding its read end and its write end (the caller's), with their file ids.
+    public func pipe() throws(ServiceError) -> (read: Handle, readFile: UInt64, write: Handle, writeFile: UInt64) {
+        let answer = try VFSClient.request(sender, IPCMessage(label: ProcessOp.pipe.rawValue))
+        guard answer.tag.handles == 2 else {
+            page.closeReceived(answer.tag.handles)
+            throw .badMessage
+        }
+        return (page.handle(0), answer.words.1, page.handle(1), answer.words.2)
     }
 
     /// Waits for the child `id` (0: any child) to end; its id and exit status.

@@ -22,7 +22,7 @@ public struct Startup {
     /// `KEY=VALUE` entries after the command line's first zero byte (Spawn.start's `environment`).
     public let environment: [String]
 
-    /// The command line's words but `handle=N`.
+    /// The command line's words but `handle=N` (as they are: `argv` unescapes what pm's spawn escaped).
     public var arguments: [Substring] { commandLine.split(separator: " ").filter { !$0.hasPrefix("handle=") } }
 
     /// The handles given by Spawn.start (` handle=N` words), in order.
@@ -129,6 +129,7 @@ func runtime_start(_ block: UnsafeRawPointer?) -> Never {
     Runtime.vmem = startup.vmem
     Heap.vmem = startup.vmem
     Random.service = startup.imported("random") ?? .invalid
+    Posix.start(startup)
     let code = programMain(startup)
     Output.flush()
     processExit(UInt64(UInt32(bitPattern: code)))

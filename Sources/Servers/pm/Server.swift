@@ -30,6 +30,13 @@ struct Waiter {
     let reply: Handle
 }
 
+/// Where pm reads program images: file servers speaking the file protocol (vfs, initfsd), or (root's
+/// vfspmtest) a vfs of the older VFSProtocol.
+enum ImageSource {
+    case files(vfs: FileService?, initfs: FileService?, time: Handle?)
+    case legacy(Handle)
+}
+
 final class ProcessServer {
     static let watcherBadge = UInt64.max
     static let exitedLabel: UInt32 = 0x100
@@ -38,7 +45,15 @@ final class ProcessServer {
 
     let receiver: Handle
     let page: MessagePage
-    let vfs: VFSClient
+    /// The older vfs (vfspmtest), or nil.
+    let legacyVFS: VFSClient?
+    /// File servers (boot-server mode): vfs for every scheme, initfsd for initfs:// (and `map`).
+    let vfsFiles: FileService?
+    let initfsFiles: FileService?
+    /// timed's Sender, duplicated for each child as `import:time`.
+    let time: Handle?
+    /// The pipe server (Pipes.swift): its Receiver, and pm's administrative Sender to it.
+    var pipes: PipeServer? = nil
     /// pm's Sender for its watcher threads.
     let watcherSender: Handle
     var children: [UInt32: Child] = [:]
@@ -47,10 +62,21 @@ final class ProcessServer {
     /// Watchers that reported; joined (stack freed) once they have returned.
     var finished: [SpawnedThread] = []
 
-    init(receiver: Handle, vfs vfsSender: Handle) throws(ServiceError) {
+    init(receiver: Handle, source: ImageSource) throws(ServiceError) {
         self.receiver = receiver
-        page = try VFSClient.sys { () throws(SysError) in try MessagePage() }
-        vfs = try VFSClient(connectingTo: vfsSender, page: page)
+        let page = try VFSClient.sys { () throws(SysError) in try MessagePage() }
+        self.page = page
+        switch source {
+        case .legacy(let vfs):
+            legacyVFS = try VFSClient(connectingTo: vfs, page: page)
+            (vfsFiles, initfsFiles, time) = (nil, nil, nil)
+        case .files(let vfs, let initfs, let time):
+            legacyVFS = nil
+            (vfsFiles, initfsFiles, self.time) = (vfs, initfs, time)
+            pipes = PipeServer.start()
+            if pipes == nil { print("pm: no pipe server (out of memory); pipe requests fail") }
+        }
+        try VFSClient.sys { () throws(SysError) in try page.install() }
         watcherSender = try VFSClient.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.watcherBadge) }
     }
 
@@ -77,7 +103,7 @@ final class ProcessServer {
     }
 
     func reply(_ a: Answer) -> IPCMessage {
-        IPCMessage(tag: IPCTag(words: 4, bytes: a.bytes), words: (a.words.0, a.words.1, a.words.2, a.fault))
+        IPCMessage(tag: IPCTag(words: 4, bytes: a.bytes, handles: a.handles), words: (a.words.0, a.words.1, a.words.2, a.fault))
     }
 
     /// nil when the caller waits (bound to `reply`).
@@ -91,12 +117,14 @@ final class ProcessServer {
             page.closeReceived(m.tag.handles)
             return .error(.badMessage)
         }
-        let caller = UInt32(truncatingIfNeeded: m.badge)
+        let caller = ProcessBadge.caller(m.badge)
         switch op {
         case .spawn: return spawn(m, parent: caller)
         case .wait: return wait(for: m.words.0, parent: caller, reply: reply)
         case .kill: return kill(m.words.0, caller: caller)
         case .list: return list(from: m.words.0)
+        case .identify: return .ok(UInt64(caller), UInt64(children[caller]?.parent ?? 0))
+        case .pipe: return makePipe()
         }
     }
 
@@ -106,13 +134,15 @@ final class ProcessServer {
     }
 }
 
-/// A reply: the error word, results, and how many IPC buffer bytes go with it.
+/// A reply: the error word, results, and how many IPC buffer bytes and handles go with it.
 struct Answer {
     var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
     var bytes = 0
+    var handles = 0
     /// w3 of a wait's reply: the fault address of a child that faulted.
     var fault: UInt64 = 0
 
     static func error(_ e: ServiceError) -> Answer { Answer(words: (e.rawValue, 0, 0)) }
     static func ok(_ w1: UInt64 = 0, _ w2: UInt64 = 0) -> Answer { Answer(words: (0, w1, w2)) }
 }
+

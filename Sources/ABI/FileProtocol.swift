@@ -195,6 +195,8 @@ public enum FileError: UInt32, Error, CaseIterable, Sendable {
     case noSpace = 28
     /// The server is read-only (EROFS).
     case readOnly = 30
+    /// A write to a pipe whose read ends are all closed (EPIPE).
+    case brokenPipe = 32
     /// A path or name is too long (ENAMETOOLONG).
     case nameTooLong = 36
     /// The directory is not empty (ENOTEMPTY).
@@ -222,6 +224,7 @@ public enum FileError: UInt32, Error, CaseIterable, Sendable {
         case .tooLarge: return "file too large"
         case .noSpace: return "no space left"
         case .readOnly: return "read-only file system"
+        case .brokenPipe: return "broken pipe"
         case .nameTooLong: return "name too long"
         case .notEmpty: return "directory not empty"
         case .badMessage: return "malformed request"

@@ -84,6 +84,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init starts ttytest (Sources/Servers/ttytest), a small command loop on the console's terminal,
     /// whose exit ends the run (ConsoleTests, `osh boot --exec` without a shell).
     case consoleTest
+    /// init runs the POSIX layer's and sh's guest test (Sources/Servers/posixtest), whose exit ends the run.
+    case posixTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -123,6 +125,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .usbTest: return "usbtest"
         case .displayTest: return "displaytest"
         case .consoleTest: return "consoletest"
+        case .posixTest: return "posixtest"
         }
     }
 
@@ -182,9 +185,35 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .usbTest: return "init runs bin/usbtest: keys and tablet through usbd, a hot-plugged keyboard (needs osh boot --usb)"
         case .displayTest: return "init also starts displaytest: text and colours on the framebuffer console (outputd)"
         case .consoleTest: return "init runs ttytest, a small command loop on the console's terminal (console tests)"
+        case .posixTest: return "init runs the POSIX layer's and sh's guest test (posixtest)"
         }
     }
 
     /// True for a `key=value` setting, false for a flag.
     public var isSetting: Bool { value != nil }
+
+    /// The word makes the run a test or a benchmark: init starts no shell on the console then.
+    public var isTestRun: Bool {
+        switch self {
+        case .test, .usertest, .bench, .panicTest, .faultTest, .tripleFaultTest, .stackOverflowTest, .accelCheck,
+             .exitBench, .fuzz, .devTest, .initTest, .vfspmTest, .diskTest, .fat32Bench, .damagedDisk, .storageTest,
+             .deviceTest, .lockOrderTest, .fat32Test, .utilsTest, .traceTest, .usbTest, .displayTest, .consoleTest,
+             .posixTest:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Under this word init ends with the code of the test program init.conf marks `exit`, and root ends
+    /// the run with init's verdict.
+    public var endsWithInit: Bool {
+        switch self {
+        case .usertest, .storageTest, .deviceTest, .fat32Test, .utilsTest, .usbTest, .diskTest, .damagedDisk,
+             .fat32Bench, .posixTest:
+            return true
+        default:
+            return false
+        }
+    }
 }

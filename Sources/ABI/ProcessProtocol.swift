@@ -1,17 +1,26 @@
 // The process protocol pm speaks: spawn a program by path with arguments, environment and handles; wait
-// for a child's exit status; kill a child; list the processes pm started.
+// for a child's exit status; kill a child; list the processes pm started; who am I; make a pipe.
 //
-// Every process pm starts gets its own Sender to pm (the first `handle=N` on its command line); its
-// badge is the process's id, so pm knows who asks: a process waits for and kills only its own
-// children. Root's Sender has badge 0 (the process id of root, the parent of what it spawns) and may
-// kill any process. Variable-length data travels as IPC buffer bytes.
+// Every process pm starts gets its own Sender to pm, as the startup entry `import:pm` and (for older
+// clients) as the first `handle=N` on its command line; its badge is ProcessBadge.child(id), so pm knows
+// who asks: a process waits for and kills only its own children. Any other badge (root's Sender, badge 0,
+// and the Senders root makes for boot servers that import `pm`, such as init and the console) is an
+// administrator: parent id 0 for what it spawns, and it may kill any process. Variable-length data
+// travels as IPC buffer bytes.
 //
 // Request: label = ProcessOp, words as listed. Reply: label 0, w0 = 0 or a ServiceError raw value, then
 // the results. A wrong label, too few words, too few bytes or handles a request does not take get an
 // error reply (the handles are closed).
-//   spawn  w0: path length, w1: argument bytes, w2: environment bytes; bytes: the path (a vfs URI),
-//          then the arguments and the environment entries, each ended by a zero byte; handles: up to
-//          7, given to the child after its pm Sender           r: w1: process id
+//   spawn  w0: path length, w1: argument bytes, w2: environment bytes, w3 (optional, 0 when absent):
+//          name-table bytes; bytes: the path (a URI), then the arguments and the environment entries,
+//          each ended by a zero byte, then the name table: one entry per handle sent, in order, each the
+//          entry's name (UTF-8, zero-ended) and its 8-byte little-endian value. A handle whose name is
+//          empty is given as ` handle=N` (after the child's pm Sender); one named `fd:N` becomes the
+//          child's POSIX descriptor N (a Sender holding one open file, the value its file id; Startup.
+//          descriptor(N)); `grant:NAME` and `import:NAME` become those startup entries (value 0).
+//          handles: up to 7                                         r: w1: process id
+//          The child also gets `import:vfs` and `import:initfs` (pm's own `connect`ions to those file
+//          servers, when pm has them) unless the table names those entries itself.
 //   wait   w0: process id, or 0 for any child                  r: w1: process id, w2: exit status
 //          (the process_exit code; ExitCode.fault(vector) for a fault, ExitCode.stopped when killed),
 //          w3: for a fault, where (CR2 for a page fault, else the faulting instruction), else 0 (pm is
@@ -20,14 +29,74 @@
 //   kill   w0: process id                                      ends every thread pm started in it
 //   list   w0: first index                                     r: w1: records written, w2: processes
 //          in all; bytes: ProcessRecord.size-byte records
+//   identify  no words needed                                  r: w1: the caller's process id (0 for an
+//          administrator), w2: its parent's id
+//   pipe   no words needed                                     r: w1: the read end's file id, w2: the
+//          write end's; handles: 2, Senders each holding one end (file protocol, as after `share`):
+//          read, write, close, stat (w0: bytes buffered), share; seek is `.invalid`. A read waits for
+//          data and returns 0 bytes once every write end is closed; a write waits for room (the pipe
+//          holds ProcessProtocol.pipeCapacity bytes) and fails with `.brokenPipe` once every read end
+//          is closed. An end is closed by `close` or when its Sender is gone.
 // Exit statuses of children a parent never waits for stay until the parent waits or ends.
+
+public enum ProcessProtocol {
+    /// Bytes a pipe holds before a write waits.
+    public static let pipeCapacity = 64 * 1024
+    /// The most handles a spawn carries.
+    public static let maxSpawnHandles = 7
+}
+
+/// Badges of the Senders pm makes.
+public enum ProcessBadge {
+    /// Badges at or above this are pm's children's Senders (badge = base | process id).
+    public static let childBase: UInt64 = 1 << 40
+    public static func child(_ id: UInt32) -> UInt64 { childBase | UInt64(id) }
+    /// The process id a badge names, 0 for an administrator's.
+    public static func caller(_ badge: UInt64) -> UInt32 {
+        badge >= childBase && badge < childBase << 1 ? UInt32(truncatingIfNeeded: badge) : 0
+    }
+}
+
+/// spawn's name table: one (name, value) per handle sent.
+public enum SpawnNames {
+    /// The table's bytes.
+    public static func encode(_ entries: [(name: [UInt8], value: UInt64)]) -> [UInt8] {
+        var out: [UInt8] = []
+        for e in entries {
+            out += e.name
+            out.append(0)
+            for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: e.value >> (8 * UInt64(k)))) }
+        }
+        return out
+    }
+
+    /// The entries; nil when the bytes do not split into whole entries or a name holds no zero.
+    public static func decode(_ b: ArraySlice<UInt8>) -> [(name: [UInt8], value: UInt64)]? {
+        var out: [(name: [UInt8], value: UInt64)] = []
+        var i = b.startIndex
+        while i < b.endIndex {
+            guard let zero = b[i...].firstIndex(of: 0), zero + 9 <= b.endIndex, zero - i <= 64 else { return nil }
+            var v: UInt64 = 0
+            for k in 0..<8 { v |= UInt64(b[zero + 1 + k]) << (8 * UInt64(k)) }
+            out.append((Array(b[i..<zero]), v))
+            i = zero + 9
+        }
+        return out
+    }
+}
 
 /// Request labels.
 public enum ProcessOp: UInt32, CaseIterable, Sendable {
-    case spawn = 1, wait, kill, list
+    case spawn = 1, wait, kill, list, identify, pipe
 
     /// The register words a request of this kind must carry at least.
-    public var words: Int { self == .spawn ? 3 : 1 }
+    public var words: Int {
+        switch self {
+        case .spawn: 3
+        case .wait, .kill, .list: 1
+        case .identify, .pipe: 0
+        }
+    }
 }
 
 /// What a process is doing, as `list` reports it.
@@ -87,5 +156,54 @@ public struct ProcessRecord: Equatable, Sendable {
         let nameLength = min(Int(get(9, 1)), ProcessRecord.nameBytes)
         self.init(id: UInt32(get(0, 4)), parent: UInt32(get(4, 4)), state: state, threads: UInt32(get(12, 4)),
                   pages: get(20, 8), status: get(28, 8), name: Array(b[(s + 36)..<(s + 36 + nameLength)]))
+    }
+}
+
+/// How spawn's arguments reach the child's command line, which is split at spaces: each argument is
+/// escaped so that it is one non-empty word without ` handle=` meaning (`%XX` for a space, tab, newline,
+/// `%` and a leading `h` of `handle=`; `%-` for an empty argument), and the child's POSIX layer
+/// (`argv`) turns the words back into the arguments. Words without `%` read the same either way.
+public enum SpawnArguments {
+    public static func escape(_ argument: String) -> String {
+        if argument.isEmpty { return "%-" }
+        var out: [UInt8] = []
+        let bytes = Array(argument.utf8)
+        for (i, b) in bytes.enumerated() {
+            let special = b == 32 || b == 9 || b == 10 || b == 13 || b == 37 || b == 0
+                || (i == 0 && b == UInt8(ascii: "h") && argument.hasPrefix("handle="))
+            if special {
+                let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+                out += [37, hex[Int(b >> 4)], hex[Int(b & 15)]]
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func unescape(_ word: Substring) -> String {
+        if word == "%-" { return "" }
+        guard word.utf8.contains(37) else { return String(word) }
+        var out: [UInt8] = []
+        let b = Array(word.utf8)
+        var i = 0
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 65...70: return c - 55
+            case 97...102: return c - 87
+            default: return nil
+            }
+        }
+        while i < b.count {
+            if b[i] == 37, i + 2 < b.count, let h = hex(b[i + 1]), let l = hex(b[i + 2]) {
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

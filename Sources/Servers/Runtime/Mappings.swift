@@ -74,11 +74,7 @@ public struct IPCBufferPage {
     }
 
     /// Makes this page the calling thread's IPC buffer.
-    public func install() throws(SysError) {
-        let me = try threadSelf()
-        defer { _ = try? handleClose(me) }
-        try threadSetIPCBuffer(me, address: address)
-    }
+    public func install() throws(SysError) { try IPCBufferTracker.set(address) }
 
     /// Unmaps and closes the page (no thread may use it any more).
     public func release() {

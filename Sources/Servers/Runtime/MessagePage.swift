@@ -11,20 +11,14 @@ public final class MessagePage {
         guard let page = Heap.allocate(size: Int(pageSize), alignment: Int(pageSize)) else { throw .outOfMemory }
         page.initializeMemory(as: UInt8.self, repeating: 0, count: Int(pageSize))
         base = page
-        let me = try threadSelf()
-        defer { _ = try? handleClose(me) }
-        do { try threadSetIPCBuffer(me, address: UInt64(UInt(bitPattern: page))) } catch {
+        do { try IPCBufferTracker.set(UInt64(UInt(bitPattern: page))) } catch {
             Heap.free(page)
             throw error
         }
     }
 
-    /// Makes this page the calling thread's IPC buffer again (after another client's page took over).
-    public func install() throws(SysError) {
-        let me = try threadSelf()
-        defer { _ = try? handleClose(me) }
-        try threadSetIPCBuffer(me, address: UInt64(UInt(bitPattern: base)))
-    }
+    /// Makes this page the calling thread's IPC buffer again.
+    public func install() throws(SysError) { try IPCBufferTracker.set(UInt64(UInt(bitPattern: base))) }
 
     /// Handle slot `i` (a handle that came with the last message, or one to send).
     public func handle(_ i: Int) -> Handle { Handle(raw: base.load(fromByteOffset: i * 4, as: UInt32.self)) }
@@ -49,4 +43,21 @@ public final class MessagePage {
     public func closeReceived(_ count: Int) {
         for i in 0..<min(count, IPCBuffer.maxHandles) { _ = try? handleClose(handle(i)) }
     }
+}
+
+/// Which IPC buffer the main thread has (so the POSIX layer can put it back after its own calls).
+enum IPCBufferTracker {
+    /// The address installed on the main thread last, 0 before any.
+    static var mainThread: UInt64 = 0
+
+    /// Installs `address` as the calling thread's IPC buffer (recorded when that is the main thread).
+    static func set(_ address: UInt64) throws(SysError) {
+        let me = try threadSelf()
+        defer { _ = try? handleClose(me) }
+        try threadSetIPCBuffer(me, address: address)
+        if Posix.onMainThread { mainThread = address }
+    }
+
+    /// set, failures ignored.
+    static func install(_ address: UInt64) { _ = try? set(address) }
 }

@@ -1,5 +1,7 @@
-// Output: putchar (which Embedded Swift's print uses) buffers a line and hands it to debug_log at each
-// newline or when the buffer is full.
+// Output: putchar (which Embedded Swift's print uses) buffers a line and hands it on at each newline or
+// when the buffer is full: to POSIX descriptor 1 when the process has one and prints from its main thread
+// (Posix.swift), else to debug_log (the kernel log). A write to a pipe nobody reads any more ends the
+// process with status 141 (128 + SIGPIPE), as a POSIX program's default SIGPIPE would.
 
 public enum Output {
     static let lockIndex: Int32 = 1
@@ -41,6 +43,12 @@ public enum Output {
 
     static func flushLocked() {
         guard used > 0 else { return }
+        if Posix.isOpen(STDOUT_FILENO) && Posix.onMainThread {
+            let bytes = Array(UnsafeBufferPointer(start: runtime_output(), count: used))
+            used = 0
+            if Posix.writeBytes(STDOUT_FILENO, bytes) < 0 && errno == EPIPE { processExit(141) }
+            return
+        }
         _ = raw_syscall(Syscall.debugLog.rawValue, UInt64(UInt(bitPattern: runtime_output())), UInt64(used), 0, 0, 0, 0)
         used = 0
     }

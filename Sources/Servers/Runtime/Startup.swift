@@ -22,7 +22,7 @@ public struct Startup {
     /// `KEY=VALUE` entries after the command line's first zero byte (Spawn.start's `environment`).
     public let environment: [String]
 
-    /// The command line's words but `handle=N`.
+    /// The command line's words but `handle=N` (as they are: `argv` unescapes what pm's spawn escaped).
     public var arguments: [Substring] { commandLine.split(separator: " ").filter { !$0.hasPrefix("handle=") } }
 
     /// The handles given by Spawn.start (` handle=N` words), in order.
@@ -39,6 +39,12 @@ public struct Startup {
     public func has(_ word: KernelWord) -> Bool {
         hasFlag(String(decoding: UnsafeBufferPointer(start: word.name.utf8Start, count: word.name.utf8CodeUnitCount),
                        as: UTF8.self))
+    }
+
+    /// The first word of the kernel command line that makes the run a test or a benchmark
+    /// (KernelWord.isTestRun), or nil.
+    public var testRunWord: KernelWord? {
+        KernelWord.allCases.first { $0.isTestRun && ($0.isSetting ? value(of: $0) != nil : has($0)) }
     }
 
     /// The value of the first `key=value` word for the setting `word`, or nil.
@@ -129,6 +135,7 @@ func runtime_start(_ block: UnsafeRawPointer?) -> Never {
     Runtime.vmem = startup.vmem
     Heap.vmem = startup.vmem
     Random.service = startup.imported("random") ?? .invalid
+    Posix.start(startup)
     let code = programMain(startup)
     Output.flush()
     processExit(UInt64(UInt32(bitPattern: code)))

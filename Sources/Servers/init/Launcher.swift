@@ -1,6 +1,9 @@
-// How init starts a program: the one place pm will take over (spawn by path through pm, which loads the
-// image itself). Until pm exists: the ELF file is read through initfsd into a Frame and started with the
-// Runtime's Spawn; the new process gets a Sender to initfsd as `import:initfs` (a connection of its own,
+// How init starts a program. With pm (init's `import:pm`): spawn by path through pm, which reads the image
+// itself and gives the child its own connections to its file servers (`import:initfs`, `import:vfs`)
+// and its pm Sender (`import:pm`); init adds `grant:resource` and the `import=` Senders as named handles,
+// and waits for the service through pm. Without pm (a test initfs, or pm failed to start): the ELF file
+// is read through initfsd into a Frame and started with the Runtime's Spawn; the new process gets a
+// Sender to initfsd as `import:initfs` (a connection of its own,
 // FileLabel.connect: it shares no file ids with init or other services, and initfsd drops its open files
 // when it ends), and, when init.conf says `resource`, a duplicate of the machine's Resource root gave
 // init, as `grant:resource`, and for each `import=NAME` a duplicate of init's own Sender to NAME (root
@@ -12,6 +15,7 @@ enum LaunchError: Error {
     case scheme
     case noResource
     case noImport(String)
+    case service(ServiceError)
 
     var text: String {
         switch self {
@@ -20,12 +24,21 @@ enum LaunchError: Error {
         case .scheme: return "only initfs:// paths can be started before pm exists"
         case .noResource: return "init.conf gives it the machine's Resource, which init did not get from root"
         case .noImport(let service): return "init.conf gives it `\(service)`, which init did not get from root"
+        case .service(let e): return "pm cannot start it: \(e.name)"
         }
     }
 }
 
+/// A started service: a pm child (its process id) or a process init started itself.
+enum Launched {
+    case pm(UInt32)
+    case direct(SpawnedProcess)
+}
+
 enum Launcher {
     static var initfs: Handle = .invalid
+    /// init's Sender to pm (`import:pm`), or .invalid.
+    static var pm: Handle = .invalid
     /// The machine's Resource (root's `grant:resource` to init), or .invalid.
     static var resource: Handle = .invalid
     /// init's startup block (its `import:` Senders).
@@ -35,6 +48,42 @@ enum Launcher {
     static func vfsConnection(_ admin: Handle) throws(SysError) -> Handle {
         let files = try FileService(admin)
         do throws(FileError) { return try files.connect() } catch { throw .badState }
+    }
+
+    /// Starts a service through pm (with `client`, the calling thread's) or, without pm, itself.
+    static func start(path: String, name: String, arguments: String, resource: Bool = false, imports: [String] = [],
+                      client: ProcessClient?) throws(LaunchError) -> Launched {
+        guard let client else {
+            return .direct(try spawn(path: path, name: name, arguments: arguments, resource: resource, imports: imports))
+        }
+        if resource && Launcher.resource == .invalid { throw .noResource }
+        var senders: [(name: String, handle: Handle)] = []
+        for service in imports {
+            guard let h = startup?.imported(service) else { throw .noImport(service) }
+            senders.append((staticText(StartupBlock.importPrefix) + service, h))
+        }
+        var named: [(name: String, handle: Handle, value: UInt64)] = []
+        do throws(SysError) {
+            for s in senders {
+                // vfs: a connection of the service's own, never a copy of init's administrative Sender.
+                let h = s.name == staticText(StartupBlock.importPrefix) + "vfs" ? try vfsConnection(s.handle)
+                    : try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender))
+                named.append((s.name, h, 0))
+            }
+            if resource {
+                named.append((staticText(StartupBlock.grantPrefix) + "resource",
+                              try handleDuplicate(Launcher.resource, rights: Rights.defaults(for: .resource)), 0))
+            }
+        } catch {
+            for n in named { _ = try? handleClose(n.handle) }
+            throw .system(error)
+        }
+        do throws(ServiceError) {
+            let words = arguments.split(separator: " ").map(String.init)
+            return .pm(try client.spawn(path, arguments: words, named: named))
+        } catch {
+            throw .service(error)
+        }
     }
 
     static func spawn(path: String, name: String, arguments: String, resource: Bool = false,

@@ -1,8 +1,9 @@
 // init: the first program root starts after the boot servers. It reads initfs:///etc/init.conf (the
-// services, in order, with their arguments), starts each, logs each start and each end, restarts a
-// service that ends (with a doubling back-off, at most `Service.restartLimit` times in a row), and then
-// idles with one log line. Its command line is the kernel's (root passes it on), so `when=WORD` lines
-// follow the kernel's switches.
+// services, in order, with their arguments), starts each through pm (Launcher.swift), logs each start
+// and each end, restarts a service that ends (with a doubling back-off, at most `Service.restartLimit`
+// times in a row), then, when the command line has none of the test words, runs the shell on the
+// console (Shell.swift), and idles with one log line. Its command line is the kernel's (root passes it
+// on), so `when=WORD` lines follow the kernel's switches.
 
 let programName: StaticString = "init"
 
@@ -15,6 +16,8 @@ func programMain(_ startup: Startup) -> Int32 {
         idle()
     }
     Launcher.initfs = initfs
+    Launcher.pm = startup.imported("pm") ?? .invalid
+    if Launcher.pm == .invalid { print("init: no pm (import:pm); services are started by init itself") }
     Launcher.resource = startup.granted("resource") ?? .invalid
     Launcher.startup = startup
     guard let files = try? FileService(initfs) else {
@@ -29,10 +32,11 @@ func programMain(_ startup: Startup) -> Int32 {
         idle()
     }
     let services = parseConfig(text, commandLine: startup.commandLine)
+    let client = Launcher.pm == .invalid ? nil : try? ProcessClient(Launcher.pm)
     var threads: [SpawnedThread] = []
     for service in services {
         // Start in order here; each service then has a thread that waits for it and restarts it.
-        guard let first = service.launch() else { continue }
+        guard let first = service.launch(client: client) else { continue }
         guard let t = try? spawnThread({ service.supervise(first) }) else {
             print("init: \(service.name): no thread to watch it; it runs unwatched")
             continue
@@ -40,6 +44,7 @@ func programMain(_ startup: Startup) -> Int32 {
         threads.append(t)
     }
     print("init: \(threads.count) of \(services.count) services running; idle")
+    startShell(startup)
     idle()
 }
 
@@ -106,10 +111,11 @@ final class Service {
         self.imports = imports
     }
 
-    /// Starts the service once; logs the start or the failure.
-    func launch() -> SpawnedProcess? {
+    /// Starts the service once (through pm with `client`, the calling thread's); logs the start or the failure.
+    func launch(client: ProcessClient?) -> Launched? {
         do throws(LaunchError) {
-            let p = try Launcher.spawn(path: path, name: name, arguments: arguments, resource: resource, imports: imports)
+            let p = try Launcher.start(path: path, name: name, arguments: arguments, resource: resource, imports: imports,
+                                       client: client)
             print("init: started \(name) (\(path)\(arguments.isEmpty ? "" : " " + arguments))")
             return p
         } catch {
@@ -119,11 +125,17 @@ final class Service {
     }
 
     /// Waits for the service, restarts it when it ends (back-off, limit); runs on its own thread.
-    func supervise(_ first: SpawnedProcess) -> UInt64 {
+    func supervise(_ first: Launched) -> UInt64 {
         var process = first
         var restarts = 0
+        // This thread's own client of pm (its IPC buffer).
+        let client = Launcher.pm == .invalid ? nil : try? ProcessClient(Launcher.pm)
         while true {
-            let code = (try? process.wait()) ?? UInt64.max
+            let code: UInt64
+            switch process {
+            case .direct(let p): code = (try? p.wait()) ?? UInt64.max
+            case .pm(let id): code = (try? client?.wait(id).status) ?? UInt64.max
+            }
             let how = ExitCode.isFault(code) ? "faulted (vector \(code & 0xff))"
                 : code == ExitCode.stopped ? "was stopped" : "exited with code \(code)"
             if exit {
@@ -143,7 +155,7 @@ final class Service {
             let backoff = Service.firstBackoff << (restarts - 1)
             print("init: \(name) \(how); restart \(restarts) of \(Service.restartLimit) after \(backoff) ms")
             threadSleep(nanoseconds: backoff * 1_000_000)
-            guard let next = launch() else { return UInt64.max }
+            guard let next = launch(client: client) else { return UInt64.max }
             process = next
         }
     }

@@ -7,48 +7,28 @@ extension ProcessServer {
         for i in 0..<min(m.tag.handles, IPCBuffer.maxHandles) { given.append(page.handle(i)) }
         defer { for h in given { _ = try? handleClose(h) } }
         let (pathLength, argLength, envLength) = (m.words.0, m.words.1, m.words.2)
-        guard pathLength <= UInt64(IPCBuffer.maxBytes), argLength <= UInt64(IPCBuffer.maxBytes),
-              envLength <= UInt64(IPCBuffer.maxBytes), pathLength + argLength + envLength == UInt64(m.tag.bytes),
-              pathLength > 0, given.count < IPCBuffer.maxHandles else { return .error(.badMessage) }
+        let namesLength = m.tag.words >= 4 ? m.words.3 : 0
+        let limit = UInt64(IPCBuffer.maxBytes)
+        guard pathLength <= limit, argLength <= limit, envLength <= limit, namesLength <= limit,
+              pathLength + argLength + envLength + namesLength == UInt64(m.tag.bytes),
+              pathLength > 0, given.count <= ProcessProtocol.maxSpawnHandles else { return .error(.badMessage) }
         let bytes = page.received(m.tag.bytes)
         let path = Array(bytes[0..<Int(pathLength)])
+        let envEnd = Int(pathLength + argLength + envLength)
         guard let arguments = strings(bytes[Int(pathLength)..<Int(pathLength + argLength)]),
-              let environment = strings(bytes[Int(pathLength + argLength)...]) else { return .error(.badMessage) }
+              let environment = strings(bytes[Int(pathLength + argLength)..<envEnd]) else { return .error(.badMessage) }
+        var names: [(name: [UInt8], value: UInt64)] = given.map { _ in ([], 0) }
+        if namesLength > 0 {
+            guard let table = SpawnNames.decode(bytes[envEnd...]), table.count == given.count else { return .error(.badMessage) }
+            names = table
+        }
         guard children.count < ProcessServer.maxProcesses else { return .error(.noMemory) }
         do throws(ServiceError) {
-            let id = try start(path: path, arguments: arguments, environment: environment, give: given, parent: parent)
+            let id = try start(path: path, arguments: arguments, environment: environment,
+                               handles: Array(zip(given, names).map { ($0.0, $0.1.name, $0.1.value) }), parent: parent)
             return .ok(UInt64(id))
         } catch {
             return .error(error)
-        }
-    }
-
-    /// The program at `path` in a Frame: the file's pager-backed Frame when its server maps files (initfs),
-    /// else its bytes read through vfs into a new Frame (tmpfs).
-    func image(_ path: String) throws(ServiceError) -> Handle {
-        defer { _ = try? page.install() }
-        do throws(FileError) {
-            try? vfs.adopt()
-            let info = try vfs.stat(path)
-            guard info.kind == .file else { throw .isDirectory }
-            guard info.size > 0 else { throw .notSupported }
-            guard info.size <= UInt64(ProcessServer.maxImage) else { throw .tooLarge }
-            do throws(FileError) { return try vfs.map(path).frame } catch {
-                guard error == .notSupported else { throw error }
-            }
-            let bytes = try vfs.readFile(path)
-            let frame: Handle
-            do throws(SysError) { frame = try frameCreate(size: (UInt64(bytes.count) + pageSize - 1) / pageSize * pageSize) } catch {
-                throw .noMemory
-            }
-            do throws(ServiceError) { try ServiceCall.writeFrame(frame, offset: 0, bytes) } catch {
-                _ = try? handleClose(frame)
-                throw .noMemory
-            }
-            return frame
-        } catch {
-            if error == .notSupported { throw .notExecutable }
-            throw ServiceError(error)
         }
     }
 
@@ -58,29 +38,114 @@ extension ProcessServer {
         return b.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Reads the image, starts it with its pm Sender and the given handles, starts its watcher.
-    func start(path: [UInt8], arguments: [String], environment: [String], give: [Handle], parent: UInt32) throws(ServiceError) -> UInt32 {
-        let uri: FileURI
-        do throws(FileError) { uri = try FileURI(parsing: path) } catch { throw ServiceError(error) }
+    /// Reads the image, starts it with its pm Sender, the given handles (named ones as startup entries,
+    /// the rest as `handle=N`), connections of its own to pm's file servers, and starts its watcher.
+    func start(path: [UInt8], arguments: [String], environment: [String],
+               handles: [(handle: Handle, name: [UInt8], value: UInt64)], parent: UInt32) throws(ServiceError) -> UInt32 {
+        let uri = try FileURI(parsing: path)
         guard arguments.allSatisfy({ !$0.utf8.contains(UInt8(ascii: " ")) && !$0.isEmpty }) else { throw .invalid }
-        let frame = try image(String(decoding: path, as: UTF8.self))
-        defer { _ = try? handleClose(frame) }
+        var give: [Handle] = [], grants: [(name: String, handle: Handle)] = []
+        var descriptors: [(number: Int, sender: Handle, file: UInt64)] = []
+        // Every grant below is a duplicate (moved into the child); the originals are the caller's to close.
+        defer {
+            for g in grants { _ = try? handleClose(g.handle) }
+            for d in descriptors { _ = try? handleClose(d.sender) }
+        }
+        for h in handles {
+            if h.name.isEmpty { give.append(h.handle); continue }
+            let name = String(decoding: h.name, as: UTF8.self)
+            let copy = try ServiceCall.sys { () throws(SysError) in try handleDuplicate(h.handle, rights: try handleIdentify(h.handle).rights) }
+            if name.hasPrefix(staticText(StartupBlock.descriptorPrefix)) {
+                guard let n = Int(name.dropFirst(3)), n >= 0, n < 1024, !descriptors.contains(where: { $0.number == n }) else {
+                    _ = try? handleClose(copy)
+                    throw .invalid
+                }
+                descriptors.append((n, copy, h.value))
+            } else if name.hasPrefix(staticText(StartupBlock.grantPrefix)) || name.hasPrefix(staticText(StartupBlock.importPrefix)) {
+                grants.append((name, copy))
+            } else {
+                _ = try? handleClose(copy)
+                throw .invalid
+            }
+        }
+        let image = try loadImage(uri)
+        defer { _ = try? handleClose(image) }
         let id = nextID
-        let sender = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: UInt64(id)) }
+        let sender = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessBadge.child(id)) }
         defer { _ = try? handleClose(sender) }
+        try addServiceGrants(&grants, pmSender: sender)
         let name = uri.components.last ?? "?"
         // Its faults come to this loop (Faults.swift) through a Sender of its own.
         let faults = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.faultBadge(id)) }
         defer { _ = try? handleClose(faults) }
+        let moving = grants, passing = descriptors
         let spawned = try ServiceCall.sys { () throws(SysError) in
-            try Spawn.start(image: frame, name: name, commandLine: arguments.joined(separator: " "), give: [sender] + give,
-                            environment: environment, faultHandler: faults)
+            try Spawn.start(image: image, name: name, commandLine: arguments.joined(separator: " "), give: [sender] + give,
+                            grants: moving, descriptors: passing, environment: environment, faultHandler: faults)
         }
+        grants = []            // moved into the child
+        descriptors = []
         nextID += 1
         let child = Child(id: id, parent: parent, name: Array(name.utf8), spawned: spawned)
         children[id] = child
         watch(child)
         return id
+    }
+
+    /// The child's `import:pm` (a duplicate of its pm Sender), `import:vfs` and `import:initfs`
+    /// (connections of its own) and `import:time`, unless the caller named them.
+    func addServiceGrants(_ grants: inout [(name: String, handle: Handle)], pmSender: Handle) throws(ServiceError) {
+        let prefix = staticText(StartupBlock.importPrefix)
+        func named(_ service: String) -> Bool { grants.contains { $0.name == prefix + service } }
+        if !named("pm") {
+            grants.append((prefix + "pm", try ServiceCall.sys { () throws(SysError) in try handleDuplicate(pmSender, rights: Rights.defaults(for: .sender)) }))
+        }
+        for (service, files) in [("vfs", vfsFiles), ("initfs", initfsFiles)] {
+            guard let files, !named(service) else { continue }
+            try ServiceCall.sys { () throws(SysError) in try files.adopt() }
+            defer { _ = try? page.install() }
+            do throws(FileError) { grants.append((prefix + service, try files.connect())) } catch { throw ServiceError.io }
+        }
+        if let time, !named("time") {
+            grants.append((prefix + "time", try ServiceCall.sys { () throws(SysError) in try handleDuplicate(time, rights: Rights.defaults(for: .sender)) }))
+        }
+    }
+
+    /// A Frame holding the program at `uri`: initfs:// paths through initfsd (its `map`: pages read
+    /// when first touched) when pm has it, else through vfs (`map`, or the file read whole).
+    func loadImage(_ uri: FileURI) throws(ServiceError) -> Handle {
+        let files = uri.scheme == "initfs" ? (initfsFiles ?? vfsFiles) : vfsFiles
+        guard let files else { throw .notFound }
+        try ServiceCall.sys { () throws(SysError) in try files.adopt() }
+        defer { _ = try? page.install() }
+        let bytes: [UInt8]
+        do throws(FileError) {
+            let info = try files.stat(uri.text)
+            guard info.kind == .file else { throw FileError.isDirectory }
+            guard info.size >= 64 else { throw FileError.invalid }
+            if let (frame, _) = try? files.map(uri.text) { return frame }
+            guard info.size <= UInt64(ProcessServer.maxImage) else { throw FileError.tooLarge }
+            bytes = try files.readFile(uri.text)
+        } catch {
+            switch error {
+            case .notFound, .notDirectory: throw .notFound
+            case .isDirectory, .invalid: throw .notExecutable
+            case .tooLarge: throw .fileTooLarge
+            case .noMemory: throw .noMemory
+            default: throw .io
+            }
+        }
+        return try frame(holding: bytes)
+    }
+
+    func frame(holding image: [UInt8]) throws(ServiceError) -> Handle {
+        guard !image.isEmpty else { throw .notExecutable }
+        let frame = try ServiceCall.sys { () throws(SysError) in try frameCreate(size: (UInt64(image.count) + pageSize - 1) / pageSize * pageSize) }
+        do throws(ServiceError) { try ServiceCall.writeFrame(frame, offset: 0, image) } catch {
+            _ = try? handleClose(frame)
+            throw error
+        }
+        return frame
     }
 
     /// A thread that waits for the child's end and reports it to the loop.

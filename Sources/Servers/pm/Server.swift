@@ -30,6 +30,16 @@ struct Waiter {
     let reply: Handle
 }
 
+/// Where pm reads program images and what it hands each child: file servers speaking the file protocol
+/// (vfs for every scheme, initfsd for initfs:// when pm has it) and timed's Sender.
+struct ImageSource {
+    var vfs: FileService?
+    var initfs: FileService?
+    var time: Handle?
+    /// Whether pm runs the pipe server (the boot server does; root's hand-started test pm does not).
+    var pipes: Bool
+}
+
 final class ProcessServer {
     static let watcherBadge = UInt64.max
     static let exitedLabel: UInt32 = 0x100
@@ -38,8 +48,13 @@ final class ProcessServer {
 
     let receiver: Handle
     let page: MessagePage
-    /// pm's client of vfs (its own IPC buffer page: `withVFS` switches to it and back).
-    let vfs: FileService
+    /// File servers (boot-server mode): vfs for every scheme, initfsd for initfs:// (and `map`).
+    let vfsFiles: FileService?
+    let initfsFiles: FileService?
+    /// timed's Sender, duplicated for each child as `import:time`.
+    let time: Handle?
+    /// The pipe server (Pipes.swift): its Receiver, and pm's administrative Sender to it.
+    var pipes: PipeServer? = nil
     /// pm's Sender for its watcher threads.
     let watcherSender: Handle
     var children: [UInt32: Child] = [:]
@@ -48,11 +63,16 @@ final class ProcessServer {
     /// Watchers that reported; joined (stack freed) once they have returned.
     var finished: [SpawnedThread] = []
 
-    init(receiver: Handle, vfs vfsSender: Handle) throws(ServiceError) {
+    init(receiver: Handle, source: ImageSource) throws(ServiceError) {
         self.receiver = receiver
-        // The FileService installs its page first; pm's own MessagePage, made last, is the thread's buffer.
-        vfs = try ServiceCall.sys { () throws(SysError) in try FileService(vfsSender) }
-        page = try ServiceCall.sys { () throws(SysError) in try MessagePage() }
+        let page = try ServiceCall.sys { () throws(SysError) in try MessagePage() }
+        self.page = page
+        (vfsFiles, initfsFiles, time) = (source.vfs, source.initfs, source.time)
+        if source.pipes {
+            pipes = PipeServer.start()
+            if pipes == nil { print("pm: no pipe server (out of memory); pipe requests fail") }
+        }
+        try ServiceCall.sys { () throws(SysError) in try page.install() }
         watcherSender = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.watcherBadge) }
     }
 
@@ -79,7 +99,7 @@ final class ProcessServer {
     }
 
     func reply(_ a: Answer) -> IPCMessage {
-        IPCMessage(tag: IPCTag(words: 4, bytes: a.bytes), words: (a.words.0, a.words.1, a.words.2, a.fault))
+        IPCMessage(tag: IPCTag(words: 4, bytes: a.bytes, handles: a.handles), words: (a.words.0, a.words.1, a.words.2, a.fault))
     }
 
     /// nil when the caller waits (bound to `reply`).
@@ -93,12 +113,14 @@ final class ProcessServer {
             page.closeReceived(m.tag.handles)
             return .error(.badMessage)
         }
-        let caller = UInt32(truncatingIfNeeded: m.badge)
+        let caller = ProcessBadge.caller(m.badge)
         switch op {
         case .spawn: return spawn(m, parent: caller)
         case .wait: return wait(for: m.words.0, parent: caller, reply: reply)
         case .kill: return kill(m.words.0, caller: caller)
         case .list: return list(from: m.words.0)
+        case .identify: return .ok(UInt64(caller), UInt64(children[caller]?.parent ?? 0))
+        case .pipe: return makePipe()
         }
     }
 
@@ -108,13 +130,15 @@ final class ProcessServer {
     }
 }
 
-/// A reply: the error word, results, and how many IPC buffer bytes go with it.
+/// A reply: the error word, results, and how many IPC buffer bytes and handles go with it.
 struct Answer {
     var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
     var bytes = 0
+    var handles = 0
     /// w3 of a wait's reply: the fault address of a child that faulted.
     var fault: UInt64 = 0
 
     static func error(_ e: ServiceError) -> Answer { Answer(words: (e.rawValue, 0, 0)) }
     static func ok(_ w1: UInt64 = 0, _ w2: UInt64 = 0) -> Answer { Answer(words: (0, w1, w2)) }
 }
+

@@ -19,9 +19,7 @@ func programMain(_ startup: Startup) -> Int32 {
         idle()
     }
     let code = (try? initProcess.wait()) ?? UInt64.max
-    if startup.has(.usertest) || startup.has(.storageTest) || startup.has(.deviceTest) || startup.has(.fat32Test)
-        || startup.has(.utilsTest) || startup.has(.usbTest) || startup.has(.diskTest) || startup.has(.damagedDisk)
-        || startup.has(.fat32Bench) {
+    if KernelWord.allCases.contains(where: { $0.endsWithInit && startup.has($0) }) {
         // init ends with the test suite's code (the program init.conf marks `exit` under that word).
         return code == 0 ? 0 : 1
     }

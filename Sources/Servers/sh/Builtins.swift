@@ -1,0 +1,97 @@
+// sh's built-in commands: cd, pwd, exit, export, unset, env, help, echo, true, false and `:`. Each takes
+// its arguments (the first is its name) and returns its status; output goes to descriptors 1 and 2.
+
+typealias Builtin = ([String]) -> Int32
+
+extension Shell {
+    static func builtin(_ name: String) -> Builtin? {
+        switch name {
+        case "cd": return cd
+        case "pwd": return { _ in print(getcwd()); return 0 }
+        case "exit": return exitBuiltin
+        case "export": return export
+        case "unset": return { args in
+            for name in args.dropFirst() where unsetenv(name) != 0 { eprint("unset: \(name): not a valid name"); return 1 }
+            return 0
+        }
+        case "env": return { _ in for e in environ { print(e) }; return 0 }
+        case "help": return help
+        case "echo": return echo
+        case "true", ":": return { _ in 0 }
+        case "false": return { _ in 1 }
+        default: return nil
+        }
+    }
+
+    static func cd(_ args: [String]) -> Int32 {
+        guard args.count <= 2 else { eprint("cd: too many arguments"); return 1 }
+        var target = args.count == 2 ? args[1] : (getenv("HOME") ?? "/")
+        if target == "-" {
+            guard let old = getenv("OLDPWD") else { eprint("cd: OLDPWD not set"); return 1 }
+            target = old
+            print(old)
+        }
+        let before = getcwd()
+        guard chdir(target) == 0 else {
+            eprint("cd: \(target): \(strerror(errno))")
+            return 1
+        }
+        _ = setenv("OLDPWD", before, 1)
+        return 0
+    }
+
+    static func exitBuiltin(_ args: [String]) -> Int32 {
+        var code = status
+        if args.count >= 2 {
+            guard let n = Int32(args[1]) else {
+                eprint("exit: \(args[1]): a number is needed")
+                exitRequested = 2
+                return 2
+            }
+            code = n & 0xff
+        }
+        exitRequested = code
+        return code
+    }
+
+    static func export(_ args: [String]) -> Int32 {
+        if args.count == 1 {
+            for e in environ { print("export " + e) }
+            return 0
+        }
+        var result: Int32 = 0
+        for a in args.dropFirst() {
+            let parts = a.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            let value = parts.count == 2 ? String(parts[1]) : (getenv(name) ?? "")
+            if setenv(name, value, 1) != 0 {
+                eprint("export: \(a): not a valid name")
+                result = 1
+            }
+        }
+        return result
+    }
+
+    static func echo(_ args: [String]) -> Int32 {
+        var words = Array(args.dropFirst())
+        var newline = true
+        if words.first == "-n" {
+            newline = false
+            words.removeFirst()
+        }
+        let text = words.joined(separator: " ")
+        if newline { print(text) } else { print(text, terminator: "") }
+        return 0
+    }
+
+    static func help(_ args: [String]) -> Int32 {
+        print("""
+        sh: the shell. Commands: NAME ARGS..., looked up in PATH (\(getenv("PATH") ?? "initfs:///bin")).
+          a; b   a && b   a || b   a | b   < FILE   > FILE   >> FILE   2> FILE   2>&1
+          'quoted'  "with $VAR"  \\x   $?  $$  $NAME  ${NAME}  NAME=value [command]
+        Built-ins: cd [DIR|-], pwd, exit [N], export [NAME[=VALUE]...], unset NAME, env, help, echo [-n], true, false
+        Keys: left/right, home/end, backspace, delete, up/down (history), Ctrl-U, Ctrl-K, Ctrl-C, Ctrl-D
+        """)
+        return 0
+    }
+}

@@ -1,0 +1,142 @@
+// sh: the shell (initfs:///bin/sh). `sh` reads commands from descriptor 0: on a terminal with a prompt
+// showing the working directory (`/ $ `) and line editing in raw mode (Sources/Formats/ShellLineEditor.swift),
+// else line by line without a prompt. `sh FILE [ARGS]` runs a script, `sh -c 'COMMANDS'` one command
+// line. The language is Sources/Formats/ShellSyntax.swift; running it is Run.swift, the built-ins are
+// Builtins.swift. Everything goes through the Runtime's POSIX layer (descriptors, posix_spawn through pm,
+// pipes from pm). The exit status is the last command's.
+
+let programName: StaticString = "sh"
+
+func programMain(_ startup: Startup) -> Int32 {
+    let args = Array(argv.dropFirst())
+    if args.first == "-c" {
+        guard args.count >= 2 else {
+            eprint("sh: -c needs a command")
+            return 2
+        }
+        Shell.positional = Array(args.dropFirst(2))
+        return Shell.runText(args[1])
+    }
+    if let file = args.first {
+        Shell.positional = Array(args.dropFirst())
+        return Shell.runScript(file)
+    }
+    return Shell.interactive()
+}
+
+enum Shell {
+    /// `$?`.
+    static var status: Int32 = 0
+    /// `$1`… of a script or `sh -c`.
+    static var positional: [String] = []
+    /// Set by the `exit` built-in: the shell ends with this status.
+    static var exitRequested: Int32? = nil
+    static var editor = ShellLineEditor()
+
+    /// Runs `text` (one or more lines); the last status.
+    static func runText(_ text: String) -> Int32 {
+        let lists: [ShellAndOr]
+        do throws(ShellSyntaxError) { lists = try ShellSyntax.parse(text) } catch {
+            eprint("sh: \(error.message)")
+            status = 2
+            return status
+        }
+        for list in lists {
+            run(list)
+            if let code = exitRequested { return code }
+        }
+        return status
+    }
+
+    /// Runs a script file line by line (a line that does not parse is reported and skipped).
+    static func runScript(_ path: String) -> Int32 {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            eprint("sh: \(path): \(strerror(errno))")
+            return 127
+        }
+        var bytes: [UInt8] = []
+        while let chunk = read(fd, count: IPCBuffer.maxBytes), !chunk.isEmpty { bytes += chunk }
+        _ = close(fd)
+        var lineNumber = 0
+        for line in bytes.split(separator: 10, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let text = String(decoding: line, as: UTF8.self)
+            do throws(ShellSyntaxError) {
+                for list in try ShellSyntax.parse(text) {
+                    run(list)
+                    if let code = exitRequested { return code }
+                }
+            } catch {
+                eprint("sh: \(path): line \(lineNumber): \(error.message)")
+                status = 2
+            }
+        }
+        return status
+    }
+
+    /// The prompt: the working directory and `$ `.
+    static var prompt: String { getcwd() + " $ " }
+
+    /// Reads and runs commands from descriptor 0 until its end or `exit`.
+    static func interactive() -> Int32 {
+        let terminal = isatty(STDIN_FILENO)
+        while exitRequested == nil {
+            let line: String
+            if terminal {
+                guard let l = editLine() else { break }
+                line = l
+            } else {
+                guard let l = readLine() else { break }
+                line = l
+            }
+            _ = runText(line)
+        }
+        if terminal && exitRequested == nil { write(STDOUT_FILENO, "exit\r\n") }
+        return exitRequested ?? status
+    }
+
+    /// One line from the terminal, edited in raw mode; nil at the end of input.
+    static func editLine() -> String? {
+        Output.flush()
+        let saved = tcgetmode(STDIN_FILENO)
+        tcsetmode(STDIN_FILENO, .raw)
+        defer { tcsetmode(STDIN_FILENO, saved >= 0 ? TerminalMode(rawValue: UInt64(saved)) : .cooked) }
+        write(STDOUT_FILENO, editor.begin(prompt: prompt))
+        while true {
+            guard let bytes = read(STDIN_FILENO, count: 64), !bytes.isEmpty else { return nil }
+            var echo: [UInt8] = []
+            for b in bytes {
+                let (event, out) = editor.feed(b)
+                echo += out
+                switch event {
+                case .editing: continue
+                case .line(let text):
+                    write(STDOUT_FILENO, echo)
+                    editor.remember(text)
+                    return text
+                case .interrupt:
+                    echo += editor.begin(prompt: prompt)
+                    status = 130
+                case .endOfInput:
+                    write(STDOUT_FILENO, echo + [13, 10])
+                    return nil
+                }
+            }
+            write(STDOUT_FILENO, echo)
+        }
+    }
+
+    /// A parameter's value: `?`, `$`, `#`, `0`-`9`, or an environment variable.
+    static func lookup(_ name: String) -> String? {
+        switch name {
+        case "?": return String(status)
+        case "$": return String(getpid())
+        case "#": return String(positional.count)
+        case "0": return "sh"
+        default:
+            if let n = Int(name), n >= 1 { return n <= positional.count ? positional[n - 1] : "" }
+            return getenv(name)
+        }
+    }
+}

@@ -42,7 +42,8 @@ extension ProcessServer {
     /// the rest as `handle=N`), connections of its own to pm's file servers, and starts its watcher.
     func start(path: [UInt8], arguments: [String], environment: [String],
                handles: [(handle: Handle, name: [UInt8], value: UInt64)], parent: UInt32) throws(ServiceError) -> UInt32 {
-        let uri = try FileURI(parsing: path)
+        let uri: FileURI
+        do throws(FileError) { uri = try FileURI(parsing: path) } catch { throw ServiceError(error) }
         guard arguments.allSatisfy({ !$0.utf8.contains(UInt8(ascii: " ")) && !$0.isEmpty }) else { throw .invalid }
         var give: [Handle] = [], grants: [(name: String, handle: Handle)] = []
         var descriptors: [(number: Int, sender: Handle, file: UInt64)] = []

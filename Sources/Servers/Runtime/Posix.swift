@@ -47,7 +47,7 @@ public func strerror(_ code: Int32) -> String {
 }
 
 /// One open file, shared by the descriptors dup made of it.
-final class OpenDescription {
+final class PosixOpenFile {
     let sender: Handle
     let file: UInt64
     /// The Sender is this description's own (a descriptor passed in, a pipe end, a share): closed with it.
@@ -70,7 +70,7 @@ final class OpenDescription {
 /// The process's POSIX state.
 public enum Posix {
     /// Descriptor → open file; nil slots are free.
-    static var table: [OpenDescription?] = []
+    static var table: [PosixOpenFile?] = []
     /// `KEY=VALUE` entries (getenv/setenv; children get them).
     static var environment: [String] = []
     /// The working directory as shown (`/dir` for fs://, or `scheme:///dir`).
@@ -93,13 +93,13 @@ public enum Posix {
         for m in startup.modules where m.name.hasPrefix(staticText(StartupBlock.descriptorPrefix)) {
             guard let n = Int(m.name.dropFirst(3)), n >= 0, n < maxDescriptors else { continue }
             while table.count <= n { table.append(nil) }
-            table[n] = OpenDescription(sender: m.frame, file: m.size, ownsSender: true, uri: nil, flags: [.read, .write])
+            table[n] = PosixOpenFile(sender: m.frame, file: m.size, ownsSender: true, uri: nil, flags: [.read, .write])
         }
         if let pwd = getenv("PWD"), !pwd.isEmpty { cwd = normalize(pwd) }
     }
 
     /// The description behind `fd`, or nil (errno EBADF).
-    static func description(_ fd: Int32) -> OpenDescription? {
+    static func description(_ fd: Int32) -> PosixOpenFile? {
         guard fd >= 0, Int(fd) < table.count, let d = table[Int(fd)] else { errno = EBADF; return nil }
         return d
     }
@@ -117,7 +117,7 @@ public enum Posix {
     }
 
     /// Drops one reference to `d`; the last closes the file on its server (and its own Sender).
-    static func release(_ d: OpenDescription) {
+    static func release(_ d: PosixOpenFile) {
         d.references -= 1
         guard d.references == 0 else { return }
         _ = try? call(d.sender, .close, [d.file])

@@ -61,7 +61,7 @@ public func open(_ path: String, _ flags: Int32, _ mode: UInt32 = 0o644) -> Int3
     guard fd >= 0 else { return -1 }
     do throws(FileError) {
         let reply = try Posix.call(sender, .open, [f.rawValue, UInt64(mode)], bytes: Array(uri.utf8))
-        Posix.table[Int(fd)] = OpenDescription(sender: sender, file: reply.words.0, ownsSender: false, uri: uri, flags: f)
+        Posix.table[Int(fd)] = PosixOpenFile(sender: sender, file: reply.words.0, ownsSender: false, uri: uri, flags: f)
         return fd
     } catch { return Posix.fail(error) }
 }
@@ -281,7 +281,7 @@ public func pipe(_ fds: inout (Int32, Int32)) -> Int32 {
             return -1
         }
         let r = Posix.freeSlot()
-        if r >= 0 { Posix.table[Int(r)] = OpenDescription(sender: ends[0], file: reply.words.1, ownsSender: true, uri: nil, flags: .read) }
+        if r >= 0 { Posix.table[Int(r)] = PosixOpenFile(sender: ends[0], file: reply.words.1, ownsSender: true, uri: nil, flags: .read) }
         let w = r >= 0 ? Posix.freeSlot() : -1
         guard r >= 0, w >= 0 else {
             if r >= 0 { _ = close(r) } else { _ = try? handleClose(ends[0]) }
@@ -289,7 +289,7 @@ public func pipe(_ fds: inout (Int32, Int32)) -> Int32 {
             errno = EMFILE
             return -1
         }
-        Posix.table[Int(w)] = OpenDescription(sender: ends[1], file: reply.words.2, ownsSender: true, uri: nil, flags: .write)
+        Posix.table[Int(w)] = PosixOpenFile(sender: ends[1], file: reply.words.2, ownsSender: true, uri: nil, flags: .write)
         fds = (r, w)
         return 0
     } catch { return Posix.fail(error) }

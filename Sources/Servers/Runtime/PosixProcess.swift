@@ -62,7 +62,7 @@ public func posix_spawn(_ pid: inout Int32, _ path: String, _ fileActions: Posix
     let abs = Posix.absolute(path)
     let uri = abs.hasPrefix("/") ? "fs://" + abs : abs
     // The child's descriptors: parent descriptions (kept) and files opened for it (closed after).
-    var child: [Int32: OpenDescription] = [:]
+    var child: [Int32: PosixOpenFile] = [:]
     var opened: [Int32] = []
     defer { for fd in opened { _ = close(fd) } }
     for fd: Int32 in 0...2 { if let d = Posix.table.count > Int(fd) ? Posix.table[Int(fd)] : nil { child[fd] = d } }
@@ -138,7 +138,7 @@ public func findInPath(_ name: String) -> String? {
 }
 
 /// A Sender holding `d`'s open file for another process, and the file's id there.
-func shareDescription(_ d: OpenDescription) throws(FileError) -> (Handle, UInt64) {
+func shareDescription(_ d: PosixOpenFile) throws(FileError) -> (Handle, UInt64) {
     do throws(FileError) {
         var sender = Handle.invalid
         let reply = try Posix.call(d.sender, .share, [d.file]) { reply, page in

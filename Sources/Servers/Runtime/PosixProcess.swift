@@ -93,8 +93,11 @@ public func posix_spawn(_ pid: inout Int32, _ path: String, _ fileActions: Posix
         }
     }
     var environment = envp ?? Posix.environment
-    environment.removeAll { $0.hasPrefix("PWD=") }
+    environment.removeAll { $0.hasPrefix("PWD=") || $0.hasPrefix("_=") }
     environment.append("PWD=" + Posix.cwd)
+    // The program's path as `_` (as bash passes it): the child's argv[0] is its last component, so a
+    // program with several names (coreutils' links) knows which one it was started by.
+    environment.append("_=" + uri)
     let p = Array(uri.utf8)
     var a: [UInt8] = [], e: [UInt8] = []
     for s in argv.dropFirst() { a += Array(SpawnArguments.escape(s).utf8) + [0] }
@@ -129,12 +132,32 @@ public func posix_spawnp(_ pid: inout Int32, _ file: String, _ fileActions: Posi
 public func findInPath(_ name: String) -> String? {
     if name.contains("/") { return name }
     guard !name.isEmpty else { return nil }
-    for dir in (getenv("PATH") ?? "initfs:///bin").split(separator: ":") where !dir.isEmpty {
+    for dir in searchPath(getenv("PATH") ?? "initfs:///bin") where !dir.isEmpty {
         let candidate = dir.hasSuffix("/") ? String(dir) + name : String(dir) + "/" + name
         var st = Stat()
         if stat(candidate, &st) == 0 && !st.isDirectory { return candidate }
     }
     return nil
+}
+
+/// PATH's directories: separated by `:`, except the `:` of a URI's scheme (`scheme://`), so
+/// `initfs:///bin:/bin` is initfs:///bin and /bin.
+public func searchPath(_ path: String) -> [String] {
+    var out: [String] = []
+    var current: [UInt8] = []
+    let b = Array(path.utf8)
+    var i = 0
+    while i < b.count {
+        if b[i] == UInt8(ascii: ":") && !(i + 2 < b.count && b[i + 1] == UInt8(ascii: "/") && b[i + 2] == UInt8(ascii: "/")) {
+            out.append(String(decoding: current, as: UTF8.self))
+            current = []
+        } else {
+            current.append(b[i])
+        }
+        i += 1
+    }
+    out.append(String(decoding: current, as: UTF8.self))
+    return out
 }
 
 /// A Sender holding `d`'s open file for another process, and the file's id there.
@@ -300,9 +323,13 @@ public func unsetenv(_ name: String) -> Int32 {
 /// Every `NAME=VALUE` of the environment.
 public var environ: [String] { Posix.environment }
 
-/// The program's arguments: argv[0] is its name, then what its parent passed (posix_spawn's argv, each
-/// argument whole, spaces and all).
-public var argv: [String] { [staticText(programName)] + Posix.arguments }
+/// The program's arguments: argv[0] is its name (the last component of the path posix_spawn started,
+/// from `_` in the environment; else the program's own name), then what its parent passed (posix_spawn's
+/// argv, each argument whole, spaces and all).
+public var argv: [String] {
+    let path = getenv("_").flatMap { $0.split(separator: "/").last.map(String.init) }
+    return [path ?? staticText(programName)] + Posix.arguments
+}
 
 /// One line from descriptor 0 without its newline (with it when `strippingNewline` is false); nil at
 /// the end of input or on an error.

@@ -1,7 +1,8 @@
 // coreutils: the core utilities as one program (one image in the initfs; bin/ls, bin/cat, … are hard
-// links to it). The utility is the base name of the first command-line word (argv[0]: `ls -l /`), or,
-// when that is `coreutils`, the second (`coreutils ls -l /`). Their logic (options, formats, matching)
-// is pure Swift in Sources/Formats/Utilities*.swift; this program reads files and writes the results.
+// links to it). The utility is argv[0] (the Runtime's `argv`: the last component of the path
+// posix_spawn started, initfs:///bin/ls, or the first command-line word for a program started with
+// Spawn, `ls -l /`), or, when that is `coreutils`, the next word (`coreutils ls -l /`).
+// Their logic (options, formats, matching) is pure Swift in Sources/Formats/Utilities*.swift; this program reads files and writes the results.
 
 let programName: StaticString = "coreutils"
 
@@ -18,7 +19,7 @@ let utilities: [(name: String, run: Utility)] = [
 
 func programMain(_ startup: Startup) -> Int32 {
     IO.setUp(startup)
-    var words = startup.arguments.map(String.init)
+    var words = argv         // argv[0]: the name it was started by (Runtime/PosixProcess.swift)
     if let first = words.first, UtilityPath.basename(first) == "coreutils" { words.removeFirst() }
     guard let first = words.first else {
         IO.error("usage: coreutils UTILITY [ARGUMENT...]; utilities: " + utilities.map { $0.name }.joined(separator: " "))

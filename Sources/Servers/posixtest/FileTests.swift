@@ -149,6 +149,7 @@ func testPipeBlocking() {
     var p: (Int32, Int32) = (-1, -1)
     guard pipe(&p) == 0 else { check(false, "pipe"); return }
     var actions = PosixSpawnFileActions()
+    actions.addClose(p.0)          // (p.0 may be descriptor 0, which the child would get)
     actions.addDup2(p.1, 1)
     var pid: Int32 = 0
     check(posix_spawn(&pid, child, actions, [child, "yes"]) == 0, "spawn yes")

@@ -66,6 +66,11 @@ func capture(_ argv: [String], actions: PosixSpawnFileActions = PosixSpawnFileAc
     var out: (Int32, Int32) = (-1, -1), err: (Int32, Int32) = (-1, -1)
     guard pipe(&out) == 0, pipe(&err) == 0 else { return ("", "pipe: \(strerror(errno))", -1) }
     var all = PosixSpawnFileActions()
+    // The child gets this process's descriptors 0-2 unless the actions say otherwise (no O_CLOEXEC):
+    // without descriptors of its own this process's pipes take numbers 0-3, so the read ends are
+    // closed in the child first (else it would hold its own pipe's read end and never see EPIPE).
+    all.addClose(out.0)
+    all.addClose(err.0)
     all.addDup2(out.1, 1)
     all.addDup2(err.1, 2)
     all.actions += actions.actions

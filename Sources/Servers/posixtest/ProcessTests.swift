@@ -114,6 +114,7 @@ func testEnvironment() {
     check(setenv("ONE", "2", 0) == 0 && getenv("ONE") == "1", "no overwrite")
     check(setenv("ONE", "3", 1) == 0 && getenv("ONE") == "3", "overwrite")
     check(environ.filter { $0.hasPrefix("ONE=") }.count == 1, "one entry")
+    check(searchPath("initfs:///bin:/bin::x") == ["initfs:///bin", "/bin", "", "x"], "PATH keeps a URI's scheme whole: \(searchPath("initfs:///bin:/bin::x"))")
     check(unsetenv("ONE") == 0 && getenv("ONE") == nil, "unsetenv")
     checkErrno(Int(setenv("A=B", "x", 1)), EINVAL, "a name with =")
     checkErrno(Int(setenv("", "x", 1)), EINVAL, "an empty name")

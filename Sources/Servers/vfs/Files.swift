@@ -225,10 +225,12 @@ extension VFSServer {
     func rename(_ m: IPCMessage) throws(FileError) -> IPCMessage {
         guard m.words.0 > 0, m.words.0 < UInt64(m.tag.bytes) else { throw .badMessage }
         let first = Int(m.words.0)
-        let (from, mountA, restA) = try changing(first)
-        let (to, mountB, restB) = try changing(m.tag.bytes - first, at: first)
-        guard !mounts.isMountPoint(from), !mounts.isMountPoint(to) else { throw .busy }
+        // Across mounts is EXDEV before anything else (as on Linux, also onto a read-only mount).
+        let from = try uri(first), to = try uri(m.tag.bytes - first, at: first)
+        let (mountA, restA) = try resolve(from), (mountB, restB) = try resolve(to)
         guard mountA === mountB else { throw .crossDevice }
+        guard !mountA.readOnly else { throw .readOnly }
+        guard !mounts.isMountPoint(from), !mounts.isMountPoint(to) else { throw .busy }
         switch mountA.fs {
         case .tmpfs(let t): try t.fs.rename(restA, restB)
         case .remote(let b):

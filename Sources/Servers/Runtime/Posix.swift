@@ -81,10 +81,15 @@ public enum Posix {
     static var page: MessagePage? = nil
     static var pid: Int32 = -1
     public static let maxDescriptors = 256
+    /// The path this program was started by through posix_spawn (`_` in the startup environment), or nil.
+    static var programPath: String? = nil
 
     /// Called by runtime_start before programMain.
     static func start(_ startup: Startup) {
         environment = startup.environment
+        // `_`: the path posix_spawn started (argv[0]); kept apart, not part of the environment.
+        if let entry = environment.last(where: { $0.hasPrefix("_=") }) { programPath = String(entry.dropFirst(2)) }
+        environment.removeAll { $0.hasPrefix("_=") }
         vfs = startup.imported("vfs") ?? .invalid
         initfs = startup.imported("initfs") ?? .invalid
         pm = startup.imported("pm") ?? .invalid

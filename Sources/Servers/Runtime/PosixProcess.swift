@@ -324,10 +324,10 @@ public func unsetenv(_ name: String) -> Int32 {
 public var environ: [String] { Posix.environment }
 
 /// The program's arguments: argv[0] is its name (the last component of the path posix_spawn started,
-/// from `_` in the environment; else the program's own name), then what its parent passed (posix_spawn's
+/// passed as `_` in its startup environment; else the program's own name), then what its parent passed (posix_spawn's
 /// argv, each argument whole, spaces and all).
 public var argv: [String] {
-    let path = getenv("_").flatMap { $0.split(separator: "/").last.map(String.init) }
+    let path = Posix.programPath.flatMap { $0.split(separator: "/").last.map(String.init) }
     return [path ?? staticText(programName)] + Posix.arguments
 }
 

@@ -47,6 +47,10 @@ extension Shell {
         // Programs first (so every reader runs), then built-ins writing into their pipes.
         for (i, c) in commands.enumerated() where !c.arguments.isEmpty && builtin(c.arguments[0]) == nil {
             var actions = PosixSpawnFileActions()
+            // A child gets descriptors 0-2 and what its actions name: a pipe end the shell holds as 0, 1
+            // or 2 (its own were closed) is closed in the child first, as O_CLOEXEC would, so a writer
+            // never holds its own pipe's read end (and sees EPIPE when the reader ends).
+            for (r, w) in pipes { for fd in [r, w] where fd <= 2 { actions.addClose(fd) } }
             if i > 0 { actions.addDup2(pipes[i - 1].0, 0) }
             if i < commands.count - 1 { actions.addDup2(pipes[i].1, 1) }
             switch spawn(c, actions) {

@@ -84,6 +84,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init starts ttytest (Sources/Servers/ttytest), a small command loop on the console's terminal,
     /// whose exit ends the run (ConsoleTests, `osh boot --exec` without a shell).
     case consoleTest
+    /// `console=serial`: the console stays on COM1 only and leaves outputd's screen to other programs
+    /// (displaytest; by default it mirrors the terminal and the kernel log there).
+    case console
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -123,6 +126,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .usbTest: return "usbtest"
         case .displayTest: return "displaytest"
         case .consoleTest: return "consoletest"
+        case .console: return "console"
         }
     }
 
@@ -140,6 +144,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .root: return "DEVICE"
         case .smp: return "off"
         case .strace: return "all|NAME[,NAME]"
+        case .console: return "serial"
         default: return nil
         }
     }
@@ -182,6 +187,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .usbTest: return "init runs bin/usbtest: keys and tablet through usbd, a hot-plugged keyboard (needs osh boot --usb)"
         case .displayTest: return "init also starts displaytest: text and colours on the framebuffer console (outputd)"
         case .consoleTest: return "init runs ttytest, a small command loop on the console's terminal (console tests)"
+        case .console: return "serial: the console stays off outputd's screen (by default it mirrors itself there)"
         }
     }
 

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+/// Root restarts boot servers that end (Sources/Servers/root/Supervisor.swift), in a boot: a test initfs
+/// (build/initfs.tar.zst plus three sbin/ servers with made-up manifests, built as BootFailureTests builds
+/// its fakes) holds `restartsvc` and `restartcli` (copies of bin/restarttest: a server that exits on
+/// request, and its client, which pings it through one Sender across the restarts) and `crasher` (a copy
+/// of crashtest, which faults at once). Each is restarted with back-offs of 200, 400 and 800 ms and then
+/// given up; the client's Sender reaches every new instance, and after the limit its call fails with
+/// .peerClosed. The client itself ends with code 0, which root takes as done (no restart).
+@Suite(.serialized) struct ServerRestartTests {
+    /// build/initfs.tar.zst with the three servers added to sbin/; its path.
+    func testInitfs(in dir: URL) throws -> URL {
+        let tree = dir.appendingPathComponent("tree")
+        try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
+        let tar = dir.appendingPathComponent("initfs.tar")
+        try must(run("zstd", ["-d", "-q", "-f", Repo.build.appendingPathComponent("initfs.tar.zst").path, "-o", tar.path]))
+        try must(run("tar", ["-xf", tar.path, "-C", tree.path]))
+        let servers = [("restartsvc", "restarttest", "", "restartsvc"), ("restartcli", "restarttest", "restartsvc", ""),
+                       ("crasher", "crashtest", "", "crashsvc")]
+        for (file, program, imports, exports) in servers {
+            let manifest = dir.appendingPathComponent("\(file).manifest"), note = dir.appendingPathComponent("\(file).note")
+            try "name=\(file)\nimports=\(imports)\nexports=\(exports)\n".write(to: manifest, atomically: true, encoding: .utf8)
+            try must(run("python3", [Repo.root.appendingPathComponent("scripts/manifest-note.py").path, manifest.path, note.path]))
+            let base = Repo.build.appendingPathComponent("servers/\(program).elf").path
+            try must(run(Repo.tool("llvm-objcopy"), ["--update-section", ".note.manifest=\(note.path)", base,
+                                                     tree.appendingPathComponent("sbin/\(file)").path]))
+        }
+        try must(run("tar", ["--format=ustar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0",
+                             "-C", tree.path, "-cf", tar.path, "."]))
+        let packed = dir.appendingPathComponent("initfs.tar.zst")
+        try must(run("zstd", ["-3", "-q", "-f", tar.path, "-o", packed.path]))
+        return packed
+    }
+
+    func must(_ r: RunResult) throws {
+        if r.status != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
+    }
+
+    @Test func serversThatEndAreRestartedWithTheirReceiverThenGivenUp() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let initfs = try testInitfs(in: dir)
+        let build = dir.appendingPathComponent("build")
+        let osh = try startOSH(["boot", "--accel", "tcg", "--timeout", "400", "--build-dir", build.path,
+                                "--kernel", Repo.kernel.path,
+                                "--module", Repo.build.appendingPathComponent("servers/root.elf").path + ":root",
+                                "--module", initfs.path + ":initfs"])
+        defer { if osh.isRunning { osh.terminate(); osh.waitUntilExit() } }
+        let run = build.appendingPathComponent("run/latest")
+        let done = "restarttest: 4 instances answered"
+        var serial = DeviceTests.waitFor(done, in: run, seconds: 360, while: osh)
+        try #require(serial.contains(done), "\(serial.suffix(4000))")
+        serial = DeviceTests.waitFor("root: sbin/crasher ended with code", in: run, seconds: 60, while: osh)
+        let crasherGone = "not restarted again"
+        let deadline = Date().addingTimeInterval(60)
+        while serial.components(separatedBy: crasherGone).count < 3 && Date() < deadline && osh.isRunning {
+            Thread.sleep(forTimeInterval: 0.5)
+            serial = (try? String(contentsOf: run.appendingPathComponent("serial.log"), encoding: .utf8)) ?? serial
+        }
+        #expect(serial.contains("restarttest: 4 instances answered, 0 failed"), "\(serial.suffix(4000))")
+        #expect(serial.contains("restarttest: a ping after the restart limit: peer closed"))
+        // The server's ends: three restarts with doubling back-offs, then given up.
+        for (n, ms) in [(1, 200), (2, 400), (3, 800)] {
+            #expect(serial.contains("root: sbin/restartsvc ended with code 0x3; restarting it in \(ms) ms (restart \(n) of 3)"),
+                    "\(serial.suffix(4000))")
+            #expect(serial.contains("root: sbin/crasher ended with code ") && serial.contains("restarting it in \(ms) ms (restart \(n) of 3)"))
+        }
+        #expect(serial.contains("root: sbin/restartsvc ended with code 0x3 after 3 restarts in a row; not restarted again"))
+        #expect(serial.contains(/root: sbin\/crasher ended with code 0x[0-9a-f]+ after 3 restarts in a row; not restarted again/))
+        #expect(serial.components(separatedBy: "root: started sbin/restartsvc").count == 5)
+        // The client ends with code 0 when it is done: not restarted.
+        #expect(serial.contains("root: sbin/restartcli ended with code 0; not restarted"))
+        #expect(serial.components(separatedBy: "root: started sbin/restartcli").count == 2)
+        #expect(serial.components(separatedBy: "restarttest: server instance").count - 1 >= 8)  // 4 serving + 4 exits
+        // The rest of the system runs on: init started and idles.
+        #expect(serial.contains("services running; idle"), "\(serial.suffix(2000))")
+    }
+}

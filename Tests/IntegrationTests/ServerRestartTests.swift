@@ -7,7 +7,8 @@ import Testing
 /// request, and its client, which pings it through one Sender across the restarts) and `crasher` (a copy
 /// of crashtest, which faults at once). Each is restarted with back-offs of 200, 400 and 800 ms and then
 /// given up; the client's Sender reaches every new instance, and after the limit its call fails with
-/// .peerClosed. The client itself ends with code 0, which root takes as done (no restart).
+/// .peerClosed. The client itself ends with code 0, which root takes as done (no restart). restartsvc's
+/// devices.conf grant (an IRQ object) is made again for every instance.
 @Suite(.serialized) struct ServerRestartTests {
     /// build/initfs.tar.zst with the three servers added to sbin/; its path.
     func testInitfs(in dir: URL) throws -> URL {
@@ -16,6 +17,10 @@ import Testing
         let tar = dir.appendingPathComponent("initfs.tar")
         try must(run("zstd", ["-d", "-q", "-f", Repo.build.appendingPathComponent("initfs.tar.zst").path, "-o", tar.path]))
         try must(run("tar", ["-xf", tar.path, "-C", tree.path]))
+        // restartsvc also gets an IRQ object (ISA line 7, unused here) from devices.conf: root must make it
+        // again for each new instance, which the kernel allows only once the ended one's is gone.
+        let conf = tree.appendingPathComponent("etc/devices.conf")
+        try (String(contentsOf: conf, encoding: .utf8) + "restartsvc irq irq isa 7\n").write(to: conf, atomically: true, encoding: .utf8)
         let servers = [("restartsvc", "restarttest", "", "restartsvc"), ("restartcli", "restarttest", "restartsvc", ""),
                        ("crasher", "crashtest", "", "crashsvc")]
         for (file, program, imports, exports) in servers {
@@ -74,6 +79,7 @@ import Testing
         #expect(serial.contains("root: sbin/restartcli ended with code 0; not restarted"))
         #expect(serial.components(separatedBy: "root: started sbin/restartcli").count == 2)
         #expect(serial.components(separatedBy: "restarttest: server instance").count - 1 >= 8)  // 4 serving + 4 exits
+        #expect(serial.components(separatedBy: "serving (its IRQ bound)").count - 1 == 4, "\(serial.suffix(4000))")
         // The rest of the system runs on: init started and idles.
         #expect(serial.contains("services running; idle"), "\(serial.suffix(2000))")
     }

@@ -16,17 +16,28 @@ enum RestartLabel: UInt32 {
 }
 
 func programMain(_ startup: Startup) -> Int32 {
-    if let receiver = startup.exported("restartsvc") { return serve(receiver) }
+    if let receiver = startup.exported("restartsvc") { return serve(receiver, irq: startup.granted("irq")) }
     if let sender = startup.imported("restartsvc") { return check(sender) }
     print("restarttest: neither export:restartsvc nor import:restartsvc; exiting")
     return 1
 }
 
-/// The server: answers until asked to exit.
-func serve(_ receiver: Handle) -> Int32 {
+/// The server: answers until asked to exit. A device grant `grant:irq` (ServerRestartTests adds one to
+/// devices.conf) is bound to a Notify, to show that root made it again for the new instance (the
+/// kernel has one IRQ object per line: the ended instance's must be gone).
+func serve(_ receiver: Handle, irq: Handle?) -> Int32 {
     let started = (try? clockGet()) ?? 0
     var served: UInt64 = 0
-    print("restarttest: server instance \(started) serving")
+    var irqNote = "no IRQ"
+    if let irq {
+        do throws(SysError) {
+            try irqBind(irq, notify: try notifyCreate(), bits: 1)
+            irqNote = "its IRQ bound"
+        } catch {
+            irqNote = "its IRQ not bound: \(error.name)"
+        }
+    }
+    print("restarttest: server instance \(started) serving (\(irqNote))")
     while true {
         guard let m = try? receiverRecv(receiver) else { return 1 }
         served += 1

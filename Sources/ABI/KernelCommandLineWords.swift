@@ -87,6 +87,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// `console=serial`: the console stays on COM1 only and leaves outputd's screen to other programs
     /// (displaytest; by default it mirrors the terminal and the kernel log there).
     case console
+    /// `killtest=NAME`: root ends boot server NAME (process_kill) 25 s after init started, to show it
+    /// restarted (ServerRestartTests).
+    case killTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -127,6 +130,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .displayTest: return "displaytest"
         case .consoleTest: return "consoletest"
         case .console: return "console"
+        case .killTest: return "killtest"
         }
     }
 
@@ -145,6 +149,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .smp: return "off"
         case .strace: return "all|NAME[,NAME]"
         case .console: return "serial"
+        case .killTest: return "NAME"
         default: return nil
         }
     }
@@ -188,6 +193,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .displayTest: return "init also starts displaytest: text and colours on the framebuffer console (outputd)"
         case .consoleTest: return "init runs ttytest, a small command loop on the console's terminal (console tests)"
         case .console: return "serial: the console stays off outputd's screen (by default it mirrors itself there)"
+        case .killTest: return "root kills boot server NAME 25 s after init started (restart test)"
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import OSH
 
 /// Root restarts boot servers that end (Sources/Servers/root/Supervisor.swift), in a boot: a test initfs
 /// (build/initfs.tar.zst plus three sbin/ servers with made-up manifests, built as BootFailureTests builds
@@ -8,7 +9,8 @@ import Testing
 /// of crashtest, which faults at once). Each is restarted with back-offs of 200, 400 and 800 ms and then
 /// given up; the client's Sender reaches every new instance, and after the limit its call fails with
 /// .peerClosed. The client itself ends with code 0, which root takes as done (no restart). restartsvc's
-/// devices.conf grant (an IRQ object) is made again for every instance.
+/// devices.conf grant (an IRQ object) is made again for every instance. Then a real driver: kbd, ended
+/// by root with process_kill under `killtest=kbd`, is restarted and typing on the console goes on.
 @Suite(.serialized) struct ServerRestartTests {
     /// build/initfs.tar.zst with the three servers added to sbin/; its path.
     func testInitfs(in dir: URL) throws -> URL {
@@ -82,5 +84,36 @@ import Testing
         #expect(serial.components(separatedBy: "serving (its IRQ bound)").count - 1 == 4, "\(serial.suffix(4000))")
         // The rest of the system runs on: init started and idles.
         #expect(serial.contains("services running; idle"), "\(serial.suffix(2000))")
+    }
+
+    /// `killtest=kbd`: root ends kbd with process_kill 25 s after init started; kbd is restarted with its
+    /// IRQ and ports made again and the same Receiver, the console's keyboard thread subscribes again
+    /// through its old Sender, and keys typed on the PS/2 keyboard reach the terminal before and after.
+    @Test func aKilledKeyboardDriverIsRestartedAndTypingGoesOn() throws {
+        let (osh, dir, run) = try DeviceTests.boot(["--cmdline", "consoletest killtest=kbd", "--timeout", "600"])
+        defer { ConsoleScreenTests.finish(osh, dir) }
+        var serial = DeviceTests.waitFor("tty $ ", in: run, seconds: 400, while: osh)
+        try #require(serial.contains("tty $ "), "\(serial.suffix(3000))")
+        Thread.sleep(forTimeInterval: 2)     // the console's keyboard thread subscribes after ttytest's open
+        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
+        defer { qmp.close() }
+        try ConsoleScreenTests.type(qmp, "echo before\n")
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("\r\nbefore\r\ntty $ ") }
+        try #require(serial.contains("\r\nbefore\r\ntty $ "), "\(serial.suffix(2000))")
+        serial = ConsoleScreenTests.waitUntil(run, osh, seconds: 180) { $0.contains("console: keys from kbd again") }
+        #expect(serial.contains("root: killtest: ending sbin/kbd"), "\(serial.suffix(3000))")
+        #expect(serial.contains("root: sbin/kbd ended with code 0xffffffffffffffff; restarting it in 200 ms (restart 1 of 3)"))
+        #expect(serial.components(separatedBy: "root: started sbin/kbd (").count == 3, "\(serial.suffix(3000))")
+        #expect(serial.components(separatedBy: "kbd: PS/2 controller ready").count == 3)
+        try #require(serial.contains("console: keys from kbd again (subscription 2)"), "\(serial.suffix(3000))")
+        if let before = serial.range(of: "\r\nbefore\r\n"), let kill = serial.range(of: "root: killtest: ending") {
+            #expect(before.lowerBound < kill.lowerBound, "the first line was typed after the kill")
+        }
+        try ConsoleScreenTests.type(qmp, "echo after the restart\n")
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("\r\nafter the restart\r\ntty $ ") }
+        #expect(serial.contains("tty $ echo after the restart\r\nafter the restart\r\ntty $ "), "\(serial.suffix(2000))")
+        try ConsoleScreenTests.type(qmp, "exit\n")
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("init: ttytest exited with code") }
+        #expect(serial.contains("init: ttytest exited with code 0"), "\(serial.suffix(2000))")
     }
 }

@@ -312,22 +312,45 @@ final class ConsoleServer {
 
 /// A thread that subscribes to a keyboard driver's key events (kbd's `input`, usbd's `usbinput`: the same
 /// input protocol) and hands the characters of pressed keys (UTF-8) to the loop as typed bytes, as the
-/// serial line's interrupt thread does.
+/// serial line's interrupt thread does. It reads at least once a second, so it notices a driver that
+/// root restarted (the new instance refuses the old subscription) and subscribes again through the same
+/// Sender; it stops when the driver is gone for good (.peerClosed) or refuses 10 subscriptions in a row.
 func startKeyboardThread(_ input: Handle, name: String, receiver: Handle) {
     let started = try? spawnThread {
         guard let sender = try? senderCreate(receiver, badge: DriverLoop.interruptBadge),
-              let page = try? IPCBufferPage.make(), (try? page.install()) != nil,
-              let client = try? InputClient(input, page: page) else {
-            print("console: no keys from \(name) (its input subscription failed)")
+              let page = try? IPCBufferPage.make(), (try? page.install()) != nil else {
+            print("console: no keys from \(name) (no Sender or IPC buffer)")
             return 1
         }
+        var refusals = 0
+        var subscriptions = 0
         while true {
-            guard let events = try? client.next() else { return 1 }
-            var bytes: [UInt8] = []
-            for e in events where e.kind == .key && e.flags & 1 != 0 && e.a > 0 {
-                bytes += utf8(UInt32(e.a))
+            let client: InputClient
+            do throws(SysError) { client = try InputClient(input, page: page) } catch {
+                refusals += 1
+                if error == .peerClosed || refusals == 10 {
+                    print("console: no keys from \(name) (its input subscription failed: \(error.name))")
+                    return 1
+                }
+                threadSleep(nanoseconds: 500_000_000)
+                continue
             }
-            DriverLoop.send(bytes, through: sender)
+            refusals = 0
+            subscriptions += 1
+            if subscriptions > 1 { print("console: keys from \(name) again (subscription \(subscriptions))") }
+            while true {
+                let events: [InputEvent]
+                do throws(SysError) { events = try client.next(timeout: 1_000_000_000) } catch {
+                    if error == .timedOut { continue }
+                    break       // the driver ended or restarted: subscribe again
+                }
+                var bytes: [UInt8] = []
+                for e in events where e.kind == .key && e.flags & 1 != 0 && e.a > 0 {
+                    bytes += utf8(UInt32(e.a))
+                }
+                DriverLoop.send(bytes, through: sender)
+            }
+            _ = try? handleClose(client.notify)
         }
     }
     if started == nil { print("console: no keyboard thread for \(name)") }

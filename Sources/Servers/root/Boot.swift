@@ -39,7 +39,7 @@ enum Boot {
         // counts the system's objects).
         Supervisor.start(startup)
         let initProcess = startInit(startup)
-        Supervisor.run()
+        Supervisor.run(startup)
         return initProcess
     }
 

@@ -17,6 +17,9 @@ enum Supervisor {
     static let firstBackoff: UInt64 = 200_000_000
     static let stable: UInt64 = 10_000_000_000
     static let endedLabel: UInt32 = 1
+    /// `killtest=NAME`: the loop ends that server (words: index).
+    static let killLabel: UInt32 = 2
+    static let killTestDelay: UInt64 = 25_000_000_000
 
     /// Restarts in the current row and the last start's time, per server index.
     static var restarts: [Int: (count: Int, startedAt: UInt64)] = [:]
@@ -43,12 +46,24 @@ enum Supervisor {
         }
     }
 
-    /// Restarting begins (the loop's thread starts).
-    static func run() {
+    /// Restarting begins (the loop's thread starts); with `killtest=NAME` a thread asks the loop to end
+    /// that server after `killTestDelay`.
+    static func run(_ startup: Startup) {
         guard let t = loopThread else { return }
         if (try? threadStart(t)) == nil { print("root: the supervisor did not start; boot servers that end stay down") }
         _ = try? handleClose(t)
         loopThread = nil
+        guard let name = startup.value(of: .killTest), let sender else { return }
+        guard let i = Boot.servers.firstIndex(where: { $0.manifest.name == String(name) && $0.process != nil }) else {
+            print("root: killtest: no running boot server named \(name)")
+            return
+        }
+        let started = try? spawnThread(stackSize: 16 * 1024) {
+            threadSleep(nanoseconds: killTestDelay)
+            _ = try? senderCall(sender, IPCMessage(label: killLabel, UInt64(i)))
+            return 0
+        }
+        if let started { _ = try? handleClose(started.handle) }
     }
 
     /// A thread that waits for server `i`'s process to end and tells the loop (words: index, exit code).
@@ -69,8 +84,13 @@ enum Supervisor {
         while true {
             guard let m = try? receiverRecv(receiver) else { return 1 }
             _ = try? receiverReply(IPCMessage.ok())
-            guard m.tag.label == endedLabel, m.words.0 < UInt64(Boot.servers.count) else { continue }
-            ended(Int(m.words.0), code: m.words.1, startup)
+            guard m.words.0 < UInt64(Boot.servers.count) else { continue }
+            if m.tag.label == killLabel, let p = Boot.servers[Int(m.words.0)].process {
+                print("root: killtest: ending \(Boot.servers[Int(m.words.0)].path)")
+                do throws(SysError) { try processKill(p.process) } catch { print("root: killtest: process_kill failed: \(error.name)") }
+            } else if m.tag.label == endedLabel {
+                ended(Int(m.words.0), code: m.words.1, startup)
+            }
         }
     }
 

@@ -86,6 +86,12 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case consoleTest
     /// init runs the POSIX layer's and sh's guest test (Sources/Servers/posixtest), whose exit ends the run.
     case posixTest
+    /// `console=serial`: the console stays on COM1 only and leaves outputd's screen to other programs
+    /// (displaytest; by default it mirrors the terminal and the kernel log there).
+    case console
+    /// `killtest=NAME`: root ends boot server NAME (process_kill) 25 s after init started, to show it
+    /// restarted (ServerRestartTests).
+    case killTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -126,6 +132,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .displayTest: return "displaytest"
         case .consoleTest: return "consoletest"
         case .posixTest: return "posixtest"
+        case .console: return "console"
+        case .killTest: return "killtest"
         }
     }
 
@@ -143,6 +151,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .root: return "DEVICE"
         case .smp: return "off"
         case .strace: return "all|NAME[,NAME]"
+        case .console: return "serial"
+        case .killTest: return "NAME"
         default: return nil
         }
     }
@@ -186,6 +196,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .displayTest: return "init also starts displaytest: text and colours on the framebuffer console (outputd)"
         case .consoleTest: return "init runs ttytest, a small command loop on the console's terminal (console tests)"
         case .posixTest: return "init runs the POSIX layer's and sh's guest test (posixtest)"
+        case .console: return "serial: the console stays off outputd's screen (by default it mirrors itself there)"
+        case .killTest: return "root kills boot server NAME 25 s after init started (restart test)"
         }
     }
 

@@ -20,6 +20,8 @@
 //                      handle moves (gone from the caller)
 //   process_exit       a: code                                  ends every thread of the caller's process
 //   process_wait       a: process (.wait), timeout               r: exit code; blocks until it has exited
+//   process_kill       a: process (.manage)                     ends every thread of another process (its
+//                      exit code ExitCode.stopped); .badState for the caller's own process or one that ended
 //   thread_create      a: process (.manage), entry, stack, arg  r: thread (not started; arg in rdi)
 //   thread_self        r: thread
 //   thread_start       a: thread (.manage)                      .badState if started before
@@ -296,6 +298,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case logRead = 77
     case consoleAttach = 78
     case consoleWrite = 79
+    case processKill = 88
     case frameCreateContiguous = 92
     case framePhysical = 93
     case trackerRead = 104
@@ -374,6 +377,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadGetID: return "thread_get_id"
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
+        case .processKill: return "process_kill"
         case .trackerRead: return "tracker_read"
         case .receiverSetNotices: return "receiver_set_notices"
         case .traceSet: return "trace_set"
@@ -390,7 +394,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .debugLog, .systemInfo, .clockGet, .trackerRead, .logRead, .consoleWrite: return .none
         case .consoleAttach: return .ioPort
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
-        case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
+        case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processKill, .processLoad,
              .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,

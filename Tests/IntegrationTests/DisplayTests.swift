@@ -19,7 +19,7 @@ import Formats
     }
 
     @Test func outputdTextIsOnTheScreen() throws {
-        let (osh, dir, run) = try DeviceTests.boot(["--boot", "iso", "--cmdline", "displaytest", "--timeout", "400"])
+        let (osh, dir, run) = try DeviceTests.boot(["--boot", "iso", "--cmdline", "displaytest console=serial", "--timeout", "400"])
         defer { Self.finish(osh, dir) }
         let serial = DeviceTests.waitFor("displaytest: written", in: run, seconds: 360, while: osh)
         try #require(serial.contains("displaytest: written"), "\(serial.suffix(3000))")

@@ -50,9 +50,10 @@ import Testing
             } ?? lines.endIndex
             return lines[..<end].filter { $0.hasPrefix("fuzz: call ") }
         }
-        // Seed 8: 143 calls before its first helper or child with today's syscalls (the seed that gets far
-        // depends on the list of syscalls the fuzzer draws from: `fuzz=1-24,150,trace` shows each seed's).
-        let first = try Self.bootFuzz("8,150,trace"), second = try Self.bootFuzz("8,150,trace")
+        // Seed 7: 140 calls before its first helper or child with today's syscalls (the seed that gets far
+        // depends on the list of syscalls the fuzzer draws from: `fuzz=1-24,150,trace` shows each seed's;
+        // seed 8 got 143 until process_kill joined the list, now 2).
+        let first = try Self.bootFuzz("7,150,trace"), second = try Self.bootFuzz("7,150,trace")
         #expect(first.result.status == 0 && second.result.status == 0)
         #expect(calls(first).count >= 10, "trace prints each call: \(calls(first).count) lines")
         #expect(calls(first) == calls(second))

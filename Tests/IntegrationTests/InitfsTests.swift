@@ -31,7 +31,7 @@ import Testing
         #expect(out.contains("root: started sbin/pm (pm: imports vfs,initfs,time; exports pm)"))
         for server in ["kbd: imports none; exports input", "moused: imports input; exports mouse",
                        "timed: imports none; exports time", "rngd: imports none; exports random",
-                       "console: imports input,pm?; exports console", "fbd: imports none; exports framebuffer", "outputd: imports framebuffer; exports output"] {
+                       "console: imports input,pm?,output?,usbinput?; exports console", "fbd: imports none; exports framebuffer", "outputd: imports framebuffer; exports output"] {
             #expect(out.contains(server), "\(server)")
         }
         #expect(out.contains(/initfsd: serving initfs:\/\/ \(\d+ files, \d+ directories, \d+ bytes\)/))

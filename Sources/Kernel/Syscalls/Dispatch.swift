@@ -88,6 +88,7 @@ enum Syscalls {
         case .processGive: return try processGive(a.a0, a.a1)
         case .processExit: return processExit(a.a0)
         case .processWait: return try processWait(a.a0, timeout: a.a1)
+        case .processKill: return try processKill(a.a0)
         case .threadCreate: return try threadCreate(a.a0, entry: a.a1, stack: a.a2, argument: a.a3)
         case .threadSelf: return try insertNew(.thread(caller))
         case .threadStart: return try threadStart(a.a0)
@@ -321,6 +322,14 @@ enum Syscalls {
 
     static func processExit(_ code: UInt64) -> UInt64 {
         process.kill(code: code)
+        return 0
+    }
+
+    /// Ends every thread of another process (the last one to go finishes it).
+    static func processKill(_ raw: UInt64) throws(SysError) -> UInt64 {
+        let p = try processObject(raw, .manage)
+        guard p !== process, !p.exited else { throw .badState }
+        p.kill(code: ExitCode.stopped)
         return 0
     }
 

@@ -95,6 +95,11 @@ public func processWait(_ process: Handle, timeout: UInt64 = 0) throws(SysError)
     try syscall(.processWait, process.word, timeout)
 }
 
+/// Ends every thread of another process (needs .manage); process_wait then returns ExitCode.stopped.
+public func processKill(_ process: Handle) throws(SysError) {
+    _ = try syscall(.processKill, process.word)
+}
+
 // MARK: threads
 
 /// A thread (not started) in a process, entering at `entry` with rsp = stack and rdi = argument.

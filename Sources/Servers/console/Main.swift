@@ -1,6 +1,7 @@
 // console: the serial terminal. Root starts it as a boot server with its Receiver for `console`
 // (export:console), a Sender to kbd (import:input: keys typed in the QEMU window are read once a program
-// opened the terminal) and, from initfs:///etc/devices.conf, an IOPort over COM1's registers 0x3F8-0x3FF
+// opened the terminal; usbd's `usbinput` too when imported), optionally outputd's `output` (the screen
+// it mirrors itself on: Screen.swift) and, from initfs:///etc/devices.conf, an IOPort over COM1's registers 0x3F8-0x3FF
 // (grant:uart) and the IRQ object of ISA line 4 (grant:irq). It turns on COM1's receive interrupt; an
 // interrupt thread reads the received bytes (Runtime/DriverLoop.swift) and hands them to the request
 // loop, which runs them through the line discipline (Sources/Formats/LineDiscipline.swift) and serves
@@ -48,18 +49,30 @@ func programMain(_ startup: Startup) -> Int32 {
         return 1
     }
     let server = ConsoleServer(receiver: receiver, page: page, pm: startup.imported("pm"))
-    server.keyboard = startup.imported("input")
+    if let k = startup.imported("input") { server.keyboards.append((k, "kbd")) }
+    if let k = startup.imported("usbinput") { server.keyboards.append((k, "usbd")) }
+    var screenNote = ""
+    if let output = startup.imported("output") {
+        if startup.value(of: .console) == "serial" {
+            screenNote = "; not on the screen (console=serial)"
+        } else {
+            let (display, why) = Screen.open(output, page: page)
+            server.display = display
+            screenNote = display != nil ? "; mirrored on outputd's screen" : "; not on the screen (\(why))"
+        }
+    }
     do throws(SysError) {
         let redraw = try notifyCreate()
         try consoleAttach(ioport: uart, notify: redraw, bits: 1)
         try startRedrawThread(redraw, receiver: receiver)
         try DriverLoop.startInterruptThread(irq: irq, receiver: receiver) { UART.drain() }
+        if server.display != nil { try startLogWatch(receiver: receiver) }
         UART.enableReceiveInterrupt()
     } catch {
         print("console: cannot take the serial line: \(error.name); exiting")
         return 1
     }
-    print("console: serving the serial terminal (COM1, IRQ 4)\(server.pm == nil ? "; no pm: Ctrl-C ends nothing" : "")")
+    print("console: serving the serial terminal (COM1, IRQ 4)\(server.pm == nil ? "; no pm: Ctrl-C ends nothing" : "")\(screenNote)")
     return server.run()
 }
 

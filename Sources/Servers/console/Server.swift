@@ -13,6 +13,8 @@ final class ConsoleServer {
     /// The badge of the interrupt thread's messages (DriverLoop) and of the redraw thread's.
     static let redrawBadge: UInt64 = 0xffff_ffff_ffff_ff01
     static let redrawLabel: UInt32 = 2
+    /// The log watch's label (same badge): the kernel log grew (Screen.swift).
+    static let logLabel: UInt32 = 3
     /// Badges of `connect` and `share` connections (above root's importer numbers).
     static let connectionBadgeBase: UInt64 = 1 << 48
     static let connectionLimit = 256
@@ -32,8 +34,11 @@ final class ConsoleServer {
     let receiver: Handle
     let page: IPCBufferPage
     let pm: Handle?
-    /// kbd's `input`: keys typed in the QEMU window, read once a program opened the terminal.
-    var keyboard: Handle?
+    /// Keyboards (kbd's `input`, usbd's `usbinput`) and their names: keys typed in the QEMU window or on
+    /// a USB keyboard, read once a program opened the terminal.
+    var keyboards: [(Handle, String)] = []
+    /// outputd's screen, when the console mirrors itself there (Screen.swift).
+    var display: Screen?
     var discipline = LineDiscipline()
     var files: [OpenTerminal] = []
     var readers: [Reader] = []
@@ -80,6 +85,13 @@ final class ConsoleServer {
         }
         if m.badge == ConsoleServer.redrawBadge && m.tag.label == ConsoleServer.redrawLabel {
             show([], redraw: true)
+            return IPCMessage.ok()
+        }
+        if m.badge == ConsoleServer.redrawBadge && m.tag.label == ConsoleServer.logLabel {
+            if let d = display {
+                d.write(d.kernelLines())
+                if d.broken { display = nil }
+            }
             return IPCMessage.ok()
         }
         for i in 0..<min(m.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(i)) }
@@ -136,10 +148,8 @@ final class ConsoleServer {
         let id = nextID
         nextID += 1
         files.append(OpenTerminal(id: id, badge: m.badge, flags: flags.intersection([.read, .write])))
-        if let k = keyboard {
-            keyboard = nil
-            startKeyboardThread(k, receiver: receiver)
-        }
+        for (k, name) in keyboards { startKeyboardThread(k, name: name, receiver: receiver) }
+        keyboards = []
         return IPCMessage.ok(id, 0, UInt64(FileKind.file.rawValue))
     }
 
@@ -290,30 +300,60 @@ final class ConsoleServer {
     func show(_ bytes: [UInt8], redraw: Bool = false) {
         var out = bytes
         if redraw && discipline.screen == .editing { out = discipline.redraw + out }
+        // Kernel lines logged before this write go to the screen before it, as on the serial line.
+        let kernel = display?.kernelLines() ?? []
         _ = try? consoleWrite(out, state: discipline.screen)
+        if let d = display {
+            d.write(kernel + d.mirror.terminal(out, state: discipline.screen))
+            if d.broken { display = nil }
+        }
     }
 }
 
-/// A thread that subscribes to kbd's key events and hands the characters of pressed keys (UTF-8) to the
-/// loop as typed bytes, as the serial line's interrupt thread does.
-func startKeyboardThread(_ input: Handle, receiver: Handle) {
+/// A thread that subscribes to a keyboard driver's key events (kbd's `input`, usbd's `usbinput`: the same
+/// input protocol) and hands the characters of pressed keys (UTF-8) to the loop as typed bytes, as the
+/// serial line's interrupt thread does. It reads at least once a second, so it notices a driver that
+/// root restarted (the new instance refuses the old subscription) and subscribes again through the same
+/// Sender; it stops when the driver is gone for good (.peerClosed) or refuses 10 subscriptions in a row.
+func startKeyboardThread(_ input: Handle, name: String, receiver: Handle) {
     let started = try? spawnThread {
         guard let sender = try? senderCreate(receiver, badge: DriverLoop.interruptBadge),
-              let page = try? IPCBufferPage.make(), (try? page.install()) != nil,
-              let client = try? InputClient(input, page: page) else {
-            print("console: no keys from kbd (its input subscription failed)")
+              let page = try? IPCBufferPage.make(), (try? page.install()) != nil else {
+            print("console: no keys from \(name) (no Sender or IPC buffer)")
             return 1
         }
+        var refusals = 0
+        var subscriptions = 0
         while true {
-            guard let events = try? client.next() else { return 1 }
-            var bytes: [UInt8] = []
-            for e in events where e.kind == .key && e.flags & 1 != 0 && e.a > 0 {
-                bytes += utf8(UInt32(e.a))
+            let client: InputClient
+            do throws(SysError) { client = try InputClient(input, page: page) } catch {
+                refusals += 1
+                if error == .peerClosed || refusals == 10 {
+                    print("console: no keys from \(name) (its input subscription failed: \(error.name))")
+                    return 1
+                }
+                threadSleep(nanoseconds: 500_000_000)
+                continue
             }
-            DriverLoop.send(bytes, through: sender)
+            refusals = 0
+            subscriptions += 1
+            if subscriptions > 1 { print("console: keys from \(name) again (subscription \(subscriptions))") }
+            while true {
+                let events: [InputEvent]
+                do throws(SysError) { events = try client.next(timeout: 1_000_000_000) } catch {
+                    if error == .timedOut { continue }
+                    break       // the driver ended or restarted: subscribe again
+                }
+                var bytes: [UInt8] = []
+                for e in events where e.kind == .key && e.flags & 1 != 0 && e.a > 0 {
+                    bytes += utf8(UInt32(e.a))
+                }
+                DriverLoop.send(bytes, through: sender)
+            }
+            _ = try? handleClose(client.notify)
         }
     }
-    if started == nil { print("console: no keyboard thread") }
+    if started == nil { print("console: no keyboard thread for \(name)") }
 }
 
 /// A Unicode scalar's UTF-8 bytes (none for a surrogate or a value past U+10FFFF).

@@ -111,6 +111,11 @@ extension Engine {
         case .trackerRead: a[0] = Values.outPointer(&r); a[1] = r.chance(60) ? UInt64(TrackerLayout.totalWords * 8) : Values.length(&r)
         case .framePhysical:
             a[0] = handle(Use(type: .frame, right: .read)); a[1] = r.chance(70) ? r.below(8 * pageSize) : r.next()
+        case .processKill:
+            // Its refusals only (this process: .badState; wrong types and bad handles): ending a child
+            // here would change what the fuzzer's own bookkeeping expects of it.
+            a[0] = handle(Use(type: .process, right: .manage))
+            if let e = entry(a[0]), e.type == .process, !e.isSelf { a[0] = r.chance(50) ? 0 : r.next() | 1 << 40 }
         case .frameSetSize: a[0] = handle(Use(type: .frame, right: .manage)); a[1] = Values.frameSize(&r, known: options.known)
         case .frameRead, .frameWrite:
             a[0] = handle(Use(type: .frame, right: call == .frameRead ? .read : .write))

@@ -198,12 +198,14 @@ extension ProcessServer {
         try? handleClose(child.spawned.process)
     }
 
-    /// Stops the child's thread; its watcher then reports it (status ExitCode.stopped).
+    /// Ends every thread of the child (process_kill); its watcher then reports it (status ExitCode.stopped).
     func kill(_ raw: UInt64, caller: UInt32) -> Answer {
         guard raw <= UInt64(UInt32.max), let child = children[UInt32(raw)] else { return .error(.noSuchProcess) }
         guard caller == 0 || child.parent == caller else { return .error(.notPermitted) }
         guard !child.exited else { return .ok() }
-        do throws(SysError) { try threadStop(child.spawned.thread) } catch { return .error(.noSuchProcess) }
+        do throws(SysError) { try processKill(child.spawned.process) } catch {
+            return error == .badState ? .ok() : .error(.noSuchProcess)     // .badState: it ended meanwhile
+        }
         return .ok()
     }
 

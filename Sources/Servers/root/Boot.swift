@@ -11,11 +11,16 @@
 //
 // A server whose import nobody exports, one in an import cycle, one that fails to start and one whose
 // exporter did not start are each one `root:` line and are not started; the rest of the system starts.
+//
+// Root keeps its Receiver of each exported service while the system runs: a boot server that ends is
+// started again with the same one (Supervisor.swift), so its importers' Senders stay valid.
 
 struct BootServer {
     let path: String
     let manifest: ServerManifest
     var state: State = .waiting
+    /// The running instance (root waits for it to end: Supervisor).
+    var process: SpawnedProcess? = nil
 
     enum State: Equatable { case waiting, started, failed }
 }
@@ -26,13 +31,23 @@ enum Boot {
     static var servers: [BootServer] = []
     static var nextBadge: UInt64 = 1
 
-    /// Starts the boot servers and init; returns init, if it started.
+    /// Starts the boot servers and init, then watches the servers (Supervisor); returns init, if it started.
     static func startSystem(_ startup: Startup) -> SpawnedProcess? {
         startServers(startup)
+        // Root keeps its Receivers: a server that ends is started again with the same ones. The watching
+        // threads start before init, so that nothing root makes overlaps init's services (systest
+        // counts the system's objects).
+        Supervisor.start(startup)
         let initProcess = startInit(startup)
-        // Every importer has its Sender now: root lets go of the Receivers (each exporter holds its own).
-        letGo()
+        Supervisor.run(startup)
         return initProcess
+    }
+
+    /// Server `i` is given up: root closes its Receivers of what it exported, so callers get .peerClosed.
+    static func giveUp(_ i: Int) {
+        servers[i].state = .failed
+        for r in receivers where r.exporter == i { _ = try? handleClose(r.receiver) }
+        receivers.removeAll { $0.exporter == i }
     }
 
     /// Closes root's Receivers of the exported services (each exporter holds its own).
@@ -82,7 +97,8 @@ enum Boot {
                 servers[i].state = .failed
                 continue
             }
-            servers[i].state = start(i, startup) ? .started : .failed
+            servers[i].process = start(i, startup)
+            servers[i].state = servers[i].process != nil ? .started : .failed
         }
         // Receivers of services whose exporter did not start: callers get .peerClosed, not a hang.
         for r in receivers where servers[r.exporter].state != .started { _ = try? handleClose(r.receiver) }
@@ -98,8 +114,8 @@ enum Boot {
         return try? senderCreate(r.receiver, badge: nextBadge)
     }
 
-    /// Starts server `i` with its grants; whether it runs.
-    static func start(_ i: Int, _ startup: Startup) -> Bool {
+    /// Starts server `i` with its grants; its process, or nil when it did not start.
+    static func start(_ i: Int, _ startup: Startup) -> SpawnedProcess? {
         let s = servers[i]
         var grants: [(name: String, handle: Handle)] = []
         var commandLine = startup.commandLine
@@ -112,7 +128,7 @@ enum Boot {
             guard let h = sender(for: service) else {
                 print("root: \(s.path) not started: no Sender for `\(service)`")
                 undo()
-                return false
+                return nil
             }
             grants.append((staticText(StartupBlock.importPrefix) + service, h))
         }
@@ -121,7 +137,7 @@ enum Boot {
             guard let h = try? handleDuplicate(r.receiver, rights: Rights.defaults(for: .receiver)) else {
                 print("root: \(s.path) not started: cannot duplicate its Receiver for `\(r.service)`")
                 undo()
-                return false
+                return nil
             }
             grants.append((staticText(StartupBlock.exportPrefix) + r.service, h))
         }
@@ -129,35 +145,36 @@ enum Boot {
         guard let devices = Devices.make(for: s.manifest.name, machine: startup.resource) else {
             print("root: \(s.path) not started: its device grants could not be made")
             undo()
-            return false
+            return nil
         }
         grants += devices
         if s.manifest.exports.contains("initfs") {
             guard let archive = Initfs.archiveFrame() else {
                 print("root: \(s.path) not started: cannot put the initfs archive in a Frame")
                 undo()
-                return false
+                return nil
             }
             grants.append((staticText(StartupBlock.grantPrefix) + "initfs-archive", archive))
             commandLine = "bytes=\(Initfs.archive.count) " + startup.commandLine
         }
+        var process: SpawnedProcess? = nil
         do throws(SysError) {
             guard let (image, owned) = try Programs.image(path: s.path) else {
                 print("root: \(s.path) not started: not in the initfs")
                 undo()
-                return false
+                return nil
             }
             defer { if owned { try? handleClose(image) } }
-            _ = try Spawn.start(image: image, name: s.manifest.name, commandLine: commandLine, grants: grants)
+            process = try Spawn.start(image: image, name: s.manifest.name, commandLine: commandLine, grants: grants)
         } catch {
             print("root: \(s.path) not started: \(error.name)")
             undo()
-            return false
+            return nil
         }
         let imports = s.manifest.imports.isEmpty ? "none" : s.manifest.importsText
         let exports = s.manifest.exports.isEmpty ? "none" : s.manifest.exports.joined(separator: ",")
         print("root: started \(s.path) (\(s.manifest.name): imports \(imports); exports \(exports))")
-        return true
+        return process
     }
 
     /// initfs:///sbin/init with Senders for its imports; missing ones are logged, init starts anyway.

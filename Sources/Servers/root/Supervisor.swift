@@ -1,0 +1,126 @@
+// Boot servers that end are started again. Root keeps its Receiver of every exported service while the
+// system runs, so the Senders importers hold stay valid across a restart: a call made while the server
+// is down waits in the endpoint and the new instance answers it (a call the old instance had received
+// and not answered fails with .peerClosed, as the kernel does for a thread that ends).
+//
+// A thread per running boot server waits for its process to end (process_wait) and tells the supervisor
+// loop (a thread with a Receiver of its own), which logs the end, sleeps a back-off that doubles (200,
+// 400, 800 ms) and starts the server again through Boot.start: new Senders for its imports, its device
+// grants made again, a duplicate of the same Receiver for its exports. After `limit` restarts in a row
+// (a run of `stable` ns or longer starts a new row) the server is given up: one line, and root closes
+// its Receivers, so callers get .peerClosed instead of waiting for ever. A server that exits with code
+// 0 ended on purpose and is not restarted either. Only the supervisor loop touches Boot's tables after
+// init started.
+
+enum Supervisor {
+    static let limit = 3
+    static let firstBackoff: UInt64 = 200_000_000
+    static let stable: UInt64 = 10_000_000_000
+    static let endedLabel: UInt32 = 1
+    /// `killtest=NAME`: the loop ends that server (words: index).
+    static let killLabel: UInt32 = 2
+    static let killTestDelay: UInt64 = 25_000_000_000
+
+    /// Restarts in the current row and the last start's time, per server index.
+    static var restarts: [Int: (count: Int, startedAt: UInt64)] = [:]
+    static var sender: Handle? = nil
+    /// The loop's thread, made by `start` and started by `run` (after init started: until then the
+    /// watchers' messages wait, and only root's main thread touches Boot's tables).
+    static var loopThread: Handle? = nil
+
+    /// Watches every started boot server (Boot.servers' processes) from now on; `run` starts restarting.
+    static func start(_ startup: Startup) {
+        do throws(SysError) {
+            let receiver = try receiverCreate()
+            sender = try senderCreate(receiver)
+            loopThread = try spawnThread(start: false) { loop(receiver, startup) }.handle
+        } catch {
+            print("root: no supervisor (\(error.name)); boot servers that end stay down")
+            return
+        }
+        let now = (try? clockGet()) ?? 0
+        for i in Boot.servers.indices {
+            guard let p = Boot.servers[i].process else { continue }
+            restarts[i] = (0, now)
+            watch(i, p)
+        }
+    }
+
+    /// Restarting begins (the loop's thread starts); with `killtest=NAME` a thread asks the loop to end
+    /// that server after `killTestDelay`.
+    static func run(_ startup: Startup) {
+        guard let t = loopThread else { return }
+        if (try? threadStart(t)) == nil { print("root: the supervisor did not start; boot servers that end stay down") }
+        _ = try? handleClose(t)
+        loopThread = nil
+        guard let name = startup.value(of: .killTest), let sender else { return }
+        guard let i = Boot.servers.firstIndex(where: { $0.manifest.name == String(name) && $0.process != nil }) else {
+            print("root: killtest: no running boot server named \(name)")
+            return
+        }
+        let started = try? spawnThread(stackSize: 16 * 1024) {
+            threadSleep(nanoseconds: killTestDelay)
+            _ = try? senderCall(sender, IPCMessage(label: killLabel, UInt64(i)))
+            return 0
+        }
+        if let started { _ = try? handleClose(started.handle) }
+    }
+
+    /// A thread that waits for server `i`'s process to end and tells the loop (words: index, exit code).
+    /// Its handle is closed at once (a started thread runs on); its 16 KiB stack stays allocated.
+    static func watch(_ i: Int, _ process: SpawnedProcess) {
+        guard let sender else { return }
+        let started = try? spawnThread(stackSize: 16 * 1024) {
+            let code = (try? process.wait()) ?? UInt64.max
+            _ = try? senderCall(sender, IPCMessage(label: endedLabel, UInt64(i), code))
+            return 0
+        }
+        if let started { _ = try? handleClose(started.handle) } else {
+            print("root: cannot watch \(Boot.servers[i].path); it is not restarted if it ends")
+        }
+    }
+
+    static func loop(_ receiver: Handle, _ startup: Startup) -> UInt64 {
+        while true {
+            guard let m = try? receiverRecv(receiver) else { return 1 }
+            _ = try? receiverReply(IPCMessage.ok())
+            guard m.words.0 < UInt64(Boot.servers.count) else { continue }
+            if m.tag.label == killLabel, let p = Boot.servers[Int(m.words.0)].process {
+                print("root: killtest: ending \(Boot.servers[Int(m.words.0)].path)")
+                do throws(SysError) { try processKill(p.process) } catch { print("root: killtest: process_kill failed: \(error.name)") }
+            } else if m.tag.label == endedLabel {
+                ended(Int(m.words.0), code: m.words.1, startup)
+            }
+        }
+    }
+
+    /// Server `i` ended with `code`: restarted after its back-off, or given up.
+    static func ended(_ i: Int, code: UInt64, _ startup: Startup) {
+        let path = Boot.servers[i].path
+        Boot.servers[i].process = nil
+        if code == 0 {
+            // Its work is done (it said so): not an end to repair.
+            print("root: \(path) ended with code 0; not restarted")
+            Boot.giveUp(i)
+            return
+        }
+        let now = (try? clockGet()) ?? 0
+        var row = restarts[i] ?? (0, now)
+        if now &- row.startedAt >= stable { row.count = 0 }
+        guard row.count < limit else {
+            print("root: \(path) ended with code \(hex(code)) after \(limit) restarts in a row; not restarted again")
+            Boot.giveUp(i)
+            return
+        }
+        let delay = firstBackoff << UInt64(row.count)
+        print("root: \(path) ended with code \(hex(code)); restarting it in \(delay / 1_000_000) ms (restart \(row.count + 1) of \(limit))")
+        threadSleep(nanoseconds: delay)
+        guard let process = Boot.start(i, startup) else {
+            print("root: \(path) did not start again; given up")
+            Boot.giveUp(i)
+            return
+        }
+        restarts[i] = (row.count + 1, (try? clockGet()) ?? now)
+        watch(i, process)
+    }
+}

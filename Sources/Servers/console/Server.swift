@@ -34,6 +34,8 @@ final class ConsoleServer {
     let receiver: Handle
     let page: IPCBufferPage
     let pm: Handle?
+    /// The last byte of program output (output(_:)'s newline translation).
+    var lastOutputByte: UInt8 = 0
     /// Keyboards (kbd's `input`, usbd's `usbinput`) and their names: keys typed in the QEMU window or on
     /// a USB keyboard, read once a program opened the terminal.
     var keyboards: [(Handle, String)] = []
@@ -286,7 +288,16 @@ final class ConsoleServer {
 
     /// Program output. While the user has typed part of a line, that line is taken off the screen,
     /// the output written, and the line drawn again after it.
-    func output(_ bytes: [UInt8]) {
+    /// A newline not after a carriage return gets one (as a terminal's ONLCR output processing), so a
+    /// program's `\n` starts the next line at its first column; `\r\n` passes unchanged.
+    func output(_ raw: [UInt8]) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(raw.count + raw.count / 16)
+        for b in raw {
+            if b == 10 && lastOutputByte != 13 { bytes.append(13) }
+            bytes.append(b)
+            lastOutputByte = b
+        }
         let editing = discipline.screen == .editing && !discipline.line.isEmpty
         var out: [UInt8] = editing ? [13, 27, 91, 75] : []
         out += bytes

@@ -81,6 +81,7 @@ enum Shell {
     /// Reads and runs commands from descriptor 0 until its end or `exit`.
     static func interactive() -> Int32 {
         let terminal = isatty(STDIN_FILENO)
+        if terminal { showMessageOfTheDay() }
         while exitRequested == nil {
             let line: String
             if terminal {
@@ -94,6 +95,14 @@ enum Shell {
         }
         if terminal && exitRequested == nil { write(STDOUT_FILENO, "exit\r\n") }
         return exitRequested ?? status
+    }
+
+    /// An interactive shell first shows initfs:///etc/motd (when there is one), as a login would.
+    static func showMessageOfTheDay() {
+        let fd = open("initfs:///etc/motd", O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { _ = close(fd) }
+        while let bytes = read(fd, count: IPCBuffer.maxBytes), !bytes.isEmpty { write(STDOUT_FILENO, bytes) }
     }
 
     /// One line from the terminal, edited in raw mode; nil at the end of input.

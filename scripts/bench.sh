@@ -16,6 +16,7 @@ BENCH_CPU=max BENCH_APPEND="only=0w pcid=off" BENCH_LABEL=pcid_off scripts/bench
 BENCH_APPEND="only=0w strace=nobody" BENCH_LABEL=strace_other scripts/bench-ipc.py build
 BENCH_APPEND="only=0w strace=ipcbench" BENCH_LABEL=strace_on scripts/bench-ipc.py build
 scripts/bench-initfs.py build
+scripts/bench-shell.py build
 scripts/bench-profile.py build
 swift build -c release --product osh >&2
 OSH=.build/release/osh scripts/bench-symbolize.sh build/kernel.elf

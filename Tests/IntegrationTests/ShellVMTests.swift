@@ -10,7 +10,7 @@ import Symbolizer
         let kernelID = try #require(try ELFSymbolizer.readBuildID(Repo.kernel.path))
         let script = """
             boot --accel tcg
-            wait "services running; idle" 120
+            wait "/ $ " 120
             status
             x 0xffffffff80100000 2
             x -p 0x100000 2
@@ -20,7 +20,7 @@ import Symbolizer
             info
             reset
             status
-            wait "services running; idle" 120
+            wait "/ $ " 120
             use
             x -p 0x100000 1
             quit

@@ -31,6 +31,12 @@ import Testing
             .filter { $0.contains("conf") }.count
         at = try #require(g.waitFor("\(confs)\r\ninitfs:///etc $ ", after: at), "pipeline: \(g.since(at))")
 
+        // yes ends when its reader does (EPIPE), ps lists the shell, dmesg reads the kernel log ring, and
+        // `time` reports a program's cost.
+        g.type("yes | head -2; ps | grep -c ' sh'; dmesg | grep -c 'sh: first prompt'; time true\r")
+        at = try #require(g.waitFor("y\r\ny\r\n1\r\n1\r\n", after: at), "yes, ps, dmesg: \(g.since(at))")
+        at = try #require(g.waitFor("TSC ticks, status 0\r\n", after: at), "time: \(g.since(at))")
+
         // A missing command: 127.
         g.type("nosuchcommand; echo status $?\r")
         at = try #require(g.waitFor("status 127\r\n", after: at), "not found: \(g.since(at))")
@@ -64,5 +70,18 @@ import Testing
         let out = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(out.contains("\(lines)"), "wc -l: \(lines) lines expected in \(r.stdout)")
         #expect(r.stdout.contains("nosuch"), "\(r.stdout)")
+    }
+
+    @Test func oshExecListsTheUtilitiesAndPassesStatuses() throws {
+        let makefile = try String(contentsOf: Repo.root.appendingPathComponent("Makefile"), encoding: .utf8)
+        let block = try #require(makefile.firstMatch(of: /UTILITIES := ([^\n]*\\\n[^\n]*)/)).1
+        let utilities = block.split(whereSeparator: { $0 == " " || $0 == "\\" || $0 == "\n" || $0 == "\t" }).map(String.init)
+        #expect(utilities.count > 20)
+        let ls = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "600", "--exec", "ls initfs:///bin"])
+        #expect(ls.status == 0, "\(ls.stdout) \(ls.stderr)")
+        let names = Set(ls.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" }).map(String.init))
+        for u in utilities + ["sh", "coreutils"] { #expect(names.contains(u), "ls initfs:///bin: no \(u) in \(ls.stdout)") }
+        let failing = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "600", "--exec", "false"])
+        #expect(failing.status == 1, "\(failing.stdout) \(failing.stderr)")
     }
 }

@@ -19,7 +19,9 @@ let utilities: [(name: String, run: Utility)] = [
 
 func programMain(_ startup: Startup) -> Int32 {
     IO.setUp(startup)
-    var words = argv         // argv[0]: the name it was started by (Runtime/PosixProcess.swift)
+    // Started by posix_spawn: argv[0] is the name it was started by (Runtime/PosixProcess.swift); started
+    // with Spawn (utilstest): the command line's first word is.
+    var words = Posix.programPath != nil ? argv : Posix.arguments
     if let first = words.first, UtilityPath.basename(first) == "coreutils" { words.removeFirst() }
     guard let first = words.first else {
         IO.error("usage: coreutils UTILITY [ARGUMENT...]; utilities: " + utilities.map { $0.name }.joined(separator: " "))

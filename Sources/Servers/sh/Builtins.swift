@@ -1,4 +1,4 @@
-// sh's built-in commands: cd, pwd, exit, export, unset, env, help, echo, true, false and `:`. Each takes
+// sh's built-in commands: cd, pwd, exit, export, unset, env, help, echo, time, true, false and `:`. Each takes
 // its arguments (the first is its name) and returns its status; output goes to descriptors 1 and 2.
 
 typealias Builtin = ([String]) -> Int32
@@ -17,10 +17,24 @@ extension Shell {
         case "env": return { _ in for e in environ { print(e) }; return 0 }
         case "help": return help
         case "echo": return echo
+        case "time": return time
         case "true", ":": return { _ in 0 }
         case "false": return { _ in 1 }
         default: return nil
         }
+    }
+
+    /// `time COMMAND [ARGUMENT...]`: runs the command, then writes its wall time and the TSC ticks it took
+    /// to descriptor 2 (under QEMU's -icount the ticks are guest instructions: make bench's shell.spawn.insn).
+    static func time(_ args: [String]) -> Int32 {
+        guard args.count > 1 else { eprint("usage: time COMMAND [ARGUMENT...]"); return 2 }
+        let (startTSC, start) = (read_tsc(), Clock.now())
+        let status = runSingle(Expanded(arguments: Array(args.dropFirst()), assignments: [], redirections: []))
+        let (ticks, ns) = (read_tsc() &- startTSC, Clock.now() &- start)
+        let micro = ns / 1000
+        let fraction = String(micro % 1000)
+        eprint("time: \(micro / 1000).\(String(repeating: "0", count: 3 - fraction.count) + fraction) ms, \(ticks) TSC ticks, status \(status)")
+        return status
     }
 
     static func cd(_ args: [String]) -> Int32 {
@@ -89,7 +103,7 @@ extension Shell {
         sh: the shell. Commands: NAME ARGS..., looked up in PATH (\(getenv("PATH") ?? "initfs:///bin")).
           a; b   a && b   a || b   a | b   < FILE   > FILE   >> FILE   2> FILE   2>&1
           'quoted'  "with $VAR"  \\x   $?  $$  $NAME  ${NAME}  NAME=value [command]
-        Built-ins: cd [DIR|-], pwd, exit [N], export [NAME[=VALUE]...], unset NAME, env, help, echo [-n], true, false
+        Built-ins: cd [DIR|-], pwd, exit [N], export [NAME[=VALUE]...], unset NAME, env, help, echo [-n], time COMMAND, true, false
         Keys: left/right, home/end, backspace, delete, up/down (history), Ctrl-U, Ctrl-K, Ctrl-C, Ctrl-D
         """)
         return 0

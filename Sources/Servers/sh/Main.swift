@@ -81,7 +81,13 @@ enum Shell {
     /// Reads and runs commands from descriptor 0 until its end or `exit`.
     static func interactive() -> Int32 {
         let terminal = isatty(STDIN_FILENO)
-        if terminal { showMessageOfTheDay() }
+        if terminal {
+            showMessageOfTheDay()
+            // One kernel log line when the first prompt is about to show (make bench's boot.prompt.insn:
+            // under -icount the TSC counts instructions from reset).
+            let line = Array("sh: first prompt at TSC \(read_tsc())\n".utf8)
+            line.withUnsafeBytes { _ = try? debugLog($0) }
+        }
         while exitRequested == nil {
             let line: String
             if terminal {

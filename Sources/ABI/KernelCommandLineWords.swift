@@ -47,7 +47,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case vfspmTest
     /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
     case root
-    /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP).
+    /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP); `smp=threads`:
+    /// every CPU runs threads (by default the others start and idle, every thread on CPU 0).
     case smp
     /// init starts pcid, which lists the PCI functions and starts their drivers (virtio-blk).
     case pci
@@ -114,7 +115,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .devTest: return "kbd|fb"
         case .pcid: return "off"
         case .root: return "DEVICE"
-        case .smp: return "off"
+        case .smp: return "off|threads"
         case .strace: return "all|NAME[,NAME]"
         default: return nil
         }
@@ -144,7 +145,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
-        case .smp: return "off: leave the other CPUs parked (by default they start and idle)"
+        case .smp: return "off: leave the other CPUs parked; threads: every CPU runs threads (by default the others start and idle)"
         case .pci: return "init starts pcid: the PCI list in the log, drivers for the disks (osh boot --disk)"
         case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
         case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"

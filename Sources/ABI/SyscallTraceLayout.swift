@@ -144,6 +144,8 @@ extension Syscall {
         case .irqAck: return "irq:h -> -"
         case .traceSet: return "process:h on:n -> -"
         case .threadGetID: return "thread:h -> n"
+        case .threadSetAffinity: return "thread:h mask:x -> -"
+        case .threadGetAffinity: return "thread:h -> x"
         case .receiverSetNotices: return "receiver:h on:n -> -"
         case .frameCreateContiguous: return "resource:h size:x -> h"
         case .framePhysical: return "frame:h offset:x -> x"

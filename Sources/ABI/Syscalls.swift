@@ -25,6 +25,10 @@
 //   thread_start       a: thread (.manage)                      .badState if started before
 //   thread_stop        a: thread (.manage)                      ends it (exit code -1 as UInt64.max)
 //   thread_set_priority a: thread (.manage), priority 0...31    .invalidArgument outside
+//   thread_set_affinity a: thread (.manage), CPU mask (bit i: CPU i)   .invalidArgument when the mask
+//                      names no CPU that runs threads (system_info cpusScheduling); a thread running on a
+//                      CPU the mask leaves out moves at once
+//   thread_get_affinity a: thread (.read)                       r: its CPU mask (all ones until set)
 //   thread_wait        a: thread (.wait), timeout                r: exit code; blocks until it has ended
 //   thread_read_registers  a: thread (.read), ptr, len (RegisterIndex.count * 8)   a stopped or unstarted
 //   thread_write_registers a: thread (.write), ptr, len                            thread (.badState else)
@@ -271,6 +275,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case traceSet = 72
     case receiverSetNotices = 76
     case frameCreateContiguous = 92
+    case threadSetAffinity = 80
+    case threadGetAffinity = 81
     case framePhysical = 93
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
@@ -345,6 +351,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .frameCreatePaged: return "frame_create_paged"
         case .frameSupply: return "frame_supply"
         case .threadGetID: return "thread_get_id"
+        case .threadSetAffinity: return "thread_set_affinity"
+        case .threadGetAffinity: return "thread_get_affinity"
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
         case .receiverSetNotices: return "receiver_set_notices"
@@ -362,7 +370,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
              .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
-             .threadSleep, .threadGetID: return .thread
+             .threadSleep, .threadGetID, .threadSetAffinity, .threadGetAffinity: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
         case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical,
              .frameClone, .frameCreatePaged, .frameSupply, .frameCreateContiguous, .framePhysical: return .frame
@@ -467,6 +475,10 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// Requests kernel copies sent to pagers since boot (a frame_read, vmem_read, IPC buffer or other
     /// kernel copy that met a page its pager-backed Frame had not supplied yet, and waited for it).
     case pagerCopyWaits = 14
+    /// The CPU (index, 0: the boot CPU) the calling thread runs on as it asks, and the CPUs that run
+    /// threads (bit i: CPU i; 1 unless `smp=threads`).
+    case currentCPU = 15
+    case cpusScheduling = 16
     /// PCI Express ECAM (ACPI MCFG, segment 0): the physical address of its configuration space (0 when
     /// the machine has no MCFG: use ports 0xCF8/0xCFC), and its buses: first | last << 8.
     case ecamAddress = 22

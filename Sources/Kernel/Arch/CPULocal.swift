@@ -27,12 +27,17 @@ enum MSR {
 ///   gs:56 wake-up IPIs this CPU took (its own count)
 ///   gs:64..80 the ranks of the spinlocks it holds (Core/LockOrder.swift HeldLocks, Arch/SpinLock.swift)
 ///   gs:88 a job for an AP's wake-up IPI handler (SMP.runJob; 0: none)
+///   gs:96 1 while this CPU holds the kernel lock (Arch/KernelLock.swift)
+///   gs:104 1 while a TLB shootdown request waits for this CPU (Memory/Shootdown.swift; atomic)
+///   gs:112 the thread this CPU runs (Scheduler.current), unretained; kept by its CPUState
+///   gs:120 this CPU's scheduler state (Scheduler/CPUState.swift), unretained; kept by Scheduler.cpus
 /// Guarded by: owned by its CPU; written by another only before that CPU starts.
 enum PerCPU {
     static let words = 16
     enum Word {
         static let kernelStack = 0, scratch = 1, index = 2, apicID = 3, tss = 4, this = 5, online = 6, wakeups = 7
         static let heldCount = 8, heldLow = 9, heldHigh = 10, job = 11
+        static let holdsKernelLock = 12, shootdownPending = 13, current = 14, state = 15
     }
 
     /// The boot CPU's block: its index 0, the image's TSS.
@@ -89,7 +94,7 @@ enum SyscallEntry {
 /// has it, else one-shot with its rate (bus clock / 16) measured against the kernel clock (the TSC, itself
 /// measured against the HPET). Tickless: a running thread gets its time slice armed (or the next timeout
 /// when that is sooner); the idle CPU arms only for `Timeouts.nextDeadline()`, or nothing at all.
-/// Guarded by: interrupts off, boot CPU only (per-CPU when other CPUs run threads).
+/// Guarded by: the kernel lock; what is armed is per CPU (Scheduler.here: each CPU arms its own timer).
 enum Timer {
     /// One time slice: a tick of Scheduler.tick().
     static let sliceNanoseconds: UInt64 = 10_000_000
@@ -101,8 +106,8 @@ enum Timer {
     static private(set) var apicFrequency: UInt64 = 0
     /// Set by start(); the in-kernel tests set it for a moment to try the idle and slice arming.
     static var started = false
-    /// Whether what is armed is a running thread's slice (not the idle deadline or nothing).
-    static private(set) var sliceArmed = false
+    /// Whether what is armed on this CPU is a running thread's slice (not the idle deadline or nothing).
+    static var sliceArmed: Bool { Scheduler.here.sliceArmed }
     /// Timer interrupts taken, and idle waits with nothing armed (tickless idle at work).
     static private(set) var interrupts: UInt64 = 0
     static private(set) var idleWithoutTimer: UInt64 = 0
@@ -167,13 +172,13 @@ enum Timer {
         guard started else { return }
         let end = Clock.nanoseconds() &+ sliceNanoseconds
         arm(at: min(end, Timeouts.nextDeadline() ?? end))
-        sliceArmed = true
+        Scheduler.here.sliceArmed = true
     }
 
     /// The CPU goes idle: only the next timeout, or no interrupt at all.
     static func armIdle() {
         guard started else { return }
-        sliceArmed = false
+        Scheduler.here.sliceArmed = false
         if let deadline = Timeouts.nextDeadline() {
             arm(at: deadline)
         } else {
@@ -189,11 +194,11 @@ enum Timer {
     }
 
     /// What is armed (clock ns), UInt64.max for nothing.
-    static private(set) var armedDeadline = UInt64.max
+    static var armedDeadline: UInt64 { Scheduler.here.armedDeadline }
 
     /// An interrupt at `deadline` (clock ns; at once when past).
     static func arm(at deadline: UInt64) {
-        armedDeadline = deadline
+        Scheduler.here.armedDeadline = deadline
         if tscDeadline {
             write_msr(deadlineMSR, max(TSC.counter(atNanoseconds: deadline), 1))
         } else {
@@ -205,7 +210,7 @@ enum Timer {
 
     /// Nothing armed.
     static func stop() {
-        armedDeadline = UInt64.max
+        Scheduler.here.armedDeadline = UInt64.max
         if tscDeadline { write_msr(deadlineMSR, 0) } else { LAPIC.write(LAPIC.Register.initialCount, 0) }
     }
 

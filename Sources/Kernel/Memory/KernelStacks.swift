@@ -6,7 +6,7 @@
 // guardPages unmapped pages, then the stack's pages, mapped writable and no-execute. A stack overflow
 // writes into the guard, the CPU cannot push the page fault's frame there either, and the double fault
 // (on its own IST stack) reports "kernel stack overflow" (Debug/Panic.swift).
-// Guarded by: interrupts off (one CPU); an SMP kernel puts slot allocation under a lock.
+// Guarded by: the kernel lock; an unmap is shot down on every other CPU (Memory/Shootdown.swift).
 
 #if !KERNEL
 import ABI
@@ -67,6 +67,7 @@ enum KernelStacks {
             invalidate_page(page)
         }
         TLB.unmappedKernelPages()
+        Shootdown.kernel(from: bottom, to: bottom + UInt64(count) * pageSize)
     }
 
     /// Whether an address lies in the stack region and is mapped (safe to read while reporting).

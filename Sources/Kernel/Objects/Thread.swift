@@ -31,6 +31,11 @@ final class Thread: IntrusiveQueueElement {
     var priority = Thread.defaultPriority {
         didSet { ThreadRegistry.set(registryEntry, word: 3, UInt64(priority)) }
     }
+    /// The CPUs it may run on (bit i: CPU i; thread_set_affinity). Guarded by: the kernel lock.
+    var affinity = UInt64.max
+    /// The CPU whose queue holds it (ready) or that runs it (running), else the one it ran on last
+    /// (-1: never ran). Guarded by: the kernel lock.
+    var cpu = -1
     /// This thread's entry in the debugger-visible thread registry, nil when the table was full.
     private var registryEntry: UnsafeMutablePointer<UInt64>? = nil
     var exitCode: UInt64 = 0

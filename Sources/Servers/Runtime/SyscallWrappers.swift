@@ -123,6 +123,16 @@ public func threadSetPriority(_ thread: Handle, _ priority: UInt64) throws(SysEr
     _ = try syscall(.threadSetPriority, thread.word, priority)
 }
 
+/// The CPUs `thread` may run on (bit i: CPU i); .invalidArgument when the mask names none that runs threads.
+public func threadSetAffinity(_ thread: Handle, _ mask: UInt64) throws(SysError) {
+    _ = try syscall(.threadSetAffinity, thread.word, mask)
+}
+
+/// The CPUs `thread` may run on (all ones until thread_set_affinity).
+public func threadGetAffinity(_ thread: Handle) throws(SysError) -> UInt64 {
+    try syscall(.threadGetAffinity, thread.word)
+}
+
 /// Blocks until the thread has ended; its exit code. `timeout` in nanoseconds (0: none) ends the wait
 /// with .timedOut.
 public func threadWait(_ thread: Handle, timeout: UInt64 = 0) throws(SysError) -> UInt64 {

@@ -1,0 +1,242 @@
+// Threads on every CPU (issue 12): affinity, IPC and futexes between threads on different CPUs, TLB
+// shootdown (a thread on another CPU that reads a page just unmapped faults), and a seeded stress round
+// of calls, notifications, futex waits and wakes, and thread stops on every CPU. Each test ends with free
+// frames and live objects back at their baseline. With one CPU scheduling they still run (every thread
+// on CPU 0), except the shootdown test, which needs two.
+
+/// The CPUs that run threads, as indexes.
+func schedulingCPUs() throws(SysError) -> [Int] {
+    let mask = try systemInfo(.cpusScheduling)
+    var cpus: [Int] = []
+    for i in 0..<64 where mask >> UInt64(i) & 1 != 0 { cpus.append(i) }
+    return cpus
+}
+
+/// A thread pinned to each CPU in turn runs there; an empty mask, or one naming no CPU that runs
+/// threads, is refused; the affinity reads back.
+func testAffinityPinsToEachCPU() throws(SysError) {
+    let me = try threadSelf()
+    defer {
+        _ = try? threadSetAffinity(me, UInt64.max)
+        closeAll(me)
+    }
+    check(try threadGetAffinity(me) == UInt64.max, "a thread's first affinity is not every CPU")
+    let cpus = try schedulingCPUs()
+    for i in cpus {
+        try threadSetAffinity(me, 1 << UInt64(i))
+        for _ in 0..<3 {
+            threadYield()
+            let on = try systemInfo(.currentCPU)
+            check(on == UInt64(i), "pinned to CPU \(i), running on CPU \(on)")
+        }
+        check(try threadGetAffinity(me) == 1 << UInt64(i), "affinity reads back wrong")
+    }
+    expectError(.invalidArgument, "thread_set_affinity with an empty mask") { () throws(SysError) in try threadSetAffinity(me, 0) }
+    let mask = try systemInfo(.cpusScheduling)
+    if mask != UInt64.max {
+        expectError(.invalidArgument, "thread_set_affinity naming no CPU that runs threads") { () throws(SysError) in
+            try threadSetAffinity(me, ~mask)
+        }
+    }
+    let notify = try notifyCreate()
+    defer { closeAll(notify) }
+    expectError(.wrongType, "thread_set_affinity on a notify") { () throws(SysError) in try threadSetAffinity(notify, 1) }
+    print("smp: a thread ran pinned on each of \(cpus.count) CPUs")
+}
+
+/// Pins the calling thread to `cpu` (a spawned thread's first act).
+func pin(_ cpu: Int) -> Bool {
+    guard let me = try? threadSelf() else { return false }
+    defer { closeAll(me) }
+    return (try? threadSetAffinity(me, 1 << UInt64(cpu))) != nil && (try? systemInfo(.currentCPU)) == UInt64(cpu)
+}
+
+/// A Receiver served by a thread pinned to `cpu` that answers x with x + 1 until label 99.
+func pinnedAdder(on cpu: Int) throws(SysError) -> (Handle, Handle, SpawnedThread) {
+    let receiver = try receiverCreate()
+    let sender = try senderCreate(receiver, badge: UInt64(cpu))
+    let server = try spawnThread { () -> UInt64 in
+        guard pin(cpu), var m = try? receiverRecv(receiver) else { return 1 }
+        while m.tag.label != 99 {
+            guard let next = try? receiverReplyRecv(receiver, IPCMessage(label: 0, m.words.0 + 1)) else { return 2 }
+            m = next
+        }
+        _ = try? receiverReply(IPCMessage(label: 0))
+        return 0
+    }
+    return (receiver, sender, server)
+}
+
+/// Clients pinned to each CPU call a server pinned to the next CPU (a caller on one CPU, its server on
+/// another); every answer is checked.
+func testCallsAcrossCPUs() throws(SysError) {
+    let before = KernelFigures.now()
+    do {
+        let cpus = try schedulingCPUs()
+        var servers: [(Handle, Handle, SpawnedThread)] = []
+        for c in cpus { servers.append(try pinnedAdder(on: c)) }
+        var clients: [SpawnedThread] = []
+        let rounds: UInt64 = 300
+        for (k, c) in cpus.enumerated() {
+            let sender = servers[(k + 1) % cpus.count].1
+            clients.append(try spawnThread { () -> UInt64 in
+                guard pin(c) else { return 1 }
+                for i in 0..<rounds {
+                    guard let r = try? senderCall(sender, IPCMessage(label: 1, i * 7)), r.words.0 == i * 7 + 1 else { return 2 }
+                }
+                return 0
+            })
+        }
+        for (k, t) in clients.enumerated() { check(try t.join() == 0, "client on CPU \(cpus[k]) got a wrong answer") }
+        for (k, s) in servers.enumerated() {
+            _ = try senderCall(s.1, IPCMessage(label: 99))
+            check(try s.2.join() == 0, "server on CPU \(cpus[k]) failed")
+            closeAll(s.1, s.0)
+        }
+        print("smp: \(cpus.count) clients made \(rounds) calls each to servers on other CPUs")
+    }
+    checkBaseline(before)
+}
+
+/// A thread pinned to another CPU reads a page in a loop; after this thread unmaps it, that thread's
+/// next read faults (no stale TLB entry): the fault reaches this thread's handler, which maps another
+/// Frame there and lets the reader go on, and the reader sees the new page.
+func testUnmapFaultsOnOtherCPU() throws(SysError) {
+    let cpus = try schedulingCPUs()
+    guard cpus.count > 1 else { return print("smp: shootdown test skipped (one CPU runs threads)") }
+    let before = KernelFigures.now()
+    do {
+        let first = try frameCreate(size: pageSize), second = try frameCreate(size: pageSize)
+        defer { closeAll(first, second) }
+        try setFrameWord(first, 0, 0x1111)
+        try setFrameWord(second, 0, 0x2222)
+        let address = try MappingSpace.map(first, length: pageSize)
+        let receiver = try receiverCreate()
+        let sender = try senderCreate(receiver, badge: 12)
+        defer { closeAll(sender, receiver) }
+        let reads = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        defer { reads.deallocate() }
+        reads.pointee = 0
+        let word = UnsafePointer<UInt64>(bitPattern: UInt(address))!
+        let reader = try spawnThread(start: false) { () -> UInt64 in
+            guard pin(cpus[1]) else { return 1 }
+            while true {
+                let v = atomic_load_u64(word)
+                if v == 0x2222 { return 0 }
+                if v != 0x1111 { return 2 }
+                _ = atomic_add_u64(reads, 1)
+            }
+        }
+        try faultHandlerSet(reader.handle, sender: sender)
+        let me = try threadSelf()
+        defer { _ = try? threadSetAffinity(me, UInt64.max); closeAll(me) }
+        try threadSetAffinity(me, 1 << UInt64(cpus[0]))
+        try threadStart(reader.handle)
+        step("the reader runs on the other CPU")
+        check(waitUntil { atomic_load_u64(reads) > 1000 }, "the reader never read the page")
+        step("unmap: the reader's next read faults")
+        try vmemUnmap(Runtime.vmem, address: address, length: pageSize)
+        let message = try receiverRecv(receiver, timeout: 5_000_000_000)
+        let count = atomic_load_u64(reads)
+        check(message.tag.label == FaultMessage.label && FaultMessage.vector(message.words.0) == 14
+              && message.words.1 == address, "fault message \(hex(message.words.0)) at \(hex(message.words.1))")
+        threadSleep(nanoseconds: 20_000_000)
+        check(atomic_load_u64(reads) == count, "the reader went on reading an unmapped page (stale TLB entry)")
+        step("map another page, resume")
+        try vmemMap(Runtime.vmem, frame: second, address: address, length: pageSize, flags: [.read, .write])
+        try receiverReply(IPCMessage(label: FaultMessage.resume))
+        check(try reader.join() == 0, "the reader did not see the new page")
+        MappingSpace.unmap(address, length: pageSize)
+        print("smp: a read on CPU \(cpus[1]) after an unmap on CPU \(cpus[0]) faulted after \(count) reads")
+    }
+    checkBaseline(before)
+}
+
+/// The stress round: per CPU a client and a server thread pinned there, plus threads that take a futex
+/// lock around a shared counter, notifications back to this thread, and victims stopped while they
+/// run, with a seeded random choice of what each client does; every answer is checked, and the counter
+/// is exact.
+func testStressEveryCPU() throws(SysError) {
+    let before = KernelFigures.now()
+    do {
+        let cpus = try schedulingCPUs()
+        var rng = SplitMix64(seed: 0x12_5eed)
+        let notify = try notifyCreate()
+        defer { closeAll(notify) }
+        let shared = UnsafeMutablePointer<UInt64>.allocate(capacity: 2)      // [0] counter, [1] lock word
+        defer { shared.deallocate() }
+        shared[0] = 0
+        shared[1] = 0
+        let lock = UnsafeMutableRawPointer(shared + 1).assumingMemoryBound(to: UInt32.self)
+        var servers: [(Handle, Handle, SpawnedThread)] = []
+        for c in cpus { servers.append(try pinnedAdder(on: c)) }
+        var workers: [SpawnedThread] = []
+        let rounds = 200
+        for (k, c) in cpus.enumerated() {
+            let sender = servers[Int(rng.next(below: UInt64(cpus.count)))].1
+            let seed = rng.next()
+            workers.append(try spawnThread { () -> UInt64 in
+                guard pin(c) else { return 1 }
+                var r = SplitMix64(seed: seed)
+                for i in 0..<UInt64(rounds) {
+                    switch r.next(below: 3) {
+                    case 0:
+                        guard let a = try? senderCall(sender, IPCMessage(label: 1, i)), a.words.0 == i + 1 else { return 2 }
+                    case 1:
+                        futexLock(lock)
+                        shared[0] += 1
+                        futexUnlock(lock)
+                    default:
+                        threadYield()
+                    }
+                }
+                futexLock(lock)
+                shared[0] += 1000
+                futexUnlock(lock)
+                _ = try? notifyNotify(notify, bits: 1 << UInt64(k))
+                return 0
+            })
+        }
+        // Victims: spinning threads on every CPU, stopped while they run.
+        var victims: [SpawnedThread] = []
+        for c in cpus {
+            victims.append(try spawnThread { () -> UInt64 in
+                _ = pin(c)
+                while true { cpu_pause() }
+            })
+        }
+        threadSleep(nanoseconds: 5_000_000)
+        for v in victims {
+            try threadStop(v.handle)
+            check(try v.join() == ExitCode.stopped, "a stopped victim's exit code")
+        }
+        var seen: UInt64 = 0
+        let all: UInt64 = (1 << UInt64(cpus.count)) - 1
+        while seen != all { seen |= try notifyWait(notify, timeout: 10_000_000_000) }
+        var ok = 0
+        for w in workers where try w.join() == 0 { ok += 1 }
+        check(ok == cpus.count, "\(cpus.count - ok) workers saw a wrong answer")
+        for s in servers {
+            _ = try senderCall(s.1, IPCMessage(label: 99))
+            check(try s.2.join() == 0, "a server failed")
+            closeAll(s.1, s.0)
+        }
+        let counted = shared[0]
+        check(counted / 1000 == UInt64(cpus.count) && counted % 1000 > 0, "the futex-locked counter reads \(counted)")
+        print("smp: stress on \(cpus.count) CPUs: \(counted % 1000) locked increments, every answer right")
+    }
+    checkBaseline(before)
+}
+
+/// A futex lock word: 0 free, 1 taken, 2 taken with waiters.
+func futexLock(_ word: UnsafeMutablePointer<UInt32>) {
+    while true {
+        if atomic_cas_u32(word, 0, 1) != 0 { return }
+        _ = atomic_cas_u32(word, 1, 2)
+        try? futexWait(UnsafePointer(word), expected: 2, timeout: 10_000_000)
+    }
+}
+
+func futexUnlock(_ word: UnsafeMutablePointer<UInt32>) {
+    if atomic_exchange_u32(word, 0) == 2 { _ = try? futexWake(UnsafePointer(word), count: 1) }
+}

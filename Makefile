@@ -1,6 +1,6 @@
 # Builds the kernel (Embedded Swift), the boot ISO and osh, and runs the tests.
 #   make        everything into build/
-#   make run    boot the OS in QEMU with the serial console on this terminal (Ctrl-A x quits)
+#   make run    boot the OS in QEMU with build/disk.img and the serial console on this terminal (Ctrl-A x quits)
 #   make test   every test; the last line is `N passed, N failed`
 #   make bench  benchmarks, one `NAME VALUE UNIT` line per figure
 # ACCEL=tcg|kvm|auto picks the accelerator (run: auto, which uses KVM only after its check passed on
@@ -41,9 +41,18 @@ KERNEL_ASFLAGS := -target x86_64-unknown-none-elf -g -mno-red-zone -mno-sse -mno
 # the messages of fatalError/precondition (printed through putchar before the trap).
 SERVERS := $(filter-out Runtime,$(patsubst Sources/Servers/%/,%,$(wildcard Sources/Servers/*/)))
 # User programs share the kernel core's markup writer, ELF helpers and clock arithmetic (pure Swift).
+# Of Sources/Formats every program gets what the runtime uses (RUNTIME_FORMATS); a program lists the
+# other Formats files it uses in Sources/Servers/NAME/formats (file names without .swift, globs allowed,
+# `#` comments), and gets all of Formats when it has no such file. Each program is one whole-module
+# compile, so every Formats file it does not need costs build time in every program.
+RUNTIME_FORMATS := Sources/Formats/ChaCha20.swift Sources/Formats/BlockDevice.swift
 SERVER_RUNTIME_SWIFT := $(sort $(wildcard Sources/ABI/*.swift) $(shell find Sources/Servers/Runtime -name '*.swift') \
 	Sources/Kernel/Core/Markup.swift Sources/Kernel/Core/ELF.swift Sources/Kernel/Core/SplitMix.swift Sources/Kernel/Core/TimeScale.swift \
-	$(wildcard Sources/Formats/*.swift))
+	$(RUNTIME_FORMATS))
+# $(1) = program name: the Formats files it compiles beside the runtime's.
+server_formats = $(filter-out $(RUNTIME_FORMATS),$(if $(wildcard Sources/Servers/$(1)/formats),\
+	$(sort $(wildcard $(patsubst %,Sources/Formats/%.swift,$(shell sed 's/\#.*//' Sources/Servers/$(1)/formats)))),\
+	$(wildcard Sources/Formats/*.swift)))
 SERVER_RUNTIME_ASM := $(sort $(shell find Sources/Servers/Runtime -name '*.S'))
 SERVER_RUNTIME_ASM_OBJ := $(patsubst Sources/Servers/Runtime/%.S,$(BUILD)/servers/runtime/%.o,$(SERVER_RUNTIME_ASM)) \
 	$(BUILD)/servers/runtime/libc.o
@@ -59,8 +68,16 @@ SERVER_LDFLAGS := -T $(SERVER_LINKER_SCRIPT) --gc-sections --build-id=sha1 -z ma
 # Unicode data for String comparison and normalization in user programs (the kernel has no String).
 SERVER_LIBS := $(wildcard $(TOOLBIN)../lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a)
 
-.PHONY: all deps kernel iso osh servers initfs run test bench soak clean
-all: kernel iso osh servers initfs
+.PHONY: all deps kernel iso osh servers initfs disk run test bench soak clean
+all: kernel iso osh servers initfs disk
+
+# build/disk.img: a GPT disk with a FAT32 partition labelled OSDISK and a few files (scripts/make-disk.sh),
+# made once: `make run` boots with it and what the guest writes there stays across boots (rm it for a
+# fresh one).
+disk: $(BUILD)/disk.img
+$(BUILD)/disk.img: | deps
+	@mkdir -p $(BUILD)
+	scripts/make-disk.sh $@ 64
 
 deps:
 	@scripts/deps.sh
@@ -97,9 +114,9 @@ $(BUILD)/servers/runtime/%.o: Sources/Servers/Runtime/%.S Makefile
 # $(1) = program name: its Swift object (the program's sources with the ABI and the runtime) and its ELF.
 # The Swift module name is the program name with `-` and `.` made `_` (virtio-blk, fsd.fat32).
 define SERVER_RULES
-$(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) $(SERVER_SHIM) Makefile
+$(BUILD)/servers/$(1)/swift.o: $(SERVER_RUNTIME_SWIFT) $(call server_formats,$(1)) $(wildcard Sources/Servers/$(1)/formats) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) $(SERVER_SHIM) Makefile
 	@mkdir -p $$(dir $$@)
-	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(subst .,_,$(subst -,_,$(1))) -c $(SERVER_RUNTIME_SWIFT) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
+	$(SWIFTC) $(SERVER_SWIFTFLAGS) -module-name $(subst .,_,$(subst -,_,$(1))) -c $(SERVER_RUNTIME_SWIFT) $(call server_formats,$(1)) $(sort $(wildcard Sources/Servers/$(1)/*.swift)) -o $$@
 
 # The program's manifest (Sources/Servers/NAME/manifest) goes into its ELF file as the note .note.manifest.
 $(BUILD)/servers/$(1)/manifest.note: Sources/Servers/$(1)/manifest scripts/manifest-note.py
@@ -148,6 +165,10 @@ INITFS_PROGRAMS := $(filter-out root accelcheck,$(SERVERS))
 INITFS_SBIN := $(foreach p,$(INITFS_PROGRAMS),$(if $(shell grep -qx 'kind=server' Sources/Servers/$(p)/manifest 2>/dev/null && echo y),$(p)))
 INITFS_BIN := $(filter-out $(INITFS_SBIN),$(INITFS_PROGRAMS))
 INITFS_FILES := $(shell find Sources/initfs -type f 2>/dev/null)
+# The core utilities: one image, bin/coreutils, and these names as hard links to it (tar stores each as a
+# link; initfsd serves it as a file). The list matches Sources/Servers/coreutils/Main.swift's table.
+UTILITIES := cat cp date df dmesg echo false free grep head hexdump kill ls lspci mkdir mount mv ps rm sleep \
+	stat syscalls tail true uptime wc yes
 INITFS_STRIP := $(TOOLBIN)llvm-objcopy --strip-all --keep-section=.note.manifest
 initfs: $(BUILD)/initfs.tar.zst
 
@@ -156,6 +177,7 @@ $(BUILD)/initfs.tar.zst: $(patsubst %,$(BUILD)/servers/%.elf,$(INITFS_PROGRAMS))
 	@for p in $(INITFS_BIN); do $(INITFS_STRIP) $(BUILD)/servers/$$p.elf $(BUILD)/initfs/bin/$$p; done
 	@for p in $(INITFS_SBIN); do $(INITFS_STRIP) $(BUILD)/servers/$$p.elf $(BUILD)/initfs/sbin/$$p; done
 	@if [ -d Sources/initfs ]; then cp -r Sources/initfs/. $(BUILD)/initfs/; fi
+	@for u in $(UTILITIES); do ln $(BUILD)/initfs/bin/coreutils $(BUILD)/initfs/bin/$$u; done
 	tar --format=ustar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C $(BUILD)/initfs -cf $(BUILD)/initfs.tar .
 	zstd -19 -q -f --rm $(BUILD)/initfs.tar -o $@
 
@@ -179,7 +201,7 @@ $(error ACCEL must be tcg, kvm or auto (got '$(ACCEL)'))
 endif
 
 run: deps all
-	$(BUILD)/osh boot --accel $(or $(ACCEL),auto) $(OSH_ARGS)
+	$(BUILD)/osh boot --accel $(or $(ACCEL),auto) --disk $(BUILD)/disk.img $(OSH_ARGS)
 
 # The integration tests boot with OSH_TEST_ACCEL (tcg unless ACCEL says otherwise) and OSH_TEST_ARGS.
 test: deps all

@@ -41,6 +41,6 @@ let package = Package(
         .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"], path: "Tests/SymbolizerTests"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "CZstd", "KernelCore"], path: "Tests/FormatsTests"),
         .testTarget(name: "OSHTests", dependencies: ["OSH"], path: "Tests/OSHTests"),
-        .testTarget(name: "IntegrationTests", dependencies: ["OSH", "Symbolizer", "KernelCore"], path: "Tests/IntegrationTests"),
+        .testTarget(name: "IntegrationTests", dependencies: ["OSH", "Symbolizer", "KernelCore", "Formats"], path: "Tests/IntegrationTests"),
     ]
 )

@@ -19,3 +19,4 @@ scripts/bench-initfs.py build
 scripts/bench-profile.py build
 swift build -c release --product osh >&2
 OSH=.build/release/osh scripts/bench-symbolize.sh build/kernel.elf
+scripts/bench-fat32.sh build

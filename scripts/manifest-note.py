@@ -19,10 +19,15 @@ ok = sorted(keys) == ["exports", "imports", "name"] and all("=" in l for l in li
 for l in lines if ok else []:
     key, value = l.split("=", 1)
     items = value.split(",") if value else []
+    # An import may end in `?`: optional (root starts the importer without it when nobody exports it).
+    if key == "imports":
+        items = [i[:-1] if i.endswith("?") else i for i in items]
+        if len(set(items)) != len(items):
+            ok = False
     if (key == "name" and len(items) != 1) or not all(name.match(i) for i in items):
         ok = False
 if not ok:
-    sys.exit(f"manifest-note.py: {src}: want name=NAME, imports=A,B and exports=C lines (names of letters, digits, - _ .)")
+    sys.exit(f"manifest-note.py: {src}: want name=NAME, imports=A,B? and exports=C lines (names of letters, digits, - _ .)")
 owner = b"manifest\0"
 pad = lambda b: b + b"\0" * (-len(b) % 4)
 open(out, "wb").write(struct.pack("<III", len(owner), len(text), 1) + pad(owner) + pad(text))

@@ -72,6 +72,9 @@ public enum BlockError: UInt32, Error, CaseIterable, Sendable {
     case noWindow = 77
     /// A malformed request: unknown label, too few words, bytes or handles it does not take (EBADMSG).
     case badMessage = 74
+    /// The driver has no device (it started on a machine without one): every request but a malformed
+    /// one (ENODEV).
+    case noDevice = 19
 
     public var name: StaticString {
         switch self {
@@ -81,6 +84,7 @@ public enum BlockError: UInt32, Error, CaseIterable, Sendable {
         case .readOnly: return "read-only device"
         case .noWindow: return "no window attached"
         case .badMessage: return "malformed request"
+        case .noDevice: return "no device"
         }
     }
 }

@@ -1,6 +1,6 @@
 // The input protocol: how input drivers publish events to subscribers. kbd (the PS/2 keyboard) exports
-// it as the service `input`, moused (the PS/2 mouse) as `mouse`; a USB HID driver would feed the same
-// events. Compiled into the kernel too (no String here).
+// it as the service `input`, moused (the PS/2 mouse) as `mouse`; usbd (USB HID keyboards, mice and tablets
+// through xHCI) exports it as `usbinput` and feeds the same events. Compiled into the kernel too (no String here).
 //
 // Requests are IPC calls through a Sender to the driver's Receiver; the label is an InputLabel, the reply's
 // label 0 or an InputError raw value. A request with an unknown label, too few words, or bytes or handles
@@ -31,6 +31,8 @@
 //   16 Int32  key: the character under the US layout (a Unicode scalar; 0 for none and on release);
 //             motion: dx (positive: right)
 //   20 Int32  motion: dy (positive: down, as on a screen); key: 0
+// A position event (a tablet: usbd's usb-tablet) has the motion layout with absolute coordinates:
+// flags the buttons, wheel the wheel steps, a = x and b = y, each 0...32767 across the device's range.
 
 /// The labels of input requests.
 public enum InputLabel: UInt32, CaseIterable, Sendable {
@@ -77,12 +79,16 @@ public enum InputError: UInt32, Error, CaseIterable, Sendable {
 public enum InputDeviceKind: UInt64, Sendable {
     case keyboard = 1
     case mouse = 2
+    /// Keyboards and pointers together (usbd: every USB HID device it drives).
+    case mixed = 3
 }
 
 /// The kind of an event.
 public enum InputEventKind: UInt8, Sendable {
     case key = 1
     case motion = 2
+    /// An absolute pointer position (a tablet): a = x, b = y in 0...32767, flags the buttons.
+    case position = 3
 }
 
 /// Modifier keys held down (bits 0-7 in the order of a USB HID boot report) and lock states (8-10).

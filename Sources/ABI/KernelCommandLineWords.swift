@@ -43,15 +43,21 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts the services of /etc/init.conf marked `when=inittest` (a service that faults, to
     /// show restarts with back-off and the restart limit).
     case initTest
-    /// Root starts vfs and pm and runs their tests (Sources/Servers/vfspmtest).
+    /// Root starts initfsd and vfs (as boot servers), then pm, and runs their tests (Sources/Servers/vfspmtest).
     case vfspmTest
-    /// `root=DEVICE`: the file system vfs mounts at fs:/// (read by vfs; disks are not mounted yet).
+    /// `root=DEVICE` (`virtio0p1`, `virtio0`, `LABEL=NAME`; Sources/Formats/RootDevice.swift): every boot
+    /// server gets the command line; fsd.fat32 serves that volume and vfs mounts it (its `fat32` import) at
+    /// fs:/// instead of a tmpfs.
     case root
     /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP); `smp=threads`:
     /// every CPU runs threads (by default the others start and idle, every thread on CPU 0).
     case smp
-    /// init starts pcid, which lists the PCI functions and starts their drivers (virtio-blk).
-    case pci
+    /// init runs bin/disktest: the FAT32 tests on the virtio disk through fsd.fat32 (DiskTests).
+    case diskTest
+    /// init runs bin/disktest's 32 MiB sequential write and read (make bench's fat32.* figures).
+    case fat32Bench
+    /// init runs bin/disktest on a damaged image: every request answered, fsd.fat32 alive (DiskTests).
+    case damagedDisk
     /// init runs the storage tests (Sources/Servers/storagetest: pcid and virtio-blk, with `osh boot --disk`).
     case storageTest
     /// init also runs the device servers' guest test (bin/devicetest: kbd, moused, timed, rngd) for
@@ -67,6 +73,18 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// init also starts tracecat (Sources/Servers/tracecat), which prints /etc/init.conf through initfsd,
     /// for the syscall-trace test.
     case traceTest
+    /// init runs bin/utilstest: the core utilities (bin/coreutils) on files of a test file server, their
+    /// output and exit statuses checked; its exit ends the run.
+    case utilsTest
+    /// init runs usbtest (Sources/Servers/usbtest: pcid, usbd and the USB keyboard and tablet of
+    /// `osh boot --usb`), whose exit ends the run; USBInputTests acts on the VM through QMP.
+    case usbTest
+    /// init also starts displaytest (Sources/Servers/displaytest): text and colours through outputd, and
+    /// fbd's and outputd's answers to malformed requests, for DisplayTests' screendump.
+    case displayTest
+    /// init starts ttytest (Sources/Servers/ttytest), a small command loop on the console's terminal,
+    /// whose exit ends the run (ConsoleTests, `osh boot --exec` without a shell).
+    case consoleTest
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -93,13 +111,19 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .vfspmTest: return "vfspmtest"
         case .root: return "root"
         case .smp: return "smp"
-        case .pci: return "pci"
+        case .diskTest: return "disktest"
+        case .fat32Bench: return "fat32bench"
+        case .damagedDisk: return "damageddisk"
         case .storageTest: return "storagetest"
         case .deviceTest: return "devicetest"
         case .lockOrderTest: return "lockorder_test"
         case .fat32Test: return "fat32test"
+        case .utilsTest: return "utilstest"
         case .strace: return "strace"
         case .traceTest: return "tracetest"
+        case .usbTest: return "usbtest"
+        case .displayTest: return "displaytest"
+        case .consoleTest: return "consoletest"
         }
     }
 
@@ -144,15 +168,21 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
-        case .root: return "the root file system for vfs (disks are not mounted yet: fs:/// stays a tmpfs)"
+        case .root: return "the root file system: virtio0p1, virtio0 or LABEL=NAME (fsd.fat32 serves it)"
         case .smp: return "off: leave the other CPUs parked; threads: every CPU runs threads (by default the others start and idle)"
-        case .pci: return "init starts pcid: the PCI list in the log, drivers for the disks (osh boot --disk)"
+        case .diskTest: return "init runs bin/disktest: FAT32 on the virtio disk (needs osh boot --disk IMG)"
+        case .fat32Bench: return "init runs the FAT32 benchmark on the virtio disk (needs osh boot --disk IMG)"
+        case .damagedDisk: return "init runs bin/disktest on a damaged disk image: answers, no crash (DiskTests)"
         case .storageTest: return "init runs the storage tests (pcid, virtio-blk; needs osh boot --disk IMG)"
         case .deviceTest: return "init runs bin/devicetest: keys, mouse, time and random bytes through the device servers"
         case .lockOrderTest: return "log while holding a higher-ranked spinlock on purpose (lock-order panic test)"
         case .fat32Test: return "init runs fat32test: fsd.fat32 on a formatted RAM disk (FAT32 guest tests)"
+        case .utilsTest: return "init runs bin/utilstest: the core utilities run on test files, their output checked"
         case .strace: return "trace the syscalls of every process or of these programs (osh syscalls --trace)"
         case .traceTest: return "init also starts tracecat, which prints /etc/init.conf (syscall-trace test)"
+        case .usbTest: return "init runs bin/usbtest: keys and tablet through usbd, a hot-plugged keyboard (needs osh boot --usb)"
+        case .displayTest: return "init also starts displaytest: text and colours on the framebuffer console (outputd)"
+        case .consoleTest: return "init runs ttytest, a small command loop on the console's terminal (console tests)"
         }
     }
 

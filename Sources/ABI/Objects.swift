@@ -199,13 +199,19 @@ public enum ResourceKind: UInt64, CaseIterable, Sendable {
     case irq = 1
     /// Physical addresses outside the RAM the kernel manages (frame_create_physical).
     case physical = 2
+    /// DMA memory (frame_create_contiguous): one value, 0 (base 0, size 1). A device that does DMA can
+    /// reach all of RAM (there is no IOMMU), so this is a strong right; it grants no ports, lines or
+    /// device memory, which is what makes it narrower than the machine's Resource (pcid holds one).
+    case dma = 3
 
-    /// One past the largest value of this kind: 64 Ki ports, 256 lines, 2^52 bytes of physical address.
+    /// One past the largest value of this kind: 64 Ki ports, 256 lines, 2^52 bytes of physical address,
+    /// one DMA right.
     public var limit: UInt64 {
         switch self {
         case .ioPort: return 0x1_0000
         case .irq: return 256
         case .physical: return 1 << 52
+        case .dma: return 1
         }
     }
 }

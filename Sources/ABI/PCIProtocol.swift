@@ -1,33 +1,44 @@
 // The PCI protocol: what pcid (Sources/Servers/pcid) serves about the machine's PCI functions, and how a
-// driver pcid started reaches its own function's configuration space.
+// driver claims its device and reaches its own function's configuration space.
 //
 // Requests are IPC calls through a Sender to pcid's Receiver; the label is a PCILabel, the register
 // words carry the arguments below. Replies: label 0 on success or a PCIError raw value; results in the
 // reply's words. A request with an unknown label, fewer words than it needs, or bytes or handles (none
 // is taken) is answered with `.badMessage`, and the handles are closed.
 //
-// Who may ask what, by the Sender's badge: badge 0 is the manager (whoever started pcid: it holds
-// pcid's first Sender) and may list, read any function's configuration space and get a Sender to the
-// driver of a function. A driver pcid started gets a Sender whose badge is its function's index + 1: it
-// may list and read too, and read and write its own function's configuration space (never its BARs:
-// pcid handed them out as objects), nothing else's (`.denied`).
+// Who may ask what, by the Sender's badge: a client (any Sender root gave an importer, badges below
+// PCIProtocol.functionBadgeBase) may list, read any function's configuration space and claim a function
+// that nobody claimed yet. `claim` answers with a new Sender whose badge is
+// PCIProtocol.functionBadgeBase + the function's index: the driver's. Through it the driver takes its
+// function's BARs and interrupt as objects (`take`), asks for DMA memory (`dma`), and reads and writes
+// its own function's configuration space (never its BARs: pcid hands them out as objects), nothing
+// else's (`.denied`).
 //
 // Requests (w0..w3 = register words; → the reply's words):
 //   count     → w0 number of functions found, w1 PCIAccess raw value (how pcid reaches configuration space)
 //   function  w0 index → w0 PCIFunctionWord0 (location, vendor, device, header type),
 //             w1 PCIFunctionWord1 (class, subclass, prog-if, revision, interrupt pin and line, GSI),
 //             w2 the capability IDs present (bit n = ID n, IDs below 64: MSI is bit 5, MSI-X bit 17),
-//             w3 the driver pcid started for it (PCIDriverState)
+//             w3 whether a driver claimed it (PCIDriverState)
 //   bar       w0 index, w1 BAR number (0-5) → w0 base address, w1 size in bytes, w2 PCIBARFlags
 //             (a BAR that is not there, or the upper half of a 64-bit BAR, has size 0 and flags 0)
 //   configRead  w0 index, w1 offset, w2 width (1, 2 or 4; offset a multiple of it, below 4096 with
 //             ECAM, below 256 with ports) → w0 the value
 //   configWrite w0 index, w1 offset, w2 width, w3 value → nothing (own function only; BARs `.denied`)
-//   driver    w0 index → handles: 1, a new Sender to the driver serving that function (manager only;
-//             `.noDriver` when none runs)
+//   claim     w0 vendor ID, w1 device ID, w2 n (the n-th function with those IDs in pcid's list, 0 the
+//             first) → w0 the function's index; handles: 1, the
+//             driver's Sender (badge functionBadgeBase + index). Memory and I/O decoding and bus
+//             mastering are switched on. `.noDevice` when there is no such function, `.busy` when it is
+//             claimed already, `.denied` through a driver's Sender.
+//   take      w0 what (0-5: that BAR; 6: the interrupt) → handles: 1: a Frame over a memory BAR (the
+//             pages it spans), an IOPort over an I/O BAR, or the IRQ object of the function's INTx line;
+//             for the interrupt w0 its number and w1 its IRQNumbering. Drivers only (their own
+//             function); each object once (`.busy` the second time); `.invalid` for a BAR that is not
+//             there or a function without an interrupt; `.busy` also when another driver holds the
+//             (shared) INTx line: that driver polls.
 //   dma       w0 size (a page multiple, > 0) → handles: 1, a Frame of physically contiguous RAM for the
 //             device's DMA (frame_create_contiguous; frame_physical gives its address). Drivers only
-//             (`.denied` for the manager), at most PCIProtocol.dmaLimit bytes per driver (`.invalid`
+//             (`.denied` for others), at most PCIProtocol.dmaLimit bytes per function (`.invalid`
 //             past it or for a bad size; `.noMemory` when the kernel has no such run)
 
 /// The labels of PCI requests.
@@ -37,8 +48,9 @@ public enum PCILabel: UInt32, CaseIterable, Sendable {
     case bar = 3
     case configRead = 4
     case configWrite = 5
-    case driver = 6
+    case claim = 6
     case dma = 7
+    case take = 8
 
     public var name: StaticString {
         switch self {
@@ -47,8 +59,9 @@ public enum PCILabel: UInt32, CaseIterable, Sendable {
         case .bar: return "bar"
         case .configRead: return "configRead"
         case .configWrite: return "configWrite"
-        case .driver: return "driver"
+        case .claim: return "claim"
         case .dma: return "dma"
+        case .take: return "take"
         }
     }
 
@@ -56,9 +69,9 @@ public enum PCILabel: UInt32, CaseIterable, Sendable {
     public var minimumWords: Int {
         switch self {
         case .count: return 0
-        case .function, .driver, .dma: return 1
+        case .function, .dma, .take: return 1
         case .bar: return 2
-        case .configRead: return 3
+        case .configRead, .claim: return 3
         case .configWrite: return 4
         }
     }
@@ -72,12 +85,12 @@ public enum PCIError: UInt32, Error, CaseIterable, Sendable {
     case noDevice = 19
     /// A bad offset, width or BAR number (EINVAL).
     case invalid = 22
-    /// No driver runs for that function (ENXIO).
-    case noDriver = 6
     /// A malformed request (EBADMSG).
     case badMessage = 74
     /// The kernel had no memory for the request (ENOMEM).
     case noMemory = 12
+    /// The function is claimed already, or the object was taken already (EBUSY).
+    case busy = 16
 
     public var name: StaticString {
         switch self {
@@ -85,7 +98,7 @@ public enum PCIError: UInt32, Error, CaseIterable, Sendable {
         case .denied: return "not allowed"
         case .noDevice: return "no such function"
         case .invalid: return "invalid argument"
-        case .noDriver: return "no driver for that function"
+        case .busy: return "claimed or taken already"
         case .badMessage: return "malformed request"
         }
     }
@@ -146,12 +159,10 @@ public struct PCIFunctionWord1: Equatable, Sendable {
 
 /// `function`'s w3.
 public enum PCIDriverState: UInt64, Sendable {
-    /// pcid starts no driver for this function.
+    /// No driver claimed this function.
     case none = 0
-    /// Its driver runs.
-    case running = 1
-    /// pcid tried to start one and failed.
-    case failed = 2
+    /// A driver claimed it (`claim`).
+    case claimed = 1
 }
 
 /// `bar`'s w2.
@@ -175,13 +186,11 @@ public enum PCIProtocol {
     public static let capabilityPCIExpress: UInt8 = 0x10
     public static let capabilityMSIX: UInt8 = 0x11
 
-    /// The grants pcid gives a driver it starts: `grant:barN` (a Frame over memory BAR N, or an IOPort
-    /// over I/O BAR N), `grant:irq` (the IRQ object of its INTx line, when it has one), `import:pci`
-    /// (its Sender to pcid, badge = index + 1) and `export:SERVICE`; its command line is
-    /// `pci=INDEX vendor=V device=D` (hex without 0x for V and D), plus `gsi=N` or `isa=N` (the ISA IRQ
-    /// the kernel routes through the MADT) when it has an interrupt line.
-    public static let barGrantPrefix: StaticString = "bar"
-    public static let irqGrant: StaticString = "irq"
+    /// `take`'s w0 for the interrupt (0-5 are BARs).
+    public static let takeInterrupt: UInt64 = 6
+    /// The badge of a driver's Sender (`claim`): this plus the function's index. Root's importers have
+    /// small badges (one number per importer), below it.
+    public static let functionBadgeBase: UInt64 = 1 << 48
     /// The most DMA memory pcid gives one driver in all (`dma` requests), in bytes.
     public static let dmaLimit: UInt64 = 32 << 20
 

@@ -149,6 +149,10 @@ extension Syscall {
         case .receiverSetNotices: return "receiver:h on:n -> -"
         case .frameCreateContiguous: return "resource:h size:x -> h"
         case .framePhysical: return "frame:h offset:x -> x"
+        case .trackerRead: return "buffer:p length:n -> n"
+        case .logRead: return "ptr:p len:n cursor:p -> n"
+        case .consoleAttach: return "ioport:h notify:h bits:x -> -"
+        case .consoleWrite: return "ptr:p len:n state:n -> n"
         }
     }
 }

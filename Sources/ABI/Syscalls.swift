@@ -188,7 +188,7 @@
 //                      modes, e.g. UC or WC; frame_read/write, IPC buffers and other kernel copies through
 //                      it are refused). .inUse over RAM the kernel manages; over ACPI memory the handle
 //                      lacks .write; never .exec or .manage (no frame_set_size)
-//   frame_create_contiguous a: resource (.manage, covering every physical address: the machine's), size
+//   frame_create_contiguous a: resource (.manage, covering ResourceKind.dma or every physical address), size
 //                      (page multiple, > 0, ≤ 16 MiB)   r: frame over physically contiguous RAM for a
 //                      device's DMA, zeroed, every page present, freed to the PMM with the Frame; charged
 //                      to the frames limit. Like a physical Frame: no clone, supply, resize or kernel
@@ -199,12 +199,35 @@
 //                      Frame: its pages move)
 //   clock_get          r: the monotonic clock, nanoseconds since boot (the same clock the time page gives
 //                      without a syscall: see TimePage)
+//   tracker_read       a: buffer, length (bytes)                r: the tracker table's size in bytes
+//                      copies the first min(length, size) bytes of the syscall tracker's table (laid out
+//                      as TrackerLayout says, the counts `osh syscalls` reads from guest memory) to the
+//                      buffer; length 0 only asks the size. No handle needed: the counts are the
+//                      machine's, as system_info's figures are. .badAddress for a buffer not mapped
+//                      writable, .tooLarge past the kernel's copy limit (never for the table's size)
 //
 // Syscall traces (SyscallTraceLayout.swift; `osh syscalls --trace` reads them):
 //   trace_set          a: process (.manage), on (0 or 1; .invalidArgument else)   from now on every
 //                      syscall of that process (1) or none (0) goes to the kernel's trace buffer;
 //                      .badState for a process that has ended or has no entry in the process table
 //                      (ProcessTableLayout: at most 256 live processes have one)
+//
+// The kernel log and the serial terminal (KernelLog below; Debug/KernelLog.swift):
+//   log_read           a: ptr, len (≤ 1 MiB), cursor (a user address holding a UInt64 byte sequence)
+//                      r: bytes copied. Copies the kernel log (every line the kernel and debug_log wrote
+//                      since boot) from byte *cursor on, or from the oldest byte the ring still holds when
+//                      *cursor is older (the bytes between are lost: the cursor then moves by more than the
+//                      count), and stores the sequence after the last byte copied in *cursor. 0 bytes when
+//                      nothing is newer. Read-only: any process may read it.
+//   console_attach     a: ioport (covering COM1's data port 0x3F8), notify (.signal), bits (≠ 0)
+//                      the caller becomes the serial terminal: its output goes through console_write and
+//                      the kernel's log lines cooperate with it (KernelLog.TerminalState). .inUse while
+//                      another live process is attached; .outOfRange for an IOPort without 0x3F8. The
+//                      attachment ends with the process
+//   console_write      a: ptr, len (≤ 4096), state (KernelLog.TerminalState)   r: len. Writes the bytes to
+//                      COM1 as one piece (no kernel line comes between them; they do not enter the log)
+//                      and says what the terminal's last line shows afterwards. .accessDenied unless the
+//                      caller is the attached terminal; .invalidArgument for an unknown state
 public enum Syscall: UInt64, CaseIterable, Sendable {
     case debugLog = 0
     case handleIdentify = 1
@@ -274,13 +297,17 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case threadGetID = 69
     case traceSet = 72
     case receiverSetNotices = 76
+    case logRead = 77
+    case consoleAttach = 78
+    case consoleWrite = 79
     case frameCreateContiguous = 92
     case threadSetAffinity = 80
     case threadGetAffinity = 81
     case framePhysical = 93
+    case trackerRead = 104
 
     /// One past the largest syscall number (numbers below it without a case are .unknownSyscall).
-    public static let count = Int(Syscall.framePhysical.rawValue) + 1
+    public static let count = Int(Syscall.trackerRead.rawValue) + 1
 
     /// The name as users see it (`frame_create`).
     public var name: StaticString {
@@ -355,8 +382,12 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadGetAffinity: return "thread_get_affinity"
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
+        case .trackerRead: return "tracker_read"
         case .receiverSetNotices: return "receiver_set_notices"
         case .traceSet: return "trace_set"
+        case .logRead: return "log_read"
+        case .consoleAttach: return "console_attach"
+        case .consoleWrite: return "console_write"
         }
     }
 
@@ -364,7 +395,8 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     /// no object (debug_log).
     public var objectType: ObjectType {
         switch self {
-        case .debugLog, .systemInfo, .clockGet: return .none
+        case .debugLog, .systemInfo, .clockGet, .trackerRead, .logRead, .consoleWrite: return .none
+        case .consoleAttach: return .ioPort
         case .handleIdentify, .handleDuplicate, .handleClose: return .none
         case .processCreate, .processSelf, .processGive, .processExit, .processWait, .processLoad,
              .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process
@@ -479,6 +511,8 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// threads (bit i: CPU i; 1 unless `smp=threads`).
     case currentCPU = 15
     case cpusScheduling = 16
+    /// Bytes the kernel log has taken since boot: the sequence log_read's cursor reaches at the end.
+    case logSequence = 17
     /// PCI Express ECAM (ACPI MCFG, segment 0): the physical address of its configuration space (0 when
     /// the machine has no MCFG: use ports 0xCF8/0xCFC), and its buses: first | last << 8.
     case ecamAddress = 22
@@ -549,4 +583,35 @@ public enum IPCBuffer {
     public static let maxHandles = 8
     public static let bytesOffset = 64
     public static let maxBytes = 4096 - 64
+}
+
+/// The kernel log ring (log_read) and the serial terminal's cooperation with it (console_attach,
+/// console_write).
+///
+/// Every byte the kernel writes to its log (its own lines, debug_log's bytes, panics) goes to COM1 and to
+/// a ring of `ringSize` bytes, numbered by a sequence counted from boot. The serial terminal (the console
+/// server) writes its own output through console_write, which never enters the ring, and tells the
+/// kernel what the screen's last line holds. When a kernel line starts while that line holds the
+/// terminal's line being edited, the kernel first erases it (`\r` and ESC [K), writes its line, and then
+/// signals the terminal's Notify so that it draws its prompt and line again; when it holds unfinished
+/// program output, the kernel starts a new line first. Terminal output that would follow an unfinished
+/// kernel line starts on a new line. So no line is garbled, and every byte still reaches the serial
+/// line; when no terminal is attached (or it ended) the kernel writes as before.
+public enum KernelLog {
+    /// Bytes the ring holds.
+    public static let ringSize: UInt64 = 64 << 10
+    /// The most log_read copies in one call.
+    public static let maxRead: UInt64 = 1 << 20
+    /// The most console_write takes in one call.
+    public static let maxWrite: UInt64 = 4096
+
+    /// What the terminal's last line shows after a console_write.
+    public enum TerminalState: UInt64, CaseIterable, Sendable {
+        /// The cursor is at the start of an empty line.
+        case lineStart = 0
+        /// Program output without its newline yet.
+        case output = 1
+        /// The prompt and the line being edited (the kernel erases it before a line and asks for a redraw).
+        case editing = 2
+    }
 }

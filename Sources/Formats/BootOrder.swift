@@ -1,6 +1,8 @@
 // The order root starts the boot servers in, from their manifests alone (pure, host-tested): an
 // exporter before its importers; a server whose import nobody exports, one in an import cycle, and one
-// that imports from such a server are left out, each with its reason.
+// that imports from such a server are left out, each with its reason. An optional import (`fat32?`)
+// orders the importer after its exporter when one is there, and never keeps the importer from starting:
+// nobody exporting it, or its exporter being left out, only means the importer starts without it.
 
 /// Why a boot server is not started.
 public enum BootSkip: Equatable {
@@ -41,11 +43,14 @@ public struct BootOrder {
         enum State { case waiting, started, skipped }
         var state = [State](repeating: .waiting, count: manifests.count)
         var reasons: [(index: Int, reason: BootSkip)] = []
-        func dependencies(_ i: Int) -> [Int] {
-            manifests[i].imports.compactMap { s in exporters.first { $0.service == s }?.exporter }.filter { $0 != i }
+        /// The exporters server i waits for: (exporter, whether the import is optional).
+        func dependencies(_ i: Int) -> [(index: Int, optional: Bool)] {
+            manifests[i].imports.compactMap { s in
+                exporters.first { $0.service == s }.map { ($0.exporter, manifests[i].isOptional(s)) }
+            }.filter { $0.index != i }
         }
         for (i, m) in manifests.enumerated() {
-            if let missing = m.imports.first(where: { s in !exporters.contains { $0.service == s } }) {
+            if let missing = m.requiredImports.first(where: { s in !exporters.contains { $0.service == s } }) {
                 state[i] = .skipped
                 reasons.append((i, .missingImport(missing)))
             }
@@ -55,11 +60,11 @@ public struct BootOrder {
             progress = false
             for i in manifests.indices where state[i] == .waiting {
                 let deps = dependencies(i)
-                if let bad = deps.first(where: { state[$0] == .skipped }) {
+                if let bad = deps.first(where: { !$0.optional && state[$0.index] == .skipped }) {
                     state[i] = .skipped
-                    reasons.append((i, .dependsOnSkipped(bad)))
+                    reasons.append((i, .dependsOnSkipped(bad.index)))
                     progress = true
-                } else if deps.allSatisfy({ state[$0] == .started }) {
+                } else if deps.allSatisfy({ state[$0.index] == .started || ($0.optional && state[$0.index] == .skipped) }) {
                     state[i] = .started
                     order.append(i)
                     progress = true

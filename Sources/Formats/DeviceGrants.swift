@@ -4,13 +4,24 @@
 //   SERVER NAME ioport BASE COUNT        an IOPort over ports BASE..BASE+COUNT-1
 //   SERVER NAME irq isa|gsi NUMBER       an IRQ object on that line
 //   SERVER NAME physical ADDRESS SIZE    a Frame over device memory (page-aligned)
+//   SERVER NAME framebuffer              a Resource (kind physical) narrowed to the boot framebuffer's
+//                                        pages, when the boot loader set one up (else no grant)
+//   SERVER NAME resource KIND BASE SIZE  a narrowed Resource (resource_create) of KIND ioport, irq (by
+//                                        GSI), physical (page-aligned) or dma (0 1), for a bus driver
+//                                        (pcid) that makes its drivers' objects itself
 // Numbers are decimal or 0x-hex; `#` starts a comment. Pure logic, host-tested (DeviceGrantsTests).
+
+#if !USERSPACE
+import ABI
+#endif
 
 /// What a grant makes.
 public enum DeviceGrantKind: Equatable, Sendable {
     case ioPort(base: UInt64, count: UInt64)
     case irq(number: UInt64, isa: Bool)
     case physical(address: UInt64, size: UInt64)
+    case framebuffer
+    case resource(kind: ResourceKind, base: UInt64, size: UInt64)
 }
 
 /// One line of devices.conf.
@@ -36,6 +47,20 @@ public enum DeviceGrants {
             let line = raw.prefix { $0 != UInt8(ascii: "#") }
             let f = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }).map { String(decoding: $0, as: UTF8.self) }
             if f.isEmpty { continue }
+            if f.count == 3 && f[2] == "framebuffer" {
+                grants.append(DeviceGrant(server: f[0], name: f[1], kind: .framebuffer))
+                continue
+            }
+            if f.count == 6 && f[2] == "resource" {
+                guard let kind = resourceKind(f[3]), let base = number(f[4]), let size = number(f[5]), size > 0,
+                      base < kind.limit, size <= kind.limit - base,
+                      kind != .physical || (base & 0xfff == 0 && size & 0xfff == 0) else {
+                    bad.append(lineNumber)
+                    continue
+                }
+                grants.append(DeviceGrant(server: f[0], name: f[1], kind: .resource(kind: kind, base: base, size: size)))
+                continue
+            }
             guard f.count == 5, let b = number(f[4]) else {
                 bad.append(lineNumber)
                 continue
@@ -56,6 +81,17 @@ public enum DeviceGrants {
             grants.append(DeviceGrant(server: f[0], name: f[1], kind: kind))
         }
         return (grants, bad)
+    }
+
+    /// A resource line's KIND word.
+    static func resourceKind(_ s: String) -> ResourceKind? {
+        switch s {
+        case "ioport": return .ioPort
+        case "irq": return .irq
+        case "physical": return .physical
+        case "dma": return .dma
+        default: return nil
+        }
     }
 
     /// A decimal or 0x-hex number.

@@ -1,7 +1,7 @@
 // File URIs for vfs: `scheme:///path/to/file`, or a bare absolute path meaning `fs:///path`. Parsing
-// checks the scheme's characters, refuses authorities (`initfs://host/x`), relative paths, zero bytes
-// and over-long names, and normalizes the path (empty and `.` components dropped, `..` goes up, never
-// above the root).
+// checks the scheme's characters, refuses authorities (`initfs://host/x`), relative paths, zero bytes,
+// `.` and `..` components (the file protocol's rule, Sources/ABI/FileProtocol.swift) and over-long
+// names; repeated slashes count as one.
 
 #if !USERSPACE
 import ABI
@@ -13,7 +13,9 @@ public struct FileURI: Equatable {
     public static let defaultScheme = "fs"
     /// The longest name of one path component, and of a whole URI.
     public static let maxComponent = 255
-    public static let maxLength = 4096
+    public static let maxLength = FileProtocol.maxPath
+    /// The longest scheme name.
+    public static let maxScheme = 16
 
     public var scheme: String
     public var components: [String]
@@ -24,7 +26,7 @@ public struct FileURI: Equatable {
     }
 
     /// Parses `text` (UTF-8 bytes).
-    public init(parsing text: [UInt8]) throws(ServiceError) {
+    public init(parsing text: [UInt8]) throws(FileError) {
         guard !text.isEmpty else { throw .notFound }
         guard text.count <= FileURI.maxLength else { throw .nameTooLong }
         guard !text.contains(0) else { throw .invalid }
@@ -45,20 +47,19 @@ public struct FileURI: Equatable {
     /// A scheme: a lower-case letter, then lower-case letters, digits, `+`, `-`, `.`; at most 16 bytes.
     public static func isScheme(_ name: ArraySlice<UInt8>) -> Bool {
         guard let first = name.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first),
-              name.count <= SchemeWords.maxLength else { return false }
+              name.count <= FileURI.maxScheme else { return false }
         return name.allSatisfy { b in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
                 || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
         }
     }
 
-    /// The components of an absolute path, with `.`, `..` and empty ones resolved.
-    static func normalize(_ path: ArraySlice<UInt8>) throws(ServiceError) -> [String] {
+    /// The components of an absolute path (empty ones dropped; `.` and `..` are `.invalid`).
+    static func normalize(_ path: ArraySlice<UInt8>) throws(FileError) -> [String] {
         var out: [String] = []
         for part in path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             guard part.count <= maxComponent else { throw .nameTooLong }
-            if part.elementsEqual(".".utf8) { continue }
-            if part.elementsEqual("..".utf8) { if !out.isEmpty { out.removeLast() }; continue }
+            if part.elementsEqual(".".utf8) || part.elementsEqual("..".utf8) { throw .invalid }
             out.append(String(decoding: part, as: UTF8.self))
         }
         return out

@@ -39,7 +39,7 @@ public func parseFstab(_ text: [UInt8]) -> (entries: [FstabEntry], problems: [Fs
             continue
         }
         let mountPoint: FileURI
-        do throws(ServiceError) { mountPoint = try FileURI(parsing: Array(fields[1])) } catch {
+        do throws(FileError) { mountPoint = try FileURI(parsing: Array(fields[1])) } catch {
             problems.append(FstabProblem(line: number, reason: "bad mount point"))
             continue
         }

@@ -19,28 +19,28 @@ public struct MountTable<Target> {
     public init() {}
 
     /// Adds a mount; .exists when the scheme already has a mount at that directory.
-    public mutating func mount(scheme: String, at prefix: [String], _ target: Target) throws(ServiceError) {
+    public mutating func mount(scheme: String, at prefix: [String], _ target: Target) throws(FileError) {
         guard !mounts.contains(where: { $0.scheme == scheme && $0.prefix == prefix }) else { throw .exists }
         mounts.append(Mount(scheme: scheme, prefix: prefix, target: target))
     }
 
     /// Removes the mount at exactly that place; .notFound when there is none, .busy when another mount
     /// lies below it.
-    public mutating func unmount(scheme: String, at prefix: [String]) throws(ServiceError) -> Target {
+    public mutating func unmount(scheme: String, at prefix: [String]) throws(FileError) -> Target {
         guard let i = mounts.firstIndex(where: { $0.scheme == scheme && $0.prefix == prefix }) else { throw .notFound }
         guard !mounts.contains(where: { $0.scheme == scheme && $0.prefix.count > prefix.count
                                         && $0.prefix.starts(with: prefix) }) else { throw .busy }
         return mounts.remove(at: i).target
     }
 
-    /// The mount serving `uri` (its index in `mounts`) and the path below it; .notFound for a scheme
+    /// The mount serving `uri` (its index in `mounts`) and the path below it; .noServer for a scheme
     /// nobody serves.
-    public func resolve(_ uri: FileURI) throws(ServiceError) -> (index: Int, rest: [String]) {
+    public func resolve(_ uri: FileURI) throws(FileError) -> (index: Int, rest: [String]) {
         var best: Int? = nil
         for (i, m) in mounts.enumerated() where m.scheme == uri.scheme && uri.components.starts(with: m.prefix) {
             if best == nil || m.prefix.count > mounts[best!].prefix.count { best = i }
         }
-        guard let best else { throw .notFound }
+        guard let best else { throw .noServer }
         return (best, Array(uri.components.dropFirst(mounts[best].prefix.count)))
     }
 

@@ -48,6 +48,31 @@ public enum HIDUsage {
     public static let rightMeta: UInt16 = 0xe7
 }
 
+/// The modifiers and locks a keyboard has seen, whatever reports its keys (PS/2 scancodes, USB boot
+/// reports): each key press or release updates them and becomes an event with its US-layout character.
+public struct KeyboardState: Sendable {
+    public private(set) var modifiers: KeyModifiers = []
+
+    public init() {}
+
+    /// Updates modifiers and locks for a key and makes its event.
+    public mutating func key(_ usage: UInt16, pressed: Bool) -> KeyEvent {
+        if usage >= HIDUsage.leftControl && usage <= HIDUsage.rightMeta {
+            let bit = KeyModifiers(rawValue: 1 << (usage - HIDUsage.leftControl))
+            if pressed { modifiers.insert(bit) } else { modifiers.remove(bit) }
+        } else if pressed {
+            switch usage {
+            case HIDUsage.capsLock: modifiers.formSymmetricDifference(.capsLock)
+            case HIDUsage.numLock: modifiers.formSymmetricDifference(.numLock)
+            case HIDUsage.scrollLock: modifiers.formSymmetricDifference(.scrollLock)
+            default: break
+            }
+        }
+        let character = pressed ? USLayout.character(usage: usage, modifiers: modifiers) : 0
+        return KeyEvent(usage: usage, pressed: pressed, modifiers: modifiers, character: character)
+    }
+}
+
 /// Scancode set 2 bytes → key events. Feed it every byte the keyboard sends; it returns an event when
 /// a key's code is complete. Controller and keyboard answers (0xFA ack, 0xAA self-test passed, 0xFE
 /// resend, 0xEE echo, 0x00/0xFF errors) outside a code are ignored.
@@ -56,7 +81,9 @@ public struct PS2KeyboardDecoder {
     private var release = false
     /// Bytes of the Pause key's sequence (E1 14 77 E1 F0 14 F0 77) still to skip.
     private var pauseRemaining = 0
-    public private(set) var modifiers: KeyModifiers = []
+    private var state = KeyboardState()
+    /// The modifiers and locks after the last key.
+    public var modifiers: KeyModifiers { state.modifiers }
     /// Bytes that were no key (for the driver's counts).
     public private(set) var ignored = 0
 
@@ -66,7 +93,7 @@ public struct PS2KeyboardDecoder {
     public mutating func feed(_ byte: UInt8) -> KeyEvent? {
         if pauseRemaining > 0 {
             pauseRemaining -= 1
-            return pauseRemaining == 0 ? key(HIDUsage.pause, pressed: true) : nil
+            return pauseRemaining == 0 ? state.key(HIDUsage.pause, pressed: true) : nil
         }
         switch byte {
         case 0xe0: extended = true; return nil
@@ -86,24 +113,7 @@ public struct PS2KeyboardDecoder {
             ignored += 1
             return nil
         }
-        return key(usage, pressed: !wasRelease)
-    }
-
-    /// Updates modifiers and locks for a key and makes its event.
-    private mutating func key(_ usage: UInt16, pressed: Bool) -> KeyEvent {
-        if usage >= HIDUsage.leftControl && usage <= HIDUsage.rightMeta {
-            let bit = KeyModifiers(rawValue: 1 << (usage - HIDUsage.leftControl))
-            if pressed { modifiers.insert(bit) } else { modifiers.remove(bit) }
-        } else if pressed {
-            switch usage {
-            case HIDUsage.capsLock: modifiers.formSymmetricDifference(.capsLock)
-            case HIDUsage.numLock: modifiers.formSymmetricDifference(.numLock)
-            case HIDUsage.scrollLock: modifiers.formSymmetricDifference(.scrollLock)
-            default: break
-            }
-        }
-        let character = pressed ? USLayout.character(usage: usage, modifiers: modifiers) : 0
-        return KeyEvent(usage: usage, pressed: pressed, modifiers: modifiers, character: character)
+        return state.key(usage, pressed: !wasRelease)
     }
 
     /// The usage of a one-byte set 2 code, 0 for none.

@@ -6,17 +6,29 @@ import ABI
 import KernelCore
 #endif
 
-/// A program's manifest: its name, the services it imports and those it exports.
+/// A program's manifest: its name, the services it imports and those it exports. An import written
+/// with a trailing `?` (`imports=initfs,fat32?`) is optional: root hands it over when a boot server
+/// exports it and starts the importer without it otherwise.
 public struct ServerManifest: Equatable {
     public var name: String
+    /// Every imported service, required and optional, in manifest order (names without the `?`).
     public var imports: [String]
     public var exports: [String]
+    /// The imports marked optional (a subset of `imports`).
+    public var optionalImports: [String]
 
-    public init(name: String, imports: [String], exports: [String]) {
+    public init(name: String, imports: [String], exports: [String], optionalImports: [String] = []) {
         self.name = name
         self.imports = imports
         self.exports = exports
+        self.optionalImports = optionalImports.filter { imports.contains($0) }
     }
+
+    /// Whether `service` is an optional import.
+    public func isOptional(_ service: String) -> Bool { optionalImports.contains(service) }
+
+    /// The imports the program cannot start without.
+    public var requiredImports: [String] { imports.filter { !optionalImports.contains($0) } }
 }
 
 /// Why a manifest could not be read.
@@ -30,9 +42,11 @@ public enum ManifestError: Error, Equatable {
 }
 
 extension ServerManifest {
-    /// Parses a manifest's text: `name=`, `imports=` and `exports=` lines, each exactly once.
+    /// Parses a manifest's text: `name=`, `imports=` and `exports=` lines, each exactly once; an import
+    /// may end in `?` (optional). A service imported twice is malformed.
     public init(text: [UInt8]) throws(ManifestError) {
         var name: String? = nil, imports: [String]? = nil, exports: [String]? = nil
+        var optional: [String] = []
         for line in text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
             guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else { throw .malformed }
             let key = String(decoding: line[line.startIndex..<eq], as: UTF8.self)
@@ -41,7 +55,13 @@ extension ServerManifest {
             var items: [String] = []
             if !value.isEmpty {
                 for item in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                    items.append(try ServerManifest.checkedName(item))
+                    if key == "imports", item.last == UInt8(ascii: "?") {
+                        let n = try ServerManifest.checkedName(item.dropLast())
+                        optional.append(n)
+                        items.append(n)
+                    } else {
+                        items.append(try ServerManifest.checkedName(item))
+                    }
                 }
             }
             switch key {
@@ -50,6 +70,7 @@ extension ServerManifest {
                 name = items[0]
             case "imports":
                 guard imports == nil else { throw .malformed }
+                for (i, n) in items.enumerated() where items[..<i].contains(n) { throw .malformed }
                 imports = items
             case "exports":
                 guard exports == nil else { throw .malformed }
@@ -59,7 +80,7 @@ extension ServerManifest {
             }
         }
         guard let name, let imports, let exports else { throw .malformed }
-        self.init(name: name, imports: imports, exports: exports)
+        self.init(name: name, imports: imports, exports: exports, optionalImports: optional)
     }
 
     /// A name of the allowed characters and length.
@@ -87,6 +108,11 @@ extension ServerManifest {
 
     /// The manifest's text form, as stored in the note.
     public var text: String {
-        "name=\(name)\nimports=\(imports.joined(separator: ","))\nexports=\(exports.joined(separator: ","))\n"
+        "name=\(name)\nimports=\(importsText)\nexports=\(exports.joined(separator: ","))\n"
+    }
+
+    /// The imports as the manifest writes them: comma-separated, optional ones with a trailing `?`.
+    public var importsText: String {
+        imports.map { isOptional($0) ? $0 + "?" : $0 }.joined(separator: ",")
     }
 }

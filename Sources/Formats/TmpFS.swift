@@ -11,7 +11,7 @@ import ABI
 public struct TmpFS {
     /// One file or directory.
     struct Node {
-        var kind: VFSFileKind
+        var kind: FileKind
         var data: [UInt8] = []
         /// A directory's entries: name → node number.
         var children: [String: Int] = [:]
@@ -34,7 +34,7 @@ public struct TmpFS {
     // MARK: Paths
 
     /// The node a path names.
-    public func lookup(_ path: [String]) throws(ServiceError) -> Int {
+    public func lookup(_ path: [String]) throws(FileError) -> Int {
         var n = TmpFS.rootNode
         for name in path {
             guard let node = nodes[n], node.kind == .directory else { throw .notDirectory }
@@ -45,7 +45,7 @@ public struct TmpFS {
     }
 
     /// The directory holding the last component, and that component; .invalid for the root itself.
-    func parent(_ path: [String]) throws(ServiceError) -> (dir: Int, name: String) {
+    func parent(_ path: [String]) throws(FileError) -> (dir: Int, name: String) {
         guard let name = path.last else { throw .invalid }
         let dir = try lookup(Array(path.dropLast()))
         guard nodes[dir]!.kind == .directory else { throw .notDirectory }
@@ -55,19 +55,26 @@ public struct TmpFS {
     // MARK: Operations by path
 
     /// Opens (and with .create makes) the file or directory at `path`; the caller closes the node number.
-    public mutating func open(_ path: [String], _ flags: VFSOpenFlags) throws(ServiceError) -> Int {
+    public mutating func open(_ path: [String], _ flags: OpenFlags) throws(FileError) -> Int {
         guard flags.subtracting(.all).isEmpty else { throw .invalid }
         let writes = flags.contains(.write)
+        guard flags.contains(.read) || writes else { throw .invalid }
+        guard !(flags.contains(.directory) && flags.contains(.create)) else { throw .invalid }
         guard writes || !flags.contains(.truncate) && !flags.contains(.append) else { throw .invalid }
         var n: Int
-        do throws(ServiceError) {
+        do throws(FileError) {
             n = try lookup(path)
             guard !(flags.contains(.create) && flags.contains(.exclusive)) else { throw .exists }
         } catch .notFound where flags.contains(.create) {
             let (dir, name) = try parent(path)
             n = insert(Node(kind: .file), named: name, in: dir)
         }
-        guard nodes[n]!.kind == .file || !writes else { throw .isDirectory }
+        if flags.contains(.directory) {
+            guard nodes[n]!.kind == .directory else { throw .notDirectory }
+            guard !writes else { throw .isDirectory }
+        } else {
+            guard nodes[n]!.kind == .file else { throw .isDirectory }
+        }
         if flags.contains(.truncate) { truncate(n) }
         nodes[n]!.opens += 1
         return n
@@ -80,16 +87,19 @@ public struct TmpFS {
         freeIfUnused(node)
     }
 
-    public mutating func mkdir(_ path: [String]) throws(ServiceError) {
+    public mutating func mkdir(_ path: [String]) throws(FileError) {
         let (dir, name) = try parent(path)
         guard nodes[dir]!.children[name] == nil else { throw .exists }
         _ = insert(Node(kind: .directory), named: name, in: dir)
     }
 
-    /// Removes a file or an empty directory.
-    public mutating func unlink(_ path: [String]) throws(ServiceError) {
+    /// Removes a file or an empty directory. `directory` true: only a directory (`.notDirectory` for a
+    /// file); false: only a file (`.isDirectory` for a directory); nil: either.
+    public mutating func unlink(_ path: [String], directory: Bool? = nil) throws(FileError) {
         let (dir, name) = try parent(path)
         guard let n = nodes[dir]!.children[name] else { throw .notFound }
+        if directory == true && nodes[n]!.kind != .directory { throw .notDirectory }
+        if directory == false && nodes[n]!.kind == .directory { throw .isDirectory }
         guard nodes[n]!.children.isEmpty else { throw .notEmpty }
         nodes[dir]!.children[name] = nil
         nodes[n]!.links = 0
@@ -97,7 +107,7 @@ public struct TmpFS {
     }
 
     /// Moves `from` to `to`, replacing a file there, or an empty directory with a directory (POSIX rename).
-    public mutating func rename(_ from: [String], _ to: [String]) throws(ServiceError) {
+    public mutating func rename(_ from: [String], _ to: [String]) throws(FileError) {
         let (fromDir, fromName) = try parent(from)
         guard let n = nodes[fromDir]!.children[fromName] else { throw .notFound }
         let (toDir, toName) = try parent(to)
@@ -118,22 +128,31 @@ public struct TmpFS {
     }
 
     /// A directory's entries in name order.
-    public func list(_ path: [String]) throws(ServiceError) -> [(name: String, kind: VFSFileKind)] {
+    public func list(_ path: [String]) throws(FileError) -> [(name: String, kind: FileKind)] {
         let n = try lookup(path)
         guard nodes[n]!.kind == .directory else { throw .notDirectory }
         return nodes[n]!.children.keys.sorted().map { ($0, nodes[nodes[n]!.children[$0]!]!.kind) }
     }
 
+    /// An open directory's entries in name order, with their kinds and sizes.
+    public func entries(node: Int) throws(FileError) -> [(name: String, kind: FileKind, size: Int)] {
+        guard nodes[node]!.kind == .directory else { throw .notDirectory }
+        return nodes[node]!.children.keys.sorted().map { name in
+            let child = nodes[nodes[node]!.children[name]!]!
+            return (name, child.kind, child.kind == .file ? child.data.count : child.children.count)
+        }
+    }
+
     // MARK: Operations on open nodes
 
     /// Kind and size of a node.
-    public func stat(node: Int) -> (kind: VFSFileKind, size: Int) {
+    public func stat(node: Int) -> (kind: FileKind, size: Int) {
         let node = nodes[node]!
         return (node.kind, node.kind == .file ? node.data.count : node.children.count)
     }
 
     /// Up to `count` bytes from `offset` (none at or past the end).
-    public func read(node: Int, offset: Int, count: Int) throws(ServiceError) -> ArraySlice<UInt8> {
+    public func read(node: Int, offset: Int, count: Int) throws(FileError) -> ArraySlice<UInt8> {
         guard nodes[node]!.kind == .file else { throw .isDirectory }
         let data = nodes[node]!.data
         guard offset < data.count else { return [] }
@@ -141,11 +160,11 @@ public struct TmpFS {
     }
 
     /// Writes `bytes` at `offset`, filling a gap with zeros.
-    public mutating func write(node: Int, offset: Int, _ bytes: ArraySlice<UInt8>) throws(ServiceError) {
+    public mutating func write(node: Int, offset: Int, _ bytes: ArraySlice<UInt8>) throws(FileError) {
         guard nodes[node]!.kind == .file else { throw .isDirectory }
         let old = nodes[node]!.data.count
         let (end, overflow) = offset.addingReportingOverflow(bytes.count)
-        guard !overflow, offset >= 0 else { throw .fileTooLarge }
+        guard !overflow, offset >= 0 else { throw .tooLarge }
         guard end <= old || used + (end - old) <= capacity else { throw .noSpace }
         if end > old {
             nodes[node]!.data.append(contentsOf: repeatElement(0, count: end - old))

@@ -1,5 +1,6 @@
 import Foundation
 import KernelCore
+import ABI
 
 // The Python part of the gdb script `osh attach` generates: gdb 13 has no Swift demangler, so a frame
 // filter gives `bt` demangled names through the toolchain's swift-demangle; and three commands make the
@@ -77,12 +78,17 @@ public enum GDBHelpers {
         let images = images(of: run).map {
             "(\(py($0.name)), \(py($0.path)), 0x\(String($0.offset, radix: 16)), 0x\(String($0.low, radix: 16)), 0x\(String($0.high, radix: 16)))"
         }
+        // Every program ELF osh can find for the run (run directory, BUILD/servers), by full build ID:
+        // osh-bt names user frames with the program the kernel's process table gives for CR3.
+        let programs = FrameNamer.candidateELFs(run: run).sorted { $0.key < $1.key }.map { "(\(py($0.key)), \(py($0.value)))" }
         return """
         python
         OSH = \(py(osh))
         OSH_RUN = \(py(run.url.path))
         OSH_DEMANGLER = \(demangler.map(py) ?? "None")
         OSH_IMAGES = [\(images.joined(separator: ", "))]
+        OSH_PROGRAMS = [\(programs.joined(separator: ", "))]
+        OSH_PROCESS_TABLE = (\(py(ProcessTableLayout.symbol)), \(ProcessTableLayout.entries), \(ProcessTableLayout.entryWords), \(ProcessTableLayout.nameLengthWord), \(ProcessTableLayout.nameWord), \(ProcessTableLayout.maxName), \(ProcessTableLayout.buildIDLengthWord), \(ProcessTableLayout.buildIDWord), \(ProcessTableLayout.maxBuildID), \(ProcessTableLayout.pageTableRootWord))
         \(pythonSource)
         end
 
@@ -130,6 +136,33 @@ public enum GDBHelpers {
         """The images of the run whose guest range holds `address` (user programs share 0x400000)."""
         return [i for i in OSH_IMAGES if i[3] <= address < i[4]]
 
+    def osh_running_program():
+        """('NAME pid N', ELF path) of the process whose page-table root CR3 holds, from the kernel's process
+        table (debug_processes) and the run's ELFs by build ID; None when CR3 or the table cannot be read
+        (a core file has no CR3) or no ELF of the run has that build ID."""
+        import struct
+        symbol, entries, words, name_len, name_at, name_max, id_len, id_at, id_max, root_at = OSH_PROCESS_TABLE
+        try:
+            root = int(gdb.selected_frame().read_register('cr3')) & 0x000ffffffffff000
+            base = int(gdb.parse_and_eval('(unsigned long)&' + symbol))
+            table = bytes(gdb.selected_inferior().read_memory(base, entries * words * 8))
+        except Exception:
+            return None
+        if root == 0:
+            return None
+        for i in range(entries):
+            e = struct.unpack_from('<%dQ' % words, table, i * words * 8)
+            if e[0] == 0 or e[root_at] != root or e[id_len] == 0:
+                continue
+            start = i * words * 8
+            name = table[start + name_at * 8:start + name_at * 8 + min(e[name_len], name_max)].decode('utf-8', 'replace')
+            build_id = table[start + id_at * 8:start + id_at * 8 + min(e[id_len], id_max)].hex()
+            for path, full in OSH_PROGRAMS:
+                if full.startswith(build_id):
+                    return ('%s pid %d' % (name, e[0] - 1), path)
+            return None
+        return None
+
     def osh_symbolize(image, addresses, return_addresses):
         """osh symbolize on one ELF: per address a list of (function, file:line:column) (inlined first)."""
         args = [OSH, 'symbolize', '--elf', image[1]] + (['--return-address'] if return_addresses else [])
@@ -148,7 +181,9 @@ public enum GDBHelpers {
     class OshBacktrace(gdb.Command):
         """osh-bt [N]: the frame-pointer chain from the selected frame, through the kernel's trap and
     syscall frames into user code, symbolized by osh with the run's kernel and program ELFs (at most N
-    frames, default 64)."""
+    frames, default 64). User frames are named by the program of the process whose page-table root CR3
+    holds (the kernel's process table, its ELF found by build ID); without CR3 (a core file) by the
+    run's modules."""
         def __init__(self):
             super().__init__('osh-bt', gdb.COMMAND_STACK)
         def invoke(self, arg, from_tty):
@@ -169,8 +204,14 @@ public enum GDBHelpers {
                     break
                 chain.append(ret)
                 fp = next_fp
+            running = osh_running_program() if any(a < 0x800000000000 for a in chain) else None
             for n, address in enumerate(chain):
-                images = osh_image(address)
+                if running and address < 0x800000000000:
+                    # A user address: the program of the running process (process table), not a guess
+                    # among the run's modules (every program links at 0x400000).
+                    images = [(running[0], running[1], 0, 0, 0x800000000000)]
+                else:
+                    images = osh_image(address)
                 if not images:
                     print('#%-2d 0x%016x (no ELF of this run holds it)' % (n, address))
                     continue

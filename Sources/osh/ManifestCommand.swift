@@ -32,7 +32,7 @@ struct ManifestCommand: ParsableCommand {
                     print(m.text, terminator: "")
                 } else {
                     print("name:    \(m.name)")
-                    print("imports: \(m.imports.isEmpty ? "(none)" : m.imports.joined(separator: ", "))")
+                    print("imports: \(m.imports.isEmpty ? "(none)" : m.imports.map { m.isOptional($0) ? $0 + " (optional)" : $0 }.joined(separator: ", "))")
                     print("exports: \(m.exports.isEmpty ? "(none)" : m.exports.joined(separator: ", "))")
                 }
             case .failure(let error):

@@ -30,6 +30,7 @@ public final class Shell {
         .init(name: "trace", usage: "trace [ARGS…]", help: "run `osh trace ARGS` (default: the serial log of the run in use)"),
         .init(name: "syscalls", usage: "syscalls [--watch] [--json] [--interval S]",
               help: "the kernel's syscall and method-call counts (`osh syscalls` on the run in use)"),
+        .init(name: "type", usage: "type TEXT…", help: "type TEXT on the guest's keyboard (QMP send-key per character, US layout; \\n is Enter; the focused keyboard: usb-kbd under --usb, else PS/2)"),
         .init(name: "qmp", usage: "qmp CMD [key=value…]", help: "a QMP command, its reply as JSON"),
         .init(name: "hmp", usage: "hmp CMD…", help: "a QEMU monitor (HMP) command, e.g. `hmp info mem`"),
         .init(name: "attach", usage: "attach", help: "gdb on the VM with all symbols; quit gdb to come back"),
@@ -170,6 +171,16 @@ public final class Shell {
             try examine(args)
         case "bt":
             try backtrace(args)
+        case "type":
+            guard !args.isEmpty else { throw UsageError(description: "usage: type TEXT…") }
+            let chords = try KeyTyping.chords(args.joined(separator: " "))
+            try withQMP { qmp in
+                for chord in chords {
+                    _ = try qmp.execute("send-key", KeyTyping.sendKeyArguments(chord))
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+            }
+            output("typed \(chords.count) key\(chords.count == 1 ? "" : "s")")
         case "qmp":
             try qmpPassThrough(args)
         case "hmp":

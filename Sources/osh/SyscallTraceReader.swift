@@ -192,7 +192,7 @@ public struct TraceSnapshot: Sendable {
 public struct TraceFormatter {
     public var processes: [UInt64: TracedProcess]
     public var tscHz: UInt64
-    /// Which protocol's names message labels get: "file" (FileProtocol, the default), "vfs", "process".
+    /// Which protocol's names message labels get: "file" (FileProtocol, the default; "vfs" is the same, vfs speaks it), "process".
     public var labels: String = "file"
 
     public init(processes: [TracedProcess], tscHz: UInt64, labels: String = "file") {
@@ -234,7 +234,6 @@ public struct TraceFormatter {
         if label == FaultMessage.label { return "fault" }
         if label == PagerMessage.label { return "page" }
         switch labels {
-        case "vfs": if let op = VFSOp(rawValue: label) { return "vfs.\(op)" }
         case "process": if let op = ProcessOp(rawValue: label) { return "process.\(op)" }
         default: if let l = FileLabel(rawValue: label) { return "file.\(Self.string(l.name))" }
         }

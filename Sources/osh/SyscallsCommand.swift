@@ -268,7 +268,7 @@ public struct SyscallsCommand: ParsableCommand {
     @Flag(name: .long, help: "With --trace: one line on the trace's state (control word, records written, names, traced processes); switches nothing.")
     var status = false
 
-    @Option(name: .long, help: "With --trace: name message labels by this protocol: file (default), vfs or process.")
+    @Option(name: .long, help: "With --trace: name message labels by this protocol: file (default; vfs speaks it too), vfs (the same) or process.")
     var labels: String = "file"
 
     public init() {}

@@ -49,6 +49,8 @@ import Formats
         kbd  irq  irq isa 1   # trailing comment
         moused irq irq gsi 12
         fbd  fb   physical 0xfd000000 0x300000
+        fbd  screen framebuffer
+        bad  v    framebuffer 1
         bad  x    ioport 0xffff 2
         bad  y    irq isa 256
         bad  z    physical 0x1001 0x1000
@@ -59,8 +61,31 @@ import Formats
         #expect(grants == [DeviceGrant(server: "kbd", name: "data", kind: .ioPort(base: 0x60, count: 1)),
                            DeviceGrant(server: "kbd", name: "irq", kind: .irq(number: 1, isa: true)),
                            DeviceGrant(server: "moused", name: "irq", kind: .irq(number: 12, isa: false)),
-                           DeviceGrant(server: "fbd", name: "fb", kind: .physical(address: 0xfd00_0000, size: 0x30_0000))])
-        #expect(bad == [6, 7, 8, 9, 10])
+                           DeviceGrant(server: "fbd", name: "fb", kind: .physical(address: 0xfd00_0000, size: 0x30_0000)),
+                           DeviceGrant(server: "fbd", name: "screen", kind: .framebuffer)])
+        #expect(bad == [7, 8, 9, 10, 11, 12])
+    }
+
+    /// `resource` lines (pcid's narrowed Resources): each kind, its limit, physical alignment.
+    @Test func resourceLinesParse() {
+        let text = """
+        pcid ports  resource ioport 0xcf8 0x7308
+        pcid irq16  resource irq 16 8
+        pcid mmio   resource physical 0x80000000 0x7ec00000
+        pcid dma    resource dma 0 1
+        bad  a      resource ioport 0xffff 2
+        bad  b      resource irq 250 7
+        bad  c      resource physical 0x80000800 0x1000
+        bad  d      resource dma 0 2
+        bad  e      resource memory 0 1
+        bad  f      resource ioport 0x70 0
+        """
+        let (grants, bad) = DeviceGrants.parse(Array(text.utf8))
+        #expect(grants == [DeviceGrant(server: "pcid", name: "ports", kind: .resource(kind: .ioPort, base: 0xcf8, size: 0x7308)),
+                           DeviceGrant(server: "pcid", name: "irq16", kind: .resource(kind: .irq, base: 16, size: 8)),
+                           DeviceGrant(server: "pcid", name: "mmio", kind: .resource(kind: .physical, base: 0x8000_0000, size: 0x7ec0_0000)),
+                           DeviceGrant(server: "pcid", name: "dma", kind: .resource(kind: .dma, base: 0, size: 1))])
+        #expect(bad == [5, 6, 7, 8, 9, 10])
     }
 
     @Test func theShippedDevicesConfParses() throws {
@@ -69,6 +94,14 @@ import Formats
         let (grants, bad) = DeviceGrants.parse(Array(try Data(contentsOf: url)))
         #expect(bad.isEmpty)
         #expect(grants.filter { $0.server == "kbd" }.count == 3 && grants.contains { $0.server == "timed" && $0.kind == .ioPort(base: 0x70, count: 2) })
+        #expect(grants.contains(DeviceGrant(server: "fbd", name: "framebuffer", kind: .framebuffer)))
+        // pcid holds narrowed Resources only: no kind-less (machine) grant, the DMA right, no RAM below 2 GiB.
+        let pcid = grants.filter { $0.server == "pcid" }
+        #expect(pcid.count >= 5 && pcid.contains { $0.kind == .resource(kind: .dma, base: 0, size: 1) })
+        for g in pcid {
+            guard case .resource(let kind, let base, _) = g.kind else { Issue.record("pcid grant \(g.name) is not a Resource"); continue }
+            if kind == .physical { #expect(base >= 0x8000_0000) }
+        }
     }
 
     @Test func deadlineListFiresInOrderAndCancels() {

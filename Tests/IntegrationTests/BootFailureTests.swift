@@ -4,7 +4,8 @@ import Testing
 /// Root's start of the boot servers, in a boot: a test initfs (build/initfs.tar.zst plus sbin/ servers
 /// with made-up manifests in copies of crashtest's ELF: an import nobody exports, a server importing from
 /// that one, an import cycle, an ELF that cannot load, and a server importing from that one) gives one
-/// `not started` line each, and the rest of the system (initfsd, init) still starts. BootOrderTests check
+/// `not started` line each, and the rest of the system (initfsd, init) still starts; two whose only imports
+/// are optional (nobody exports one; the other's exporter cannot load) start without them. BootOrderTests check
 /// the same decisions on the host; this checks root's lines.
 @Suite(.serialized) struct BootFailureTests {
     /// A fake boot server: its file name in sbin/ and its manifest (name, imports, exports).
@@ -13,6 +14,8 @@ import Testing
         let imports: String
         let exports: String
         var unloadable = false
+        /// It starts: its only imports are optional ones nobody (started) exports.
+        var starts = false
     }
 
     static let fakes = [
@@ -22,6 +25,8 @@ import Testing
         Fake(file: "cycb", imports: "cyca", exports: "cycb"),
         Fake(file: "broken", imports: "", exports: "brokensvc", unloadable: true),
         Fake(file: "needsbroken", imports: "brokensvc", exports: ""),
+        Fake(file: "optnowhere", imports: "nowhere?", exports: "", starts: true),
+        Fake(file: "optbroken", imports: "brokensvc?", exports: "", starts: true),
     ]
 
     /// build/initfs.tar.zst unpacked, the fakes added to sbin/, packed again; its path.
@@ -73,7 +78,12 @@ import Testing
         #expect(out.contains(/root: sbin\/cyc[ab], sbin\/cyc[ab] not started: their imports form a cycle/))
         #expect(out.contains("root: sbin/broken not started: bad ELF image"))
         #expect(out.contains("root: sbin/needsbroken not started: its import from sbin/broken is not there"))
-        for f in BootFailureTests.fakes { #expect(!out.contains("root: started sbin/\(f.file) "), "\(f.file) started") }
+        for f in BootFailureTests.fakes where !f.starts { #expect(!out.contains("root: started sbin/\(f.file) "), "\(f.file) started") }
+        // Optional imports: nobody exports `nowhere`, and `brokensvc`'s exporter did not start; both start.
+        #expect(out.contains("root: sbin/optnowhere starts without its optional import `nowhere`: no started boot server exports it"))
+        #expect(out.contains("root: started sbin/optnowhere (optnowhere: imports nowhere?; exports none)"))
+        #expect(out.contains("root: sbin/optbroken starts without its optional import `brokensvc`: no started boot server exports it"))
+        #expect(out.contains("root: started sbin/optbroken (optbroken: imports brokensvc?; exports none)"))
         // The rest of the system starts.
         #expect(out.contains("root: started sbin/initfsd (initfsd: imports none; exports initfs)"))
         #expect(out.contains("root: started initfs:///sbin/init (imports initfs"))

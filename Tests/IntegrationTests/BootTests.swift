@@ -11,11 +11,11 @@ import Testing
 
     /// Runs `build/osh boot ARGS --accel tcg` and finds the run directory from osh's closing line.
     /// `make test ACCEL=... OSH_ARGS=...` reaches here as OSH_TEST_ACCEL and OSH_TEST_ARGS.
-    static func boot(_ arguments: [String]) throws -> Boot {
+    static func boot(_ arguments: [String], timeout: Int = 240) throws -> Boot {
         let env = ProcessInfo.processInfo.environment
         let accel = env["OSH_TEST_ACCEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "tcg"
         let extra = (env["OSH_TEST_ARGS"] ?? "").split(separator: " ").map(String.init)
-        let result = try run(Repo.osh.path, ["boot", "--accel", accel, "--timeout", "240"] + extra + arguments)
+        let result = try run(Repo.osh.path, ["boot", "--accel", accel, "--timeout", String(timeout)] + extra + arguments)
         let match = result.stderr.firstMatch(of: /\[run ([^;\]]+)/)
         let dir = URL(fileURLWithPath: String(try #require(match, "no run directory in: \(result.stderr)").1))
         let serial = (try? String(contentsOf: dir.appendingPathComponent("serial.log"), encoding: .utf8)) ?? ""

@@ -23,12 +23,13 @@ import Testing
         let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "90", "--cmdline", "inittest"])
         let out = result.stdout
         #expect(out.contains(/root: initfs: sbin\/initfsd \d+ manifest: name initfsd, imports none, exports initfs/))
-        #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs,input,mouse,time,random, exports none/))
+        #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs,input,mouse,time,random,vfs,console,pci,block,fat32,usbinput\?,framebuffer\?,output\?, exports none/))
         #expect(out.contains("root: started sbin/initfsd (initfsd: imports none; exports initfs)"), "\(out.suffix(3000))")
-        // init imports the device servers' services too, to hand them on (init.conf's import=).
-        #expect(out.contains("root: started initfs:///sbin/init (imports initfs,input,mouse,time,random)"))
+        // init imports the device servers' and the console's services too, to hand them on (init.conf's import=).
+        #expect(out.contains("root: started initfs:///sbin/init (imports initfs,input,mouse,time,random,vfs,console,pci,block,fat32,usbinput,framebuffer,output)"))
         for server in ["kbd: imports none; exports input", "moused: imports input; exports mouse",
-                       "timed: imports none; exports time", "rngd: imports none; exports random"] {
+                       "timed: imports none; exports time", "rngd: imports none; exports random",
+                       "console: imports input; exports console", "fbd: imports none; exports framebuffer", "outputd: imports framebuffer; exports output"] {
             #expect(out.contains(server), "\(server)")
         }
         #expect(out.contains(/initfsd: serving initfs:\/\/ \(\d+ files, \d+ directories, \d+ bytes\)/))

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// pcid and virtio-blk in the guest (Sources/Servers/storagetest), with a raw image the host prepares
+/// The boot servers pcid and virtio-blk in the guest (Sources/Servers/storagetest), with a raw image the host prepares
 /// and checks: `osh boot --disk IMG --cmdline storagetest`. The host writes a pattern into sectors
 /// 100-107 before the boot; the guest reads it, writes 1 MiB of its own pattern from sector 2048 and the
 /// last sector, and checks pcid's list and the error replies of both servers. After QEMU exits the host
@@ -27,7 +27,7 @@ import Testing
         #expect(b.result.status == 0, "storagetest run: \(b.result.stderr)")
         let summary = try #require(b.serial.firstMatch(of: /storagetest: (\d+) passed, (\d+) failed/), "no summary in serial.log")
         #expect(summary.2 == "0", "failures:\n\(b.serial.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.joined(separator: "\n"))")
-        for name in ["pci.lists_functions", "pci.errors", "block.driver_from_pcid", "block.info", "block.no_window",
+        for name in ["pci.lists_functions", "pci.errors", "pci.claims", "block.imported", "block.info", "block.no_window",
                      "block.reads_host_sectors", "block.writes_and_reads_back", "block.errors", "block.malformed",
                      "block.detach"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
@@ -59,7 +59,8 @@ import Testing
         #expect(b.serial.contains("pcid: ") && b.serial.contains(" functions through ports 0xcf8/0xcfc"))
         #expect(b.serial.contains(/pcid: 00:00\.0 8086:1237 class 6\.0\.0 \(host bridge\)/))
         #expect(b.serial.contains(/pcid: [0-9a-f:.]+ 1af4:1042 class 1\.0\.0 \(SCSI storage\) bar1=mem:0x[0-9a-f]+\+0x1000 bar4=mem:0x[0-9a-f]+\+0x4000,64,pf INTA isa-irq \d+ caps msi-x,vendor/))
-        #expect(b.serial.contains(/pcid: started virtio-blk for [0-9a-f:.]+ \(export block\)/))
+        #expect(b.serial.contains(/pcid: [0-9a-f:.]+ claimed \(1af4:1042\)/))
+        #expect(b.serial.contains("root: started sbin/pcid (pcid: imports none; exports pci)"))
         #expect(b.serial.contains("virtio-blk: function "))
     }
 

@@ -34,6 +34,20 @@ import Testing
         #expect(throws: SysError.invalidArgument) { try rtc.narrowed(.ioPort, base: 0x70, size: 0) }
     }
 
+    /// The DMA right (pcid's): one value, covered by the machine and by itself only.
+    @Test func dmaRightIsItsOwnKind() throws {
+        #expect(ResourceRange.machine.covers(.dma, base: 0, size: 1))
+        let dma = try ResourceRange.machine.narrowed(.dma, base: 0, size: 1)
+        #expect(dma.covers(.dma, base: 0, size: 1))
+        #expect(!dma.covers(.dma, base: 1, size: 1))
+        #expect(!dma.covers(.physical, base: 0, size: ResourceKind.physical.limit))
+        #expect(!dma.covers(.ioPort, base: 0, size: 1))
+        #expect(throws: SysError.outOfRange) { try dma.narrowed(.physical, base: 0, size: 0x1000) }
+        #expect(throws: SysError.outOfRange) { try ResourceRange.machine.narrowed(.dma, base: 0, size: 2) }
+        let mmio = try ResourceRange.machine.narrowed(.physical, base: 0x8000_0000, size: 0x7ec0_0000)
+        #expect(!mmio.covers(.dma, base: 0, size: 1))
+    }
+
     @Test func noWrapAround() throws {
         let hi = try ResourceRange.machine.narrowed(.physical, base: 0xfee0_0000, size: 0x1000)
         #expect(!hi.covers(.physical, base: 0xfee0_0800, size: UInt64.max))

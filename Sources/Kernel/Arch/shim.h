@@ -175,5 +175,7 @@ static inline uint64_t read_gs64(uint64_t offset) { uint64_t v; __asm__ volatile
 // Debug/trace.S: the syscall trace buffer and the process table (layouts: ABI SyscallTraceLayout.swift).
 extern uint64_t syscall_trace[], debug_processes[], debug_processes_dropped[];
 static inline uint64_t *symbol_syscall_trace(void) { return syscall_trace; }
+extern uint8_t kernel_log_ring[];
+static inline uint8_t *symbol_kernel_log_ring(void) { return kernel_log_ring; }
 static inline uint64_t *symbol_debug_processes(void) { return debug_processes; }
 static inline uint64_t *symbol_debug_processes_dropped(void) { return debug_processes_dropped; }

@@ -25,10 +25,18 @@ enum Console {
         port_out8(port + 4, 0x03)       // DTR, RTS
     }
 
+    /// One byte of the kernel log: to COM1 (after the serial terminal's line is out of the way) and to
+    /// the log ring (Debug/KernelLog.swift).
     static func write(_ byte: UInt8) {
+        Terminal.beforeKernelByte()
+        LogRing.append(byte)
+        Terminal.kernelAtLineStart = byte == 10
         if byte == 10 { put(13) }
         put(byte)
     }
+
+    /// One byte to COM1 that is not part of the log (the terminal's own output and its erasures).
+    static func putRaw(_ byte: UInt8) { put(byte) }
 
     private static func put(_ byte: UInt8) {
         var spins = 0

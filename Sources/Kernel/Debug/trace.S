@@ -17,3 +17,11 @@ debug_processes:
 debug_processes_dropped:
     .space 8
     .size debug_processes_dropped, . - debug_processes_dropped
+
+/* The kernel log ring (Debug/KernelLog.swift; KernelLog.ringSize in Sources/ABI/Syscalls.swift). */
+    .section .bss
+    .balign 64
+    .globl kernel_log_ring
+kernel_log_ring:
+    .space 65536
+    .size kernel_log_ring, . - kernel_log_ring

@@ -78,15 +78,17 @@ extension Syscalls {
     /// The largest frame_create_contiguous, in pages (16 MiB).
     static let contiguousLimit: UInt64 = 4096
 
-    /// frame_create_contiguous: DMA memory, only for a Resource that covers every physical address (a
-    /// device that does DMA can reach all of RAM anyway: there is no IOMMU).
+    /// frame_create_contiguous: DMA memory, only for a Resource that covers the DMA right (ResourceKind.dma,
+    /// as pcid's does) or every physical address (a device that does DMA can reach all of RAM anyway:
+    /// there is no IOMMU).
     static func frameCreateContiguous(_ a: SyscallArguments) throws(SysError) -> UInt64 {
         let r = try resource(a.a0, .manage)
         let size = a.a1
         guard size > 0 else { throw .invalidArgument }
         guard size % pageSize == 0 else { throw .misaligned }
         guard size / pageSize <= contiguousLimit else { throw .tooLarge }
-        guard r.range.covers(.physical, base: 0, size: ResourceKind.physical.limit) else { throw .outOfRange }
+        guard r.range.covers(.dma, base: 0, size: 1) || r.range.covers(.physical, base: 0, size: ResourceKind.physical.limit)
+        else { throw .outOfRange }
         let pages = size / pageSize
         try process.account.check(.frames, pages)
         try process.account.check(.kernelMemory, Frame.objectBytes)

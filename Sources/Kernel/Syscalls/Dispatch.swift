@@ -68,6 +68,7 @@ func handleSyscall(_ frame: UnsafeMutablePointer<trap_frame>) {
             frame.pointee.rax = error.rawValue
             frame.pointee.rdx = 0
         }
+        Terminal.safePoint()
         return
     }
 }
@@ -162,6 +163,9 @@ enum Syscalls {
         case .processSetLimit: return try processSetLimit(a.a0, a.a1, a.a2)
         case .processGetUsage: return try processGetUsage(a.a0, a.a1)
         case .clockGet: return Clock.nanoseconds()
+        case .logRead: return try Terminal.logRead(a)
+        case .consoleAttach: return try Terminal.attach(a)
+        case .consoleWrite: return try Terminal.write(a)
         case .resourceCreate: return try resourceCreate(a)
         case .ioportCreate: return try ioportCreate(a)
         case .irqCreate: return try irqCreate(a)
@@ -180,6 +184,7 @@ enum Syscalls {
         case .threadGetAffinity: return try thread(a.a0, .read).affinity
         case .frameCreateContiguous: return try frameCreateContiguous(a)
         case .framePhysical: return try framePhysical(a.a0, a.a1)
+        case .trackerRead: return try Tracker.read(into: a.a0, length: a.a1)
         case .receiverSetNotices: return try receiverSetNotices(a.a0, a.a1)
         case .traceSet: return try traceSet(a.a0, a.a1)
         }
@@ -624,6 +629,7 @@ enum Syscalls {
         case .pagerCopyWaits: return PagerWait.waits
         case .currentCPU: return UInt64(PerCPU.index)
         case .cpusScheduling: return Scheduler.onlineMask
+        case .logSequence: return LogRing.head
         }
     }
 }

@@ -32,6 +32,18 @@ enum Tracker {
         }
     }
 
+    /// tracker_read: the first `length` bytes of the table (at most all of it) copied to the caller's
+    /// `buffer`; the table's size in bytes.
+    static func read(into buffer: UInt64, length: UInt64) throws(SysError) -> UInt64 {
+        let size = UInt64(TrackerLayout.totalWords * 8)
+        let count = min(length, size)
+        guard count > 0 else { return size }
+        var bytes = [UInt8](repeating: 0, count: Int(count))
+        bytes.withUnsafeMutableBytes { b in b.copyMemory(from: UnsafeRawBufferPointer(start: table, count: Int(count))) }
+        try Syscalls.copyOut(&bytes, to: buffer)
+        return size
+    }
+
     /// The table as text on the log: one line per syscall and per object type with a non-zero count.
     static func print() {
         Console.write("syscall tracker:\n")

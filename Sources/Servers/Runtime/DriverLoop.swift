@@ -20,18 +20,24 @@ public enum DriverLoop {
                 var bytes = drain()
                 _ = try? irqAck(irq)
                 bytes += drain()   // a byte that came while the line was masked
-                var i = 0
-                while i < bytes.count {
-                    let n = min(maxBytes, bytes.count - i)
-                    var w: (UInt64, UInt64, UInt64) = (0, 0, 0)
-                    for k in 0..<n {
-                        let v = UInt64(bytes[i + k]) << (UInt64(k % 8) * 8)
-                        switch k / 8 { case 0: w.0 |= v; case 1: w.1 |= v; default: w.2 |= v }
-                    }
-                    _ = try? senderCall(sender, IPCMessage(label: 1, UInt64(n), w.0, w.1, w.2))
-                    i += n
-                }
+                send(bytes, through: sender)
             }
+        }
+    }
+
+    /// Hands bytes to the loop as interrupt messages (label 1, w0 count, w1-w3 the bytes) through a
+    /// Sender with `interruptBadge`.
+    public static func send(_ bytes: [UInt8], through sender: Handle) {
+        var i = 0
+        while i < bytes.count {
+            let n = min(maxBytes, bytes.count - i)
+            var w: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            for k in 0..<n {
+                let v = UInt64(bytes[i + k]) << (UInt64(k % 8) * 8)
+                switch k / 8 { case 0: w.0 |= v; case 1: w.1 |= v; default: w.2 |= v }
+            }
+            _ = try? senderCall(sender, IPCMessage(label: 1, UInt64(n), w.0, w.1, w.2))
+            i += n
         }
     }
 

@@ -65,6 +65,46 @@ public func serveRequests(_ receiver: Handle, name: String, _ answer: (IPCMessag
     }
 }
 
+/// The request loop of a server whose clients hold connections: as serveRequests, with closed-client
+/// notices turned on (`gone(badge)` runs for each client whose Sender is gone), and `answer` may set
+/// `moving` to a handle its reply moves to the caller (a connection, a Frame): when that reply cannot be
+/// delivered (the caller went away meanwhile) the handle is still here and is closed.
+public func serveClients(_ receiver: Handle, name: String, gone: (UInt64) -> Void,
+                         _ answer: (IPCMessage, inout Handle?) -> IPCMessage) -> Int32 {
+    do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
+        print("\(name): no closed-client notices (\(error.name)); what ended clients held stays")
+    }
+    var request: IPCMessage
+    do throws(SysError) { request = try receiverRecv(receiver) } catch {
+        print("\(name): receive failed: \(error.name)")
+        return 1
+    }
+    while true {
+        do throws(SysError) {
+            if request.isSenderGone {
+                gone(request.badge)
+                request = try receiverRecv(receiver)
+                continue
+            }
+            var moving: Handle? = nil
+            let reply = answer(request, &moving)
+            if let moving {
+                do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(moving) }
+                request = try receiverRecv(receiver)
+            } else {
+                request = try receiverReplyRecv(receiver, reply)
+            }
+        } catch {
+            if error == .peerClosed { return 0 }
+            // A caller that went away before its reply: wait for the next request.
+            do throws(SysError) { request = try receiverRecv(receiver) } catch {
+                print("\(name): receive failed: \(error.name)")
+                return 1
+            }
+        }
+    }
+}
+
 @inline(__always)
 func ipc(_ call: Syscall, _ handle: UInt64, _ message: IPCMessage) throws(SysError) -> IPCMessage {
     var regs = ipc_registers(rdi: handle, rsi: message.tag.raw, rdx: message.words.0, r10: message.words.1,

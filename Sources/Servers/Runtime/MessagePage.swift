@@ -19,6 +19,13 @@ public final class MessagePage {
         }
     }
 
+    /// Makes this page the calling thread's IPC buffer again (after another client's page took over).
+    public func install() throws(SysError) {
+        let me = try threadSelf()
+        defer { _ = try? handleClose(me) }
+        try threadSetIPCBuffer(me, address: UInt64(UInt(bitPattern: base)))
+    }
+
     /// Handle slot `i` (a handle that came with the last message, or one to send).
     public func handle(_ i: Int) -> Handle { Handle(raw: base.load(fromByteOffset: i * 4, as: UInt32.self)) }
     public func setHandle(_ i: Int, _ h: Handle) { base.storeBytes(of: h.raw, toByteOffset: i * 4, as: UInt32.self) }

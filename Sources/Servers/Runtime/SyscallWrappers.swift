@@ -373,3 +373,18 @@ public func frameCreateContiguous(_ resource: Handle, size: UInt64) throws(SysEr
 public func framePhysical(_ frame: Handle, offset: UInt64 = 0) throws(SysError) -> UInt64 {
     try syscall(.framePhysical, frame.word, offset)
 }
+
+/// tracker_read: the kernel's syscall tracker table (TrackerLayout's words: the counts by syscall and by
+/// object type), as `osh syscalls` reads it from guest memory.
+public func trackerRead() throws(SysError) -> [UInt64] {
+    var table = [UInt64](repeating: 0, count: TrackerLayout.totalWords)
+    let size = UInt64(table.count * 8)
+    var result: UInt64 = 0
+    var failure: SysError? = nil
+    table.withUnsafeMutableBytes { b in
+        do throws(SysError) { result = try syscall(.trackerRead, UInt64(UInt(bitPattern: b.baseAddress)), size) } catch { failure = error }
+    }
+    if let failure { throw failure }
+    guard result >= size else { throw .badState }
+    return table
+}

@@ -1,11 +1,11 @@
 // fat32test: fsd.fat32 in the guest, before a disk driver exists. init starts it under the kernel word
 // `fat32test`. It formats a 12 MiB RAM disk with the FAT32 core (fewer clusters than the spec's FAT32
 // minimum, which the core and Linux accept), serves it over the block-device protocol from a thread
-// (RamDisk.swift), starts fsd.fat32 (read from initfs:///bin/fsd.fat32) on it, and checks through the
+// (RamDisk.swift), starts fsd.fat32 (read from initfs:///sbin/fsd.fat32) on it, and checks through the
 // file-service protocol: write and read back (data window and IPC bytes), a file of several MiB with a
 // known hash, long names, rename, unlink, mkdir/rmdir, 1,000 entries in one directory, malformed
-// requests, a restart of fsd.fat32 that finds everything again with FSInfo's free count right, a full
-// disk (ENOSPC), and a damaged disk (a chain loop, a bad BPB). `ok NAME` / `FAIL NAME: reason` per test,
+// requests, connect/share/statfs, a restart of fsd.fat32 that finds everything again with FSInfo's free
+// count right, a full disk (ENOSPC), and a damaged disk (a chain loop, a bad BPB). `ok NAME` / `FAIL NAME: reason` per test,
 // then `fat32test: N passed, N failed`; the exit code is 0 when all passed.
 
 let programName: StaticString = "fat32test"
@@ -88,8 +88,8 @@ func programMain(_ startup: Startup) -> Int32 {
     do throws(SysError) {
         let files = try FileService(initfs)
         let elf: [UInt8]
-        do throws(FileError) { elf = try files.readFile("initfs:///bin/fsd.fat32") } catch {
-            print("fat32test: cannot read initfs:///bin/fsd.fat32: \(text(error.name))")
+        do throws(FileError) { elf = try files.readFile("initfs:///sbin/fsd.fat32") } catch {
+            print("fat32test: cannot read initfs:///sbin/fsd.fat32: \(text(error.name))")
             return 1
         }
         let image = try frameCreate(size: (UInt64(elf.count) + pageSize - 1) / pageSize * pageSize)

@@ -8,6 +8,7 @@ let fat32Tests: [(StaticString, (Rig) throws(FileError) -> Void)] = [
     ("fat32.rename_unlink_dirs", testRenameUnlink),
     ("fat32.thousand_entries", testThousand),
     ("fat32.malformed", testMalformed),
+    ("fat32.connect_share_statfs", testConnections),
     ("fat32.restart_keeps_files", testRestart),
     ("fat32.full_disk", testFullDisk),
     ("fat32.malformed_stream", testMalformedStream),
@@ -222,16 +223,64 @@ func testDamagedDisk(_ rig: Rig) throws(FileError) {
     expectError(.io, "reading a file whose chain loops") { () throws(FileError) in try fs.readFile("/window.bin") }
     check(try fs.readFile("/after") == Array("space again".utf8), "other files still read")
     expectError(.io, "deleting a file whose chain loops") { () throws(FileError) in try fs.unlink("/window.bin") }
-    // A boot sector with 700-byte sectors: fsd.fat32 ends with code 1 and its clients see no server.
+    // A boot sector with 700-byte sectors: fsd.fat32 refuses the volume at the first request and answers
+    // every request that needs it with EIO; it keeps running (connect still works).
     rig.stop()
     boot.storeBytes(of: UInt16(700).littleEndian, toByteOffset: 11, as: UInt16.self)
     do throws(SysError) { try rig.start() } catch { check(false, "start on a bad BPB: \(text(error.name))"); return }
-    expectError(.noServer, "a file server that refused the volume") { () throws(FileError) in try service(rig).stat("/after") }
-    if let p = rig.fsd {
-        let code = try? p.wait()
-        check(code == 1, "fsd.fat32's exit code on a bad BPB: \(code.map { String($0) } ?? "none")")
-        rig.fsd = nil
+    expectError(.io, "a file server that refused the volume") { () throws(FileError) in try service(rig).stat("/after") }
+    expectError(.io, "the second request") { () throws(FileError) in try service(rig).open("/after", .read) }
+    let c = try service(rig).connect()
+    _ = try? handleClose(c)
+    rig.stop()
+}
+
+/// statfs by path and by id; connect gives a badge of its own (ids do not cross); share hands one open
+/// file to a new connection (one position), which may go while the original id still works.
+func testConnections(_ rig: Rig) throws(FileError) {
+    let fs = try service(rig)
+    let sf = try fs.call(.statfs, [], bytes: try fs.putPath("/"))
+    check(sf.words.2 == 512 && sf.words.0 > sf.words.1 && sf.words.1 > 0 && sf.words.0 > 10 << 20,
+          "statfs: size \(sf.words.0), free \(sf.words.1), cluster \(sf.words.2)")
+    expectError(.notFound, "statfs of a missing path") { () throws(FileError) in try fs.call(.statfs, [], bytes: try fs.putPath("/nope/x")) }
+    let f = try fs.open("/shared.txt", [.read, .write, .create, .truncate])
+    check(try f.write(Array("0123456789".utf8)) == 10, "write /shared.txt")
+    _ = try f.seek(0)
+    let byID = try fs.call(.statfs, [f.id])
+    check(byID.words.0 == sf.words.0 && byID.words.2 == 512, "statfs by id")
+    expectError(.badFile, "statfs of a bad id") { () throws(FileError) in try fs.call(.statfs, [f.id + 1000]) }
+    // connect: a badge of its own.
+    let c = try fs.connect()
+    do {
+        let other: FileService
+        do throws(SysError) { other = try FileService(c) } catch { check(false, "client on the connection"); return }
+        expectError(.badFile, "another connection's id") { () throws(FileError) in try other.call(.stat, [f.id]) }
+        check(try other.readFile("/shared.txt") == Array("0123456789".utf8), "reading through a connection")
     }
+    _ = try? handleClose(c)
+    // share: the same open file (one position) through a new connection.
+    _ = try service(rig)
+    let r = try fs.call(.share, [f.id])
+    check(r.tag.handles == 1, "share: \(r.tag.handles) handles")
+    let sharedSender = fs.page.handle(0)
+    do {
+        let s: FileService
+        do throws(SysError) { s = try FileService(sharedSender) } catch { check(false, "client on the share"); return }
+        let shared = OpenFile(service: s, id: r.words.0, size: 10, kind: .file, window: nil, windowAddress: 0, windowSize: 0)
+        check(try shared.read(count: 4) == Array("0123".utf8), "reading through the share")
+        expectError(.badFile, "the original id through the share") { () throws(FileError) in try s.call(.stat, [f.id]) }
+        _ = try service(rig)
+        check(try f.read(count: 3) == Array("456".utf8), "the original id after the share read: one position")
+        _ = try? s.adopt()
+        try shared.close()
+        expectError(.badFile, "the shared id after its close") { () throws(FileError) in try s.call(.stat, [r.words.0]) }
+    }
+    _ = try? handleClose(sharedSender)
+    _ = try service(rig)
+    check(try f.read(count: 3) == Array("789".utf8), "the original id after the share is gone")
+    expectError(.badFile, "share of a bad id") { () throws(FileError) in try fs.call(.share, [f.id + 1000]) }
+    expectError(.notSupported, "map") { () throws(FileError) in try fs.call(.map, [], bytes: try fs.putPath("/shared.txt")) }
+    try f.close()
 }
 
 /// 400 seeded random requests (labels, words, path bytes with and without the scheme); fsd.fat32 answers

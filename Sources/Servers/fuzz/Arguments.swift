@@ -112,6 +112,7 @@ extension Engine {
             a[2] = r.chance(60) ? pageSize * (1 + r.below(8)) : Values.length(&r)
         case .frameGetSize: a[0] = handle(Use(type: .frame, right: .read))
         case .threadGetID: a[0] = handle(Use(type: .thread, right: []))
+        case .trackerRead: a[0] = Values.outPointer(&r); a[1] = r.chance(60) ? UInt64(TrackerLayout.totalWords * 8) : Values.length(&r)
         case .framePhysical:
             a[0] = handle(Use(type: .frame, right: .read)); a[1] = r.chance(70) ? r.below(8 * pageSize) : r.next()
         case .frameSetSize: a[0] = handle(Use(type: .frame, right: .manage)); a[1] = Values.frameSize(&r, known: options.known)
@@ -157,7 +158,8 @@ extension Engine {
             if call == .processSetLimit, let e = entry(a[0]), e.isSelf { a[0] = 0 }
             a[1] = r.chance(80) ? r.below(UInt64(LimitKind.allCases.count)) : r.next()
             a[2] = r.chance(50) ? r.below(64) : r.next()
-        case .resourceCreate, .ioportCreate, .irqCreate, .irqBind, .irqAck, .frameCreatePhysical, .frameCreateContiguous:
+        case .resourceCreate, .ioportCreate, .irqCreate, .irqBind, .irqAck, .frameCreatePhysical, .frameCreateContiguous,
+             .logRead, .consoleAttach, .consoleWrite:
             deviceArguments(call, &a)
         case .threadSetIPCBuffer:
             a[0] = handle(Use(type: .thread, right: .write))
@@ -239,6 +241,14 @@ extension Engine {
             a[0] = handle(Use(type: .irq, right: .write)); a[1] = handle(Use(type: .notify, right: .signal))
             a[2] = r.chance(20) ? 0 : r.next()
         case .irqAck: a[0] = handle(Use(type: .irq, right: .write))
+        case .logRead:
+            a[0] = Values.outPointer(&r); a[1] = Values.length(&r)
+            a[2] = r.chance(50) ? Values.outPointer(&r) : Values.hostilePointer(&r)
+        case .consoleAttach:              // the fuzzer's IOPorts are COM2's: never the terminal
+            a[0] = handle(Use(type: .ioPort, right: [])); a[1] = handle(Use(type: .notify, right: .signal))
+            a[2] = r.chance(20) ? 0 : r.next()
+        case .consoleWrite:               // not the attached terminal: always .accessDenied
+            a[0] = Values.hostilePointer(&r); a[1] = Values.length(&r); a[2] = r.chance(80) ? r.below(4) : r.next()
         case .frameCreateContiguous:     // the fuzzer's Resources are narrowed: always .outOfRange
             a[0] = handle(resource)
             a[1] = r.chance(70) ? pageSize * r.below(9) : Values.length(&r)

@@ -31,6 +31,12 @@ enum Launcher {
     /// init's startup block (its `import:` Senders).
     static var startup: Startup? = nil
 
+    /// A new connection to vfs (`connect` through init's Sender, which is vfs's administrative badge 0).
+    static func vfsConnection(_ admin: Handle) throws(SysError) -> Handle {
+        let files = try FileService(admin)
+        do throws(FileError) { return try files.connect() } catch { throw .badState }
+    }
+
     static func spawn(path: String, name: String, arguments: String, resource: Bool = false,
                       imports: [String] = []) throws(LaunchError) -> SpawnedProcess {
         guard path.hasPrefix("initfs://") || path.hasPrefix("/") else { throw .scheme }
@@ -60,7 +66,12 @@ enum Launcher {
             }
             if case .failure(let e) = written { throw e }
             do throws(SysError) {
-                for s in senders { grants.append((s.name, try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender)))) }
+                for s in senders {
+                    // vfs: a connection of the service's own, never a copy of init's administrative Sender.
+                    let h = s.name == staticText(StartupBlock.importPrefix) + "vfs" ? try vfsConnection(s.handle)
+                        : try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender))
+                    grants.append((s.name, h))
+                }
             } catch {
                 for g in grants.dropFirst() { _ = try? handleClose(g.handle) }    // the connection: below
                 throw error

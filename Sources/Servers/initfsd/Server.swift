@@ -45,40 +45,7 @@ final class Server {
     /// open files of a badge whose Sender is gone are dropped.
     func run(_ receiver: Handle) -> Int32 {
         self.receiver = receiver
-        do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
-            print("initfsd: no closed-client notices (\(error.name)); open files of ended clients stay")
-        }
-        var request: IPCMessage
-        do throws(SysError) { request = try receiverRecv(receiver) } catch {
-            print("initfsd: receive failed: \(error.name)")
-            return 1
-        }
-        while true {
-            do throws(SysError) {
-                request = try next(after: request, receiver)
-            } catch {
-                if error == .peerClosed { return 0 }
-                // A caller that went away before the reply: wait for the next one.
-                do throws(SysError) { request = try receiverRecv(receiver) } catch {
-                    print("initfsd: receive failed: \(error.name)")
-                    return 1
-                }
-            }
-        }
-    }
-
-    /// Handles one received message (a request, answered; or a notice) and receives the next.
-    func next(after request: IPCMessage, _ receiver: Handle) throws(SysError) -> IPCMessage {
-        if request.isSenderGone {
-            dropClient(request.badge)
-            return try receiverRecv(receiver)
-        }
-        var moving: Handle? = nil
-        let reply = answer(request, moving: &moving)
-        guard let moving else { return try receiverReplyRecv(receiver, reply) }
-        // A reply that moves a handle: if it cannot be delivered the handle is still here, and goes.
-        do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(moving) }
-        return try receiverRecv(receiver)
+        return serveClients(receiver, name: "initfsd", gone: { dropClient($0) }) { answer($0, moving: &$1) }
     }
 
     /// A client's Sender is gone: its open files and their windows go too.

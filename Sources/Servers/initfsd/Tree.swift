@@ -1,5 +1,7 @@
 // The initfs as a tree of nodes: every member of the ustar archive, plus the directories its paths imply
 // (an archive need not list them), plus the root directory. Paths are kept without leading `./` or `/`.
+// A hard link is served as a file of its own with its target's data (bin/ls and the other utilities are
+// links to bin/coreutils); symbolic links are not served.
 
 struct Node {
     /// "bin/init"; "" for the root directory.
@@ -24,10 +26,19 @@ struct Tree {
             while p.last == UInt8(ascii: "/") { p = p.dropLast() }
             if p.isEmpty || p.elementsEqual([UInt8(ascii: ".")]) { continue }
             let kind: FileKind
+            var data = (size: e.size, offset: e.dataOffset)
             switch e.kind {
             case .file: kind = .file
             case .directory: kind = .directory
-            default: continue   // links and devices are not served
+            case .hardLink:
+                // Another name for a file listed earlier (the core utilities' links to one image).
+                var target = e.linkTarget[...]
+                while target.starts(with: [UInt8(ascii: "."), UInt8(ascii: "/")]) { target = target.dropFirst(2) }
+                while target.first == UInt8(ascii: "/") { target = target.dropFirst() }
+                guard let t = find(Array(target)), nodes[t].kind == .file else { continue }
+                kind = .file
+                data = (nodes[t].size, nodes[t].dataOffset)
+            default: continue   // symbolic links and devices are not served
             }
             let parent = directory(for: Array(p))
             if let existing = find(Array(p)) {
@@ -39,7 +50,7 @@ struct Tree {
                 }
                 continue
             }
-            nodes.append(Node(path: Array(p), kind: kind, size: kind == .file ? e.size : 0, dataOffset: e.dataOffset,
+            nodes.append(Node(path: Array(p), kind: kind, size: kind == .file ? data.size : 0, dataOffset: data.offset,
                               mode: UInt64(e.mode & 0o7777), modified: UInt64(max(0, e.modificationTime)), parent: parent))
         }
     }

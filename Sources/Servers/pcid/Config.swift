@@ -14,15 +14,15 @@ final class ConfigSpace {
     let firstBus: UInt8, lastBus: UInt8
     /// ECAM: each bus's 1 MiB window once mapped (virtual address, 0 before).
     var busWindows = [UInt64](repeating: 0, count: 256)
-    let resource: Handle
+    let resources: Resources
     /// Ports: the IOPort over 0xCF8-0xCFF (held while pcid runs).
     var ports: Handle = .invalid
 
     /// The bytes of configuration space one function has.
     var functionSize: UInt64 { access == .ecam ? 4096 : 256 }
 
-    init(resource: Handle) throws(SysError) {
-        self.resource = resource
+    init(resources: Resources) throws(SysError) {
+        self.resources = resources
         let base = (try? systemInfo(.ecamAddress)) ?? 0
         let buses = (try? systemInfo(.ecamBuses)) ?? 0
         if base != 0 {
@@ -35,7 +35,7 @@ final class ConfigSpace {
             ecamBase = 0
             firstBus = 0
             lastBus = 255
-            ports = try ioportCreate(resource, base: 0xcf8, count: 8)
+            ports = try resources.make { r throws(SysError) in try ioportCreate(r, base: 0xcf8, count: 8) }
         }
     }
 
@@ -47,7 +47,9 @@ final class ConfigSpace {
         guard reaches(a.bus) else { return nil }
         if busWindows[Int(a.bus)] == 0 {
             let size: UInt64 = 1 << 20
-            guard let frame = try? frameCreatePhysical(resource, address: ecamBase + UInt64(a.bus) << 20, size: size) else { return nil }
+            let address = ecamBase + UInt64(a.bus) << 20
+            guard let frame = try? resources.make({ r throws(SysError) in try frameCreatePhysical(r, address: address, size: size) })
+            else { return nil }
             defer { _ = try? handleClose(frame) }
             guard let at = MappingSpace.take(pages: size / pageSize) else { return nil }
             guard (try? vmemMap(Runtime.vmem, frame: frame, address: at, length: size, flags: [.read, .write],

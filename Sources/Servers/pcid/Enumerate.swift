@@ -30,6 +30,8 @@ struct PCIFunction {
     /// How pcid reaches its interrupt: a GSI, or an ISA IRQ the kernel translates (nil: no interrupt).
     var irq: (number: UInt64, numbering: IRQNumbering)? = nil
     var driver: PCIDriverState = .none
+    /// What its driver took already (`take`): bit n for BAR n, bit 6 for the interrupt.
+    var taken: UInt8 = 0
 }
 
 enum Chipset { case i440fx, q35, other }

@@ -1,28 +1,27 @@
-// pcid: the PCI bus driver. It finds every PCI function (ECAM from ACPI's MCFG when the kernel reports
-// one, else ports 0xCF8/0xCFC: Config.swift), sizes their BARs, reads their interrupt pins and
-// capabilities, routes INTx (Enumerate.swift), logs the list, starts a driver for each function it has
-// one for with exactly that function's BARs and IRQ (Drivers.swift), and then serves the PCI protocol
-// (Sources/ABI/PCIProtocol.swift) on its Receiver.
+// pcid: the PCI bus driver, a boot server (initfs:///sbin/pcid, exports `pci`). It finds every PCI
+// function (ECAM from ACPI's MCFG when the kernel reports one, else ports 0xCF8/0xCFC: Config.swift),
+// sizes their BARs, reads their interrupt pins and capabilities, routes INTx (Enumerate.swift), logs the
+// list, and serves the PCI protocol (Sources/ABI/PCIProtocol.swift) on its Receiver: the list for
+// everyone (lspci), and to a driver that claims a function exactly that function's BARs, interrupt and
+// DMA memory (Server.swift).
 //
-// Startup: `grant:resource` (the machine's Resource: pcid narrows nothing itself, it creates the
-// objects it hands out), `import:initfs` (to read driver images), and `export:pci` when the process
-// that started it wants to talk to it (it keeps a Sender, badge 0); without one pcid makes its own
-// Receiver, which only its drivers reach.
+// Startup: `export:pci`, and the narrowed Resources devices.conf lists for it (Resources.swift).
 
 let programName: StaticString = "pcid"
 
 func programMain(_ startup: Startup) -> Int32 {
-    guard let resource = startup.granted("resource") else {
-        print("pcid: no Resource (grant:resource); exiting")
+    let resources = Resources(startup)
+    guard !resources.handles.isEmpty else {
+        print("pcid: no Resources (devices.conf grants); exiting")
         return 1
     }
     let config: ConfigSpace
-    do throws(SysError) { config = try ConfigSpace(resource: resource) } catch {
+    do throws(SysError) { config = try ConfigSpace(resources: resources) } catch {
         print("pcid: no configuration space access: \(error.name); exiting")
         return 1
     }
-    guard let receiver = startup.exported("pci") ?? (try? receiverCreate()) else {
-        print("pcid: no Receiver; exiting")
+    guard let receiver = startup.exported("pci") else {
+        print("pcid: no Receiver (export:pci); exiting")
         return 1
     }
     var enumerator = Enumerator(config: config)
@@ -30,9 +29,7 @@ func programMain(_ startup: Startup) -> Int32 {
     let how = config.access == .ecam ? "ECAM at 0x\(hex(config.ecamBase)), buses \(config.firstBus)-\(config.lastBus)" : "ports 0xcf8/0xcfc"
     print("pcid: \(enumerator.functions.count) functions through \(how)")
     for f in enumerator.functions { print("pcid: " + describe(f)) }
-    let server = Server(config: config, functions: enumerator.functions, resource: resource, receiver: receiver,
-                        initfs: startup.imported("initfs"))
-    server.startDrivers()
+    let server = Server(config: config, functions: enumerator.functions, resources: resources, receiver: receiver)
     return server.run()
 }
 

@@ -23,6 +23,35 @@ extension ProcessServer {
         }
     }
 
+    /// The program at `path` in a Frame: the file's pager-backed Frame when its server maps files (initfs),
+    /// else its bytes read through vfs into a new Frame (tmpfs).
+    func image(_ path: String) throws(ServiceError) -> Handle {
+        defer { _ = try? page.install() }
+        do throws(FileError) {
+            try? vfs.adopt()
+            let info = try vfs.stat(path)
+            guard info.kind == .file else { throw .isDirectory }
+            guard info.size > 0 else { throw .notSupported }
+            guard info.size <= UInt64(ProcessServer.maxImage) else { throw .tooLarge }
+            do throws(FileError) { return try vfs.map(path).frame } catch {
+                guard error == .notSupported else { throw error }
+            }
+            let bytes = try vfs.readFile(path)
+            let frame: Handle
+            do throws(SysError) { frame = try frameCreate(size: (UInt64(bytes.count) + pageSize - 1) / pageSize * pageSize) } catch {
+                throw .noMemory
+            }
+            do throws(ServiceError) { try ServiceCall.writeFrame(frame, offset: 0, bytes) } catch {
+                _ = try? handleClose(frame)
+                throw .noMemory
+            }
+            return frame
+        } catch {
+            if error == .notSupported { throw .notExecutable }
+            throw ServiceError(error)
+        }
+    }
+
     /// Zero-ended strings; nil when the last one has no zero.
     func strings(_ b: ArraySlice<UInt8>) -> [String]? {
         guard b.isEmpty || b.last == 0 else { return nil }
@@ -31,21 +60,19 @@ extension ProcessServer {
 
     /// Reads the image, starts it with its pm Sender and the given handles, starts its watcher.
     func start(path: [UInt8], arguments: [String], environment: [String], give: [Handle], parent: UInt32) throws(ServiceError) -> UInt32 {
-        let uri = try FileURI(parsing: path)
+        let uri: FileURI
+        do throws(FileError) { uri = try FileURI(parsing: path) } catch { throw ServiceError(error) }
         guard arguments.allSatisfy({ !$0.utf8.contains(UInt8(ascii: " ")) && !$0.isEmpty }) else { throw .invalid }
-        let image = try vfs.readFile(String(decoding: path, as: UTF8.self), limit: ProcessServer.maxImage)
-        guard !image.isEmpty else { throw .notExecutable }
-        let frame = try VFSClient.sys { () throws(SysError) in try frameCreate(size: (UInt64(image.count) + pageSize - 1) / pageSize * pageSize) }
+        let frame = try image(String(decoding: path, as: UTF8.self))
         defer { _ = try? handleClose(frame) }
-        try VFSClient.writeFrame(frame, offset: 0, image)
         let id = nextID
-        let sender = try VFSClient.sys { () throws(SysError) in try senderCreate(receiver, badge: UInt64(id)) }
+        let sender = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: UInt64(id)) }
         defer { _ = try? handleClose(sender) }
         let name = uri.components.last ?? "?"
         // Its faults come to this loop (Faults.swift) through a Sender of its own.
-        let faults = try VFSClient.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.faultBadge(id)) }
+        let faults = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.faultBadge(id)) }
         defer { _ = try? handleClose(faults) }
-        let spawned = try VFSClient.sys { () throws(SysError) in
+        let spawned = try ServiceCall.sys { () throws(SysError) in
             try Spawn.start(image: frame, name: name, commandLine: arguments.joined(separator: " "), give: [sender] + give,
                             environment: environment, faultHandler: faults)
         }

@@ -38,7 +38,8 @@ final class ProcessServer {
 
     let receiver: Handle
     let page: MessagePage
-    let vfs: VFSClient
+    /// pm's client of vfs (its own IPC buffer page: `withVFS` switches to it and back).
+    let vfs: FileService
     /// pm's Sender for its watcher threads.
     let watcherSender: Handle
     var children: [UInt32: Child] = [:]
@@ -49,9 +50,10 @@ final class ProcessServer {
 
     init(receiver: Handle, vfs vfsSender: Handle) throws(ServiceError) {
         self.receiver = receiver
-        page = try VFSClient.sys { () throws(SysError) in try MessagePage() }
-        vfs = try VFSClient(connectingTo: vfsSender, page: page)
-        watcherSender = try VFSClient.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.watcherBadge) }
+        // The FileService installs its page first; pm's own MessagePage, made last, is the thread's buffer.
+        vfs = try ServiceCall.sys { () throws(SysError) in try FileService(vfsSender) }
+        page = try ServiceCall.sys { () throws(SysError) in try MessagePage() }
+        watcherSender = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.watcherBadge) }
     }
 
     /// Serves forever. Each caller is bound to a Reply object; a deferred wait keeps its Reply.

@@ -2,10 +2,12 @@
 // starts them in dependency order (an exporter before its importers), creates one Receiver for each
 // exported service (moved to the exporter, `export:NAME`) and gives each importer its own Sender to it
 // (`import:NAME`, badge = the importer's number, so a server can tell its clients apart). Then it starts
-// initfs:///sbin/init with Senders for what init's manifest imports (initfs at least) and a duplicate of
-// the machine's Resource (`grant:resource`).
+// initfs:///sbin/init with Senders for what init's manifest imports (initfs at least; its Sender to vfs has
+// badge 0, vfs's administrative badge) and a duplicate of the machine's Resource (`grant:resource`).
 //
 // Each boot server also gets the device capabilities initfs:///etc/devices.conf lists for it (Devices.swift).
+// Every boot server gets the kernel's command line (so vfs sees `root=`). An optional import (`fat32?`)
+// is handed over when a started server exports it; otherwise the importer starts without it (one line).
 //
 // A server whose import nobody exports, one in an import cycle, one that fails to start and one whose
 // exporter did not start are each one `root:` line and are not started; the rest of the system starts.
@@ -26,7 +28,23 @@ enum Boot {
 
     /// Starts the boot servers and init; returns init, if it started.
     static func startSystem(_ startup: Startup) -> SpawnedProcess? {
+        startServers(startup)
+        let initProcess = startInit(startup)
+        // Every importer has its Sender now: root lets go of the Receivers (each exporter holds its own).
+        letGo()
+        return initProcess
+    }
+
+    /// Closes root's Receivers of the exported services (each exporter holds its own).
+    static func letGo() {
+        for r in receivers { _ = try? handleClose(r.receiver) }
+        receivers = []
+    }
+
+    /// Starts the boot servers (only those named in `only`, when given) in dependency order.
+    static func startServers(_ startup: Startup, only: [String]? = nil) {
         servers = Initfs.servers().filter { $0.manifest.name != "init" && $0.path != "sbin/init" }
+        if let only { servers = servers.filter { only.contains($0.manifest.name) } }
         print("root: \(servers.count) boot servers in sbin/: \(servers.map { $0.manifest.name }.joined(separator: ", "))")
         let plan = BootOrder(servers.map { $0.manifest })
         for d in plan.duplicateExports {
@@ -56,7 +74,7 @@ enum Boot {
             receivers.append((service, exporter, r))
         }
         for i in plan.order {
-            let exporters = servers[i].manifest.imports.compactMap { service in
+            let exporters = servers[i].manifest.requiredImports.compactMap { service in
                 receivers.first { $0.service == service }?.exporter
             }
             if let bad = exporters.first(where: { servers[$0].state == .failed }) {
@@ -69,16 +87,13 @@ enum Boot {
         // Receivers of services whose exporter did not start: callers get .peerClosed, not a hang.
         for r in receivers where servers[r.exporter].state != .started { _ = try? handleClose(r.receiver) }
         receivers.removeAll { servers[$0.exporter].state != .started }
-        let initProcess = startInit(startup)
-        // Every importer has its Sender now: root lets go of the Receivers (each exporter holds its own).
-        for r in receivers { _ = try? handleClose(r.receiver) }
-        receivers = []
-        return initProcess
     }
 
-    /// A Sender to `service` for a new importer, or nil when nothing serves it.
-    static func sender(for service: String) -> Handle? {
+    /// A Sender to `service` for a new importer (badge: the importer's number, or the one given), or nil
+    /// when nothing serves it.
+    static func sender(for service: String, badge: UInt64? = nil) -> Handle? {
         guard let r = receivers.first(where: { $0.service == service }), servers[r.exporter].state != .failed else { return nil }
+        if let badge { return try? senderCreate(r.receiver, badge: badge) }
         defer { nextBadge += 1 }
         return try? senderCreate(r.receiver, badge: nextBadge)
     }
@@ -87,9 +102,13 @@ enum Boot {
     static func start(_ i: Int, _ startup: Startup) -> Bool {
         let s = servers[i]
         var grants: [(name: String, handle: Handle)] = []
-        var commandLine = ""
+        var commandLine = startup.commandLine
         func undo() { for g in grants { _ = try? handleClose(g.handle) } }
         for service in s.manifest.imports {
+            if s.manifest.isOptional(service), !receivers.contains(where: { $0.service == service && servers[$0.exporter].state == .started }) {
+                print("root: \(s.path) starts without its optional import `\(service)`: no started boot server exports it")
+                continue
+            }
             guard let h = sender(for: service) else {
                 print("root: \(s.path) not started: no Sender for `\(service)`")
                 undo()
@@ -120,7 +139,7 @@ enum Boot {
                 return false
             }
             grants.append((staticText(StartupBlock.grantPrefix) + "initfs-archive", archive))
-            commandLine = "bytes=\(Initfs.archive.count)"
+            commandLine = "bytes=\(Initfs.archive.count) " + startup.commandLine
         }
         do throws(SysError) {
             guard let (image, owned) = try Programs.image(path: s.path) else {
@@ -135,7 +154,7 @@ enum Boot {
             undo()
             return false
         }
-        let imports = s.manifest.imports.isEmpty ? "none" : s.manifest.imports.joined(separator: ",")
+        let imports = s.manifest.imports.isEmpty ? "none" : s.manifest.importsText
         let exports = s.manifest.exports.isEmpty ? "none" : s.manifest.exports.joined(separator: ",")
         print("root: started \(s.path) (\(s.manifest.name): imports \(imports); exports \(exports))")
         return true
@@ -149,7 +168,8 @@ enum Boot {
         }
         var grants: [(name: String, handle: Handle)] = []
         for service in entry.manifest.imports {
-            if let h = sender(for: service) {
+            // init's Sender to vfs is the administrative one (badge 0: mount, unmount).
+            if let h = sender(for: service, badge: service == "vfs" ? 0 : nil) {
                 grants.append((staticText(StartupBlock.importPrefix) + service, h))
             } else {
                 print("root: init imports `\(service)`, which no running server exports; init starts without it")

@@ -53,7 +53,7 @@ enum Initfs {
         }
         switch result {
         case .success(let m):
-            let imports = m.imports.isEmpty ? "none" : m.imports.joined(separator: ",")
+            let imports = m.imports.isEmpty ? "none" : m.importsText
             let exports = m.exports.isEmpty ? "none" : m.exports.joined(separator: ",")
             return " manifest: name \(m.name), imports \(imports), exports \(exports)"
         case .failure(.missing): return " (no manifest)"

@@ -19,8 +19,10 @@ func programMain(_ startup: Startup) -> Int32 {
         idle()
     }
     let code = (try? initProcess.wait()) ?? UInt64.max
-    if startup.has(.usertest) || startup.has(.storageTest) || startup.has(.deviceTest) || startup.has(.fat32Test) {
-        // init ends with the test suite's code (systest's, storagetest's, devicetest's or fat32test's).
+    if startup.has(.usertest) || startup.has(.storageTest) || startup.has(.deviceTest) || startup.has(.fat32Test)
+        || startup.has(.utilsTest) || startup.has(.usbTest) || startup.has(.diskTest) || startup.has(.damagedDisk)
+        || startup.has(.fat32Bench) {
+        // init ends with the test suite's code (the program init.conf marks `exit` under that word).
         return code == 0 ? 0 : 1
     }
     print("root: init ended with code \(hex(code)); root idles")

@@ -3,7 +3,7 @@
 final class Tests {
     let pci: Handle
     let page: IPCBufferPage
-    /// The Sender to the virtio-blk driver (from pcid), .invalid until block.driver_from_pcid passed.
+    /// The Sender to the virtio-blk driver (import:block), .invalid until block.imported passed.
     var disk: Handle = .invalid
     var virtioIndex: UInt64 = 0
     var capacity: UInt64 = 0
@@ -67,7 +67,7 @@ final class Tests {
             try check(w1.gsi != PCIFunctionWord1.noGSI, "virtio-blk has no routed interrupt")
             try check(f.words.2 & 1 << UInt64(PCIProtocol.capabilityVendor) != 0, "virtio-blk lacks vendor capabilities")
             try check(f.words.2 & 1 << UInt64(PCIProtocol.capabilityMSIX) != 0, "virtio-blk lacks MSI-X")
-            try check(f.words.3 == PCIDriverState.running.rawValue, "virtio-blk driver state \(f.words.3)")
+            try check(f.words.3 == PCIDriverState.claimed.rawValue, "virtio-blk driver state \(f.words.3)")
             // The modern virtio BAR: 64-bit memory, 16 KiB at least (QEMU puts the structures in BAR 4).
             let b = try pciCall(.bar, i, 4)
             let flags = PCIBARFlags(rawValue: b.words.2)
@@ -91,9 +91,10 @@ final class Tests {
         try expectPCI(.invalid, try pciCall(.configRead, 0, 0, 3), "width 3")
         try expectPCI(.invalid, try pciCall(.configRead, 0, 2, 4), "unaligned dword")
         try expectPCI(.invalid, try pciCall(.configRead, 0, 4096, 1), "offset 4096")
-        try expectPCI(.denied, try pciCall(.configWrite, 0, 4, 2, 0), "manager writes configuration space")
-        try expectPCI(.denied, try pciCall(.dma, pageSize), "manager asks for DMA memory")
-        try expectPCI(.noDriver, try pciCall(.driver, 0), "driver of the host bridge")
+        try expectPCI(.denied, try pciCall(.configWrite, 0, 4, 2, 0), "a client writes configuration space")
+        try expectPCI(.denied, try pciCall(.dma, pageSize), "a client asks for DMA memory")
+        try expectPCI(.denied, try pciCall(.take, 0), "a client takes a BAR")
+        try expectPCI(.badMessage, try call(pci, PCILabel.claim.rawValue, [0x1af4, 0x1042]), "claim with two words")
         try expectPCI(.badMessage, try call(pci, 99, [1]), "label 99")
         try expectPCI(.badMessage, try call(pci, PCILabel.bar.rawValue, [0]), "bar with one word")
         try expectPCI(.badMessage, try call(pci, PCILabel.count.rawValue, [], bytes: 8), "count with bytes")
@@ -104,13 +105,44 @@ final class Tests {
         try check(still.tag.label == 0 && still.words.0 == c.words.0, "pcid answers after bad requests")
     }
 
-    func driverFromPCID() throws(TestFailure) {
-        let r = try pciCall(.driver, virtioIndex)
-        try check(r.tag.label == 0 && r.tag.handles == 1, "driver: label \(r.tag.label), \(r.tag.handles) handles")
-        let h = page.handle(0)
-        let type = try sysOrFail { () throws(SysError) in try handleIdentify(h) }.type
-        try check(type == .sender, "driver handle is a \(type), not a Sender")
-        disk = h
+    /// virtio-blk (a boot server) claimed its function; a second claim is refused, other IDs are no
+    /// device; a function's own Sender (the host bridge's, claimed here) takes only its own objects.
+    func claims() throws(TestFailure) {
+        try expectPCI(.busy, try pciCall(.claim, 0x1af4, 0x1042, 0), "claiming virtio-blk's function again")
+        try expectPCI(.noDevice, try pciCall(.claim, 0x1af4, 0x1042, 1), "a second virtio disk that is not there")
+        try expectPCI(.noDevice, try pciCall(.claim, 0x1234, 0xabcd, 0), "IDs nobody has")
+        try expectPCI(.invalid, try pciCall(.claim, 0x1_0000, 0, 0), "vendor above 0xffff")
+        let c = try pciCall(.count)
+        var bridge: UInt64? = nil
+        for i in 0..<c.words.0 {
+            let w = PCIFunctionWord0(try pciCall(.function, i).words.0)
+            if w.bus == 0 && w.device == 0 && w.function == 0 { bridge = i }
+        }
+        guard let bridge else { throw TestFailure(text: "no host bridge") }
+        let w0 = PCIFunctionWord0(try pciCall(.function, bridge).words.0)
+        let r = try pciCall(.claim, UInt64(w0.vendor), UInt64(w0.deviceID), 0)
+        try check(r.tag.label == 0 && r.tag.handles == 1 && r.words.0 == bridge, "claim the host bridge: label \(r.tag.label)")
+        let own = page.handle(0)
+        defer { _ = try? handleClose(own) }
+        try expectPCI(.denied, try call(own, PCILabel.claim.rawValue, [0x1af4, 0x1042, 0]), "a driver's Sender claims")
+        try expectPCI(.invalid, try call(own, PCILabel.take.rawValue, [7]), "take 7")
+        try expectPCI(.invalid, try call(own, PCILabel.take.rawValue, [5]), "take a BAR that is not there")
+        try expectPCI(.denied, try call(own, PCILabel.configWrite.rawValue, [virtioIndex, 4, 2, 0]), "write another function's configuration")
+        let read = try call(own, PCILabel.configRead.rawValue, [bridge, 0, 4])
+        try check(read.tag.label == 0 && read.words.0 == UInt64(w0.vendor) | UInt64(w0.deviceID) << 16, "a driver reads its own configuration")
+        let d = try call(own, PCILabel.dma.rawValue, [pageSize])
+        try check(d.tag.label == 0 && d.tag.handles == 1, "dma for a driver: label \(d.tag.label)")
+        let frame = page.handle(0)
+        let physical = try sysOrFail { () throws(SysError) in try framePhysical(frame) }
+        try check(physical != 0 && physical % pageSize == 0, "DMA Frame at \(physical)")
+        _ = try? handleClose(frame)
+        try expectPCI(.invalid, try call(own, PCILabel.dma.rawValue, [PCIProtocol.dmaLimit]), "dma past the budget")
+    }
+
+    func imported(_ block: Handle) throws(TestFailure) {
+        let type = try sysOrFail { () throws(SysError) in try handleIdentify(block) }.type
+        try check(type == .sender, "import:block is a \(type), not a Sender")
+        disk = block
     }
 
     // MARK: virtio-blk

@@ -52,6 +52,14 @@ func testContiguousFrameErrors() throws(SysError) {
         let n = try notifyCreate()
         defer { closeAll(narrowed, weak, n) }
         expectError(.outOfRange, "a narrowed Resource") { () throws(SysError) in try frameCreateContiguous(narrowed, size: pageSize) }
+        // The DMA right (ResourceKind.dma, pcid's): contiguous Frames, and nothing else of the machine.
+        let dmaRight = try resourceCreate(machineResource, kind: .dma, base: 0, size: 1)
+        defer { closeAll(dmaRight) }
+        let fromRight = try frameCreateContiguous(dmaRight, size: pageSize)
+        closeAll(fromRight)
+        expectError(.outOfRange, "an IOPort from the DMA right") { () throws(SysError) in try ioportCreate(dmaRight, base: 0x70, count: 1) }
+        expectError(.outOfRange, "a device Frame from the DMA right") { () throws(SysError) in try frameCreatePhysical(dmaRight, address: 0xb_8000, size: pageSize) }
+        expectError(.outOfRange, "a DMA right of size 2") { () throws(SysError) in try resourceCreate(machineResource, kind: .dma, base: 0, size: 2) }
         expectError(.accessDenied, "a Resource without .manage") { () throws(SysError) in try frameCreateContiguous(weak, size: pageSize) }
         expectError(.wrongType, "a Notify for the Resource") { () throws(SysError) in try frameCreateContiguous(n, size: pageSize) }
         expectError(.invalidHandle, "handle 0") { () throws(SysError) in try frameCreateContiguous(.invalid, size: pageSize) }

@@ -89,6 +89,8 @@ func programMain(_ startup: Startup) -> Int32 {
     for (name, body) in clockTests { run(name, body) }
     for (name, body) in smpTests { run(name, body) }
     for (name, body) in noticeTests { run(name, body) }
+    for (name, body) in trackerReadTests { run(name, body) }
+    for (name, body) in kernelLogTests { run(name, body) }
     run("thousand_processes", testThousandProcesses)
     // After the others: switching a trace on leaves the kernel's trace test on for every later syscall.
     run("trace.set", testTraceSet)

@@ -1,14 +1,17 @@
-// vfs: the URI namespace (Sources/ABI/VFSProtocol.swift). It serves the file protocol on the Receiver
-// it is given (the first receiver among its `handle=N` words), keeps a RAM file system (tmpfs) mounted at
-// fs:///, routes each URI through its mount table, and forwards URIs of a mounted scheme to the server
-// that exports it. When a server mounts `initfs`, vfs reads initfs:///etc/fstab and mounts the tmpfs
-// entries it lists. `root=DEVICE` on its command line is logged: disk file systems are not mounted yet.
+// vfs: the URI namespace over the file protocol (Sources/ABI/FileProtocol.swift). A boot server: root
+// gives it `export:vfs` (its Receiver), `import:initfs` and, when fsd.fat32 runs, `import:fat32`, and the
+// kernel's command line. It mounts initfs:// (read-only), keeps a tmpfs at fs:/// unless `root=` or
+// initfs:///etc/fstab puts the fat32 volume there, mounts fstab's other lines, then serves: every request
+// is checked, routed through the mount table to the tmpfs or forwarded to the server mounted there.
+//
+// Started without `export:vfs` (the vfspmtest run), it serves the first Receiver among its handles.
 
 let programName: StaticString = "vfs"
 
 func programMain(_ startup: Startup) -> Int32 {
-    guard let receiver = startup.handles.first(where: { (try? handleIdentify($0).type) == .receiver }) else {
-        print("vfs: no receiver given (start me with a Receiver handle); exiting")
+    guard let receiver = startup.exported("vfs")
+        ?? startup.handles.first(where: { (try? handleIdentify($0).type) == .receiver }) else {
+        print("vfs: no Receiver (export:vfs); exiting")
         return 1
     }
     let server: VFSServer
@@ -16,10 +19,8 @@ func programMain(_ startup: Startup) -> Int32 {
         print("vfs: cannot start: \(error.name)")
         return 1
     }
-    if let root = startup.arguments.first(where: { $0.hasPrefix("root=") }) {
-        print("vfs: \(root): mounting disk file systems is not done yet; fs:/// stays a tmpfs")
-    }
-    print("vfs: serving; fs:/// is a tmpfs")
-    server.run()
-    return 0
+    server.setUp(initfs: startup.imported("initfs"), fat32: startup.imported("fat32"),
+                 root: startup.value(ofKey: "root").map(String.init))
+    print("vfs: serving; mounts: \(server.mountList())")
+    return server.run()
 }

@@ -1,210 +1,252 @@
-// vfs's message loop: checks every request (label, word count, handles, descriptors, lengths) and
-// answers each with a reply, an error word for anything malformed. One thread serves all connections.
+// vfs's state and request loop. One thread receives, checks and answers every request; requests for a
+// mounted server are forwarded to it through the same IPC buffer page (the path rewritten relative to the
+// mount point, bytes and moved handles passed along), so file data in a window never passes through vfs.
+//
+// Open files are vfs-side descriptions (Description: where the file is, its flags and position, a
+// reference count); a client's file id names one of them. `share` hands the same description to a new
+// connection, so a file stays open until every connection holding it has closed it or is gone. Clients
+// are told apart by badge: root's importers (small badges), init's administrative Sender (badge 0) and
+// the connections `connect` and `share` make (badges from connectionBadgeBase up).
 
-/// An open file: its file system and where it is.
-final class VFSOpenFile {
+/// What a mount point serves from.
+enum FileSystem {
+    case tmpfs(TmpMount)
+    case remote(Backend)
+}
+
+/// A tmpfs in a class, so descriptions can refer to it.
+final class TmpMount {
+    var fs = TmpFS()
+}
+
+/// A file server mounted at some point: vfs's Sender to it (it speaks the file protocol).
+final class Backend {
+    let sender: Handle
+    init(sender: Handle) { self.sender = sender }
+}
+
+/// One mount: its file system, its place and flags.
+final class Mounted {
+    let fs: FileSystem
+    let point: FileURI
+    let readOnly: Bool
+    init(_ fs: FileSystem, at point: FileURI, readOnly: Bool) {
+        self.fs = fs
+        self.point = point
+        self.readOnly = readOnly
+    }
+}
+
+/// An open file as vfs keeps it, shared by every connection it was handed to.
+final class Description {
     enum Place {
         case local(TmpMount, node: Int)
-        case remote(RemoteFS, fd: UInt64)
+        /// The server's file id; whether the opener's window went with it to the server.
+        case remote(Backend, id: UInt64, windowed: Bool)
     }
     let place: Place
-    let flags: VFSOpenFlags
-    var offset = 0
+    let mount: Mounted
+    let flags: OpenFlags
+    var position: UInt64 = 0
+    /// Client files naming it.
+    var references = 1
 
-    init(_ place: Place, flags: VFSOpenFlags) {
+    init(_ place: Place, mount: Mounted, flags: OpenFlags) {
         self.place = place
+        self.mount = mount
         self.flags = flags
     }
 }
 
-/// A client's connection: its shared Frame and its descriptors.
-final class Connection {
+/// A tmpfs file's data window, mapped in vfs.
+struct Window {
     let frame: Handle
-    let size: Int
-    var files: [UInt64: VFSOpenFile] = [:]
-    var nextFD: UInt64 = 3
-
-    init(frame: Handle, size: Int) {
-        self.frame = frame
-        self.size = size
-    }
+    let address: UInt64
+    let size: UInt64
 }
 
-/// A reply: the error word and results, and a handle to move (connect's Sender).
-struct Answer {
-    var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-    var handle: Handle? = nil
+/// One client's view of an open file.
+struct ClientFile {
+    let description: Description
+    /// The window of a tmpfs file (mapped here); nil without one.
+    let window: Window?
+    /// Whether this client opened it with a window (for a server's file the window is the server's).
+    let hasWindow: Bool
+}
 
-    static func error(_ e: ServiceError) -> Answer { Answer(words: (e.rawValue, 0, 0)) }
-    static func ok(_ w1: UInt64 = 0, _ w2: UInt64 = 0) -> Answer { Answer(words: (0, w1, w2)) }
+/// One client (a badge): its open files by id.
+final class Client {
+    var files: [UInt64: ClientFile] = [:]
 }
 
 final class VFSServer {
-    static let maxConnections = 256
-    static let maxOpenFiles = 256
-    static let minFrame = Int(pageSize)
-    static let maxFrame = 1 << 20
+    static let filesPerClient = 64
+    static let connectionLimit = 1024
+    /// Badges of connections made by connect and share: above every badge root gives importers.
+    static let connectionBadgeBase: UInt64 = 1 << 48
+    /// The administrative badge (the Sender init holds): mount and unmount.
+    static let adminBadge: UInt64 = 0
 
     let receiver: Handle
-    let page: MessagePage
-    var mounts = MountTable<FileSystem>()
-    var connections: [UInt64: Connection] = [:]
-    var nextBadge: UInt64 = 1
+    let page: IPCBufferPage
+    var mounts = MountTable<Mounted>()
+    var clients: [UInt64: Client] = [:]
+    var connections = 0
+    var nextConnection: UInt64 = 0
+    var nextID: UInt64 = 1
 
     init(receiver: Handle) throws(SysError) {
         self.receiver = receiver
-        page = try MessagePage()
-        try? mounts.mount(scheme: FileURI.defaultScheme, at: [], .tmpfs(TmpMount()))
+        page = try IPCBufferPage.make()
+        try page.install()
+        let root = FileURI(scheme: FileURI.defaultScheme, components: [])
+        try? mounts.mount(scheme: root.scheme, at: [], Mounted(.tmpfs(TmpMount()), at: root, readOnly: false))
     }
 
-    /// Serves forever: receive, check and act, reply.
-    func run() {
-        do throws(SysError) { try receiverSetNotices(receiver, true) } catch {
-            print("vfs: no closed-client notices (\(error.name)); connection state stays")
-        }
-        var message: IPCMessage
-        do throws(SysError) { message = try receiverRecv(receiver) } catch {
-            print("vfs: receive failed: \(error.name)")
-            return
-        }
-        while true {
-            if message.isSenderGone {
-                dropConnection(message.badge)
-                do throws(SysError) { message = try receiverRecv(receiver) } catch {
-                    print("vfs: receive failed: \(error.name)")
-                    return
-                }
-                continue
-            }
-            let answer = handle(message)
-            var tag = IPCTag(words: 3)
-            if let h = answer.handle {
-                page.setHandle(0, h)
-                tag = IPCTag(words: 3, handles: 1)
-            }
-            let reply = IPCMessage(tag: tag, words: (answer.words.0, answer.words.1, answer.words.2, 0))
-            do throws(SysError) {
-                if let h = answer.handle {
-                    // A reply that moves a handle: reply_recv would drop a failed answer silently and
-                    // leave the handle here, so answer first and close it if the answer failed.
-                    do throws(SysError) { try receiverReply(reply) } catch { _ = try? handleClose(h) }
-                    message = try receiverRecv(receiver)
-                } else {
-                    message = try receiverReplyRecv(receiver, reply)
-                }
-            } catch {
-                // The receive failed: wait for the next caller.
-                do throws(SysError) { message = try receiverRecv(receiver) } catch {
-                    print("vfs: receive failed: \(error.name)")
-                    return
-                }
-            }
-        }
+    /// Receives and answers requests until the Receiver goes; closed-client notices drop a badge's files.
+    func run() -> Int32 {
+        serveClients(receiver, name: "vfs", gone: { dropClient($0) }) { answer($0, moving: &$1) }
     }
 
-    /// The checks every message passes, then the operation.
-    func handle(_ m: IPCMessage) -> Answer {
-        guard let op = VFSOp(rawValue: m.tag.label), m.tag.words >= op.words, m.tag.handles == op.handles else {
-            page.closeReceived(m.tag.handles)
-            return .error(.badMessage)
+    /// The reply to one request (never throws, never traps on what the client sent).
+    func answer(_ m: IPCMessage, moving: inout Handle?) -> IPCMessage {
+        let label = FileLabel(rawValue: m.tag.label)
+        // Only open (a window) and mount (the server's Sender) take one handle; any other is closed.
+        var handle: Handle? = nil
+        for i in 0..<min(m.tag.handles, IPCBuffer.maxHandles) {
+            let h = page.handle(i)
+            if (label == .open || label == .mount) && m.tag.handles == 1 { handle = h } else { _ = try? handleClose(h) }
         }
-        if m.badge == 0 {
-            switch op {
-            case .connect: return connect(page.handle(0))
-            case .mount: return mount(m, page.handle(0))
-            default: return .error(.notPermitted)
+        do throws(FileError) {
+            guard let label, m.tag.words >= label.minimumWords, m.tag.handles <= 1,
+                  m.tag.handles == 0 || handle != nil else { throw .badMessage }
+            switch label {
+            case .open: return try open(m, window: &handle)
+            case .read: return try read(m)
+            case .write: return try write(m)
+            case .seek: return try seek(m)
+            case .close: return try close(m)
+            case .stat: return try stat(m)
+            case .readdir: return try readdir(m)
+            case .mkdir: return try mkdir(m)
+            case .unlink: return try unlink(m)
+            case .rename: return try rename(m)
+            case .map: return try map(m, moving: &moving)
+            case .connect: return try connect(m, moving: &moving)
+            case .share: return try share(m, moving: &moving)
+            case .control: return try control(m)
+            case .mount: return try mount(m, server: &handle)
+            case .unmount: return try unmount(m)
+            case .statfs: return try statfs(m)
             }
-        }
-        guard let c = connections[m.badge] else {
-            page.closeReceived(m.tag.handles)
-            return .error(.notPermitted)
-        }
-        guard op != .connect, op != .mount else {
-            page.closeReceived(m.tag.handles)
-            return .error(.notPermitted)
-        }
-        do throws(ServiceError) {
-            return try perform(op, m, c)
         } catch {
-            return .error(error)
+            if let handle { _ = try? handleClose(handle) }
+            return IPCMessage(tag: IPCTag(label: error.rawValue))
         }
     }
 
-    // MARK: Admin
+    // MARK: Clients
 
-    /// A connection's Sender is gone (closed-client notice): its files are closed, its Frame let go.
-    func dropConnection(_ badge: UInt64) {
-        guard let c = connections.removeValue(forKey: badge) else { return }
-        for fd in Array(c.files.keys) { _ = try? close(c, fd) }
-        _ = try? handleClose(c.frame)
+    /// The client file `id` of the request's badge.
+    func file(_ id: UInt64, _ badge: UInt64) throws(FileError) -> ClientFile {
+        guard let f = clients[badge]?.files[id] else { throw .badFile }
+        return f
     }
 
-    /// A new connection over `frame` (read/write, 4 KiB to 1 MiB): its Sender.
-    func connect(_ frame: Handle) -> Answer {
-        let size: Int
-        do throws(SysError) {
-            let id = try handleIdentify(frame)
-            guard id.type == .frame, id.rights.contains([.read, .write]) else { throw .wrongType }
-            size = Int(try frameGetSize(frame))
-        } catch {
-            _ = try? handleClose(frame)
-            return .error(.invalid)
+    /// Adds a file to a badge's client; its new id.
+    func add(_ f: ClientFile, to badge: UInt64) -> UInt64 {
+        let client = clients[badge] ?? Client()
+        clients[badge] = client
+        let id = nextID
+        nextID += 1
+        client.files[id] = f
+        return id
+    }
+
+    /// Removes a client's file: its window goes, and the description is closed with its last reference.
+    func remove(_ id: UInt64, of badge: UInt64) {
+        guard let client = clients[badge], let f = client.files.removeValue(forKey: id) else { return }
+        if let w = f.window {
+            MappingSpace.unmap(w.address, length: w.size)
+            _ = try? handleClose(w.frame)
         }
-        guard size >= VFSServer.minFrame, size <= VFSServer.maxFrame, connections.count < VFSServer.maxConnections else {
-            _ = try? handleClose(frame)
-            return .error(size >= VFSServer.minFrame && size <= VFSServer.maxFrame ? .tooManyOpen : .invalid)
+        let d = f.description
+        d.references -= 1
+        guard d.references == 0 else { return }
+        switch d.place {
+        case .local(let t, let node): t.fs.close(node)
+        case .remote(let b, let serverID, _): _ = try? forward(b, .close, [serverID])
         }
+    }
+
+    /// A client's Sender is gone: its files are closed.
+    func dropClient(_ badge: UInt64) {
+        if let client = clients[badge] {
+            for id in Array(client.files.keys) { remove(id, of: badge) }
+            clients[badge] = nil
+        }
+        if badge >= VFSServer.connectionBadgeBase && connections > 0 { connections -= 1 }
+    }
+
+    /// A new Sender to vfs with a badge of its own.
+    func newConnection() throws(FileError) -> (badge: UInt64, sender: Handle) {
+        guard connections < VFSServer.connectionLimit else { throw .tooManyOpen }
+        let badge = VFSServer.connectionBadgeBase + nextConnection
         let sender: Handle
-        do throws(SysError) { sender = try senderCreate(receiver, badge: nextBadge) } catch {
-            _ = try? handleClose(frame)
-            return .error(ServiceError(error))
-        }
-        connections[nextBadge] = Connection(frame: frame, size: size)
-        nextBadge += 1
-        return Answer(words: (0, 0, 0), handle: sender)
+        do throws(SysError) { sender = try senderCreate(receiver, badge: badge) } catch { throw .noMemory }
+        nextConnection += 1
+        connections += 1
+        return (badge, sender)
     }
 
-    /// `server` serves the scheme packed in w0, w1: vfs connects to it and routes the scheme there.
-    func mount(_ m: IPCMessage, _ server: Handle) -> Answer {
-        let name = SchemeWords.unpack(m.words.0, m.words.1)
-        guard FileURI.isScheme(name[...]), (try? handleIdentify(server).type) == .sender else {
-            _ = try? handleClose(server)
-            return .error(.invalid)
+    // MARK: Forwarding
+
+    /// One request to a mounted server (message bytes and handles already in the page); its reply.
+    func forward(_ b: Backend, _ label: FileLabel, _ words: [UInt64], bytes: Int = 0,
+                 handles: Int = 0) throws(FileError) -> IPCMessage {
+        var message = IPCMessage(tag: IPCTag(words: words.count, bytes: bytes, handles: handles, label: label.rawValue))
+        if words.count > 0 { message.words.0 = words[0] }
+        if words.count > 1 { message.words.1 = words[1] }
+        if words.count > 2 { message.words.2 = words[2] }
+        let reply: IPCMessage
+        do throws(SysError) { reply = try senderCall(b.sender, message) } catch { throw .io }
+        guard reply.tag.label == 0 else {
+            for i in 0..<min(reply.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(i)) }
+            throw FileError(rawValue: reply.tag.label) ?? .io
         }
-        let scheme = String(decoding: name, as: UTF8.self)
-        guard scheme != FileURI.defaultScheme, !mounts.mounts.contains(where: { $0.scheme == scheme }) else {
-            _ = try? handleClose(server)
-            return .error(.exists)
-        }
-        let remote: RemoteFS
-        do throws(ServiceError) { remote = try RemoteFS(server: server, page: page) } catch {
-            _ = try? handleClose(server)
-            return .error(error)
-        }
-        try? mounts.mount(scheme: scheme, at: [], .remote(remote))
-        print("vfs: mounted \(scheme):/// (forwarded to its server)")
-        if scheme == "initfs" { applyFstab() }
-        return .ok()
+        return reply
     }
 
-    /// Reads initfs:///etc/fstab when there is one and mounts its tmpfs lines.
-    func applyFstab() {
-        guard let fs = try? mounts.resolve(FileURI(scheme: "initfs", components: [])),
-              case .remote(let remote) = mounts.mounts[fs.index].target,
-              let text = try? remote.readWhole(["etc", "fstab"]) else { return }
-        let (entries, problems) = parseFstab(text)
-        for p in problems { print("vfs: fstab line \(p.line): \(p.reason)") }
-        for e in entries {
-            guard e.type == "tmpfs" else {
-                print("vfs: fstab line \(e.line): \(e.type) at \(e.mountPoint.text): disk file systems are not mounted yet")
-                continue
+    /// Puts `/rest` into the message bytes at `offset`; its length.
+    func putPath(_ rest: [String], at offset: Int = 0) throws(FileError) -> Int {
+        let bytes = Array(("/" + rest.joined(separator: "/")).utf8)
+        guard bytes.count <= FileProtocol.maxPath,
+              bytes.withUnsafeBytes({ page.put($0, at: offset) }) else { throw .nameTooLong }
+        return bytes.count
+    }
+
+    /// The request's path (`count` bytes at `offset`), parsed.
+    func uri(_ count: Int, at offset: Int = 0) throws(FileError) -> FileURI {
+        guard count > 0 else { throw .badMessage }
+        guard count <= FileProtocol.maxPath else { throw .nameTooLong }
+        return try FileURI(parsing: page.take(count, from: offset))
+    }
+
+    /// The mount serving `uri` and the path below it.
+    func resolve(_ uri: FileURI) throws(FileError) -> (mount: Mounted, rest: [String]) {
+        let (index, rest) = try mounts.resolve(uri)
+        return (mounts.mounts[index].target, rest)
+    }
+
+    /// The mounts in one line, for the log.
+    func mountList() -> String {
+        mounts.mounts.map { m in
+            let kind: String
+            switch m.target.fs {
+            case .tmpfs: kind = "tmpfs"
+            case .remote: kind = "server"
             }
-            do throws(ServiceError) {
-                try mounts.mount(scheme: e.mountPoint.scheme, at: e.mountPoint.components, .tmpfs(TmpMount()))
-                print("vfs: fstab line \(e.line): tmpfs at \(e.mountPoint.text)")
-            } catch {
-                print("vfs: fstab line \(e.line): \(e.mountPoint.text): \(error.name)")
-            }
-        }
+            return m.target.point.text + " (" + kind + (m.target.readOnly ? ", read-only)" : ")")
+        }.joined(separator: ", ")
     }
 }

@@ -33,7 +33,7 @@ func testArgumentsEnvironmentHandles(_ c: Context) throws(ServiceError) {
     let theirs = try sys { () throws(SysError) in try handleDuplicate(frame, rights: [.read, .write, .duplicate, .transfer]) }
     let withFrame = try c.pm.spawn(child, arguments: ["frame"], handles: [theirs])
     check(try c.pm.wait(withFrame).status == 0, "the child got the Frame")
-    let bytes = try VFSClient.readFrame(frame, offset: 0, count: 7)
+    let bytes = try ServiceCall.readFrame(frame, offset: 0, count: 7)
     check(bytes == Array("pmchild".utf8), "the child wrote into the given Frame")
 }
 
@@ -65,19 +65,19 @@ func testParentAndChild(_ c: Context) throws(ServiceError) {
 
 func testPMErrors(_ c: Context) throws(ServiceError) {
     expectError(.notFound, "spawn a missing file") { () throws(ServiceError) in try c.pm.spawn("/bin/nosuch") }
-    try c.fs.writeFile("/notelf", Array("#!/bin/sh\n".utf8))
+    try files { () throws(FileError) in try writeFile(c.fs, "/notelf", Array("#!/bin/sh\n".utf8)) }
     expectError(.notExecutable, "spawn a file that is not ELF") { () throws(ServiceError) in try c.pm.spawn("/notelf") }
-    try c.fs.unlink("/notelf")
+    try files { () throws(FileError) in try c.fs.unlink("/notelf") }
     expectError(.invalid, "spawn a relative path") { () throws(ServiceError) in try c.pm.spawn("bin/pmchild") }
     expectError(.noChild, "wait with no such child") { () throws(ServiceError) in try c.pm.wait(999_999) }
     expectError(.noSuchProcess, "kill a process pm never had") { () throws(ServiceError) in try c.pm.kill(999_999) }
     expectError(.badMessage, "a wrong label") { () throws(ServiceError) in
-        try VFSClient.request(c.pm.sender, IPCMessage(label: 99, 1))
+        try ServiceCall.request(c.pm.sender, IPCMessage(label: 99, 1))
     }
     expectError(.badMessage, "spawn with lengths that do not add up") { () throws(ServiceError) in
-        try VFSClient.request(c.pm.sender, IPCMessage(label: ProcessOp.spawn.rawValue, 5, 0, 0))
+        try ServiceCall.request(c.pm.sender, IPCMessage(label: ProcessOp.spawn.rawValue, 5, 0, 0))
     }
     expectError(.badMessage, "wait with no words") { () throws(ServiceError) in
-        try VFSClient.request(c.pm.sender, IPCMessage(tag: IPCTag(label: ProcessOp.wait.rawValue)))
+        try ServiceCall.request(c.pm.sender, IPCMessage(tag: IPCTag(label: ProcessOp.wait.rawValue)))
     }
 }

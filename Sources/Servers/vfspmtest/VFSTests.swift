@@ -1,195 +1,332 @@
-// vfs through its protocol: files in the tmpfs at fs:///, directories, renames, errors, a file larger
-// than the shared Frame, and a second vfs mounted as a scheme (forwarding, and its /etc/fstab read).
+// vfs through the file protocol: tmpfs files at fs:/// (with and without a data window), open flags,
+// directories, errors, a large file, initfs files through vfs, share, mounts (permissions, forwarding to
+// a second vfs, unmount while busy), statfs, and connections dropped when their Sender goes.
 
 typealias GuestTest = (StaticString, (Context) throws(ServiceError) -> Void)
+typealias FileTest = (StaticString, (Context) throws(FileError) -> Void)
 
-let vfsTests: [GuestTest] = [
+let vfsTests: [FileTest] = [
     ("vfs.create_write_read", testCreateWriteRead),
     ("vfs.open_flags", testOpenFlags),
     ("vfs.directories_rename_unlink", testDirectories),
     ("vfs.errors", testVFSErrors),
     ("vfs.large_file", testLargeFile),
-    ("vfs.mount_forwards_and_reads_fstab", testMountForwarding),
+    ("vfs.initfs_through_vfs", testInitfsThroughVFS),
+    ("vfs.share", testShare),
+    ("vfs.mount_permissions_and_forwarding", testMountForwarding),
+    ("vfs.statfs", testStatfs),
+    ("vfs.fstab_tmpfs", testFstabTmpfs),
     ("vfs.closed_connections_dropped", testClosedConnectionsDropped),
 ]
 
-/// More connections than vfs holds at once (VFSServer.maxConnections, 256), each with an open file and
-/// closed by its client: vfs drops each one's state when its Sender is gone (closed-client notice), so
-/// every connect succeeds; the test's own connection works after.
-func testClosedConnectionsDropped(_ c: Context) throws(ServiceError) {
-    try c.fs.writeFile("/kept", Array("kept".utf8))
-    for i in 0..<300 {
-        let client: VFSClient
-        do throws(ServiceError) { client = try VFSClient(connectingTo: c.vfsAdmin, frameSize: Int(pageSize), page: c.page) } catch {
-            return check(false, "connection \(i): \(text(error.name))")
-        }
-        _ = try client.open("/kept", .read)
-        client.close()
-    }
-    check(try c.fs.readFile("/kept") == Array("kept".utf8), "the test's own connection after 300 others")
+/// A raw request through `to` (words, `bytes` message bytes already in `s`'s page); the reply's label.
+func rawCall(_ s: FileService, _ label: UInt32, _ words: [UInt64], bytes: Int = 0, through to: Handle? = nil) -> UInt32 {
+    try? s.adopt()
+    var m = IPCMessage(tag: IPCTag(words: words.count, bytes: bytes, label: label))
+    if words.count > 0 { m.words.0 = words[0] }
+    if words.count > 1 { m.words.1 = words[1] }
+    if words.count > 2 { m.words.2 = words[2] }
+    if words.count > 3 { m.words.3 = words[3] }
+    guard let reply = try? senderCall(to ?? s.sender, m) else { return UInt32.max }
+    return reply.tag.label
 }
 
-func testCreateWriteRead(_ c: Context) throws(ServiceError) {
+func testCreateWriteRead(_ c: Context) throws(FileError) {
+    let f = try c.fs.open("fs:///hello.txt", [.read, .write, .create])
+    check(try f.write(Array("hello, world".utf8)) == 12, "write count")
+    let st = try f.stat()
+    check(st.size == 12 && st.kind == .file, "stat by id after the write")
+    check(try f.seek(7) == 7, "seek from the start")
+    check(try f.read(count: 100) == Array("world".utf8), "read after seek")
+    check(try f.read(count: 100).isEmpty, "read at the end")
+    check(try f.seek(-5, from: .end) == 7, "seek from the end")
+    check(try f.seek(2, from: .current) == 9, "seek from the position")
+    expectFileError(.invalid, "seek before the start") { () throws(FileError) in try f.seek(-100, from: .current) }
+    try f.close()
+    check(rawCall(c.fs, FileLabel.read.rawValue, [f.id, 1, 0]) == FileError.badFile.rawValue, "read after close")
+    check(try readFile(c.fs, "/hello.txt") == Array("hello, world".utf8), "read through a bare path")
+    check(try readFile(c.fs, "/hello.txt", window: 4096) == Array("hello, world".utf8), "read through a window")
+    let s = try c.fs.stat("fs:///hello.txt")
+    check(s.kind == .file && s.size == 12, "stat by path")
+    try c.fs.unlink("/hello.txt")
+}
+
+func testOpenFlags(_ c: Context) throws(FileError) {
     let fs = c.fs
-    let fd = try fs.open("fs:///hello.txt", [.read, .write, .create])
-    check(try fs.write(fd, Array("hello, world".utf8)) == 12, "write count")
-    check(try fs.fstat(fd) == (.file, 12), "fstat after write")
-    check(try fs.seek(fd, 7, .set) == 7, "seek set")
-    check(try fs.read(fd, count: 100) == Array("world".utf8), "read after seek")
-    check(try fs.read(fd, count: 100).isEmpty, "read at the end")
-    check(try fs.seek(fd, -5, .end) == 7, "seek from the end")
-    check(try fs.seek(fd, 2, .current) == 9, "seek from the current offset")
-    expectError(.invalid, "seek before the start") { () throws(ServiceError) in try fs.seek(fd, -100, .current) }
-    try fs.close(fd)
-    expectError(.badDescriptor, "read after close") { () throws(ServiceError) in try fs.read(fd, count: 1) }
-    check(try fs.readFile("/hello.txt") == Array("hello, world".utf8), "read through a bare path")
-    let s = try fs.stat("fs:///hello.txt")
-    check(s.kind == .file && s.size == 12, "stat")
+    try writeFile(fs, "/flags", Array("abc".utf8))
+    expectFileError(.exists, "create+exclusive on an existing file") { () throws(FileError) in
+        try c.fs.open("/flags", [.write, .create, .exclusive])
+    }
+    try c.fs.open("/flags2", [.write, .create, .exclusive]).close()
+    let ap = try c.fs.open("/flags", [.write, .append])
+    _ = try ap.seek(0)
+    _ = try ap.write(Array("de".utf8))
+    try ap.close()
+    check(try readFile(c.fs, "/flags") == Array("abcde".utf8), "append writes at the end")
+    let ro = try c.fs.open("/flags", .read)
+    expectFileError(.accessDenied, "write on a file opened for reading") { () throws(FileError) in try ro.write([1]) }
+    try ro.close()
+    let wo = try c.fs.open("/flags", .write)
+    expectFileError(.accessDenied, "read on a file opened for writing") { () throws(FileError) in try wo.read(count: 1) }
+    try wo.close()
+    let tr = try c.fs.open("/flags", [.write, .truncate])
+    check(try tr.stat().size == 0, "truncate empties the file")
+    try tr.close()
+    expectFileError(.invalid, "truncate without write") { () throws(FileError) in try c.fs.open("/flags", [.read, .truncate]) }
+    expectFileError(.invalid, "unknown flag bits") { () throws(FileError) in try c.fs.open("/flags", OpenFlags(rawValue: 1 << 40)) }
+    expectFileError(.invalid, "neither read nor write") { () throws(FileError) in try c.fs.open("/flags", [.create]) }
+    expectFileError(.notDirectory, "a file opened as a directory") { () throws(FileError) in try c.fs.open("/flags", [.read, .directory]) }
+    expectFileError(.isDirectory, "a directory opened as a file") { () throws(FileError) in try c.fs.open("/bin", .read) }
+    try c.fs.unlink("/flags")
+    try c.fs.unlink("/flags2")
 }
 
-func testOpenFlags(_ c: Context) throws(ServiceError) {
-    let fs = c.fs
-    try fs.writeFile("/flags", Array("abc".utf8))
-    expectError(.exists, "create+exclusive on an existing file") { () throws(ServiceError) in try fs.open("/flags", [.write, .create, .exclusive]) }
-    let ex = try fs.open("/flags2", [.write, .create, .exclusive])
-    try fs.close(ex)
-    let ap = try fs.open("/flags", [.write, .append])
-    _ = try fs.seek(ap, 0, .set)
-    try fs.write(ap, Array("de".utf8))
-    try fs.close(ap)
-    check(try fs.readFile("/flags") == Array("abcde".utf8), "append writes at the end")
-    let ro = try fs.open("/flags", .read)
-    expectError(.badDescriptor, "write on a read-only descriptor") { () throws(ServiceError) in try fs.write(ro, [1]) }
-    try fs.close(ro)
-    let wo = try fs.open("/flags", .write)
-    expectError(.badDescriptor, "read on a write-only descriptor") { () throws(ServiceError) in try fs.read(wo, count: 1) }
-    try fs.close(wo)
-    let tr = try fs.open("/flags", [.write, .truncate])
-    check(try fs.fstat(tr).size == 0, "truncate empties the file")
-    try fs.close(tr)
-    expectError(.invalid, "truncate without write") { () throws(ServiceError) in try fs.open("/flags", [.read, .truncate]) }
-    expectError(.invalid, "unknown flag bits") { () throws(ServiceError) in try fs.open("/flags", VFSOpenFlags(rawValue: 1 << 40)) }
-    try fs.unlink("/flags")
-    try fs.unlink("/flags2")
+func testDirectories(_ c: Context) throws(FileError) {
+    try c.fs.mkdir("/d")
+    try c.fs.mkdir("fs:///d/sub")
+    try writeFile(c.fs, "/d/b", [2])
+    try writeFile(c.fs, "/d/a", [1, 1])
+    let listed = try c.fs.list("/d")
+    check(listed.map { $0.name } == ["a", "b", "sub"], "readdir order: \(listed.map { $0.name })")
+    check(listed.map { $0.kind } == [.file, .file, .directory] && listed.map { $0.size } == [2, 1, 0], "readdir kinds and sizes")
+    try c.fs.rename("/d/a", to: "/d/sub/moved")
+    check(try c.fs.list("/d/sub").map { $0.name } == ["moved"], "rename into a subdirectory")
+    check(try readFile(c.fs, "/d/sub/moved") == [1, 1], "a renamed file keeps its bytes")
+    try c.fs.rename("/d/b", to: "/d/sub/moved")
+    check(try readFile(c.fs, "/d/sub/moved") == [2], "rename replaces a file")
+    expectFileError(.notEmpty, "remove a directory with entries") { () throws(FileError) in try c.fs.unlink("/d", .directory) }
+    expectFileError(.isDirectory, "unlink a directory without the flag") { () throws(FileError) in try c.fs.unlink("/d/sub") }
+    expectFileError(.notDirectory, "rmdir of a file") { () throws(FileError) in try c.fs.unlink("/d/sub/moved", .directory) }
+    expectFileError(.notFound, "the old name is gone") { () throws(FileError) in try c.fs.stat("/d/a") }
+    expectFileError(.exists, "mkdir over a directory") { () throws(FileError) in try c.fs.mkdir("/d/sub") }
+    expectFileError(.notDirectory, "readdir of a file") { () throws(FileError) in try c.fs.list("/d/sub/moved") }
+    expectFileError(.invalid, "rename a directory into itself") { () throws(FileError) in try c.fs.rename("/d", to: "/d/sub/x") }
+    try c.fs.unlink("/d/sub/moved")
+    try c.fs.unlink("/d/sub", .directory)
+    try c.fs.unlink("/d", .directory)
+    expectFileError(.notFound, "stat after unlink") { () throws(FileError) in try c.fs.stat("/d") }
+    // Many entries: readdir goes on over several replies.
+    try c.fs.mkdir("/many")
+    for i in 0..<120 { try writeFile(c.fs, "/many/entry-with-a-longish-name-\(1000 + i)", []) }
+    let many = try c.fs.list("/many")
+    check(many.count == 120 && many.first?.name == "entry-with-a-longish-name-1000", "readdir of 120 entries: \(many.count)")
+    for i in 0..<120 { try c.fs.unlink("/many/entry-with-a-longish-name-\(1000 + i)") }
+    try c.fs.unlink("/many", .directory)
 }
 
-func testDirectories(_ c: Context) throws(ServiceError) {
-    let fs = c.fs
-    try fs.mkdir("/d")
-    try fs.mkdir("fs:///d/sub")
-    try fs.writeFile("/d/b", [2])
-    try fs.writeFile("/d/a", [1, 1])
-    let names = try fs.readdir("/d").map { $0.name }
-    check(names == ["a", "b", "sub"], "readdir order: \(names)")
-    check(try fs.readdir("/d").map { $0.kind } == [.file, .file, .directory], "readdir kinds")
-    try fs.rename("/d/a", to: "/d/sub/moved")
-    check(try fs.readdir("/d/sub").map { $0.name } == ["moved"], "rename into a subdirectory")
-    check(try fs.readFile("/d/sub/moved") == [1, 1], "a renamed file keeps its bytes")
-    try fs.rename("/d/b", to: "/d/sub/moved")
-    check(try fs.readFile("/d/sub/moved") == [2], "rename replaces a file")
-    expectError(.notEmpty, "unlink a non-empty directory") { () throws(ServiceError) in try fs.unlink("/d") }
-    expectError(.notFound, "the old name is gone") { () throws(ServiceError) in try fs.stat("/d/a") }
-    expectError(.exists, "mkdir over a directory") { () throws(ServiceError) in try fs.mkdir("/d/sub") }
-    expectError(.notDirectory, "readdir of a file") { () throws(ServiceError) in try fs.readdir("/d/sub/moved") }
-    expectError(.invalid, "rename a directory into itself") { () throws(ServiceError) in try fs.rename("/d", to: "/d/sub/x") }
-    try fs.unlink("/d/sub/moved")
-    try fs.unlink("/d/sub")
-    try fs.unlink("/d")
-    expectError(.notFound, "stat after unlink") { () throws(ServiceError) in try fs.stat("/d") }
-    // Many entries: readdir goes on over several answers with a small Frame.
-    let small = try VFSClient(connectingTo: c.vfsAdmin, frameSize: 4096, page: c.page)
-    defer { small.close() }
-    try small.mkdir("/many")
-    for i in 0..<120 { try small.writeFile("/many/entry-with-a-longish-name-\(1000 + i)", []) }
-    let listed = try small.readdir("/many")
-    check(listed.count == 120 && listed.first?.name == "entry-with-a-longish-name-1000", "readdir of 120 entries: \(listed.count)")
-    for i in 0..<120 { try small.unlink("/many/entry-with-a-longish-name-\(1000 + i)") }
-    try small.unlink("/many")
+func testVFSErrors(_ c: Context) throws(FileError) {
+    expectFileError(.notFound, "open a missing file") { () throws(FileError) in try c.fs.open("/missing", .read) }
+    expectFileError(.invalid, "a relative path") { () throws(FileError) in try c.fs.open("relative", .read) }
+    expectFileError(.invalid, "a .. component") { () throws(FileError) in try c.fs.open("/bin/../bin/pmchild", .read) }
+    expectFileError(.noServer, "a scheme nobody serves") { () throws(FileError) in try c.fs.open("nosuch:///x", .read) }
+    expectFileError(.invalid, "an authority") { () throws(FileError) in try c.fs.open("fs://host/x", .read) }
+    expectFileError(.isDirectory, "open a directory for writing") { () throws(FileError) in try c.fs.open("/bin", .write) }
+    expectFileError(.busy, "unlink a mount point") { () throws(FileError) in try c.fs.unlink("fs:///tmp", .directory) }
+    let s = c.fs
+    check(rawCall(s, FileLabel.read.rawValue, [999_999, 1, 0]) == FileError.badFile.rawValue, "a file id never opened")
+    check(rawCall(s, 77, [1, 2]) == FileError.badMessage.rawValue, "a wrong label")
+    check(rawCall(s, FileLabel.seek.rawValue, [3, 0]) == FileError.badMessage.rawValue, "too few words")
+    check(rawCall(s, FileLabel.open.rawValue, [OpenFlags.read.rawValue, 0]) == FileError.badMessage.rawValue, "open without a path")
+    check(rawCall(s, FileLabel.rename.rawValue, [5000], bytes: 10) == FileError.badMessage.rawValue, "rename's first length past the bytes")
+    // A file id is its opener's alone: through another connection it is a bad file id.
+    let f = try c.fs.open("/bin/pmchild", .read)
+    check(rawCall(c.admin, FileLabel.read.rawValue, [f.id, 1, 0]) == FileError.badFile.rawValue, "another badge's file id")
+    check(rawCall(s, FileLabel.read.rawValue, [f.id, UInt64(IPCBuffer.maxBytes) + 1, 0]) == FileError.invalid.rawValue,
+          "a read longer than a message without a window")
+    check(rawCall(s, FileLabel.write.rawValue, [f.id, 1, 0]) == FileError.accessDenied.rawValue, "write to a file opened for reading")
+    try f.close()
+    // A window that is not a Frame: .invalid, the handle is not kept.
+    let notify: Handle
+    do throws(SysError) { notify = try notifyCreate() } catch { throw .noMemory }
+    let path = Array("/bin/pmchild".utf8)
+    try? c.fs.adopt()
+    c.fs.page.setHandle(0, notify)
+    _ = path.withUnsafeBytes { c.fs.page.put($0) }
+    var m = IPCMessage(tag: IPCTag(words: 2, bytes: path.count, handles: 1, label: FileLabel.open.rawValue))
+    m.words.0 = OpenFlags.read.rawValue
+    check((try? senderCall(c.fs.sender, m))?.tag.label == FileError.invalid.rawValue, "a Notify as the window")
+    check((try? handleIdentify(notify)) == nil, "the Notify moved to vfs and was closed there")
 }
 
-func testVFSErrors(_ c: Context) throws(ServiceError) {
-    let fs = c.fs
-    expectError(.notFound, "open a missing file") { () throws(ServiceError) in try fs.open("/missing", .read) }
-    expectError(.invalid, "a relative path") { () throws(ServiceError) in try fs.open("relative", .read) }
-    expectError(.notFound, "a scheme nobody serves") { () throws(ServiceError) in try fs.open("nosuch:///x", .read) }
-    expectError(.invalid, "an authority") { () throws(ServiceError) in try fs.open("fs://host/x", .read) }
-    expectError(.isDirectory, "open a directory for writing") { () throws(ServiceError) in try fs.open("/bin", .write) }
-    expectError(.busy, "unlink a mount point") { () throws(ServiceError) in try fs.unlink("fs:///") }
-    expectError(.nameTooLong, "a path longer than a URI may be") { () throws(ServiceError) in try fs.call(.open, UInt64(fs.frameSize + 1), 1) }
-    let small = try VFSClient(connectingTo: c.vfsAdmin, frameSize: 4096, page: c.page)
-    defer { small.close() }
-    expectError(.invalid, "a path past the end of the Frame") { () throws(ServiceError) in try small.call(.rename, 3000, 3000) }
-    expectError(.invalid, "a write count past the Frame") { () throws(ServiceError) in
-        let fd = try small.open("/past", [.write, .create])
-        defer { _ = try? small.close(fd); _ = try? small.unlink("/past") }
-        return try small.call(.write, fd, 4097)
-    }
-    expectError(.invalid, "a read count past the Frame") { () throws(ServiceError) in
-        let fd = try fs.open("/bin/pmchild", .read)
-        defer { _ = try? fs.close(fd) }
-        return try fs.call(.read, fd, UInt64(fs.frameSize + 1))
-    }
-    expectError(.badDescriptor, "a descriptor never opened") { () throws(ServiceError) in try fs.call(.read, 999_999, 1) }
-    expectError(.notPermitted, "a file operation through the admin Sender") { () throws(ServiceError) in
-        try VFSClient.request(c.vfsAdmin, IPCMessage(label: VFSOp.stat.rawValue, 1))
-    }
-    expectError(.badMessage, "connect without a Frame") { () throws(ServiceError) in
-        try VFSClient.request(c.vfsAdmin, IPCMessage(label: VFSOp.connect.rawValue))
-    }
-    expectError(.notPermitted, "connect through a connection") { () throws(ServiceError) in
-        c.page.setHandle(0, try sys { () throws(SysError) in try frameCreate(size: pageSize) })
-        return try VFSClient.request(fs.sender, IPCMessage(tag: IPCTag(handles: 1, label: VFSOp.connect.rawValue)))
-    }
-    // A connect with a Notify instead of a Frame: .invalid, and the handle is not kept.
-    let notify = try sys { () throws(SysError) in try notifyCreate() }
-    c.page.setHandle(0, notify)
-    expectError(.invalid, "connect with a Notify") { () throws(ServiceError) in
-        try VFSClient.request(c.vfsAdmin, IPCMessage(tag: IPCTag(handles: 1, label: VFSOp.connect.rawValue)))
-    }
-    expectError(.badMessage, "a wrong label") { () throws(ServiceError) in try VFSClient.request(fs.sender, IPCMessage(label: 77, 1, 2)) }
-    expectError(.badMessage, "too few words") { () throws(ServiceError) in try VFSClient.request(fs.sender, IPCMessage(label: VFSOp.seek.rawValue, 3, 0)) }
-}
-
-func testLargeFile(_ c: Context) throws(ServiceError) {
+func testLargeFile(_ c: Context) throws(FileError) {
     let data = pattern(200_000, seed: 5)
-    try c.fs.writeFile("/large", data)
+    try writeFile(c.fs, "/large", data, window: 64 << 10)
     check(try c.fs.stat("/large").size == 200_000, "size of the large file")
-    check(try c.fs.readFile("/large") == data, "the large file reads back byte for byte")
+    check(try readFile(c.fs, "/large", window: 64 << 10) == data, "the large file reads back through a window")
+    check(try readFile(c.fs, "/large") == data, "the large file reads back without one")
     try c.fs.unlink("/large")
 }
 
-/// A second vfs (spawned through pm from fs:///bin/vfs) is mounted as `initfs`: URIs of that scheme are
-/// forwarded to it, and its /etc/fstab is read (a tmpfs line mounts fs:///tmp in the first vfs).
-func testMountForwarding(_ c: Context) throws(ServiceError) {
-    let receiver = try sys { () throws(SysError) in try receiverCreate() }
-    let admin = try sys { () throws(SysError) in try senderCreate(receiver) }
-    let mountSender = try sys { () throws(SysError) in try handleDuplicate(admin, rights: Rights.defaults(for: .sender)) }
-    let id = try c.pm.spawn("fs:///bin/vfs", handles: [receiver])
-    let second = try VFSClient(connectingTo: admin, page: c.page)
-    defer { second.close(); _ = try? handleClose(admin) }
-    try second.mkdir("/etc")
-    try second.writeFile("/etc/fstab", Array("# test fstab\nnone fs:///tmp tmpfs defaults 0 0\nbad line\n".utf8))
-    try second.writeFile("/hello", Array("from the second vfs".utf8))
-    try VFSClient.mount(c.vfsAdmin, scheme: "initfs", server: mountSender, page: c.page)
-    check(try c.fs.readFile("initfs:///hello") == Array("from the second vfs".utf8), "read forwarded to the mounted scheme")
-    try c.fs.writeFile("initfs:///written", Array("through the first".utf8))
-    check(try second.readFile("/written") == Array("through the first".utf8), "write forwarded to the mounted scheme")
-    check(try c.fs.readdir("initfs:///").map { $0.name } == ["etc", "hello", "written"], "readdir forwarded")
-    try c.fs.rename("initfs:///written", to: "initfs:///renamed")
-    check(try second.stat("/renamed").size == 17, "rename forwarded")
-    check(try c.fs.stat("fs:///tmp").kind == .directory, "fstab's tmpfs mounted at fs:///tmp")
-    try c.fs.writeFile("/tmp/t", [1])
-    expectError(.crossDevice, "rename across mounts") { () throws(ServiceError) in try c.fs.rename("/tmp/t", to: "/t") }
-    expectError(.notFound, "fs:///tmp is its own file system") { () throws(ServiceError) in try second.stat("/tmp/t") }
-    expectError(.exists, "a scheme mounted twice") { () throws(ServiceError) in
-        let again = try sys { () throws(SysError) in try handleDuplicate(admin, rights: Rights.defaults(for: .sender)) }
-        try VFSClient.mount(c.vfsAdmin, scheme: "initfs", server: again, page: c.page)
+/// initfs:/// is initfsd's, mounted read-only: reads with and without a window, stat, readdir and map
+/// are forwarded; changes are `.readOnly`.
+func testInitfsThroughVFS(_ c: Context) throws(FileError) {
+    let plain = try readFile(c.fs, "initfs:///etc/init.conf")
+    check(plain.count > 100 && plain.starts(with: Array("# The services init starts".utf8)), "init.conf without a window (\(plain.count) bytes)")
+    check(try readFile(c.fs, "initfs:///etc/init.conf", window: 8192) == plain, "init.conf through a window")
+    check(try c.fs.stat("initfs:///etc/init.conf").size == UInt64(plain.count), "stat forwarded")
+    check(try c.fs.list("initfs:///etc").contains { $0.name == "init.conf" && $0.kind == .file }, "readdir forwarded")
+    let f = try c.fs.open("initfs:///etc/init.conf", .read)
+    check(try f.seek(2) == 2, "seek forwarded")
+    check(try f.read(count: 3) == Array(plain[2..<5]), "read after seek forwarded")
+    check(try f.stat().size == UInt64(plain.count), "stat by id forwarded")
+    try f.close()
+    expectFileError(.readOnly, "create on initfs") { () throws(FileError) in try c.fs.open("initfs:///new", [.write, .create]) }
+    expectFileError(.readOnly, "mkdir on initfs") { () throws(FileError) in try c.fs.mkdir("initfs:///d") }
+    expectFileError(.readOnly, "unlink on initfs") { () throws(FileError) in try c.fs.unlink("initfs:///etc/init.conf") }
+    expectFileError(.notFound, "a missing initfs file") { () throws(FileError) in try c.fs.open("initfs:///nosuch", .read) }
+    let (frame, size) = try c.fs.map("initfs:///etc/init.conf")
+    var head = [UInt8](repeating: 0, count: 26)
+    let got = head.withUnsafeMutableBytes { b in (try? frameReadAll(frame, offset: 0, into: b)) != nil }
+    check(got && head == Array(plain[0..<26]) && size == UInt64(plain.count), "map forwarded to initfsd")
+    _ = try? handleClose(frame)
+    expectFileError(.notSupported, "map of a tmpfs file") { () throws(FileError) in try c.fs.map("/bin/pmchild") }
+}
+
+/// share: the same open file in a new connection; one position; open until both have closed it, in
+/// either order; a share's Sender gone closes its side.
+func testShare(_ c: Context) throws(FileError) {
+    try writeFile(c.fs, "/shared", Array("0123456789".utf8))
+    for order in 0..<2 {
+        let f = try c.fs.open("/shared", [.read, .write], window: 4096)
+        try? c.fs.adopt()
+        let reply = try c.fs.call(.share, [f.id])
+        check(reply.tag.handles == 1, "share moves a Sender")
+        let other: FileService
+        do throws(SysError) { other = try FileService(c.fs.page.handle(0)) } catch { throw .noMemory }
+        let sharedID = reply.words.0
+        check(try f.read(count: 4) == Array("0123".utf8), "the opener reads through its window")
+        try? other.adopt()
+        let r = try other.call(.read, [sharedID, 3, 0])
+        check(other.page.take(r.tag.bytes) == Array("456".utf8), "the share reads on from the same position")
+        check(rawCall(other, FileLabel.read.rawValue, [f.id, 1, 0]) == FileError.badFile.rawValue, "the share holds only its file")
+        if order == 0 {
+            try f.close()
+            try? other.adopt()
+            let after = try other.call(.read, [sharedID, 10, 0])
+            check(other.page.take(after.tag.bytes) == Array("789".utf8), "the share reads after the opener closed")
+            _ = try other.call(.close, [sharedID])
+        } else {
+            try? other.adopt()
+            _ = try other.call(.close, [sharedID])
+            check(try f.read(count: 10) == Array("789".utf8), "the opener reads after the share closed")
+            try f.close()
+        }
+        _ = try? handleClose(other.sender)
     }
-    check(try c.pm.list().contains { $0.id == id && $0.state == .running }, "the second vfs runs")
-    // Its server ends: the mount answers with an error, and vfs goes on.
-    try c.pm.kill(id)
-    check(try c.pm.wait(id) == (id, ExitCode.stopped), "the killed second vfs ends as stopped")
-    expectError(.io, "a read from a scheme whose server ended") { () throws(ServiceError) in try c.fs.readFile("initfs:///hello") }
-    check(try c.fs.readFile("/tmp/t") == [1], "vfs still answers after its scheme's server ended")
+    // A share whose Sender goes without a close: vfs drops it; the opener's file stays.
+    let f = try c.fs.open("/shared", .read)
+    try? c.fs.adopt()
+    let reply = try c.fs.call(.share, [f.id])
+    _ = try? handleClose(c.fs.page.handle(0))
+    _ = reply
+    check(try f.read(count: 2) == Array("01".utf8), "the opener reads after its share's Sender went")
+    try f.close()
+    try c.fs.unlink("/shared")
+}
+
+/// mount and unmount only through the administrative Sender; a second vfs (spawned through pm from
+/// fs:///bin/vfs) mounted as `test://` and at fs:///mnt gets the requests below those points.
+func testMountForwarding(_ c: Context) throws(FileError) {
+    let receiver: Handle, secondAdmin: Handle
+    do throws(SysError) {
+        receiver = try receiverCreate()
+        secondAdmin = try senderCreate(receiver)
+    } catch { throw .noMemory }
+    let id: UInt32
+    do throws(ServiceError) { id = try c.pm.spawn("fs:///bin/vfs", handles: [receiver]) } catch {
+        fail("spawn the second vfs: \(text(error.name))")
+        return
+    }
+    let second: FileService
+    do throws(SysError) { second = try FileService(secondAdmin) } catch { throw .noMemory }
+    try writeFile(second, "/hello", Array("from the second vfs".utf8))
+    try? second.adopt()
+    try second.mkdir("/sub")
+    func mount(_ s: FileService, _ point: String, flags: MountFlags = []) throws(FileError) {
+        let copy: Handle
+        do throws(SysError) { copy = try handleDuplicate(secondAdmin, rights: Rights.defaults(for: .sender)) } catch { throw .noMemory }
+        try? s.adopt()
+        let n = try s.putPath(point)
+        do throws(FileError) { _ = try s.call(.mount, [flags.rawValue], bytes: n, handles: [copy]) } catch {
+            _ = try? handleClose(copy)
+            throw error
+        }
+    }
+    func unmount(_ s: FileService, _ point: String) throws(FileError) {
+        try? s.adopt()
+        _ = try s.call(.unmount, [], bytes: try s.putPath(point))
+    }
+    expectFileError(.accessDenied, "mount through a connection") { () throws(FileError) in try mount(c.fs, "test://") }
+    try mount(c.admin, "test://")
+    try mount(c.admin, "fs:///mnt")
+    expectFileError(.exists, "a mount point used twice") { () throws(FileError) in try mount(c.admin, "test://") }
+    check(try readFile(c.fs, "test:///hello") == Array("from the second vfs".utf8), "read forwarded to test://")
+    check(try readFile(c.fs, "fs:///mnt/hello", window: 4096) == Array("from the second vfs".utf8), "read through a window at fs:///mnt")
+    try writeFile(c.fs, "test:///written", Array("through the first".utf8))
+    check(try readFile(second, "/written") == Array("through the first".utf8), "write forwarded")
+    check(try c.fs.list("fs:///mnt").map { $0.name } == ["hello", "sub", "written"], "readdir forwarded")
+    try c.fs.rename("test:///written", to: "test:///sub/renamed")
+    try? second.adopt()
+    check(try second.stat("/sub/renamed").size == 17, "rename forwarded with paths below the mount point")
+    expectFileError(.crossDevice, "rename across mounts") { () throws(FileError) in try c.fs.rename("fs:///mnt/hello", to: "/hello") }
+    let busy = try c.fs.open("test:///hello", .read)
+    expectFileError(.busy, "unmount with a file open under it") { () throws(FileError) in try unmount(c.admin, "test://") }
+    expectFileError(.accessDenied, "unmount through a connection") { () throws(FileError) in try unmount(c.fs, "fs:///mnt") }
+    try busy.close()
+    try unmount(c.admin, "test://")
+    try unmount(c.admin, "fs:///mnt")
+    expectFileError(.noServer, "a scheme after its unmount") { () throws(FileError) in try c.fs.open("test:///hello", .read) }
+    expectFileError(.notFound, "unmount of nothing") { () throws(FileError) in try unmount(c.admin, "test://") }
+    // A mounted server that ends: requests under it fail, vfs goes on.
+    try mount(c.admin, "gone://", flags: .readOnly)
+    expectFileError(.readOnly, "a read-only mount") { () throws(FileError) in try c.fs.open("gone:///x", [.write, .create]) }
+    do throws(ServiceError) {
+        try c.pm.kill(id)
+        _ = try c.pm.wait(id)
+    } catch { fail("kill the second vfs: \(text(error.name))") }
+    expectFileError(.io, "a read from a server that ended") { () throws(FileError) in try readFile(c.fs, "gone:///hello") }
+    try unmount(c.admin, "gone://")
+    check(try c.fs.stat("/bin/pmchild").kind == .file, "vfs still answers after a mounted server ended")
+    _ = try? handleClose(secondAdmin)
+}
+
+func testStatfs(_ c: Context) throws(FileError) {
+    try? c.fs.adopt()
+    let r = try c.fs.call(.statfs, [], bytes: try c.fs.putPath("/"))
+    check(r.words.0 == 64 << 20 && r.words.1 <= r.words.0 && r.words.2 == 4096, "the tmpfs's figures: \(r.words.0) \(r.words.1) \(r.words.2)")
+    let f = try c.fs.open("/bin/pmchild", .read)
+    let byID = try c.fs.call(.statfs, [f.id])
+    check(byID.words.0 == r.words.0, "statfs by file id")
+    try f.close()
+    expectFileError(.notSupported, "statfs forwarded to initfsd, which has no figures") { () throws(FileError) in
+        _ = try c.fs.call(.statfs, [], bytes: try c.fs.putPath("initfs:///etc"))
+    }
+}
+
+/// initfs:///etc/fstab's tmpfs line: fs:///tmp is a tmpfs of its own.
+func testFstabTmpfs(_ c: Context) throws(FileError) {
+    check(try c.fs.stat("fs:///tmp").kind == .directory, "fs:///tmp is there")
+    try writeFile(c.fs, "/tmp/t", [1])
+    expectFileError(.crossDevice, "rename from fs:///tmp to fs:///") { () throws(FileError) in try c.fs.rename("/tmp/t", to: "/t") }
     try c.fs.unlink("/tmp/t")
+}
+
+/// More connections than vfs holds at once (1,024), each with an open file, each Sender then closed:
+/// vfs drops each one's state when its Sender is gone (closed-client notice), so every connect succeeds.
+func testClosedConnectionsDropped(_ c: Context) throws(FileError) {
+    try writeFile(c.fs, "/kept", Array("kept".utf8))
+    for i in 0..<1100 {
+        try? c.admin.adopt()
+        let sender: Handle
+        do throws(FileError) { sender = try c.admin.connect() } catch {
+            return check(false, "connection \(i): \(text(error.name))")
+        }
+        let n = try c.admin.putPath("/kept")
+        var m = IPCMessage(tag: IPCTag(words: 2, bytes: n, label: FileLabel.open.rawValue))
+        m.words.0 = OpenFlags.read.rawValue
+        check((try? senderCall(sender, m))?.tag.label == 0, "open through connection \(i)")
+        _ = try? handleClose(sender)
+    }
+    check(try readFile(c.fs, "/kept") == Array("kept".utf8), "the test's own connection after 1,100 others")
+    try c.fs.unlink("/kept")
 }

@@ -1,5 +1,5 @@
 // virtio-blk's request loop: the block-device protocol (Sources/ABI/BlockProtocol.swift) on the
-// Receiver pcid gave it (`export:block`). One thread receives, checks and answers each request; data
+// Receiver root gave it (`export:block`). One thread receives, checks and answers each request; data
 // moves between the client's window (mapped here) and the disk through the DMA bounce buffer.
 
 struct Window {
@@ -26,6 +26,17 @@ final class BlockServer {
 
     func run() -> Int32 {
         return serveRequests(receiver, name: "virtio-blk") { answer($0) }
+    }
+
+    /// Without a disk: every request gets `.noDevice` (a malformed one `.badMessage`); handles are closed.
+    static func serveWithoutDevice(_ receiver: Handle, page: IPCBufferPage) -> Int32 {
+        return serveRequests(receiver, name: "virtio-blk") { m in
+            for i in 0..<min(m.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(i)) }
+            guard let label = BlockLabel(rawValue: m.tag.label), m.tag.words >= label.minimumWords, m.tag.bytes == 0 else {
+                return IPCMessage(tag: IPCTag(label: BlockError.badMessage.rawValue))
+            }
+            return IPCMessage(tag: IPCTag(label: BlockError.noDevice.rawValue))
+        }
     }
 
     /// The reply to one request (never throws, never traps on what the client sent).

@@ -26,8 +26,8 @@ public struct Boot: ParsableCommand {
             Exit status: the guest's isa-debug-exit status (0 success, 1 tests failed, 2 panic, 3 root process faulted, 4 root process exited with an error, 5 accelerator check failed); 120 the VM stopped with an internal error (e.g. KVM internal error); 121 the guest panicked (guest-panicked); 122 the guest reset or triple-faulted (-no-reboot) or powered off without a status; 124 timeout; 125 QEMU missing, failed, or ended without a guest status; 64 bad option value; 66 missing kernel, ISO or firmware; 69 grub-mkrescue missing or failed; 128+N after signal N.
             """ + "\n\n" + kernelWordsHelp)
 
-    @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB).")
-    var boot: BootMode = .direct
+    @Option(name: .long, help: "How to load the kernel: direct (QEMU -kernel) or iso (GRUB). Default: direct, but iso with --display gtk|sdl|vnc (only GRUB sets up the framebuffer fbd and outputd draw on).")
+    var boot: BootMode?
 
     @Flag(name: .long, help: "Boot the ISO with UEFI firmware (OVMF); implies --boot iso.")
     var uefi = false
@@ -52,6 +52,9 @@ public struct Boot: ParsableCommand {
         valueName: "file"))
     var disks: [String] = []
 
+    @Flag(name: .long, help: "Add a USB xHCI controller with a keyboard and a tablet (qemu-xhci, usb-kbd, usb-tablet; the guest's usbd drives them).")
+    var usb = false
+
     @Option(name: .long, help: "Memory in MB, or with a suffix (512M, 1G).")
     var memory: String = "\(BootPlanning.defaultMemoryMB)M"
 
@@ -69,6 +72,15 @@ public struct Boot: ParsableCommand {
 
     @Option(name: .long, help: "Also copy the serial output to this file.")
     var log: String?
+
+    @Option(name: .long, help: "Boot, wait for the shell's prompt, type COMMAND there, print its output and exit with its exit status.")
+    var exec: String?
+
+    @Option(name: .long, help: "Like --exec with the lines of FILE, one per prompt; exit with the last line's status.")
+    var script: String?
+
+    @Option(name: .long, help: "How the shell's prompt ends, for --exec and --script.")
+    var prompt: String = "$ "
 
     @Option(name: .long, help: "Build directory (default: the osh executable's directory if it holds kernel.elf, else ./build).")
     var buildDir: String?
@@ -114,7 +126,7 @@ public struct Boot: ParsableCommand {
         let value = timeout ?? (test ? BootPlanning.defaultTestTimeout : 0)
         return value > 0 ? value : nil
     }
-    var mode: BootMode { uefi ? .iso : boot }
+    var mode: BootMode { uefi ? .iso : boot ?? (display == .none ? .direct : .iso) }
 }
 
 /// Prints `osh: error: ...` on stderr (one line).
@@ -150,6 +162,17 @@ struct BootRunner {
         }
         if let t = options.timeout, t < 0 || !t.isFinite {
             printError("--timeout must be a non-negative number of seconds"); return BootExitCode.usage
+        }
+        if options.exec != nil && options.script != nil {
+            printError("--exec and --script cannot be used together"); return BootExitCode.usage
+        }
+        var execCommands: [String]?
+        if let command = options.exec { execCommands = [command] }
+        if let script = options.script {
+            guard let text = try? String(contentsOfFile: script, encoding: .utf8) else {
+                printError("--script: cannot read '\(script)'"); return BootExitCode.missingInput
+            }
+            execCommands = ExecDriver.scriptLines(text)
         }
         let mode = options.mode
         var cmdline = BootPlanning.kernelCommandLine(user: options.cmdline, test: options.test, panicHalt: options.dumpOnPanic)
@@ -297,6 +320,7 @@ struct BootRunner {
             qmpSocket: runDir.file(RunDirectory.qmpSocketName), gdbSocket: runDir.file(RunDirectory.gdbSocketName),
             modules: mode == .direct ? bootModules : [], watchSocket: runDir.file(RunDirectory.watchSocketName))
         plan.disks = disks
+        plan.usb = options.usb
         plan.multiThreadedTCG = !options.record
 
         var manifest = RunManifest(
@@ -324,7 +348,7 @@ struct BootRunner {
         defer { if logCopyFD >= 0 { close(logCopyFD) } }
 
         // The console.
-        let interactive = ConsoleTerminal.enterRawMode()
+        let interactive = execCommands == nil && ConsoleTerminal.enterRawMode()
         let signalFD = SignalPipe.install()
         defer {
             SignalPipe.uninstall(readEnd: signalFD)
@@ -364,6 +388,10 @@ struct BootRunner {
         settings.registersPath = runDir.file(RunDirectory.registersName)
         settings.dumpQMPSocket = plan.qmpSocket
         if options.dumpOnPanic { settings.panicDumpPath = runDir.file(CoreDump.fileName) }
+        if let execCommands {
+            settings.exec = ExecDriver(commands: execCommands, prompt: options.prompt)
+            settings.forwardInput = false
+        }
         if accel == .kvm {
             settings.silenceNote = (10, "no output from the guest under KVM for 10 s; if KVM is broken on this host, `osh accel --check` shows it (or use --accel tcg)")
         }

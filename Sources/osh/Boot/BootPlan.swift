@@ -100,6 +100,8 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     public var modules: [ModuleSpec] = []
     /// Raw disk images, each a virtio-blk PCI device (modern only: virtio 1.x), in order (`--disk`).
     public var disks: [String] = []
+    /// An xHCI controller with a USB keyboard and tablet (`--usb`).
+    public var usb = false
     /// osh's own QMP socket (VMWatcher); with it, a guest shutdown or reset pauses QEMU so osh can
     /// read the registers before it ends QEMU.
     public var watchSocket: String?
@@ -173,6 +175,7 @@ public enum BootPlanning {
         }
         if plan.gdbWait { args.append("-S") }
         args += diskArguments(plan.disks)
+        if plan.usb { args += usbArguments }
         if plan.uefi, let ovmf = plan.ovmf {
             args += ["-drive", "if=pflash,format=raw,readonly=on,file=\(ovmf)"]
         }
@@ -185,6 +188,12 @@ public enum BootPlanning {
         }
         return args
     }
+
+    /// `--usb`: QEMU's xHCI controller (`xhci`) with a keyboard (`usbkbd`) and a tablet (`usbtablet`) on
+    /// its bus; a device added later with QMP `device_add` (bus xhci.0) is plugged into a free port.
+    public static let usbArguments = ["-device", "qemu-xhci,id=xhci",
+                                      "-device", "usb-kbd,id=usbkbd,bus=xhci.0",
+                                      "-device", "usb-tablet,id=usbtablet,bus=xhci.0"]
 
     /// `-drive`/`-device` pairs for raw images as modern virtio-blk PCI devices (disk0, disk1, …); a
     /// comma inside a path is doubled.

@@ -254,6 +254,8 @@ final class BootSession {
         /// this path through the QMP socket `dumpQMPSocket`, then end QEMU.
         var panicDumpPath: String?
         var dumpQMPSocket: String?
+        /// `--exec`/`--script`: types commands into the guest's shell; only their output is shown.
+        var exec: ExecDriver?
     }
 
 
@@ -278,6 +280,10 @@ final class BootSession {
     /// osh's QMP watcher of the running VM, if any.
     private var watcher: VMWatcher?
     private var lastHealthCheck = 0.0
+    /// QEMU's serial input (for --exec), -1 before it starts.
+    private var toGuest: Int32 = -1
+    /// The status the --exec command ended with.
+    private(set) var execStatus: Int32?
 
     init(settings: Settings, filter: any SerialConsoleFilter) {
         self.settings = settings
@@ -294,6 +300,7 @@ final class BootSession {
         case let .success(spawned): qemu = spawned
         }
         onStarted(qemu.pid)
+        toGuest = qemu.toGuest
         let watcher = settings.watchSocket.map {
             VMWatcher(socketPath: $0, qemuLogPath: settings.qemuLogPath, logOffset: logOffset)
         }
@@ -324,6 +331,10 @@ final class BootSession {
                     terminate(qemu)
                     return .vmStopped(cause: cause, registers: registers.map(VMStopClassifier.summary))
                 }
+            }
+            if let status = execStatus {
+                terminate(qemu)
+                return .execFinished(status: status)
             }
             if sawPanicHalt, let core = settings.panicDumpPath, let socket = settings.dumpQMPSocket {
                 return dumpAfterPanic(qemu, core: core, qmpSocket: socket)
@@ -419,6 +430,16 @@ final class BootSession {
             if TestResultLine.parse(line) != nil { testResult = line.trimmingCharacters(in: .whitespaces) }
             if line.contains(CoreDump.haltedLine) { sawPanicHalt = true }
         }
+        if settings.exec != nil {
+            for action in settings.exec!.feed(chunk) {
+                switch action {
+                case let .send(bytes): if toGuest >= 0 { FD.writeAll(toGuest, bytes) }
+                case let .output(line): FD.writeAll(settings.stdoutFD, line + "\n")
+                case let .finished(status): execStatus = status
+                }
+            }
+            return
+        }
         let shown = filter.process(chunk)
         if !shown.isEmpty { FD.writeAll(settings.stdoutFD, shown) }
     }
@@ -442,6 +463,7 @@ final class BootSession {
     /// Flushes what the filter held back and the last unterminated line.
     func finishOutput() {
         if let line = lines.finish(), TestResultLine.parse(line) != nil { testResult = line }
+        guard settings.exec == nil else { return }
         let rest = filter.finish()
         if !rest.isEmpty { FD.writeAll(settings.stdoutFD, rest) }
     }

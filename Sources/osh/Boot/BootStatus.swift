@@ -52,6 +52,8 @@ public enum RunOutcome: Equatable, Sendable {
     /// `--dump-on-panic`: the kernel panicked and halted (`panic=halt`); osh dumped the guest's memory to
     /// `core` (nil when the dump failed, with `error`) and ended QEMU.
     case panicDumped(core: String?, error: String?)
+    /// `--exec`/`--script`: the command ended with this status (osh then ended QEMU).
+    case execFinished(status: Int32)
 }
 
 /// The exit status and the words osh uses to describe a run's end.
@@ -105,6 +107,9 @@ public enum BootStatusMapping {
         case let .spawnFailed(message):
             return RunVerdict(exitCode: BootExitCode.qemuFailure, reason: "qemu-error", guestStatus: nil,
                               message: message, isError: true)
+        case let .execFinished(status):
+            return RunVerdict(exitCode: status, reason: "exec", guestStatus: nil,
+                              message: "the command exited with status \(status); QEMU terminated", isError: false)
         case let .panicDumped(core, error):
             let guest = GuestStatus.panic.rawValue
             let what = core.map { "core dump in \($0)" } ?? "core dump failed: \(error ?? "unknown error")"

@@ -1,0 +1,270 @@
+// The file utilities: ls, cat, mkdir, rm, mv, cp, stat, df and mount, over the file protocol
+// (Sources/ABI/FileProtocol.swift) through vfs (or initfsd). Errors read `NAME: PATH: message`.
+
+/// ls [-l] [-a] [-1] [PATH...]: a directory's entries sorted by name, or the file itself. Exit status 2
+/// when an operand cannot be read (as GNU ls).
+func ls(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "la1") else { return 2 }
+    let operands = a.operands.isEmpty ? ["."] : a.operands
+    var status: Int32 = 0
+    for (k, operand) in operands.enumerated() {
+        let path = IO.path(operand)
+        do throws(FileError) {
+            let info = try IO.service().stat(path)
+            guard info.kind == .directory else {
+                listOne(name: operand, path: path, info: info, long: a.has("l"))
+                continue
+            }
+            if operands.count > 1 { IO.line((k > 0 ? "\n" : "") + operand + ":") }
+            var names = try IO.service().list(path).map { $0.name }.filter { a.has("a") || !$0.hasPrefix(".") }
+            names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            if a.has("a") { names = [".", ".."] + names }
+            if a.has("l") {
+                var rows: [(name: String, info: FileStat)] = []
+                for n in names {
+                    let full = n == "." ? path : n == ".." ? UtilityPath.dirname(path) : UtilityPath.join(path, n)
+                    rows.append((n, try IO.service().stat(full)))
+                }
+                let width = rows.map { "\($0.info.size)".utf8.count }.max() ?? 1
+                for r in rows { IO.line(LongListing.line(directory: r.info.kind == .directory, mode: r.info.mode, size: r.info.size,
+                                                         modified: r.info.modified, name: r.name, sizeWidth: width)) }
+            } else {
+                for n in names { IO.line(n) }
+            }
+        } catch {
+            IO.error(operand, error)
+            status = 2
+        }
+    }
+    return status
+}
+
+func listOne(name: String, path: String, info: FileStat, long: Bool) {
+    if long {
+        IO.line(LongListing.line(directory: info.kind == .directory, mode: info.mode, size: info.size, modified: info.modified,
+                                 name: name, sizeWidth: 1))
+    } else {
+        IO.line(name)
+    }
+}
+
+/// cat [FILE...]: the files (standard input for none or `-`) one after another.
+func cat(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "u") else { return 1 }
+    var status: Int32 = 0
+    for operand in a.operands.isEmpty ? [nil] : a.operands.map({ Optional($0) }) {
+        if !eachPiece(of: operand, { IO.out($0) }) { status = 1 }
+    }
+    return status
+}
+
+/// mkdir [-p] DIR...: makes directories; with -p their missing parents too, and one that exists is fine.
+func mkdir(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "p") else { return 1 }
+    guard !a.operands.isEmpty else { return missingOperand() }
+    var status: Int32 = 0
+    for operand in a.operands {
+        let path = IO.path(operand)
+        do throws(FileError) {
+            if a.has("p") {
+                for dir in UtilityPath.parents(path) {
+                    do throws(FileError) { try IO.service().mkdir(dir) } catch {
+                        guard error == .exists, try IO.service().stat(dir).kind == .directory else { throw error }
+                    }
+                }
+            } else {
+                try IO.service().mkdir(path)
+            }
+        } catch {
+            IO.error("cannot create directory '" + operand + "': " + staticText(error.name))
+            status = 1
+        }
+    }
+    return status
+}
+
+/// Removes `path`; a directory (with everything in it) only when `recursive`.
+func remove(_ path: String, recursive: Bool) throws(FileError) {
+    let info = try IO.service().stat(path)
+    if info.kind == .directory {
+        guard recursive else { throw .isDirectory }
+        for entry in try IO.service().list(path) { try remove(UtilityPath.join(path, entry.name), recursive: true) }
+        try IO.service().unlink(path, .directory)
+    } else {
+        try IO.service().unlink(path)
+    }
+}
+
+/// rm [-r] [-f] PATH...: -f is quiet about missing files (and exit status 0 for them).
+func rm(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "rRf") else { return 1 }
+    guard !a.operands.isEmpty else { return a.has("f") ? 0 : missingOperand() }
+    var status: Int32 = 0
+    for operand in a.operands {
+        do throws(FileError) { try remove(IO.path(operand), recursive: a.has("r") || a.has("R")) } catch {
+            if error == .notFound && a.has("f") { continue }
+            IO.error("cannot remove '" + operand + "': " + staticText(error.name))
+            status = 1
+        }
+    }
+    return status
+}
+
+/// Copies file `from` to `to` (made or emptied); a directory only when `recursive`.
+func copy(_ from: String, _ to: String, recursive: Bool) throws(FileError) {
+    let info = try IO.service().stat(from)
+    if info.kind == .directory {
+        guard recursive else { throw .isDirectory }
+        do throws(FileError) { try IO.service().mkdir(to) } catch {
+            guard error == .exists, try IO.service().stat(to).kind == .directory else { throw error }
+        }
+        for entry in try IO.service().list(from) {
+            try copy(UtilityPath.join(from, entry.name), UtilityPath.join(to, entry.name), recursive: true)
+        }
+        return
+    }
+    let source = try IO.service().open(from, .read)
+    defer { try? source.close() }
+    let target = try IO.service().open(to, [.write, .create, .truncate], mode: info.mode)
+    defer { try? target.close() }
+    while true {
+        _ = try IO.service()
+        let piece = try source.read(count: IPCBuffer.maxBytes)
+        if piece.isEmpty { break }
+        var at = 0
+        while at < piece.count {
+            let n = try target.write(Array(piece[at...]))
+            guard n > 0 else { throw .io }
+            at += n
+        }
+    }
+}
+
+/// The operands of cp and mv: sources and a destination; the target path of each source.
+func targets(_ operands: [String]) throws(FileError) -> [(operand: String, from: String, to: String)] {
+    let destination = IO.path(operands.last!)
+    var isDirectory = false
+    do throws(FileError) { isDirectory = try IO.service().stat(destination).kind == .directory } catch {
+        guard error == .notFound else { throw error }
+    }
+    if operands.count > 2 && !isDirectory { throw .notDirectory }
+    return operands.dropLast().map { o in
+        let from = IO.path(o)
+        return (o, from, UtilityPath.target(source: from, destination: destination, destinationIsDirectory: isDirectory))
+    }
+}
+
+/// cp [-r] SOURCE... DEST
+func cp(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "rR") else { return 1 }
+    guard a.operands.count >= 2 else { return missingOperand() }
+    var status: Int32 = 0
+    do throws(FileError) {
+        for t in try targets(a.operands) {
+            do throws(FileError) { try copy(t.from, t.to, recursive: a.has("r") || a.has("R")) } catch {
+                IO.error("cannot copy '" + t.operand + "': " + staticText(error.name))
+                status = 1
+            }
+        }
+    } catch {
+        IO.error(a.operands.last!, error)
+        return 1
+    }
+    return status
+}
+
+/// mv SOURCE... DEST: a rename; across schemes or mounts a copy and a removal.
+func mv(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "f") else { return 1 }
+    guard a.operands.count >= 2 else { return missingOperand() }
+    var status: Int32 = 0
+    do throws(FileError) {
+        for t in try targets(a.operands) {
+            do throws(FileError) {
+                do throws(FileError) { try IO.service().rename(t.from, to: t.to) } catch {
+                    guard error == .crossDevice else { throw error }
+                    try copy(t.from, t.to, recursive: true)
+                    try remove(t.from, recursive: true)
+                }
+            } catch {
+                IO.error("cannot move '" + t.operand + "': " + staticText(error.name))
+                status = 1
+            }
+        }
+    } catch {
+        IO.error(a.operands.last!, error)
+        return 1
+    }
+    return status
+}
+
+/// stat PATH...: size, kind, permissions and modification time.
+func stat(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "") else { return 1 }
+    guard !a.operands.isEmpty else { return missingOperand() }
+    var status: Int32 = 0
+    for operand in a.operands {
+        do throws(FileError) {
+            let s = try IO.service().stat(IO.path(operand))
+            let mode = LongListing.modeString(directory: s.kind == .directory, mode: s.mode)
+            IO.line("  File: " + operand)
+            IO.line("  Size: \(s.size)\tType: " + (s.kind == .directory ? "directory" : "regular file"))
+            IO.line("Access: (0" + octal(s.mode & 0o7777) + "/" + mode + ")")
+            IO.line("Modify: " + (s.modified == 0 ? "-" : SystemFormat.date(unixSeconds: Int64(s.modified))))
+        } catch {
+            IO.error("cannot stat '" + operand + "': " + staticText(error.name))
+            status = 1
+        }
+    }
+    return status
+}
+
+func octal(_ v: UInt64) -> String {
+    var digits: [UInt8] = []
+    var x = v
+    repeat { digits.append(UInt8(48 + x % 8)); x /= 8 } while x > 0
+    while digits.count < 3 { digits.append(48) }
+    return String(decoding: digits.reversed(), as: UTF8.self)
+}
+
+/// df [-h] [PATH...]: each path's file system (statfs): size, used, free.
+func df(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "h") else { return 1 }
+    var status: Int32 = 0
+    IO.line(SystemFormat.dfHeader(human: a.has("h")))
+    for operand in a.operands.isEmpty ? ["/"] : a.operands {
+        do throws(FileError) {
+            let f = try IO.service().statfs(IO.path(operand))
+            IO.line(SystemFormat.dfLine(size: f.size, free: f.free, path: operand, human: a.has("h")))
+        } catch {
+            IO.error(operand, error)
+            status = 1
+        }
+    }
+    return status
+}
+
+/// mount [-r] SERVICE POINT: mounts the file server this program was given as `import:SERVICE` at POINT
+/// (vfs allows it only through its administrative Sender). Listing the mounts is not built (the file
+/// protocol has no request for it).
+func mount(_ arguments: [String]) -> Int32 {
+    guard let a = options(arguments, flags: "r") else { return 1 }
+    guard a.operands.count == 2 else {
+        IO.error(a.operands.isEmpty ? "listing mounts is not supported (usage: mount [-r] SERVICE POINT)"
+                                    : "usage: mount [-r] SERVICE POINT")
+        return 1
+    }
+    guard let server = IO.startup.imported(a.operands[0]),
+          let copy = try? handleDuplicate(server, rights: Rights.defaults(for: .sender)) else {
+        IO.error(a.operands[0] + ": no such service given to this program")
+        return 1
+    }
+    do throws(FileError) {
+        try IO.service().mount(a.operands[1], server: copy, readOnly: a.has("r"))
+    } catch {
+        _ = try? handleClose(copy)
+        IO.error(a.operands[1], error)
+        return 1
+    }
+    return 0
+}

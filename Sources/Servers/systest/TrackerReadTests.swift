@@ -1,0 +1,42 @@
+// tracker_read (issue 13, for the guest's `syscalls` utility): the kernel's syscall tracker table copied
+// to user memory, its counts moving with the calls made, and its documented errors.
+
+let trackerReadTests: [(StaticString, () throws(SysError) -> Void)] = [
+    ("tracker.read_counts", testTrackerReadCounts),
+    ("tracker.read_errors", testTrackerReadErrors),
+]
+
+func testTrackerReadCounts() throws(SysError) {
+    let size = UInt64(TrackerLayout.totalWords * 8)
+    check(try syscall(.trackerRead, 0, 0) == size, "tracker_read with length 0 gives the table's size")
+    let before = try trackerRead()
+    check(before[0] == TrackerLayout.magic && before[1] == TrackerLayout.version, "the table's header")
+    for _ in 0..<5 { _ = try systemInfo(.freeFrames) }
+    let after = try trackerRead()
+    let slot = TrackerLayout.headerWords + Int(Syscall.systemInfo.rawValue)
+    check(after[slot] >= before[slot] + 5, "system_info counted: \(before[slot]) -> \(after[slot])")
+    let own = TrackerLayout.headerWords + Int(Syscall.trackerRead.rawValue)
+    check(after[own] > before[own], "tracker_read counts itself")
+    // A short buffer gets the table's first bytes only.
+    var short = [UInt64](repeating: 7, count: 3)
+    var result: UInt64 = 0
+    var failure: SysError? = nil
+    short.withUnsafeMutableBytes { b in
+        do throws(SysError) { result = try syscall(.trackerRead, UInt64(UInt(bitPattern: b.baseAddress)), 16) } catch { failure = error }
+    }
+    if let failure { throw failure }
+    check(result == size && short[0] == TrackerLayout.magic && short[1] == TrackerLayout.version && short[2] == 7,
+          "a 16-byte read copies two words and no more")
+}
+
+func testTrackerReadErrors() throws(SysError) {
+    expectError(.badAddress, "tracker_read into unmapped memory") { () throws(SysError) in
+        try syscall(.trackerRead, 0x1000, 64)
+    }
+    expectError(.badAddress, "tracker_read into kernel memory") { () throws(SysError) in
+        try syscall(.trackerRead, 0xffff_8000_0000_0000, 64)
+    }
+    expectError(.badAddress, "tracker_read into read-only code") { () throws(SysError) in
+        try syscall(.trackerRead, 0x40_0000, 64)
+    }
+}

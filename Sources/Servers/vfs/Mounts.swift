@@ -1,0 +1,152 @@
+// Mounting: the `mount` and `unmount` requests (the administrative badge 0 only), and what vfs mounts
+// at its start: initfs:/// (its import, read-only), the fat32 volume at fs:/// for `root=`, and the lines
+// of initfs:///etc/fstab (tmpfs mounted by vfs itself; vfat/fat32 on the `fat32` import, which fsd.fat32
+// serves: one volume). A server's mount is checked with a `stat /` unless its options say `x-lazy` (then
+// it is first contacted by the first request under it). A failed mount is one log line; the rest goes on.
+
+extension VFSServer {
+    /// The mount point in a request: a URI, or a whole scheme (`console://`).
+    func mountPoint(_ count: Int) throws(FileError) -> FileURI {
+        guard count > 0 else { throw .badMessage }
+        guard count <= FileProtocol.maxPath else { throw .nameTooLong }
+        var text = page.take(count)
+        if text.count >= 3 && text.suffix(3).elementsEqual("://".utf8) { text.append(UInt8(ascii: "/")) }
+        return try FileURI(parsing: text)
+    }
+
+    func mount(_ m: IPCMessage, server: inout Handle?) throws(FileError) -> IPCMessage {
+        guard m.badge == VFSServer.adminBadge else { throw .accessDenied }
+        guard let s = server else { throw .badMessage }
+        let flags = MountFlags(rawValue: m.words.0)
+        guard flags.rawValue & ~MountFlags.readOnly.rawValue == 0 else { throw .invalid }
+        guard let (type, _) = try? handleIdentify(s), type == .sender else { throw .invalid }
+        let point = try mountPoint(m.tag.bytes)
+        try mounts.mount(scheme: point.scheme, at: point.components,
+                         Mounted(.remote(Backend(sender: s)), at: point, readOnly: flags.contains(.readOnly)))
+        server = nil   // the mount keeps it
+        print("vfs: mounted \(point.text)\(flags.contains(.readOnly) ? " (read-only)" : "")")
+        return IPCMessage.ok()
+    }
+
+    func unmount(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        guard m.badge == VFSServer.adminBadge else { throw .accessDenied }
+        let point = try mountPoint(m.tag.bytes)
+        guard let mounted = mounts.mounts.first(where: { $0.scheme == point.scheme && $0.prefix == point.components })?.target
+        else { throw .notFound }
+        guard !busy(mounted) else { throw .busy }
+        _ = try mounts.unmount(scheme: point.scheme, at: point.components)
+        if case .remote(let b) = mounted.fs { _ = try? handleClose(b.sender) }
+        print("vfs: unmounted \(point.text)")
+        return IPCMessage.ok()
+    }
+
+    /// Whether a file opened through `mount` is open.
+    func busy(_ mount: Mounted) -> Bool {
+        clients.values.contains { c in c.files.values.contains { $0.description.mount === mount } }
+    }
+
+    // MARK: At start
+
+    /// Mounts initfs:///, then `root=` and initfs:///etc/fstab.
+    func setUp(initfs: Handle?, fat32: Handle?, root: String?) {
+        var fstab: [UInt8]? = nil
+        if let initfs {
+            let point = FileURI(scheme: "initfs", components: [])
+            let b = Backend(sender: initfs)
+            try? mounts.mount(scheme: point.scheme, at: [], Mounted(.remote(b), at: point, readOnly: true))
+            fstab = readWhole(b, ["etc", "fstab"])
+        } else {
+            print("vfs: no import:initfs; initfs:/// is not mounted and there is no fstab")
+        }
+        let rootPoint = FileURI(scheme: FileURI.defaultScheme, components: [])
+        if let root {
+            if let fat32 {
+                mountServer(fat32, at: rootPoint, readOnly: false, lazy: false, why: "root=\(root)")
+            } else {
+                print("vfs: root=\(root): no fat32 server (fsd.fat32 is not running); fs:/// stays a tmpfs")
+            }
+        }
+        guard let fstab else { return }
+        let (entries, problems) = parseFstab(fstab)
+        for p in problems { print("vfs: fstab line \(p.line): \(p.reason); skipped") }
+        for e in entries {
+            let why = "fstab line \(e.line)"
+            if root != nil && e.mountPoint == rootPoint {
+                print("vfs: \(why): \(e.mountPoint.text) skipped: root= on the command line decides it")
+                continue
+            }
+            switch e.type {
+            case "tmpfs":
+                if e.mountPoint == rootPoint, case .tmpfs = mounts.mounts.first(where: { $0.scheme == "fs" && $0.prefix == [] })?.target.fs {
+                    print("vfs: \(why): tmpfs at fs:/// (there already)")
+                    continue
+                }
+                do throws(FileError) {
+                    try mounts.mount(scheme: e.mountPoint.scheme, at: e.mountPoint.components,
+                                     Mounted(.tmpfs(TmpMount()), at: e.mountPoint, readOnly: e.options.contains("ro")))
+                    print("vfs: \(why): tmpfs at \(e.mountPoint.text)")
+                } catch {
+                    print("vfs: \(why): tmpfs at \(e.mountPoint.text) not mounted: \(text(error.name))")
+                }
+            case "vfat", "fat32":
+                guard let fat32 else {
+                    print("vfs: \(why): \(e.type) \(e.source) at \(e.mountPoint.text) not mounted: no fat32 server")
+                    continue
+                }
+                guard let copy = try? handleDuplicate(fat32, rights: Rights.defaults(for: .sender)) else {
+                    print("vfs: \(why): \(e.mountPoint.text) not mounted: out of handles")
+                    continue
+                }
+                mountServer(copy, at: e.mountPoint, readOnly: e.options.contains("ro"), lazy: e.options.contains("x-lazy"),
+                            why: why + " (\(e.source))")
+            default:
+                print("vfs: \(why): \(e.mountPoint.text) not mounted: unknown type \(e.type)")
+            }
+        }
+    }
+
+    /// Mounts the server behind `sender` at `point` (replacing the tmpfs at fs:/// when that is the
+    /// place); checks it answers first unless `lazy`. One log line either way.
+    func mountServer(_ sender: Handle, at point: FileURI, readOnly: Bool, lazy: Bool, why: String) {
+        let b = Backend(sender: sender)
+        if !lazy {
+            do throws(FileError) { _ = try forward(b, .stat, [], bytes: try putPath([])) } catch {
+                print("vfs: \(why): \(point.text) not mounted: its server does not answer (\(text(error.name)))")
+                _ = try? handleClose(sender)
+                return
+            }
+        }
+        if let old = mounts.mounts.first(where: { $0.scheme == point.scheme && $0.prefix == point.components })?.target,
+           case .tmpfs = old.fs, !busy(old) {
+            _ = try? mounts.unmount(scheme: point.scheme, at: point.components)
+        }
+        do throws(FileError) {
+            try mounts.mount(scheme: point.scheme, at: point.components, Mounted(.remote(b), at: point, readOnly: readOnly))
+        } catch {
+            print("vfs: \(why): \(point.text) not mounted: \(text(error.name))")
+            _ = try? handleClose(sender)
+            return
+        }
+        print("vfs: \(why): fat32 at \(point.text)\(readOnly ? " (read-only)" : "")\(lazy ? " (x-lazy: contacted on first access)" : "")")
+    }
+
+    /// A whole file of a mounted server (at most 64 KiB), or nil.
+    func readWhole(_ b: Backend, _ rest: [String]) -> [UInt8]? {
+        guard let length = try? putPath(rest),
+              let id = (try? forward(b, .open, [OpenFlags.read.rawValue, 0], bytes: length))?.words.0 else { return nil }
+        defer { _ = try? forward(b, .close, [id]) }
+        var out: [UInt8] = []
+        while out.count < 64 << 10 {
+            guard let r = try? forward(b, .read, [id, UInt64(IPCBuffer.maxBytes), 0]) else { return nil }
+            let n = min(Int(r.words.0), r.tag.bytes)
+            if n == 0 { break }
+            out += page.take(n)
+        }
+        return out
+    }
+}
+
+/// A StaticString as a String.
+func text(_ s: StaticString) -> String {
+    String(decoding: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount), as: UTF8.self)
+}

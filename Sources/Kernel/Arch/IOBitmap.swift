@@ -31,16 +31,19 @@ enum IOBitmap {
     /// Makes `p`'s ports the usable ones (at a switch to a thread of `p`, or when `p`'s grants change
     /// while it runs). Copies 8 KiB only when the TSS holds another process's bitmap or an older one.
     static func load(_ p: Process) {
-        let cpu = Scheduler.here
-        guard p.ioPorts.allowsAny else { return setMapBase(noMap, cpu.tss) }
-        if cpu.ioProcess != p.id || cpu.ioVersion != p.ioPorts.version {
-            p.ioPorts.bytes.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
-                UnsafeMutableRawPointer(cpu.tss + mapOffset).copyMemory(from: b.baseAddress!, byteCount: b.count)
+        // This CPU's TSS: the PerCPU block's word (the same as its CPUState's `tss`), read without a retain.
+        let tss = UnsafeMutablePointer<UInt8>(bitPattern: UInt(PerCPU.read(PerCPU.Word.tss)))!
+        guard p.ioPorts.allowsAny else { return setMapBase(noMap, tss) }
+        Scheduler.withHere { cpu in
+            if cpu.ioProcess != p.id || cpu.ioVersion != p.ioPorts.version {
+                p.ioPorts.bytes.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
+                    UnsafeMutableRawPointer(tss + mapOffset).copyMemory(from: b.baseAddress!, byteCount: b.count)
+                }
+                cpu.ioProcess = p.id
+                cpu.ioVersion = p.ioPorts.version
             }
-            cpu.ioProcess = p.id
-            cpu.ioVersion = p.ioPorts.version
         }
-        setMapBase(UInt16(mapOffset), cpu.tss)
+        setMapBase(UInt16(mapOffset), tss)
     }
 
     /// `p`'s grants changed: this CPU's TSS follows at once when `p` runs here; another CPU running a

@@ -14,7 +14,14 @@
 // oversubscribed host"). A CPU that spins here serves TLB shootdown requests (Memory/Shootdown.swift),
 // since the holder may be waiting for its acknowledgement.
 //
-// Guarded by: the lock word is atomic; the per-CPU `holdsKernelLock` word is written only by its CPU.
+// While one CPU schedules threads (no `smp=threads`, or one CPU) there is nothing to exclude: taking and
+// letting go of the lock are then a test of one flag (`shared`, inline; no atomic, no lock-order record),
+// CPU 0 counts as holding it and the idle APs as not, so the one-CPU IPC path costs what it did before
+// the lock. Scheduler.startAPs turns it into the shared lock (`share`) on CPU 0, which holds it then,
+// before any AP may take it.
+//
+// Guarded by: the lock word is atomic; the per-CPU `holdsKernelLock` word is written only by its CPU;
+// `shared` is written once by CPU 0 before the APs schedule (they read it after `Scheduler.apsSchedule`).
 
 #if !KERNEL
 import ABI
@@ -28,11 +35,39 @@ enum KernelLock {
     /// How long (pauses) the last holder waits for a spinning CPU to take it before taking it again.
     static let handOverSpins = 5_000
 
-    /// Whether this CPU holds it. Any CPU, in kernel mode.
-    static var held: Bool { read_gs64(UInt64(PerCPU.Word.holdsKernelLock * 8)) != 0 }
+    /// Whether this CPU holds it. Any CPU, in kernel mode. In the one-CPU form CPU 0 always holds it
+    /// and the APs (which run no threads then) never do.
+    static var held: Bool {
+        shared ? PerCPU.read(PerCPU.Word.holdsKernelLock) != 0 : PerCPU.read(PerCPU.Word.index) == 0
+    }
+
+    /// Whether it is the shared lock (more than one CPU schedules threads). Until then taking and letting
+    /// go of it do nothing: only CPU 0 runs kernel code on kernel state.
+    static private(set) var shared = false
 
     /// Takes it: interrupts off, not held by this CPU.
-    static func take() {
+    @inline(__always) static func take() {
+        if shared { takeShared() }
+    }
+
+    /// Lets it go: held by this CPU.
+    @inline(__always) static func release() {
+        if shared { releaseShared() }
+    }
+
+    /// CPU 0 (kmain, before the APs schedule), which holds it in the one-CPU form, makes it the shared
+    /// lock and holds that.
+    static func share() {
+        guard !shared else { return }
+        if PerCPU.index != 0 { kernelPanic("Kernel.lock shared by an AP") }
+        if atomic_exchange64(word, 1) != 0 { kernelPanic("Kernel.lock word taken before it was shared") }
+        atomic_store64(word + 3, 1)
+        LockCheck.acquire(rank)
+        PerCPU.write(PerCPU.Word.holdsKernelLock, 1)
+        shared = true
+    }
+
+    @inline(never) private static func takeShared() {
         if read_rflags() & (1 << 9) != 0 { kernelPanic("Kernel.lock taken with interrupts on") }
         let b = PerCPU.block
         if b[PerCPU.Word.holdsKernelLock] != 0 { kernelPanic("Kernel.lock taken twice on one CPU") }
@@ -60,8 +95,7 @@ enum KernelLock {
         b[PerCPU.Word.holdsKernelLock] = 1
     }
 
-    /// Lets it go: held by this CPU.
-    static func release() {
+    @inline(never) private static func releaseShared() {
         let b = PerCPU.block
         if b[PerCPU.Word.holdsKernelLock] == 0 { kernelPanic("Kernel.lock let go by a CPU that does not hold it") }
         b[PerCPU.Word.holdsKernelLock] = 0

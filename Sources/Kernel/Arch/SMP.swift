@@ -159,12 +159,14 @@ enum SMP {
         idle.state = .running
         idle.cpu = index
         let tss = base + pageSize
-        let state = CPUState(index: index, idle: idle, tss: UnsafeMutablePointer<UInt8>(bitPattern: UInt(tss))!)
+        let state = CPUState(index: index, idle: idle, tss: UnsafeMutablePointer<UInt8>(bitPattern: UInt(tss))!,
+                             block: UnsafeMutablePointer<UInt64>(bitPattern: UInt(base + 512))!)
         states.append(state)
         param(32).pointee = idle.stackTop
         param(40).pointee = UInt64(index)
         return APBoot(index: UInt64(index), apicID: UInt64(apicID), gdt: base, tss: tss, block: base + 512,
-                      state: state.opaque, idle: UInt64(UInt(bitPattern: Unmanaged.passUnretained(idle).toOpaque())),
+                      // A reference for the AP's `current` word (Scheduler.setCurrent lets go of it).
+                      state: state.opaque, idle: UInt64(UInt(bitPattern: Unmanaged.passRetained(idle).toOpaque())),
                       istTops: (ist0, ist1, ist2))
     }
 
@@ -238,6 +240,7 @@ func apMain(_ index: UInt64) {
     PerCPU.install(block, index: Int(index), apicID: boot.apicID, tss: boot.tss)
     block[PerCPU.Word.state] = boot.state
     block[PerCPU.Word.current] = boot.idle
+    block[PerCPU.Word.idle] = boot.idle
     SyscallEntry.initialize()
     LAPIC.initializeAP()
     Timer.initializeAP()

@@ -275,7 +275,7 @@ ist_stacks:     .skip IST_STRIDE * 3
  * symbol osh reads from guest memory. */
     .globl percpu_storage, syscall_tracker
     .balign 64
-percpu_storage: .skip 128
+percpu_storage: .skip 160
     .balign 64
 syscall_tracker: .skip 8 * 85
 /* The kernel lock's word (Arch/KernelLock.swift) and the TLB shootdown request (Memory/Shootdown.swift:

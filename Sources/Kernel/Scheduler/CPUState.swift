@@ -1,7 +1,9 @@
-// One CPU's scheduler state: the thread it runs, its idle thread, the thread that ended last on it (its
-// stack is freed by the next to run here), its ready queue (priorities 0...31), its time slice, the I/O
-// bitmap its TSS holds and the page-table root it has loaded (TLB shootdown targets). Reached through
-// GS (PerCPU.Word.state) as `Scheduler.here`; every CPU's is in `Scheduler.cpus`, by index.
+// One CPU's scheduler state: the thread it runs, its idle thread, its ready queue (priorities 0...31),
+// the I/O bitmap its TSS holds and the page-table root it has loaded (TLB shootdown targets). Reached
+// through GS (PerCPU.Word.state) as `Scheduler.here` (or `Scheduler.withHere`, without a retain); every
+// CPU's is in `Scheduler.cpus`, by index. What only its own CPU reads on the hot paths (the zombie, the
+// time slice, what the timer has armed; `current` and `idle` again, unretained) is kept in raw words of
+// the PerCPU block instead (Arch/CPULocal.swift).
 //
 // Guarded by: the kernel lock (Arch/KernelLock.swift). Another CPU reads and writes `ready` (placing a
 // woken thread, stealing), and reads `current`, `idle` and `loadedRoot` (placement, shootdown targets),
@@ -13,13 +15,14 @@ import ABI
 
 final class CPUState {
     let index: Int
-    var current: Thread
+    /// Its PerCPU block (Arch/CPULocal.swift), where the thread it runs is kept.
+    let block: UnsafeMutablePointer<UInt64>
+    /// The thread it runs: its block's `current` word (Scheduler.setCurrent keeps a reference there).
+    var current: Thread {
+        Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(block[PerCPU.Word.current]))!).takeUnretainedValue()
+    }
     let idle: Thread
-    var zombie: Thread? = nil
     var ready = RunQueue<Thread>()
-    /// Whether what the timer has armed is a running thread's slice; what it has armed (clock ns).
-    var sliceArmed = false
-    var armedDeadline = UInt64.max
     /// The process whose I/O bitmap this CPU's TSS holds (0: none) and that bitmap's version.
     var ioProcess: UInt64 = 0
     var ioVersion: UInt64 = 0
@@ -28,10 +31,10 @@ final class CPUState {
     /// The page-table root in this CPU's CR3 (without PCIDs, the only user entries its TLB holds).
     var loadedRoot: UInt64
 
-    init(index: Int, idle: Thread, tss: UnsafeMutablePointer<UInt8>) {
+    init(index: Int, idle: Thread, tss: UnsafeMutablePointer<UInt8>, block: UnsafeMutablePointer<UInt64>) {
         self.index = index
+        self.block = block
         self.idle = idle
-        self.current = idle
         self.tss = tss
         self.loadedRoot = Vmem.kernelRoot
     }

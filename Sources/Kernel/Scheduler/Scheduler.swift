@@ -2,7 +2,8 @@
 // of one timer tick (Timer.sliceNanoseconds, armed when a thread starts running), an idle thread that
 // halts with only the next timeout armed. The kernel runs with interrupts off and under the kernel lock
 // (Arch/KernelLock.swift); user code and the idle thread are preempted by the timer. Every CPU has its
-// own state (Scheduler/CPUState.swift: current, idle, zombie, ready queue, slice) reached through GS. A
+// own state (Scheduler/CPUState.swift: current, idle, ready queue; the zombie and the slice in the PerCPU
+// block) reached through GS. A
 // thread that becomes ready is queued on a CPU chosen by Core/CPUPlacement.swift (an idle one it may
 // run on first) and that CPU gets a reschedule IPI when it idles or runs a lower priority; a CPU whose
 // queue is empty takes ready threads from the others' (work stealing). thread_set_affinity limits the
@@ -30,20 +31,44 @@ enum Scheduler {
         let raw = UInt(read_gs64(UInt64(PerCPU.Word.state * 8)))
         return Unmanaged<CPUState>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue()
     }
-    /// The thread this CPU runs: CPUState.current, also kept unretained in the per-CPU block (one GS
-    /// read on the hot paths). Guarded by: the kernel lock (per CPU).
+    /// This CPU's state for the length of `body`, without a retain (Scheduler.cpus keeps it): the hot
+    /// paths' way to it (`here` costs a retain and a release).
+    @inline(__always) static func withHere<R>(_ body: (CPUState) -> R) -> R {
+        let raw = UInt(PerCPU.read(PerCPU.Word.state))
+        return Unmanaged<CPUState>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)._withUnsafeGuaranteedRef(body)
+    }
+    /// The thread this CPU runs: the per-CPU block's `current` word, which holds a reference to it (one
+    /// GS read on the hot paths; CPUState.current reads the same word). Guarded by: the kernel lock (per CPU).
     static var current: Thread! {
         get {
-            let raw = UInt(read_gs64(UInt64(PerCPU.Word.current * 8)))
+            let raw = UInt(PerCPU.read(PerCPU.Word.current))
             return Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue()
         }
-        set { setCurrent(here, newValue) }
+        set { setCurrent(newValue) }
+    }
+    /// The thread this CPU runs for the length of `body`, without a retain (its CPUState keeps it).
+    @inline(__always) static func withCurrent<R>(_ body: (Thread) -> R) -> R {
+        let raw = UInt(PerCPU.read(PerCPU.Word.current))
+        return Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)._withUnsafeGuaranteedRef(body)
     }
 
-    /// `cpu` (this CPU's state) runs `t` from now on.
-    static func setCurrent(_ cpu: CPUState, _ t: Thread) {
-        cpu.current = t
-        PerCPU.block[PerCPU.Word.current] = UInt64(UInt(bitPattern: Unmanaged.passUnretained(t).toOpaque()))
+    /// This CPU runs `t` from now on (the word takes a reference to `t` and lets go of the one before).
+    static func setCurrent(_ t: Thread) {
+        let old = swapCurrent(t)
+        if old != 0 { release_object(old) }
+    }
+
+    /// This CPU runs `t` from now on; returns the word's reference to the thread it ran (0: none), now
+    /// the caller's to let go of (`release_object`: Unmanaged's release costs a retain and two releases).
+    @inline(__always) static func swapCurrent(_ t: Thread) -> UInt64 {
+        let old = PerCPU.read(PerCPU.Word.current)
+        PerCPU.write(PerCPU.Word.current, UInt64(UInt(bitPattern: Unmanaged.passRetained(t).toOpaque())))
+        return old
+    }
+
+    /// Whether `t` is this CPU's idle thread (compares with the per-CPU block's word: no retain).
+    @inline(__always) static func isIdle(_ t: Thread) -> Bool {
+        UInt64(UInt(bitPattern: Unmanaged.passUnretained(t).toOpaque())) == PerCPU.read(PerCPU.Word.idle)
     }
 
     /// More than one CPU schedules threads (written at boot; read on hot paths instead of cpus.count).
@@ -67,9 +92,10 @@ enum Scheduler {
         let idle = Thread(idleFor: kernelProcess)
         idle.state = .running
         idle.cpu = 0
-        add(CPUState(index: 0, idle: idle, tss: symbol_tss_storage()!))
+        add(CPUState(index: 0, idle: idle, tss: symbol_tss_storage()!, block: PerCPU.block))
         PerCPU.block[PerCPU.Word.state] = cpus[0].opaque
-        setCurrent(cpus[0], idle)
+        PerCPU.block[PerCPU.Word.idle] = UInt64(UInt(bitPattern: Unmanaged.passUnretained(idle).toOpaque()))
+        setCurrent(idle)
         PerCPU.setKernelStack(idle.stackTop)
         // The other CPUs start now (each on an idle thread of the kernel process) and idle.
         SMP.startOtherCPUs()
@@ -93,6 +119,9 @@ enum Scheduler {
         Log.info("smp: threads run on every CPU (smp=threads)")
         // Until now every thread was placed on CPU 0 (onlineMask 1).
         onlineMask = CPUPlacement.mask(count: cpus.count)
+        // CPU 0 holds the kernel lock in its one-CPU form (a per-CPU flag only): from here on it is the
+        // shared lock, and CPU 0 holds that (LOCKS.md).
+        KernelLock.share()
         multiCPU = true
         atomic_store64(symbol_kernel_lock()! + 1, 1)
         for i in 1..<cpus.count { SMP.wake(i) }
@@ -239,7 +268,7 @@ enum Scheduler {
             Timeouts.cancel(previous)
             makeReady(previous)
         }
-        if previous.state == .running && previous !== idle {
+        if previous.state == .running && !isIdle(previous) {
             // A yield or preemption: a thread queued on another CPU that has not taken it yet (that CPU
             // may wait for the kernel lock, or its vCPU for the host) runs here first.
             if multiCPU, !hasDying, here.ready.isEmpty, let stolen = steal(for: here, atLeast: previous.priority) {
@@ -257,36 +286,43 @@ enum Scheduler {
     }
 
     /// Everything but the stack switch, with no object reference kept in this frame afterwards.
+    /// (The hot path of every switch: this CPU's state is reached without retains, see withHere.)
     @inline(never) private static func prepare(_ next: Thread) -> UInt64 {
-        let me = here
-        let previous = me.current
         next.state = .running
-        next.cpu = me.index
-        setCurrent(me, next)
+        next.cpu = PerCPU.index
+        // The thread that ran, read without a retain (the reference `old` carries is let go at the end).
+        let old = swapCurrent(next)
+        let previous = Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(old))!)
         PerCPU.setKernelStack(next.stackTop)
-        if next.process !== previous.process || next.process.ioPorts.allowsAny { IOBitmap.load(next.process) }
+        let sameProcess = previous._withUnsafeGuaranteedRef { $0.process === next.process }
+        if !sameProcess || next.process.ioPorts.allowsAny { IOBitmap.load(next.process) }
         // Tickless: a thread gets a time slice when it runs after the CPU was idle (see idleLoop).
-        if next !== idle && !Timer.sliceArmed { Timer.armSlice() }
+        if !isIdle(next) && !Timer.sliceArmed { Timer.armSlice() }
         // The idle thread runs on the kernel's own page tables, so that a dying process's tables are never
         // the loaded ones when they are freed.
         let root = next.addressSpaceRoot
         if read_cr3() != root {
             write_cr3(TLB.load(root))
-            me.loadedRoot = root
+            withHere { $0.loadedRoot = root }
         }
-        fpu_save(previous.fpuArea)
+        fpu_save(previous._withUnsafeGuaranteedRef { $0.fpuArea })
         fpu_restore(next.fpuArea)
+        release_object(old)
         return next.savedRSP.pointee
     }
 
-    private static func switchTo(_ next: Thread, from slot: UnsafeMutablePointer<UInt64>) {
+    @inline(__always) private static func switchTo(_ next: Thread, from slot: UnsafeMutablePointer<UInt64>) {
         let rsp = prepare(next)
         switch_context(slot, rsp)
         reapZombie()
     }
 
-    private static func reapZombie() {
-        here.zombie = nil
+    /// The thread that ended last here (kept in the per-CPU block, retained) is let go.
+    @inline(__always) static func reapZombie() {
+        let z = PerCPU.read(PerCPU.Word.zombie)
+        guard z != 0 else { return }
+        PerCPU.write(PerCPU.Word.zombie, 0)
+        Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(z))!).release()
     }
 
     /// The current thread waits in `queue` (nil: in none, as a sleep does) until woken, or until
@@ -336,7 +372,7 @@ enum Scheduler {
         t.state = .blocked
         next.blockedOn = nil
         Timeouts.cancel(next)
-        if t.killed || (multiCPU && !mayRunHere(next)) {
+        if multiCPU && (t.killed || !mayRunHere(next)) {
             // This thread was killed from another CPU (it ends instead of waiting), or `next`'s affinity
             // refuses this CPU: `next` is queued where it may run, and this CPU picks anew.
             makeReady(next)
@@ -409,7 +445,8 @@ enum Scheduler {
 
     @inline(never) private static func retireCurrent() -> UnsafeMutablePointer<UInt64> {
         let t = current!
-        here.zombie = t
+        reapZombie()
+        PerCPU.write(PerCPU.Word.zombie, UInt64(UInt(bitPattern: Unmanaged.passRetained(t).toOpaque())))
         threadEnded(t)
         return t.savedRSP
     }
@@ -434,15 +471,15 @@ enum Scheduler {
         ticks &+= 1
         Tracker.ticks = ticks
         Timeouts.expire(now: Clock.nanoseconds())
-        if current !== idle || hasWork { schedule() }
+        if !withCurrent({ isIdle($0) }) || hasWork { schedule() }
     }
 }
 
 /// Called by syscall.S before a new user thread's first return to user mode.
 @_cdecl("thread_first_run")
 func threadFirstRun() {
-    Scheduler.here.zombie = nil
-    if Scheduler.current.killed { Scheduler.exitCurrent() }
+    Scheduler.reapZombie()
+    if Scheduler.withCurrent({ $0.killed }) { Scheduler.exitCurrent() }
     KernelLock.release()        // on to user mode (trap_return)
 }
 
@@ -452,13 +489,15 @@ func threadFirstRun() {
 @_cdecl("kernel_leave")
 func kernelLeave(_ raw: UnsafeMutableRawPointer) {
     let frame = raw.assumingMemoryBound(to: trap_frame.self)
-    // Back to kernel mode (the idle loop, a probe): the kernel lock stays as it is. A shootdown IPI
-    // taken in user mode took no lock and does nothing more.
-    guard frame.pointee.cs & 3 == 3, KernelLock.held else { return }
-    if Scheduler.current.killed { Scheduler.exitCurrent() }
+    // Back to kernel mode (the idle loop, a probe): the kernel lock stays as it is.
+    guard frame.pointee.cs & 3 == 3 else { return }
+    // A shootdown IPI taken in user mode took no lock and does nothing more.
+    let shared = KernelLock.shared
+    if shared && !KernelLock.held { return }
+    if Scheduler.withCurrent({ $0.killed }) { Scheduler.exitCurrent() }
     // Threads killed by this syscall or interrupt end before this thread runs user code again; a thread
     // whose affinity no longer allows this CPU moves.
-    if Scheduler.hasDying || (Scheduler.multiCPU && !Scheduler.mayRunHere(Scheduler.current)) {
+    if Scheduler.hasDying || (shared && !Scheduler.withCurrent({ Scheduler.mayRunHere($0) })) {
         Scheduler.schedule()
     }
     KernelLock.release()

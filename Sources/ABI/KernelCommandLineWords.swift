@@ -32,6 +32,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case rounds
     /// `only=VARIANT`: run one IPC benchmark variant (with `bench`).
     case only
+    /// With `bench` (and `smp=threads` on two CPUs or more): ipcbench measures IPC pairs on CPUs 0 and 1
+    /// (scripts/bench-pairs.py) instead of its usual variants.
+    case pairs
     /// `exitbench=N`: root times the exit of one process of N threads.
     case exitBench
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
@@ -103,6 +106,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .acpi: return "acpi"
         case .rounds: return "rounds"
         case .only: return "only"
+        case .pairs: return "pairs"
         case .exitBench: return "exitbench"
         case .fuzz: return "fuzz"
         case .devTest: return "devtest"
@@ -162,6 +166,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .acpi: return "print every ACPI table and its parsed contents"
         case .rounds: return "round trips per IPC benchmark (with bench)"
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
+        case .pairs: return "ipcbench measures one and two client/server pairs on CPUs 0 and 1 (bench smp=threads)"
         case .exitBench: return "root times the exit of one process of N threads"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
         case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"

@@ -146,6 +146,7 @@ extension Syscall {
         case .threadGetID: return "thread:h -> n"
         case .threadSetAffinity: return "thread:h mask:x -> -"
         case .threadGetAffinity: return "thread:h -> x"
+        case .threadGetState: return "thread:h -> n"
         case .receiverSetNotices: return "receiver:h on:n -> -"
         case .frameCreateContiguous: return "resource:h size:x -> h"
         case .framePhysical: return "frame:h offset:x -> x"

@@ -29,6 +29,8 @@
 //                      names no CPU that runs threads (system_info cpusScheduling); a thread running on a
 //                      CPU the mask leaves out moves at once
 //   thread_get_affinity a: thread (.read)                       r: its CPU mask (all ones until set)
+//   thread_get_state   a: thread (.read)                        r: its ThreadState now (created, ready,
+//                      running, blocked, dead): tests wait for a thread on another CPU to block
 //   thread_wait        a: thread (.wait), timeout                r: exit code; blocks until it has ended
 //   thread_read_registers  a: thread (.read), ptr, len (RegisterIndex.count * 8)   a stopped or unstarted
 //   thread_write_registers a: thread (.write), ptr, len                            thread (.badState else)
@@ -303,6 +305,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case frameCreateContiguous = 92
     case threadSetAffinity = 80
     case threadGetAffinity = 81
+    case threadGetState = 82
     case framePhysical = 93
     case trackerRead = 104
 
@@ -380,6 +383,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .threadGetID: return "thread_get_id"
         case .threadSetAffinity: return "thread_set_affinity"
         case .threadGetAffinity: return "thread_get_affinity"
+        case .threadGetState: return "thread_get_state"
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
         case .trackerRead: return "tracker_read"
@@ -402,7 +406,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
              .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
-             .threadSleep, .threadGetID, .threadSetAffinity, .threadGetAffinity: return .thread
+             .threadSleep, .threadGetID, .threadSetAffinity, .threadGetAffinity, .threadGetState: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
         case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical,
              .frameClone, .frameCreatePaged, .frameSupply, .frameCreateContiguous, .framePhysical: return .frame
@@ -470,6 +474,20 @@ public enum TrackerLayout {
 public enum RegisterIndex: Int, CaseIterable, Sendable {
     case rax = 0, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15, rip, rflags, fsBase, gsBase
     public static let count = 20
+}
+
+/// A thread's state (thread_get_state; the kernel's own, and what its debugger thread registry shows).
+public enum ThreadState: UInt8, Sendable {
+    /// Made, not started yet.
+    case created
+    /// Queued to run on some CPU.
+    case ready
+    /// On a CPU now (the caller itself, or a thread running on another CPU).
+    case running
+    /// Waiting (IPC, a notification, a futex, a sleep, a thread or process exit).
+    case blocked
+    /// Ended.
+    case dead
 }
 
 /// What system_info reports.

@@ -10,10 +10,8 @@
 import ABI
 #endif
 
-/// A thread's state; the raw values are what the thread registry (Debug/ThreadRegistry.swift) shows.
-enum ThreadState: UInt8 {
-    case created, ready, running, blocked, dead
-}
+// ThreadState is the ABI's (Sources/ABI/Syscalls.swift); its raw values are what the thread registry
+// (Debug/ThreadRegistry.swift) shows and what thread_get_state returns.
 
 /// Threads blocked on something (an exit, an endpoint, a notification, a futex), in FIFO order.
 typealias WaitQueue = IntrusiveQueue<Thread>

@@ -182,6 +182,7 @@ enum Syscalls {
             return t.id
         case .threadSetAffinity: return try threadSetAffinity(a.a0, a.a1)
         case .threadGetAffinity: return try thread(a.a0, .read).affinity
+        case .threadGetState: return UInt64(try thread(a.a0, .read).state.rawValue)
         case .frameCreateContiguous: return try frameCreateContiguous(a)
         case .framePhysical: return try framePhysical(a.a0, a.a1)
         case .trackerRead: return try Tracker.read(into: a.a0, length: a.a1)

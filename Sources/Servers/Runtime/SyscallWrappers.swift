@@ -133,6 +133,14 @@ public func threadGetAffinity(_ thread: Handle) throws(SysError) -> UInt64 {
     try syscall(.threadGetAffinity, thread.word)
 }
 
+/// The thread's state now (thread_get_state).
+public func threadGetState(_ thread: Handle) throws(SysError) -> ThreadState {
+    guard let state = ThreadState(rawValue: UInt8(truncatingIfNeeded: try syscall(.threadGetState, thread.word))) else {
+        throw .badState
+    }
+    return state
+}
+
 /// Blocks until the thread has ended; its exit code. `timeout` in nanoseconds (0: none) ends the wait
 /// with .timedOut.
 public func threadWait(_ thread: Handle, timeout: UInt64 = 0) throws(SysError) -> UInt64 {

@@ -59,7 +59,7 @@ extension Engine {
         case .threadSetAffinity:
             a[0] = handle(Use(type: .thread, right: .manage))
             a[1] = r.chance(70) ? r.below(16) : r.next()
-        case .threadGetAffinity: a[0] = handle(Use(type: .thread, right: .read))
+        case .threadGetAffinity, .threadGetState: a[0] = handle(Use(type: .thread, right: .read))
         case .threadWait: a[0] = handle(Use(type: .thread, right: .wait)); a[1] = timeout()
         case .threadSleep:
             a[0] = helperMode && r.chance(15) ? r.pick([UInt64.max, r.next()]) : r.chance(30) ? 0 : 1 + r.below(2_000_000)

@@ -72,7 +72,8 @@ func runBenchmarks(_ startup: Startup) -> Int32 {
         let receiver = try receiverCreate()
         let sender = try senderCreate(receiver)
         let server = try Spawn.start(image: image, name: "ipcbench", commandLine: "server", give: [receiver])
-        let rounds = startup.commandLine.split(separator: " ").filter { $0.hasPrefix("rounds=") || $0.hasPrefix("only=") }.map(String.init)
+        let rounds = startup.commandLine.split(separator: " ")
+            .filter { $0.hasPrefix("rounds=") || $0.hasPrefix("only=") || $0 == "pairs" }.map(String.init)
         let client = try Spawn.start(image: image, name: "ipcbench",
                                      commandLine: (["client"] + rounds).joined(separator: " "), give: [sender])
         let code = try client.wait()

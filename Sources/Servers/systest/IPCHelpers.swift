@@ -31,7 +31,28 @@ func waitUntil(yields: Int = 20_000, _ condition: () -> Bool) -> Bool {
     return true
 }
 
-/// Lets every other ready thread run a few times (they reach their blocking call).
+/// Yields (and after the first 10 ms sleeps 1 ms at a time) until `condition` holds, for at most `ms`
+/// milliseconds of the kernel clock; whether it held. For threads on other CPUs (`smp=threads`), whose
+/// vCPUs the host may not run for a while: yields alone let only this CPU's threads run.
+@discardableResult
+func waitUntil(ms: UInt64, _ condition: () -> Bool) -> Bool {
+    let start = Clock.now()
+    while !condition() {
+        let waited = Clock.now() - start
+        if waited > ms * 1_000_000 { return false }
+        if waited < 10_000_000 { threadYield() } else { threadSleep(nanoseconds: 1_000_000) }
+    }
+    return true
+}
+
+/// Waits (up to 10 s) until the kernel says `w` is blocked: on any CPU, unlike `settle`. Whether it is.
+@discardableResult
+func waitBlocked(_ w: Watched) -> Bool {
+    waitUntil(ms: 10_000) { (try? threadGetState(w.handle)) == .blocked }
+}
+
+/// Lets every other ready thread run a few times (they reach their blocking call). With threads on
+/// every CPU (`smp=threads`) a thread on another CPU may not have got there yet: see `waitBlocked`.
 func settle(_ rounds: Int = 30) {
     for _ in 0..<rounds { threadYield() }
 }

@@ -44,6 +44,53 @@ func testAffinityPinsToEachCPU() throws(SysError) {
     print("smp: a thread ran pinned on each of \(cpus.count) CPUs")
 }
 
+/// thread_get_state follows a thread through its life: created, running (spinning on another CPU when
+/// one runs threads; ready or running with one CPU), blocked in futex_wait, dead; the caller sees itself
+/// running; another type of handle is .wrongType, a closed one .invalidHandle.
+func testThreadState() throws(SysError) {
+    let me = try threadSelf()
+    defer {
+        _ = try? threadSetAffinity(me, UInt64.max)
+        closeAll(me)
+    }
+    check(try threadGetState(me) == .running, "the caller is not running")
+    // This thread on the first CPU, the one watched on the second (when there is one).
+    let cpus = try schedulingCPUs()
+    try threadSetAffinity(me, 1 << UInt64(cpus[0]))
+    let other = cpus.count > 1 ? cpus[1] : cpus[0]
+    guard let raw = Heap.allocate(size: 64, alignment: 64) else { throw .outOfMemory }
+    defer { Heap.free(raw) }
+    let spin = raw.bindMemory(to: UInt32.self, capacity: 2), wake = spin + 1
+    spin.pointee = 0
+    wake.pointee = 0
+    let w = try spawnWatched(start: false) { () -> UInt64 in
+        while atomic_load_acquire_u32(spin) == 0 {}
+        while atomic_load_acquire_u32(wake) == 0 { try? futexWait(wake, expected: 0) }
+        return 7
+    }
+    check(try threadGetState(w.handle) == .created, "an unstarted thread is not created")
+    try threadSetAffinity(w.handle, 1 << UInt64(other))
+    try threadStart(w.handle)
+    if cpus.count > 1 {
+        check(waitUntil(ms: 10_000) { (try? threadGetState(w.handle)) == .running },
+              "a thread spinning on CPU \(other) is not running")
+    } else {
+        let s = try threadGetState(w.handle)
+        check(s == .ready || s == .running, "a started thread is \(s.rawValue), not ready or running")
+    }
+    atomic_store_release_u32(spin, 1)
+    check(waitBlocked(w), "a thread in futex_wait is not blocked")
+    atomic_store_release_u32(wake, 1)
+    _ = try futexWake(wake, count: 1)
+    check(try threadWait(w.handle, timeout: 10_000 * millisecond) == 7, "the thread did not end with 7")
+    check(try threadGetState(w.handle) == .dead, "an ended thread is not dead")
+    check(finish(w, "thread_get_state's thread") == 7, "the joined thread's code is not 7")
+    let notify = try notifyCreate()
+    expectError(.wrongType, "thread_get_state on a notify") { () throws(SysError) in try threadGetState(notify) }
+    closeAll(notify)
+    expectError(.invalidHandle, "thread_get_state on a closed handle") { () throws(SysError) in try threadGetState(notify) }
+}
+
 /// Pins the calling thread to `cpu` (a spawned thread's first act).
 func pin(_ cpu: Int) -> Bool {
     guard let me = try? threadSelf() else { return false }

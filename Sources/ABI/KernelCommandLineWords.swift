@@ -37,6 +37,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case pairs
     /// `exitbench=N`: root times the exit of one process of N threads.
     case exitBench
+    /// `smpstress=N`: root runs systest's SMP stress round with N seeds in a row (with `smp=threads` on
+    /// several CPUs for it to mean something), then ends with its verdict.
+    case smpStress
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
     case fuzz
     /// `devtest=kbd|fb`: root drives a device for a host test (the PS/2 keyboard's IRQ, the framebuffer).
@@ -108,6 +111,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "only"
         case .pairs: return "pairs"
         case .exitBench: return "exitbench"
+        case .smpStress: return "smpstress"
         case .fuzz: return "fuzz"
         case .devTest: return "devtest"
         case .pcid: return "pcid"
@@ -137,7 +141,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .panic: return "halt"
         case .log: return "LEVEL"
         case .acpi: return "dump"
-        case .rounds, .exitBench: return "N"
+        case .rounds, .exitBench, .smpStress: return "N"
         case .only: return "VARIANT"
         case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
         case .devTest: return "kbd|fb"
@@ -168,6 +172,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
         case .pairs: return "ipcbench measures one and two client/server pairs on CPUs 0 and 1 (bench smp=threads)"
         case .exitBench: return "root times the exit of one process of N threads"
+        case .smpStress: return "root runs systest's SMP stress round with N seeds (with smp=threads)"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
         case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"
         case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"

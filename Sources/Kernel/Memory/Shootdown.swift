@@ -5,7 +5,8 @@
 // CR3 holds that address space's root now (CPUState.loadedRoot, written at each switch under the kernel
 // lock) has its user entries. With PCIDs a CPU keeps the entries of every tag it ran, so every other
 // CPU flushes everything (a full flush of all tags; PCID is off under TCG here, so this path has not
-// run). Kernel-half pages (thread stacks) reach every CPU.
+// run). Kernel-half pages (thread stacks, batched: Memory/KernelStacks.swift) reach every CPU. While
+// CPU 0 alone runs threads nothing is sent.
 //
 // The sender holds the kernel lock, so one request is in flight at a time: it writes the request (root,
 // first page, end) into `shootdown_request`, sets each target's `shootdownPending` word, sends the
@@ -42,6 +43,9 @@ enum Shootdown {
 
     /// With the kernel lock held: the request to every target, then the wait for each.
     private static func send(root: UInt64, start: UInt64, end: UInt64) {
+        // While CPU 0 alone runs threads (Scheduler.multiCPU off), no other CPU has run a user address
+        // space or touched a thread's stack: nothing to flush there.
+        guard Scheduler.multiCPU else { return }
         let cpus = Scheduler.cpus
         guard cpus.count > 1 else { return }
         let me = PerCPU.index

@@ -51,6 +51,20 @@ func waitBlocked(_ w: Watched) -> Bool {
     waitUntil(ms: 10_000) { (try? threadGetState(w.handle)) == .blocked }
 }
 
+/// Runs `body` with this thread pinned to the CPU it runs on, passing that CPU's mask (for the threads
+/// the body pins there too), and restores its affinity after: tests of one CPU's scheduling (priorities,
+/// wake order) mean the same under `smp=threads`, where other threads would run on other CPUs.
+func onThisCPU(_ body: (UInt64) throws(SysError) -> Void) throws(SysError) {
+    let me = try threadSelf()
+    defer {
+        _ = try? threadSetAffinity(me, UInt64.max)
+        closeAll(me)
+    }
+    let mask = UInt64(1) << (try systemInfo(.currentCPU))
+    try threadSetAffinity(me, mask)
+    try body(mask)
+}
+
 /// Lets every other ready thread run a few times (they reach their blocking call). With threads on
 /// every CPU (`smp=threads`) a thread on another CPU may not have got there yet: see `waitBlocked`.
 func settle(_ rounds: Int = 30) {

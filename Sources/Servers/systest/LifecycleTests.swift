@@ -86,13 +86,14 @@ func testNTFlag() throws(SysError) {
 }
 
 /// Finding 7: thread_set_priority moves a ready thread to its new priority's queue.
-func testPriorityOfReadyThread() throws(SysError) {
+func testPriorityOfReadyThread() throws(SysError) { try onThisCPU { (cpu) throws(SysError) in
     let ran = Counter()
     let thread = try spawnThread(start: false) { () -> UInt64 in
         ran.value = 1
         return 0
     }
     try threadSetPriority(thread.handle, 0)
+    try threadSetAffinity(thread.handle, cpu)      // both on one CPU (smp=threads): priorities decide
     try threadStart(thread.handle)
     threadYield()                               // priority 16 beats 0: this thread runs on
     check(ran.value == 0, "a priority-0 thread ran while a priority-16 one yielded")
@@ -100,7 +101,7 @@ func testPriorityOfReadyThread() throws(SysError) {
     threadYield()
     check(ran.value == 1, "raised to 31 while ready, the thread did not run when a priority-16 thread yielded")
     _ = try thread.join()
-}
+} }
 
 /// Finding 5: a process whose only thread was created, never started, with every handle then closed.
 func testUnstartedThreadFreed() throws(SysError) {

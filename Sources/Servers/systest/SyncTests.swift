@@ -268,15 +268,16 @@ func testRingBackpressure() throws(SysError) {
         for i in 9...16 as ClosedRange<UInt64> { producerRing.push(RingMessage(i)) }
         return 1
     }
-    settle()
-    check(isBlocked(producer), "a push into a full ring did not wait")
+    // The producer may run on another CPU (smp=threads): waited for until the kernel says it blocks.
+    check(waitBlocked(producer), "a push into a full ring did not wait")
     check(producerRing.count == 8, "the ring holds \(producerRing.count) while full")
     var next: UInt64 = 1
     var bad = 0
     for _ in 0..<3 {
         if let m = consumerRing.tryPop(as: RingMessage.self) { if m.sequence != next || !m.isValid { bad += 1 }; next += 1 }
     }
-    settle()
+    waitUntil(ms: 10_000) { producerRing.isFull }
+    waitBlocked(producer)
     check(isBlocked(producer) && producerRing.isFull, "the producer did not refill the freed slots and wait again")
     while next <= 16 {
         guard waitUntil({ !consumerRing.isEmpty }) else { break }

@@ -207,11 +207,14 @@ func testStressEveryCPU() throws(SysError) {
     try stressEveryCPU(seed: stressSeed)
 }
 
-/// Short rounds with their baseline unchecked, after this program's heap got room for every round's
-/// thread stacks at once: the kernel heap, this heap (first fit: stacks freed in another order than
-/// they were taken leave holes) and page tables grow to a round's peak here, and stay (none shrinks).
+/// Short rounds with their baseline unchecked, after this program's heap got 4 MiB of room, every page
+/// touched (its frames and page tables then stay: a thread stack placed deeper in the heap later costs
+/// none): the kernel heap and the rest grow to a round's peak here, and stay (none shrinks).
 func warmUpStress() throws(SysError) {
-    if let room = Heap.allocate(size: 4 << 20, alignment: 16) { Heap.free(room) }
+    if let room = Heap.allocate(size: 4 << 20, alignment: 16) {
+        for page in stride(from: 0, to: 4 << 20, by: Int(pageSize)) { room.storeBytes(of: 0, toByteOffset: page, as: UInt8.self) }
+        Heap.free(room)
+    }
     for k in 0..<3 as Range<UInt64> { try stressEveryCPU(seed: stressSeed &+ 1000 &+ k, rounds: 20, baseline: false) }
 }
 
@@ -285,14 +288,21 @@ func stressEveryCPU(seed: UInt64, rounds: Int = 200, baseline: Bool = true) thro
                 return 0
             })
         }
-        // Victims: spinning threads on every CPU, stopped while they run.
+        // Victims: spinning threads on every CPU, stopped while they run, once each is pinned (a victim
+        // stopped inside `pin` would leave its thread_self handle open, keeping its thread: a leak of
+        // the test's, which the baseline check caught under load).
         var victims: [SpawnedThread] = []
+        let pinned = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        defer { pinned.deallocate() }
+        pinned.pointee = 0
         for c in cpus {
             victims.append(try spawnThread { () -> UInt64 in
                 _ = pin(c)
+                _ = atomic_add_u64(pinned, 1)
                 while true { cpu_pause() }
             })
         }
+        check(waitUntil(ms: 10_000) { atomic_load_u64(pinned) == UInt64(cpus.count) }, "the victims did not all start spinning")
         threadSleep(nanoseconds: 5_000_000)
         for v in victims {
             try threadStop(v.handle)

@@ -189,8 +189,9 @@ func testIdleCycleFreed() throws(SysError) {
 
 /// Finding 8: threads killed while ready or blocked, at a priority that never runs while this thread
 /// does, free their process's memory (here 1 MiB, committed) before thread_stop returns. (A ready one has
-/// not run yet; a blocked one ran once, at this thread's priority, into notify_wait.)
-func testKilledThreadsFreedPromptly() throws(SysError) {
+/// not run yet; a blocked one ran once, at this thread's priority, into notify_wait.) The child's thread
+/// is pinned to this thread's CPU: under `smp=threads` another CPU would run it at once.
+func testKilledThreadsFreedPromptly() throws(SysError) { try onThisCPU { (cpu) throws(SysError) in
     func child(blocked: Bool) throws(SysError) {
         var child = try Child.create(code: blocked ? LifecycleCode.waitOnArgument : Code.spin)
         defer { child.close() }
@@ -204,13 +205,14 @@ func testKilledThreadsFreedPromptly() throws(SysError) {
             let notify = try notifyCreate()
             argument = UInt64(try processGive(child.process, notify).raw)
         }
+        try child.spawn(argument: argument, start: false)
+        try threadSetAffinity(child.thread, cpu)
         if blocked {
             // It waits on its notification first: started at this thread's priority, it runs at one yield.
-            try child.spawn(argument: argument)
+            try threadStart(child.thread)
             threadYield()
             try threadSetPriority(child.thread, 0)
         } else {
-            try child.spawn(argument: argument, start: false)
             try threadSetPriority(child.thread, 0)
             try threadStart(child.thread)
         }
@@ -218,7 +220,7 @@ func testKilledThreadsFreedPromptly() throws(SysError) {
     }
     try checkNoLeak("a killed ready thread at priority 0") { () throws(SysError) in try child(blocked: false) }
     try checkNoLeak("a killed blocked thread at priority 0") { () throws(SysError) in try child(blocked: true) }
-}
+} }
 
 /// A child process with `count` threads, half of them blocked on a notification and half never started
 /// (their handles given to the child), and one that calls process_exit: the TSC ticks from starting that

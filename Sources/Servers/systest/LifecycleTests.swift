@@ -273,7 +273,8 @@ func testReceiverClosedWakesReceiver() throws(SysError) {
     let waiting = try spawnWatched { () -> UInt64 in
         outcome { () throws(SysError) -> UInt64 in try receiverRecv(receiver).words.0 }
     }
-    settle()
+    // It may run on another CPU (smp=threads): waited for until the kernel says it blocks.
+    check(waitBlocked(waiting), "receiver_recv did not block")
     check(isBlocked(waiting), "receiver_recv returned with no caller")
     try handleClose(receiver)
     check(finish(waiting, "a receiver whose last handle closed", yields: 2000) == errorCode(.peerClosed),

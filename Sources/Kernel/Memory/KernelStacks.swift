@@ -72,12 +72,14 @@ enum KernelStacks {
         live -= 1
     }
 
-    /// Unmaps and flushes on this CPU.
+    /// Unmaps and flushes on this CPU. The page tables stay, even when empty: another CPU may cache
+    /// them (its paging-structure caches) until the quarantine's shootdown, and a table freed now and
+    /// reused would be walked there for a new stack in the same region.
     private static func unmapPages(_ bottom: UInt64, count: Int) {
         var table = kernelTable
         for i in 0..<count {
             let page = bottom + UInt64(i) * pageSize
-            _ = try? table.unmap(virtual: page)
+            _ = try? table.clearKeepingTables(virtual: page)
             invalidate_page(page)
         }
         TLB.unmappedKernelPages()

@@ -72,14 +72,20 @@ enum KernelStacks {
         live -= 1
     }
 
-    /// Unmaps and flushes on this CPU. The page tables stay, even when empty: another CPU may cache
-    /// them (its paging-structure caches) until the quarantine's shootdown, and a table freed now and
-    /// reused would be walked there for a new stack in the same region.
+    /// Unmaps and flushes on this CPU. While other CPUs run threads the page tables stay, even when
+    /// empty: another CPU may cache them (its paging-structure caches) until the quarantine's shootdown,
+    /// and a table freed now and reused would be walked there for a new stack in the same region. While
+    /// CPU 0 alone runs threads no other CPU walks this region's tables, and emptied ones go back.
     private static func unmapPages(_ bottom: UInt64, count: Int) {
         var table = kernelTable
+        let keepTables = Scheduler.multiCPU
         for i in 0..<count {
             let page = bottom + UInt64(i) * pageSize
-            _ = try? table.clearKeepingTables(virtual: page)
+            if keepTables {
+                _ = try? table.clearKeepingTables(virtual: page)
+            } else {
+                _ = try? table.unmap(virtual: page)
+            }
             invalidate_page(page)
         }
         TLB.unmappedKernelPages()

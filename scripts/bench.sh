@@ -15,6 +15,8 @@ BENCH_CPU=max BENCH_APPEND="only=0w pcid=off" BENCH_LABEL=pcid_off scripts/bench
 # one load, compare and branch: ipc.roundtrip.0w.insn above.
 BENCH_APPEND="only=0w strace=nobody" BENCH_LABEL=strace_other scripts/bench-ipc.py build
 BENCH_APPEND="only=0w strace=ipcbench" BENCH_LABEL=strace_on scripts/bench-ipc.py build
+# Two CPUs (issue 12): one IPC pair on CPU 0, then a pair on each of CPUs 0 and 1 (smp=threads).
+scripts/bench-pairs.py build
 scripts/bench-initfs.py build
 scripts/bench-shell.py build
 scripts/bench-profile.py build

@@ -32,8 +32,14 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case rounds
     /// `only=VARIANT`: run one IPC benchmark variant (with `bench`).
     case only
+    /// With `bench` (and `smp=threads` on two CPUs or more): ipcbench measures IPC pairs on CPUs 0 and 1
+    /// (scripts/bench-pairs.py) instead of its usual variants.
+    case pairs
     /// `exitbench=N`: root times the exit of one process of N threads.
     case exitBench
+    /// `smpstress=N`: root runs systest's SMP stress round with N seeds in a row (with `smp=threads` on
+    /// several CPUs for it to mean something), then ends with its verdict.
+    case smpStress
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
     case fuzz
     /// `devtest=kbd|fb`: root drives a device for a host test (the PS/2 keyboard's IRQ, the framebuffer).
@@ -49,7 +55,8 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// server gets the command line; fsd.fat32 serves that volume and vfs mounts it (its `fat32` import) at
     /// fs:/// instead of a tmpfs.
     case root
-    /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP).
+    /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP); `smp=threads`:
+    /// every CPU runs threads (by default the others start and idle, every thread on CPU 0).
     case smp
     /// init runs bin/disktest: the FAT32 tests on the virtio disk through fsd.fat32 (DiskTests).
     case diskTest
@@ -110,7 +117,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .acpi: return "acpi"
         case .rounds: return "rounds"
         case .only: return "only"
+        case .pairs: return "pairs"
         case .exitBench: return "exitbench"
+        case .smpStress: return "smpstress"
         case .fuzz: return "fuzz"
         case .devTest: return "devtest"
         case .pcid: return "pcid"
@@ -143,13 +152,13 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .panic: return "halt"
         case .log: return "LEVEL"
         case .acpi: return "dump"
-        case .rounds, .exitBench: return "N"
+        case .rounds, .exitBench, .smpStress: return "N"
         case .only: return "VARIANT"
         case .fuzz: return "SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]"
         case .devTest: return "kbd|fb"
         case .pcid: return "off"
         case .root: return "DEVICE"
-        case .smp: return "off"
+        case .smp: return "off|threads"
         case .strace: return "all|NAME[,NAME]"
         case .console: return "serial"
         case .killTest: return "NAME"
@@ -174,14 +183,16 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .acpi: return "print every ACPI table and its parsed contents"
         case .rounds: return "round trips per IPC benchmark (with bench)"
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
+        case .pairs: return "ipcbench measures one and two client/server pairs on CPUs 0 and 1 (bench smp=threads)"
         case .exitBench: return "root times the exit of one process of N threads"
+        case .smpStress: return "root runs systest's SMP stress round with N seeds (with smp=threads)"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
         case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"
         case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system: virtio0p1, virtio0 or LABEL=NAME (fsd.fat32 serves it)"
-        case .smp: return "off: leave the other CPUs parked (by default they start and idle)"
+        case .smp: return "off: leave the other CPUs parked; threads: every CPU runs threads (by default the others start and idle)"
         case .diskTest: return "init runs bin/disktest: FAT32 on the virtio disk (needs osh boot --disk IMG)"
         case .fat32Bench: return "init runs the FAT32 benchmark on the virtio disk (needs osh boot --disk IMG)"
         case .damagedDisk: return "init runs bin/disktest on a damaged disk image: answers, no crash (DiskTests)"

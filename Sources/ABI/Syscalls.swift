@@ -27,6 +27,12 @@
 //   thread_start       a: thread (.manage)                      .badState if started before
 //   thread_stop        a: thread (.manage)                      ends it (exit code -1 as UInt64.max)
 //   thread_set_priority a: thread (.manage), priority 0...31    .invalidArgument outside
+//   thread_set_affinity a: thread (.manage), CPU mask (bit i: CPU i)   .invalidArgument when the mask
+//                      names no CPU that runs threads (system_info cpusScheduling); a thread running on a
+//                      CPU the mask leaves out moves at once
+//   thread_get_affinity a: thread (.read)                       r: its CPU mask (all ones until set)
+//   thread_get_state   a: thread (.read)                        r: its ThreadState now (created, ready,
+//                      running, blocked, dead): tests wait for a thread on another CPU to block
 //   thread_wait        a: thread (.wait), timeout                r: exit code; blocks until it has ended
 //   thread_read_registers  a: thread (.read), ptr, len (RegisterIndex.count * 8)   a stopped or unstarted
 //   thread_write_registers a: thread (.write), ptr, len                            thread (.badState else)
@@ -300,6 +306,9 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
     case consoleWrite = 79
     case processKill = 88
     case frameCreateContiguous = 92
+    case threadSetAffinity = 80
+    case threadGetAffinity = 81
+    case threadGetState = 82
     case framePhysical = 93
     case trackerRead = 104
 
@@ -375,6 +384,9 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
         case .frameCreatePaged: return "frame_create_paged"
         case .frameSupply: return "frame_supply"
         case .threadGetID: return "thread_get_id"
+        case .threadSetAffinity: return "thread_set_affinity"
+        case .threadGetAffinity: return "thread_get_affinity"
+        case .threadGetState: return "thread_get_state"
         case .frameCreateContiguous: return "frame_create_contiguous"
         case .framePhysical: return "frame_physical"
         case .processKill: return "process_kill"
@@ -398,7 +410,7 @@ public enum Syscall: UInt64, CaseIterable, Sendable {
              .processSetLimit, .processGetUsage, .faultHandlerSet, .traceSet: return .process
         case .threadCreate, .threadSelf, .threadStart, .threadStop, .threadSetPriority, .threadWait,
              .threadReadRegisters, .threadWriteRegisters, .threadExit, .threadYield, .threadSetIPCBuffer,
-             .threadSleep, .threadGetID: return .thread
+             .threadSleep, .threadGetID, .threadSetAffinity, .threadGetAffinity, .threadGetState: return .thread
         case .vmemCreate, .vmemSelf, .vmemMap, .vmemUnmap, .vmemRead, .vmemWrite, .vmemProtect: return .vmem
         case .frameCreate, .frameGetSize, .frameSetSize, .frameRead, .frameWrite, .frameCreatePhysical,
              .frameClone, .frameCreatePaged, .frameSupply, .frameCreateContiguous, .framePhysical: return .frame
@@ -468,6 +480,20 @@ public enum RegisterIndex: Int, CaseIterable, Sendable {
     public static let count = 20
 }
 
+/// A thread's state (thread_get_state; the kernel's own, and what its debugger thread registry shows).
+public enum ThreadState: UInt8, Sendable {
+    /// Made, not started yet.
+    case created
+    /// Queued to run on some CPU.
+    case ready
+    /// On a CPU now (the caller itself, or a thread running on another CPU).
+    case running
+    /// Waiting (IPC, a notification, a futex, a sleep, a thread or process exit).
+    case blocked
+    /// Ended.
+    case dead
+}
+
 /// What system_info reports.
 public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// Physical frames free in the PMM.
@@ -503,6 +529,10 @@ public enum SystemInfo: UInt64, CaseIterable, Sendable {
     /// Requests kernel copies sent to pagers since boot (a frame_read, vmem_read, IPC buffer or other
     /// kernel copy that met a page its pager-backed Frame had not supplied yet, and waited for it).
     case pagerCopyWaits = 14
+    /// The CPU (index, 0: the boot CPU) the calling thread runs on as it asks, and the CPUs that run
+    /// threads (bit i: CPU i; 1 unless `smp=threads`).
+    case currentCPU = 15
+    case cpusScheduling = 16
     /// Bytes the kernel log has taken since boot: the sequence log_read's cursor reaches at the end.
     case logSequence = 17
     /// PCI Express ECAM (ACPI MCFG, segment 0): the physical address of its configuration space (0 when

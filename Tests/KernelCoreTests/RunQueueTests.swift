@@ -120,3 +120,31 @@ final class Task: IntrusiveQueueElement, CustomStringConvertible {
         }
     }
 }
+
+@Suite struct RunQueueStealTests {
+    @Test func takesTheHighestAllowed() {
+        var q = RunQueue<Task>()
+        let a = Task(1), b = Task(2), c = Task(3), d = Task(4)
+        q.enqueue(a, priority: 20)
+        q.enqueue(b, priority: 20)
+        q.enqueue(c, priority: 5)
+        q.enqueue(d, priority: 31)
+        // Thread 4 (priority 31) and 1 are refused: 2 is the oldest allowed of the highest priority left.
+        let taken = q.dequeue(where: { $0.id != 4 && $0.id != 1 })
+        #expect(taken.map { "\($0.0)@\($0.1)" } == "2@20")
+        #expect(q.count == 3 && q.contains(a, priority: 20) && !q.contains(b, priority: 20))
+        #expect(q.dequeue(where: { $0.id == 3 }).map { "\($0.0)@\($0.1)" } == "3@5")
+        #expect(q.bitmap == 1 << 31 | 1 << 20)
+        #expect(q.dequeue(where: { _ in false }) == nil && q.count == 2)
+    }
+}
+
+extension RunQueueStealTests {
+    @Test func containsWhere() {
+        var q = RunQueue<Task>()
+        #expect(!q.contains(where: { _ in true }))
+        q.enqueue(Task(7), priority: 3)
+        q.enqueue(Task(8), priority: 9)
+        #expect(q.contains(where: { $0.id == 7 }) && !q.contains(where: { $0.id == 9 }))
+    }
+}

@@ -14,7 +14,7 @@ enum MSR {
     static let pat: UInt32 = 0x277
 }
 
-/// Each CPU's own block of 16 words, reached through the GS base in kernel mode (swapgs at entries from
+/// Each CPU's own block of 20 words, reached through the GS base in kernel mode (swapgs at entries from
 /// user mode puts it there). The boot CPU's is percpu_storage (Boot/entry.S); an application processor's
 /// is allocated when it starts (Arch/SMP.swift). Words (syscall.S reads 0 and 1 by offset):
 ///   gs:0  kernel stack top of the thread running here (also this CPU's TSS.rsp0)
@@ -27,13 +27,28 @@ enum MSR {
 ///   gs:56 wake-up IPIs this CPU took (its own count)
 ///   gs:64..80 the ranks of the spinlocks it holds (Core/LockOrder.swift HeldLocks, Arch/SpinLock.swift)
 ///   gs:88 a job for an AP's wake-up IPI handler (SMP.runJob; 0: none)
+///   gs:96 1 while this CPU holds the kernel lock (Arch/KernelLock.swift)
+///   gs:104 1 while a TLB shootdown request waits for this CPU (Memory/Shootdown.swift; atomic)
+///   gs:112 the thread this CPU runs (Scheduler.current), unretained; kept by its CPUState
+///   gs:120 this CPU's scheduler state (Scheduler/CPUState.swift), unretained; kept by Scheduler.cpus
+///   gs:128 this CPU's idle thread, unretained; kept by its CPUState
+///   gs:136 the thread that ended last on this CPU (its stack is freed by the next to run here), retained
+///   gs:144 1 while what the timer has armed is a running thread's time slice (Timer.sliceArmed)
+///   gs:152 what the timer has armed, clock ns (UInt64.max: nothing; Timer.armedDeadline)
+/// The scheduler's hot paths read and write these words directly (no reference counting).
 /// Guarded by: owned by its CPU; written by another only before that CPU starts.
 enum PerCPU {
-    static let words = 16
+    static let words = 20
     enum Word {
         static let kernelStack = 0, scratch = 1, index = 2, apicID = 3, tss = 4, this = 5, online = 6, wakeups = 7
         static let heldCount = 8, heldLow = 9, heldHigh = 10, job = 11
+        static let holdsKernelLock = 12, shootdownPending = 13, current = 14, state = 15
+        static let idle = 16, zombie = 17, sliceArmed = 18, armedDeadline = 19
     }
+
+    /// A word of this CPU's block (one GS-relative load or store).
+    @inline(__always) static func read(_ word: Int) -> UInt64 { read_gs64(UInt64(word * 8)) }
+    @inline(__always) static func write(_ word: Int, _ value: UInt64) { write_gs64(UInt64(word * 8), value) }
 
     /// The boot CPU's block: its index 0, the image's TSS.
     static func initialize() {
@@ -49,6 +64,7 @@ enum PerCPU {
         block[Word.apicID] = apicID
         block[Word.tss] = tss
         block[Word.this] = UInt64(UInt(bitPattern: block))
+        block[Word.armedDeadline] = UInt64.max
         write_msr(MSR.gsBase, UInt64(UInt(bitPattern: block)))
         write_msr(MSR.kernelGSBase, 0)
     }
@@ -89,7 +105,7 @@ enum SyscallEntry {
 /// has it, else one-shot with its rate (bus clock / 16) measured against the kernel clock (the TSC, itself
 /// measured against the HPET). Tickless: a running thread gets its time slice armed (or the next timeout
 /// when that is sooner); the idle CPU arms only for `Timeouts.nextDeadline()`, or nothing at all.
-/// Guarded by: interrupts off, boot CPU only (per-CPU when other CPUs run threads).
+/// Guarded by: the kernel lock; what is armed is per CPU (PerCPU words: each CPU arms its own timer).
 enum Timer {
     /// One time slice: a tick of Scheduler.tick().
     static let sliceNanoseconds: UInt64 = 10_000_000
@@ -101,8 +117,8 @@ enum Timer {
     static private(set) var apicFrequency: UInt64 = 0
     /// Set by start(); the in-kernel tests set it for a moment to try the idle and slice arming.
     static var started = false
-    /// Whether what is armed is a running thread's slice (not the idle deadline or nothing).
-    static private(set) var sliceArmed = false
+    /// Whether what is armed on this CPU is a running thread's slice (not the idle deadline or nothing).
+    static var sliceArmed: Bool { PerCPU.read(PerCPU.Word.sliceArmed) != 0 }
     /// Timer interrupts taken, and idle waits with nothing armed (tickless idle at work).
     static private(set) var interrupts: UInt64 = 0
     static private(set) var idleWithoutTimer: UInt64 = 0
@@ -167,13 +183,13 @@ enum Timer {
         guard started else { return }
         let end = Clock.nanoseconds() &+ sliceNanoseconds
         arm(at: min(end, Timeouts.nextDeadline() ?? end))
-        sliceArmed = true
+        PerCPU.write(PerCPU.Word.sliceArmed, 1)
     }
 
     /// The CPU goes idle: only the next timeout, or no interrupt at all.
     static func armIdle() {
         guard started else { return }
-        sliceArmed = false
+        PerCPU.write(PerCPU.Word.sliceArmed, 0)
         if let deadline = Timeouts.nextDeadline() {
             arm(at: deadline)
         } else {
@@ -189,11 +205,11 @@ enum Timer {
     }
 
     /// What is armed (clock ns), UInt64.max for nothing.
-    static private(set) var armedDeadline = UInt64.max
+    static var armedDeadline: UInt64 { PerCPU.read(PerCPU.Word.armedDeadline) }
 
     /// An interrupt at `deadline` (clock ns; at once when past).
     static func arm(at deadline: UInt64) {
-        armedDeadline = deadline
+        PerCPU.write(PerCPU.Word.armedDeadline, deadline)
         if tscDeadline {
             write_msr(deadlineMSR, max(TSC.counter(atNanoseconds: deadline), 1))
         } else {
@@ -205,7 +221,7 @@ enum Timer {
 
     /// Nothing armed.
     static func stop() {
-        armedDeadline = UInt64.max
+        PerCPU.write(PerCPU.Word.armedDeadline, UInt64.max)
         if tscDeadline { write_msr(deadlineMSR, 0) } else { LAPIC.write(LAPIC.Register.initialCount, 0) }
     }
 

@@ -44,16 +44,16 @@ enum Descriptors {
     }
 
     /// Bytes of a GDT (0x38: five descriptors and the TSS's two words) and of a TSS without an I/O
-    /// bitmap, which an application processor's page holds (Arch/SMP.swift).
+    /// bitmap.
     static let gdtBytes = 0x38
     static let tssBytes = 104
 
-    /// An application processor: its own GDT and TSS (no I/O bitmap: every port faults in user mode),
-    /// its own IST stacks, the shared IDT.
+    /// An application processor: its own GDT and TSS (with its own copy of the I/O bitmap, as threads
+    /// with I/O ports run there too), its own IST stacks, the shared IDT.
     static func initializeAP(gdt: UnsafeMutablePointer<UInt8>, tss: UnsafeMutablePointer<UInt8>,
                              istTops: (UInt64, UInt64, UInt64)) {
         CPU.configure()
-        setUpGDTAndTSS(gdt: gdt, tss: tss, istTops: istTops, ioBitmap: false)
+        setUpGDTAndTSS(gdt: gdt, tss: tss, istTops: istTops, ioBitmap: true)
         loadIDT()
     }
 
@@ -77,7 +77,7 @@ enum Descriptors {
         UnsafeMutableRawPointer(tss + 44).storeBytes(of: istTops.1, as: UInt64.self)
         UnsafeMutableRawPointer(tss + 52).storeBytes(of: istTops.2, as: UInt64.self)
         if ioBitmap {
-            IOBitmap.initialize()
+            IOBitmap.initialize(tss: tss)
         } else {
             UnsafeMutableRawPointer(tss + 102).storeBytes(of: IOBitmap.noMap, as: UInt16.self)
         }

@@ -2,7 +2,7 @@
 // mapping (Intel 82093AA datasheet, section 3). At boot every pin is programmed from InterruptRouting
 // (Core/InterruptRouting.swift: vector, polarity, trigger mode) masked, delivered to the boot CPU;
 // InterruptLines unmasks the lines someone owns.
-// Guarded by: interrupts off, boot CPU only (one CPU today; a lock when other CPUs mask lines).
+// Guarded by: the kernel lock (any CPU masks and unmasks lines under it).
 
 #if !KERNEL
 import ABI

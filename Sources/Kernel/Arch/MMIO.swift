@@ -12,7 +12,7 @@ enum MMIO {
     static let base: UInt64 = 0xffff_ff10_0000_0000
     /// Room for 4096 pages of registers.
     static let limit: UInt64 = base + 4096 * pageSize
-    /// Guarded by: interrupts off on CPU 0 (mappings are made at boot and by CPU 0's syscalls).
+    /// Guarded by: the kernel lock (mappings are made at boot and by syscalls).
     private static var next = base
 
     /// Maps `pages` pages from the page holding `physical` uncached and writable (never executable);

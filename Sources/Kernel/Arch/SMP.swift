@@ -9,11 +9,12 @@
 // its local APIC and timer (nothing armed), marks itself online and halts in its idle loop with
 // interrupts on.
 //
-// What an AP does today: nothing but take wake-up IPIs (counted in its per-CPU block) and halt. It runs
-// no threads: the scheduler's queues, the objects and every other kernel variable belong to the boot CPU
-// (LOCKS.md, "Today"). An AP touches only its own per-CPU block, its own local APIC, and `SMP.pending`
-// (a plain value the boot CPU wrote before waking it and does not touch until the AP is online).
-// `smp=off` on the command line leaves the APs parked (never woken).
+// Until CPU 0 enters its idle loop (the root process started), an AP only takes wake-up IPIs (counted in
+// its per-CPU block; the in-kernel tests give it jobs) and halts, touching only its own per-CPU block,
+// its own local APIC, and `SMP.pending` (a plain value the boot CPU wrote before waking it and does not
+// touch until the AP is online). Then (Scheduler.startAPs) every AP takes the kernel lock and runs the
+// scheduler's idle loop like CPU 0 (LOCKS.md). `smp=off` on the command line leaves the APs parked
+// (never woken); without `smp=threads` they stay in that first loop and every thread runs on CPU 0.
 //
 // Guarded by: everything here is written by the boot CPU in kmain, before the root process starts and
 // while each AP it wakes is still spinning towards `online`; afterwards it is only read.
@@ -36,6 +37,10 @@ struct APBoot {
     var gdt: UInt64 = 0
     var tss: UInt64 = 0
     var block: UInt64 = 0
+    /// Its scheduler state (Scheduler/CPUState.swift), unretained (SMP.states keeps it).
+    var state: UInt64 = 0
+    /// Its idle thread, unretained (its CPUState keeps it).
+    var idle: UInt64 = 0
     var istTops: (UInt64, UInt64, UInt64) = (0, 0, 0)
 }
 
@@ -46,8 +51,9 @@ enum SMP {
     static private(set) var present = 1
     /// The page the trampoline was copied to (0: no AP was started).
     static private(set) var trampolinePage: UInt64 = 0
-    /// The idle threads of the APs, kept alive here (never read by an AP).
-    static private var idleThreads: [Thread] = []
+    /// The scheduler states of the APs started (with their idle threads), kept alive here also when an
+    /// AP did not come up (its memory stays reserved).
+    static private var states: [CPUState] = []
     /// The AP being started reads its setup here.
     static private(set) var pending = APBoot()
 
@@ -135,24 +141,32 @@ enum SMP {
         while atomic_load64(block + PerCPU.Word.online) == 0 && Clock.nanoseconds() < deadline { cpu_pause() }
         if atomic_load64(block + PerCPU.Word.online) != 0 {
             cpus.append(CPUEntry(apicID: apicID, block: block))
+            Scheduler.add(states[states.count - 1])
         } else {
             Log.warn("smp: the CPU with APIC ID \(apicID) did not come up (its memory stays reserved)")
         }
     }
 
-    /// The idle thread (its stack is where the AP starts), a page for the GDT, TSS and per-CPU block,
-    /// and three IST stacks; the stack and index go into the trampoline's parameter block.
+    /// The idle thread (its stack is where the AP starts) and scheduler state, four pages for the GDT
+    /// and per-CPU block (the first) and the TSS with its I/O bitmap (the other three), and three IST
+    /// stacks; the stack and index go into the trampoline's parameter block.
     private static func allocate(apicID: UInt32, index: Int) -> APBoot? {
-        guard let page = PMM.allocate(count: 1) else { return nil }
-        zeroPage(page)
+        guard let page = PMM.allocate(count: 4) else { return nil }
+        for i in 0..<4 { zeroPage(page + UInt64(i) * pageSize) }
         let base = UInt64(UInt(bitPattern: KernelMemory.virtual(physical: page)))
         guard let ist0 = istStack(), let ist1 = istStack(), let ist2 = istStack() else { return nil }
         let idle = Thread(idleFor: Scheduler.kernelProcess)
         idle.state = .running
-        idleThreads.append(idle)
+        idle.cpu = index
+        let tss = base + pageSize
+        let state = CPUState(index: index, idle: idle, tss: UnsafeMutablePointer<UInt8>(bitPattern: UInt(tss))!,
+                             block: UnsafeMutablePointer<UInt64>(bitPattern: UInt(base + 512))!)
+        states.append(state)
         param(32).pointee = idle.stackTop
         param(40).pointee = UInt64(index)
-        return APBoot(index: UInt64(index), apicID: UInt64(apicID), gdt: base, tss: base + 256, block: base + 512,
+        return APBoot(index: UInt64(index), apicID: UInt64(apicID), gdt: base, tss: tss, block: base + 512,
+                      // A reference for the AP's `current` word (Scheduler.setCurrent lets go of it).
+                      state: state.opaque, idle: UInt64(UInt(bitPattern: Unmanaged.passRetained(idle).toOpaque())),
                       istTops: (ist0, ist1, ist2))
     }
 
@@ -203,9 +217,13 @@ enum SMP {
         atomic_store64(word, 0)
     }
 
-    /// An AP's idle loop: halts with interrupts on; a wake-up IPI is counted (Traps) and it halts again.
+    /// An AP's first loop: halts with interrupts on (a wake-up IPI is counted and its job run: Traps)
+    /// until CPU 0 lets the APs schedule (Scheduler.startAPs), then takes the kernel lock (unless the
+    /// interrupt that woke it did) and runs the scheduler's idle loop.
     static func apIdle() -> Never {
-        while true { cpu_idle() }
+        while !Scheduler.apsSchedule { cpu_idle() }
+        KernelLock.takeIfFree()
+        Scheduler.idleLoop()
     }
 }
 
@@ -220,6 +238,9 @@ func apMain(_ index: UInt64) {
                              tss: UnsafeMutablePointer<UInt8>(bitPattern: UInt(boot.tss))!, istTops: boot.istTops)
     let block = UnsafeMutablePointer<UInt64>(bitPattern: UInt(boot.block))!
     PerCPU.install(block, index: Int(index), apicID: boot.apicID, tss: boot.tss)
+    block[PerCPU.Word.state] = boot.state
+    block[PerCPU.Word.current] = boot.idle
+    block[PerCPU.Word.idle] = boot.idle
     SyscallEntry.initialize()
     LAPIC.initializeAP()
     Timer.initializeAP()

@@ -18,6 +18,7 @@ enum LockRanks {
     static let testInner = LockRank(rank: 95, name: "test.inner")
 
     static func name(of rank: UInt8) -> StaticString {
+        if rank == KernelLock.rank.rank { return KernelLock.rank.name }
         if rank == console.rank { return console.name }
         if rank == testOuter.rank { return testOuter.name }
         if rank == testInner.rank { return testInner.name }

@@ -42,15 +42,34 @@ func kernelTrap(_ raw: UnsafeMutableRawPointer) {
     if fromUser && cpu_smap_enabled != 0 && read_rflags() & (1 << 18) != 0 {
         kernelPanic("RFLAGS.AC set in the kernel after an entry from user mode: SMAP lifted (traps.S clac)")
     }
-    if vector == LocalAPICVector.timer {
-        // Only the boot CPU arms its timer (the APs run no threads yet: Arch/SMP.swift).
-        if PerCPU.index == 0 { Timer.interrupt() } else { LAPIC.endOfInterrupt() }
+    if vector == LocalAPICVector.shootdown {
+        // No lock: the sender holds the kernel lock and waits for this acknowledgement.
+        Shootdown.serve()
+        LAPIC.endOfInterrupt()
         return
     }
     if vector == LocalAPICVector.wakeup {
         LAPIC.endOfInterrupt()
         PerCPU.block[PerCPU.Word.wakeups] &+= 1
         SMP.runJob()
+    }
+    // Everything else runs under the kernel lock: taken here when this CPU does not hold it (from user
+    // mode, or out of the idle loop's hlt), and kept until kernel_leave (back to user mode) or the idle
+    // loop lets it go. An AP that does not schedule yet takes only wake-ups and jobs (above).
+    if LockCheck.ready && !KernelLock.held {
+        if PerCPU.index == 0 || Scheduler.apsSchedule {
+            KernelLock.take()
+        } else if vector >= 32 {
+            if vector != LocalAPICVector.wakeup && vector != LocalAPICVector.spurious { LAPIC.endOfInterrupt() }
+            return
+        }
+    }
+    if vector == LocalAPICVector.wakeup {
+        if Timer.started { Scheduler.rescheduleInterrupt() }
+        return
+    }
+    if vector == LocalAPICVector.timer {
+        Timer.interrupt()
         return
     }
     if vector == LocalAPICVector.spurious {

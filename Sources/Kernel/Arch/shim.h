@@ -143,6 +143,9 @@ static inline uint64_t address_of_user_thread_start(void) { return (uint64_t)use
 // entry.S: per-CPU data and the syscall tracker table (layout: ABI TrackerLayout).
 extern uint64_t percpu_storage[], syscall_tracker[];
 static inline uint64_t *symbol_percpu(void) { return percpu_storage; }
+extern uint64_t kernel_lock_word[], shootdown_request[];
+static inline uint64_t *symbol_kernel_lock(void) { return kernel_lock_word; }
+static inline uint64_t *symbol_shootdown_request(void) { return shootdown_request; }
 static inline uint64_t *symbol_syscall_tracker(void) { return syscall_tracker; }
 
 // Debug/threads.S: the thread registry debuggers read (Debug/ThreadRegistry.swift writes it).
@@ -166,7 +169,14 @@ static inline uint64_t *symbol_ap_boot_pd(void) { return ap_boot_pd; }
 static inline uint64_t atomic_load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static inline void atomic_store64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 static inline uint64_t atomic_fetch_add64(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t atomic_exchange64(uint64_t *p, uint64_t v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t atomic_fetch_or64(uint64_t *p, uint64_t v) { return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); }
 static inline uint64_t read_gs64(uint64_t offset) { uint64_t v; __asm__ volatile("movq %%gs:(%1), %0" : "=r"(v) : "r"(offset)); return v; }
+// The Swift runtime's release, for a reference kept by hand in a word (the PerCPU block's `current`:
+// Scheduler.swapCurrent), where Unmanaged's release costs a retain and a release of two.
+void swift_release(void *object);
+static inline void release_object(uint64_t object) { swift_release((void *)object); }
+static inline void write_gs64(uint64_t offset, uint64_t v) { __asm__ volatile("movq %0, %%gs:(%1)" : : "r"(v), "r"(offset) : "memory"); }
 // Debug/trace.S: the syscall trace buffer and the process table (layouts: ABI SyscallTraceLayout.swift).
 extern uint64_t syscall_trace[], debug_processes[], debug_processes_dropped[];
 static inline uint64_t *symbol_syscall_trace(void) { return syscall_trace; }

@@ -64,6 +64,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     ACPIBoot.initialize()
     Tracker.initialize()
     PerCPU.initialize()
+    KernelLock.take()           // held by CPU 0 until its idle loop first halts (Arch/KernelLock.swift)
     SyscallEntry.initialize()
     Platform.initialize()
     SyscallTrace.initialize()
@@ -108,6 +109,7 @@ func kmain(_ magic: UInt32, _ info: UInt64) {
     }
     Log.info("kernel: root process started")
     Timer.start()
+    Scheduler.startAPs()
     Scheduler.idleLoop()
 }
 

@@ -275,9 +275,15 @@ ist_stacks:     .skip IST_STRIDE * 3
  * symbol osh reads from guest memory. */
     .globl percpu_storage, syscall_tracker
     .balign 64
-percpu_storage: .skip 128
+percpu_storage: .skip 160
     .balign 64
 syscall_tracker: .skip 8 * 85
+/* The kernel lock's word (Arch/KernelLock.swift) and the TLB shootdown request (Memory/Shootdown.swift:
+ * root, first page, page count, kind), each on its own cache line. */
+    .globl kernel_lock_word, shootdown_request
+    .balign 64
+kernel_lock_word: .skip 64
+shootdown_request: .skip 64
     .globl heap_bootstrap_pool
     .balign 4096
 heap_bootstrap_pool: .skip 1 << 20

@@ -19,6 +19,9 @@ public enum LocalAPICVector {
     /// The wake-up IPI one CPU sends another (Arch/SMP.swift): today an application processor counts it
     /// (its idle loop takes no threads yet); the reschedule IPI of per-CPU run queues.
     public static let wakeup = 0xF0
+    /// The TLB shootdown IPI (Memory/Shootdown.swift): the receiver flushes what the sender asked and
+    /// acknowledges, without taking any lock.
+    public static let shootdown = 0xF1
     /// The spurious-interrupt vector (SVR): counted and ignored, never acknowledged.
     public static let spurious = 0xFF
 }

@@ -217,6 +217,18 @@ public struct PageTable<M: PageTableMemory> {
     /// Removes a 4 KiB mapping and returns its physical address; intermediate tables left empty are
     /// freed (except the shared kernel-half PDPTs). .notMapped when nothing is mapped there, .badState
     /// when the address lies in a large page.
+    /// Clears the 4 KiB page at `virtual` and keeps every table on the way (even when it empties):
+    /// for a region whose tables another CPU may still cache until a later shootdown (kernel stacks).
+    /// Returns the page's physical address; .notMapped when none is mapped there.
+    public mutating func clearKeepingTables(virtual: UInt64) throws(SysError) -> UInt64 {
+        try PageTable.checkPage(virtual, user: false)
+        guard let at = leaf(virtual), at.level == 0 else { throw .notMapped }
+        let entries = memory.entries(at.table)
+        let entry = entries[at.index]
+        entries[at.index] = 0
+        return entry & PageEntry.addressMask
+    }
+
     public mutating func unmap(virtual: UInt64) throws(SysError) -> UInt64 {
         try PageTable.checkPage(virtual, user: false)
         return try unmap(virtual, in: root, level: 3)

@@ -50,6 +50,38 @@ public struct RunQueue<Element: IntrusiveQueueElement> {
         return true
     }
 
+    /// Takes out the oldest element of the highest priority that `allowed` accepts (a CPU stealing work
+    /// from another's queue takes only threads it may run), and that priority; nil when none is accepted.
+    /// Visits queued elements from the highest priority down.
+    public mutating func dequeue(where allowed: (Element) -> Bool) -> (Element, Int)? {
+        var bits = bitmap
+        while bits != 0 {
+            let priority = 31 - bits.leadingZeroBitCount
+            var e = queues[priority].head
+            while let candidate = e {
+                if allowed(candidate) {
+                    _ = remove(candidate, priority: priority)
+                    return (candidate, priority)
+                }
+                e = candidate.nextWaiting
+            }
+            bits &= ~(1 << UInt32(priority))
+        }
+        return nil
+    }
+
+    /// Whether some queued element satisfies `accepted`.
+    public func contains(where accepted: (Element) -> Bool) -> Bool {
+        for q in queues where !q.isEmpty {
+            var e = q.head
+            while let candidate = e {
+                if accepted(candidate) { return true }
+                e = candidate.nextWaiting
+            }
+        }
+        return false
+    }
+
     /// Whether `element` is queued at `priority`.
     public func contains(_ element: Element, priority: Int) -> Bool {
         priority >= 0 && priority < RunQueue.priorityCount && queues[priority].contains(element)

@@ -11,6 +11,7 @@ let smpTests: [KernelTest] = [
     KernelTest(name: "smp.per_cpu_blocks_are_distinct", body: perCPUBlocksDistinct),
     KernelTest(name: "smp.aps_take_wakeup_ipis", body: apsTakeWakeupIPIs),
     KernelTest(name: "locks.order_record_follows_nesting", body: orderRecordFollowsNesting),
+    KernelTest(name: "locks.kernel_lock_one_cpu_form", body: kernelLockOneCPUForm),
     KernelTest(name: "locks.ticket_lock_excludes_across_cpus", body: ticketLockExcludesAcrossCPUs),
 ]
 
@@ -47,9 +48,12 @@ enum LockTest {
     }
 }
 
-/// Taking two locks in rank order records both, innermost last; letting go empties the record.
+/// Taking two locks in rank order records both, innermost last; letting go leaves the record as it was
+/// (the kernel lock, which the test runner holds, below them once it is the shared lock; the one-CPU
+/// form keeps no record).
 private func orderRecordFollowsNesting() -> Bool {
     let outer = SpinLock(LockRanks.testOuter), inner = SpinLock(LockRanks.testInner)
+    let base = LockCheck.held.count
     var depthInside = 0, innermost: UInt8 = 0
     outer.withLock {
         inner.withLock {
@@ -58,8 +62,25 @@ private func orderRecordFollowsNesting() -> Bool {
         }
     }
     return check(LockCheck.ready, "the lock-order check is off")
-        && check(depthInside == 2 && innermost == LockRanks.testInner.rank, "the record inside two locks is wrong")
-        && check(LockCheck.held.count == 0 && !outer.isLocked && !inner.isLocked, "locks or records left over")
+        && check(KernelLock.held && base == (KernelLock.shared ? 1 : 0), "the test runner does not hold the kernel lock")
+        && check(depthInside == base + 2 && innermost == LockRanks.testInner.rank, "the record inside two locks is wrong")
+        && check(LockCheck.held.count == base && !outer.isLocked && !inner.isLocked, "locks or records left over")
+}
+
+/// Before the APs schedule (the in-kernel tests run then) the kernel lock is its one-CPU form: CPU 0
+/// holds it, taking and letting go of it change neither the lock word nor the lock-order record, and
+/// it is no shared lock yet.
+private func kernelLockOneCPUForm() -> Bool {
+    let base = LockCheck.held.count
+    KernelLock.release()
+    let wordAfterRelease = KernelLock.isLocked
+    let heldAfterRelease = KernelLock.held
+    KernelLock.take()
+    return check(!KernelLock.shared && !Scheduler.apsSchedule, "the kernel lock is shared before the APs schedule")
+        && check(KernelLock.held && PerCPU.index == 0, "CPU 0 does not hold the kernel lock")
+        && check(!KernelLock.isLocked && !wordAfterRelease, "the one-CPU form touched the lock word")
+        && check(heldAfterRelease && KernelLock.held, "CPU 0 stopped holding it in the one-CPU form")
+        && check(LockCheck.held.count == base && base == 0, "the one-CPU form left a lock-order record")
 }
 
 /// Every CPU counts LockTest.rounds under one ticket lock at once; the sum is exact, and each CPU ends

@@ -8,7 +8,7 @@
 // word says `all`, or `selected` and its process-table entry's traced word is set (trace_set, a program
 // name from `strace=NAME` or osh's, or osh writing the word through the gdbstub).
 //
-// Guarded by: interrupts off (one CPU runs the kernel). With SMP the ring's counter needs an atomic
+// Guarded by: the kernel lock (one CPU runs kernel code at a time). With SMP the ring's counter needs an atomic
 // increment (or per-CPU rings) and the process table a lock.
 
 #if !KERNEL

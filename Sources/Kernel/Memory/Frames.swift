@@ -2,7 +2,7 @@
 // with the kernel image, the boot modules, the boot information and the allocator's own bitmap reserved.
 
 enum PMM {
-    /// Guarded by: interrupts off on CPU 0 (APs allocate nothing; CPU 0 sets them up before they start);
+    /// Guarded by: the kernel lock (CPU 0 sets the APs up while holding it);
     /// PMM.lock (rank 80) when every CPU runs threads.
     static var allocator: FrameAllocator? = nil
     /// Usable memory beyond what the direct map can reach (DirectMapPlan.limit), never handed out.

@@ -23,7 +23,7 @@ private struct PageHeader {
 enum Heap {
     static let bootstrapPoolSize = 1 << 20
     // Free-list heads per class, and counters; plain globals so the allocator never allocates itself.
-    // Guarded by: interrupts off on CPU 0 (an AP never allocates: Arch/SMP.swift); Heap.lock (rank 85)
+    // Guarded by: the kernel lock (an AP allocates only while holding it); Heap.lock (rank 85)
     // when every CPU runs threads.
     private static var freeLists: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
     private static var poolUsed = 0

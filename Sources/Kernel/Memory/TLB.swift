@@ -20,7 +20,7 @@ enum TLB {
     static let cpuidPCID: UInt32 = 1 << 17
     static let cpuidINVPCID: UInt32 = 1 << 10
 
-    /// Guarded by: interrupts off on CPU 0 (LOCKS.md); the stale-tag state becomes per CPU with shootdowns.
+    /// Guarded by: the kernel lock (LOCKS.md); with PCIDs a shootdown flushes every tag on the other CPUs.
     static var tags = AddressSpaceTags(enabled: false, hasINVPCID: false)
     /// tags.enabled as a plain flag: a switch without PCIDs costs one test, not a look into `tags`.
     static var pcidOn = false

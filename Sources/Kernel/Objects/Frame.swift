@@ -360,7 +360,7 @@ func copyByPage(from start: UInt64, buffer: UnsafeMutableRawBufferPointer, write
 }
 
 /// The shared zero page and the per-page share counts of copy on write, set up once at boot right after
-/// the PMM. Guarded by: the kernel runs on one CPU with interrupts off in syscalls and faults (as Frame).
+/// the PMM. Guarded by: the kernel lock (as Frame).
 enum SharedPages {
     /// A page of zeros that every untouched page of an anonymous Frame reads as (entered read-only).
     static var zero: UInt64 = 0

@@ -91,7 +91,7 @@ extension KernelObject {
 
 /// Live objects of every type, for system_info and leak tests.
 enum ObjectCounter {
-    /// Guarded by: interrupts off on CPU 0; an atomic counter when every CPU runs threads.
+    /// Guarded by: the kernel lock (deinits run under it).
     static var live = 0
 }
 

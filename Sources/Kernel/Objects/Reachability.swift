@@ -21,7 +21,7 @@ enum ProcessRegistry {
     struct Entry {
         unowned(unsafe) let process: Process
     }
-    /// Guarded by: interrupts off on CPU 0 (LOCKS.md).
+    /// Guarded by: the kernel lock (LOCKS.md).
     static var items: [Entry] = []
 
     static func add(_ p: Process) {

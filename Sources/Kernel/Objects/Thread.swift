@@ -10,10 +10,8 @@
 import ABI
 #endif
 
-/// A thread's state; the raw values are what the thread registry (Debug/ThreadRegistry.swift) shows.
-enum ThreadState: UInt8 {
-    case created, ready, running, blocked, dead
-}
+// ThreadState is the ABI's (Sources/ABI/Syscalls.swift); its raw values are what the thread registry
+// (Debug/ThreadRegistry.swift) shows and what thread_get_state returns.
 
 /// Threads blocked on something (an exit, an endpoint, a notification, a futex), in FIFO order.
 typealias WaitQueue = IntrusiveQueue<Thread>
@@ -31,6 +29,11 @@ final class Thread: IntrusiveQueueElement {
     var priority = Thread.defaultPriority {
         didSet { ThreadRegistry.set(registryEntry, word: 3, UInt64(priority)) }
     }
+    /// The CPUs it may run on (bit i: CPU i; thread_set_affinity). Guarded by: the kernel lock.
+    var affinity = UInt64.max
+    /// The CPU whose queue holds it (ready) or that runs it (running), else the one it ran on last
+    /// (-1: never ran). Guarded by: the kernel lock.
+    var cpu = -1
     /// This thread's entry in the debugger-visible thread registry, nil when the table was full.
     private var registryEntry: UnsafeMutablePointer<UInt64>? = nil
     var exitCode: UInt64 = 0

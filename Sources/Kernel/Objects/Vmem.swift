@@ -2,7 +2,8 @@
 // kernel half (and the heap window, PML4 slot 255) is shared with every other address space.
 // Pages are entered into the page tables lazily, on the first fault or kernel access. Unmapping and
 // protecting work on any page range: the mappings the range cuts are split (Core/MappingSet.swift).
-// Every page-table entry leaves through dropEntry, the one place that flushes the TLB.
+// Every page-table entry leaves through dropEntry/dropEntries, the places that flush the TLB, here and on
+// every other CPU running this address space (Memory/Shootdown.swift).
 
 #if !KERNEL
 import ABI
@@ -62,7 +63,10 @@ final class Vmem {
     }
 
     deinit {
-        if isActive { write_cr3(Vmem.kernelRoot) }
+        if isActive {
+            write_cr3(Vmem.kernelRoot)
+            Scheduler.here.loadedRoot = Vmem.kernelRoot
+        }
         for m in mappings.all { release(m.payload) }
         mappings.removeAll()
         table.destroyUserHalf()
@@ -146,6 +150,7 @@ final class Vmem {
     func dropEntry(_ page: UInt64) {
         guard removeEntry(page) else { return }
         if !isActive { TLB.flush(tag: tag) }
+        Shootdown.user(root: root, from: page, to: page + pageSize)
     }
 
     /// Drops every entry in [start, end), stepping over missing page tables; one tag flush at the end
@@ -157,7 +162,10 @@ final class Vmem {
             if removeEntry(page) { dropped = true }
             next = page + pageSize
         }
-        if dropped && !isActive { TLB.flush(tag: tag) }
+        guard dropped else { return }
+        if !isActive { TLB.flush(tag: tag) }
+        // Other CPUs running this address space: one request for the range (Memory/Shootdown.swift).
+        Shootdown.user(root: root, from: start, to: end)
     }
 
     /// Removes the entry of `page` (invlpg when this address space runs); false when there was none.

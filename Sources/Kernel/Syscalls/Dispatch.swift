@@ -21,6 +21,7 @@ struct SyscallArguments {
 @_cdecl("kernel_syscall")
 func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
     let frame = raw.assumingMemoryBound(to: trap_frame.self)
+    KernelLock.take()           // let go in kernel_leave
     // The one test while nobody traces (Debug/SyscallTrace.swift).
     if SyscallTrace.active {
         SyscallTrace.syscall(frame)
@@ -180,6 +181,9 @@ enum Syscalls {
         case .threadGetID:
             guard case .thread(let t) = try object(a.a0, .thread, []) else { throw .wrongType }
             return t.id
+        case .threadSetAffinity: return try threadSetAffinity(a.a0, a.a1)
+        case .threadGetAffinity: return try thread(a.a0, .read).affinity
+        case .threadGetState: return UInt64(try thread(a.a0, .read).state.rawValue)
         case .frameCreateContiguous: return try frameCreateContiguous(a)
         case .framePhysical: return try framePhysical(a.a0, a.a1)
         case .trackerRead: return try Tracker.read(into: a.a0, length: a.a1)
@@ -374,6 +378,14 @@ enum Syscalls {
         let t = try thread(raw, .manage)
         guard t.state != .dead else { throw .badState }
         Scheduler.kill(t, code: ExitCode.stopped)
+        return 0
+    }
+
+    static func threadSetAffinity(_ raw: UInt64, _ mask: UInt64) throws(SysError) -> UInt64 {
+        let t = try thread(raw, .manage)
+        guard mask & Scheduler.onlineMask != 0 else { throw .invalidArgument }
+        guard t.state != .dead else { throw .badState }
+        Scheduler.setAffinity(t, mask)
         return 0
     }
 
@@ -625,6 +637,8 @@ enum Syscalls {
         case .cpusOnline: return UInt64(SMP.onlineCount)
         case .cpusPresent: return UInt64(SMP.present)
         case .pagerCopyWaits: return PagerWait.waits
+        case .currentCPU: return UInt64(PerCPU.index)
+        case .cpusScheduling: return Scheduler.onlineMask
         case .logSequence: return LogRing.head
         }
     }

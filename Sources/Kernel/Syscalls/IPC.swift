@@ -332,7 +332,7 @@ enum Futex {
         func matches(_ other: Key) -> Bool { frame === other.frame && offset == other.offset }
     }
 
-    /// Guarded by: interrupts off on CPU 0 (LOCKS.md); Futex.lock (rank 45) when every CPU runs threads.
+    /// Guarded by: the kernel lock (LOCKS.md); Futex.lock (rank 45) when the kernel lock is split.
     static var queues: [(key: Key, queue: WaitQueue)] = []
 
     /// The key of the word at `address` and the word's physical address now.

@@ -6,7 +6,7 @@
 import ABI
 #endif
 
-/// Guarded by: interrupts off on CPU 0, the only CPU making syscalls (LOCKS.md); per-CPU tables summed
+/// Guarded by: the kernel lock, held by every syscall on every CPU (LOCKS.md), so no count is lost; per-CPU tables summed
 /// by osh when every CPU runs threads.
 enum Tracker {
     static var ticks: UInt64 = 0

@@ -8,7 +8,7 @@
 /// off, so a wake and an expiry never both reach one wait: whichever runs first takes the thread out of
 /// both queues. A tickless timer asks `nextDeadline()` when to fire next.
 ///
-/// Guarded by: interrupts off (one CPU), as the scheduler's run queue is.
+/// Guarded by: the kernel lock, as the scheduler's run queues are; any CPU expires what is due.
 
 #if !KERNEL
 import ABI

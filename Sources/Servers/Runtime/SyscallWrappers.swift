@@ -128,6 +128,24 @@ public func threadSetPriority(_ thread: Handle, _ priority: UInt64) throws(SysEr
     _ = try syscall(.threadSetPriority, thread.word, priority)
 }
 
+/// The CPUs `thread` may run on (bit i: CPU i); .invalidArgument when the mask names none that runs threads.
+public func threadSetAffinity(_ thread: Handle, _ mask: UInt64) throws(SysError) {
+    _ = try syscall(.threadSetAffinity, thread.word, mask)
+}
+
+/// The CPUs `thread` may run on (all ones until thread_set_affinity).
+public func threadGetAffinity(_ thread: Handle) throws(SysError) -> UInt64 {
+    try syscall(.threadGetAffinity, thread.word)
+}
+
+/// The thread's state now (thread_get_state).
+public func threadGetState(_ thread: Handle) throws(SysError) -> ThreadState {
+    guard let state = ThreadState(rawValue: UInt8(truncatingIfNeeded: try syscall(.threadGetState, thread.word))) else {
+        throw .badState
+    }
+    return state
+}
+
 /// Blocks until the thread has ended; its exit code. `timeout` in nanoseconds (0: none) ends the wait
 /// with .timedOut.
 public func threadWait(_ thread: Handle, timeout: UInt64 = 0) throws(SysError) -> UInt64 {

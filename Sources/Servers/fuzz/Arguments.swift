@@ -56,6 +56,10 @@ extension Engine {
             a[0] = handle(Use(type: .thread, right: .manage))
             if !options.known, let e = entry(a[0]), e.type == .thread { a[0] = 0 }   // ready threads: finding 7
             a[1] = r.chance(70) ? r.below(32) : r.next()
+        case .threadSetAffinity:
+            a[0] = handle(Use(type: .thread, right: .manage))
+            a[1] = r.chance(70) ? r.below(16) : r.next()
+        case .threadGetAffinity, .threadGetState: a[0] = handle(Use(type: .thread, right: .read))
         case .threadWait: a[0] = handle(Use(type: .thread, right: .wait)); a[1] = timeout()
         case .threadSleep:
             a[0] = helperMode && r.chance(15) ? r.pick([UInt64.max, r.next()]) : r.chance(30) ? 0 : 1 + r.below(2_000_000)

@@ -11,7 +11,7 @@ let programName: StaticString = "ipcbench"
 /// `rounds=N` on the kernel command line (root passes it on) overrides the number of timed round trips.
 var rounds: UInt64 = 20_000
 var warmup: UInt64 = 500
-/// `only=NAME` (0w, 1w, 4w, 1h) runs one variant.
+/// `only=NAME` (0w, 1w, 4w, 1h) runs one variant; `pairs` runs the two-CPU pairs instead (Pairs.swift).
 var only: Substring? = nil
 
 /// Variants: label = what the message carries.
@@ -110,5 +110,6 @@ func programMain(_ startup: Startup) -> Int32 {
         return 3
     }
     if startup.hasFlag("server") { return serve(endpoint, ipcBuffer: ipcBuffer) }
+    if startup.hasFlag("pairs") { return runPairs() }
     return client(endpoint, ipcBuffer: ipcBuffer)
 }

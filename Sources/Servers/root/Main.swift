@@ -2,7 +2,7 @@
 // starts the boot servers from their manifests and then init (Boot.swift). With `usertest` on the kernel
 // command line init runs the userspace test suite (Sources/Servers/systest) and ends with its verdict,
 // and root ends with init's, which ends the run (`fat32test` likewise, with Sources/Servers/fat32test).
-// Root itself still runs `bench`, `fuzz=` and, through systest, `exitbench=`.
+// Root itself still runs `bench`, `fuzz=` and, through systest, `exitbench=` and `smpstress=`.
 
 let programName: StaticString = "root"
 
@@ -11,6 +11,7 @@ func programMain(_ startup: Startup) -> Int32 {
     Initfs.load(startup)
     if startup.has(.bench) { return runBenchmarks(startup) }
     if let threads = startup.value(of: .exitBench) { return runExitBenchmark(startup, threads: threads) }
+    if let seeds = startup.value(of: .smpStress) { return runSystest(startup, "smpstress=\(seeds)") }
     if let value = startup.value(of: .fuzz) { return runFuzz(startup, value) }
     if startup.has(.vfspmTest) { return runVFSPMTests(startup) }
     if let value = startup.value(of: .devTest) { return runDeviceCheck(startup, value) }
@@ -37,16 +38,21 @@ func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
 /// `exitbench=N`: systest times the exit of one process of N threads (bin/systest from the initfs).
 func runExitBenchmark(_ startup: Startup, threads: Substring) -> Int32 {
+    runSystest(startup, "exitbench=\(threads)")
+}
+
+/// Runs bin/systest from the initfs with `commandLine` (`exitbench=N`, `smpstress=N`); its exit code.
+func runSystest(_ startup: Startup, _ commandLine: String) -> Int32 {
     do throws(SysError) {
         guard let (image, owned) = try Programs.image(named: "systest", startup) else {
-            print("root: exitbench needs bin/systest in the initfs")
+            print("root: \(commandLine) needs bin/systest in the initfs")
             return 1
         }
         defer { if owned { try? handleClose(image) } }
-        let child = try Spawn.start(image: image, name: "systest", commandLine: "exitbench=\(threads)")
+        let child = try Spawn.start(image: image, name: "systest", commandLine: commandLine)
         return Int32(truncatingIfNeeded: try child.wait())
     } catch {
-        print("root: exitbench failed: \(error.name)")
+        print("root: \(commandLine) failed: \(error.name)")
         return 1
     }
 }
@@ -70,7 +76,8 @@ func runBenchmarks(_ startup: Startup) -> Int32 {
         let receiver = try receiverCreate()
         let sender = try senderCreate(receiver)
         let server = try Spawn.start(image: image, name: "ipcbench", commandLine: "server", give: [receiver])
-        let rounds = startup.commandLine.split(separator: " ").filter { $0.hasPrefix("rounds=") || $0.hasPrefix("only=") }.map(String.init)
+        let rounds = startup.commandLine.split(separator: " ")
+            .filter { $0.hasPrefix("rounds=") || $0.hasPrefix("only=") || $0 == "pairs" }.map(String.init)
         let client = try Spawn.start(image: image, name: "ipcbench",
                                      commandLine: (["client"] + rounds).joined(separator: " "), give: [sender])
         let code = try client.wait()

@@ -31,7 +31,42 @@ func waitUntil(yields: Int = 20_000, _ condition: () -> Bool) -> Bool {
     return true
 }
 
-/// Lets every other ready thread run a few times (they reach their blocking call).
+/// Yields (and after the first 10 ms sleeps 1 ms at a time) until `condition` holds, for at most `ms`
+/// milliseconds of the kernel clock; whether it held. For threads on other CPUs (`smp=threads`), whose
+/// vCPUs the host may not run for a while: yields alone let only this CPU's threads run.
+@discardableResult
+func waitUntil(ms: UInt64, _ condition: () -> Bool) -> Bool {
+    let start = Clock.now()
+    while !condition() {
+        let waited = Clock.now() - start
+        if waited > ms * 1_000_000 { return false }
+        if waited < 10_000_000 { threadYield() } else { threadSleep(nanoseconds: 1_000_000) }
+    }
+    return true
+}
+
+/// Waits (up to 10 s) until the kernel says `w` is blocked: on any CPU, unlike `settle`. Whether it is.
+@discardableResult
+func waitBlocked(_ w: Watched) -> Bool {
+    waitUntil(ms: 10_000) { (try? threadGetState(w.handle)) == .blocked }
+}
+
+/// Runs `body` with this thread pinned to the CPU it runs on, passing that CPU's mask (for the threads
+/// the body pins there too), and restores its affinity after: tests of one CPU's scheduling (priorities,
+/// wake order) mean the same under `smp=threads`, where other threads would run on other CPUs.
+func onThisCPU(_ body: (UInt64) throws(SysError) -> Void) throws(SysError) {
+    let me = try threadSelf()
+    defer {
+        _ = try? threadSetAffinity(me, UInt64.max)
+        closeAll(me)
+    }
+    let mask = UInt64(1) << (try systemInfo(.currentCPU))
+    try threadSetAffinity(me, mask)
+    try body(mask)
+}
+
+/// Lets every other ready thread run a few times (they reach their blocking call). With threads on
+/// every CPU (`smp=threads`) a thread on another CPU may not have got there yet: see `waitBlocked`.
 func settle(_ rounds: Int = 30) {
     for _ in 0..<rounds { threadYield() }
 }

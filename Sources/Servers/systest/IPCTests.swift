@@ -670,10 +670,12 @@ func testIPCReplySharedByReceivers() throws(SysError) {
             outcome { () throws(SysError) -> UInt64 in try receiverRecv(receiver, reply: reply).words.0 }
         }
     }
+    // The receivers may run on other CPUs (smp=threads): waited for until the kernel says the first
+    // blocks and the second has either ended (refused) or blocked.
     let first = try receiving()
-    settle()
+    waitBlocked(first)
     let second = try receiving()
-    settle()
+    waitUntil(ms: 10_000) { !isBlocked(second) || (try? threadGetState(second.handle)) == .blocked }
     var callers: [Watched] = []
     if isBlocked(second) {
         fail("a second receive into a Reply that a thread is receiving into was not refused")

@@ -86,13 +86,14 @@ func testNTFlag() throws(SysError) {
 }
 
 /// Finding 7: thread_set_priority moves a ready thread to its new priority's queue.
-func testPriorityOfReadyThread() throws(SysError) {
+func testPriorityOfReadyThread() throws(SysError) { try onThisCPU { (cpu) throws(SysError) in
     let ran = Counter()
     let thread = try spawnThread(start: false) { () -> UInt64 in
         ran.value = 1
         return 0
     }
     try threadSetPriority(thread.handle, 0)
+    try threadSetAffinity(thread.handle, cpu)      // both on one CPU (smp=threads): priorities decide
     try threadStart(thread.handle)
     threadYield()                               // priority 16 beats 0: this thread runs on
     check(ran.value == 0, "a priority-0 thread ran while a priority-16 one yielded")
@@ -100,7 +101,7 @@ func testPriorityOfReadyThread() throws(SysError) {
     threadYield()
     check(ran.value == 1, "raised to 31 while ready, the thread did not run when a priority-16 thread yielded")
     _ = try thread.join()
-}
+} }
 
 /// Finding 5: a process whose only thread was created, never started, with every handle then closed.
 func testUnstartedThreadFreed() throws(SysError) {
@@ -188,8 +189,9 @@ func testIdleCycleFreed() throws(SysError) {
 
 /// Finding 8: threads killed while ready or blocked, at a priority that never runs while this thread
 /// does, free their process's memory (here 1 MiB, committed) before thread_stop returns. (A ready one has
-/// not run yet; a blocked one ran once, at this thread's priority, into notify_wait.)
-func testKilledThreadsFreedPromptly() throws(SysError) {
+/// not run yet; a blocked one ran once, at this thread's priority, into notify_wait.) The child's thread
+/// is pinned to this thread's CPU: under `smp=threads` another CPU would run it at once.
+func testKilledThreadsFreedPromptly() throws(SysError) { try onThisCPU { (cpu) throws(SysError) in
     func child(blocked: Bool) throws(SysError) {
         var child = try Child.create(code: blocked ? LifecycleCode.waitOnArgument : Code.spin)
         defer { child.close() }
@@ -203,13 +205,14 @@ func testKilledThreadsFreedPromptly() throws(SysError) {
             let notify = try notifyCreate()
             argument = UInt64(try processGive(child.process, notify).raw)
         }
+        try child.spawn(argument: argument, start: false)
+        try threadSetAffinity(child.thread, cpu)
         if blocked {
             // It waits on its notification first: started at this thread's priority, it runs at one yield.
-            try child.spawn(argument: argument)
+            try threadStart(child.thread)
             threadYield()
             try threadSetPriority(child.thread, 0)
         } else {
-            try child.spawn(argument: argument, start: false)
             try threadSetPriority(child.thread, 0)
             try threadStart(child.thread)
         }
@@ -217,7 +220,7 @@ func testKilledThreadsFreedPromptly() throws(SysError) {
     }
     try checkNoLeak("a killed ready thread at priority 0") { () throws(SysError) in try child(blocked: false) }
     try checkNoLeak("a killed blocked thread at priority 0") { () throws(SysError) in try child(blocked: true) }
-}
+} }
 
 /// A child process with `count` threads, half of them blocked on a notification and half never started
 /// (their handles given to the child), and one that calls process_exit: the TSC ticks from starting that
@@ -270,7 +273,8 @@ func testReceiverClosedWakesReceiver() throws(SysError) {
     let waiting = try spawnWatched { () -> UInt64 in
         outcome { () throws(SysError) -> UInt64 in try receiverRecv(receiver).words.0 }
     }
-    settle()
+    // It may run on another CPU (smp=threads): waited for until the kernel says it blocks.
+    check(waitBlocked(waiting), "receiver_recv did not block")
     check(isBlocked(waiting), "receiver_recv returned with no caller")
     try handleClose(receiver)
     check(finish(waiting, "a receiver whose last handle closed", yields: 2000) == errorCode(.peerClosed),

@@ -4,13 +4,15 @@
 // passed. init starts it when the kernel command line has `usertest` (etc/init.conf: `systest once exit
 // when=usertest`), and init ends with its exit code, then root with init's, which ends the run.
 // `exitbench=N` on its command line (root passes the kernel's) times one process exit of N threads;
-// `framebench` prints the copy-on-write and pager fault figures for root's `bench`.
+// `framebench` prints the copy-on-write and pager fault figures for root's `bench`; `smpstress=N` runs
+// the SMP stress round with N seeds (SMPThreadTests.swift).
 
 let programName: StaticString = "systest"
 
 func programMain(_ startup: Startup) -> Int32 {
     if let threads = startup.value(ofKey: "exitbench") { return runExitBenchmark(threads: Int(threads) ?? 0) }
     if startup.hasFlag("framebench") { return runFrameBenchmarks() }
+    if let seeds = startup.value(ofKey: "smpstress") { return runStressSeeds(Int(seeds) ?? 0) }
     print("systest: running the userspace test suite")
     // The devices.* tests need the machine's Resource: root → init (grant:resource) → systest, as
     // init.conf's `resource` says. Without it they fail (invalidHandle), they are not skipped.

@@ -12,4 +12,9 @@ func testSystemInfoCountsCPUs() throws(SysError) {
 
 let smpTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("smp.system_info_counts_cpus", testSystemInfoCountsCPUs),
+    ("smp.affinity_pins_to_each_cpu", testAffinityPinsToEachCPU),
+    ("smp.thread_state", testThreadState),
+    ("smp.calls_across_cpus", testCallsAcrossCPUs),
+    ("smp.unmap_faults_on_other_cpu", testUnmapFaultsOnOtherCPU),
+    ("smp.stress_every_cpu", testStressEveryCPU),
 ]

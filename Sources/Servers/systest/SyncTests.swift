@@ -118,8 +118,9 @@ func testFutex() throws(SysError) {
             }
         }
     }
+    // Waiters may run on other CPUs (smp=threads): each is waited for until the kernel says it blocks.
     let one = try waiter(a)
-    settle()
+    check(waitBlocked(one), "the futex waiter did not block")
     check(isBlocked(one), "futex_wait returned while the value was unchanged")
     a.pointee = 9
     check(try futexWake(a, count: 1) == 1, "futex_wake did not report one thread woken")
@@ -132,8 +133,9 @@ func testFutex() throws(SysError) {
         try spawnWatched { () -> UInt64 in outcome { () throws(SysError) -> UInt64 in try futexWait(p, expected: 0); return 1 } }
     }
     let ws = [try onceWaiter(a), try onceWaiter(a), try onceWaiter(a)]
-    settle()
+    for w in ws { check(waitBlocked(w), "a futex waiter did not block") }
     check(try futexWake(a, count: 2) == 2, "wake 2 of 3 did not report 2")
+    waitUntil(ms: 10_000) { ws.filter { !isBlocked($0) }.count >= 2 }
     settle()
     check(ws.filter { !isBlocked($0) }.count == 2, "wake 2 of 3 woke \(ws.filter { !isBlocked($0) }.count)")
     check(try futexWake(a, count: 1) == 1, "wake 1 of 1 did not report 1")
@@ -142,8 +144,9 @@ func testFutex() throws(SysError) {
 
     step("requeue")
     let rs = [try onceWaiter(a), try onceWaiter(a), try onceWaiter(a)]
-    settle()
+    for w in rs { check(waitBlocked(w), "a futex waiter did not block") }
     check(try futexRequeue(a, wake: 1, to: b, requeue: 2) == 1, "requeue did not wake 1")
+    waitUntil(ms: 10_000) { rs.filter { !isBlocked($0) }.count >= 1 }
     settle()
     check(rs.filter { !isBlocked($0) }.count == 1, "requeue woke \(rs.filter { !isBlocked($0) }.count)")
     check(try futexWake(a, count: 10) == 0, "waiters left on the first address after requeue")
@@ -161,7 +164,7 @@ func testFutex() throws(SysError) {
     let c = page.word(2)
     c.pointee = 0
     let crossWaiter = try onceWaiter(c)
-    settle()
+    check(waitBlocked(crossWaiter), "the futex waiter did not block")
     try child.spawn(argument: childAddress + 2 * 64)
     check(try processWait(child.process) == 1, "the child's futex_wake did not wake one thread")
     check(finish(crossWaiter, "waiter woken from another process") == 1, "the cross-process futex waiter failed")
@@ -265,15 +268,16 @@ func testRingBackpressure() throws(SysError) {
         for i in 9...16 as ClosedRange<UInt64> { producerRing.push(RingMessage(i)) }
         return 1
     }
-    settle()
-    check(isBlocked(producer), "a push into a full ring did not wait")
+    // The producer may run on another CPU (smp=threads): waited for until the kernel says it blocks.
+    check(waitBlocked(producer), "a push into a full ring did not wait")
     check(producerRing.count == 8, "the ring holds \(producerRing.count) while full")
     var next: UInt64 = 1
     var bad = 0
     for _ in 0..<3 {
         if let m = consumerRing.tryPop(as: RingMessage.self) { if m.sequence != next || !m.isValid { bad += 1 }; next += 1 }
     }
-    settle()
+    waitUntil(ms: 10_000) { producerRing.isFull }
+    waitBlocked(producer)
     check(isBlocked(producer) && producerRing.isFull, "the producer did not refill the freed slots and wait again")
     while next <= 16 {
         guard waitUntil({ !consumerRing.isEmpty }) else { break }

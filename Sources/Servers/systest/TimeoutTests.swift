@@ -54,7 +54,7 @@ func testSleepOnTime() throws(SysError) {
 }
 
 /// Eight threads sleep for different times, started in another order: they wake earliest first.
-func testSleepersWakeInOrder() throws(SysError) {
+func testSleepersWakeInOrder() throws(SysError) { try onThisCPU { (cpu) throws(SysError) in
     let sleeps: [UInt64] = [70, 10, 150, 50, 30, 130, 90, 110]
     let order = Counter()
     var woken = [UInt64](repeating: 0, count: sleeps.count)
@@ -69,11 +69,13 @@ func testSleepersWakeInOrder() throws(SysError) {
             return 0
         })
     }
+    // All on one CPU (smp=threads): sleepers woken in one tick run in their wake order there.
+    for t in threads { try threadSetAffinity(t.handle, cpu) }
     for t in threads { try threadStart(t.handle) }
     for t in threads { _ = finish(t, "sleeper", within: 2_000) }
     for i in 0..<sleeps.count { woken[i] = slots[i] }
     check(woken == sleeps.sorted(), "sleepers woke in the order \(woken.map { String($0) }.joined(separator: " "))")
-}
+} }
 
 /// A thread sleeping for ever (and one for 10 s) is stopped: it ends at once.
 func testKilledSleeper() throws(SysError) {

@@ -54,7 +54,7 @@ import Symbolizer
         // reset: the VM is still there and boots again (its banner twice in serial.log).
         #expect(lines.contains("reset (the kernel booted again; -no-reboot is back in force)"), "\(out)")
         #expect(lines.filter { $0 == "VM running (running)" }.count == 2, "\(out)")
-        #expect(lines.filter { $0 == "seen: services running; idle" }.count == 2, "\(out)")
+        #expect(lines.filter { $0 == "seen: / $ " }.count == 2, "\(out)")
         let use = try #require(lines.first { $0.hasPrefix("using ") }, "\(out)")
         let runDir = String(use.split(separator: ": ", maxSplits: 1).last ?? "")
         let serial = try String(contentsOfFile: runDir + "/serial.log", encoding: .utf8)

@@ -123,15 +123,16 @@ extension FileService {
 
 /// Reads a whole operand (or standard input for `-` or nil) piece by piece into `body`; false after an
 /// error (reported as `NAME: PATH: message`).
-func eachPiece(of operand: String?, _ body: ([UInt8]) -> Void) -> Bool {
+/// `done` ends the reading early (head: once it has its lines, so a writer such as `yes` sees its reader go).
+func eachPiece(of operand: String?, until done: () -> Bool = { false }, _ body: ([UInt8]) -> Void) -> Bool {
     guard let operand, operand != "-" else {
-        while let piece = IO.stdin.read(), !piece.isEmpty { body(piece) }
+        while !done(), let piece = IO.stdin.read(), !piece.isEmpty { body(piece) }
         return true
     }
     let path = IO.path(operand)
     do throws(FileError) {
         let file = try IO.service().open(path, .read)
-        while true {
+        while !done() {
             _ = try IO.service()   // re-installs its IPC buffer: output may have used the thread's
             let piece = try file.read(count: IPCBuffer.maxBytes)
             if piece.isEmpty { break }

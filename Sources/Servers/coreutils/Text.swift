@@ -46,7 +46,7 @@ func head(_ arguments: [String]) -> Int32 {
     for (k, input) in all.enumerated() {
         header(input, k, all.count)
         var left = n
-        let ok = eachPiece(of: input) { piece in
+        let ok = eachPiece(of: input, until: { left == 0 }) { piece in
             var end = 0
             while end < piece.count && left > 0 {
                 if piece[end] == 10 { left -= 1 }

@@ -52,15 +52,7 @@ import Testing
                 try Data(bytes).write(to: out)
             }
         }
-        try must(run("tar", ["--format=ustar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0",
-                             "-C", tree.path, "-cf", tar.path, "."]))
-        let packed = dir.appendingPathComponent("initfs.tar.zst")
-        try must(run("zstd", ["-3", "-q", "-f", tar.path, "-o", packed.path]))
-        return packed
-    }
-
-    func must(_ r: RunResult) throws {
-        if r.status != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
+        return try packInitfs(tree, tar: tar, in: dir)
     }
 
     @Test func serversThatCannotStartAreNamedAndTheRestStarts() throws {

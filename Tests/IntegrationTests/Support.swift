@@ -83,3 +83,18 @@ func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, cwd: U
                      stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
 }
+
+/// Throws the command's standard error when it failed.
+func must(_ r: RunResult) throws {
+    if r.status != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
+}
+
+/// A test initfs: the directory `tree` packed as the build packs it (ustar through `tar`, then zstd) into
+/// `dir`/initfs.tar.zst, by way of `tar`.
+func packInitfs(_ tree: URL, tar: URL, in dir: URL) throws -> URL {
+    try must(run("tar", ["--format=ustar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0",
+                         "-C", tree.path, "-cf", tar.path, "."]))
+    let packed = dir.appendingPathComponent("initfs.tar.zst")
+    try must(run("zstd", ["-3", "-q", "-f", tar.path, "-o", packed.path]))
+    return packed
+}

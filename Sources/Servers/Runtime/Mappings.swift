@@ -34,12 +34,13 @@ public enum MappingSpace {
         unlock()
     }
 
-    /// Maps `frame` (of `length` bytes, a page multiple) read-write at a fresh address; its address.
-    public static func map(_ frame: Handle, length: UInt64) throws(SysError) -> UInt64 {
+    /// Maps `frame` (of `length` bytes, a page multiple) at a fresh address (read-write unless `flags`
+    /// says otherwise); its address.
+    public static func map(_ frame: Handle, length: UInt64, flags: MapFlags = [.read, .write]) throws(SysError) -> UInt64 {
         let pages = (length + pageSize - 1) / pageSize
         guard let address = take(pages: pages) else { throw .outOfVirtualMemory }
         do throws(SysError) {
-            try vmemMap(Runtime.vmem, frame: frame, address: address, length: pages * pageSize, flags: [.read, .write])
+            try vmemMap(Runtime.vmem, frame: frame, address: address, length: pages * pageSize, flags: flags)
         } catch {
             give(address, pages: pages)
             throw error

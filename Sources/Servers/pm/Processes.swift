@@ -69,12 +69,13 @@ extension ProcessServer {
                 throw .invalid
             }
         }
-        let image = try loadImage(uri)
+        let (image, imageSize) = try loadImage(uri)
         defer { _ = try? handleClose(image) }
         let id = nextID
         let sender = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessBadge.child(id)) }
         defer { _ = try? handleClose(sender) }
         try addServiceGrants(&grants, pmSender: sender)
+        try addManifestImports(&grants, image: image, size: imageSize)
         let name = uri.components.last ?? "?"
         // Its faults come to this loop (Faults.swift) through a Sender of its own.
         let faults = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver, badge: ProcessServer.faultBadge(id)) }
@@ -114,7 +115,7 @@ extension ProcessServer {
 
     /// A Frame holding the program at `uri`: initfs:// paths through initfsd (its `map`: pages read
     /// when first touched) when pm has it, else through vfs (`map`, or the file read whole).
-    func loadImage(_ uri: FileURI) throws(ServiceError) -> Handle {
+    func loadImage(_ uri: FileURI) throws(ServiceError) -> (frame: Handle, size: UInt64) {
         let files = uri.scheme == "initfs" ? (initfsFiles ?? vfsFiles) : vfsFiles
         guard let files else { throw .notFound }
         try ServiceCall.sys { () throws(SysError) in try files.adopt() }
@@ -124,7 +125,7 @@ extension ProcessServer {
             let info = try files.stat(uri.text)
             guard info.kind == .file else { throw FileError.isDirectory }
             guard info.size >= 64 else { throw FileError.invalid }
-            if let (frame, _) = try? files.map(uri.text) { return frame }
+            if let (frame, size) = try? files.map(uri.text) { return (frame, size) }
             guard info.size <= UInt64(ProcessServer.maxImage) else { throw FileError.tooLarge }
             bytes = try files.readFile(uri.text)
         } catch {
@@ -136,7 +137,27 @@ extension ProcessServer {
             default: throw .io
             }
         }
-        return try frame(holding: bytes)
+        return (try frame(holding: bytes), UInt64(bytes.count))
+    }
+
+    /// For each service the program's manifest (its ELF note, read through a read-only mapping of the
+    /// image: only the pages holding the headers and the note are read) imports and the caller did not
+    /// name, a duplicate of pm's own Sender to it, when pm has one (pm's optional imports, e.g. `pci` for
+    /// lspci). A program without a manifest gets none.
+    func addManifestImports(_ grants: inout [(name: String, handle: Handle)], image: Handle, size: UInt64) throws(ServiceError) {
+        guard !handOn.isEmpty, size > 0 else { return }
+        let length = (size + pageSize - 1) / pageSize * pageSize
+        guard let address = try? MappingSpace.map(image, length: length, flags: [.read]) else { return }
+        defer { MappingSpace.unmap(address, length: length) }
+        let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: Int(size))
+        guard let manifest = try? ServerManifest(elf: bytes) else { return }
+        let prefix = staticText(StartupBlock.importPrefix)
+        for service in manifest.imports where !grants.contains(where: { $0.name == prefix + service }) {
+            guard let sender = handOn.first(where: { $0.name == service })?.sender else { continue }
+            grants.append((prefix + service, try ServiceCall.sys { () throws(SysError) in
+                try handleDuplicate(sender, rights: Rights.defaults(for: .sender))
+            }))
+        }
     }
 
     func frame(holding image: [UInt8]) throws(ServiceError) -> Handle {

@@ -172,7 +172,7 @@ extension ProcessServer {
 
     /// A thread that waits for the child's end and reports it to the loop.
     func watch(_ child: Child) {
-        let process = child.spawned.process, id = child.id, sender = watcherSender
+        let process = child.process, id = child.id, sender = watcherSender
         child.watcher = try? spawnThread(stackSize: 16 * 1024) { () -> UInt64 in
             let status = (try? processWait(process)) ?? ExitCode.stopped
             _ = try? senderCall(sender, IPCMessage(label: ProcessServer.exitedLabel, UInt64(id), status))
@@ -214,31 +214,41 @@ extension ProcessServer {
     /// Forgets an ended child (its handles closed).
     func reap(_ child: Child) {
         children[child.id] = nil
-        try? handleClose(child.spawned.thread)
-        try? handleClose(child.spawned.vmem)
-        try? handleClose(child.spawned.process)
+        if let s = child.spawned {
+            try? handleClose(s.thread)
+            try? handleClose(s.vmem)
+        }
+        try? handleClose(child.process)
+        if child.badge != 0 && adoptedBadges[child.badge] == child.id { adoptedBadges[child.badge] = nil }
     }
 
     /// Ends every thread of the child (process_kill); its watcher then reports it (status ExitCode.stopped).
-    func kill(_ raw: UInt64, caller: UInt32) -> Answer {
+    /// An administrator may end any process whose handle pm holds with the manage right (not root's
+    /// adopted ones: root hands pm read and wait only).
+    func kill(_ raw: UInt64, caller: UInt32, admin: Bool) -> Answer {
         guard raw <= UInt64(UInt32.max), let child = children[UInt32(raw)] else { return .error(.noSuchProcess) }
-        guard caller == 0 || child.parent == caller else { return .error(.notPermitted) }
+        guard admin || child.parent == caller else { return .error(.notPermitted) }
         guard !child.exited else { return .ok() }
-        do throws(SysError) { try processKill(child.spawned.process) } catch {
-            return error == .badState ? .ok() : .error(.noSuchProcess)     // .badState: it ended meanwhile
+        do throws(SysError) { try processKill(child.process) } catch {
+            switch error {
+            case .badState: return .ok()       // it ended meanwhile
+            case .accessDenied: return .error(.notPermitted)
+            default: return .error(.noSuchProcess)
+            }
         }
         return .ok()
     }
 
     /// Records from index `first` (by process id) into the IPC buffer bytes.
     func list(from first: UInt64) -> Answer {
+        forgetEndedAdoptions()
         let all = children.values.sorted { $0.id < $1.id }
         var bytes: [UInt8] = []
         var i = Int(min(first, UInt64(all.count)))
         while i < all.count && bytes.count + ProcessRecord.size <= IPCBuffer.maxBytes {
             let c = all[i]
-            let threads = c.exited ? 0 : (try? processGetUsage(c.spawned.process, .threads)) ?? 0
-            let pages = c.exited ? 0 : (try? processGetUsage(c.spawned.process, .frames)) ?? 0
+            let threads = c.exited ? 0 : (try? processGetUsage(c.process, .threads)) ?? 0
+            let pages = c.exited ? 0 : (try? processGetUsage(c.process, .frames)) ?? 0
             bytes += ProcessRecord(id: c.id, parent: c.parent, state: c.exited ? .exited : .running,
                                    threads: UInt32(truncatingIfNeeded: threads), pages: pages, status: c.status, name: c.name).bytes
             i += 1

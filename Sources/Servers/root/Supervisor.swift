@@ -121,6 +121,8 @@ enum Supervisor {
             return
         }
         restarts[i] = (row.count + 1, (try? clockGet()) ?? now)
+        Boot.servers[i].process = process
         watch(i, process)
+        Adoption.restarted(i)
     }
 }

@@ -142,22 +142,37 @@ extension ProcessServer {
 
     /// For each service the program's manifest (its ELF note, read through a read-only mapping of the
     /// image: only the pages holding the headers and the note are read) imports and the caller did not
-    /// name, a duplicate of pm's own Sender to it, when pm has one (pm's optional imports, e.g. `pci` for
-    /// lspci). A program without a manifest gets none.
+    /// name, a Sender of the child's own from root's service directory (Sources/ABI/ServiceDirectory.swift;
+    /// e.g. `pci` for lspci). A service no boot server exports is left out (the program says what it
+    /// misses); a program without a manifest gets none.
     func addManifestImports(_ grants: inout [(name: String, handle: Handle)], image: Handle, size: UInt64) throws(ServiceError) {
-        guard !handOn.isEmpty, size > 0 else { return }
+        guard directory != nil, size > 0 else { return }
         let length = (size + pageSize - 1) / pageSize * pageSize
         guard let address = try? MappingSpace.map(image, length: length, flags: [.read]) else { return }
         defer { MappingSpace.unmap(address, length: length) }
         let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: Int(size))
         guard let manifest = try? ServerManifest(elf: bytes) else { return }
         let prefix = staticText(StartupBlock.importPrefix)
-        for service in manifest.imports where !grants.contains(where: { $0.name == prefix + service }) {
-            guard let sender = handOn.first(where: { $0.name == service })?.sender else { continue }
-            grants.append((prefix + service, try ServiceCall.sys { () throws(SysError) in
-                try handleDuplicate(sender, rights: Rights.defaults(for: .sender))
-            }))
+        for service in manifest.imports where !grants.contains(where: { $0.name == prefix + service })
+            && service != ServiceDirectory.service {
+            if let sender = connect(service) { grants.append((prefix + service, sender)) }
         }
+    }
+
+    /// A new Sender to `service` from root's directory; nil when no boot server exports it.
+    func connect(_ service: String) -> Handle? {
+        guard let directory else { return nil }
+        let name = Array(service.utf8)
+        guard page.put(name) else { return nil }
+        let request = IPCMessage(tag: IPCTag(words: 1, bytes: name.count, label: ServiceDirectory.connectLabel),
+                                 words: (UInt64(name.count), 0, 0, 0))
+        // Any failure leaves the import out: the spawn goes on, and the program says what it misses.
+        guard let answer = try? ServiceCall.request(directory, request) else { return nil }
+        guard answer.tag.handles == 1 else {
+            page.closeReceived(answer.tag.handles)
+            return nil
+        }
+        return page.handle(0)
     }
 
     func frame(holding image: [UInt8]) throws(ServiceError) -> Handle {

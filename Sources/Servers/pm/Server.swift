@@ -63,9 +63,6 @@ final class ProcessServer {
     static let exitedLabel: UInt32 = 0x100
     static let maxProcesses = 512
     static let maxImage = 32 << 20
-    /// The services pm imports (optionally: manifest `pci?`) only to hand them on to programs whose
-    /// manifests import them (Processes.swift, addManifestImports).
-    static let handedOn = ["pci"]
 
     let receiver: Handle
     let page: MessagePage
@@ -74,9 +71,9 @@ final class ProcessServer {
     let initfsFiles: FileService?
     /// timed's Sender, duplicated for each child as `import:time`.
     let time: Handle?
-    /// Services pm hands on to a child whose manifest imports them (ProcessServer.handedOn): its own
-    /// `import:` Senders for them.
-    var handOn: [(name: String, sender: Handle)] = []
+    /// Root's service directory (`import:services`): Senders for the services a child's manifest
+    /// imports (Processes.swift, addManifestImports).
+    var directory: Handle? = nil
     /// The pipe server (Pipes.swift): its Receiver, and pm's administrative Sender to it.
     var pipes: PipeServer? = nil
     /// pm's Sender for its watcher threads.

@@ -38,6 +38,7 @@ enum Boot {
 
     /// Starts the boot servers and init, then watches the servers (Supervisor); returns init, if it started.
     static func startSystem(_ startup: Startup) -> SpawnedProcess? {
+        Supervisor.prepare(startup)
         startServers(startup)
         // pm lists root and the boot servers (and init, below): `ps` shows the whole system.
         Adoption.adoptServers()
@@ -128,6 +129,15 @@ enum Boot {
         var commandLine = startup.commandLine
         func undo() { for g in grants { _ = try? handleClose(g.handle) } }
         for service in s.manifest.imports {
+            if service == ServiceDirectory.service {
+                // Root's own service directory (Supervisor.swift), not a boot server's export.
+                if let h = Supervisor.directorySender() {
+                    grants.append((staticText(StartupBlock.importPrefix) + service, h))
+                } else {
+                    print("root: \(s.path) starts without `\(service)`: root has no service directory")
+                }
+                continue
+            }
             if s.manifest.isOptional(service), !receivers.contains(where: { $0.service == service && servers[$0.exporter].state == .started }) {
                 print("root: \(s.path) starts without its optional import `\(service)`: no started boot server exports it")
                 continue

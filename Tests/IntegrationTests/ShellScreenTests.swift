@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+import Formats
+@testable import OSH
+
+/// The system as `osh boot --display vnc --usb` shows it: the ISO boot (a framebuffer), no test word (init
+/// starts sh on the console), keys typed on the USB keyboard (QMP `send-key` goes to usb-kbd, the keyboard
+/// created last), the shell's lines read back from the serial log and from the screen (QMP `screendump`,
+/// decoded cell by cell against the font as ConsoleScreenTests does).
+@Suite(.serialized) struct ShellScreenTests {
+    @Test func typingIntoTheShellOnTheScreenWithAUSBKeyboard() throws {
+        let (osh, dir, run) = try DeviceTests.boot(["--boot", "iso", "--usb", "--timeout", "600"])
+        defer { ConsoleScreenTests.finish(osh, dir) }
+        var serial = DeviceTests.waitFor("/ $ ", in: run, seconds: 400, while: osh)
+        try #require(serial.contains("/ $ "), "\(serial.suffix(3000))")
+        serial = DeviceTests.waitFor("usbd: 2 devices ready", in: run, seconds: 120, while: osh)
+        try #require(serial.contains("usbd: 2 devices ready"), "\(serial.suffix(3000))")
+        Thread.sleep(forTimeInterval: 2)     // the console's keyboard threads subscribe after sh's open
+        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
+        defer { qmp.close() }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Repo.root.appendingPathComponent("Sources/initfs/etc").path).count
+        let command = "ls initfs:///etc | wc -l"
+        try ConsoleScreenTests.type(qmp, command + "\n")
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("\r\n\(files)\r\n/ $ ") }
+        try #require(serial.contains("/ $ \(command)\r\n\(files)\r\n/ $ "), "\(serial.suffix(2000))")
+
+        // The screen shows the message of the day, the command, its output and the next prompt.
+        let shot = dir.appendingPathComponent("screen.ppm")
+        var screen: [String] = []
+        var at: Int? = nil
+        let deadline = Date().addingTimeInterval(60)
+        repeat {
+            Thread.sleep(forTimeInterval: 1)
+            try qmp.screendump(to: shot.path, format: "ppm")
+            let image = try PPM(Data(contentsOf: shot))
+            try #require(image.width == 1024 && image.height == 768)
+            screen = ConsoleScreenTests.rows(image)
+            at = screen.indices.first { screen[$0] == "/ $ \(command)" }
+        } while (at == nil || at! + 2 >= screen.count || screen[at! + 2] != "/ $") && Date() < deadline
+        let text = screen.joined(separator: "\n")
+        let row = try #require(at, "no `/ $ \(command)` row on the screen:\n\(text)")
+        #expect(screen[row + 1] == "\(files)", "\(text)")
+        #expect(screen[row + 2] == "/ $", "\(text)")
+        #expect(screen.contains { $0.hasPrefix("Welcome.") }, "the message of the day:\n\(text)")
+        #expect(!text.contains("\u{fffd}"), "cells that match no glyph:\n\(text)")
+    }
+}

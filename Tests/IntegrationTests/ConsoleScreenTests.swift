@@ -101,6 +101,26 @@ import Formats
         }
     }
 
+    /// The screen's rows (QMP `screendump`, once a second for up to 60 s) until a row reads `row` and the
+    /// rows after it read `then`; the last rows read and that row's index (nil when it never appeared so).
+    static func screen(_ qmp: QMPClient, _ dir: URL, row: String, then: [String]) throws -> ([String], Int?) {
+        let shot = dir.appendingPathComponent("screen.ppm")
+        var screen: [String] = []
+        let deadline = Date().addingTimeInterval(60)
+        repeat {
+            Thread.sleep(forTimeInterval: 1)
+            try qmp.screendump(to: shot.path, format: "ppm")
+            let image = try PPM(Data(contentsOf: shot))
+            try #require(image.width == 1024 && image.height == 768)
+            screen = rows(image)
+            if let at = screen.indices.first(where: { screen[$0] == row }), at + then.count < screen.count,
+               Array(screen[(at + 1)...(at + then.count)]) == then {
+                return (screen, at)
+            }
+        } while Date() < deadline
+        return (screen, screen.firstIndex(of: row))
+    }
+
     @Test func theTerminalAndKernelLinesAreOnTheScreen() throws {
         let (osh, dir, run) = try DeviceTests.boot(["--boot", "iso", "--cmdline", "consoletest", "--timeout", "600"])
         defer { Self.finish(osh, dir) }
@@ -123,23 +143,11 @@ import Formats
         try #require(serial.contains("\r\nhello\r\ntty $ "), "\(serial.suffix(2000))")
 
         // The screen catches up with the serial line within a few seconds.
-        let shot = dir.appendingPathComponent("screen.ppm")
-        var screen: [String] = []
-        var at: Int? = nil
-        let deadline = Date().addingTimeInterval(60)
-        repeat {
-            Thread.sleep(forTimeInterval: 1)
-            try qmp.screendump(to: shot.path, format: "ppm")
-            let image = try PPM(Data(contentsOf: shot))
-            try #require(image.width == 1024 && image.height == 768)
-            screen = Self.rows(image)
-            at = screen.indices.first { screen[$0] == "tty $ echo hello" }
-        } while (at == nil || at! + 2 >= screen.count || screen[at! + 2] != "tty $") && Date() < deadline
+        let (screen, at) = try Self.screen(qmp, dir, row: "tty $ echo hello", then: ["hello", "tty $"])
         let text = screen.joined(separator: "\n")
         let row = try #require(at, "no `tty $ echo hello` row on the screen:\n\(text)")
-        #expect(screen[row + 1] == "hello", "\(text)")
-        #expect(screen[row + 2] == "tty $", "\(text)")
-        #expect(screen[row - 1] == logLine, "\(text)")
+        #expect(Array(screen.dropFirst(row + 1).prefix(2)) == ["hello", "tty $"], "\(text)")
+        #expect(row > 0 && screen[row - 1] == logLine, "\(text)")
         #expect(screen.filter { $0 == logLine }.count == 1, "\(text)")
         #expect(screen.contains("tty $ logsoon 2500 \(logLine)"), "\(text)")
         #expect(!text.contains("\u{fffd}"), "cells that match no glyph:\n\(text)")

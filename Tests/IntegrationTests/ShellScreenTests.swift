@@ -25,22 +25,10 @@ import Formats
         try #require(serial.contains("/ $ \(command)\r\n\(files)\r\n/ $ "), "\(serial.suffix(2000))")
 
         // The screen shows the message of the day, the command, its output and the next prompt.
-        let shot = dir.appendingPathComponent("screen.ppm")
-        var screen: [String] = []
-        var at: Int? = nil
-        let deadline = Date().addingTimeInterval(60)
-        repeat {
-            Thread.sleep(forTimeInterval: 1)
-            try qmp.screendump(to: shot.path, format: "ppm")
-            let image = try PPM(Data(contentsOf: shot))
-            try #require(image.width == 1024 && image.height == 768)
-            screen = ConsoleScreenTests.rows(image)
-            at = screen.indices.first { screen[$0] == "/ $ \(command)" }
-        } while (at == nil || at! + 2 >= screen.count || screen[at! + 2] != "/ $") && Date() < deadline
+        let (screen, at) = try ConsoleScreenTests.screen(qmp, dir, row: "/ $ \(command)", then: ["\(files)", "/ $"])
         let text = screen.joined(separator: "\n")
         let row = try #require(at, "no `/ $ \(command)` row on the screen:\n\(text)")
-        #expect(screen[row + 1] == "\(files)", "\(text)")
-        #expect(screen[row + 2] == "/ $", "\(text)")
+        #expect(Array(screen.dropFirst(row + 1).prefix(2)) == ["\(files)", "/ $"], "\(text)")
         #expect(screen.contains { $0.hasPrefix("Welcome.") }, "the message of the day:\n\(text)")
         #expect(!text.contains("\u{fffd}"), "cells that match no glyph:\n\(text)")
     }

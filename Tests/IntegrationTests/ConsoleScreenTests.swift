@@ -38,16 +38,28 @@ import Formats
         return s
     }
 
+    /// Boots with `arguments` (which add `--usb`), waits for `prompt` and for usbd's keyboard and tablet;
+    /// osh, its directory, the run directory and a QMP client to type with.
+    static func bootWithUSBKeys(_ arguments: [String], prompt: String) throws -> (Process, URL, URL, QMPClient) {
+        let (osh, dir, run) = try DeviceTests.boot(arguments)
+        do {
+            var serial = DeviceTests.waitFor(prompt, in: run, seconds: 400, while: osh)
+            try #require(serial.contains(prompt), "\(serial.suffix(3000))")
+            serial = DeviceTests.waitFor("usbd: 2 devices ready", in: run, seconds: 120, while: osh)
+            try #require(serial.contains("usbd: 2 devices ready"), "\(serial.suffix(3000))")
+            Thread.sleep(forTimeInterval: 2)     // the console's keyboard threads subscribe after the program's open
+            return (osh, dir, run, try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20))
+        } catch {
+            finish(osh, dir)
+            throw error
+        }
+    }
+
     @Test func usbKeysReachTheConsole() throws {
-        let (osh, dir, run) = try DeviceTests.boot(["--usb", "--cmdline", "consoletest", "--timeout", "600"])
+        let (osh, dir, run, qmp) = try Self.bootWithUSBKeys(["--usb", "--cmdline", "consoletest", "--timeout", "600"], prompt: "tty $ ")
         defer { Self.finish(osh, dir) }
-        var serial = DeviceTests.waitFor("tty $ ", in: run, seconds: 400, while: osh)
-        try #require(serial.contains("tty $ "), "\(serial.suffix(3000))")
-        serial = DeviceTests.waitFor("usbd: 2 devices ready", in: run, seconds: 120, while: osh)
-        try #require(serial.contains("usbd: 2 devices ready"), "\(serial.suffix(3000))")
-        Thread.sleep(forTimeInterval: 2)     // the console's keyboard threads subscribe after ttytest's open
-        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
         defer { qmp.close() }
+        var serial = ""
         try Self.type(qmp, "echo Typed on USB, 42!\n")
         serial = Self.waitUntil(run, osh) { $0.contains("\r\nTyped on USB, 42!\r\ntty $ ") }
         #expect(serial.contains("tty $ echo Typed on USB, 42!\r\nTyped on USB, 42!\r\ntty $ "), "\(serial.suffix(2000))")

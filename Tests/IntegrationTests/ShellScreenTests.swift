@@ -9,15 +9,10 @@ import Formats
 /// decoded cell by cell against the font as ConsoleScreenTests does).
 @Suite(.serialized) struct ShellScreenTests {
     @Test func typingIntoTheShellOnTheScreenWithAUSBKeyboard() throws {
-        let (osh, dir, run) = try DeviceTests.boot(["--boot", "iso", "--usb", "--timeout", "600"])
+        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootWithUSBKeys(["--boot", "iso", "--usb", "--timeout", "600"], prompt: "/ $ ")
         defer { ConsoleScreenTests.finish(osh, dir) }
-        var serial = DeviceTests.waitFor("/ $ ", in: run, seconds: 400, while: osh)
-        try #require(serial.contains("/ $ "), "\(serial.suffix(3000))")
-        serial = DeviceTests.waitFor("usbd: 2 devices ready", in: run, seconds: 120, while: osh)
-        try #require(serial.contains("usbd: 2 devices ready"), "\(serial.suffix(3000))")
-        Thread.sleep(forTimeInterval: 2)     // the console's keyboard threads subscribe after sh's open
-        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
         defer { qmp.close() }
+        var serial = ""
         let files = try FileManager.default.contentsOfDirectory(atPath: Repo.root.appendingPathComponent("Sources/initfs/etc").path).count
         let command = "ls initfs:///etc | wc -l"
         try ConsoleScreenTests.type(qmp, command + "\n")

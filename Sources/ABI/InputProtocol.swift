@@ -24,7 +24,8 @@
 // An event (InputEvent.size = 24 bytes, little-endian):
 //   0  UInt64 time: the monotonic clock (ns since boot) when the driver decoded it
 //   8  UInt8  InputEventKind
-//   9  UInt8  key: bit 0 pressed (0: released); motion: buttons (bit 0 left, 1 right, 2 middle)
+//   9  UInt8  key: bit 0 pressed (0: released), bit 1 repeated (a held key's repeat); motion: buttons
+//             (bit 0 left, 1 right, 2 middle)
 //   10 UInt16 key: the key's USB HID usage (page 7, keyboard/keypad); motion: 0
 //   12 UInt16 key: KeyModifiers after this event; motion: 0
 //   14 Int16  motion: wheel steps (positive: away from the user); key: 0
@@ -115,7 +116,7 @@ public struct InputEvent: Equatable, Sendable {
     public static let size = 24
     public var time: UInt64
     public var kind: InputEventKind
-    /// Key: bit 0 pressed. Motion: the buttons held.
+    /// Key: bit 0 pressed, bit 1 repeated. Motion: the buttons held.
     public var flags: UInt8
     public var usage: UInt16
     public var modifiers: UInt16
@@ -162,6 +163,8 @@ public struct InputEvent: Equatable, Sendable {
     }
 
     public var pressed: Bool { flags & 1 != 0 }
+    /// A key event that repeats a held key.
+    public var repeated: Bool { kind == .key && flags & 2 != 0 }
 }
 
 /// The protocol's limits.

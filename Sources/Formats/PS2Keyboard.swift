@@ -14,13 +14,19 @@ public struct KeyEvent: Equatable, Sendable {
     public var modifiers: KeyModifiers
     /// The character under the US layout (a Unicode scalar), 0 for none and on release.
     public var character: UInt32
+    /// A press of a key already held: the keyboard's typematic repeat, or KeyRepeat's.
+    public var repeated: Bool
 
-    public init(usage: UInt16, pressed: Bool, modifiers: KeyModifiers, character: UInt32) {
+    public init(usage: UInt16, pressed: Bool, modifiers: KeyModifiers, character: UInt32, repeated: Bool = false) {
         self.usage = usage
         self.pressed = pressed
         self.modifiers = modifiers
         self.character = character
+        self.repeated = repeated
     }
+
+    /// The input protocol's flags byte: bit 0 pressed, bit 1 repeated.
+    public var flags: UInt8 { (pressed ? 1 : 0) | (repeated ? 2 : 0) }
 }
 
 /// HID usages (page 7) the decoder and layout name.
@@ -52,15 +58,20 @@ public enum HIDUsage {
 /// reports): each key press or release updates them and becomes an event with its US-layout character.
 public struct KeyboardState: Sendable {
     public private(set) var modifiers: KeyModifiers = []
+    /// Keys pressed and not released (a press of one of them is a repeat: a lock key does not toggle).
+    var held: [UInt16] = []
 
     public init() {}
 
     /// Updates modifiers and locks for a key and makes its event.
     public mutating func key(_ usage: UInt16, pressed: Bool) -> KeyEvent {
+        let repeated = pressed && held.contains(usage)
+        if pressed && !repeated && held.count < 16 { held.append(usage) }
+        if !pressed { held.removeAll { $0 == usage } }
         if usage >= HIDUsage.leftControl && usage <= HIDUsage.rightMeta {
             let bit = KeyModifiers(rawValue: 1 << (usage - HIDUsage.leftControl))
             if pressed { modifiers.insert(bit) } else { modifiers.remove(bit) }
-        } else if pressed {
+        } else if pressed && !repeated {
             switch usage {
             case HIDUsage.capsLock: modifiers.formSymmetricDifference(.capsLock)
             case HIDUsage.numLock: modifiers.formSymmetricDifference(.numLock)
@@ -69,7 +80,7 @@ public struct KeyboardState: Sendable {
             }
         }
         let character = pressed ? USLayout.character(usage: usage, modifiers: modifiers) : 0
-        return KeyEvent(usage: usage, pressed: pressed, modifiers: modifiers, character: character)
+        return KeyEvent(usage: usage, pressed: pressed, modifiers: modifiers, character: character, repeated: repeated)
     }
 }
 

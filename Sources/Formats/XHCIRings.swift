@@ -224,6 +224,10 @@ public struct USBSetupPacket: Equatable, Sendable {
     public static func setProtocol(interface: UInt8, boot: Bool) -> USBSetupPacket {
         USBSetupPacket(requestType: 0x21, request: 0x0b, value: boot ? 0 : 1, index: UInt16(interface), length: 0)
     }
+    /// HID SET_REPORT (§7.2.2) of an output report (type 2, id 0) of `length` bytes: a boot keyboard's LEDs.
+    public static func setOutputReport(interface: UInt8, length: UInt16) -> USBSetupPacket {
+        USBSetupPacket(requestType: 0x21, request: 0x09, value: 2 << 8, index: UInt16(interface), length: length)
+    }
     /// HID SET_IDLE (§7.2.4) with duration 0: report only on change.
     public static func setIdle(interface: UInt8) -> USBSetupPacket {
         USBSetupPacket(requestType: 0x21, request: 0x0a, value: 0, index: UInt16(interface), length: 0)

@@ -5,7 +5,9 @@
 // translation off, both interrupts on: moused then talks to the mouse through it), resets the keyboard
 // and selects scancode set 2, decodes each byte (Sources/Formats/PS2Keyboard.swift) into key events with
 // the US layout's characters, and publishes them to subscribers over the input protocol
-// (Sources/ABI/InputProtocol.swift; Runtime/InputPublisher.swift).
+// (Sources/ABI/InputProtocol.swift; Runtime/InputPublisher.swift). A key the keyboard repeats (typematic)
+// is published as a repeated press; the lock LEDs follow Caps, Num and Scroll Lock (0xED; Formats/
+// KeyRepeat.swift), one `kbd: LEDs: …` line when the keyboard took a new mask.
 
 let programName: StaticString = "kbd"
 
@@ -40,11 +42,20 @@ func programMain(_ startup: Startup) -> Int32 {
         return 1
     }
     var decoder = PS2KeyboardDecoder()
+    var leds = PS2LEDCommand()
     return DriverLoop.serve(receiver, name: "kbd", interrupt: { bytes in
         for b in bytes {
+            // The keyboard's answers to an LED command go to the command, not the decoder.
+            let answer = leds.received(b)
+            if answer.consumed {
+                for w in answer.write { _ = PS2Controller.writeData(w) }
+                if answer.done { print("kbd: LEDs: \(decoder.modifiers.locksText)") }
+                continue
+            }
             guard let key = decoder.feed(b) else { continue }
-            publisher.publish(InputEvent(time: Clock.now(), kind: .key, flags: key.pressed ? 1 : 0, usage: key.usage,
+            publisher.publish(InputEvent(time: Clock.now(), kind: .key, flags: key.flags, usage: key.usage,
                                          modifiers: key.modifiers.rawValue, a: Int32(bitPattern: key.character)))
+            for w in leds.set(key.modifiers.ps2LEDs) { _ = PS2Controller.writeData(w) }
         }
     }, answer: publisher.answer)
 }

@@ -35,6 +35,9 @@ final class USBDevice {
     var reportLength = 8
     var layout = HIDPointerLayout.bootMouse
     var keyboard = BootKeyboardDecoder()
+    /// A keyboard's held key repeated by usbd (a USB keyboard does not repeat), and its LEDs' mask.
+    var keyRepeat = KeyRepeat()
+    var leds: UInt8 = 0
     var reports: UInt64 = 0
     var failed = false
 
@@ -84,7 +87,14 @@ final class USBHost {
         while true {
             while !hc.deferred.isEmpty { handle(hc.deferred.removeFirst()) }
             while let e = hc.nextEvent() { handle(e) }
-            hc.sleep(20_000_000)
+            // Wake for the next key repeat when it comes before the 20 ms poll.
+            let now = Clock.now()
+            var wait: UInt64 = 20_000_000
+            for d in devices where d.kind == .keyboard && !d.failed {
+                for k in d.keyRepeat.repeats(at: now) { send(keyEvent(k, at: now)) }
+                if let w = d.keyRepeat.wait(at: now) { wait = min(wait, max(w, 1_000_000)) }
+            }
+            hc.sleep(wait)
         }
     }
 
@@ -231,12 +241,33 @@ final class USBHost {
         switch d.kind {
         case .keyboard:
             for k in d.keyboard.feed(report) {
-                send(InputEvent(time: now, kind: .key, flags: k.pressed ? 1 : 0, usage: k.usage, modifiers: k.modifiers.rawValue,
-                                a: Int32(bitPattern: k.character)))
+                send(keyEvent(k, at: now))
+                d.keyRepeat.note(k, at: now)
             }
+            setLEDs(d)
         case .mouse, .tablet:
             guard let r = d.layout.decode(report) else { return }
             send(InputEvent(time: now, kind: d.kind == .tablet ? .position : .motion, flags: r.buttons, wheel: r.wheel, a: r.x, b: r.y))
+        }
+    }
+
+    func keyEvent(_ k: KeyEvent, at now: UInt64) -> InputEvent {
+        InputEvent(time: now, kind: .key, flags: k.flags, usage: k.usage, modifiers: k.modifiers.rawValue,
+                   a: Int32(bitPattern: k.character))
+    }
+
+    /// The keyboard's lock LEDs follow its locks (SET_REPORT of the one-byte output report); one line
+    /// when they changed, or when the keyboard refused.
+    func setLEDs(_ d: USBDevice) {
+        let mask = d.keyboard.modifiers.hidLEDs
+        guard mask != d.leds else { return }
+        d.leds = mask
+        mmio_write8(d.buffer.virtual, mask)
+        do throws(USBError) {
+            try controlOut(d, .setOutputReport(interface: d.interface, length: 1))
+            print("usbd: port \(d.port): LEDs: \(d.keyboard.modifiers.locksText)")
+        } catch {
+            print("usbd: port \(d.port): the keyboard refused its LEDs: \(describe(error))")
         }
     }
 

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+@testable import OSH
+
+/// Key repeat and lock LEDs in the guest: a key held on the USB keyboard (QMP `send-key` with a
+/// hold time) repeats through usbd's software repeat; Caps Lock on either keyboard sets its LEDs (usbd's
+/// SET_REPORT, kbd's 0xED exchange), each logged once the device took it. ttytest (`consoletest`) is the
+/// terminal's reader.
+@Suite(.serialized) struct KeyRepeatLEDTests {
+    static func hold(_ qmp: QMPClient, _ key: String, milliseconds: Int) throws {
+        _ = try qmp.execute("send-key", .object(["keys": .array([.object(["type": .string("qcode"), "data": .string(key)])]),
+                                                 "hold-time": .int(Int64(milliseconds))]))
+    }
+
+    @Test func aHeldUSBKeyRepeatsAndCapsLockSetsTheLEDs() throws {
+        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootWithUSBKeys(["--usb", "--cmdline", "consoletest", "--timeout", "600"],
+                                                                         prompt: "tty $ ")
+        defer { ConsoleScreenTests.finish(osh, dir) }
+        defer { qmp.close() }
+        try ConsoleScreenTests.type(qmp, "echo x")
+        // Held for 1.5 s: one press, then a repeat every 33 ms after 500 ms (about 30 more).
+        try Self.hold(qmp, "a", milliseconds: 1500)
+        Thread.sleep(forTimeInterval: 2)
+        try ConsoleScreenTests.type(qmp, "\n")
+        var serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("\r\nxaa") && $0.hasSuffix("tty $ ") }
+        let echoed = try #require(serial.firstMatch(of: #/\r\nx(a+)\r\ntty \$ /#), "\(serial.suffix(2000))").1.count
+        #expect(echoed >= 10 && echoed <= 60, "\(echoed) a's for a key held 1.5 s: \(serial.suffix(500))")
+        _ = try qmp.execute("send-key", KeyTyping.sendKeyArguments(["caps_lock"]))
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("LEDs: caps") }
+        #expect(serial.contains("usbd: port 5: LEDs: caps"), "\(serial.suffix(2000))")
+        #expect(!serial.contains("refused its LEDs"), "\(serial.suffix(2000))")
+    }
+
+    @Test func capsLockSetsThePS2KeyboardsLEDs() throws {
+        let (osh, dir, run) = try DeviceTests.boot(["--cmdline", "consoletest", "--timeout", "600"])
+        defer { ConsoleScreenTests.finish(osh, dir) }
+        var serial = DeviceTests.waitFor("tty $ ", in: run, seconds: 400, while: osh)
+        try #require(serial.contains("tty $ "), "\(serial.suffix(3000))")
+        Thread.sleep(forTimeInterval: 2)
+        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
+        defer { qmp.close() }
+        _ = try qmp.execute("send-key", KeyTyping.sendKeyArguments(["caps_lock"]))
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("kbd: LEDs: caps") }
+        #expect(serial.contains("kbd: LEDs: caps"), "\(serial.suffix(2000))")
+        _ = try qmp.execute("send-key", KeyTyping.sendKeyArguments(["caps_lock"]))
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("kbd: LEDs: none") }
+        #expect(serial.contains("kbd: LEDs: none"), "\(serial.suffix(2000))")
+    }
+}

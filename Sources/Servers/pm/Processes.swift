@@ -222,7 +222,7 @@ extension ProcessServer {
     /// Ends every thread of the child (process_kill); its watcher then reports it (status ExitCode.stopped).
     func kill(_ raw: UInt64, caller: UInt32) -> Answer {
         guard raw <= UInt64(UInt32.max), let child = children[UInt32(raw)] else { return .error(.noSuchProcess) }
-        guard caller == 0 || child.parent == caller else { return .error(.notPermitted) }
+        guard mayKill(child, caller: caller) else { return .error(.notPermitted) }
         guard !child.exited else { return .ok() }
         do throws(SysError) { try processKill(child.spawned.process) } catch {
             return error == .badState ? .ok() : .error(.noSuchProcess)     // .badState: it ended meanwhile

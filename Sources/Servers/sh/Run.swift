@@ -23,6 +23,8 @@ enum LoopFlow {
 extension Shell {
     /// Whether descriptor 0 is a terminal (asked once).
     static var onTerminal: Bool = isatty(STDIN_FILENO)
+    /// The status of the last command substitution while a command's words were expanded (nil: none).
+    static var substitutionStatus: Int32? = nil
 
     /// Runs and-or lists in order until one stops the rest (exit, break, continue, Ctrl-C).
     static func run(_ lists: [ShellAndOr]) {
@@ -62,7 +64,8 @@ extension Shell {
     static func string(_ w: ShellWord) -> String { w.expand(lookup, substitute: substitute) }
 
     static func expand(_ c: ShellCommand) -> Expanded {
-        Expanded(arguments: fields(c.words),
+        substitutionStatus = nil
+        return Expanded(arguments: fields(c.words),
                  assignments: c.assignments.map { ($0.name, string($0.value)) },
                  redirections: expandRedirections(c.redirections))
     }
@@ -109,6 +112,7 @@ extension Shell {
         while let chunk = read(fds.0, count: IPCBuffer.maxBytes), !chunk.isEmpty { out += chunk }
         _ = close(fds.0)
         status = waitForeground(pid, name: "sh")
+        substitutionStatus = status
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -354,11 +358,12 @@ extension Shell {
         }
     }
 
-    /// A built-in, or a command of assignments alone.
+    /// A built-in, or a command of assignments alone (its status: the last command substitution's, as
+    /// in `x=$(false)`, else 0).
     static func runBuiltin(_ c: Expanded) -> Int32 {
         if c.arguments.isEmpty {
             for (k, v) in c.assignments { _ = setenv(k, v, 1) }
-            return 0
+            return substitutionStatus ?? 0
         }
         return builtin(c.arguments[0])!(c.arguments)
     }

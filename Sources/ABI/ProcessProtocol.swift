@@ -1,10 +1,10 @@
 // The process protocol pm speaks: spawn a program by path with arguments, environment and handles; wait
-// for a child's exit status; kill a child; list the processes pm started; who am I; make a pipe.
+// for a child's exit status; kill a child; list the processes pm knows; who am I; make a pipe; adopt a
+// process pm did not start (root's boot servers, init and root itself), so that `list` shows the system.
 //
 // Every process pm starts gets its own Sender to pm, as the startup entry `import:pm` and (for older
 // clients) as the first `handle=N` on its command line; its badge is ProcessBadge.child(id), so pm knows
-// who asks: a process waits only for its own children and kills only its own and its parent's
-// descendants. Any other badge (root's Sender, badge 0,
+// who asks: a process waits for and kills only its own children. Any other badge (root's Sender, badge 0,
 // and the Senders root makes for boot servers that import `pm`, such as init and the console) is an
 // administrator: parent id 0 for what it spawns, and it may kill any process. Variable-length data
 // travels as IPC buffer bytes.
@@ -31,9 +31,7 @@
 //   kill   w0: process id, w1 (optional): the signal, 1-64 (ProcessProtocol.defaultSignal, SIGKILL,
 //          when absent)                                        ends every thread pm started in it;
 //          processes cannot catch signals, so every signal ends the process; the first kill's signal
-//          is what its parent's wait reports (w3). `.invalid` for a signal out of range. A process may
-//          kill its descendants and its parent's (so a shell's `kill` ends the shell's other children);
-//          an administrator any process (`.notPermitted` otherwise).
+//          is what its parent's wait reports (w3). `.invalid` for a signal out of range.
 //   list   w0: first index                                     r: w1: records written, w2: processes
 //          in all; bytes: ProcessRecord.size-byte records
 //   identify  no words needed                                  r: w1: the caller's process id (0 for an
@@ -44,6 +42,14 @@
 //          data and returns 0 bytes once every write end is closed; a write waits for room (the pipe
 //          holds ProcessProtocol.pipeCapacity bytes) and fails with `.brokenPipe` once every read end
 //          is closed. An end is closed by `close` or when its Sender is gone.
+//   adopt  w0: name length, w1: parent id (0: none), w2: the badge of the adoptee's own Sender to pm
+//          (0: none); bytes: the name; handles: 1, a Process handle (rights: read and wait at least)
+//                                                              r: w1: the process id pm gives it
+//          Administrators only (.notPermitted for a child). pm lists the process (its state, threads
+//          and memory read through the handle) until it has no thread left; nobody waits for it. A
+//          caller whose badge is an adopted process's answers identify with that id, and what it
+//          spawns is that process's child (it keeps the administrator's rights). pm kills an adopted
+//          process only when the handle carries the manage right.
 // Exit statuses of children a parent never waits for stay until the parent waits or ends.
 
 public enum ProcessProtocol {
@@ -100,12 +106,12 @@ public enum SpawnNames {
 
 /// Request labels.
 public enum ProcessOp: UInt32, CaseIterable, Sendable {
-    case spawn = 1, wait, kill, list, identify, pipe
+    case spawn = 1, wait, kill, list, identify, pipe, adopt
 
     /// The register words a request of this kind must carry at least.
     public var words: Int {
         switch self {
-        case .spawn: 3
+        case .spawn, .adopt: 3
         case .wait, .kill, .list: 1
         case .identify, .pipe: 0
         }

@@ -26,6 +26,8 @@ public struct LineDiscipline: Sendable {
     /// The program output since the last newline (the prompt a redraw shows again), at most
     /// `maxPrompt` bytes.
     public private(set) var prompt: [UInt8] = []
+    /// Whether `prompt` holds all of the output since the last newline (it was not cut to `maxPrompt`).
+    public private(set) var promptWhole = true
     /// Whether a reader waits for input (the console says so: its line then counts as being edited).
     public var readerWaiting = false
     /// Bytes of an escape sequence being skipped (0: none; 1: after ESC; 2: inside CSI).
@@ -135,16 +137,24 @@ public struct LineDiscipline: Sendable {
     public mutating func output(_ bytes: [UInt8]) {
         if let i = bytes.lastIndex(of: 10) {
             prompt = Array(bytes[(i + 1)...])
+            promptWhole = true
         } else {
             prompt += bytes
         }
-        if prompt.count > LineDiscipline.maxPrompt { prompt.removeFirst(prompt.count - LineDiscipline.maxPrompt) }
+        if prompt.count > LineDiscipline.maxPrompt {
+            prompt.removeFirst(prompt.count - LineDiscipline.maxPrompt)
+            promptWhole = false
+        }
     }
 
-    /// What the terminal's last line shows (console_write's state).
+    /// What the terminal's last line shows (console_write's state). A raw-mode program waiting for keys
+    /// (a shell's own line editor) edits its line by its output: the output since the last newline,
+    /// written again, draws that line again, so it counts as being edited too (unless it was too long
+    /// to keep whole).
     public var screen: KernelLog.TerminalState {
         let editing = !mode.contains(.raw) && mode.contains(.echo) && (!line.isEmpty || readerWaiting)
         if editing { return .editing }
+        if mode.contains(.raw) && readerWaiting && !prompt.isEmpty && promptWhole { return .editing }
         return prompt.isEmpty && line.isEmpty ? .lineStart : .output
     }
 

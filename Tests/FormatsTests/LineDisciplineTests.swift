@@ -107,7 +107,16 @@ import Formats
         #expect(d.screen == .lineStart && d.redraw.isEmpty)
         d.mode = .raw
         d.output(Array("x".utf8))
-        #expect(d.screen == .output)                      // raw: the program draws its own line
+        #expect(d.screen == .output)                      // raw, nobody reading: a partial output line
+        // A raw-mode line editor waiting for keys: its prompt and echo, written again, redraw its line.
+        d.output(Array("\n/ $ ls\u{1b}[D".utf8))
+        d.readerWaiting = true
+        #expect(d.screen == .editing && d.redraw == Array("/ $ ls\u{1b}[D".utf8))
+        // Output since the newline too long to keep whole: a kernel line only starts a new line.
+        d.output([UInt8](repeating: 65, count: LineDiscipline.maxPrompt + 1))
+        #expect(d.screen == .output)
+        d.output(Array("\n/ $ ".utf8))
+        #expect(d.screen == .editing)
     }
 
     @Test func typedInputIsBounded() {

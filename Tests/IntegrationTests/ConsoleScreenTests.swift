@@ -38,16 +38,28 @@ import Formats
         return s
     }
 
+    /// Boots with `arguments` (which add `--usb`), waits for `prompt` and for usbd's keyboard and tablet;
+    /// osh, its directory, the run directory and a QMP client to type with.
+    static func bootWithUSBKeys(_ arguments: [String], prompt: String) throws -> (Process, URL, URL, QMPClient) {
+        let (osh, dir, run) = try DeviceTests.boot(arguments)
+        do {
+            var serial = DeviceTests.waitFor(prompt, in: run, seconds: 400, while: osh)
+            try #require(serial.contains(prompt), "\(serial.suffix(3000))")
+            serial = DeviceTests.waitFor("usbd: 2 devices ready", in: run, seconds: 120, while: osh)
+            try #require(serial.contains("usbd: 2 devices ready"), "\(serial.suffix(3000))")
+            Thread.sleep(forTimeInterval: 2)     // the console's keyboard threads subscribe after the program's open
+            return (osh, dir, run, try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20))
+        } catch {
+            finish(osh, dir)
+            throw error
+        }
+    }
+
     @Test func usbKeysReachTheConsole() throws {
-        let (osh, dir, run) = try DeviceTests.boot(["--usb", "--cmdline", "consoletest", "--timeout", "600"])
+        let (osh, dir, run, qmp) = try Self.bootWithUSBKeys(["--usb", "--cmdline", "consoletest", "--timeout", "600"], prompt: "tty $ ")
         defer { Self.finish(osh, dir) }
-        var serial = DeviceTests.waitFor("tty $ ", in: run, seconds: 400, while: osh)
-        try #require(serial.contains("tty $ "), "\(serial.suffix(3000))")
-        serial = DeviceTests.waitFor("usbd: 2 devices ready", in: run, seconds: 120, while: osh)
-        try #require(serial.contains("usbd: 2 devices ready"), "\(serial.suffix(3000))")
-        Thread.sleep(forTimeInterval: 2)     // the console's keyboard threads subscribe after ttytest's open
-        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
         defer { qmp.close() }
+        var serial = ""
         try Self.type(qmp, "echo Typed on USB, 42!\n")
         serial = Self.waitUntil(run, osh) { $0.contains("\r\nTyped on USB, 42!\r\ntty $ ") }
         #expect(serial.contains("tty $ echo Typed on USB, 42!\r\nTyped on USB, 42!\r\ntty $ "), "\(serial.suffix(2000))")
@@ -101,6 +113,26 @@ import Formats
         }
     }
 
+    /// The screen's rows (QMP `screendump`, once a second for up to 60 s) until a row reads `row` and the
+    /// rows after it read `then`; the last rows read and that row's index (nil when it never appeared so).
+    static func screen(_ qmp: QMPClient, _ dir: URL, row: String, then: [String]) throws -> ([String], Int?) {
+        let shot = dir.appendingPathComponent("screen.ppm")
+        var screen: [String] = []
+        let deadline = Date().addingTimeInterval(60)
+        repeat {
+            Thread.sleep(forTimeInterval: 1)
+            try qmp.screendump(to: shot.path, format: "ppm")
+            let image = try PPM(Data(contentsOf: shot))
+            try #require(image.width == 1024 && image.height == 768)
+            screen = rows(image)
+            if let at = screen.indices.first(where: { screen[$0] == row }), at + then.count < screen.count,
+               Array(screen[(at + 1)...(at + then.count)]) == then {
+                return (screen, at)
+            }
+        } while Date() < deadline
+        return (screen, screen.firstIndex(of: row))
+    }
+
     @Test func theTerminalAndKernelLinesAreOnTheScreen() throws {
         let (osh, dir, run) = try DeviceTests.boot(["--boot", "iso", "--cmdline", "consoletest", "--timeout", "600"])
         defer { Self.finish(osh, dir) }
@@ -123,23 +155,11 @@ import Formats
         try #require(serial.contains("\r\nhello\r\ntty $ "), "\(serial.suffix(2000))")
 
         // The screen catches up with the serial line within a few seconds.
-        let shot = dir.appendingPathComponent("screen.ppm")
-        var screen: [String] = []
-        var at: Int? = nil
-        let deadline = Date().addingTimeInterval(60)
-        repeat {
-            Thread.sleep(forTimeInterval: 1)
-            try qmp.screendump(to: shot.path, format: "ppm")
-            let image = try PPM(Data(contentsOf: shot))
-            try #require(image.width == 1024 && image.height == 768)
-            screen = Self.rows(image)
-            at = screen.indices.first { screen[$0] == "tty $ echo hello" }
-        } while (at == nil || at! + 2 >= screen.count || screen[at! + 2] != "tty $") && Date() < deadline
+        let (screen, at) = try Self.screen(qmp, dir, row: "tty $ echo hello", then: ["hello", "tty $"])
         let text = screen.joined(separator: "\n")
         let row = try #require(at, "no `tty $ echo hello` row on the screen:\n\(text)")
-        #expect(screen[row + 1] == "hello", "\(text)")
-        #expect(screen[row + 2] == "tty $", "\(text)")
-        #expect(screen[row - 1] == logLine, "\(text)")
+        #expect(Array(screen.dropFirst(row + 1).prefix(2)) == ["hello", "tty $"], "\(text)")
+        #expect(row > 0 && screen[row - 1] == logLine, "\(text)")
         #expect(screen.filter { $0 == logLine }.count == 1, "\(text)")
         #expect(screen.contains("tty $ logsoon 2500 \(logLine)"), "\(text)")
         #expect(!text.contains("\u{fffd}"), "cells that match no glyph:\n\(text)")

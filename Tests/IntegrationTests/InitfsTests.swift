@@ -28,7 +28,7 @@ import Testing
         // init imports the device servers' and the console's services too, to hand them on (init.conf's
         // import=), and pm, which starts the services.
         #expect(out.contains("root: started initfs:///sbin/init (imports initfs,input,mouse,time,random,vfs,pm,console,pci,block,fat32,usbinput,framebuffer,output)"))
-        #expect(out.contains("root: started sbin/pm (pm: imports vfs,initfs,time,pci?; exports pm)"))
+        #expect(out.contains("root: started sbin/pm (pm: imports vfs,initfs,time,services?; exports pm)"))
         for server in ["kbd: imports none; exports input", "moused: imports input; exports mouse",
                        "timed: imports none; exports time", "rngd: imports none; exports random",
                        "console: imports input,pm?,output?,usbinput?; exports console", "fbd: imports none; exports framebuffer", "outputd: imports framebuffer; exports output"] {

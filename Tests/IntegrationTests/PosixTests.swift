@@ -19,7 +19,7 @@ import Testing
         #expect(summary.2 == "0", "failures:\n\(b.serial.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.joined(separator: "\n"))")
         for name in Self.names { #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass") }
         // pm is a boot server and init started posixtest through it.
-        #expect(b.serial.contains("root: started sbin/pm (pm: imports vfs,initfs,time,pci?; exports pm)"))
+        #expect(b.serial.contains("root: started sbin/pm (pm: imports vfs,initfs,time,services?; exports pm)"))
         #expect(b.serial.contains("init: started posixtest (initfs:///bin/posixtest)"))
         #expect(b.serial.contains("init: no shell (`posixtest` on the command line)"))
         // The faulting child's report still prints; its parent saw SIGSEGV (posix.spawn_waitpid).

@@ -1,5 +1,5 @@
 // The typed client of pm's process protocol (Sources/ABI/ProcessProtocol.swift): spawn, wait, kill,
-// list, identify, pipe. A client is used by the thread that made it; each call installs the client's
+// list, identify, pipe, adopt. A client is used by the thread that made it; each call installs the client's
 // MessagePage as that thread's IPC buffer first (another client may have taken it over meanwhile).
 
 /// A Sender to pm and the calling thread's IPC buffer.
@@ -70,6 +70,19 @@ public struct ProcessClient {
     /// Ends process `id`, recording `signal` (1-64; its parent's wait reports it).
     public func kill(_ id: UInt32, signal: UInt64 = ProcessProtocol.defaultSignal) throws(ServiceError) {
         _ = try call(IPCMessage(label: ProcessOp.kill.rawValue, UInt64(id), signal))
+    }
+
+    /// Has pm list `process` (moved to pm; read and wait rights suffice) as `name`, a child of `parent`
+    /// (0: none); `badge` is the badge of that process's own Sender to pm (0: none), so that what it
+    /// spawns is its child. Administrators only. The id pm gives it.
+    public func adopt(_ process: Handle, name: String, parent: UInt32, badge: UInt64) throws(ServiceError) -> UInt32 {
+        try ServiceCall.sys { () throws(SysError) in try page.install() }
+        let bytes = Array(name.utf8.prefix(ProcessRecord.nameBytes))
+        guard page.put(bytes) else { throw .badMessage }
+        page.setHandle(0, process)
+        let tag = IPCTag(words: 3, bytes: bytes.count, handles: 1, label: ProcessOp.adopt.rawValue)
+        let answer = try call(IPCMessage(tag: tag, words: (UInt64(bytes.count), UInt64(parent), badge, 0)))
+        return UInt32(truncatingIfNeeded: answer.words.1)
     }
 
     /// Every process pm knows.

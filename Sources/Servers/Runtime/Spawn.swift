@@ -32,10 +32,14 @@ public enum Spawn {
     /// (fault_handler_set) before its thread starts, so no fault of it goes past the handler. Each of
     /// `descriptors` (a Sender holding one open file, from the file protocol's `share`, and that file's
     /// id) moves into the new process as its POSIX descriptor `number` (the startup entry `fd:N`).
+    /// With `running: false` everything is made but the thread is not started: the caller starts it
+    /// (thread_start on `thread`) once it has told others about the process (root adopts init into pm
+    /// first), or closes the handles to end it.
     public static func start(image: Handle, name: String, commandLine: String = "", give: [Handle] = [],
                              grants: [(name: String, handle: Handle)] = [],
                              descriptors: [(number: Int, sender: Handle, file: UInt64)] = [],
-                             environment: [String] = [], faultHandler: Handle? = nil) throws(SysError) -> SpawnedProcess {
+                             environment: [String] = [], faultHandler: Handle? = nil,
+                             running: Bool = true) throws(SysError) -> SpawnedProcess {
         var named = grants.map { (name: $0.name, handle: $0.handle, value: UInt64(0)) }
         for d in descriptors {
             named.append((staticText(StartupBlock.descriptorPrefix) + String(d.number), d.sender, d.file))
@@ -55,7 +59,7 @@ public enum Spawn {
         do throws(SysError) {
             if let faultHandler { try faultHandlerSet(process, sender: faultHandler) }
             return try finish(process: process, vmem: vmem, entry: loaded.value, commandLine: commandLine, give: give,
-                              grants: named, environment: environment)
+                              grants: named, environment: environment, running: running)
         } catch {
             // Undo: a thread created but never started would keep the child (which may already hold
             // handles to itself) alive; stopping it ends the child, which closes its handles.
@@ -68,7 +72,7 @@ public enum Spawn {
     /// The rest of start once the image is loaded: stack, thread, handles, startup block, start.
     private static func finish(process: Handle, vmem: Handle, entry: UInt64, commandLine: String,
                                give: [Handle], grants: [(name: String, handle: Handle, value: UInt64)],
-                               environment: [String]) throws(SysError) -> SpawnedProcess {
+                               environment: [String], running: Bool) throws(SysError) -> SpawnedProcess {
         let stack = try frameCreate(size: stackSize)
         try vmemMap(vmem, frame: stack, address: stackTop - stackSize, length: stackSize, flags: [.read, .write])
         try handleClose(stack)
@@ -76,6 +80,7 @@ public enum Spawn {
         do throws(SysError) {
             try prepare(process: process, vmem: vmem, thread: thread, commandLine: commandLine, give: give,
                         grants: grants, environment: environment)
+            if running { try threadStart(thread) }
         } catch {
             try? threadStop(thread)
             try? handleClose(thread)
@@ -84,7 +89,7 @@ public enum Spawn {
         return SpawnedProcess(process: process, vmem: vmem, thread: thread)
     }
 
-    /// The child's own handles, the given ones, its startup block; then its thread starts.
+    /// The child's own handles, the given ones, its startup block.
     private static func prepare(process: Handle, vmem: Handle, thread: Handle, commandLine: String,
                                 give: [Handle], grants: [(name: String, handle: Handle, value: UInt64)],
                                 environment: [String]) throws(SysError) {
@@ -125,6 +130,5 @@ public enum Spawn {
         guard written.error == 0 else { throw SysError(code: written.error) }
         try vmemMap(vmem, frame: startup, address: startupAddress, length: 4096, flags: [.read])
         try handleClose(startup)
-        try threadStart(thread)
     }
 }

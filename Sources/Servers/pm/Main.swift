@@ -11,7 +11,7 @@ let programName: StaticString = "pm"
 func programMain(_ startup: Startup) -> Int32 {
     let source: ImageSource
     let receiver: Handle
-    var handOn: [(name: String, sender: Handle)] = []
+    var directory: Handle? = nil
     if let exported = startup.exported("pm") {
         receiver = exported
         let vfs = startup.imported("vfs"), initfs = startup.imported("initfs")
@@ -21,7 +21,7 @@ func programMain(_ startup: Startup) -> Int32 {
         }
         source = ImageSource(vfs: vfs.flatMap { try? FileService($0) }, initfs: initfs.flatMap { try? FileService($0) },
                              time: startup.imported("time"), pipes: true)
-        handOn = ProcessServer.handedOn.compactMap { name in startup.imported(name).map { (name, $0) } }
+        directory = startup.imported(ServiceDirectory.service)
     } else {
         let kinds = startup.handles.map { ($0, try? handleIdentify($0).type) }
         guard let r = kinds.first(where: { $0.1 == .receiver })?.0,
@@ -37,7 +37,7 @@ func programMain(_ startup: Startup) -> Int32 {
         print("pm: cannot start: \(error.name)")
         return 1
     }
-    server.handOn = handOn
+    server.directory = directory
     print("pm: serving")
     server.run()
     return 0

@@ -142,22 +142,37 @@ extension ProcessServer {
 
     /// For each service the program's manifest (its ELF note, read through a read-only mapping of the
     /// image: only the pages holding the headers and the note are read) imports and the caller did not
-    /// name, a duplicate of pm's own Sender to it, when pm has one (pm's optional imports, e.g. `pci` for
-    /// lspci). A program without a manifest gets none.
+    /// name, a Sender of the child's own from root's service directory (Sources/ABI/ServiceDirectory.swift;
+    /// e.g. `pci` for lspci). A service no boot server exports is left out (the program says what it
+    /// misses); a program without a manifest gets none.
     func addManifestImports(_ grants: inout [(name: String, handle: Handle)], image: Handle, size: UInt64) throws(ServiceError) {
-        guard !handOn.isEmpty, size > 0 else { return }
+        guard directory != nil, size > 0 else { return }
         let length = (size + pageSize - 1) / pageSize * pageSize
         guard let address = try? MappingSpace.map(image, length: length, flags: [.read]) else { return }
         defer { MappingSpace.unmap(address, length: length) }
         let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: Int(size))
         guard let manifest = try? ServerManifest(elf: bytes) else { return }
         let prefix = staticText(StartupBlock.importPrefix)
-        for service in manifest.imports where !grants.contains(where: { $0.name == prefix + service }) {
-            guard let sender = handOn.first(where: { $0.name == service })?.sender else { continue }
-            grants.append((prefix + service, try ServiceCall.sys { () throws(SysError) in
-                try handleDuplicate(sender, rights: Rights.defaults(for: .sender))
-            }))
+        for service in manifest.imports where !grants.contains(where: { $0.name == prefix + service })
+            && service != ServiceDirectory.service {
+            if let sender = connect(service) { grants.append((prefix + service, sender)) }
         }
+    }
+
+    /// A new Sender to `service` from root's directory; nil when no boot server exports it.
+    func connect(_ service: String) -> Handle? {
+        guard let directory else { return nil }
+        let name = Array(service.utf8)
+        guard page.put(name) else { return nil }
+        let request = IPCMessage(tag: IPCTag(words: 1, bytes: name.count, label: ServiceDirectory.connectLabel),
+                                 words: (UInt64(name.count), 0, 0, 0))
+        // Any failure leaves the import out: the spawn goes on, and the program says what it misses.
+        guard let answer = try? ServiceCall.request(directory, request) else { return nil }
+        guard answer.tag.handles == 1 else {
+            page.closeReceived(answer.tag.handles)
+            return nil
+        }
+        return page.handle(0)
     }
 
     func frame(holding image: [UInt8]) throws(ServiceError) -> Handle {
@@ -172,7 +187,7 @@ extension ProcessServer {
 
     /// A thread that waits for the child's end and reports it to the loop.
     func watch(_ child: Child) {
-        let process = child.spawned.process, id = child.id, sender = watcherSender
+        let process = child.process, id = child.id, sender = watcherSender
         child.watcher = try? spawnThread(stackSize: 16 * 1024) { () -> UInt64 in
             let status = (try? processWait(process)) ?? ExitCode.stopped
             _ = try? senderCall(sender, IPCMessage(label: ProcessServer.exitedLabel, UInt64(id), status))
@@ -214,31 +229,41 @@ extension ProcessServer {
     /// Forgets an ended child (its handles closed).
     func reap(_ child: Child) {
         children[child.id] = nil
-        try? handleClose(child.spawned.thread)
-        try? handleClose(child.spawned.vmem)
-        try? handleClose(child.spawned.process)
+        if let s = child.spawned {
+            try? handleClose(s.thread)
+            try? handleClose(s.vmem)
+        }
+        try? handleClose(child.process)
+        if child.badge != 0 && adoptedBadges[child.badge] == child.id { adoptedBadges[child.badge] = nil }
     }
 
     /// Ends every thread of the child (process_kill); its watcher then reports it (status ExitCode.stopped).
-    func kill(_ raw: UInt64, caller: UInt32) -> Answer {
+    /// An administrator may end any process whose handle pm holds with the manage right (not root's
+    /// adopted ones: root hands pm read and wait only).
+    func kill(_ raw: UInt64, caller: UInt32, admin: Bool) -> Answer {
         guard raw <= UInt64(UInt32.max), let child = children[UInt32(raw)] else { return .error(.noSuchProcess) }
-        guard mayKill(child, caller: caller) else { return .error(.notPermitted) }
+        guard admin || child.parent == caller else { return .error(.notPermitted) }
         guard !child.exited else { return .ok() }
-        do throws(SysError) { try processKill(child.spawned.process) } catch {
-            return error == .badState ? .ok() : .error(.noSuchProcess)     // .badState: it ended meanwhile
+        do throws(SysError) { try processKill(child.process) } catch {
+            switch error {
+            case .badState: return .ok()       // it ended meanwhile
+            case .accessDenied: return .error(.notPermitted)
+            default: return .error(.noSuchProcess)
+            }
         }
         return .ok()
     }
 
     /// Records from index `first` (by process id) into the IPC buffer bytes.
     func list(from first: UInt64) -> Answer {
+        forgetEndedAdoptions()
         let all = children.values.sorted { $0.id < $1.id }
         var bytes: [UInt8] = []
         var i = Int(min(first, UInt64(all.count)))
         while i < all.count && bytes.count + ProcessRecord.size <= IPCBuffer.maxBytes {
             let c = all[i]
-            let threads = c.exited ? 0 : (try? processGetUsage(c.spawned.process, .threads)) ?? 0
-            let pages = c.exited ? 0 : (try? processGetUsage(c.spawned.process, .frames)) ?? 0
+            let threads = c.exited ? 0 : (try? processGetUsage(c.process, .threads)) ?? 0
+            let pages = c.exited ? 0 : (try? processGetUsage(c.process, .frames)) ?? 0
             bytes += ProcessRecord(id: c.id, parent: c.parent, state: c.exited ? .exited : .running,
                                    threads: UInt32(truncatingIfNeeded: threads), pages: pages, status: c.status, name: c.name).bytes
             i += 1

@@ -3,17 +3,23 @@
 // pm's own Sender with the badge `watcherBadge`; a `wait` that must block keeps its caller bound to a
 // Reply object and is answered when a matching child ends.
 
-/// A process pm started.
+/// A process pm started, or one it adopted (root's boot servers, init, root: Adoption.swift).
 final class Child {
     let id: UInt32
     var parent: UInt32
     let name: [UInt8]
-    let spawned: SpawnedProcess
+    /// pm's handle to the process (the one in `spawned`, or the adopted one).
+    let process: Handle
+    /// The process's, its first thread's and its Vmem's handles for a process pm started; nil for an
+    /// adopted one.
+    let spawned: SpawnedProcess?
     var watcher: SpawnedThread?
     var exited = false
     var status: UInt64 = 0
     /// Where it faulted (Faults.swift): CR2 for a page fault, else the faulting instruction.
     var faultAddress: UInt64 = 0
+    /// An adopted process's own Sender badge to pm (0: none): its requests act as this process's.
+    var badge: UInt64 = 0
     /// The signal of the first kill asked for it (Signals.swift), 0 when none was.
     var signal: UInt64 = 0
 
@@ -21,8 +27,20 @@ final class Child {
         self.id = id
         self.parent = parent
         self.name = name
+        self.process = spawned.process
         self.spawned = spawned
     }
+
+    init(id: UInt32, parent: UInt32, name: [UInt8], adopted process: Handle, badge: UInt64) {
+        self.id = id
+        self.parent = parent
+        self.name = name
+        self.process = process
+        self.spawned = nil
+        self.badge = badge
+    }
+
+    var adopted: Bool { spawned == nil }
 }
 
 /// A parent blocked in `wait`.
@@ -47,9 +65,6 @@ final class ProcessServer {
     static let exitedLabel: UInt32 = 0x100
     static let maxProcesses = 512
     static let maxImage = 32 << 20
-    /// The services pm imports (optionally: manifest `pci?`) only to hand them on to programs whose
-    /// manifests import them (Processes.swift, addManifestImports).
-    static let handedOn = ["pci"]
 
     let receiver: Handle
     let page: MessagePage
@@ -58,9 +73,9 @@ final class ProcessServer {
     let initfsFiles: FileService?
     /// timed's Sender, duplicated for each child as `import:time`.
     let time: Handle?
-    /// Services pm hands on to a child whose manifest imports them (ProcessServer.handedOn): its own
-    /// `import:` Senders for them.
-    var handOn: [(name: String, sender: Handle)] = []
+    /// Root's service directory (`import:services`): Senders for the services a child's manifest
+    /// imports (Processes.swift, addManifestImports).
+    var directory: Handle? = nil
     /// The pipe server (Pipes.swift): its Receiver, and pm's administrative Sender to it.
     var pipes: PipeServer? = nil
     /// pm's Sender for its watcher threads.
@@ -68,6 +83,8 @@ final class ProcessServer {
     var children: [UInt32: Child] = [:]
     var waiters: [Waiter] = []
     var nextID: UInt32 = 1
+    /// Adopted processes by the badge of their own Sender to pm (Adoption.swift).
+    var adoptedBadges: [UInt64: UInt32] = [:]
     /// Watchers that reported; joined (stack freed) once they have returned.
     var finished: [SpawnedThread] = []
 
@@ -117,18 +134,19 @@ final class ProcessServer {
             return .ok()
         }
         guard let op = ProcessOp(rawValue: m.tag.label), m.tag.words >= op.words,
-              op == .spawn || m.tag.handles == 0 else {
+              op == .spawn || op == .adopt || m.tag.handles == 0 else {
             page.closeReceived(m.tag.handles)
             return .error(.badMessage)
         }
-        let caller = ProcessBadge.caller(m.badge)
+        let caller = callerID(m.badge), admin = ProcessBadge.caller(m.badge) == 0
         switch op {
         case .spawn: return spawn(m, parent: caller)
         case .wait: return wait(for: m.words.0, parent: caller, reply: reply)
-        case .kill: return kill(m, caller: caller)
+        case .kill: return kill(m, caller: caller, admin: admin)
         case .list: return list(from: m.words.0)
         case .identify: return .ok(UInt64(caller), UInt64(children[caller]?.parent ?? 0))
         case .pipe: return makePipe()
+        case .adopt: return adopt(m, admin: admin)
         }
     }
 

@@ -21,6 +21,8 @@ struct BootServer {
     var state: State = .waiting
     /// The running instance (root waits for it to end: Supervisor).
     var process: SpawnedProcess? = nil
+    /// The badge of its Sender to pm (0: it does not import pm), which pm learns when root adopts it.
+    var pmBadge: UInt64 = 0
 
     enum State: Equatable { case waiting, started, failed }
 }
@@ -30,10 +32,16 @@ enum Boot {
     static var receivers: [(service: String, exporter: Int, receiver: Handle)] = []
     static var servers: [BootServer] = []
     static var nextBadge: UInt64 = 1
+    /// init, once started, and the badge of its Sender to pm (Adoption.swift).
+    static var initProcess: SpawnedProcess? = nil
+    static var initPMBadge: UInt64 = 0
 
     /// Starts the boot servers and init, then watches the servers (Supervisor); returns init, if it started.
     static func startSystem(_ startup: Startup) -> SpawnedProcess? {
+        Supervisor.prepare(startup)
         startServers(startup)
+        // pm lists root and the boot servers (and init, below): `ps` shows the whole system.
+        Adoption.adoptServers()
         // Root keeps its Receivers: a server that ends is started again with the same ones. The watching
         // threads start before init, so that nothing root makes overlaps init's services (systest
         // counts the system's objects).
@@ -121,15 +129,26 @@ enum Boot {
         var commandLine = startup.commandLine
         func undo() { for g in grants { _ = try? handleClose(g.handle) } }
         for service in s.manifest.imports {
+            if service == ServiceDirectory.service {
+                // Root's own service directory (Supervisor.swift), not a boot server's export.
+                if let h = Supervisor.directorySender() {
+                    grants.append((staticText(StartupBlock.importPrefix) + service, h))
+                } else {
+                    print("root: \(s.path) starts without `\(service)`: root has no service directory")
+                }
+                continue
+            }
             if s.manifest.isOptional(service), !receivers.contains(where: { $0.service == service && servers[$0.exporter].state == .started }) {
                 print("root: \(s.path) starts without its optional import `\(service)`: no started boot server exports it")
                 continue
             }
+            let badge = nextBadge
             guard let h = sender(for: service) else {
                 print("root: \(s.path) not started: no Sender for `\(service)`")
                 undo()
                 return nil
             }
+            if service == "pm" { servers[i].pmBadge = badge }
             grants.append((staticText(StartupBlock.importPrefix) + service, h))
         }
         for r in receivers where r.exporter == i {
@@ -186,6 +205,7 @@ enum Boot {
         var grants: [(name: String, handle: Handle)] = []
         for service in entry.manifest.imports {
             // init's Sender to vfs is the administrative one (badge 0: mount, unmount).
+            if service == "pm" { initPMBadge = nextBadge }
             if let h = sender(for: service, badge: service == "vfs" ? 0 : nil) {
                 grants.append((staticText(StartupBlock.importPrefix) + service, h))
             } else {
@@ -202,7 +222,19 @@ enum Boot {
             guard let (image, owned) = try Programs.image(path: entry.path) else { return nil }
             defer { if owned { try? handleClose(image) } }
             // init gets the kernel's command line: its `when=WORD` services follow the kernel's switches.
-            let process = try Spawn.start(image: image, name: "init", commandLine: startup.commandLine, grants: grants)
+            // pm adopts it before it runs, so that everything it spawns is its child in pm's list.
+            let process = try Spawn.start(image: image, name: "init", commandLine: startup.commandLine, grants: grants,
+                                          running: false)
+            initProcess = process
+            Adoption.adoptInit()
+            do throws(SysError) { try threadStart(process.thread) } catch {
+                initProcess = nil
+                try? threadStop(process.thread)
+                try? handleClose(process.thread)
+                try? handleClose(process.vmem)
+                try? handleClose(process.process)
+                throw error
+            }
             let imports = grants.filter { $0.name.hasPrefix(staticText(StartupBlock.importPrefix)) }.map { $0.name.dropFirst(7) }
             print("root: started initfs:///sbin/init (imports \(imports.joined(separator: ",")))")
             return process

@@ -11,6 +11,10 @@
 // its Receivers, so callers get .peerClosed instead of waiting for ever. A server that exits with code
 // 0 ended on purpose and is not restarted either. Only the supervisor loop touches Boot's tables after
 // init started.
+//
+// The same loop is root's service directory (Sources/ABI/ServiceDirectory.swift): a boot server that
+// imports `services` (pm) gets a Sender to the loop's Receiver with `directoryBadge`, and asks through it
+// for a new Sender to a service a boot server exports, for a program started after boot.
 
 enum Supervisor {
     static let limit = 3
@@ -20,6 +24,8 @@ enum Supervisor {
     /// `killtest=NAME`: the loop ends that server (words: index).
     static let killLabel: UInt32 = 2
     static let killTestDelay: UInt64 = 25_000_000_000
+    /// The badge of the directory's Senders (only requests carrying it may connect).
+    static let directoryBadge: UInt64 = 1 << 62
 
     /// Restarts in the current row and the last start's time, per server index.
     static var restarts: [Int: (count: Int, startedAt: UInt64)] = [:]
@@ -27,17 +33,34 @@ enum Supervisor {
     /// The loop's thread, made by `start` and started by `run` (after init started: until then the
     /// watchers' messages wait, and only root's main thread touches Boot's tables).
     static var loopThread: Handle? = nil
+    static var receiver: Handle? = nil
+    /// The loop's IPC buffer (a directory answer carries a handle).
+    static var page: MessagePage? = nil
+
+    /// The loop's Receiver, its thread (not started yet) and IPC buffer: made before the boot servers
+    /// start, since pm's `import:services` is a Sender to it.
+    static func prepare(_ startup: Startup) {
+        do throws(SysError) {
+            let r = try receiverCreate()
+            receiver = r
+            sender = try senderCreate(r)
+            page = try MessagePage()
+            loopThread = try spawnThread(start: false) { loop(r, startup) }.handle
+        } catch {
+            print("root: no supervisor (\(error.name)); boot servers that end stay down, and no service directory")
+            loopThread = nil
+        }
+    }
+
+    /// A Sender to the service directory for a server importing `services`, or nil.
+    static func directorySender() -> Handle? {
+        guard loopThread != nil, let receiver else { return nil }
+        return try? senderCreate(receiver, badge: directoryBadge)
+    }
 
     /// Watches every started boot server (Boot.servers' processes) from now on; `run` starts restarting.
     static func start(_ startup: Startup) {
-        do throws(SysError) {
-            let receiver = try receiverCreate()
-            sender = try senderCreate(receiver)
-            loopThread = try spawnThread(start: false) { loop(receiver, startup) }.handle
-        } catch {
-            print("root: no supervisor (\(error.name)); boot servers that end stay down")
-            return
-        }
+        guard loopThread != nil else { return }
         let now = (try? clockGet()) ?? 0
         for i in Boot.servers.indices {
             guard let p = Boot.servers[i].process else { continue }
@@ -82,7 +105,13 @@ enum Supervisor {
 
     static func loop(_ receiver: Handle, _ startup: Startup) -> UInt64 {
         while true {
+            // Installed again each time: Adoption's client installs its own page for its calls.
+            _ = try? page?.install()
             guard let m = try? receiverRecv(receiver) else { return 1 }
+            if m.tag.label == ServiceDirectory.connectLabel {
+                answerConnect(m)
+                continue
+            }
             _ = try? receiverReply(IPCMessage.ok())
             guard m.words.0 < UInt64(Boot.servers.count) else { continue }
             if m.tag.label == killLabel, let p = Boot.servers[Int(m.words.0)].process {
@@ -91,6 +120,25 @@ enum Supervisor {
             } else if m.tag.label == endedLabel {
                 ended(Int(m.words.0), code: m.words.1, startup)
             }
+        }
+    }
+
+    /// A directory request: a new Sender to the service named in the bytes (Boot.sender, a badge of its
+    /// own), moved to the caller.
+    static func answerConnect(_ m: IPCMessage) {
+        guard let page else { return }
+        func refuse(_ e: ServiceError) { _ = try? receiverReply(IPCMessage(label: 0, e.rawValue)) }
+        guard m.badge == directoryBadge, m.tag.handles == 0, m.tag.words >= 1, m.words.0 == UInt64(m.tag.bytes),
+              m.tag.bytes > 0, m.tag.bytes <= ManifestNote.maxNameLength else {
+            page.closeReceived(m.tag.handles)
+            return refuse(.badMessage)
+        }
+        let name = String(decoding: page.received(m.tag.bytes), as: UTF8.self)
+        let badge = Boot.nextBadge
+        guard name != ServiceDirectory.service, let sender = Boot.sender(for: name) else { return refuse(.notFound) }
+        page.setHandle(0, sender)
+        if (try? receiverReply(IPCMessage(tag: IPCTag(words: 2, handles: 1), words: (0, badge, 0, 0)))) == nil {
+            _ = try? handleClose(sender)
         }
     }
 
@@ -121,6 +169,8 @@ enum Supervisor {
             return
         }
         restarts[i] = (row.count + 1, (try? clockGet()) ?? now)
+        Boot.servers[i].process = process
         watch(i, process)
+        Adoption.restarted(i)
     }
 }

@@ -1,5 +1,5 @@
 // sh's built-in commands: cd, pwd, exit, export, unset, env, help, echo, time, true, false, `:`, break,
-// continue, test and [, and (Jobs.swift) jobs and wait. Each takes
+// continue, test and [, and (Jobs.swift) jobs, wait and kill. Each takes
 // its arguments (the first is its name) and returns its status; output goes to descriptors 1 and 2.
 
 typealias Builtin = ([String]) -> Int32
@@ -23,6 +23,7 @@ extension Shell {
         case "jobs": return jobsBuiltin
         case "test", "[": return testBuiltin
         case "wait": return waitBuiltin
+        case "kill": return killBuiltin
         case "true", ":": return { _ in 0 }
         case "false": return { _ in 1 }
         default: return nil
@@ -148,7 +149,7 @@ extension Shell {
           for NAME in WORDS; do a; done
           'quoted'  "with $VAR"  \\x   $?  $$  $!  $#  $1  $NAME  ${NAME}  NAME=value [command]
         Built-ins: cd [DIR|-], pwd, exit [N], export [NAME[=VALUE]...], unset NAME, env, help, echo [-n], time COMMAND, true, false,
-          break [N], continue [N], test EXPR, [ EXPR ], jobs, wait [PID|%N]...
+          break [N], continue [N], test EXPR, [ EXPR ], jobs, wait [PID|%N]..., kill [-SIGNAL] PID|%N...
         Keys: left/right, home/end, backspace, delete, up/down (history), Ctrl-U, Ctrl-K, Ctrl-C, Ctrl-D
         """)
         return 0

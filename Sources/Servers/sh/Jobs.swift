@@ -2,7 +2,9 @@
 // anything else — built-ins, compound commands, `&&` lists — runs in a `sh -c LIST` of its own), with
 // descriptor 0 closed (no terminal input for it); an interactive shell prints `[N] PID` (the last
 // program's id, also `$!`). Before each prompt the jobs that ended are reported (`[N] Done  LIST`,
-// `[N] Exit 3  LIST`, `[N] Terminated  LIST`; not those a `wait` saw end). The built-ins jobs and wait are here. Ctrl-C ends only the
+// `[N] Exit 3  LIST`, `[N] Terminated  LIST`; not those a `wait` saw end). The built-ins jobs, wait and
+// kill are here (kill is a built-in, as in other shells: pm lets a process end only its own children,
+// and it knows the jobs' numbers). Ctrl-C ends only the
 // terminal's foreground program, never a background job.
 
 /// A background job.
@@ -162,5 +164,45 @@ extension Shell {
         let code = got == pid ? exitStatus(s) : 127
         jobs[j].ended[pid] = code
         return code
+    }
+
+    /// `kill [-N | -NAME | -SIGNAME | -s SIGNAL] PID|%N...`, `kill -l`: sends the signal (default SIGTERM)
+    /// to each process, or to each program of job N that has not ended, through pm.
+    static func killBuiltin(_ args: [String]) -> Int32 {
+        if args.count == 2 && args[1] == "-l" {
+            for n in 1...SignalNames.names.count { print("\(n)) SIG" + SignalNames.name(n)) }
+            return 0
+        }
+        guard let (signal, operands) = SignalNames.killArguments(Array(args.dropFirst())) else {
+            eprint("kill: invalid signal specification")
+            return 1
+        }
+        guard !operands.isEmpty else {
+            eprint("usage: kill [-N | -NAME | -s SIGNAL] PID|%N...")
+            return 2
+        }
+        var result: Int32 = 0
+        for operand in operands {
+            var pids: [Int32] = []
+            if operand.hasPrefix("%") {
+                guard let n = Int(operand.dropFirst()), let job = jobs.first(where: { $0.number == n }) else {
+                    eprint("kill: \(operand): no such job")
+                    result = 1
+                    continue
+                }
+                pids = job.pids.filter { job.ended[$0] == nil }
+            } else if let pid = Int32(operand), pid > 0 {
+                pids = [pid]
+            } else {
+                eprint("kill: \(operand): not a process or job id")
+                result = 1
+                continue
+            }
+            for pid in pids where kill(pid, Int32(signal)) != 0 {
+                eprint("kill: (\(pid)): \(strerror(errno))")
+                result = 1
+            }
+        }
+        return result
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// sh's language in the booted system (no test word: init starts sh on the console): a script through
-/// `osh boot --script` with if/elif/else, while, until, for, `!`, `{ }`, break/continue, `test`/`[`,
+/// `osh boot --script` (commands on one line and over several) with if/elif/else, while, until, for, `!`, `{ }`, break/continue, `test`/`[`,
 /// command substitution, field splitting and globbing over initfs:///bin, and background jobs (`&`,
 /// `$!`, `jobs`, `wait`, `kill $!` giving 143, the `[N] Done` report before a prompt); then the
 /// interactive shell (ConsoleTests.Guest): Ctrl-C of `yes` gives 130, a `for` typed over three lines
@@ -29,6 +29,13 @@ import Testing
             wait; echo waited $?; sleep 1 &
             sleep 3; echo slept
             sleep 100 & kill $!; wait $!; echo killed $?
+            for w in one two
+            do
+              echo multi $w
+            done
+            if [ -d initfs:///bin ]
+            then echo bin is a directory
+            fi
             x=1; while true; do x=x$x; if [ $x = xx1 ]; then break; fi; done; echo x=$x
             """
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sh-language-\(UUID().uuidString).sh")
@@ -61,6 +68,9 @@ import Testing
         #expect(out[slept...].contains("[1] Done  sleep 1"), "\(r.stdout)")
         // kill's default signal is SIGTERM: 128 + 15.
         #expect(out.contains("killed 143"), "\(r.stdout)")
+        // Commands over several lines: osh types each line at sh's `> ` prompt.
+        #expect(out.filter { $0.hasPrefix("multi ") } == ["multi one", "multi two"], "\(r.stdout)")
+        #expect(out.contains("bin is a directory"), "\(r.stdout)")
         #expect(out.contains("x=xx1"), "\(r.stdout)")
     }
 

@@ -23,3 +23,19 @@ import Testing
         #expect(e.feed(bytes("costs 5 $ each\r\nmore\r\n")).isEmpty)
     }
 }
+
+/// A script whose command spans lines: sh's `> ` prompt takes the next line.
+@Suite struct ExecDriverContinuationTests {
+    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    @Test func theContinuationPromptTakesTheNextLine() {
+        var d = ExecDriver(commands: ExecDriver.scriptLines("for i in a b\ndo echo $i\ndone\n"))
+        #expect(d.feed(bytes("/ $ ")) == [.send(bytes("for i in a b\r"))])
+        #expect(d.feed(bytes("for i in a b\r\n> ")) == [.send(bytes("do echo $i\r"))])
+        #expect(d.feed(bytes("do echo $i\r\n> ")) == [.send(bytes("done; echo OSH_EXIT_STATUS=$?\r"))])
+        #expect(d.feed(bytes("done; echo OSH_EXIT_STATUS=$?\r\na\r\nb\r\nOSH_EXIT_STATUS=0\r\n")) == [.output("a"), .output("b"), .finished(0)])
+        // Before the first command, `> ` is no prompt; nor is output that only ends in `> `.
+        var e = ExecDriver(commands: ["true"])
+        #expect(e.feed(bytes("> ")).isEmpty && e.feed(bytes("\r\nx > ")).isEmpty)
+    }
+}

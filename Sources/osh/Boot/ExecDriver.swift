@@ -6,7 +6,8 @@
 // with `prompt`), types the next command and Enter; after the last command it types
 // `echo OSH_EXIT_STATUS=$?` on the same line (`CMD; echo …`), so the shell prints the status, which ends
 // the run. A prompt that a kernel log line pushed onto a finished line (`/ $ ` then the log's line) still
-// counts as the prompt. Every complete line the guest prints after the first command was typed is output, but the
+// counts as the prompt. A line that is exactly sh's continuation prompt (`> `, a script's `if` line
+// before its `fi`) takes the next line too. Every complete line the guest prints after the first command was typed is output, but the
 // echo of a typed command and the status line; escape sequences and carriage returns are dropped.
 
 import Foundation
@@ -22,6 +23,8 @@ public struct ExecDriver: Sendable {
     }
 
     public static let marker = "OSH_EXIT_STATUS="
+    /// The shell's prompt for the rest of a command (`if …` typed without its `fi`): a line of its own.
+    public static let continuationPrompt = "> "
 
     let commands: [String]
     let prompt: String
@@ -96,7 +99,7 @@ public struct ExecDriver: Sendable {
             partial = []
             // A prompt a kernel log line pushed down (the log line starts on a line of its own): the
             // shell still waits for a command.
-            if line.hasSuffix(prompt) {
+            if line.hasSuffix(prompt) || (started && line == ExecDriver.continuationPrompt) {
                 promptShown = true
                 continue
             }
@@ -112,7 +115,8 @@ public struct ExecDriver: Sendable {
             }
             actions.append(.output(line))
         }
-        if next < commands.count, promptShown || ExecDriver.visible(partial).hasSuffix(prompt) {
+        let shown = ExecDriver.visible(partial)
+        if next < commands.count, promptShown || shown.hasSuffix(prompt) || (started && shown == ExecDriver.continuationPrompt) {
             promptShown = false
             var line = commands[next]
             next += 1

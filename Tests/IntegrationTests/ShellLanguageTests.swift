@@ -5,7 +5,8 @@ import Testing
 /// `osh boot --script` (commands on one line and over several) with if/elif/else, while, until, for, `!`, `{ }`, break/continue, `test`/`[`,
 /// command substitution, field splitting and globbing over initfs:///bin, and background jobs (`&`,
 /// `$!`, `jobs`, `wait`, `kill $!` giving 143, the `[N] Done` report before a prompt); then the
-/// interactive shell (ConsoleTests.Guest): Ctrl-C of `yes` gives 130, a `for` typed over three lines
+/// interactive shell (ConsoleTests.Guest): Ctrl-C of `yes` gives 130, Ctrl-C of a foreground program
+/// leaves a background job running (then `kill %1` gives 143), a `for` typed over three lines
 /// with `> ` prompts, and Ctrl-C at a `> ` prompt dropping the command.
 @Suite(.serialized) struct ShellLanguageTests {
     /// The names the Makefile links into initfs:///bin, and sh.
@@ -88,6 +89,23 @@ import Testing
         at = try #require(back, "Ctrl-C of yes: \(g.since(at).suffix(1000))")
         g.type("echo status $?\r")
         at = try #require(g.waitFor("status 130\r\n/ $ ", after: at), "status after Ctrl-C: \(g.since(at))")
+
+        // Ctrl-C ends only the foreground job: the background one keeps running.
+        g.type("sleep 100 &\r")
+        at = try #require(g.waitFor("[1] ", after: at), "background job: \(g.since(at))")
+        at = try #require(g.waitFor("/ $ ", after: at), "prompt after &: \(g.since(at))")
+        g.type("sleep 300\r")
+        back = nil
+        for _ in 0..<24 where back == nil {
+            Thread.sleep(forTimeInterval: 1)
+            g.type("\u{3}")
+            back = g.waitFor("/ $ ", after: at, seconds: 5)
+        }
+        at = try #require(back, "Ctrl-C of sleep 300: \(g.since(at))")
+        g.type("jobs; echo fg $?\r")
+        at = try #require(g.waitFor("[1] Running  sleep 100\r\nfg 0\r\n/ $ ", after: at), "jobs after Ctrl-C: \(g.since(at))")
+        g.type("kill %1; wait %1; echo bg $?\r")
+        at = try #require(g.waitFor("bg 143\r\n/ $ ", after: at), "kill %1: \(g.since(at))")
 
         // A loop typed over three lines: `> ` asks for the rest.
         g.type("for i in a b\r")

@@ -24,10 +24,14 @@
 //          servers, when pm has them) unless the table names those entries itself.
 //   wait   w0: process id, or 0 for any child                  r: w1: process id, w2: exit status
 //          (the process_exit code; ExitCode.fault(vector) for a fault, ExitCode.stopped when killed),
-//          w3: for a fault, where (CR2 for a page fault, else the faulting instruction), else 0 (pm is
-//          its children's fault handler: fault_handler_set before they start);
+//          w3: for a fault, where (CR2 for a page fault, else the faulting instruction); for a killed
+//          child the signal its kill named (1-64; see kill), else 0 (pm is its children's fault handler:
+//          fault_handler_set before they start);
 //          blocks until a child has ended. The child is then forgotten.
-//   kill   w0: process id                                      ends every thread pm started in it
+//   kill   w0: process id, w1 (optional): the signal, 1-64 (ProcessProtocol.defaultSignal, SIGKILL,
+//          when absent)                                        ends every thread pm started in it;
+//          processes cannot catch signals, so every signal ends the process; the first kill's signal
+//          is what its parent's wait reports (w3). `.invalid` for a signal out of range.
 //   list   w0: first index                                     r: w1: records written, w2: processes
 //          in all; bytes: ProcessRecord.size-byte records
 //   identify  no words needed                                  r: w1: the caller's process id (0 for an
@@ -53,6 +57,12 @@ public enum ProcessProtocol {
     public static let pipeCapacity = 64 * 1024
     /// The most handles a spawn carries.
     public static let maxSpawnHandles = 7
+    /// kill's signal when the request names none: SIGKILL.
+    public static let defaultSignal: UInt64 = 9
+    /// The signal the console's Ctrl-C sends: SIGINT.
+    public static let interruptSignal: UInt64 = 2
+    /// Signals are 1 through this (Linux's numbers).
+    public static let maxSignal: UInt64 = 64
 }
 
 /// Badges of the Senders pm makes.

@@ -39,7 +39,7 @@ struct ShellTests {
         #expect(try ShellSyntax.parse("").isEmpty)
         #expect(try ShellSyntax.parse("   # only a comment").isEmpty)
         #expect(try ShellSyntax.parse("a &&\nb").first?.rest.count == 1)
-        for bad in ["| a", "a |", "a && && b", "a ;; b", "; a", "a || ", "a & b"] {
+        for bad in ["| a", "a |", "a && && b", "a ;; b", "; a", "a || ", "a & & b", "& a"] {
             #expect(throws: ShellSyntaxError.self, "\(bad)") { try ShellSyntax.parse(bad) }
         }
     }

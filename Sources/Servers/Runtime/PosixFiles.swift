@@ -1,5 +1,5 @@
 // POSIX files and directories over the file protocol: open/read/write/close/lseek, stat/fstat,
-// opendir/readdir/closedir, mkdir/unlink/rmdir/rename, getcwd/chdir, dup/dup2, pipe, isatty and the
+// opendir/readdir/closedir, mkdir/unlink/rmdir/rename, statfs, mount, getcwd/chdir, dup/dup2, pipe, isatty and the
 // terminal controls (the console's `control` request). Data moves through the IPC buffer's bytes (no
 // data windows): a read or write moves at most IPCBuffer.maxBytes per request (read/write return what
 // one request moved; writeAll loops).
@@ -231,6 +231,43 @@ public func rename(_ old: String, _ new: String) -> Int32 {
         _ = try Posix.call(sender, .rename, [UInt64(from.utf8.count)], bytes: Array(from.utf8) + Array(to.utf8))
         return 0
     } catch { return Posix.fail(error) }
+}
+
+/// What statfs tells of a file system.
+public struct StatFS: Equatable {
+    /// Bytes in all, bytes free, the block size.
+    public var size: UInt64 = 0
+    public var free: UInt64 = 0
+    public var blockSize: UInt64 = 0
+    public init() {}
+}
+
+/// The file system `path` lies on (the file protocol's `statfs`).
+public func statfs(_ path: String, _ out: inout StatFS) -> Int32 {
+    guard let (uri, sender) = Posix.route(path) else { return -1 }
+    do throws(FileError) {
+        let r = try Posix.call(sender, .statfs, [], bytes: Array(uri.utf8))
+        out = StatFS()
+        (out.size, out.free, out.blockSize) = (r.words.0, r.words.1, r.words.2)
+        return 0
+    } catch { return Posix.fail(error) }
+}
+
+/// Mounts the file server behind `server` (a Sender; moved when the request reaches vfs, closed here
+/// when it does not) at `point` (the file protocol's `mount`; vfs takes it only from its administrative
+/// Sender).
+public func mount(_ point: String, server: Handle, readOnly: Bool) -> Int32 {
+    guard let (uri, sender) = Posix.route(point) else {
+        _ = try? handleClose(server)
+        return -1
+    }
+    do throws(FileError) {
+        _ = try Posix.call(sender, .mount, [readOnly ? MountFlags.readOnly.rawValue : 0], bytes: Array(uri.utf8), handles: [server])
+        return 0
+    } catch {
+        if error == .noServer || error == .nameTooLong || error == .notSupported { _ = try? handleClose(server) }
+        return Posix.fail(error)
+    }
 }
 
 /// The working directory (`/dir` for fs://, else `scheme:///dir`).

@@ -9,8 +9,9 @@
 // parent's by default) with PWD set to the parent's working directory.
 
 public let WNOHANG: Int32 = 1
-public let SIGINT: Int32 = 2, SIGKILL: Int32 = 9, SIGSEGV: Int32 = 11, SIGPIPE: Int32 = 13, SIGTERM: Int32 = 15
-public let SIGILL: Int32 = 4, SIGTRAP: Int32 = 5, SIGFPE: Int32 = 8
+public let SIGHUP: Int32 = 1, SIGINT: Int32 = 2, SIGQUIT: Int32 = 3, SIGKILL: Int32 = 9, SIGSEGV: Int32 = 11
+public let SIGPIPE: Int32 = 13, SIGALRM: Int32 = 14, SIGTERM: Int32 = 15
+public let SIGILL: Int32 = 4, SIGTRAP: Int32 = 5, SIGABRT: Int32 = 6, SIGFPE: Int32 = 8, SIGUSR1: Int32 = 10, SIGUSR2: Int32 = 12
 public let CLOCK_REALTIME: Int32 = 0, CLOCK_MONOTONIC: Int32 = 1
 
 public func WIFEXITED(_ status: Int32) -> Bool { status & 0x7f == 0 }
@@ -19,9 +20,11 @@ public func WIFSIGNALED(_ status: Int32) -> Bool { status & 0x7f != 0 }
 public func WTERMSIG(_ status: Int32) -> Int32 { status & 0x7f }
 
 /// A wait status (Linux's layout) from pm's exit status: a code, a fault (a signal named after the
-/// vector) or a kill (SIGKILL).
-public func waitStatus(_ code: UInt64) -> Int32 {
-    if code == ExitCode.stopped { return SIGKILL }
+/// vector) or a kill (the signal pm recorded for it, `signal`: w3 of its wait reply; SIGKILL without one).
+public func waitStatus(_ code: UInt64, signal: UInt64 = 0) -> Int32 {
+    if code == ExitCode.stopped {
+        return signal >= 1 && signal <= ProcessProtocol.maxSignal ? Int32(signal) : SIGKILL
+    }
     if ExitCode.isFault(code) {
         switch code & 0xff {
         case 0, 16, 19: return SIGFPE
@@ -203,7 +206,7 @@ public func waitpid(_ pid: Int32, _ status: inout Int32, _ options: Int32 = 0) -
     }
     do throws(ServiceError) {
         let reply = try Posix.pmCall(IPCMessage(label: ProcessOp.wait.rawValue, UInt64(id)))
-        status = waitStatus(reply.words.2)
+        status = waitStatus(reply.words.2, signal: reply.words.3)
         return Int32(truncatingIfNeeded: reply.words.1)
     } catch { return Posix.fail(error) }
 }
@@ -229,16 +232,17 @@ public func getppid() -> Int32 {
     return Int32(truncatingIfNeeded: reply.words.2)
 }
 
-/// Ends process `pid` (every signal but 0 ends it; 0 only checks it exists and is this process's child).
+/// Sends `signal` to process `pid`: processes cannot catch signals, so every signal but 0 ends it (its
+/// parent's waitpid then reports that signal); 0 only checks it exists.
 public func kill(_ pid: Int32, _ signal: Int32) -> Int32 {
     guard pid > 0 else { errno = EINVAL; return -1 }
-    guard signal >= 0, signal < 65 else { errno = EINVAL; return -1 }
+    guard signal >= 0, UInt64(signal) <= ProcessProtocol.maxSignal else { errno = EINVAL; return -1 }
     do throws(ServiceError) {
         if signal == 0 {
             guard try ProcessList.all().contains(where: { $0.id == UInt32(pid) }) else { throw .noSuchProcess }
             return 0
         }
-        _ = try Posix.pmCall(IPCMessage(label: ProcessOp.kill.rawValue, UInt64(pid)))
+        _ = try Posix.pmCall(IPCMessage(label: ProcessOp.kill.rawValue, UInt64(pid), UInt64(signal)))
         return 0
     } catch { return Posix.fail(error) }
 }

@@ -67,8 +67,9 @@ public struct ProcessClient {
         return (UInt32(truncatingIfNeeded: answer.words.1), answer.words.2, answer.words.3)
     }
 
-    public func kill(_ id: UInt32) throws(ServiceError) {
-        _ = try call(IPCMessage(label: ProcessOp.kill.rawValue, UInt64(id)))
+    /// Ends process `id`, recording `signal` (1-64; its parent's wait reports it).
+    public func kill(_ id: UInt32, signal: UInt64 = ProcessProtocol.defaultSignal) throws(ServiceError) {
+        _ = try call(IPCMessage(label: ProcessOp.kill.rawValue, UInt64(id), signal))
     }
 
     /// Has pm list `process` (moved to pm; read and wait rights suffice) as `name`, a child of `parent`

@@ -265,11 +265,11 @@ final class ConsoleServer {
         show(echo)
     }
 
-    /// Ctrl-C in cooked mode: pm ends the foreground process.
+    /// Ctrl-C in cooked mode: pm ends the foreground process with SIGINT (its parent sees 128+2).
     func interrupt() {
         guard foreground != 0 else { return }
         guard let pm else { return }
-        let m = IPCMessage(label: ProcessOp.kill.rawValue, foreground)
+        let m = IPCMessage(label: ProcessOp.kill.rawValue, foreground, ProcessProtocol.interruptSignal)
         guard let r = try? senderCall(pm, m, timeout: 1_000_000_000), r.words.0 == 0 else {
             print("console: pm did not end process \(foreground)")
             return

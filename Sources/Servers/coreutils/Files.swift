@@ -1,5 +1,5 @@
 // The file utilities: ls, cat, mkdir, rm, mv, cp, stat, df and mount, over the file protocol
-// (Sources/ABI/FileProtocol.swift) through vfs (or initfsd). Errors read `NAME: PATH: message`.
+// through the Runtime's POSIX layer (IO.swift's `Files`). Errors read `NAME: PATH: message`.
 
 /// ls [-l] [-a] [-1] [PATH...]: a directory's entries sorted by name, or the file itself. Exit status 2
 /// when an operand cannot be read (as GNU ls).
@@ -10,20 +10,20 @@ func ls(_ arguments: [String]) -> Int32 {
     for (k, operand) in operands.enumerated() {
         let path = IO.path(operand)
         do throws(FileError) {
-            let info = try IO.service().stat(path)
+            let info = try Files.stat(path)
             guard info.kind == .directory else {
                 listOne(name: operand, path: path, info: info, long: a.has("l"))
                 continue
             }
             if operands.count > 1 { IO.line((k > 0 ? "\n" : "") + operand + ":") }
-            var names = try IO.service().list(path).map { $0.name }.filter { a.has("a") || !$0.hasPrefix(".") }
+            var names = try Files.list(path).filter { a.has("a") || !$0.hasPrefix(".") }
             names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
             if a.has("a") { names = [".", ".."] + names }
             if a.has("l") {
                 var rows: [(name: String, info: FileStat)] = []
                 for n in names {
                     let full = n == "." ? path : n == ".." ? UtilityPath.dirname(path) : UtilityPath.join(path, n)
-                    rows.append((n, try IO.service().stat(full)))
+                    rows.append((n, try Files.stat(full)))
                 }
                 let width = rows.map { "\($0.info.size)".utf8.count }.max() ?? 1
                 for r in rows { IO.line(LongListing.line(directory: r.info.kind == .directory, mode: r.info.mode, size: r.info.size,
@@ -68,12 +68,12 @@ func mkdir(_ arguments: [String]) -> Int32 {
         do throws(FileError) {
             if a.has("p") {
                 for dir in UtilityPath.parents(path) {
-                    do throws(FileError) { try IO.service().mkdir(dir) } catch {
-                        guard error == .exists, try IO.service().stat(dir).kind == .directory else { throw error }
+                    do throws(FileError) { try Files.mkdir(dir) } catch {
+                        guard error == .exists, try Files.stat(dir).kind == .directory else { throw error }
                     }
                 }
             } else {
-                try IO.service().mkdir(path)
+                try Files.mkdir(path)
             }
         } catch {
             IO.error("cannot create directory '" + operand + "': " + staticText(error.name))
@@ -85,13 +85,13 @@ func mkdir(_ arguments: [String]) -> Int32 {
 
 /// Removes `path`; a directory (with everything in it) only when `recursive`.
 func remove(_ path: String, recursive: Bool) throws(FileError) {
-    let info = try IO.service().stat(path)
+    let info = try Files.stat(path)
     if info.kind == .directory {
         guard recursive else { throw .isDirectory }
-        for entry in try IO.service().list(path) { try remove(UtilityPath.join(path, entry.name), recursive: true) }
-        try IO.service().unlink(path, .directory)
+        for name in try Files.list(path) { try remove(UtilityPath.join(path, name), recursive: true) }
+        try Files.rmdir(path)
     } else {
-        try IO.service().unlink(path)
+        try Files.unlink(path)
     }
 }
 
@@ -112,31 +112,25 @@ func rm(_ arguments: [String]) -> Int32 {
 
 /// Copies file `from` to `to` (made or emptied); a directory only when `recursive`.
 func copy(_ from: String, _ to: String, recursive: Bool) throws(FileError) {
-    let info = try IO.service().stat(from)
+    let info = try Files.stat(from)
     if info.kind == .directory {
         guard recursive else { throw .isDirectory }
-        do throws(FileError) { try IO.service().mkdir(to) } catch {
-            guard error == .exists, try IO.service().stat(to).kind == .directory else { throw error }
+        do throws(FileError) { try Files.mkdir(to) } catch {
+            guard error == .exists, try Files.stat(to).kind == .directory else { throw error }
         }
-        for entry in try IO.service().list(from) {
-            try copy(UtilityPath.join(from, entry.name), UtilityPath.join(to, entry.name), recursive: true)
+        for name in try Files.list(from) {
+            try copy(UtilityPath.join(from, name), UtilityPath.join(to, name), recursive: true)
         }
         return
     }
-    let source = try IO.service().open(from, .read)
-    defer { try? source.close() }
-    let target = try IO.service().open(to, [.write, .create, .truncate], mode: info.mode)
-    defer { try? target.close() }
+    let source = try Files.open(from, O_RDONLY)
+    defer { _ = close(source) }
+    let target = try Files.open(to, O_WRONLY | O_CREAT | O_TRUNC, mode: UInt32(info.mode))
+    defer { _ = close(target) }
     while true {
-        _ = try IO.service()
-        let piece = try source.read(count: IPCBuffer.maxBytes)
+        let piece = try Files.read(source)
         if piece.isEmpty { break }
-        var at = 0
-        while at < piece.count {
-            let n = try target.write(Array(piece[at...]))
-            guard n > 0 else { throw .io }
-            at += n
-        }
+        try Files.write(target, piece)
     }
 }
 
@@ -144,7 +138,7 @@ func copy(_ from: String, _ to: String, recursive: Bool) throws(FileError) {
 func targets(_ operands: [String]) throws(FileError) -> [(operand: String, from: String, to: String)] {
     let destination = IO.path(operands.last!)
     var isDirectory = false
-    do throws(FileError) { isDirectory = try IO.service().stat(destination).kind == .directory } catch {
+    do throws(FileError) { isDirectory = try Files.stat(destination).kind == .directory } catch {
         guard error == .notFound else { throw error }
     }
     if operands.count > 2 && !isDirectory { throw .notDirectory }
@@ -181,7 +175,7 @@ func mv(_ arguments: [String]) -> Int32 {
     do throws(FileError) {
         for t in try targets(a.operands) {
             do throws(FileError) {
-                do throws(FileError) { try IO.service().rename(t.from, to: t.to) } catch {
+                do throws(FileError) { try Files.rename(t.from, to: t.to) } catch {
                     guard error == .crossDevice else { throw error }
                     try copy(t.from, t.to, recursive: true)
                     try remove(t.from, recursive: true)
@@ -205,7 +199,7 @@ func stat(_ arguments: [String]) -> Int32 {
     var status: Int32 = 0
     for operand in a.operands {
         do throws(FileError) {
-            let s = try IO.service().stat(IO.path(operand))
+            let s = try Files.stat(IO.path(operand))
             let mode = LongListing.modeString(directory: s.kind == .directory, mode: s.mode)
             IO.line("  File: " + operand)
             IO.line("  Size: \(s.size)\tType: " + (s.kind == .directory ? "directory" : "regular file"))
@@ -233,13 +227,13 @@ func df(_ arguments: [String]) -> Int32 {
     var status: Int32 = 0
     IO.line(SystemFormat.dfHeader(human: a.has("h")))
     for operand in a.operands.isEmpty ? ["/"] : a.operands {
-        do throws(FileError) {
-            let f = try IO.service().statfs(IO.path(operand))
-            IO.line(SystemFormat.dfLine(size: f.size, free: f.free, path: operand, human: a.has("h")))
-        } catch {
-            IO.error(operand, error)
+        var f = StatFS()
+        guard statfs(IO.path(operand), &f) == 0 else {
+            IO.error(operand, Files.failure)
             status = 1
+            continue
         }
+        IO.line(SystemFormat.dfLine(size: f.size, free: f.free, path: operand, human: a.has("h")))
     }
     return status
 }
@@ -259,11 +253,8 @@ func mount(_ arguments: [String]) -> Int32 {
         IO.error(a.operands[0] + ": no such service given to this program")
         return 1
     }
-    do throws(FileError) {
-        try IO.service().mount(a.operands[1], server: copy, readOnly: a.has("r"))
-    } catch {
-        _ = try? handleClose(copy)
-        IO.error(a.operands[1], error)
+    guard coreutils.mount(IO.path(a.operands[1]), server: copy, readOnly: a.has("r")) == 0 else {
+        IO.error(a.operands[1], Files.failure)
         return 1
     }
     return 0

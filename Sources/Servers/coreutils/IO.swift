@@ -1,123 +1,107 @@
-// coreutils' connection to the world: standard input, output and error (the POSIX descriptors 0, 1, 2
-// its parent gave as `fd:N` startup entries; without descriptor 1 or 2 output goes to the kernel log, as
-// every program's print does), the file service paths go to (vfs when imported, else initfs), the
-// working directory (PWD in the environment) and the exit status.
-
-/// One of the descriptors 0, 1, 2: a Sender holding one open file and its id there.
-final class Stream {
-    let service: FileService?
-    let id: UInt64
-    var buffer: [UInt8] = []
-
-    init(_ descriptor: (sender: Handle, file: UInt64)?) {
-        if let descriptor, let s = try? FileService(descriptor.sender) {
-            service = s
-            id = descriptor.file
-        } else {
-            service = nil
-            id = 0
-        }
-    }
-
-    /// Queues bytes; writes them out once 2 KiB are waiting.
-    func write(_ bytes: [UInt8]) {
-        buffer += bytes
-        if buffer.count >= 2048 { flush() }
-    }
-
-    func write(_ text: String) { write(Array(text.utf8)) }
-
-    /// Hands the queued bytes to the file (in pieces the IPC buffer takes) or to the kernel log.
-    func flush() {
-        defer { buffer = [] }
-        guard let service else {
-            for b in buffer { Output.write(b) }
-            Output.flush()
-            return
-        }
-        try? service.adopt()
-        var at = 0
-        while at < buffer.count {
-            let n = min(buffer.count - at, IPCBuffer.maxBytes)
-            let piece = Array(buffer[at..<(at + n)])
-            guard piece.withUnsafeBytes({ service.page.put($0) }),
-                  let reply = try? service.call(.write, [id, UInt64(n), 0], bytes: n), reply.words.0 > 0 else {
-                IO.outputBroken = true
-                return
-            }
-            at += Int(min(reply.words.0, UInt64(n)))
-        }
-    }
-
-    /// Up to `count` bytes from the file's position; [] at its end (or without a descriptor).
-    func read(_ count: Int = IPCBuffer.maxBytes) -> [UInt8]? {
-        guard let service else { return [] }
-        try? service.adopt()
-        let n = min(count, IPCBuffer.maxBytes)
-        guard let reply = try? service.call(.read, [id, UInt64(n), 0]) else { return nil }
-        return service.page.take(min(Int(min(reply.words.0, UInt64(n))), reply.tag.bytes))
-    }
-}
+// coreutils' connection to the world, all through the Runtime's POSIX layer (Runtime/Posix*.swift):
+// standard input, output and error are descriptors 0, 1 and 2 (without descriptor 1 or 2 output goes to
+// the kernel log, as every program's print does), files and directories are open/read/write/close,
+// stat, opendir/readdir, mkdir, unlink/rmdir, rename, statfs and mount (paths relative to PWD, through
+// `import:vfs`, or `import:initfs` for initfs:// paths). `Files` turns the layer's -1/errno into
+// FileError (its raw values are the errno numbers), so the utilities keep typed errors and their
+// messages (`NAME: PATH: no such file or directory`).
 
 enum IO {
     static var startup: Startup! = nil
     static var name = "coreutils"
-    static var stdin = Stream(nil)
-    static var stdout = Stream(nil)
-    static var stderr = Stream(nil)
-    static var files: FileService? = nil
-    static var cwd = "/"
-    /// A write to standard output failed (a reader gone): `yes` stops.
+    /// Standard output and error, gathered and written in pieces of up to 2 KiB.
+    static var outBuffer: [UInt8] = []
+    static var errBuffer: [UInt8] = []
+    /// A write to standard output failed (a reader gone, a full file system): `yes` stops.
     static var outputBroken = false
 
-    static func setUp(_ s: Startup) {
-        startup = s
-        stdin = Stream(s.descriptor(0))
-        stdout = Stream(s.descriptor(1))
-        stderr = Stream(s.descriptor(2))
-        if let vfs = s.imported("vfs") { files = try? FileService(vfs) }
-        else if let initfs = s.imported("initfs") { files = try? FileService(initfs) }
-        for entry in s.environment where entry.hasPrefix("PWD=") { cwd = String(entry.dropFirst(4)) }
+    static func setUp(_ s: Startup) { startup = s }
+
+    static func out(_ text: String) { out(Array(text.utf8)) }
+    static func line(_ text: String) { out(Array((text + "\n").utf8)) }
+    static func out(_ bytes: [UInt8]) {
+        outBuffer += bytes
+        if outBuffer.count >= 2048 { flush(STDOUT_FILENO, &outBuffer) }
     }
 
-    static func out(_ text: String) { stdout.write(text) }
-    static func line(_ text: String) { stdout.write(text + "\n") }
-    static func out(_ bytes: [UInt8]) { stdout.write(bytes) }
-
     /// `NAME: message` on standard error.
-    static func error(_ message: String) { stderr.write(name + ": " + message + "\n") }
+    static func error(_ message: String) {
+        errBuffer += Array((name + ": " + message + "\n").utf8)
+        if errBuffer.count >= 2048 { flush(STDERR_FILENO, &errBuffer) }
+    }
 
     /// `NAME: PATH: what went wrong` on standard error.
     static func error(_ path: String, _ e: FileError) { error(path + ": " + staticText(e.name)) }
 
-    /// The file service, adopted on this thread (every FileService has its own IPC buffer page).
-    static func service() throws(FileError) -> FileService {
-        guard let files else { throw .noServer }
-        do throws(SysError) { try files.adopt() } catch { throw .noMemory }
-        return files
-    }
-
-    /// An operand made absolute against the working directory.
-    static func path(_ operand: String) -> String { UtilityPath.resolve(operand, cwd: cwd) }
+    /// An operand made absolute against the working directory (`.` and `..` resolved).
+    static func path(_ operand: String) -> String { UtilityPath.resolve(operand, cwd: getcwd()) }
 
     static func flush() {
-        stdout.flush()
-        stderr.flush()
+        flush(STDOUT_FILENO, &outBuffer)
+        flush(STDERR_FILENO, &errBuffer)
+    }
+
+    /// Writes `buffer` to descriptor `fd` (the kernel log when it is not open) and empties it; a failed
+    /// write of standard output sets `outputBroken`.
+    static func flush(_ fd: Int32, _ buffer: inout [UInt8]) {
+        defer { buffer = [] }
+        guard !buffer.isEmpty else { return }
+        guard Posix.isOpen(fd) else {
+            for b in buffer { Output.write(b) }
+            Output.flush()
+            return
+        }
+        if write(fd, buffer) < buffer.count && fd == STDOUT_FILENO { outputBroken = true }
     }
 }
 
-extension FileService {
-    /// statfs: the file system's size, free bytes and block size for `path`.
-    func statfs(_ path: String) throws(FileError) -> (size: UInt64, free: UInt64, block: UInt64) {
-        let length = try putPath(path)
-        let r = try call(.statfs, [], bytes: length)
-        return (r.words.0, r.words.1, r.words.2)
+/// The POSIX layer's file calls with errors as FileError.
+enum Files {
+    /// errno as a FileError.
+    static var failure: FileError { FileError(rawValue: UInt32(bitPattern: errno)) ?? .io }
+
+    static func check(_ result: Int32) throws(FileError) { if result < 0 { throw failure } }
+
+    static func stat(_ path: String) throws(FileError) -> FileStat {
+        var st = Stat()
+        try check(coreutils.stat(path, &st))
+        return FileStat(size: UInt64(max(st.size, 0)), kind: st.isDirectory ? .directory : .file,
+                        mode: UInt64(st.mode & 0o7777), modified: UInt64(max(st.mtime, 0)))
     }
 
-    /// mount: `server` (a Sender to a file server; moved) serves what lies under `point`.
-    func mount(_ point: String, server: Handle, readOnly: Bool) throws(FileError) {
-        let length = try putPath(point)
-        _ = try call(.mount, [readOnly ? MountFlags.readOnly.rawValue : 0], bytes: length, handles: [server])
+    /// A directory's entry names (without `.` and `..`), in the server's order.
+    static func list(_ path: String) throws(FileError) -> [String] {
+        guard let dir = opendir(path) else { throw failure }
+        defer { _ = closedir(dir) }
+        var names: [String] = []
+        errno = 0
+        while let entry = readdir(dir) { names.append(entry.name) }
+        if errno != 0 { throw failure }
+        return names.filter { $0 != "." && $0 != ".." }
+    }
+
+    static func mkdir(_ path: String) throws(FileError) { try check(coreutils.mkdir(path)) }
+    static func unlink(_ path: String) throws(FileError) { try check(coreutils.unlink(path)) }
+    static func rmdir(_ path: String) throws(FileError) { try check(coreutils.rmdir(path)) }
+    static func rename(_ from: String, to: String) throws(FileError) { try check(coreutils.rename(from, to)) }
+
+    /// A descriptor for `path`.
+    static func open(_ path: String, _ flags: Int32, mode: UInt32 = 0o644) throws(FileError) -> Int32 {
+        let fd = coreutils.open(path, flags, mode)
+        guard fd >= 0 else { throw failure }
+        return fd
+    }
+
+    /// Up to one request's worth from `fd`; empty at the end.
+    static func read(_ fd: Int32) throws(FileError) -> [UInt8] {
+        guard let bytes = coreutils.read(fd, count: IPCBuffer.maxBytes) else { throw failure }
+        return bytes
+    }
+
+    /// All of `bytes` to `fd`.
+    static func write(_ fd: Int32, _ bytes: [UInt8]) throws(FileError) {
+        let n = coreutils.write(fd, bytes)
+        guard n == bytes.count else { throw n < 0 ? failure : .noSpace }
     }
 }
 
@@ -126,23 +110,21 @@ extension FileService {
 /// `done` ends the reading early (head: once it has its lines, so a writer such as `yes` sees its reader go).
 func eachPiece(of operand: String?, until done: () -> Bool = { false }, _ body: ([UInt8]) -> Void) -> Bool {
     guard let operand, operand != "-" else {
-        while !done(), let piece = IO.stdin.read(), !piece.isEmpty { body(piece) }
+        guard Posix.isOpen(STDIN_FILENO) else { return true }
+        while !done(), let piece = read(STDIN_FILENO, count: IPCBuffer.maxBytes), !piece.isEmpty { body(piece) }
         return true
     }
-    let path = IO.path(operand)
     do throws(FileError) {
-        let file = try IO.service().open(path, .read)
+        let fd = try Files.open(operand, O_RDONLY)
+        defer { _ = close(fd) }
         while !done() {
-            _ = try IO.service()   // re-installs its IPC buffer: output may have used the thread's
-            let piece = try file.read(count: IPCBuffer.maxBytes)
+            let piece = try Files.read(fd)
             if piece.isEmpty { break }
             body(piece)
         }
-        try? file.close()
         return true
     } catch {
         IO.error(operand, error)
         return false
     }
 }
-

@@ -22,12 +22,18 @@ func ps(_ arguments: [String]) -> Int32 {
     return 0
 }
 
-/// kill [-9 | -s SIGNAL | -SIGNAL] PID...: asks pm to end each process (every signal ends it: pm has
-/// no signals).
+/// kill [-N | -NAME | -SIGNAME | -s SIGNAL] PID..., kill -l: asks pm to send the signal (default
+/// SIGTERM) to each process. No process can catch a signal: every one but 0 ends it, and its parent's
+/// wait reports that signal (a shell shows 128+N); 0 only checks that the process exists.
 func kill(_ arguments: [String]) -> Int32 {
-    var words = arguments
-    if words.first == "-s" && words.count > 1 { words.removeFirst(2) }
-    else if let f = words.first, f.hasPrefix("-"), f != "-" { words.removeFirst() }
+    if arguments.first == "-l" {
+        for n in 1...SignalNames.names.count { IO.line(UtilityFormat.right("\(n)", 2) + ") SIG" + SignalNames.name(n)) }
+        return 0
+    }
+    guard let (signal, words) = SignalNames.killArguments(arguments) else {
+        IO.error("invalid signal specification")
+        return 1
+    }
     guard !words.isEmpty else { return missingOperand() }
     guard let pm = importedService("pm") else { return 1 }
     var status: Int32 = 0
@@ -42,7 +48,13 @@ func kill(_ arguments: [String]) -> Int32 {
             status = 1
             continue
         }
-        do throws(ServiceError) { try client.kill(UInt32(id)) } catch {
+        do throws(ServiceError) {
+            if signal == 0 {
+                guard try client.list().contains(where: { $0.id == UInt32(id) }) else { throw .noSuchProcess }
+            } else {
+                try client.kill(UInt32(id), signal: UInt64(signal))
+            }
+        } catch {
             IO.error("(\(id)): " + (error == .noSuchProcess ? "no such process" : error == .notPermitted ? "operation not permitted" : "failed (error \(error.rawValue))"))
             status = 1
         }
@@ -93,9 +105,9 @@ func yes(_ arguments: [String]) -> Int32 {
     while block.count < 2048 { block += line }
     while !IO.outputBroken {
         IO.out(block)
-        IO.stdout.flush()
+        IO.flush(STDOUT_FILENO, &IO.outBuffer)
         // Without a descriptor the kernel log is the output: a bounded amount, then stop.
-        if IO.stdout.service == nil { return 0 }
+        if !Posix.isOpen(STDOUT_FILENO) { return 0 }
     }
     return 1
 }

@@ -19,10 +19,11 @@ extension ProcessServer {
 }
 
 extension Answer {
-    /// A wait's answer for an ended child: its id, status and fault address.
+    /// A wait's answer for an ended child: its id, status and fault address (for a killed one, the
+    /// signal: Signals.swift).
     static func ended(_ child: Child) -> Answer {
         var a = Answer.ok(UInt64(child.id), child.status)
-        a.fault = child.faultAddress
+        a.fault = child.status == ExitCode.stopped ? child.signal : child.faultAddress
         return a
     }
 }

@@ -20,6 +20,8 @@ final class Child {
     var faultAddress: UInt64 = 0
     /// An adopted process's own Sender badge to pm (0: none): its requests act as this process's.
     var badge: UInt64 = 0
+    /// The signal of the first kill asked for it (Signals.swift), 0 when none was.
+    var signal: UInt64 = 0
 
     init(id: UInt32, parent: UInt32, name: [UInt8], spawned: SpawnedProcess) {
         self.id = id
@@ -140,7 +142,7 @@ final class ProcessServer {
         switch op {
         case .spawn: return spawn(m, parent: caller)
         case .wait: return wait(for: m.words.0, parent: caller, reply: reply)
-        case .kill: return kill(m.words.0, caller: caller, admin: admin)
+        case .kill: return kill(m, caller: caller, admin: admin)
         case .list: return list(from: m.words.0)
         case .identify: return .ok(UInt64(caller), UInt64(children[caller]?.parent ?? 0))
         case .pipe: return makePipe()

@@ -42,7 +42,7 @@ let child = "initfs:///bin/posixchild"
 let conf = "initfs:///etc/init.conf"
 
 func programMain(_ startup: Startup) -> Int32 {
-    for (name, body) in fileTests + processTests + shellTests { run(name, body) }
+    for (name, body) in fileTests + processTests + shellTests + shellLanguageTests { run(name, body) }
     print("posixtest: \(Suite.passed) passed, \(Suite.failed) failed, \(Suite.skipped) skipped")
     return Suite.failed == 0 ? 0 : 1
 }

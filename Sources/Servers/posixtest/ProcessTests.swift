@@ -87,7 +87,13 @@ func testPidKill() {
     check(kill(pid, 0) == 0, "kill 0 finds it")
     check(kill(pid, SIGTERM) == 0, "kill")
     var status: Int32 = 0
-    check(waitpid(pid, &status) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "killed: \(status)")
+    // The signal pm recorded is the one waitpid reports (no process catches it: every one ends it).
+    check(waitpid(pid, &status) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "killed by SIGTERM: \(status)")
+    check(exitStatus(status) == 143, "the shell's view: \(exitStatus(status))")
+    check(posix_spawn(&pid, child, nil, [child, "block"]) == 0, "spawn block again")
+    check(kill(pid, SIGINT) == 0 && kill(pid, SIGKILL) == 0, "kill twice")
+    check(waitpid(pid, &status) == pid && WTERMSIG(status) == SIGINT, "the first kill's signal counts: \(status)")
+    checkErrno(Int(kill(pid, 65)), EINVAL, "signal 65")
     checkErrno(Int(kill(pid, SIGKILL)), ESRCH, "kill a process that is gone")
     checkErrno(Int(kill(999_999, 0)), ESRCH, "kill 0 of no process")
     checkErrno(Int(kill(-1, SIGKILL)), EINVAL, "kill -1")

@@ -1,4 +1,5 @@
-// sh's built-in commands: cd, pwd, exit, export, unset, env, help, echo, time, true, false and `:`. Each takes
+// sh's built-in commands: cd, pwd, exit, export, unset, env, help, echo, time, true, false, `:`, break,
+// continue, test and [, and (Jobs.swift) jobs, wait and kill. Each takes
 // its arguments (the first is its name) and returns its status; output goes to descriptors 1 and 2.
 
 typealias Builtin = ([String]) -> Int32
@@ -18,6 +19,11 @@ extension Shell {
         case "help": return help
         case "echo": return echo
         case "time": return time
+        case "break", "continue": return loopControl
+        case "jobs": return jobsBuiltin
+        case "test", "[": return testBuiltin
+        case "wait": return waitBuiltin
+        case "kill": return killBuiltin
         case "true", ":": return { _ in 0 }
         case "false": return { _ in 1 }
         default: return nil
@@ -29,12 +35,48 @@ extension Shell {
     static func time(_ args: [String]) -> Int32 {
         guard args.count > 1 else { eprint("usage: time COMMAND [ARGUMENT...]"); return 2 }
         let (startTSC, start) = (read_tsc(), Clock.now())
-        let status = runSingle(Expanded(arguments: Array(args.dropFirst()), assignments: [], redirections: []))
+        let command = Expanded(arguments: Array(args.dropFirst()), assignments: [], redirections: [])
+        let status = builtin(args[1]) != nil ? runBuiltin(command)
+            : waitForeground(spawnedOrStatus(command, PosixSpawnFileActions()), name: args[1])
         let (ticks, ns) = (read_tsc() &- startTSC, Clock.now() &- start)
         let micro = ns / 1000
         let fraction = String(micro % 1000)
         eprint("time: \(micro / 1000).\(String(repeating: "0", count: 3 - fraction.count) + fraction) ms, \(ticks) TSC ticks, status \(status)")
         return status
+    }
+
+    /// `break [N]`, `continue [N]`: leave (or go on with the next round of) the N innermost loops.
+    static func loopControl(_ args: [String]) -> Int32 {
+        let n = args.count > 1 ? Int(args[1]) ?? 0 : 1
+        guard n >= 1 else {
+            eprint("\(args[0]): \(args[1]): loop count out of range")
+            return 1
+        }
+        guard loopDepth > 0 else {
+            eprint("\(args[0]): only meaningful in a `for', `while', or `until' loop")
+            return 0
+        }
+        flow = args[0] == "break" ? .breaking(min(n, loopDepth)) : .continuing(min(n, loopDepth))
+        return 0
+    }
+
+    /// `test EXPR`, `[ EXPR ]` (Sources/Formats/ShellTestCommand.swift; files through stat).
+    static func testBuiltin(_ args: [String]) -> Int32 {
+        var words = Array(args.dropFirst())
+        if args[0] == "[" {
+            guard words.last == "]" else {
+                eprint("[: missing `]'")
+                return 2
+            }
+            words.removeLast()
+        }
+        let (result, message) = ShellTestCommand.evaluate(words) { path in
+            var st = Stat()
+            guard stat(path, &st) == 0 else { return nil }
+            return st.isDirectory ? .directory : .file
+        }
+        if let message { eprint("\(args[0]): \(message)") }
+        return result
     }
 
     static func cd(_ args: [String]) -> Int32 {
@@ -102,8 +144,12 @@ extension Shell {
         print("""
         sh: the shell. Commands: NAME ARGS..., looked up in PATH (\(getenv("PATH") ?? "initfs:///bin")).
           a; b   a && b   a || b   a | b   < FILE   > FILE   >> FILE   2> FILE   2>&1
-          'quoted'  "with $VAR"  \\x   $?  $$  $NAME  ${NAME}  NAME=value [command]
-        Built-ins: cd [DIR|-], pwd, exit [N], export [NAME[=VALUE]...], unset NAME, env, help, echo [-n], time COMMAND, true, false
+          a &   ! a   { a; b; }   $(a)   `a`   *  ?  [a-z]  [!a]  (globbing)
+          if a; then b; elif c; then d; else e; fi   while a; do b; done   until a; do b; done
+          for NAME in WORDS; do a; done
+          'quoted'  "with $VAR"  \\x   $?  $$  $!  $#  $1  $NAME  ${NAME}  NAME=value [command]
+        Built-ins: cd [DIR|-], pwd, exit [N], export [NAME[=VALUE]...], unset NAME, env, help, echo [-n], time COMMAND, true, false,
+          break [N], continue [N], test EXPR, [ EXPR ], jobs, wait [PID|%N]..., kill [-SIGNAL] PID|%N...
         Keys: left/right, home/end, backspace, delete, up/down (history), Ctrl-U, Ctrl-K, Ctrl-C, Ctrl-D
         """)
         return 0

@@ -40,7 +40,7 @@ func programMain(_ startup: Startup) -> Int32 {
         return 1
     }
     for (name, body) in vfsTests { runFile(name) { () throws(FileError) in try body(context) } }
-    for (name, body) in pmTests { run(name) { () throws(ServiceError) in try body(context) } }
+    for (name, body) in pmTests + pmSignalTests { run(name) { () throws(ServiceError) in try body(context) } }
     for (name, body) in malformedTests { run(name) { () throws(ServiceError) in try body(context) } }
     print("vfspmtest: \(Suite.passed) passed, \(Suite.failed) failed")
     return Suite.failed == 0 ? 0 : 1

@@ -5,7 +5,9 @@
 // It waits for the shell's prompt (the serial line's unfinished last line, as a terminal shows it, ends
 // with `prompt`), types the next command and Enter; after the last command it types
 // `echo OSH_EXIT_STATUS=$?` on the same line (`CMD; echo …`), so the shell prints the status, which ends
-// the run. Every complete line the guest prints after the first command was typed is output, but the
+// the run. A prompt that a kernel log line pushed onto a finished line (`/ $ ` then the log's line) still
+// counts as the prompt. A line that is exactly sh's continuation prompt (`> `, a script's `if` line
+// before its `fi`) takes the next line too. Every complete line the guest prints after the first command was typed is output, but the
 // echo of a typed command and the status line; escape sequences and carriage returns are dropped.
 
 import Foundation
@@ -21,6 +23,8 @@ public struct ExecDriver: Sendable {
     }
 
     public static let marker = "OSH_EXIT_STATUS="
+    /// The shell's prompt for the rest of a command (`if …` typed without its `fi`): a line of its own.
+    public static let continuationPrompt = "> "
 
     let commands: [String]
     let prompt: String
@@ -30,6 +34,8 @@ public struct ExecDriver: Sendable {
     /// Lines that are echoes of what was typed (skipped once each).
     var typed: [String] = []
     var started = false
+    /// A line that ended with the prompt went by since the last command was typed.
+    var promptShown = false
     public private(set) var done = false
 
     /// `commands`: one line each (a script's lines); `prompt`: how the shell's prompt ends.
@@ -91,6 +97,12 @@ public struct ExecDriver: Sendable {
             guard b == 10 else { partial.append(b); continue }
             let line = ExecDriver.visible(partial)
             partial = []
+            // A prompt a kernel log line pushed down (the log line starts on a line of its own): the
+            // shell still waits for a command.
+            if line.hasSuffix(prompt) || (started && line == ExecDriver.continuationPrompt) {
+                promptShown = true
+                continue
+            }
             guard started else { continue }
             if let i = typed.firstIndex(where: { line.hasSuffix($0) }) {
                 typed.remove(at: i)
@@ -103,7 +115,9 @@ public struct ExecDriver: Sendable {
             }
             actions.append(.output(line))
         }
-        if next < commands.count, ExecDriver.visible(partial).hasSuffix(prompt) {
+        let shown = ExecDriver.visible(partial)
+        if next < commands.count, promptShown || shown.hasSuffix(prompt) || (started && shown == ExecDriver.continuationPrompt) {
+            promptShown = false
             var line = commands[next]
             next += 1
             if next == commands.count { line += "; echo \(ExecDriver.marker)$?" }

@@ -56,28 +56,8 @@ enum Launcher {
         guard let client else {
             return .direct(try spawn(path: path, name: name, arguments: arguments, resource: resource, imports: imports))
         }
-        if resource && Launcher.resource == .invalid { throw .noResource }
-        var senders: [(name: String, handle: Handle)] = []
-        for service in imports {
-            guard let h = startup?.imported(service) else { throw .noImport(service) }
-            senders.append((staticText(StartupBlock.importPrefix) + service, h))
-        }
         var named: [(name: String, handle: Handle, value: UInt64)] = []
-        do throws(SysError) {
-            for s in senders {
-                // vfs: a connection of the service's own, never a copy of init's administrative Sender.
-                let h = s.name == staticText(StartupBlock.importPrefix) + "vfs" ? try vfsConnection(s.handle)
-                    : try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender))
-                named.append((s.name, h, 0))
-            }
-            if resource {
-                named.append((staticText(StartupBlock.grantPrefix) + "resource",
-                              try handleDuplicate(Launcher.resource, rights: Rights.defaults(for: .resource)), 0))
-            }
-        } catch {
-            for n in named { _ = try? handleClose(n.handle) }
-            throw .system(error)
-        }
+        for g in try serviceGrants(resource: resource, imports: imports) { named.append((g.name, g.handle, 0)) }
         do throws(ServiceError) {
             let words = arguments.split(separator: " ").map(String.init)
             return .pm(try client.spawn(path, arguments: words, named: named))
@@ -86,15 +66,39 @@ enum Launcher {
         }
     }
 
-    static func spawn(path: String, name: String, arguments: String, resource: Bool = false,
-                      imports: [String] = []) throws(LaunchError) -> SpawnedProcess {
-        guard path.hasPrefix("initfs://") || path.hasPrefix("/") else { throw .scheme }
+    /// The grants init adds to a service: for each `import=NAME` its own Sender's duplicate (for vfs a
+    /// connection of the service's own, never a copy of init's administrative Sender) and, for
+    /// `resource`, the machine Resource's duplicate. Nothing is left open when it throws.
+    static func serviceGrants(resource: Bool, imports: [String]) throws(LaunchError) -> [(name: String, handle: Handle)] {
         if resource && Launcher.resource == .invalid { throw .noResource }
         var senders: [(name: String, handle: Handle)] = []
         for service in imports {
             guard let h = startup?.imported(service) else { throw .noImport(service) }
             senders.append((staticText(StartupBlock.importPrefix) + service, h))
         }
+        var grants: [(name: String, handle: Handle)] = []
+        do throws(SysError) {
+            for s in senders {
+                let h = s.name == staticText(StartupBlock.importPrefix) + "vfs" ? try vfsConnection(s.handle)
+                    : try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender))
+                grants.append((s.name, h))
+            }
+            if resource {
+                grants.append((staticText(StartupBlock.grantPrefix) + "resource",
+                               try handleDuplicate(Launcher.resource, rights: Rights.defaults(for: .resource))))
+            }
+        } catch {
+            for g in grants { _ = try? handleClose(g.handle) }
+            throw .system(error)
+        }
+        return grants
+    }
+
+    static func spawn(path: String, name: String, arguments: String, resource: Bool = false,
+                      imports: [String] = []) throws(LaunchError) -> SpawnedProcess {
+        guard path.hasPrefix("initfs://") || path.hasPrefix("/") else { throw .scheme }
+        let extra = try serviceGrants(resource: resource, imports: imports)
+        func closeExtra() { for g in extra { _ = try? handleClose(g.handle) } }
         let image: [UInt8]
         let connection: Handle
         do throws(FileError) {
@@ -104,36 +108,27 @@ enum Launcher {
             image = try files.readFile(path)
             connection = try files.connect()
         } catch {
+            closeExtra()
             throw .file(error)
         }
+        let frame: Handle
         do throws(SysError) {
-            var grants = [(name: staticText(StartupBlock.importPrefix) + "initfs", handle: connection)]
-            let frame = try frameCreate(size: max((UInt64(image.count) + pageSize - 1) / pageSize * pageSize, pageSize))
-            defer { _ = try? handleClose(frame) }
+            frame = try frameCreate(size: max((UInt64(image.count) + pageSize - 1) / pageSize * pageSize, pageSize))
             let written = image.withUnsafeBytes { b in
                 Result { () throws(SysError) in try frameWriteAll(frame, offset: 0, from: b) }
             }
-            if case .failure(let e) = written { throw e }
-            do throws(SysError) {
-                for s in senders {
-                    // vfs: a connection of the service's own, never a copy of init's administrative Sender.
-                    let h = s.name == staticText(StartupBlock.importPrefix) + "vfs" ? try vfsConnection(s.handle)
-                        : try handleDuplicate(s.handle, rights: Rights.defaults(for: .sender))
-                    grants.append((s.name, h))
-                }
-            } catch {
-                for g in grants.dropFirst() { _ = try? handleClose(g.handle) }    // the connection: below
-                throw error
+            if case .failure(let e) = written {
+                _ = try? handleClose(frame)
+                throw e
             }
-            if resource {
-                do throws(SysError) {
-                    grants.append((staticText(StartupBlock.grantPrefix) + "resource",
-                                   try handleDuplicate(Launcher.resource, rights: Rights.defaults(for: .resource))))
-                } catch {
-                    for g in grants.dropFirst() { _ = try? handleClose(g.handle) }    // the connection: below
-                    throw error
-                }
-            }
+        } catch {
+            closeExtra()
+            _ = try? handleClose(connection)
+            throw .system(error)
+        }
+        defer { _ = try? handleClose(frame) }
+        do throws(SysError) {
+            let grants = [(name: staticText(StartupBlock.importPrefix) + "initfs", handle: connection)] + extra
             return try Spawn.start(image: frame, name: name, commandLine: arguments, grants: grants)
         } catch {
             _ = try? handleClose(connection)    // not moved into a child (a moved handle's value is stale)

@@ -4,8 +4,8 @@ import Testing
 
 /// Key repeat and lock LEDs in the guest: a key held on the USB keyboard (QMP `send-key` with a
 /// hold time) repeats through usbd's software repeat; Caps Lock on either keyboard sets its LEDs (usbd's
-/// SET_REPORT, kbd's 0xED exchange), each logged once the device took it. ttytest (`consoletest`) is the
-/// terminal's reader.
+/// SET_REPORT, kbd's 0xED exchange), each logged once the device took it. Keys typed on the PS/2 keyboard
+/// reach sh.
 @Suite(.serialized) struct KeyRepeatLEDTests {
     static func hold(_ qmp: QMPClient, _ key: String, milliseconds: Int) throws {
         _ = try qmp.execute("send-key", .object(["keys": .array([.object(["type": .string("qcode"), "data": .string(key)])]),
@@ -31,14 +31,19 @@ import Testing
         #expect(!serial.contains("refused its LEDs"), "\(serial.suffix(2000))")
     }
 
-    @Test func capsLockSetsThePS2KeyboardsLEDs() throws {
-        let (osh, dir, run) = try DeviceTests.boot(["--cmdline", "consoletest", "--timeout", "600"])
+    /// The system as `make run` boots it (sh on the console): a command typed on the PS/2 keyboard runs
+    /// in the shell; Caps Lock sets the keyboard's LEDs and clears them again.
+    @Test func typingIntoTheShellOnPS2AndCapsLockSetsTheLEDs() throws {
+        let (osh, dir, run) = try DeviceTests.boot(["--timeout", "600"])
         defer { ConsoleScreenTests.finish(osh, dir) }
-        var serial = DeviceTests.waitFor("tty $ ", in: run, seconds: 400, while: osh)
-        try #require(serial.contains("tty $ "), "\(serial.suffix(3000))")
-        Thread.sleep(forTimeInterval: 2)
+        var serial = DeviceTests.waitFor("/ $ ", in: run, seconds: 400, while: osh)
+        try #require(serial.contains("/ $ "), "\(serial.suffix(3000))")
+        Thread.sleep(forTimeInterval: 2)     // the console's keyboard thread subscribes after sh's open
         let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
         defer { qmp.close() }
+        try ConsoleScreenTests.type(qmp, "echo typed on ps2 | wc -w\n")
+        serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("\r\n3\r\n/ $ ") }
+        #expect(serial.contains("/ $ echo typed on ps2 | wc -w\r\n3\r\n/ $ "), "\(serial.suffix(2000))")
         _ = try qmp.execute("send-key", KeyTyping.sendKeyArguments(["caps_lock"]))
         serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("kbd: LEDs: caps") }
         #expect(serial.contains("kbd: LEDs: caps"), "\(serial.suffix(2000))")

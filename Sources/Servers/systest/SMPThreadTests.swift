@@ -372,8 +372,8 @@ func spawnProcessStorm(_ cpus: [Int], _ k: Int, count: Int, seed: UInt64) throws
 }
 
 /// One child of the storm (see spawnProcessStorm): 0 when every answer was right, else 1 (a stopped
-/// child's exit code), 2 + 0x100 × the error (the call's answer) or 3 + 0x100 × its exit code (a child
-/// called into), or 1000 + an error of a step (outcome).
+/// child's exit code), 2 + 0x100 × the error (the call's answer) or 3 + 0x100 × its exit code's low byte
+/// + 0x10000 for a fault (a child called into), or 1000 + an error of a step (outcome).
 func stormOnce(word: UInt64, on cpu: Int, stop: Bool) throws(SysError) -> UInt64 {
     let receiver = try receiverCreate()
     let sender = try senderCreate(receiver)
@@ -394,5 +394,5 @@ func stormOnce(word: UInt64, on cpu: Int, stop: Bool) throws(SysError) -> UInt64
     guard answer == .peerClosed else { return 2 + (answer.map { $0.rawValue } ?? 0xff) << 8 }
     if stop { return 0 }
     let code = try processWait(child.process, timeout: 10_000_000_000)
-    return code == word ? 0 : 3 + (code & 0xffff_ffff) << 8
+    return code == word ? 0 : 3 + (code & 0xff) << 8 + (code >> 63) << 16
 }

@@ -460,14 +460,20 @@ public enum PagerMessage {
 }
 
 /// The layout of the kernel's syscall and method-call tracker, at the kernel symbol `syscall_tracker`,
-/// so that osh can read it from guest memory. All fields are little-endian UInt64:
-///   [0] magic "SYSTRACK" (0x4b43_4152_5453_5953), [1] version (1), [2] syscall slots N,
+/// so that osh can read it from guest memory. One table per CPU (`tables` of them, CPU i's at word
+/// i * totalWords; each CPU counts only in its own, so no increment is lost), each laid out the same
+/// way, all fields little-endian UInt64:
+///   [0] magic "SYSTRACK" (0x4b43_4152_5453_5953), [1] version (3), [2] syscall slots N,
 ///   [3] object-type slots M, then N per-syscall counts, then M per-object-type method-call counts
 ///   (indexed by ObjectType raw value), then one count of calls with an unknown number.
+/// The machine's counts are the sums over the tables (osh sums them; tracker_read copies out one table
+/// of the sums).
 public enum TrackerLayout {
     public static let symbol = "syscall_tracker"
     public static let magic: UInt64 = 0x4b43_4152_5453_5953
-    public static let version: UInt64 = 2
+    public static let version: UInt64 = 3
+    /// Per-CPU tables (the kernel's CPU limit, APStartup.maxCPUs).
+    public static let tables = 64
     public static let headerWords = 4
     public static let syscallSlots = 128
     public static let objectSlots = 16

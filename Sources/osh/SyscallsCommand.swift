@@ -1,6 +1,6 @@
-// `osh syscalls`: the kernel's syscall and method-call tracker table (ABI TrackerLayout, at the kernel
-// symbol `syscall_tracker`), read from a running VM through QMP `memsave`. QMP is separate from the
-// gdbstub, so this works while gdb is attached.
+// `osh syscalls`: the kernel's syscall and method-call tracker (ABI TrackerLayout, at the kernel symbol
+// `syscall_tracker`: one table per CPU, summed here), read from a running VM through QMP `memsave`. QMP
+// is separate from the gdbstub, so this works while gdb is attached.
 
 import ABI
 import ArgumentParser
@@ -24,16 +24,32 @@ public struct TrackerSnapshot: Equatable, Sendable {
         public var description: String { "not a tracker table (\(detail))" }
     }
 
-    public static var byteCount: Int { TrackerLayout.totalWords * 8 }
+    /// One CPU's table.
+    public static var tableByteCount: Int { TrackerLayout.totalWords * 8 }
+    /// Every CPU's table, as the kernel lays them out (what a reader reads).
+    public static var byteCount: Int { tableByteCount * TrackerLayout.tables }
 
-    /// Decodes and validates the table's bytes (magic, version, slot counts).
+    /// Decodes and validates the bytes of one or more whole per-CPU tables (each: magic, version, slot
+    /// counts) and sums their counts.
     public static func parse(_ bytes: [UInt8]) throws(FormatError) -> TrackerSnapshot {
-        guard bytes.count >= byteCount else {
-            throw FormatError(detail: "\(bytes.count) bytes read, \(byteCount) expected")
+        guard bytes.count >= tableByteCount else {
+            throw FormatError(detail: "\(bytes.count) bytes read, \(tableByteCount) expected")
         }
+        var sum = try parseTable(bytes, at: 0)
+        for table in 1..<(bytes.count / tableByteCount) {
+            let t = try parseTable(bytes, at: table * tableByteCount)
+            for i in sum.syscalls.indices { sum.syscalls[i] &+= t.syscalls[i] }
+            for i in sum.objects.indices { sum.objects[i] &+= t.objects[i] }
+            sum.unknown &+= t.unknown
+        }
+        return sum
+    }
+
+    /// One table, at byte `offset`.
+    static func parseTable(_ bytes: [UInt8], at offset: Int) throws(FormatError) -> TrackerSnapshot {
         func word(_ i: Int) -> UInt64 {
             var v: UInt64 = 0
-            for b in 0..<8 { v |= UInt64(bytes[i * 8 + b]) << (8 * b) }
+            for b in 0..<8 { v |= UInt64(bytes[offset + i * 8 + b]) << (8 * b) }
             return v
         }
         guard word(0) == TrackerLayout.magic else {

@@ -55,6 +55,20 @@ struct SyscallsTests {
         #expect(try JSON.parse(Array(json.serialized().utf8)) == json)
     }
 
+    @Test func sumsThePerCPUTables() throws {
+        let three = Self.table(syscalls: [0: 7, 25: 1], objects: [4: 2], unknown: 1)
+            + Self.table(syscalls: [0: 3, 63: 5], objects: [4: 1])
+            + Self.table(syscalls: [25: 4], unknown: 2)
+        let s = try TrackerSnapshot.parse(three)
+        #expect(s.syscalls[0] == 10 && s.syscalls[25] == 5 && s.syscalls[63] == 5)
+        #expect(s.objects[4] == 3 && s.unknown == 3)
+        #expect(s.total == 23)
+        #expect(TrackerSnapshot.byteCount == TrackerLayout.tables * TrackerLayout.totalWords * 8)
+        #expect(throws: TrackerSnapshot.FormatError.self) {
+            try TrackerSnapshot.parse(Self.table() + Self.table(magic: 0))
+        }
+    }
+
     @Test func rejectsWhatIsNotATrackerTable() {
         #expect(throws: TrackerSnapshot.FormatError.self) { try TrackerSnapshot.parse(Self.table(magic: 0)) }
         #expect(throws: TrackerSnapshot.FormatError.self) { try TrackerSnapshot.parse(Self.table(version: TrackerLayout.version + 1)) }

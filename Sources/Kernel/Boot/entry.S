@@ -271,13 +271,13 @@ gdt_storage:    .skip 128
 tss_storage:    .skip 8320
     .balign 4096
 ist_stacks:     .skip IST_STRIDE * 3
-/* Per-CPU data of the boot CPU (GS base in kernel mode; 16 words: Arch/CPULocal.swift PerCPU) and the syscall tracker (ABI TrackerLayout: 85 words), whose
- * symbol osh reads from guest memory. */
+/* Per-CPU data of the boot CPU (GS base in kernel mode; 20 words: Arch/CPULocal.swift PerCPU) and the syscall tracker
+ * (ABI TrackerLayout: 64 per-CPU tables of 149 words), whose symbol osh reads from guest memory. */
     .globl percpu_storage, syscall_tracker
     .balign 64
 percpu_storage: .skip 160
     .balign 64
-syscall_tracker: .skip 8 * 85
+syscall_tracker: .skip 8 * 149 * 64
 /* The kernel lock's word (Arch/KernelLock.swift) and the TLB shootdown request (Memory/Shootdown.swift:
  * root, first page, page count, kind), each on its own cache line. */
     .globl kernel_lock_word, shootdown_request

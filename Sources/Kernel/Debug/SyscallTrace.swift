@@ -8,8 +8,9 @@
 // word says `all`, or `selected` and its process-table entry's traced word is set (trace_set, a program
 // name from `strace=NAME` or osh's, or osh writing the word through the gdbstub).
 //
-// Guarded by: the kernel lock (one CPU runs kernel code at a time). With SMP the ring's counter needs an atomic
-// increment (or per-CPU rings) and the process table a lock.
+// Guarded by: the kernel lock (one CPU runs kernel code at a time), and the ring's sequence counter is
+// taken with an atomic increment, so records from two CPUs never share a number (or, while the ring has
+// not wrapped past it, a slot) once the kernel lock is split. The process table still needs a lock then.
 
 #if !KERNEL
 import ABI
@@ -85,8 +86,9 @@ enum SyscallTrace {
 
     /// Takes the next ring slot and fills it with the call as it starts.
     static func begin(_ frame: UnsafeMutablePointer<trap_frame>) -> (UnsafeMutablePointer<UInt64>, UInt64) {
-        let sequence = header[L.recordsWrittenWord] &+ 1
-        header[L.recordsWrittenWord] = sequence
+        // One atomic increment hands out each sequence number once, so two CPUs never fill one slot
+        // for the same number (the kernel lock makes this exact today; the split locks will need it).
+        let sequence = atomic_fetch_add64(header + L.recordsWrittenWord, 1) &+ 1
         let r = records + Int((sequence - 1) % UInt64(L.records)) * L.recordWords
         let f = frame.pointee
         r[0] = 0

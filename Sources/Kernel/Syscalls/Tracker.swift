@@ -1,23 +1,45 @@
 // The syscall tracker and method-call tracker: counts of every syscall by number and of every object
-// method by object type, in the table `syscall_tracker` (entry.S) laid out as ABI TrackerLayout says,
-// so osh reads it from guest memory. Printed with `syscalls` on the command line at shutdown.
+// method by object type, in per-CPU tables at `syscall_tracker` (entry.S) laid out as ABI TrackerLayout
+// says, so osh reads them from guest memory and sums them. Each CPU counts in its own table (reached
+// through its PerCPU index), so two CPUs never add to one word and no increment is lost whatever lock
+// the syscall path holds. tracker_read and the shutdown print sum the tables.
 
 #if !KERNEL
 import ABI
 #endif
 
-/// Guarded by: the kernel lock, held by every syscall on every CPU (LOCKS.md), so no count is lost; per-CPU tables summed
-/// by osh when every CPU runs threads.
+/// Guarded by: per CPU (each CPU writes only its own table, with interrupts off); readers sum the tables
+/// and may see a count a moment old, never a lost one.
 enum Tracker {
     static var ticks: UInt64 = 0
-    static var table: UnsafeMutablePointer<UInt64> { symbol_syscall_tracker()! }
+    /// This CPU's table. Any CPU, in kernel mode.
+    @inline(__always) static var table: UnsafeMutablePointer<UInt64> { table(PerCPU.index) }
+    /// CPU `cpu`'s table.
+    @inline(__always) static func table(_ cpu: Int) -> UnsafeMutablePointer<UInt64> {
+        symbol_syscall_tracker()! + cpu * TrackerLayout.totalWords
+    }
 
+    /// Every CPU's table zeroed, with its header.
     static func initialize() {
-        table.initialize(repeating: 0, count: TrackerLayout.totalWords)
-        table[0] = TrackerLayout.magic
-        table[1] = TrackerLayout.version
-        table[2] = UInt64(TrackerLayout.syscallSlots)
-        table[3] = UInt64(TrackerLayout.objectSlots)
+        for cpu in 0..<TrackerLayout.tables {
+            let t = table(cpu)
+            t.initialize(repeating: 0, count: TrackerLayout.totalWords)
+            t[0] = TrackerLayout.magic
+            t[1] = TrackerLayout.version
+            t[2] = UInt64(TrackerLayout.syscallSlots)
+            t[3] = UInt64(TrackerLayout.objectSlots)
+        }
+    }
+
+    /// One table of the sums over every CPU's table (header included, as each table's).
+    static func summed() -> [UInt64] {
+        var sum = [UInt64](repeating: 0, count: TrackerLayout.totalWords)
+        for i in 0..<TrackerLayout.headerWords { sum[i] = table(0)[i] }
+        for cpu in 0..<TrackerLayout.tables {
+            let t = table(cpu)
+            for i in TrackerLayout.headerWords..<TrackerLayout.totalWords { sum[i] &+= t[i] }
+        }
+        return sum
     }
 
     static func count(_ number: UInt64) {
@@ -38,14 +60,16 @@ enum Tracker {
         let size = UInt64(TrackerLayout.totalWords * 8)
         let count = min(length, size)
         guard count > 0 else { return size }
+        let sum = summed()
         var bytes = [UInt8](repeating: 0, count: Int(count))
-        bytes.withUnsafeMutableBytes { b in b.copyMemory(from: UnsafeRawBufferPointer(start: table, count: Int(count))) }
+        for i in 0..<Int(count) { bytes[i] = UInt8(truncatingIfNeeded: sum[i / 8] >> (8 * UInt64(i % 8))) }
         try Syscalls.copyOut(&bytes, to: buffer)
         return size
     }
 
     /// The table as text on the log: one line per syscall and per object type with a non-zero count.
     static func print() {
+        let table = summed()
         Console.write("syscall tracker:\n")
         for call in Syscall.allCases {
             let n = table[TrackerLayout.headerWords + Int(call.rawValue)]

@@ -430,7 +430,7 @@ func testPagerDies() throws(SysError) {
         try vmemMap(child.vmem, frame: forChild, address: childData, length: pageSize, flags: [.read])
         try child.spawn()
         // Let the child fault and wait in its call, then the pager goes.
-        for _ in 0..<20 { threadYield() }
+        check(waitBlocked(handle: child.thread), "the child did not wait for its page")
         try handleClose(receiver)
         receiver = .invalid
         let code = try processWait(child.process)

@@ -19,23 +19,11 @@ func spawnWatched(start: Bool = true, _ body: @escaping () -> UInt64) throws(Sys
     return Watched(thread: thread, done: done)
 }
 
-/// Yields until `condition` holds, at most `yields` times; whether it held.
-@discardableResult
-func waitUntil(yields: Int = 20_000, _ condition: () -> Bool) -> Bool {
-    var n = 0
-    while !condition() {
-        if n == yields { return false }
-        threadYield()
-        n += 1
-    }
-    return true
-}
-
 /// Yields (and after the first 10 ms sleeps 1 ms at a time) until `condition` holds, for at most `ms`
-/// milliseconds of the kernel clock; whether it held. For threads on other CPUs (`smp=threads`), whose
-/// vCPUs the host may not run for a while: yields alone let only this CPU's threads run.
+/// milliseconds of the kernel clock; whether it held. A bound in time, not in yields: a thread on another
+/// CPU, whose vCPU the host may not run for a while, makes no progress while this one yields.
 @discardableResult
-func waitUntil(ms: UInt64, _ condition: () -> Bool) -> Bool {
+func waitUntil(ms: UInt64 = 10_000, _ condition: () -> Bool) -> Bool {
     let start = Clock.now()
     while !condition() {
         let waited = Clock.now() - start
@@ -45,10 +33,25 @@ func waitUntil(ms: UInt64, _ condition: () -> Bool) -> Bool {
     return true
 }
 
-/// Waits (up to 10 s) until the kernel says `w` is blocked: on any CPU, unlike `settle`. Whether it is.
+/// Whether the kernel says `thread` is blocked now (waiting in IPC, a notification, a futex, a sleep or
+/// an exit), whichever CPU it was on.
+func kernelBlocked(_ thread: Handle) -> Bool { (try? threadGetState(thread)) == .blocked }
+func kernelBlocked(_ w: Watched) -> Bool { kernelBlocked(w.handle) }
+
+/// Waits (up to 10 s) until the kernel says `w` is blocked, on any CPU; false at once when `w` ends
+/// instead. The wait for a thread to reach its blocking call (the tests' bodies block nowhere else).
 @discardableResult
 func waitBlocked(_ w: Watched) -> Bool {
-    waitUntil(ms: 10_000) { (try? threadGetState(w.handle)) == .blocked }
+    waitUntil { w.done.value != 0 || kernelBlocked(w) }
+    return w.done.value == 0 && kernelBlocked(w)
+}
+
+/// Waits (up to 10 s) until the kernel says `thread` (another process's, or one not watched) is blocked;
+/// whether it is.
+@discardableResult
+func waitBlocked(handle thread: Handle) -> Bool {
+    waitUntil { (try? threadGetState(thread)).map { $0 == .blocked || $0 == .dead } ?? true }
+    return kernelBlocked(thread)
 }
 
 /// Runs `body` with this thread pinned to the CPU it runs on, passing that CPU's mask (for the threads
@@ -65,18 +68,14 @@ func onThisCPU(_ body: (UInt64) throws(SysError) -> Void) throws(SysError) {
     try body(mask)
 }
 
-/// Lets every other ready thread run a few times (they reach their blocking call). With threads on
-/// every CPU (`smp=threads`) a thread on another CPU may not have got there yet: see `waitBlocked`.
-func settle(_ rounds: Int = 30) {
-    for _ in 0..<rounds { threadYield() }
-}
-
-/// The exit code of a watched thread; nil (after recording a failure and stopping it) when it does not
-/// end within the bound.
+/// The exit code of a watched thread that ends within `ms` milliseconds (a timed thread_wait, whichever
+/// CPU it runs on); nil, after recording a failure and stopping it, otherwise.
 @discardableResult
-func finish(_ w: Watched, _ what: StaticString, yields: Int = 20_000) -> UInt64? {
-    if !waitUntil(yields: yields, { w.done.value != 0 }) {
-        fail("\(text(what)): still blocked after \(yields) yields")
+func finish(_ w: Watched, _ what: StaticString, within ms: UInt64 = 30_000) -> UInt64? {
+    do throws(SysError) {
+        _ = try threadWait(w.handle, timeout: ms * 1_000_000)
+    } catch {
+        fail("\(text(what)): not ended after \(ms) ms (\(text(error)))")
         _ = try? threadStop(w.handle)
         _ = try? w.thread.join()
         return nil

@@ -139,7 +139,7 @@ func testIPCBufferBytes() throws(SysError) {
         for i in 0..<n { theirs.setByte(i, ~patternByte(n, i)) }
         return IPCMessage(tag: IPCTag(words: 1, bytes: n), words: (UInt64(n), 0, 0, 0))
     }
-    settle()
+    check(waitBlocked(server), "the byte server did not reach its receive")
     expectError(.badState, "a call with bytes and no IPC buffer") { () throws(SysError) in
         try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: 4), words: (1, 0, 0, 0)))
     }
@@ -168,7 +168,7 @@ func testIPCBufferBytes() throws(SysError) {
     }
     _ = try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: 10), words: (1, 0, 0, 0)))  // to `server`, its last
     check(finish(server, "byte server") == UInt64(sizes.count + 1), "the byte server did not serve every call")
-    settle()
+    check(waitBlocked(plain), "the server without a buffer did not reach its receive")
     expectError(.badState, "bytes to a server without an IPC buffer") { () throws(SysError) in
         try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: 10), words: (1, 0, 0, 0)))
     }
@@ -265,12 +265,12 @@ func testIPCHandleTransfer() throws(SysError) {
             return 0
         }
     }
-    settle()
+    check(waitBlocked(queued), "the queued caller did not block")
     check(received.value == 0, "the server received before go")
     go.value = 1
     check(finish(queued, "queued caller") == errorCode(.accessDenied), "a queued send of a handle without TRANSFER did not fail with accessDenied")
     intact(keep, "queued accessDenied")
-    settle()
+    check(waitBlocked(server), "the handle server did not reach its receive")
     check(received.value == 0, "the server took a message that failed")
 
     step("failed sends to a waiting server")
@@ -338,7 +338,7 @@ func testIPCReplyObjects() throws(SysError) {
     expectError(.badState, "reply_reply on a Reply with no caller") { () throws(SysError) in try replyReply(ra, IPCMessage(label: 0, 1)) }
     let c1 = try spawnCaller(sender, id: 1)
     let c2 = try spawnCaller(sender, id: 2)
-    settle()
+    check(waitBlocked(c1) && waitBlocked(c2), "the callers did not block")
     let m1 = try receiverRecv(receiver, reply: ra)
     expectError(.badState, "recv into a Reply that holds a caller") { () throws(SysError) in try receiverRecv(receiver, reply: ra) }
     let m2 = try receiverRecv(receiver, reply: rb)
@@ -346,11 +346,10 @@ func testIPCReplyObjects() throws(SysError) {
     expectError(.badState, "receiver_reply with only Reply-bound callers") { () throws(SysError) in try receiverReply(IPCMessage(tag: IPCTag())) }
     // Answer the second first.
     try replyReply(rb, IPCMessage(label: 0, 100 + m2.words.0))
-    settle()
     let secondFirst = m2.words.0 == 1 ? c1 : c2
     let firstStill = m2.words.0 == 1 ? c2 : c1
-    check(!isBlocked(secondFirst), "the caller answered through the second Reply did not wake")
-    check(isBlocked(firstStill), "the caller held by the first Reply woke early")
+    check(!kernelBlocked(secondFirst), "the caller answered through the second Reply did not wake")
+    check(kernelBlocked(firstStill), "the caller held by the first Reply woke early")
     try replyReply(ra, IPCMessage(label: 0, 100 + m1.words.0))
     check(finish(c1, "caller 1") == 101, "caller 1 got the wrong answer")
     check(finish(c2, "caller 2") == 102, "caller 2 got the wrong answer")
@@ -369,8 +368,7 @@ func testIPCReplyObjects() throws(SysError) {
     let rd = try replyCreate()
     let c4 = try spawnCaller(sender, id: 4)
     _ = try receiverRecv(receiver, reply: rd)
-    settle()
-    check(isBlocked(c4), "the captured caller woke before its Reply was closed")
+    check(kernelBlocked(c4), "the captured caller woke before its Reply was closed")
     try handleClose(rd)
     check(finish(c4, "caller of a dropped Reply") == errorCode(.peerClosed), "the caller of a dropped Reply did not get peerClosed")
 }
@@ -433,7 +431,7 @@ func testIPCManyCallers() throws(SysError) {
         })
     }
     for (i, c) in callerThreads.enumerated() {
-        let good = finish(c, "caller", yields: 200_000)
+        let good = finish(c, "caller", within: 120_000)
         check(good == UInt64(callsEach), "caller \(i): \(good.map { String($0) } ?? "?") of \(callsEach) answers right")
     }
     let stopper = try senderCreate(receiver)
@@ -463,8 +461,7 @@ func testIPCReceiverClosed() throws(SysError) {
             outcome { () throws(SysError) -> UInt64 in try senderCall(sender, IPCMessage(label: 0, i)).words.0 }
         })
     }
-    settle()
-    for w in waiting { check(isBlocked(w), "a caller returned with no receiver") }
+    for w in waiting { check(waitBlocked(w), "a caller returned with no receiver") }
     try handleClose(receiver)
     for w in waiting {
         check(finish(w, "caller of a closed receiver") == errorCode(.peerClosed), "a waiting caller did not wake with peerClosed")
@@ -494,19 +491,18 @@ func testIPCKilledPeers() throws(SysError) {
     }
     let c1 = try spawnCaller(sender, id: 11)
     check(waitUntil { got.value == 11 }, "the server did not receive")
-    settle()
-    check(isBlocked(c1), "the caller returned while held")
+    check(kernelBlocked(c1), "the caller returned while held")
+    check(waitBlocked(server), "the server did not block holding the caller")
     stopAndJoin(server, "stopped server")
     check(finish(c1, "caller of a stopped server") == errorCode(.peerClosed), "the caller of a stopped server did not get peerClosed")
 
     step("server stopped in recv")
     let idle = try spawnWatched { () -> UInt64 in outcome { () throws(SysError) -> UInt64 in try receiverRecv(receiver).words.0 } }
-    settle()
+    check(waitBlocked(idle), "the receiver did not block")
     stopAndJoin(idle, "stopped receiver")
     // The stopped receiver is off the endpoint: a call now waits for a live one.
     let c2 = try spawnCaller(sender, id: 12)
-    settle()
-    check(isBlocked(c2), "a call was taken by a stopped receiver")
+    check(waitBlocked(c2), "a call was taken by a stopped receiver")
     let m2 = try receiverRecv(receiver)
     check(m2.words.0 == 12, "received \(m2.words.0)")
     try receiverReply(IPCMessage(label: 0, 112))
@@ -514,10 +510,10 @@ func testIPCKilledPeers() throws(SysError) {
 
     step("caller stopped while queued")
     let c3 = try spawnCaller(sender, id: 13)
-    settle()
+    check(waitBlocked(c3), "caller 13 did not block")
     stopAndJoin(c3, "stopped queued caller")
     let c4 = try spawnCaller(sender, id: 14)
-    settle()
+    check(waitBlocked(c4), "caller 14 did not block")
     let m4 = try receiverRecv(receiver)
     check(m4.words.0 == 14, "a stopped caller's message was received (\(m4.words.0))")
     try receiverReply(IPCMessage(label: 0, 114))
@@ -533,7 +529,7 @@ func testIPCKilledPeers() throws(SysError) {
     let c6 = try spawnCaller(sender, id: 16)
     let m6 = try receiverRecv(receiver)
     let c7 = try spawnCaller(sender, id: 17)
-    settle()
+    check(waitBlocked(c7), "caller 17 did not block")
     stopAndJoin(c6, "stopped caller 16")
     let m7 = try receiverReplyRecv(receiver, IPCMessage(label: 0, 1))
     check(m6.words.0 == 16 && m7.words.0 == 17, "reply_recv past a stopped caller received \(m7.words.0)")
@@ -603,7 +599,7 @@ func testIPCCrossProcess() throws(SysError) {
     defer { server3.close() }
     let r3InChild = try processGive(server3.process, r3)
     try server3.spawn(argument: UInt64(r3InChild.raw))
-    settle()
+    check(waitBlocked(handle: server3.thread), "the child did not block in recv")
     try threadStop(server3.thread)
     check(try processWait(server3.process) == UInt64.max, "a child stopped in recv did not end with UInt64.max")
     expectError(.peerClosed, "a call after the receiving child was stopped") { () throws(SysError) in try senderCall(s3, IPCMessage(label: 0, 1)) }
@@ -632,7 +628,7 @@ func testIPCTransferToBadBuffer() throws(SysError) {
     check(waitUntil { installed.value == 1 }, "the server did not install its IPC buffer")
     try vmemUnmap(Runtime.vmem, address: theirs.address, length: pageSize)
     installed.value = 2
-    settle()
+    check(waitBlocked(server), "the server did not reach its receive")
     let f = try frameCreate(size: 2 * pageSize)
     defer { closeAll(f) }
     mine.setHandle(0, f.raw)
@@ -681,9 +677,9 @@ func testIPCReplySharedByReceivers() throws(SysError) {
         fail("a second receive into a Reply that a thread is receiving into was not refused")
         // Show the consequence: two callers, one Reply.
         callers = [try spawnCaller(sender, id: 1), try spawnCaller(sender, id: 2)]
-        settle()
+        for c in callers { waitBlocked(c) }
         if (try? replyReply(reply, IPCMessage(label: 0, 100))) == nil { fail("the Reply could not answer") }
-        settle()
+        waitUntil(ms: 1_000) { callers.allSatisfy { !isBlocked($0) } }
         for c in callers where isBlocked(c) {
             fail("a caller whose binding was overwritten is blocked with nothing to answer it")
             stopAndJoin(c, "orphaned caller")

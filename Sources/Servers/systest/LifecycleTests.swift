@@ -277,7 +277,7 @@ func testReceiverClosedWakesReceiver() throws(SysError) {
     check(waitBlocked(waiting), "receiver_recv did not block")
     check(isBlocked(waiting), "receiver_recv returned with no caller")
     try handleClose(receiver)
-    check(finish(waiting, "a receiver whose last handle closed", yields: 2000) == errorCode(.peerClosed),
+    check(finish(waiting, "a receiver whose last handle closed", within: 10_000) == errorCode(.peerClosed),
           "a thread blocked in receiver_recv did not wake with peerClosed when the last Receiver handle closed")
     expectError(.peerClosed, "a call through a Sender of the closed Receiver") { () throws(SysError) in
         try senderCall(sender, IPCMessage(label: 0, 1))
@@ -298,7 +298,7 @@ func testReplyReleasedByKilledCaller() throws(SysError) {
         try replyReply(reply, IPCMessage(label: 0, 1))
     }
     let second = try spawnCaller(sender, id: 2)
-    settle()
+    check(waitBlocked(second), "caller 2 did not block")
     let received = expectSuccess("receiver_recv into the Reply of a stopped caller") { () throws(SysError) in
         try receiverRecv(receiver, reply: reply)
     }

@@ -5,14 +5,17 @@
 // when=usertest`), and init ends with its exit code, then root with init's, which ends the run.
 // `exitbench=N` on its command line (root passes the kernel's) times one process exit of N threads;
 // `framebench` prints the copy-on-write and pager fault figures for root's `bench`; `smpstress=N` runs
-// the SMP stress round with N seeds (SMPThreadTests.swift).
+// the SMP stress round with N seeds (SMPThreadTests.swift; `smpstress=N,storm` with the process storm).
 
 let programName: StaticString = "systest"
 
 func programMain(_ startup: Startup) -> Int32 {
     if let threads = startup.value(ofKey: "exitbench") { return runExitBenchmark(threads: Int(threads) ?? 0) }
     if startup.hasFlag("framebench") { return runFrameBenchmarks() }
-    if let seeds = startup.value(ofKey: "smpstress") { return runStressSeeds(Int(seeds) ?? 0) }
+    if let value = startup.value(ofKey: "smpstress") {
+        let parts = value.split(separator: ",")
+        return runStressSeeds(Int(parts.first ?? "") ?? 0, storm: parts.dropFirst().contains("storm"))
+    }
     print("systest: running the userspace test suite")
     // The devices.* tests need the machine's Resource: root → init (grant:resource) → systest, as
     // init.conf's `resource` says. Without it they fail (invalidHandle), they are not skipped.

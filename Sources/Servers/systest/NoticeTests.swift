@@ -82,8 +82,7 @@ func testNoticeWakesReceiver() throws(SysError) {
             return m.isSenderGone ? m.badge : 1
         }
     }
-    settle()
-    check(isBlocked(server), "the receiver returned before the Sender went")
+    check(waitBlocked(server), "the receiver returned before the Sender went")
     try handleClose(sender)
     check(finish(server, "receiver waiting for a notice") == 77, "the waiting receiver did not get the notice")
     expectError(.badState, "reply_reply on a Reply after a notice") { () throws(SysError) in try replyReply(reply, IPCMessage(tag: IPCTag())) }
@@ -114,8 +113,7 @@ func testNoticeAfterCalls() throws(SysError) {
         _ = try? handleClose(sender)
         return answer
     }
-    settle()
-    check(isBlocked(caller), "the call returned with no receiver")
+    check(waitBlocked(caller), "the call returned with no receiver")
     let first = try receiverRecv(receiver)
     check(!first.isSenderGone && first.words.0 == 5 && first.badge == 9, "the call did not come first")
     step("answered with reply_recv: the notice follows")
@@ -134,7 +132,7 @@ func testNoticeCannotBeForged() throws(SysError) {
             return m.tag.label == 0 ? m.badge : 1     // ends holding the caller: it wakes with .peerClosed
         }
     }
-    settle()
+    check(waitBlocked(server), "the server did not reach its receive")
     expectError(.invalidArgument, "sender_call with the notice label (fast path)") { () throws(SysError) in
         try senderCall(sender, IPCMessage(tag: IPCTag(label: SenderGoneNotice.label)))
     }
@@ -144,7 +142,7 @@ func testNoticeCannotBeForged() throws(SysError) {
     expectError(.invalidArgument, "sender_call_timed with the notice label") { () throws(SysError) in
         try senderCall(sender, IPCMessage(tag: IPCTag(label: SenderGoneNotice.label)), timeout: noticeWait)
     }
-    check(isBlocked(server), "a forged notice reached the receiver")
+    check(kernelBlocked(server), "a forged notice reached the receiver")
     expectError(.peerClosed, "a real call to a receiver that ends") { () throws(SysError) in try senderCall(sender, IPCMessage(label: 0)) }
     check(finish(server, "receiver after forged notices") == 4, "the receiver's first message was not the real call")
 }

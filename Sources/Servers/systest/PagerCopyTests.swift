@@ -122,7 +122,7 @@ func testPagerCopyFails() throws(SysError) {
         }
         step("the pager goes while the copy waits")
         let orphan = try reader()
-        for _ in 0..<20 { threadYield() }
+        check(waitBlocked(handle: orphan.handle), "the reader did not wait for its page")
         try handleClose(receiver)
         receiver = .invalid
         check(try orphan.join() == UInt64(SysError.notSupplied.rawValue), "a dead pager did not fail the frame_read")
@@ -243,7 +243,7 @@ func testFutexKeyAfterClone() throws(SysError) {
             }
             return 0
         }
-        for _ in 0..<20 { threadYield() }
+        check(waitBlocked(handle: waiter.handle), "the futex waiter did not block")
         let clone = try frameClone(frame, size: pageSize)
         defer { closeAll(clone) }
         word.pointee = 2   // copy on write: this Frame now holds another physical page

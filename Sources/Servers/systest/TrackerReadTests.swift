@@ -4,6 +4,7 @@
 let trackerReadTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("tracker.read_counts", testTrackerReadCounts),
     ("tracker.read_errors", testTrackerReadErrors),
+    ("tracker.counts_every_cpu", testTrackerCountsEveryCPU),
 ]
 
 func testTrackerReadCounts() throws(SysError) {
@@ -39,4 +40,43 @@ func testTrackerReadErrors() throws(SysError) {
     expectError(.badAddress, "tracker_read into read-only code") { () throws(SysError) in
         try syscall(.trackerRead, 0x40_0000, 64)
     }
+}
+
+/// A thread pinned to each CPU that runs threads makes `calls` thread_get_affinity calls, all at once (they
+/// start together): tracker_read's count of the call grows by exactly their sum (per-CPU tables summed;
+/// nothing else in the system makes that call meanwhile).
+func testTrackerCountsEveryCPU() throws(SysError) {
+    let calls = 3000
+    let cpus = try schedulingCPUs()
+    let go = Counter()
+    let ready = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    ready.initialize(to: 0)
+    defer { ready.deallocate() }
+    var threads: [Watched] = []
+    for cpu in cpus {
+        let t = try spawnWatched(start: false) { () -> UInt64 in
+            outcome { () throws(SysError) -> UInt64 in
+                let me = try threadSelf()
+                defer { closeAll(me) }
+                _ = atomic_add_u64(ready, 1)
+                _ = waitUntil { go.value != 0 }
+                for _ in 0..<calls { _ = try threadGetAffinity(me) }
+                return try systemInfo(.currentCPU)
+            }
+        }
+        try threadSetAffinity(t.handle, 1 << UInt64(cpu))
+        threads.append(t)
+    }
+    let slot = TrackerLayout.headerWords + Int(Syscall.threadGetAffinity.rawValue)
+    let before = try trackerRead()[slot]
+    for t in threads { try threadStart(t.handle) }
+    check(waitUntil { atomic_load_u64(ready) == UInt64(cpus.count) }, "the counting threads did not start")
+    go.value = 1
+    for (i, t) in threads.enumerated() {
+        check(finish(t, "counting thread", within: 120_000) == UInt64(cpus[i]), "a counting thread did not run on CPU \(cpus[i])")
+    }
+    let after = try trackerRead()[slot]
+    check(after - before == UInt64(cpus.count * calls),
+          "thread_get_affinity counted \(after - before) times, \(cpus.count * calls) made on \(cpus.count) CPUs")
+    print("tracker: \(cpus.count * calls) calls on \(cpus.count) CPUs at once, counted \(after - before)")
 }

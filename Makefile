@@ -71,6 +71,9 @@ SERVER_LIBS := $(wildcard $(TOOLBIN)../lib/swift/embedded/x86_64-unknown-none-el
 .PHONY: all deps kernel iso osh servers initfs disk run test bench soak clean
 all: kernel iso osh servers initfs disk
 
+# The kernel command line of `make run`: the disk's FAT32 partition is fs:/// (make run CMDLINE=… for others).
+CMDLINE ?= root=LABEL=OSDISK
+
 # build/disk.img: a GPT disk with a FAT32 partition labelled OSDISK and a few files (scripts/make-disk.sh),
 # made once: `make run` boots with it and what the guest writes there stays across boots (rm it for a
 # fresh one).
@@ -201,7 +204,7 @@ $(error ACCEL must be tcg, kvm or auto (got '$(ACCEL)'))
 endif
 
 run: deps all
-	$(BUILD)/osh boot --accel $(or $(ACCEL),auto) --disk $(BUILD)/disk.img $(OSH_ARGS)
+	$(BUILD)/osh boot --accel $(or $(ACCEL),auto) --disk $(BUILD)/disk.img --cmdline "$(CMDLINE)" $(OSH_ARGS)
 
 # The integration tests boot with OSH_TEST_ACCEL (tcg unless ACCEL says otherwise) and OSH_TEST_ARGS.
 test: deps all

@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func aHeldUSBKeyRepeatsAndCapsLockSetsTheLEDs() throws {
-        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootWithUSBKeys(["--usb", "--cmdline", "consoletest", "--timeout", "600"],
+        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootForTyping(["--usb", "--cmdline", "consoletest", "--timeout", "600"],
                                                                          prompt: "tty $ ")
         defer { ConsoleScreenTests.finish(osh, dir) }
         defer { qmp.close() }
@@ -34,13 +34,10 @@ import Testing
     /// The system as `make run` boots it (sh on the console): a command typed on the PS/2 keyboard runs
     /// in the shell; Caps Lock sets the keyboard's LEDs and clears them again.
     @Test func typingIntoTheShellOnPS2AndCapsLockSetsTheLEDs() throws {
-        let (osh, dir, run) = try DeviceTests.boot(["--timeout", "600"])
+        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootForTyping(["--timeout", "600"], prompt: "/ $ ")
         defer { ConsoleScreenTests.finish(osh, dir) }
-        var serial = DeviceTests.waitFor("/ $ ", in: run, seconds: 400, while: osh)
-        try #require(serial.contains("/ $ "), "\(serial.suffix(3000))")
-        Thread.sleep(forTimeInterval: 2)     // the console's keyboard thread subscribes after sh's open
-        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
         defer { qmp.close() }
+        var serial = ""
         try ConsoleScreenTests.type(qmp, "echo typed on ps2 | wc -w\n")
         serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("\r\n3\r\n/ $ ") }
         #expect(serial.contains("/ $ echo typed on ps2 | wc -w\r\n3\r\n/ $ "), "\(serial.suffix(2000))")

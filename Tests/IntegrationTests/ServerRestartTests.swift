@@ -82,13 +82,11 @@ import Testing
     /// IRQ and ports made again and the same Receiver, the console's keyboard thread subscribes again
     /// through its old Sender, and keys typed on the PS/2 keyboard reach the terminal before and after.
     @Test func aKilledKeyboardDriverIsRestartedAndTypingGoesOn() throws {
-        let (osh, dir, run) = try DeviceTests.boot(["--cmdline", "consoletest killtest=kbd", "--timeout", "600"])
+        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootForTyping(["--cmdline", "consoletest killtest=kbd", "--timeout", "600"],
+                                                                       prompt: "tty $ ")
         defer { ConsoleScreenTests.finish(osh, dir) }
-        var serial = DeviceTests.waitFor("tty $ ", in: run, seconds: 400, while: osh)
-        try #require(serial.contains("tty $ "), "\(serial.suffix(3000))")
-        Thread.sleep(forTimeInterval: 2)     // the console's keyboard thread subscribes after ttytest's open
-        let qmp = try QMPClient(path: run.appendingPathComponent("qmp.sock").path, timeout: 20)
         defer { qmp.close() }
+        var serial = ""
         try ConsoleScreenTests.type(qmp, "echo before\n")
         serial = ConsoleScreenTests.waitUntil(run, osh) { $0.contains("\r\nbefore\r\ntty $ ") }
         try #require(serial.contains("\r\nbefore\r\ntty $ "), "\(serial.suffix(2000))")

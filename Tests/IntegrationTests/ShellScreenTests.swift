@@ -9,7 +9,7 @@ import Formats
 /// decoded cell by cell against the font as ConsoleScreenTests does).
 @Suite(.serialized) struct ShellScreenTests {
     @Test func typingIntoTheShellOnTheScreenWithAUSBKeyboard() throws {
-        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootWithUSBKeys(["--boot", "iso", "--usb", "--timeout", "600"], prompt: "/ $ ")
+        let (osh, dir, run, qmp) = try ConsoleScreenTests.bootForTyping(["--boot", "iso", "--usb", "--timeout", "600"], prompt: "/ $ ")
         defer { ConsoleScreenTests.finish(osh, dir) }
         defer { qmp.close() }
         var serial = ""

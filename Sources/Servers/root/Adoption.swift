@@ -16,26 +16,24 @@ enum Adoption {
     /// Root itself and every running boot server; nothing when pm is not running.
     static func adoptServers() {
         if client == nil {
-            let badge = Boot.nextBadge
             guard Boot.servers.contains(where: { $0.manifest.exports.contains("pm") && $0.process != nil }),
-                  let sender = Boot.sender(for: "pm") else { return }
+                  case let (sender, badge)? = Boot.badgedSender(for: "pm") else { return }
             guard let c = try? ProcessClient(sender) else {
                 print("root: no message page for pm; `ps` lists pm's children only")
                 _ = try? handleClose(sender)
                 return
             }
             client = c
-            rootSelf(badge: badge)
-        } else {
-            rootSelf(badge: nil)
+            rootBadge = badge
         }
+        rootSelf()
         for i in Boot.servers.indices { adoptServer(i) }
     }
 
+    /// The badge of root's own Sender to pm (the client's).
     static var rootBadge: UInt64 = 0
 
-    static func rootSelf(badge: UInt64?) {
-        if let badge { rootBadge = badge }
+    static func rootSelf() {
         guard let me = try? processSelf() else { return }
         defer { _ = try? handleClose(me) }
         rootID = adopt(me, name: "root", parent: 0, badge: rootBadge) ?? 0

@@ -116,10 +116,16 @@ enum Boot {
     /// A Sender to `service` for a new importer (badge: the importer's number, or the one given), or nil
     /// when nothing serves it.
     static func sender(for service: String, badge: UInt64? = nil) -> Handle? {
+        badgedSender(for: service, badge: badge)?.sender
+    }
+
+    /// sender(for:badge:) with the badge the Sender carries (pm learns it when root adopts the importer).
+    static func badgedSender(for service: String, badge: UInt64? = nil) -> (sender: Handle, badge: UInt64)? {
         guard let r = receivers.first(where: { $0.service == service }), servers[r.exporter].state != .failed else { return nil }
-        if let badge { return try? senderCreate(r.receiver, badge: badge) }
-        defer { nextBadge += 1 }
-        return try? senderCreate(r.receiver, badge: nextBadge)
+        let given = badge ?? nextBadge
+        guard let s = try? senderCreate(r.receiver, badge: given) else { return nil }
+        if badge == nil { nextBadge += 1 }
+        return (s, given)
     }
 
     /// Starts server `i` with its grants; its process, or nil when it did not start.
@@ -142,8 +148,7 @@ enum Boot {
                 print("root: \(s.path) starts without its optional import `\(service)`: no started boot server exports it")
                 continue
             }
-            let badge = nextBadge
-            guard let h = sender(for: service) else {
+            guard case let (h, badge)? = badgedSender(for: service) else {
                 print("root: \(s.path) not started: no Sender for `\(service)`")
                 undo()
                 return nil
@@ -205,8 +210,8 @@ enum Boot {
         var grants: [(name: String, handle: Handle)] = []
         for service in entry.manifest.imports {
             // init's Sender to vfs is the administrative one (badge 0: mount, unmount).
-            if service == "pm" { initPMBadge = nextBadge }
-            if let h = sender(for: service, badge: service == "vfs" ? 0 : nil) {
+            if case let (h, badge)? = badgedSender(for: service, badge: service == "vfs" ? 0 : nil) {
+                if service == "pm" { initPMBadge = badge }
                 grants.append((staticText(StartupBlock.importPrefix) + service, h))
             } else {
                 print("root: init imports `\(service)`, which no running server exports; init starts without it")

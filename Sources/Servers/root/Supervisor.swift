@@ -134,8 +134,7 @@ enum Supervisor {
             return refuse(.badMessage)
         }
         let name = String(decoding: page.received(m.tag.bytes), as: UTF8.self)
-        let badge = Boot.nextBadge
-        guard name != ServiceDirectory.service, let sender = Boot.sender(for: name) else { return refuse(.notFound) }
+        guard name != ServiceDirectory.service, case let (sender, badge)? = Boot.badgedSender(for: name) else { return refuse(.notFound) }
         page.setHandle(0, sender)
         if (try? receiverReply(IPCMessage(tag: IPCTag(words: 2, handles: 1), words: (0, badge, 0, 0)))) == nil {
             _ = try? handleClose(sender)

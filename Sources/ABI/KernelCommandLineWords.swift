@@ -32,12 +32,12 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     case rounds
     /// `only=VARIANT`: run one IPC benchmark variant (with `bench`).
     case only
-    /// With `bench` (and `smp=threads` on two CPUs or more): ipcbench measures IPC pairs on CPUs 0 and 1
+    /// With `bench` (on two CPUs or more): ipcbench measures IPC pairs on CPUs 0 and 1
     /// (scripts/bench-pairs.py) instead of its usual variants.
     case pairs
     /// `exitbench=N`: root times the exit of one process of N threads.
     case exitBench
-    /// `smpstress=N`: root runs systest's SMP stress round with N seeds in a row (with `smp=threads` on
+    /// `smpstress=N`: root runs systest's SMP stress round with N seeds in a row (on
     /// several CPUs for it to mean something), then ends with its verdict.
     case smpStress
     /// `fuzz=SEED[-LAST][,COUNT][,known][,trace][,child=K][,selftest]`: root runs the syscall fuzzer.
@@ -55,8 +55,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// server gets the command line; fsd.fat32 serves that volume and vfs mounts it (its `fat32` import) at
     /// fs:/// instead of a tmpfs.
     case root
-    /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP); `smp=threads`:
-    /// every CPU runs threads (by default the others start and idle, every thread on CPU 0).
+    /// `smp=off`: the kernel leaves the other CPUs parked (never sends them INIT/STARTUP); `smp=boot`: it
+    /// starts them but every thread runs on CPU 0 (the others idle). By default every CPU runs threads
+    /// (`smp=threads`, once the switch for that, is still accepted and changes nothing).
     case smp
     /// init runs bin/disktest: the FAT32 tests on the virtio disk through fsd.fat32 (DiskTests).
     case diskTest
@@ -158,7 +159,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .devTest: return "kbd|fb"
         case .pcid: return "off"
         case .root: return "DEVICE"
-        case .smp: return "off|threads"
+        case .smp: return "off|boot"
         case .strace: return "all|NAME[,NAME]"
         case .console: return "serial"
         case .killTest: return "NAME"
@@ -183,16 +184,16 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .acpi: return "print every ACPI table and its parsed contents"
         case .rounds: return "round trips per IPC benchmark (with bench)"
         case .only: return "run one IPC benchmark variant: 0w, 1w, 4w or 1h (with bench)"
-        case .pairs: return "ipcbench measures one and two client/server pairs on CPUs 0 and 1 (bench smp=threads)"
+        case .pairs: return "ipcbench measures one and two client/server pairs on CPUs 0 and 1 (bench, two CPUs)"
         case .exitBench: return "root times the exit of one process of N threads"
-        case .smpStress: return "root runs systest's SMP stress round with N seeds (with smp=threads)"
+        case .smpStress: return "root runs systest's SMP stress round with N seeds (N,storm: with the process storm)"
         case .fuzz: return "root runs the syscall fuzzer over the seeds (make soak, FuzzTests)"
         case .devTest: return "root waits for a key on IRQ 1 (kbd) or paints the framebuffer (fb), for DeviceTests"
         case .pcid: return "off: no PCID tags, a full TLB flush at every address-space switch"
         case .initTest: return "init also starts the init.conf services marked when=inittest (restart test)"
         case .vfspmTest: return "root starts vfs and pm and runs their tests (vfspmtest)"
         case .root: return "the root file system: virtio0p1, virtio0 or LABEL=NAME (fsd.fat32 serves it)"
-        case .smp: return "off: leave the other CPUs parked; threads: every CPU runs threads (by default the others start and idle)"
+        case .smp: return "off: leave the other CPUs parked; boot: start them but run every thread on CPU 0 (by default every CPU runs threads)"
         case .diskTest: return "init runs bin/disktest: FAT32 on the virtio disk (needs osh boot --disk IMG)"
         case .fat32Bench: return "init runs the FAT32 benchmark on the virtio disk (needs osh boot --disk IMG)"
         case .damagedDisk: return "init runs bin/disktest on a damaged disk image: answers, no crash (DiskTests)"

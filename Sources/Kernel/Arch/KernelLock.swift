@@ -14,7 +14,7 @@
 // oversubscribed host"). A CPU that spins here serves TLB shootdown requests (Memory/Shootdown.swift),
 // since the holder may be waiting for its acknowledgement.
 //
-// While one CPU schedules threads (no `smp=threads`, or one CPU) there is nothing to exclude: taking and
+// While one CPU schedules threads (`smp=boot`, or one CPU) there is nothing to exclude: taking and
 // letting go of the lock are then a test of one flag (`shared`, inline; no atomic, no lock-order record),
 // CPU 0 counts as holding it and the idle APs as not, so the one-CPU IPC path costs what it did before
 // the lock. Scheduler.startAPs turns it into the shared lock (`share`) on CPU 0, which holds it then,

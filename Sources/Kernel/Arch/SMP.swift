@@ -14,7 +14,7 @@
 // its own local APIC, and `SMP.pending` (a plain value the boot CPU wrote before waking it and does not
 // touch until the AP is online). Then (Scheduler.startAPs) every AP takes the kernel lock and runs the
 // scheduler's idle loop like CPU 0 (LOCKS.md). `smp=off` on the command line leaves the APs parked
-// (never woken); without `smp=threads` they stay in that first loop and every thread runs on CPU 0.
+// (never woken); with `smp=boot` they stay in that first loop and every thread runs on CPU 0.
 //
 // Guarded by: everything here is written by the boot CPU in kmain, before the root process starts and
 // while each AP it wakes is still spinning towards `online`; afterwards it is only read.

@@ -45,6 +45,13 @@ enum Panic {
         writeStackOverflow(f)
         writeException(f, context: " in kernel mode")
         writeRegisters(f)
+        if f.vector == UInt64(Vector.pageFault) || f.vector == UInt64(Vector.doubleFault) {
+            Console.write("  on CPU ")
+            Console.writeDecimal(PerCPU.index)
+            Console.write(10)
+            KernelStacks.explain(read_cr2())
+            KernelStacks.explain(f.rsp)
+        }
         StackTrace.write(pc: f.rip, pcIsReturnAddress: false, rbp: f.rbp)
         stop(.panic)
     }

@@ -6,9 +6,13 @@
 // guardPages unmapped pages, then the stack's pages, mapped writable and no-execute. A stack overflow
 // writes into the guard, the CPU cannot push the page fault's frame there either, and the double fault
 // (on its own IST stack) reports "kernel stack overflow" (Debug/Panic.swift).
-// An unmapped slot is not reused until every other CPU has flushed it (a CPU that ran the thread may
-// still cache its stack's translations; the frames themselves may go back at once, since only the
-// slot's addresses reach them): it waits in `quarantined`, and one shootdown (Memory/Shootdown.swift)
+// An unmapped slot is not reused until every CPU has flushed it (a CPU that ran the thread may still
+// cache its stack's translations; the frames themselves may go back at once, since only the slot's
+// addresses reach them). Every CPU includes the one that releases the batch: it may not be the one
+// that unmapped the slot, and a stale translation there let the next thread created in that slot
+// write its first frame into the old, freed page, which by then was another thread's stack (issue
+// 12's double fault on a never-run thread). A slot waits in `quarantined`, and one shootdown
+// (Memory/Shootdown.swift, kernelEverywhere)
 // releases up to `quarantineLimit` slots together (or all of them when `map` needs one), instead of one
 // per ended thread (ending a process of 2,000 threads on 4 CPUs of a loaded host took minutes of
 // acknowledgements otherwise).
@@ -99,7 +103,8 @@ enum KernelStacks {
     /// One shootdown for every quarantined slot (their span; a full flush when long), then they are free.
     static func releaseQuarantined() {
         guard let low = quarantined.min(), let high = quarantined.max() else { return }
-        Shootdown.kernel(from: base + UInt64(low) * slotBytes, to: base + UInt64(high + 1) * slotBytes)
+        Shootdown.kernelEverywhere(from: base + UInt64(low) * slotBytes, to: base + UInt64(high + 1) * slotBytes)
+        note(.release, address: base + UInt64(low) * slotBytes, thread: UInt64(high), rbp: 0)
         freeSlots.append(contentsOf: quarantined)
         quarantined.removeAll(keepingCapacity: true)
     }
@@ -107,6 +112,110 @@ enum KernelStacks {
     /// Whether an address lies in the stack region and is mapped (safe to read while reporting).
     static func isMapped(_ address: UInt64) -> Bool {
         address >= base && address < end && kernelTable.translate(address) != nil
+    }
+
+    // MARK: History (while several CPUs run threads): who mapped and unmapped each slot, and the batches
+    // released, for the report of a kernel fault in the stack region (Panic.exception, `explain`): the
+    // slot's mapping through the kernel's root and CR3's, and its recent events with their callers.
+
+    static let historyEvents = 512
+    static let historyWords = 13   // seq, op | cpu << 8, slot, thread id, tick, eight return addresses
+    private static var history: UnsafeMutablePointer<UInt64>? = nil
+    private static var historySequence: UInt64 = 0
+
+    enum Event: UInt64 { case map = 1, unmap = 2, release = 3 }
+
+    /// Records an event of the slot holding `address` (release: `thread` is the last slot released).
+    static func note(_ event: Event, address: UInt64, thread: UInt64, rbp: UInt64) {
+        guard Scheduler.multiCPU else { return }
+        if history == nil {
+            let h = UnsafeMutablePointer<UInt64>.allocate(capacity: historyEvents * historyWords)
+            h.initialize(repeating: 0, count: historyEvents * historyWords)
+            history = h
+        }
+        historySequence += 1
+        let e = history! + Int(historySequence % UInt64(historyEvents)) * historyWords
+        e[0] = historySequence
+        e[1] = event.rawValue | UInt64(PerCPU.index) << 8
+        e[2] = (address &- base) / slotBytes
+        e[3] = thread
+        e[4] = Scheduler.ticks
+        var frame = rbp
+        for i in 0..<8 {
+            guard frame != 0, let ra = KernelMemory.readKernelWord(frame &+ 8) else { e[5 + i] = 0; continue }
+            e[5 + i] = ra
+            frame = KernelMemory.readKernelWord(frame) ?? 0
+        }
+    }
+
+    static func slot(of address: UInt64) -> UInt64 { (address &- base) / slotBytes }
+
+    /// For a fault report: how `address` (in the stack region) translates through the kernel's root and
+    /// through CR3's, the PML4 slot both hold, and the slot's history.
+    static func explain(_ address: UInt64) {
+        guard address >= base && address < end else { return }
+        let cr3Root = read_cr3() & PageEntry.addressMask
+        let mine = PageTable(root: cr3Root, memory: KernelPageMemory())
+        Console.write("  stack region address ")
+        Console.writeHex(address)
+        Console.write(": kernel root ")
+        Console.writeHex(kernelTable.translate(address)?.physical ?? 0)
+        Console.write(", cr3 root ")
+        Console.writeHex(mine.translate(address)?.physical ?? 0)
+        Console.write("; pml4[510] kernel ")
+        Console.writeHex(KernelMemory.readKernelWord(UInt64(UInt(bitPattern: KernelMemory.virtual(physical: Vmem.kernelRoot))) + 510 * 8) ?? 0)
+        Console.write(" cr3 ")
+        Console.writeHex(KernelMemory.readKernelWord(UInt64(UInt(bitPattern: KernelMemory.virtual(physical: cr3Root))) + 510 * 8) ?? 0)
+        Console.write(10)
+        report(bottom: base + slot(of: address) * slotBytes + UInt64(guardPages) * pageSize)
+    }
+
+    /// Prints the stack pages' mapping and every recorded event of the slot holding `bottom` (and releases).
+    static func report(bottom: UInt64, thread: UInt64 = UInt64.max) {
+        let s = slot(of: bottom)
+        Console.write("  stack slot ")
+        Console.writeDecimal(s)
+        Console.write(": pages")
+        for i in 0..<stackPages {
+            let page = bottom + UInt64(i) * pageSize
+            Console.write(kernelTable.translate(page) != nil ? " mapped" : " unmapped")
+        }
+        Console.write("; free ")
+        Console.writeDecimal(freeSlots.contains(Int(s)) ? 1 : 0)
+        Console.write(" quarantined ")
+        Console.writeDecimal(quarantined.contains(Int(s)) ? 1 : 0)
+        Console.write(" next ")
+        Console.writeDecimal(nextSlot)
+        Console.write(10)
+        guard let h = history else { return }
+        var sink = ConsoleSink()
+        Markup.reset(&sink)
+        StackTrace.writeKernelModule(&sink, id: 0)
+        let first = historySequence > UInt64(historyEvents) ? historySequence - UInt64(historyEvents) + 1 : 1
+        var n = first
+        while n <= historySequence {
+            let e = h + Int(n % UInt64(historyEvents)) * historyWords
+            n += 1
+            let op = e[1] & 0xff
+            guard e[2] == s || e[3] == thread || op == Event.release.rawValue else { continue }
+            Console.write("  #")
+            Console.writeDecimal(e[0])
+            Console.write(op == 1 ? " map" : op == 2 ? " unmap" : " release")
+            Console.write(" cpu ")
+            Console.writeDecimal(e[1] >> 8)
+            Console.write(op == Event.release.rawValue ? " slots to " : " thread ")
+            Console.writeDecimal(e[3])
+            Console.write(" slot ")
+            Console.writeDecimal(e[2])
+            Console.write(" tick ")
+            Console.writeDecimal(e[4])
+            Console.write(10)
+            if op != Event.release.rawValue {
+                for i in 0..<8 where e[5 + i] != 0 {
+                    Markup.backtrace(&sink, frame: i, address: e[5 + i], kind: .returnAddress)
+                }
+            }
+        }
     }
 
     /// Whether an address lies in the guard pages of a stack slot.

@@ -80,8 +80,25 @@ enum Shootdown {
         let pending = PerCPU.block + PerCPU.Word.shootdownPending
         guard atomic_load64(pending) != 0 else { return }
         let root = request[0], start = request[1], end = request[2], everything = request[3] != 0
+        flush(from: start, to: end, kernel: root == 0, everything: everything)
+        atomic_store64(pending, 0)
+    }
+
+    /// After kernel-half pages in [start, end) were unmapped by any CPU, possibly another one (a batch of
+    /// stack slots released together: Memory/KernelStacks.swift): every CPU flushes them, this one too.
+    /// The CPU that unmapped a page flushed it then; the others, the one releasing the batch included,
+    /// may still hold its translation, and a slot reused with a stale one on the CPU that maps it writes
+    /// the new thread's first frame into the old, freed page.
+    static func kernelEverywhere(from start: UInt64, to end: UInt64) {
+        guard Scheduler.multiCPU else { return }      // one CPU: the unmapping CPU flushed at once
+        kernel(from: start, to: end)
+        flush(from: start, to: end, kernel: true, everything: false)
+    }
+
+    /// Flushes [start, end) on this CPU: page by page up to pageLimit pages, else everything.
+    private static func flush(from start: UInt64, to end: UInt64, kernel: Bool, everything: Bool) {
         if everything || end &- start > pageLimit * pageSize {
-            flushAll(kernel: root == 0 || everything)
+            flushAll(kernel: kernel || everything)
         } else {
             var page = start
             while page < end {
@@ -89,7 +106,6 @@ enum Shootdown {
                 page += pageSize
             }
         }
-        atomic_store64(pending, 0)
     }
 
     /// Every entry: with the global ones (kernel pages, every PCID tag) by toggling CR4.PGE, else by

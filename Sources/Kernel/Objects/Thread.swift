@@ -125,6 +125,7 @@ final class Thread: IntrusiveQueueElement {
         savedRSP.pointee = UInt64(UInt(bitPattern: switchFrame))
         ObjectCounter.live += 1
         registryEntry = ThreadRegistry.add(self)
+        KernelStacks.note(.map, address: stackBottom, thread: id, rbp: read_rbp())
     }
 
     /// The idle thread: the boot context itself (kmain ends in the idle loop), so it needs no stack of its
@@ -145,8 +146,26 @@ final class Thread: IntrusiveQueueElement {
     }
 
     deinit {
+        // Only an ended thread, or one never started, may go: a queued, ready, running or waiting one
+        // freed would be run or woken later through a dangling reference (an invariant, checked cheaply).
+        if id != 0 && ((state != .dead && state != .created) || waitingIn != nil || nextWaiting != nil) {
+            Console.write("\nthread ")
+            Console.writeDecimal(id)
+            Console.write(" freed in state ")
+            Console.writeDecimal(UInt64(state.rawValue))
+            Console.write(waitingIn != nil ? " while queued" : " not queued")
+            Console.write(" cpu ")
+            Console.writeDecimal(cpu)
+            Console.write(" killed ")
+            Console.writeDecimal(killed ? 1 : 0)
+            Console.write(" here ")
+            Console.writeDecimal(PerCPU.index)
+            Console.write(10)
+            kernelPanic("a thread was freed while it could still run")
+        }
         faultFrame?.deallocate()
         ThreadRegistry.remove(registryEntry)
+        KernelStacks.note(.unmap, address: stackBottom, thread: id, rbp: read_rbp())
         KernelStacks.unmap(bottom: stackBottom)
         PMM.free(stackPhysical, count: Thread.stackPages)
         if id != 0 { ObjectCounter.live -= 1 }

@@ -83,7 +83,7 @@ enum Scheduler {
     /// Guarded by: the kernel lock (every CPU's timer ticks it).
     static var ticks: UInt64 = 0
     /// Whether the APs run threads: set when CPU 0 enters its idle loop with the root process started,
-    /// with `smp=threads` only. Written once; read by the APs' interrupt handlers without the lock.
+    /// unless `smp=boot`. Written once; read by the APs' interrupt handlers without the lock.
     static var apsSchedule: Bool { atomic_load64(symbol_kernel_lock()! + 1) != 0 }
 
     static func initialize() {
@@ -109,14 +109,14 @@ enum Scheduler {
     /// The CPUs that schedule threads (bit i: CPU i): CPU 0 alone until startAPs. Guarded by: the kernel lock.
     static private(set) var onlineMask: UInt64 = 1
 
-    /// CPU 0 lets the APs run threads (kmain, just before its idle loop) and wakes them, with
-    /// `smp=threads` only: by default threads stay on CPU 0 (README, "Not done yet", says why).
+    /// CPU 0 lets the APs run threads (kmain, just before its idle loop) and wakes them; with `smp=boot`
+    /// every thread stays on CPU 0 instead (the APs idle; `smp=threads`, the old switch, is the default).
     static func startAPs() {
         guard cpus.count > 1 else { return }
-        if !Kernel.commandLine.value(of: KernelWord.smp.name, is: "threads") {
-            return Log.info("smp: threads run on CPU 0 only (smp=threads runs them on every CPU)")
+        if Kernel.commandLine.value(of: KernelWord.smp.name, is: "boot") {
+            return Log.info("smp: threads run on CPU 0 only (smp=boot)")
         }
-        Log.info("smp: threads run on every CPU (smp=threads)")
+        Log.info("smp: threads run on every CPU")
         // Until now every thread was placed on CPU 0 (onlineMask 1).
         onlineMask = CPUPlacement.mask(count: cpus.count)
         // CPU 0 holds the kernel lock in its one-CPU form (a per-CPU flag only): from here on it is the

@@ -55,7 +55,10 @@ func testSleepOnTime() throws(SysError) {
     try checkTimed("a 1 ns sleep", least: 0, most: 20) { () throws(SysError) in threadSleep(nanoseconds: 1) }
 }
 
-/// Eight threads sleep for different times, started in another order: they wake earliest first.
+/// Eight threads sleep for different times, started in another order: they wake earliest first. Each
+/// sleeps until its own point after one common start (20 ms after the threads are made), not for its
+/// time from whenever it first runs: a vCPU the host stops while the sleepers are being started (tens of
+/// ms on a loaded host) would otherwise start a short sleep after a longer one has begun.
 func testSleepersWakeInOrder() throws(SysError) { try onThisCPU { (cpu) throws(SysError) in
     let sleeps: [UInt64] = [70, 10, 150, 50, 30, 130, 90, 110]
     let order = Counter()
@@ -63,15 +66,18 @@ func testSleepersWakeInOrder() throws(SysError) { try onThisCPU { (cpu) throws(S
     var threads: [Watched] = []
     let slots = UnsafeMutablePointer<UInt64>.allocate(capacity: sleeps.count)
     defer { slots.deallocate() }
+    let start = Clock.now() + 20 * millisecond
     for ms in sleeps {
         threads.append(try spawnWatched(start: false) { () -> UInt64 in
-            threadSleep(nanoseconds: ms * millisecond)
+            let now = Clock.now()
+            let until = start + ms * millisecond
+            threadSleep(nanoseconds: until > now ? until - now : 1)
             slots[Int(order.value)] = ms
             order.value += 1
             return 0
         })
     }
-    // All on one CPU (smp=threads): sleepers woken in one tick run in their wake order there.
+    // All on one CPU: sleepers woken in one tick run in their wake order there.
     for t in threads { try threadSetAffinity(t.handle, cpu) }
     for t in threads { try threadStart(t.handle) }
     for t in threads { _ = finish(t, "sleeper", within: 2_000) }

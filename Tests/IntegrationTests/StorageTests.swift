@@ -28,7 +28,7 @@ import Testing
         let summary = try #require(b.serial.firstMatch(of: /storagetest: (\d+) passed, (\d+) failed/), "no summary in serial.log")
         #expect(summary.2 == "0", "failures:\n\(b.serial.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.joined(separator: "\n"))")
         for name in ["pci.lists_functions", "pci.errors", "pci.claims", "block.imported", "block.info", "block.no_window",
-                     "block.reads_host_sectors", "block.writes_and_reads_back", "block.errors", "block.malformed",
+                     "block.reads_host_sectors", "block.writes_and_reads_back", "block.concurrent_clients", "block.errors", "block.malformed",
                      "block.detach"] {
             #expect(b.serial.contains("ok   \(name)"), "\(name) did not pass")
         }

@@ -119,7 +119,8 @@ enum Supervisor {
                 continue
             }
             _ = try? receiverReply(IPCMessage.ok())
-            guard m.words.0 < UInt64(Boot.servers.count) else { continue }
+            // Ends and kills come from root's own threads, never through a directory Sender.
+            guard m.badge != directoryBadge, m.badge != registrarBadge, m.words.0 < UInt64(Boot.servers.count) else { continue }
             if m.tag.label == killLabel, let p = Boot.servers[Int(m.words.0)].process {
                 print("root: killtest: ending \(Boot.servers[Int(m.words.0)].path)")
                 do throws(SysError) { try processKill(p.process) } catch { print("root: killtest: process_kill failed: \(error.name)") }

@@ -92,7 +92,7 @@ final class BlockServer {
                 reply = next        // the old one is kept by the transfer
             } else {
                 // No Reply object for the next caller: finish everything in flight first.
-                while disk.inFlight > 0 { woke(interrupt: false); threadSleep(nanoseconds: 1_000_000) }
+                while disk.inFlight > 0 { threadSleep(nanoseconds: 20_000_000); woke(interrupt: false) }
                 reply = (try? replyCreate()) ?? reply
             }
         }

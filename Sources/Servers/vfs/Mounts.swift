@@ -1,8 +1,10 @@
 // Mounting: the `mount` and `unmount` requests (the administrative badge 0 only), and what vfs mounts
 // at its start: initfs:/// (its import, read-only), the fat32 volume at fs:/// for `root=`, and the lines
 // of initfs:///etc/fstab (tmpfs mounted by vfs itself; vfat/fat32 on the `fat32` import, which fsd.fat32
-// serves: one volume). A server's mount is checked with a `stat /` unless its options say `x-lazy` (then
-// it is first contacted by the first request under it). A failed mount is one log line; the rest goes on.
+// serves: one volume of the first disk). A server's mount is checked with a `stat /` unless its options
+// say `x-lazy` (then it is first contacted by the first request under it). A vfat line on a later disk
+// (`virtio1p1`) gets a fsd.fat32 of its own, which vfs starts through pm at the first request under it
+// (startServer). A failed mount is one log line; the rest goes on.
 
 extension VFSServer {
     /// The mount point in a request: a URI, or a whole scheme (`console://`).

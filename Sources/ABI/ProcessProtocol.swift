@@ -18,7 +18,7 @@
 //          entry's name (UTF-8, zero-ended) and its 8-byte little-endian value. A handle whose name is
 //          empty is given as ` handle=N` (after the child's pm Sender); one named `fd:N` becomes the
 //          child's POSIX descriptor N (a Sender holding one open file, the value its file id; Startup.
-//          descriptor(N)); `grant:NAME` and `import:NAME` become those startup entries (value 0).
+//          descriptor(N)); `grant:NAME`, `import:NAME` and `export:NAME` (a Receiver the child serves) become those startup entries (value 0).
 //          handles: up to 7                                         r: w1: process id
 //          The child also gets `import:vfs` and `import:initfs` (pm's own `connect`ions to those file
 //          servers, when pm has them) unless the table names those entries itself.

@@ -13,6 +13,13 @@
 // Reply: label 0, w0 = 0 or a ServiceError raw value (.notFound: no running boot server exports it;
 // .badMessage: a wrong label, words or bytes, or handles sent; .noMemory: root could not make the
 // Sender); w1: the badge the new Sender carries; handles: 1, the Sender, on success.
+//
+// Register (drivers started after boot, Sources/initfs/etc/drivers.conf): label
+// ServiceDirectory.registerLabel, w0: the name's length; bytes: the name; handles: 1, a Receiver (the
+// one the started driver serves, `export:NAME`; root keeps it and makes Senders to it for `connect`).
+// Only the registrar's Sender (init's `import:services`) may register (.accessDenied otherwise); a name
+// a boot server exports or one registered already is .exists; a handle that is not a Receiver is
+// .invalid. Reply: label 0, w0 = 0 or the ServiceError; the Receiver is closed on any error.
 // Root answers these in the loop that restarts servers, so a request made while root waits out a
 // restart's back-off (at most 800 ms) waits for it.
 
@@ -21,4 +28,6 @@ public enum ServiceDirectory {
     public static let service = "services"
     /// `connect` ("SDCN").
     public static let connectLabel: UInt32 = 0x5344_434E
+    /// `register` ("SDRG").
+    public static let registerLabel: UInt32 = 0x5344_5247
 }

@@ -23,11 +23,11 @@ import Testing
         let result = try run(Repo.osh.path, ["boot", "--accel", "tcg", "--timeout", "90", "--cmdline", "inittest"])
         let out = result.stdout
         #expect(out.contains(/root: initfs: sbin\/initfsd \d+ manifest: name initfsd, imports none, exports initfs/))
-        #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs,input,mouse,time,random,vfs,pm,console,pci,block,fat32,usbinput\?,framebuffer\?,output\?, exports none/))
+        #expect(out.contains(/root: initfs: sbin\/init \d+ manifest: name init, imports initfs,input,mouse,time,random,vfs,pm,console,pci,block,fat32,usbinput\?,framebuffer\?,output\?,services\?, exports none/))
         #expect(out.contains("root: started sbin/initfsd (initfsd: imports none; exports initfs)"), "\(out.suffix(3000))")
         // init imports the device servers' and the console's services too, to hand them on (init.conf's
         // import=), and pm, which starts the services.
-        #expect(out.contains("root: started initfs:///sbin/init (imports initfs,input,mouse,time,random,vfs,pm,console,pci,block,fat32,usbinput,framebuffer,output)"))
+        #expect(out.contains("root: started initfs:///sbin/init (imports initfs,input,mouse,time,random,vfs,pm,console,pci,block,fat32,usbinput,framebuffer,output,services)"))
         #expect(out.contains("root: started sbin/pm (pm: imports vfs,initfs,time,services?; exports pm)"))
         for server in ["kbd: imports none; exports input", "moused: imports input; exports mouse",
                        "timed: imports none; exports time", "rngd: imports none; exports random",

@@ -37,3 +37,39 @@ public enum ServiceCall {
         do { return try body() } catch { throw ServiceError(error) }
     }
 }
+
+/// A client of root's service directory (Sources/ABI/ServiceDirectory.swift), through a Sender root gave
+/// as `import:services`; each call installs `page` as the calling thread's IPC buffer.
+public struct DirectoryClient {
+    public let sender: Handle
+    let page: MessagePage
+
+    public init(_ sender: Handle, page: MessagePage? = nil) throws(ServiceError) {
+        self.sender = sender
+        self.page = try ServiceCall.pageOrNew(page)
+    }
+
+    /// A new Sender (a badge of its own) to the service `name`; `.notFound` when nothing serves it.
+    public func connect(_ name: String) throws(ServiceError) -> Handle {
+        try ServiceCall.sys { () throws(SysError) in try page.install() }
+        let bytes = Array(name.utf8)
+        guard page.put(bytes) else { throw .nameTooLong }
+        let answer = try ServiceCall.request(sender, IPCMessage(tag: IPCTag(words: 1, bytes: bytes.count, label: ServiceDirectory.connectLabel),
+                                                                words: (UInt64(bytes.count), 0, 0, 0)))
+        guard answer.tag.handles == 1 else {
+            page.closeReceived(answer.tag.handles)
+            throw .badMessage
+        }
+        return page.handle(0)
+    }
+
+    /// Registers `receiver` (moved to root) under `name`; init's Sender only.
+    public func register(_ name: String, receiver: Handle) throws(ServiceError) {
+        try ServiceCall.sys { () throws(SysError) in try page.install() }
+        let bytes = Array(name.utf8)
+        guard page.put(bytes) else { throw .nameTooLong }
+        page.setHandle(0, receiver)
+        _ = try ServiceCall.request(sender, IPCMessage(tag: IPCTag(words: 1, bytes: bytes.count, handles: 1, label: ServiceDirectory.registerLabel),
+                                                       words: (UInt64(bytes.count), 0, 0, 0)))
+    }
+}

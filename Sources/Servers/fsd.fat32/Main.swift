@@ -8,7 +8,9 @@
 // `LABEL=NAME`), else `partition=N` on its own command line, else the first partition that may hold FAT
 // (or the whole disk when there is no table). Also `scheme=NAME` (the URI scheme it answers to besides
 // bare paths; default `fat32`) and `epoch=SECONDS` (the wall-clock time at boot: file times are that
-// plus the uptime; without it they count from 2026-01-01).
+// plus the uptime; without it they count from 2026-01-01), and `disk=N` (which disk its `block` import
+// is: 0, the first, for the boot server; vfs starts an instance with `disk=1 root=virtio1p1` for an
+// fstab line on the second disk).
 
 let programName: StaticString = "fsd.fat32"
 
@@ -22,7 +24,8 @@ func programMain(_ startup: Startup) -> Int32 {
     let rootText = startup.value(of: .root)
     let root = rootText.flatMap { RootDevice.parse($0) }
     if let rootText, root == nil { print("fsd.fat32: root=\(rootText) names no disk; serving the first FAT partition") }
-    let mount = VolumeMount(blockSender: blockSender, root: root, partition: startup.value(ofKey: "partition").flatMap { Int($0) },
+    let disk = startup.value(ofKey: "disk").flatMap { Int($0) } ?? 0
+    let mount = VolumeMount(blockSender: blockSender, disk: disk, root: root, partition: startup.value(ofKey: "partition").flatMap { Int($0) },
                             clock: clock)
     let scheme = Array((startup.value(ofKey: "scheme") ?? "fat32").utf8)
     print("fsd.fat32: serving \(String(decoding: scheme, as: UTF8.self)):// (" + (rootText.map { "root=\($0)" } ?? "the first FAT partition")

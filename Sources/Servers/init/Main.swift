@@ -32,7 +32,9 @@ func programMain(_ startup: Startup) -> Int32 {
         idle()
     }
     let services = parseConfig(text, commandLine: startup.commandLine)
+    let drivers = Drivers.read(files)
     let client = Launcher.pm == .invalid ? nil : try? ProcessClient(Launcher.pm)
+    if let drivers { Drivers.start(startup, text: drivers, client: client) }
     var threads: [SpawnedThread] = []
     for service in services {
         // Start in order here; each service then has a thread that waits for it and restarts it.

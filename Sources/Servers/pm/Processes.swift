@@ -62,7 +62,8 @@ extension ProcessServer {
                     throw .invalid
                 }
                 descriptors.append((n, copy, h.value))
-            } else if name.hasPrefix(staticText(StartupBlock.grantPrefix)) || name.hasPrefix(staticText(StartupBlock.importPrefix)) {
+            } else if name.hasPrefix(staticText(StartupBlock.grantPrefix)) || name.hasPrefix(staticText(StartupBlock.importPrefix))
+                        || name.hasPrefix(staticText(StartupBlock.exportPrefix)) {
                 grants.append((name, copy))
             } else {
                 _ = try? handleClose(copy)

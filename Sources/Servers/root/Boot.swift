@@ -31,6 +31,9 @@ enum Boot {
     /// Receivers of exported services (held until the exporter starts) and the exporter's index.
     static var receivers: [(service: String, exporter: Int, receiver: Handle)] = []
     static var servers: [BootServer] = []
+    /// Receivers of services registered after boot through the service directory (drivers init starts
+    /// from drivers.conf: `block1`, …); root makes Senders to them for `connect`.
+    static var registered: [(service: String, receiver: Handle)] = []
     static var nextBadge: UInt64 = 1
     /// init, once started, and the badge of its Sender to pm (Adoption.swift).
     static var initProcess: SpawnedProcess? = nil
@@ -121,9 +124,17 @@ enum Boot {
 
     /// sender(for:badge:) with the badge the Sender carries (pm learns it when root adopts the importer).
     static func badgedSender(for service: String, badge: UInt64? = nil) -> (sender: Handle, badge: UInt64)? {
-        guard let r = receivers.first(where: { $0.service == service }), servers[r.exporter].state != .failed else { return nil }
+        let receiver: Handle
+        if let r = receivers.first(where: { $0.service == service }) {
+            guard servers[r.exporter].state != .failed else { return nil }
+            receiver = r.receiver
+        } else if let r = registered.first(where: { $0.service == service }) {
+            receiver = r.receiver
+        } else {
+            return nil
+        }
         let given = badge ?? nextBadge
-        guard let s = try? senderCreate(r.receiver, badge: given) else { return nil }
+        guard let s = try? senderCreate(receiver, badge: given) else { return nil }
         if badge == nil { nextBadge += 1 }
         return (s, given)
     }
@@ -209,6 +220,15 @@ enum Boot {
         }
         var grants: [(name: String, handle: Handle)] = []
         for service in entry.manifest.imports {
+            if service == ServiceDirectory.service {
+                // The directory, with the right to register the drivers init starts (drivers.conf).
+                if let h = Supervisor.directorySender(registrar: true) {
+                    grants.append((staticText(StartupBlock.importPrefix) + service, h))
+                } else {
+                    print("root: init starts without `services`: root has no service directory")
+                }
+                continue
+            }
             // init's Sender to vfs is the administrative one (badge 0: mount, unmount).
             if case let (h, badge)? = badgedSender(for: service, badge: service == "vfs" ? 0 : nil) {
                 if service == "pm" { initPMBadge = badge }

@@ -26,6 +26,8 @@ enum Supervisor {
     static let killTestDelay: UInt64 = 25_000_000_000
     /// The badge of the directory's Senders (only requests carrying it may connect).
     static let directoryBadge: UInt64 = 1 << 62
+    /// The badge of init's directory Sender: it may also `register` the drivers it starts.
+    static let registrarBadge: UInt64 = 1 << 62 | 1
 
     /// Restarts in the current row and the last start's time, per server index.
     static var restarts: [Int: (count: Int, startedAt: UInt64)] = [:]
@@ -53,9 +55,9 @@ enum Supervisor {
     }
 
     /// A Sender to the service directory for a server importing `services`, or nil.
-    static func directorySender() -> Handle? {
+    static func directorySender(registrar: Bool = false) -> Handle? {
         guard loopThread != nil, let receiver else { return nil }
-        return try? senderCreate(receiver, badge: directoryBadge)
+        return try? senderCreate(receiver, badge: registrar ? registrarBadge : directoryBadge)
     }
 
     /// Watches every started boot server (Boot.servers' processes) from now on; `run` starts restarting.
@@ -112,8 +114,13 @@ enum Supervisor {
                 answerConnect(m)
                 continue
             }
+            if m.tag.label == ServiceDirectory.registerLabel {
+                answerRegister(m)
+                continue
+            }
             _ = try? receiverReply(IPCMessage.ok())
-            guard m.words.0 < UInt64(Boot.servers.count) else { continue }
+            // Ends and kills come from root's own threads, never through a directory Sender.
+            guard m.badge != directoryBadge, m.badge != registrarBadge, m.words.0 < UInt64(Boot.servers.count) else { continue }
             if m.tag.label == killLabel, let p = Boot.servers[Int(m.words.0)].process {
                 print("root: killtest: ending \(Boot.servers[Int(m.words.0)].path)")
                 do throws(SysError) { try processKill(p.process) } catch { print("root: killtest: process_kill failed: \(error.name)") }
@@ -128,7 +135,7 @@ enum Supervisor {
     static func answerConnect(_ m: IPCMessage) {
         guard let page else { return }
         func refuse(_ e: ServiceError) { _ = try? receiverReply(IPCMessage(label: 0, e.rawValue)) }
-        guard m.badge == directoryBadge, m.tag.handles == 0, m.tag.words >= 1, m.words.0 == UInt64(m.tag.bytes),
+        guard m.badge == directoryBadge || m.badge == registrarBadge, m.tag.handles == 0, m.tag.words >= 1, m.words.0 == UInt64(m.tag.bytes),
               m.tag.bytes > 0, m.tag.bytes <= ManifestNote.maxNameLength else {
             page.closeReceived(m.tag.handles)
             return refuse(.badMessage)
@@ -139,6 +146,26 @@ enum Supervisor {
         if (try? receiverReply(IPCMessage(tag: IPCTag(words: 2, handles: 1), words: (0, badge, 0, 0)))) == nil {
             _ = try? handleClose(sender)
         }
+    }
+
+    /// A register request: the Receiver a driver started after boot serves, under a new name.
+    static func answerRegister(_ m: IPCMessage) {
+        guard let page else { return }
+        func refuse(_ e: ServiceError) {
+            page.closeReceived(m.tag.handles)
+            _ = try? receiverReply(IPCMessage(label: 0, e.rawValue))
+        }
+        guard m.tag.handles == 1, m.tag.words >= 1, m.words.0 == UInt64(m.tag.bytes), m.tag.bytes > 0,
+              m.tag.bytes <= ManifestNote.maxNameLength else { return refuse(.badMessage) }
+        guard m.badge == registrarBadge else { return refuse(.accessDenied) }
+        let receiver = page.handle(0)
+        guard let (type, _) = try? handleIdentify(receiver), type == .receiver else { return refuse(.invalid) }
+        let name = String(decoding: page.received(m.tag.bytes), as: UTF8.self)
+        guard name != ServiceDirectory.service, !Boot.receivers.contains(where: { $0.service == name }),
+              !Boot.registered.contains(where: { $0.service == name }) else { return refuse(.exists) }
+        Boot.registered.append((name, receiver))
+        print("root: service directory: `\(name)` registered")
+        _ = try? receiverReply(IPCMessage(label: 0, 0))
     }
 
     /// Server `i` ended with `code`: restarted after its back-off, or given up.

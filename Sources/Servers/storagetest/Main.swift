@@ -49,6 +49,7 @@ func programMain(_ startup: Startup) -> Int32 {
         run("block.no_window") { () throws(TestFailure) in try t.noWindow() }
         run("block.reads_host_sectors") { () throws(TestFailure) in try t.readsHostSectors() }
         run("block.writes_and_reads_back") { () throws(TestFailure) in try t.writesAndReadsBack() }
+        run("block.concurrent_clients") { () throws(TestFailure) in try t.concurrentClients() }
         run("block.errors") { () throws(TestFailure) in try t.blockErrors() }
         run("block.malformed") { () throws(TestFailure) in try t.malformed() }
         run("block.detach") { () throws(TestFailure) in try t.detach() }

@@ -257,8 +257,58 @@ final class Tests {
         try expectBlock(.noWindow, try call(disk, BlockLabel.read.rawValue, [0, 1, 0]), "read after detach")
         try expectBlock(.noWindow, try call(disk, BlockLabel.detach.rawValue, []), "second detach")
     }
+
+    /// Two client threads with requests in flight together: each writes its own pattern to its own
+    /// sectors from its own part of the window, clears that part, reads it back and compares, 24
+    /// rounds; then the time of 4 MiB read in 256 KiB requests by one thread and by two (a figure).
+    func concurrentClients() throws(TestFailure) {
+        let disk = self.disk, base = windowAddress
+        func worker(_ id: Int) -> UInt64 {
+            let blocks = 512, first = 5000 + id * 1024, offset = id * (512 << 10)
+            let p = UnsafeMutablePointer<UInt8>(bitPattern: UInt(base + UInt64(offset)))!
+            for round in 0..<24 {
+                for i in 0..<(blocks * 512) { p[i] = UInt8(truncatingIfNeeded: i * (id + 3) + round * 11 + i >> 9) }
+                guard let w = try? senderCall(disk, IPCMessage(label: BlockLabel.write.rawValue, UInt64(first), UInt64(blocks), UInt64(offset))),
+                      w.tag.label == 0, w.words.0 == UInt64(blocks) else { return 1_000 + UInt64(round) }
+                for i in 0..<(blocks * 512) { p[i] = 0 }
+                guard let r = try? senderCall(disk, IPCMessage(label: BlockLabel.read.rawValue, UInt64(first), UInt64(blocks), UInt64(offset))),
+                      r.tag.label == 0, r.words.0 == UInt64(blocks) else { return 2_000 + UInt64(round) }
+                for i in 0..<(blocks * 512) where p[i] != UInt8(truncatingIfNeeded: i * (id + 3) + round * 11 + i >> 9) {
+                    return 3_000 + UInt64(round)
+                }
+            }
+            return 0
+        }
+        let threads = try sysOrFail { () throws(SysError) in [try spawnThread { worker(0) }, try spawnThread { worker(1) }] }
+        for (n, t) in threads.enumerated() {
+            let code = try sysOrFail { () throws(SysError) in try t.join() }
+            try check(code == 0, "client thread \(n): " + (code >= 3_000 ? "wrong data read back in round \(code - 3_000)"
+                                                            : code >= 2_000 ? "read failed in round \(code - 2_000)" : "write failed in round \(code - 1_000)"))
+        }
+        // The figure: 16 reads of 512 blocks from sector 0, by one thread, then split over two.
+        func reader(_ id: Int, _ count: Int) -> UInt64 {
+            for k in 0..<count {
+                guard let r = try? senderCall(disk, IPCMessage(label: BlockLabel.read.rawValue, UInt64((id * count + k) * 512), 512,
+                                                               UInt64(id * (512 << 10)))), r.tag.label == 0 else { return 1 }
+            }
+            return 0
+        }
+        let t0 = Clock.now()
+        try check(reader(0, 16) == 0, "one reader failed")
+        let t1 = Clock.now()
+        let two = try sysOrFail { () throws(SysError) in [try spawnThread { reader(0, 8) }, try spawnThread { reader(1, 8) }] }
+        for t in two { try check((try sysOrFail { () throws(SysError) in try t.join() }) == 0, "a reader of two failed") }
+        let t2 = Clock.now()
+        print("storagetest: 4 MiB in 256 KiB reads: one client \(mibPerSecond(4, t1 - t0)) MiB/s, two clients \(mibPerSecond(4, t2 - t1)) MiB/s")
+    }
 }
 
 func sysOrFail<T>(_ body: () throws(SysError) -> T) throws(TestFailure) -> T {
     do throws(SysError) { return try body() } catch { throw TestFailure(text: "syscall: \(error.name)") }
+}
+
+/// MiB per second with one decimal, from `mib` MiB in `ns` nanoseconds.
+func mibPerSecond(_ mib: UInt64, _ ns: UInt64) -> String {
+    let tenths = mib * 10_000_000_000 / max(ns, 1)
+    return "\(tenths / 10).\(tenths % 10)"
 }

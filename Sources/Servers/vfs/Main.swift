@@ -1,6 +1,7 @@
 // vfs: the URI namespace over the file protocol (Sources/ABI/FileProtocol.swift). A boot server: root
 // gives it `export:vfs` (its Receiver), `import:initfs` and, when fsd.fat32 runs, `import:fat32`, and the
-// kernel's command line. It mounts initfs:// (read-only), keeps a tmpfs at fs:/// unless `root=` or
+// kernel's command line, and `import:services` (root's service directory: pm and the drivers init
+// starts after boot, for the file servers it starts on first access). It mounts initfs:// (read-only), keeps a tmpfs at fs:/// unless `root=` or
 // initfs:///etc/fstab puts the fat32 volume there, mounts fstab's other lines, then serves: every request
 // is checked, routed through the mount table to the tmpfs or forwarded to the server mounted there.
 //
@@ -19,6 +20,7 @@ func programMain(_ startup: Startup) -> Int32 {
         print("vfs: cannot start: \(error.name)")
         return 1
     }
+    server.directory = startup.imported(ServiceDirectory.service)
     server.setUp(initfs: startup.imported("initfs"), fat32: startup.imported("fat32"),
                  root: startup.value(ofKey: "root").map(String.init))
     print("vfs: serving; mounts: \(server.mountList())")

@@ -1,8 +1,10 @@
 // Mounting: the `mount` and `unmount` requests (the administrative badge 0 only), and what vfs mounts
 // at its start: initfs:/// (its import, read-only), the fat32 volume at fs:/// for `root=`, and the lines
 // of initfs:///etc/fstab (tmpfs mounted by vfs itself; vfat/fat32 on the `fat32` import, which fsd.fat32
-// serves: one volume). A server's mount is checked with a `stat /` unless its options say `x-lazy` (then
-// it is first contacted by the first request under it). A failed mount is one log line; the rest goes on.
+// serves: one volume of the first disk). A server's mount is checked with a `stat /` unless its options
+// say `x-lazy` (then it is first contacted by the first request under it). A vfat line on a later disk
+// (`virtio1p1`) gets a fsd.fat32 of its own, which vfs starts through pm at the first request under it
+// (startServer). A failed mount is one log line; the rest goes on.
 
 extension VFSServer {
     /// The mount point in a request: a URI, or a whole scheme (`console://`).
@@ -89,6 +91,11 @@ extension VFSServer {
                     print("vfs: \(why): tmpfs at \(e.mountPoint.text) not mounted: \(text(error.name))")
                 }
             case "vfat", "fat32":
+                if case .virtio(let disk, _)? = RootDevice.parse(Substring(e.source)), disk >= 1 {
+                    mountPending(PendingServer(disk: disk, source: e.source), at: e.mountPoint, readOnly: e.options.contains("ro"),
+                                 lazy: e.options.contains("x-lazy"), why: why)
+                    continue
+                }
                 guard let fat32 else {
                     print("vfs: \(why): \(e.type) \(e.source) at \(e.mountPoint.text) not mounted: no fat32 server")
                     continue
@@ -128,6 +135,66 @@ extension VFSServer {
             return
         }
         print("vfs: \(why): fat32 at \(point.text)\(readOnly ? " (read-only)" : "")\(lazy ? " (x-lazy: contacted on first access)" : "")")
+    }
+
+    /// An fstab line on disk 1 or later: its fsd.fat32 is started through pm by the first request under
+    /// the mount point (the disk's driver is started by init after boot, so never at vfs's start).
+    func mountPending(_ p: PendingServer, at point: FileURI, readOnly: Bool, lazy: Bool, why: String) {
+        do throws(FileError) {
+            try mounts.mount(scheme: point.scheme, at: point.components, Mounted(.remote(Backend(pending: p)), at: point, readOnly: readOnly))
+        } catch {
+            print("vfs: \(why): \(point.text) not mounted: \(text(error.name))")
+            return
+        }
+        print("vfs: \(why): fat32 \(p.source) at \(point.text)\(readOnly ? " (read-only)" : ""): its server starts on first access"
+              + (lazy ? "" : " (x-lazy implied: disk \(p.disk)'s driver starts after boot)"))
+    }
+
+    /// Starts a pending mount's server: asks root's directory for pm and the disk's driver
+    /// (`block<disk>`), makes the Receiver the server will serve, and spawns initfs:///sbin/fsd.fat32
+    /// through pm with `import:block`, `export:fat32` and a connection of its own as `import:vfs` (pm
+    /// would otherwise ask vfs for one while vfs waits for pm). `.noServer` when any of it fails; the
+    /// mount stays pending, so a later request tries again (a driver started later is found then).
+    func startServer(_ b: Backend, at point: FileURI) throws(FileError) {
+        guard let p = b.pending else { return }
+        defer { _ = try? page.install() }
+        guard let directorySender = directory else {
+            print("vfs: \(point.text): cannot start its server: no service directory (import:services)")
+            throw .noServer
+        }
+        var made: [Handle] = []
+        do throws(ServiceError) {
+            let mp: MessagePage
+            if let startPage { mp = startPage } else {
+                mp = try ServiceCall.sys { () throws(SysError) in try MessagePage() }
+                startPage = mp
+            }
+            let dir = try DirectoryClient(directorySender, page: mp)
+            if pm == nil { pm = try dir.connect("pm") }
+            guard let block = try? dir.connect("block\(p.disk)") else {
+                print("vfs: \(point.text): no driver for disk \(p.disk) (no block\(p.disk) in the service directory); \(p.source) not started")
+                throw ServiceError.notFound
+            }
+            made.append(block)
+            let receiver = try ServiceCall.sys { () throws(SysError) in try receiverCreate() }
+            made.append(receiver)
+            let sender = try ServiceCall.sys { () throws(SysError) in try senderCreate(receiver) }
+            made.append(sender)
+            guard let connection = try? newConnection().sender else { throw ServiceError.noMemory }
+            made.append(connection)
+            let id = try ProcessClient(pm!, page: mp).spawn("initfs:///sbin/fsd.fat32", arguments: ["disk=\(p.disk)", "root=\(p.source)"],
+                named: [(staticText(StartupBlock.importPrefix) + "block", block, 0),
+                        (staticText(StartupBlock.exportPrefix) + "fat32", receiver, 0),
+                        (staticText(StartupBlock.importPrefix) + "vfs", connection, 0)])
+            made = []      // moved to pm (the Sender stays vfs's)
+            b.sender = sender
+            b.pending = nil
+            print("vfs: \(point.text): started fsd.fat32 for \(p.source) on first access (process \(id))")
+        } catch {
+            for h in made { _ = try? handleClose(h) }
+            if error != .notFound { print("vfs: \(point.text): cannot start its server for \(p.source): \(error.name)") }
+            throw .noServer
+        }
     }
 
     /// A whole file of a mounted server (at most 64 KiB), or nil.

@@ -19,10 +19,23 @@ final class TmpMount {
     var fs = TmpFS()
 }
 
-/// A file server mounted at some point: vfs's Sender to it (it speaks the file protocol).
+/// A file server mounted at some point: vfs's Sender to it (it speaks the file protocol). A server vfs
+/// starts itself on first access (an fstab line on a disk other than the first) is `pending` until then.
 final class Backend {
-    let sender: Handle
+    var sender: Handle
+    var pending: PendingServer?
     init(sender: Handle) { self.sender = sender }
+    init(pending: PendingServer) {
+        sender = .invalid
+        self.pending = pending
+    }
+}
+
+/// What vfs starts through pm on the first request under a mount point: fsd.fat32 on disk `disk` (its
+/// driver registered as `block<disk>` in root's service directory) for the fstab source `source`.
+struct PendingServer {
+    let disk: Int
+    let source: String
 }
 
 /// One mount: its file system, its place and flags.
@@ -94,6 +107,12 @@ final class VFSServer {
     var connections = 0
     var nextConnection: UInt64 = 0
     var nextID: UInt64 = 1
+    /// Root's service directory (`import:services`): pm and the disk drivers started after boot.
+    var directory: Handle? = nil
+    /// pm, asked from the directory when vfs first starts a server.
+    var pm: Handle? = nil
+    /// The IPC buffer of vfs's calls to the directory and pm (its own page keeps the request being served).
+    var startPage: MessagePage? = nil
 
     init(receiver: Handle) throws(SysError) {
         self.receiver = receiver
@@ -235,7 +254,9 @@ final class VFSServer {
     /// The mount serving `uri` and the path below it.
     func resolve(_ uri: FileURI) throws(FileError) -> (mount: Mounted, rest: [String]) {
         let (index, rest) = try mounts.resolve(uri)
-        return (mounts.mounts[index].target, rest)
+        let mount = mounts.mounts[index].target
+        if case .remote(let b) = mount.fs, b.pending != nil { try startServer(b, at: mount.point) }
+        return (mount, rest)
     }
 
     /// The mounts in one line, for the log.
@@ -244,7 +265,7 @@ final class VFSServer {
             let kind: String
             switch m.target.fs {
             case .tmpfs: kind = "tmpfs"
-            case .remote: kind = "server"
+            case .remote(let b): kind = b.pending == nil ? "server" : "server started on first access"
             }
             return m.target.point.text + " (" + kind + (m.target.readOnly ? ", read-only)" : ")")
         }.joined(separator: ", ")

@@ -2,7 +2,8 @@
 // the queue and requests; Server.swift: the block-device protocol it serves). A boot server
 // (initfs:///sbin/virtio-blk): root gives it `import:pci` and `export:block`.
 //
-// It claims the first virtio block function from pcid (`disk=N` on its command line: the N-th; the
+// It claims the first virtio block function from pcid (`disk=N` on its command line: the N-th;
+// `function=INDEX`: pcid's function INDEX, as init starts it for a second disk from drivers.conf; the
 // modern ID 0x1042, else the transitional 0x1001, virtio 1.2 §4.1.2) and takes exactly that function's
 // memory BARs and interrupt from pcid; its DMA memory comes from pcid too (`dma`): the driver never
 // holds a Resource. On a machine without such a disk it still serves `block`, answering every request
@@ -20,7 +21,13 @@ func programMain(_ startup: Startup) -> Int32 {
         return 1
     }
     let nth = startup.value(ofKey: "disk").flatMap { UInt64($0) } ?? 0
-    guard let claim = claimDisk(pci, nth: nth, page: page) else {
+    let function = startup.value(ofKey: "function").flatMap { UInt64($0) }
+    let claimed = function != nil ? claimFunction(pci, index: function!, page: page) : claimDisk(pci, nth: nth, page: page)
+    guard let claim = claimed else {
+        if let function {
+            print("virtio-blk: function \(function) is not a virtio block device nobody drives; exiting")
+            return 1
+        }
         print("virtio-blk: no virtio block device \(nth); every request is answered `no device`")
         return BlockServer.serveWithoutDevice(receiver, page: page)
     }
@@ -62,4 +69,25 @@ func claimDisk(_ pci: Handle, nth: UInt64, page: IPCBufferPage) -> PCIClaim? {
         }
     }
     return nil
+}
+
+/// pcid's function `index` when it is a virtio block device (claimed by its IDs and its rank among the
+/// functions with those IDs before it), or nil.
+func claimFunction(_ pci: Handle, index: UInt64, page: IPCBufferPage) -> PCIClaim? {
+    func ids(_ i: UInt64) -> (UInt16, UInt16)? {
+        guard let r = try? senderCall(pci, IPCMessage(label: PCILabel.function.rawValue, i)), r.tag.label == 0 else { return nil }
+        let w = PCIFunctionWord0(r.words.0)
+        return (w.vendor, w.deviceID)
+    }
+    guard let (vendor, device) = ids(index), vendor == 0x1af4, device == 0x1042 || device == 0x1001 else { return nil }
+    var nth: UInt64 = 0
+    for i in 0..<index where ids(i).map({ $0 == (vendor, device) }) ?? false { nth += 1 }
+    do throws(PCIError) {
+        let claim = try PCIClaim(pci, vendor: vendor, device: device, nth: nth, page: page)
+        guard claim.index == index else { return nil }
+        return claim
+    } catch {
+        print("virtio-blk: claiming function \(index): \(staticText(error.name))")
+        return nil
+    }
 }

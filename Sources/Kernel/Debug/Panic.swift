@@ -50,7 +50,8 @@ enum Panic {
             Console.writeDecimal(PerCPU.index)
             Console.write(10)
             KernelStacks.explain(read_cr2())
-            KernelStacks.explain(f.rsp)
+            // The stack pointer's slot too, when it is another one (a fault off the stack, or a switch).
+            if KernelStacks.slot(of: f.rsp) != KernelStacks.slot(of: read_cr2()) { KernelStacks.explain(f.rsp) }
         }
         StackTrace.write(pc: f.rip, pcIsReturnAddress: false, rbp: f.rbp)
         stop(.panic)

@@ -103,8 +103,9 @@ enum KernelStacks {
     /// One shootdown for every quarantined slot (their span; a full flush when long), then they are free.
     static func releaseQuarantined() {
         guard let low = quarantined.min(), let high = quarantined.max() else { return }
-        Shootdown.kernelEverywhere(from: base + UInt64(low) * slotBytes, to: base + UInt64(high + 1) * slotBytes)
-        note(.release, address: base + UInt64(low) * slotBytes, thread: UInt64(high), rbp: 0)
+        let start = base + UInt64(low) * slotBytes
+        Shootdown.kernelEverywhere(from: start, to: base + UInt64(high + 1) * slotBytes)
+        note(.release, address: start, thread: UInt64(high), rbp: 0)
         freeSlots.append(contentsOf: quarantined)
         quarantined.removeAll(keepingCapacity: true)
     }
@@ -137,15 +138,13 @@ enum KernelStacks {
         let e = history! + Int(historySequence % UInt64(historyEvents)) * historyWords
         e[0] = historySequence
         e[1] = event.rawValue | UInt64(PerCPU.index) << 8
-        e[2] = (address &- base) / slotBytes
+        e[2] = slot(of: address)
         e[3] = thread
         e[4] = Scheduler.ticks
-        var frame = rbp
-        for i in 0..<8 {
-            guard frame != 0, let ra = KernelMemory.readKernelWord(frame &+ 8) else { e[5 + i] = 0; continue }
-            e[5 + i] = ra
-            frame = KernelMemory.readKernelWord(frame) ?? 0
-        }
+        let callers = UnsafeMutableBufferPointer(start: e + 5, count: historyWords - 5)
+        let count = rbp == 0 ? 0 : walkFramePointers(rbp: rbp, maxFrames: callers.count, read: KernelMemory.readKernelWord,
+                                                     into: callers)
+        for i in count..<callers.count { callers[i] = 0 }
     }
 
     static func slot(of address: UInt64) -> UInt64 { (address &- base) / slotBytes }
@@ -171,7 +170,7 @@ enum KernelStacks {
     }
 
     /// Prints the stack pages' mapping and every recorded event of the slot holding `bottom` (and releases).
-    static func report(bottom: UInt64, thread: UInt64 = UInt64.max) {
+    static func report(bottom: UInt64) {
         let s = slot(of: bottom)
         Console.write("  stack slot ")
         Console.writeDecimal(s)
@@ -196,22 +195,22 @@ enum KernelStacks {
         while n <= historySequence {
             let e = h + Int(n % UInt64(historyEvents)) * historyWords
             n += 1
-            let op = e[1] & 0xff
-            guard e[2] == s || e[3] == thread || op == Event.release.rawValue else { continue }
+            let op = Event(rawValue: e[1] & 0xff)
+            guard e[2] == s || op == .release else { continue }
             Console.write("  #")
             Console.writeDecimal(e[0])
-            Console.write(op == 1 ? " map" : op == 2 ? " unmap" : " release")
+            Console.write(op == .map ? " map" : op == .unmap ? " unmap" : " release")
             Console.write(" cpu ")
             Console.writeDecimal(e[1] >> 8)
-            Console.write(op == Event.release.rawValue ? " slots to " : " thread ")
+            Console.write(op == .release ? " slots to " : " thread ")
             Console.writeDecimal(e[3])
             Console.write(" slot ")
             Console.writeDecimal(e[2])
             Console.write(" tick ")
             Console.writeDecimal(e[4])
             Console.write(10)
-            if op != Event.release.rawValue {
-                for i in 0..<8 where e[5 + i] != 0 {
+            if op != .release {
+                for i in 0..<(historyWords - 5) where e[5 + i] != 0 {
                     Markup.backtrace(&sink, frame: i, address: e[5 + i], kind: .returnAddress)
                 }
             }

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(qemu-system-x86 xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools ovmf
           libreadline-dev libzstd-dev libdw-dev elfutils gdb zstd dosfstools fdisk gdisk
-          python3-pyte)
+          python3-pyte python3-cryptography)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

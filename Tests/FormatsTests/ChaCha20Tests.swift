@@ -58,8 +58,9 @@ import Formats
         """
         let input = cases.map { "\(Self.hex($0.key)) \(Self.hex($0.nonce)) \($0.counter)" }.joined(separator: "\n") + "\n"
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script]
+        // Debian's python3, where scripts/deps.sh installs python3-cryptography.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script]
         let stdin = Pipe(), stdout = Pipe()
         p.standardInput = stdin
         p.standardOutput = stdout

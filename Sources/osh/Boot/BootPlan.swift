@@ -170,6 +170,9 @@ public enum BootPlanning {
             "-serial", "stdio",
             "-no-reboot",
             "-nic", "none",
+            // No sound: QEMU 10 otherwise opens a default audio backend for VNC (PipeWire, which
+            // prints errors on stderr where no daemon or configuration is found).
+            "-audiodev", "none,id=noaudio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-qmp", "unix:\(plan.qmpSocket),server=on,wait=off",
             "-chardev", "socket,id=gdb0,path=\(plan.gdbSocket),server=on,wait=off",

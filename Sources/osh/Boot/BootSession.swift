@@ -327,12 +327,16 @@ final class BootSession {
                     let registers = watcher.registers()
                     // QEMU 9 and later end an isa-debug-exit write as a guest shutdown, which
                     // shutdown=pause holds (QEMU 7.2 exits at once), and keep the guest's status for
-                    // QEMU's own exit: a QMP quit ends QEMU with it. A real power-off exits with 0.
-                    let status = quit(qemu, watcher)
-                    if cause == .guestPoweredOff, let status, BootSession.isGuestStatus(status) {
+                    // QEMU's own exit: a QMP quit ends QEMU with it. A real power-off or reset
+                    // exits with 0. (A guest that wrote its status before osh's QMP connection was up
+                    // is seen through query-status, as a shutdown without a reason: a reset.) Other
+                    // stops end QEMU by signal, as before.
+                    let shutdown = cause == .guestPoweredOff || cause == .guestReset
+                    if shutdown, let status = quit(qemu, watcher), BootSession.isGuestStatus(status) {
                         drain(qemu.fromGuest, &buffer)
                         return exitOutcome(status)
                     }
+                    if !shutdown { terminate(qemu) }
                     if let registers, let path = settings.registersPath {
                         try? registers.write(toFile: path, atomically: false, encoding: .utf8)
                     }

@@ -5,6 +5,12 @@ import Testing
 /// gdb, the sampling profiler on the IPC benchmark, and a recording replayed byte for byte.
 @Suite(.serialized) struct OSHToolsTests {
     static var haveGDB: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") }
+    /// qemu-img on PATH (osh looks it up there, as it does QEMU).
+    static var haveQEMUImg: Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/qemu-img")
+        }
+    }
     static let root = Repo.build.appendingPathComponent("servers/root.elf")
     static let initfs = Repo.build.appendingPathComponent("initfs.tar.zst")
 
@@ -98,7 +104,7 @@ import Testing
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: root.path) && FileManager.default.fileExists(atPath: initfs.path)
-                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-img")))
+                   && haveQEMUImg))
     func deterministicProfilesOfOneRecordingAreIdentical() throws {
         let dir = try Self.scratch("det")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -124,7 +130,7 @@ import Testing
     }
 
     @Test(.enabled(if: haveGDB && FileManager.default.fileExists(atPath: root.path)
-                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-img")))
+                   && haveQEMUImg))
     func recordedPanicReplaysByteForByte() throws {
         let dir = try Self.scratch("rr")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -169,6 +175,8 @@ import Testing
         let script = dir.appendingPathComponent("attach.gdb"), commands = dir.appendingPathComponent("reverse.gdb")
         try printed.stdout.write(to: script, atomically: true, encoding: .utf8)
         let callLine = try Self.line(of: "Panic.panic(message, file: file, line: line)", in: "Sources/Kernel/Debug/Panic.swift")
+        // The first reverse-stepi is answered by QEMU 7.2 and 10 alike; later reverse commands hang in
+        // some runs (README, Not done yet), so the test asks for one.
         try """
             echo ==AT==\\n
             bt 1

@@ -47,6 +47,9 @@ struct BootPlanTests {
         p.cpus = 2
         p.multiThreadedTCG = false
         #expect(values(BootPlanning.qemuArguments(p), "-accel") == ["tcg"], "a recording stays single-threaded")
+        #expect(values(BootPlanning.qemuArguments(p), "-cpu") == ["max"])
+        p.x2APIC = false
+        #expect(values(BootPlanning.qemuArguments(p), "-cpu") == ["max,-x2apic"], "a recording's CPU has no x2APIC")
         #expect(values(args, "-display") == ["none"])
         p.accel = .kvm
         p.display = .vnc

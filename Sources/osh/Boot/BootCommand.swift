@@ -322,6 +322,7 @@ struct BootRunner {
         plan.disks = disks
         plan.usb = options.usb
         plan.multiThreadedTCG = !options.record
+        plan.x2APIC = !options.record
 
         var manifest = RunManifest(
             runID: runDir.id, startTime: RunDirectory.timestamp(Date()), oshPID: getpid(),

@@ -109,6 +109,10 @@ public struct QEMULaunchPlan: Equatable, Sendable {
     /// otherwise runs the CPUs in turn on one thread, where they never truly race. Off for recordings
     /// (-icount does not go with multi-threaded TCG).
     public var multiThreadedTCG = true
+    /// Whether the TCG CPU offers x2APIC (QEMU 8 and later do on `-cpu max`). Off for recordings: QEMU
+    /// 10's icount cannot serve the x2APIC timer's count register through rdmsr (the recording stops with
+    /// "Bad icount read" at the kernel's timer calibration), while the xAPIC's MMIO read works.
+    public var x2APIC = true
 
     public init(qemu: String, mode: BootMode, uefi: Bool = false, kernel: String? = nil, iso: String? = nil,
                 ovmf: String? = nil, cmdline: String = "", cpus: Int = 1, machine: MachineChoice? = nil, memoryMB: Int = 512,
@@ -147,7 +151,8 @@ public enum BootPlanning {
     public static func qemuArguments(_ plan: QEMULaunchPlan) -> [String] {
         var args = [plan.qemu, "-name", "osh"]
         switch plan.accel {
-        case .tcg: args += ["-accel", plan.cpus > 1 && plan.multiThreadedTCG ? "tcg,thread=multi" : "tcg", "-cpu", "max"]
+        case .tcg: args += ["-accel", plan.cpus > 1 && plan.multiThreadedTCG ? "tcg,thread=multi" : "tcg",
+                            "-cpu", plan.x2APIC ? "max" : "max,-x2apic"]
         case .kvm: args += ["-accel", "kvm", "-cpu", "host"]
         }
         if let machine = plan.machine { args += ["-machine", machine.rawValue] }
@@ -165,6 +170,9 @@ public enum BootPlanning {
             "-serial", "stdio",
             "-no-reboot",
             "-nic", "none",
+            // No sound: QEMU 10 otherwise opens a default audio backend for VNC (PipeWire, which
+            // prints errors on stderr where no daemon or configuration is found).
+            "-audiodev", "none,id=noaudio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-qmp", "unix:\(plan.qmpSocket),server=on,wait=off",
             "-chardev", "socket,id=gdb0,path=\(plan.gdbSocket),server=on,wait=off",

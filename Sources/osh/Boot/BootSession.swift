@@ -325,10 +325,21 @@ final class BootSession {
                 if let cause = watcher.check() {
                     drain(qemu.fromGuest, &buffer)
                     let registers = watcher.registers()
+                    // QEMU 9 and later end an isa-debug-exit write as a guest shutdown, which
+                    // shutdown=pause holds (QEMU 7.2 exits at once), and keep the guest's status for
+                    // QEMU's own exit: a QMP quit ends QEMU with it. A real power-off or reset
+                    // exits with 0. (A guest that wrote its status before osh's QMP connection was up
+                    // is seen through query-status, as a shutdown without a reason: a reset.) Other
+                    // stops end QEMU by signal, as before.
+                    let shutdown = cause == .guestPoweredOff || cause == .guestReset
+                    if shutdown, let status = quit(qemu, watcher), BootSession.isGuestStatus(status) {
+                        drain(qemu.fromGuest, &buffer)
+                        return exitOutcome(status)
+                    }
+                    if !shutdown { terminate(qemu) }
                     if let registers, let path = settings.registersPath {
                         try? registers.write(toFile: path, atomically: false, encoding: .utf8)
                     }
-                    terminate(qemu)
                     return .vmStopped(cause: cause, registers: registers.map(VMStopClassifier.summary))
                 }
             }
@@ -498,6 +509,29 @@ final class BootSession {
             return .qemuExited(status: code, errorLine: BootStatusMapping.qemuErrorLine(stderr: log))
         }
         return .qemuSignaled(signal: termSignal)
+    }
+
+    /// Whether a wait status is QEMU's exit with an isa-debug-exit status, (V << 1) | 1.
+    static func isGuestStatus(_ status: Int32) -> Bool {
+        status & 0x7f == 0 && (status >> 8) & 1 == 1
+    }
+
+    /// Ends a stopped VM through QMP `quit` (QEMU 10 holds a guest shutdown under shutdown=pause and
+    /// ignores SIGTERM then) and returns its wait status; if QEMU is not gone within 3 s, `terminate`
+    /// ends it and the result is nil.
+    private func quit(_ qemu: SpawnedQEMU, _ watcher: VMWatcher) -> Int32? {
+        // QEMU may close the socket before it answers: the exit is what counts.
+        _ = try? watcher.client?.execute("quit")
+        let deadline = FD.now() + 3
+        var status: Int32 = 0
+        while FD.now() < deadline {
+            let rc = waitpid(qemu.pid, &status, WNOHANG)
+            if rc == qemu.pid { return status }
+            if rc < 0 && errno != EINTR { return nil }
+            usleep(20_000)
+        }
+        terminate(qemu)
+        return nil
     }
 
     /// SIGTERM, then SIGKILL after 3 s; waits for QEMU to be gone.

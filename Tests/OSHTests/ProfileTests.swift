@@ -79,7 +79,9 @@ struct ProfileTests {
 struct RecordReplayTests {
     @Test func recordAndReplayArguments() {
         let rec = RecordReplay.recordArguments(runDir: "/r/1")
-        #expect(rec == ["-icount", "shift=auto,rr=record,rrfile=/r/1/replay.bin,rrsnapshot=init", "-drive", "file=/r/1/rr.qcow2,if=none,id=rr"])
+        #expect(rec == ["-icount", "shift=auto,rr=record,rrfile=/r/1/replay.bin,rrsnapshot=init", "-drive", "file=/r/1/rr.qcow2,if=none,id=rr",
+                        "-global", "apic-common.vapic=off"])
+        #expect(RecordReplay.hasNoVAPIC(rec) && !RecordReplay.hasNoVAPIC(["-global", "apic-common.vapic=on"]))
         let argv = ["qemu", "-qmp", "unix:/r/1/qmp.sock,server=on,wait=off", "-kernel", "/r/1/kernel.elf"] + rec
         #expect(RecordReplay.isRecording(argv))
         let replay = RecordReplay.replayArguments(recorded: argv, sockets: ["/r/1/qmp.sock": "/r/2/qmp.sock"], gdbWait: true)

@@ -378,6 +378,9 @@ struct BootRunner {
             argv = RecordReplay.replayArguments(recorded: recorded.manifest.qemuArgv, sockets: sockets,
                                                 gdbWait: options.gdbWait || options.untilPanic)
             printNote("replaying run \(recorded.run.url.lastPathComponent)")
+            if !RecordReplay.hasNoVAPIC(recorded.manifest.qemuArgv) {
+                printNote("this recording has QEMU's kvmvapic device (made by an older osh): reverse debugging on it can hang QEMU; record again for reliable reverse commands")
+            }
         }
         for name in RunDirectory.socketNames { unlink(runDir.file(name)) }
         var settings = BootSession.Settings(

@@ -9,6 +9,15 @@
 // QEMU's documentation: the serial ports must be the same in number in both runs (backends may differ);
 // block devices need the blkreplay driver, so only direct boots (`-kernel`, no CD-ROM) are recorded here;
 // KVM cannot record (TCG only).
+//
+// A recording has no `kvmvapic` device (`-global apic-common.vapic=off`; the pc machine otherwise adds it,
+// under TCG too, for its TPR-patching option ROM, which this kernel never uses). Every reverse command
+// loads the snapshot, and loading resets the machine; kvmvapic's reset runs a function on the vCPU thread
+// (`run_on_cpu`) and waits for it while the main thread still holds the replay mutex that the vCPU thread
+// must take before it gets to run that function. When the vCPU thread is not parked at that moment the
+// two wait for each other for ever (QEMU 10.0.2: main thread in gdb_read_byte → replay_reverse_step →
+// load_snapshot → qemu_system_reset → do_run_on_cpu; vCPU thread in replay_mutex_lock), a hang that
+// depends on timing and that ignores SIGTERM. Without the device no reset waits for the vCPU thread.
 
 import Foundation
 import KernelCore
@@ -29,7 +38,16 @@ public enum RecordReplay {
         let log = (runDir as NSString).appendingPathComponent(logName)
         let drive = (runDir as NSString).appendingPathComponent(snapshotDriveName)
         return ["-icount", "shift=auto,rr=record,rrfile=\(log),rrsnapshot=\(snapshotName)",
-                "-drive", "file=\(drive),if=none,id=rr"]
+                "-drive", "file=\(drive),if=none,id=rr"] + noVAPIC
+    }
+
+    /// Leaves out the `kvmvapic` device, whose reset deadlocks QEMU's reverse debugging (above). A replay
+    /// runs the recorded argument vector, so recordings made before this replay with the device.
+    public static let noVAPIC = ["-global", "apic-common.vapic=off"]
+
+    /// Whether a recorded QEMU argument vector leaves out kvmvapic (recordings made by older osh do not).
+    public static func hasNoVAPIC(_ argv: [String]) -> Bool {
+        zip(argv, argv.dropFirst()).contains { $0 == "-global" && $1 == "apic-common.vapic=off" }
     }
 
     /// Whether a recorded QEMU argument vector is a recording (has `rr=record`).
@@ -129,6 +147,6 @@ public enum UntilPanic {
         for a in addresses { try? stub.removeBreakpoint(at: a, hardware: false) }
         // Closing the connection without `D` leaves the VM stopped (QEMU resumes it only on a detach).
         stub.close()
-        return "replay paused at the report: \(function) (rip 0x\(String(rip, radix: 16)), instruction \(icount)); `osh attach` steps back from there (reverse-stepi, reverse-continue); Ctrl-A x quits"
+        return "replay paused at the report: \(function) (rip 0x\(String(rip, radix: 16)), instruction \(icount)); `osh attach` steps back from there (reverse-stepi, reverse-finish, reverse-continue); Ctrl-A x quits"
     }
 }

@@ -521,8 +521,10 @@ final class BootSession {
     /// ends it and the result is nil.
     private func quit(_ qemu: SpawnedQEMU, _ watcher: VMWatcher) -> Int32? {
         // QEMU may close the socket before it answers: the exit is what counts.
-        _ = try? watcher.client?.execute("quit")
-        let deadline = FD.now() + 3
+        // Under a heavy host load (and in a replay) QEMU can take seconds to get there: 10 s, then a line
+        // that says so, so that a status lost this way is told from a guest that gave none.
+        let asked = (try? watcher.client?.execute("quit")) != nil
+        let deadline = FD.now() + 10
         var status: Int32 = 0
         while FD.now() < deadline {
             let rc = waitpid(qemu.pid, &status, WNOHANG)
@@ -530,6 +532,7 @@ final class BootSession {
             if rc < 0 && errno != EINTR { return nil }
             usleep(20_000)
         }
+        FD.writeAll(settings.stderrFD, "osh: QEMU did not exit within 10 s of QMP quit\(asked ? "" : " (the quit got no answer)"); ending it\r\n")
         terminate(qemu)
         return nil
     }

@@ -9,6 +9,9 @@ import ABI
 #endif
 
 enum FastPath {
+    /// False under `ipc_fastpath=off`: every call takes the general path (set once at boot).
+    static var enabled = true
+
     /// Tags the fast path takes: register words only (bits 3..31 clear), at most four words.
     @inline(__always) static func simple(_ tag: UInt64) -> Bool {
         tag & 0x0000_0000_ffff_fff8 == 0 && tag & 7 <= 4

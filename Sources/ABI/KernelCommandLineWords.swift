@@ -100,6 +100,9 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
     /// `killtest=NAME`: root ends boot server NAME (process_kill) 25 s after init started, to show it
     /// restarted (ServerRestartTests).
     case killTest
+    /// `ipc_fastpath=off`: sender_call and receiver_reply_recv always take the general path (the IPC
+    /// suite runs both ways; the fast path must be observably identical).
+    case ipcFastPath
 
     /// The word as written on the command line (the key, for a setting).
     public var name: StaticString {
@@ -144,6 +147,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .posixTest: return "posixtest"
         case .console: return "console"
         case .killTest: return "killtest"
+        case .ipcFastPath: return "ipc_fastpath"
         }
     }
 
@@ -163,6 +167,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .strace: return "all|NAME[,NAME]"
         case .console: return "serial"
         case .killTest: return "NAME"
+        case .ipcFastPath: return "off"
         default: return nil
         }
     }
@@ -210,6 +215,7 @@ public enum KernelWord: UInt8, CaseIterable, Sendable {
         case .posixTest: return "init runs the POSIX layer's and sh's guest test (posixtest)"
         case .console: return "serial: the console stays off outputd's screen (by default it mirrors itself there)"
         case .killTest: return "root kills boot server NAME 25 s after init started (restart test)"
+        case .ipcFastPath: return "off: sender_call and receiver_reply_recv always take the general IPC path"
         }
     }
 

@@ -21,6 +21,20 @@ import Testing
         }
     }
 
+    /// The whole suite on 4 CPUs with the IPC fast path off (`ipc_fastpath=off`, issue 17): the general
+    /// path is the reference the fast path must match, on many CPUs too.
+    @Test func suitePassesOnFourCPUsWithIPCFastPathOff() throws {
+        let b = try BootTests.boot(["--cmdline", "usertest ipc_fastpath=off", "--cpus", "4",
+                                    "--module", UserspaceTests.servers.appendingPathComponent("root.elf").path + ":root",
+                                    "--module", Repo.build.appendingPathComponent("initfs.tar.zst").path + ":initfs"],
+                                   timeout: 1200)
+        UserspaceTests.expectSuitePassed(b, "usertest ipc_fastpath=off --cpus 4")
+        #expect(b.serial.contains("ipc: fast path off (ipc_fastpath=off)"))
+        for name in ["smp.calls_across_cpus", "smp.stress_every_cpu", "ipc_many_callers", "ipc_killed_peers"] {
+            #expect(b.serial.contains("ok   \(name)"), "ipc_fastpath=off --cpus 4: \(name) did not pass")
+        }
+    }
+
     /// `smpstress=5,storm`: the stress round with five seeds in a row on 4 CPUs, each passing, with the
     /// process storm (child processes made, called into, ended and stopped on every CPU).
     @Test func stressRoundPassesWithFiveSeeds() throws {

@@ -6,13 +6,14 @@ import Testing
 @Suite(.serialized) struct UserspaceTests {
     static let servers = Repo.build.appendingPathComponent("servers")
 
-    static func bootUserTests(cmdline: String = "usertest", _ more: [String] = []) throws -> BootTests.Boot {
+    static func bootUserTests(cmdline: String = "usertest", _ more: [String] = [], timeout: Int = 240) throws -> BootTests.Boot {
         // systest runs from the initfs (init starts it); crashtest goes in as a module too so that osh
         // symbolizes its fault report with its ELF.
         try BootTests.boot(["--cmdline", cmdline,
                             "--module", servers.appendingPathComponent("root.elf").path + ":root",
                             "--module", Repo.build.appendingPathComponent("initfs.tar.zst").path + ":initfs",
-                            "--module", servers.appendingPathComponent("crashtest.elf").path + ":crashtest"] + more)
+                            "--module", servers.appendingPathComponent("crashtest.elf").path + ":crashtest"] + more,
+                           timeout: timeout)
     }
 
     /// Every userspace test passed (the summary says 0 failed).
@@ -28,6 +29,18 @@ import Testing
         Self.expectSuitePassed(b, "usertest pcid=off")
         #expect(b.serial.contains("tlb: PCID off (pcid=off)"))
         #expect(b.serial.contains("ok   memory.stale_tlb_after_unmap"))
+    }
+
+    /// The suite with the IPC fast path off (`ipc_fastpath=off`, issue 17): every call and reply_recv takes
+    /// the general path, which is the reference semantics the fast path must match; the IPC tests pass.
+    @Test func rootTestSuitePassesWithIPCFastPathOff() throws {
+        let b = try Self.bootUserTests(cmdline: "usertest ipc_fastpath=off", timeout: 900)
+        Self.expectSuitePassed(b, "usertest ipc_fastpath=off")
+        #expect(b.serial.contains("ipc: fast path off (ipc_fastpath=off)"))
+        for name in ["ipc_handle_transfer", "ipc_many_callers", "ipc_killed_peers", "ipc_cross_process",
+                     "timeouts.call_unanswered", "timeouts.call_answer_races_deadline"] {
+            #expect(b.serial.contains("ok   \(name)"), "ipc_fastpath=off: \(name) did not pass")
+        }
     }
 
     /// 6 GiB (QEMU's pc machine: 3 GiB below the PCI hole, 3 GiB from 4 GiB on): the direct map reaches

@@ -51,6 +51,37 @@ final class Waiter: IntrusiveQueueElement {
         #expect(ids(q) == [0, 2] && q.removeFirst() === w[0] && q.removeFirst() === w[2] && q.isEmpty)
     }
 
+    /// The IPC fast path's pair: the head without a count taken, then the head taken out with the
+    /// queue's reference dropped (the caller's own reference keeps it); the links stay consistent and
+    /// no element is kept alive by the queue afterwards.
+    @Test func firstUnretainedAndDropFirst() {
+        let q = IntrusiveQueue<Waiter>()
+        #expect(q.firstUnretained == nil)
+        q.dropFirst()                   // nothing queued: nothing happens
+        #expect(q.isEmpty && q.count == 0)
+        let w = (0..<3).map(Waiter.init)
+        for x in w { q.append(x) }
+        #expect(q.firstUnretained?.takeUnretainedValue() === w[0])
+        q.dropFirst()
+        #expect(ids(q) == [1, 2] && q.count == 2 && !q.contains(w[0]))
+        #expect(w[0].nextWaiting == nil && w[0].previousWaiting == nil && w[1].previousWaiting == nil)
+        q.dropFirst()
+        q.dropFirst()
+        #expect(q.isEmpty && q.count == 0 && q.firstUnretained == nil)
+        q.append(w[1])                  // the tail went too: appends start a new list
+        #expect(ids(q) == [1])
+        // The queue lets go of what it dropped: an element only it held is freed.
+        weak var gone: Waiter? = nil
+        do {
+            let lone = Waiter(5)
+            gone = lone
+            let other = IntrusiveQueue<Waiter>()
+            other.append(lone)
+            other.dropFirst()
+        }
+        #expect(gone == nil)
+    }
+
     @Test func prependPutsBackAtTheFront() {
         let q = IntrusiveQueue<Waiter>()
         let a = Waiter(1), b = Waiter(2)

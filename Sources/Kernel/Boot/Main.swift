@@ -170,6 +170,12 @@ private func configureFromCommandLine() {
         }
     }
     Panic.haltInsteadOfExit = line.value(of: KernelWord.panic.name, is: "halt")
+    if line.value(of: KernelWord.ipcFastPath.name, is: "off") {
+        FastPath.enabled = false
+        Log.info("ipc: fast path off (ipc_fastpath=off)")
+    } else if let value = line.value(of: .ipcFastPath) {
+        Log.warn("ipc_fastpath=\(text: value) is not `off`; the fast path stays on")
+    }
 }
 
 private func logMemory() {

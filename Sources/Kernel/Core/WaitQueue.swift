@@ -37,6 +37,19 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
         return first
     }
 
+    /// The first element without a count taken on it (valid while the queue or another owner keeps it).
+    @inline(__always) public var firstUnretained: Unmanaged<Element>? {
+        guard let first = head else { return nil }
+        return Unmanaged.passUnretained(first)
+    }
+
+    /// Takes the first element out (when there is one) without handing it back: the queue's reference
+    /// to it goes, so another owner must keep it alive.
+    public func dropFirst() {
+        guard let first = firstUnretained else { return }
+        first._withUnsafeGuaranteedRef { unlink($0) }
+    }
+
     /// Puts an element back at the front (e.g. a receiver whose caller's message could not be delivered).
     public func prepend(_ e: Element) {
         e.nextWaiting = head
@@ -59,13 +72,13 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
     /// Whether `e` is in this queue (O(1): an element knows its queue).
     public func contains(_ e: Element) -> Bool { e.waitingIn == ObjectIdentifier(self) }
 
-    /// Takes a queued element out, closing the gap around it.
+    /// Takes a queued element out, closing the gap around it. The reference `e` held to its successor
+    /// moves into the link that pointed at `e` (no count taken or dropped for it).
     private func unlink(_ e: Element) {
-        let next = e.nextWaiting
+        let next = e.nextWaiting.take()
         let previous = e.previousWaiting
-        if let p = previous { p.nextWaiting = next } else { head = next }
         if let n = next { n.previousWaiting = previous } else { tail = previous }
-        e.nextWaiting = nil
+        if let p = previous { p.nextWaiting = next } else { head = next }
         e.previousWaiting = nil
         e.waitingIn = nil
         count -= 1

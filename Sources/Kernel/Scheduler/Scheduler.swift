@@ -46,6 +46,10 @@ enum Scheduler {
         }
         set { setCurrent(newValue) }
     }
+    /// The thread this CPU runs, unretained (the `current` word holds it while it runs).
+    @inline(__always) static var currentUnmanaged: Unmanaged<Thread> {
+        Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(PerCPU.read(PerCPU.Word.current)))!)
+    }
     /// The thread this CPU runs for the length of `body`, without a retain (its CPUState keeps it).
     @inline(__always) static func withCurrent<R>(_ body: (Thread) -> R) -> R {
         let raw = UInt(PerCPU.read(PerCPU.Word.current))
@@ -367,18 +371,22 @@ enum Scheduler {
 
     /// The IPC fast path: the current thread blocks (nobody queues it; a reply slot holds it) and `next`,
     /// a thread just made able to run, runs at once, without going through the run queue.
+    /// (The current thread is reached without a retain: the `current` word holds it until the switch,
+    /// and its process's thread list while it waits.)
     static func handOff(to next: Thread) {
-        let t = current!
-        t.state = .blocked
+        let (killed, slot) = withCurrent { t in
+            t.state = .blocked
+            return (t.killed, t.savedRSP)
+        }
         next.blockedOn = nil
         Timeouts.cancel(next)
-        if multiCPU && (t.killed || !mayRunHere(next)) {
+        if multiCPU && (killed || !mayRunHere(next)) {
             // This thread was killed from another CPU (it ends instead of waiting), or `next`'s affinity
             // refuses this CPU: `next` is queued where it may run, and this CPU picks anew.
             makeReady(next)
             return schedule()
         }
-        switchTo(next, from: t.savedRSP)
+        switchTo(next, from: slot)
     }
 
     /// Marks a thread to end with `code` (O(1)). One never started ends now; a ready or blocked one moves

@@ -34,8 +34,8 @@ func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
 @inline(__always)
 func untracedSyscall(_ frame: UnsafeMutablePointer<trap_frame>) {
     let number = frame.pointee.rax
-    if number == Syscall.senderCall.rawValue && FastPath.call(frame) { return }
-    if number == Syscall.receiverReplyRecv.rawValue && FastPath.replyReceive(frame) { return }
+    if number == Syscall.senderCall.rawValue && FastPath.enabled && FastPath.call(frame) { return }
+    if number == Syscall.receiverReplyRecv.rawValue && FastPath.enabled && FastPath.replyReceive(frame) { return }
     handleSyscall(frame)
 }
 

@@ -1,14 +1,38 @@
 // The IPC fast path: sender_call and receiver_reply_recv with a message of register words only (no
-// buffer bytes, no handles), when the peer is already waiting. The message goes from one trap frame
+// buffer bytes, no handles), when the peer is already waiting and its priority is at least the current
+// thread's (seL4's rule: a hand-off never runs a lower priority ahead of a higher one; otherwise the
+// general path readies the peer and the scheduler picks). The message goes from one trap frame
 // straight into the other, the peer runs at once (Scheduler.handOff: no run queue, the address-space
 // switch done in the same step), and nothing is allocated or dispatched generically. Anything else
-// falls through to the general path (Syscalls.dispatch, IPC).
+// falls through to the general path (Syscalls.dispatch, IPC), which is the reference semantics:
+// `ipc_fastpath=off` sends every call there, and the userspace suite passes both ways.
+//
+// No reference count is taken on the way (issue 17). Every object is reached through an unretained
+// reference (Unmanaged, `_withUnsafeGuaranteedRef`, `unowned(unsafe)`), and this is why each one stays
+// alive for as long as it is used here:
+// - The whole path runs with interrupts off and under the kernel lock (LOCKS.md): no other CPU and no
+//   interrupt handler runs kernel code meanwhile, so nothing below is closed, freed or changed behind
+//   this path's back; only this path's own stores can drop a reference.
+// - The current thread: the per-CPU `current` word holds a reference to it until the switch, and its
+//   process's thread list holds one while it waits (a thread leaves that list only when it has ended).
+// - The Sender or Receiver: the handle-table slot that names it holds a reference, and this path closes
+//   no handle. The Endpoint: the Sender or Receiver holds it (a `let`).
+// - The peer thread: it is blocked (not ended), so its process's thread list holds it. The path drops
+//   the endpoint queue's reference to the server (call) or the reply slot's reference to the caller
+//   (reply_recv) before the hand-off; the thread list still holds it, and the `current` word takes a
+//   reference to it at the switch.
+// Only the references the data structures themselves keep change: the server's reply slot takes the
+// caller, the endpoint's receiver queue and `blockedOn` take the server, the `current` word takes the
+// thread that runs next and lets go of the one that ran.
 
 #if !KERNEL
 import ABI
 #endif
 
 enum FastPath {
+    /// False under `ipc_fastpath=off`: every call takes the general path (set once at boot).
+    static var enabled = true
+
     /// Tags the fast path takes: register words only (bits 3..31 clear), at most four words.
     @inline(__always) static func simple(_ tag: UInt64) -> Bool {
         tag & 0x0000_0000_ffff_fff8 == 0 && tag & 7 <= 4
@@ -44,47 +68,76 @@ enum FastPath {
         }
     }
 
-    /// sender_call to a waiting receiver thread (with no Reply object to bind). True when handled.
+    /// The Sender behind `handle` in `process`'s table when the handle carries .signal, unretained.
+    @inline(__always) static func sender(_ process: Process, _ handle: UInt32) -> Unmanaged<Sender>? {
+        guard let index = process.handles.table.index(of: handle),
+              case .sender(let s)? = process.handles.table.slots[index].object,
+              process.handles.table.slots[index].rights.contains(.signal) else { return nil }
+        return Unmanaged.passUnretained(s)
+    }
+
+    /// The Receiver behind `handle` in `process`'s table when the handle carries .wait, unretained.
+    @inline(__always) static func receiver(_ process: Process, _ handle: UInt32) -> Unmanaged<Receiver>? {
+        guard let index = process.handles.table.index(of: handle),
+              case .receiver(let r)? = process.handles.table.slots[index].object,
+              process.handles.table.slots[index].rights.contains(.wait) else { return nil }
+        return Unmanaged.passUnretained(r)
+    }
+
+    /// sender_call to a waiting receiver thread (with no Reply object to bind) of at least the caller's
+    /// priority. True when handled.
     static func call(_ frame: UnsafeMutablePointer<trap_frame>) -> Bool {
         guard simple(frame.pointee.rsi), frame.pointee.rdi <= UInt64(UInt32.max),
               frame.pointee.rsi >> 32 != UInt64(SenderGoneNotice.label) else { return false }
-        let me = Scheduler.current!
-        guard let entry = me.process.handles.entry(UInt32(truncatingIfNeeded: frame.pointee.rdi)),
-              case .sender(let sender) = entry.object, entry.rights.contains(.signal) else { return false }
-        let endpoint = sender.endpoint
-        guard !endpoint.closed, let server = endpoint.receivers.head, server.receiveInto == nil else { return false }
-        _ = endpoint.receivers.removeFirst()
+        let me = Scheduler.currentUnmanaged
+        let handle = UInt32(truncatingIfNeeded: frame.pointee.rdi)
+        guard let sender = me._withUnsafeGuaranteedRef({ FastPath.sender($0.process, handle) }) else { return false }
+        let endpoint = sender._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.endpoint) }
+        guard let server = endpoint._withUnsafeGuaranteedRef({ $0.closed ? nil : $0.receivers.firstUnretained }),
+              server._withUnsafeGuaranteedRef({ s in s.receiveInto == nil && me._withUnsafeGuaranteedRef { s.priority >= $0.priority } })
+        else { return false }
+        // The queue's reference to the server goes; its process's thread list still holds it.
+        endpoint._withUnsafeGuaranteedRef { $0.receivers.dropFirst() }
         count(.senderCall, .sender)
-        copyWords(frame, to: server.frame)
-        server.frame.pointee.rdi = sender.badge
-        server.replyTo = me
-        me.ipcError = nil
-        Scheduler.handOff(to: server)
-        finish(me, frame)
+        let serverFrame = server._withUnsafeGuaranteedRef { $0.frame }
+        copyWords(frame, to: serverFrame)
+        serverFrame.pointee.rdi = sender._withUnsafeGuaranteedRef { $0.badge }
+        server._withUnsafeGuaranteedRef { s in me._withUnsafeGuaranteedRef { s.replyTo = $0 } }
+        me._withUnsafeGuaranteedRef { $0.ipcError = nil }
+        server._withUnsafeGuaranteedRef { Scheduler.handOff(to: $0) }
+        me._withUnsafeGuaranteedRef { finish($0, frame) }
         return true
     }
 
-    /// receiver_reply_recv answering a caller that still waits, with no other caller queued. True when
-    /// handled.
+    /// receiver_reply_recv answering a caller that still waits, of at least the server's priority, with no
+    /// other caller queued. True when handled.
     static func replyReceive(_ frame: UnsafeMutablePointer<trap_frame>) -> Bool {
         guard simple(frame.pointee.rsi), frame.pointee.rdi <= UInt64(UInt32.max) else { return false }
-        let me = Scheduler.current!
-        guard let caller = me.replyTo, caller.state == .blocked, !caller.killed,
-              let entry = me.process.handles.entry(UInt32(truncatingIfNeeded: frame.pointee.rdi)),
-              case .receiver(let receiver) = entry.object, entry.rights.contains(.wait) else { return false }
-        let endpoint = receiver.endpoint
-        guard endpoint.callers.isEmpty, endpoint.notices.isEmpty else { return false }
+        let me = Scheduler.currentUnmanaged
+        let handle = UInt32(truncatingIfNeeded: frame.pointee.rdi)
+        guard let caller = me._withUnsafeGuaranteedRef({ m in m.replyTo.map { Unmanaged.passUnretained($0) } }),
+              caller._withUnsafeGuaranteedRef({ c in
+                  c.state == .blocked && !c.killed && me._withUnsafeGuaranteedRef { c.priority >= $0.priority } }),
+              let receiver = me._withUnsafeGuaranteedRef({ FastPath.receiver($0.process, handle) })
+        else { return false }
+        let endpoint = receiver._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.endpoint) }
+        guard endpoint._withUnsafeGuaranteedRef({ $0.callers.isEmpty && $0.notices.isEmpty }) else { return false }
         count(.receiverReplyRecv, .receiver)
-        copyWords(frame, to: caller.frame)
-        me.replyTo = nil
-        me.receiveInto = nil
-        me.ipcError = nil
-        me.servedEndpoint = endpoint.id
-        me.state = .blocked
-        me.blockedOn = endpoint.receivers
-        endpoint.receivers.append(me)
-        Scheduler.handOff(to: caller)
-        finish(me, frame)
+        copyWords(frame, to: caller._withUnsafeGuaranteedRef { $0.frame })
+        // The reply slot's reference to the caller goes; its process's thread list still holds it.
+        me._withUnsafeGuaranteedRef { m in
+            m.replyTo = nil
+            m.receiveInto = nil
+            m.ipcError = nil
+            endpoint._withUnsafeGuaranteedRef { e in
+                m.servedEndpoint = e.id
+                m.state = .blocked
+                m.blockedOn = e.receivers
+                e.receivers.append(m)
+            }
+        }
+        caller._withUnsafeGuaranteedRef { Scheduler.handOff(to: $0) }
+        me._withUnsafeGuaranteedRef { finish($0, frame) }
         return true
     }
 }

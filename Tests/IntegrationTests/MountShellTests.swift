@@ -79,7 +79,7 @@ import Testing
         #expect(before.available - after.available == grown || before.available - after.available == grown + 1
                 || before.available - after.available == grown - 1, "\(all)")
 
-        #expect(section("root").filter { $0.hasPrefix("umount: ") }.count == 2
+        #expect(section("root").filter { $0.hasPrefix("umount: ") }.count == 3
                 && section("root").contains { $0.contains("/: the root file systems") }, "\(all)")
         #expect(section("root").contains("umount: /nothing: not mounted"), "\(all)")
         #expect(section("root").filter { $0 == "status 1" }.count == 3, "\(all)")

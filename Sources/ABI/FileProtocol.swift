@@ -73,11 +73,14 @@
 //            mapped again gives the same Frame (its pages stay supplied). `.isDirectory` for a
 //            directory, `.notSupported` from a server that cannot page.
 //
-//   connect  no words, bytes or handles → w0 the new badge; handles: 1, a new Sender to this server with
+//   connect  w0 ConnectFlags (optional; no bytes or handles) → w0 the new badge; handles: 1, a new Sender to this server with
 //            a badge of its own (file ids opened through it are its alone). A client that starts another
 //            program hands it its own connection, not a duplicate of its Sender, so the two share no
 //            file ids and the server drops the program's files when it ends. `.tooManyOpen` when the
-//            server holds too many connections.
+//            server holds too many connections. vfs: ConnectFlags.administrative asks for a connection
+//            that may mount and unmount (and make more such connections), only through the
+//            administrative Sender or such a connection (`.accessDenied` otherwise); init gives one to
+//            the shell on the console. Unknown flag bits are `.invalid`.
 //
 //   share    w0 file id → w0 the file's id in the new connection; handles: 1, a new Sender to this
 //            server with a badge of its own that holds exactly this one open file (the same open file:
@@ -94,13 +97,22 @@
 //   mount    bytes: the mount point, a URI (`fs:///`, `fs:///mnt/disk`, or a whole scheme `console://`);
 //            w0 MountFlags; handles: 1, a Sender to the file server that serves what is mounted there
 //            (it speaks this protocol; paths reach it relative to the mount point) → nothing.
-//            vfs only, and only through its administrative Sender (badge 0, the one root and init hold):
-//            `.accessDenied` through any other. `.exists` when something is mounted there already.
+//            vfs only, and only through its administrative Sender (badge 0, the one root and init hold)
+//            or an administrative connection (connect): `.accessDenied` through any other. `.exists` when something is mounted there already.
 //   unmount  bytes: the mount point → nothing (`.notFound` when nothing is mounted there; `.busy` while
-//            files opened through it are open). vfs only, as mount.
+//            files opened through it are open, for the root `fs:///` and for `initfs:///`). vfs only, as
+//            mount. A server vfs started itself for the mount (a later disk's fsd.fat32) is ended through pm.
 //   statfs   bytes: a path, or no bytes and w0 file id → w0 the file system's size in bytes, w1 its
 //            free bytes, w2 its block (cluster) size in bytes. vfs forwards it to the server behind the
 //            path; a server without such figures answers `.notSupported`.
+//   mounts   w0 index of the first mount wanted (0 = from the start) → w0 entries in the reply's bytes
+//            (0 = no more), w1 the index to ask for next. vfs only (anyone may list; others answer
+//            `.notSupported`); an index past the end is `.invalid`, bytes or handles `.badMessage`.
+//            Each entry in the bytes (as many whole entries as fit in IPCBuffer.maxBytes; encoded and
+//            decoded by Sources/Formats/MountList.swift): MountEntryFlags (1 byte), then four strings,
+//            each a 2-byte little-endian length and its UTF-8 bytes: the mount point (a URI), the source
+//            (fstab's first field, or what mounted it), the type (`tmpfs`, `vfat`, `initfs`, `server`),
+//            the options (fstab's fourth field, `defaults` when it had none).
 //
 // Which requests a server serves: initfsd all (map and connect included) but write, mkdir, unlink and rename (`.readOnly`; write on
 // a file id is `.accessDenied`, since no initfs file opens for writing).
@@ -124,6 +136,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
     case mount = 15
     case unmount = 16
     case statfs = 17
+    case mounts = 18
 
     public var name: StaticString {
         switch self {
@@ -144,6 +157,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .mount: return "mount"
         case .unmount: return "unmount"
         case .statfs: return "statfs"
+        case .mounts: return "mounts"
         }
     }
 
@@ -156,6 +170,7 @@ public enum FileLabel: UInt32, CaseIterable, Sendable {
         case .stat, .map, .connect, .unmount, .statfs: return 0
         case .mount: return 1
         case .readdir: return 2
+        case .mounts: return 1
         }
     }
 }
@@ -255,6 +270,26 @@ public struct MountFlags: OptionSet, Sendable, Hashable {
     public init(rawValue: UInt64) { self.rawValue = rawValue }
     /// vfs refuses writes, creates, mkdir, unlink and rename under the mount point (`.readOnly`).
     public static let readOnly = MountFlags(rawValue: 1 << 0)
+}
+
+/// connect's optional w0.
+public struct ConnectFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// vfs: the new connection may mount and unmount.
+    public static let administrative = ConnectFlags(rawValue: 1 << 0)
+}
+
+/// The first byte of a `mounts` entry.
+public struct MountEntryFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Mounted read-only (vfs refuses changes under it).
+    public static let readOnly = MountEntryFlags(rawValue: 1 << 0)
+    /// Its server is started by vfs on the first request under the mount point.
+    public static let startedOnAccess = MountEntryFlags(rawValue: 1 << 1)
+    /// Its server runs (always set for a mount whose server vfs does not start itself).
+    public static let running = MountEntryFlags(rawValue: 1 << 2)
 }
 
 /// unlink's w0.

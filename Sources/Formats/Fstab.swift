@@ -14,6 +14,9 @@ public struct FstabEntry: Equatable {
     public var type: String
     public var options: [String]
     public var line: Int
+
+    /// The options field as written (`defaults` when the line had none).
+    public var optionsText: String { options.isEmpty ? "defaults" : options.joined(separator: ",") }
 }
 
 /// A line that could not be read, and why.

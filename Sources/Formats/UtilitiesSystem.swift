@@ -37,20 +37,27 @@ public enum SystemFormat {
     }
 
     /// df's header and one line: size, used, free (1K blocks, or `-h` units), use%, the path.
+    /// df's header, GNU df's columns (`Filesystem 1K-blocks Used Available Use% Mounted on`).
     public static func dfHeader(human: Bool) -> String {
-        human ? "Size  Used Avail Use% Mounted on" : "  1K-blocks       Used  Available Use% Mounted on"
+        UtilityFormat.left("Filesystem", 14) + " " + (human
+            ? UtilityFormat.right("Size", 5) + " " + UtilityFormat.right("Used", 5) + " " + UtilityFormat.right("Avail", 5)
+            : UtilityFormat.right("1K-blocks", 10) + " " + UtilityFormat.right("Used", 10) + " " + UtilityFormat.right("Available", 10))
+            + " Use% Mounted on"
     }
 
-    public static func dfLine(size: UInt64, free: UInt64, path: String, human: Bool) -> String {
+    /// One df line: the source, size, used and free (KiB: size and used rounded up, free down, as GNU
+    /// df does), Use% rounded up, the mount point.
+    public static func dfLine(source: String, size: UInt64, free: UInt64, point: String, human: Bool) -> String {
         let used = size >= free ? size - free : 0
         // Use% rounds up, as df does.
         let percent = size == 0 ? "-" : "\((used * 100 + size - 1) / size)%"
+        let head = UtilityFormat.left(source, 14) + " "
         if human {
-            return UtilityFormat.right(UtilityFormat.human(size), 4) + " " + UtilityFormat.right(UtilityFormat.human(used), 5)
-                + " " + UtilityFormat.right(UtilityFormat.human(free), 5) + " " + UtilityFormat.right(percent, 4) + " " + path
+            return head + UtilityFormat.right(UtilityFormat.human(size), 5) + " " + UtilityFormat.right(UtilityFormat.human(used), 5)
+                + " " + UtilityFormat.right(UtilityFormat.human(free), 5) + " " + UtilityFormat.right(percent, 4) + " " + point
         }
-        return UtilityFormat.right("\((size + 1023) / 1024)", 11) + " " + UtilityFormat.right("\((used + 1023) / 1024)", 10)
-            + " " + UtilityFormat.right("\(free / 1024)", 10) + " " + UtilityFormat.right(percent, 4) + " " + path
+        return head + UtilityFormat.right("\((size + 1023) / 1024)", 10) + " " + UtilityFormat.right("\((used + 1023) / 1024)", 10)
+            + " " + UtilityFormat.right("\(free / 1024)", 10) + " " + UtilityFormat.right(percent, 4) + " " + point
     }
 
     static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]

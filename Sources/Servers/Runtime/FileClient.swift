@@ -150,8 +150,8 @@ public final class FileService {
     /// connect: a new Sender to the same server with a badge of its own (owned by the caller), to hand to
     /// a program this one starts: it then shares no file ids with this client, and the server drops its
     /// files once that Sender is gone.
-    public func connect() throws(FileError) -> Handle {
-        let reply = try call(.connect, [])
+    public func connect(_ flags: ConnectFlags = []) throws(FileError) -> Handle {
+        let reply = try call(.connect, flags.isEmpty ? [] : [flags.rawValue])
         guard reply.tag.handles == 1 else {
             for k in 0..<min(reply.tag.handles, IPCBuffer.maxHandles) { _ = try? handleClose(page.handle(k)) }
             throw .io

@@ -270,6 +270,33 @@ public func mount(_ point: String, server: Handle, readOnly: Bool) -> Int32 {
     }
 }
 
+/// Unmounts what is mounted at `point` (the file protocol's `unmount`; vfs takes it only from an
+/// administrative Sender or connection).
+public func umount(_ point: String) -> Int32 {
+    guard let (uri, sender) = Posix.route(point) else { return -1 }
+    do throws(FileError) {
+        _ = try Posix.call(sender, .unmount, [], bytes: Array(uri.utf8))
+        return 0
+    } catch { return Posix.fail(error) }
+}
+
+/// The raw `mounts` listing of vfs: (entry count, bytes) per reply, in order; -1 and errno on an error.
+public func listMounts(_ out: inout [(count: Int, bytes: [UInt8])]) -> Int32 {
+    guard let (_, sender) = Posix.route("/") else { return -1 }
+    out = []
+    var index: UInt64 = 0
+    do throws(FileError) {
+        while out.count < 1024 {
+            var bytes: [UInt8] = []
+            let r = try Posix.call(sender, .mounts, [index]) { reply, page in bytes = page.received(reply.tag.bytes) }
+            if r.words.0 == 0 && r.words.1 <= index { break }
+            if r.words.0 > 0 { out.append((Int(r.words.0), bytes)) }
+            index = r.words.1
+        }
+        return 0
+    } catch { return Posix.fail(error) }
+}
+
 /// The working directory (`/dir` for fs://, else `scheme:///dir`).
 public func getcwd() -> String { Posix.cwd }
 

@@ -121,7 +121,7 @@ final class ConsoleServer {
                 return handOver(sender, badge, moving: &moving)
             case .seek: _ = try file(m); throw .invalid
             case .readdir: _ = try file(m); throw .notDirectory
-            case .mkdir, .unlink, .rename, .map, .mount, .unmount, .statfs: throw .notSupported
+            case .mkdir, .unlink, .rename, .map, .mount, .unmount, .statfs, .mounts: throw .notSupported
             }
         } catch {
             return IPCMessage(tag: IPCTag(label: error.rawValue))

@@ -221,31 +221,71 @@ func octal(_ v: UInt64) -> String {
     return String(decoding: digits.reversed(), as: UTF8.self)
 }
 
-/// df [-h] [PATH...]: each path's file system (statfs): size, used, free.
+/// df [-h] [PATH...]: each path's file system (statfs): size, used, free, and where it is mounted.
+/// Without paths every mount vfs lists whose server runs (one not started yet is left out, as its
+/// server would be started to answer).
 func df(_ arguments: [String]) -> Int32 {
     guard let a = options(arguments, flags: "h") else { return 1 }
     var status: Int32 = 0
+    let mounts = mountEntries()
+    var rows: [(path: String, source: String, point: String)] = []
+    if a.operands.isEmpty {
+        guard let mounts else {
+            IO.error("cannot list the mounts", Files.failure)
+            return 1
+        }
+        for m in mounts where m.flags.contains(.running) { rows.append((m.point, m.source, m.point)) }
+    } else {
+        for operand in a.operands {
+            let uri = MountPaths.uri(IO.path(operand))
+            let m = mounts.flatMap { MountPaths.mount(of: uri, in: $0) }
+            rows.append((operand, m?.source ?? "-", m.map { MountPaths.shown($0.point) } ?? operand))
+        }
+    }
     IO.line(SystemFormat.dfHeader(human: a.has("h")))
-    for operand in a.operands.isEmpty ? ["/"] : a.operands {
+    for row in rows {
         var f = StatFS()
-        guard statfs(IO.path(operand), &f) == 0 else {
-            IO.error(operand, Files.failure)
+        guard statfs(IO.path(row.path), &f) == 0 else {
+            IO.error(row.path, Files.failure)
             status = 1
             continue
         }
-        IO.line(SystemFormat.dfLine(size: f.size, free: f.free, path: operand, human: a.has("h")))
+        IO.line(SystemFormat.dfLine(source: row.source, size: f.size, free: f.free, point: MountPaths.shown(row.point),
+                                    human: a.has("h")))
     }
     return status
 }
 
+/// vfs's mount table (the file protocol's `mounts`), or nil (errno set) when it cannot be read.
+func mountEntries() -> [MountEntry]? {
+    var raw: [(count: Int, bytes: [UInt8])] = []
+    guard listMounts(&raw) == 0 else { return nil }
+    var out: [MountEntry] = []
+    for r in raw {
+        guard let e = MountEntry.decode(r.bytes, count: r.count) else {
+            errno = EIO
+            return nil
+        }
+        out += e
+    }
+    return out
+}
+
+/// mount: without operands, vfs's mounts in Linux's shape (`SOURCE on POINT type TYPE (OPTIONS)`).
 /// mount [-r] SERVICE POINT: mounts the file server this program was given as `import:SERVICE` at POINT
-/// (vfs allows it only through its administrative Sender). Listing the mounts is not built (the file
-/// protocol has no request for it).
+/// (vfs allows it only through an administrative Sender or connection).
 func mount(_ arguments: [String]) -> Int32 {
     guard let a = options(arguments, flags: "r") else { return 1 }
+    if a.operands.isEmpty && !a.has("r") {
+        guard let entries = mountEntries() else {
+            IO.error("cannot list the mounts", Files.failure)
+            return 1
+        }
+        for e in entries { IO.line(e.line) }
+        return 0
+    }
     guard a.operands.count == 2 else {
-        IO.error(a.operands.isEmpty ? "listing mounts is not supported (usage: mount [-r] SERVICE POINT)"
-                                    : "usage: mount [-r] SERVICE POINT")
+        IO.error("usage: mount [-r] SERVICE POINT (or mount alone for the list)")
         return 1
     }
     guard let server = IO.startup.imported(a.operands[0]),

@@ -116,7 +116,7 @@ final class FATServer {
             case .close: return try close(m)
             case .share: return try share(m, moving: &moving)
             // No pager (map), no terminals, no mount table here.
-            case .map, .control, .mount, .unmount: throw .notSupported
+            case .map, .control, .mount, .unmount, .mounts: throw .notSupported
             default: break
             }
             try mounted()
@@ -131,7 +131,7 @@ final class FATServer {
             case .unlink: return try unlink(m)
             case .rename: return try rename(m)
             case .statfs: return try statfs(m)
-            case .connect, .close, .share, .map, .control, .mount, .unmount: throw .notSupported
+            case .connect, .close, .share, .map, .control, .mount, .unmount, .mounts: throw .notSupported
             }
         } catch {
             if let window { _ = try? handleClose(window) }

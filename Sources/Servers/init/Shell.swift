@@ -53,6 +53,13 @@ func superviseShell(_ console: Handle) -> UInt64 {
     return 1
 }
 
+/// An administrative connection to vfs (ConnectFlags.administrative through init's Sender, badge 0).
+func vfsAdminConnection(_ vfs: Handle) throws(FileError) -> Handle {
+    let files: FileService
+    do throws(SysError) { files = try FileService(vfs) } catch { throw .noMemory }
+    return try files.connect(.administrative)
+}
+
 /// Opens the terminal, starts sh with it as descriptors 0, 1, 2; sh's id and the open terminal.
 func startShellOnce(_ files: FileService, _ client: ProcessClient) -> (UInt32, OpenFile)? {
     do throws(FileError) {
@@ -66,6 +73,11 @@ func startShellOnce(_ files: FileService, _ client: ProcessClient) -> (UInt32, O
                 throw FileError.io
             }
             named.append(("fd:\(fd)", files.page.handle(0), reply.words.0))
+        }
+        // The console's shell administers the system: an administrative connection to vfs (it may mount
+        // and unmount: sh's `umount`). Without one pm gives sh an ordinary connection.
+        if let vfs = Launcher.startup?.imported("vfs"), let admin = try? vfsAdminConnection(vfs) {
+            named.append((staticText(StartupBlock.importPrefix) + "vfs", admin, 0))
         }
         _ = try? client.page.install()
         do throws(ServiceError) {

@@ -106,7 +106,8 @@ final class Server {
             case .map: return try map(m, moving: &moving)
             case .connect: return try connect(m, moving: &moving)
             // Open files are not shared between connections here yet; initfs files are no terminals.
-            case .share, .control, .mount, .unmount, .statfs: throw .notSupported
+            case .share, .control, .mount, .unmount, .mounts: throw .notSupported
+            case .statfs: return try statfs(m)
             }
         } catch {
             if let window { _ = try? handleClose(window) }
@@ -252,6 +253,18 @@ final class Server {
         }
         let n = tree.nodes[node]
         return IPCMessage.ok(UInt64(n.size), UInt64(n.kind.rawValue), n.mode, n.modified)
+    }
+
+    /// statfs (a path or a file id): the archive's size, nothing free (initfs is read-only), 512-byte
+    /// blocks (tar's).
+    func statfs(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        if m.tag.bytes > 0 {
+            _ = try lookup(m)
+        } else {
+            guard m.tag.words >= 1 else { throw .badMessage }
+            _ = try state(m.words.0, m.badge)
+        }
+        return IPCMessage.ok(UInt64(archive.count), 0, 512)
     }
 
     func readdir(_ m: IPCMessage) throws(FileError) -> IPCMessage {

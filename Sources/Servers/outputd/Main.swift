@@ -119,7 +119,7 @@ final class OutputServer {
             case .seek:
                 try check(m.words.0, m.badge)
                 throw .notSupported
-            case .readdir, .mkdir, .unlink, .rename, .map, .connect, .share, .mount, .unmount, .statfs:
+            case .readdir, .mkdir, .unlink, .rename, .map, .connect, .share, .mount, .unmount, .statfs, .mounts:
                 throw .notSupported
             }
         } catch {

@@ -1,5 +1,5 @@
 // sh's built-in commands: cd, pwd, exit, export, unset, env, help, echo, time, true, false, `:`, break,
-// continue, test and [, and (Jobs.swift) jobs, wait and kill. Each takes
+// continue, test and [, umount, and (Jobs.swift) jobs, wait and kill. Each takes
 // its arguments (the first is its name) and returns its status; output goes to descriptors 1 and 2.
 
 typealias Builtin = ([String]) -> Int32
@@ -24,6 +24,7 @@ extension Shell {
         case "test", "[": return testBuiltin
         case "wait": return waitBuiltin
         case "kill": return killBuiltin
+        case "umount": return umountBuiltin
         case "true", ":": return { _ in 0 }
         case "false": return { _ in 1 }
         default: return nil
@@ -140,6 +141,35 @@ extension Shell {
         return 0
     }
 
+    /// `umount POINT...`: vfs's `unmount` through the shell's own connection (init gives the console's
+    /// shell an administrative one; any other gets "permission denied"). A built-in because the right
+    /// is the shell's connection, which programs it starts do not get.
+    static func umountBuiltin(_ args: [String]) -> Int32 {
+        guard args.count > 1 else { eprint("usage: umount POINT..."); return 2 }
+        var status: Int32 = 0
+        for point in args.dropFirst() {
+            let abs = Posix.absolute(point)
+            if abs == "/" || abs == "fs:///" || abs == "fs://" || abs == "initfs:///" || abs == "initfs://" {
+                eprint("umount: \(point): the root file systems (/ and initfs:///) cannot be unmounted")
+                status = 1
+                continue
+            }
+            guard umount(abs) == 0 else {
+                let why: String
+                switch errno {
+                case ENOENT: why = "not mounted"
+                case EBUSY: why = "target is busy (files are open under it)"
+                case EACCES: why = "permission denied (this shell's connection to vfs is not an administrative one)"
+                default: why = strerror(errno)
+                }
+                eprint("umount: \(point): " + why)
+                status = 1
+                continue
+            }
+        }
+        return status
+    }
+
     static func help(_ args: [String]) -> Int32 {
         print("""
         sh: the shell. Commands: NAME ARGS..., looked up in PATH (\(getenv("PATH") ?? "initfs:///bin")).
@@ -149,7 +179,7 @@ extension Shell {
           for NAME in WORDS; do a; done
           'quoted'  "with $VAR"  \\x   $?  $$  $!  $#  $1  $NAME  ${NAME}  NAME=value [command]
         Built-ins: cd [DIR|-], pwd, exit [N], export [NAME[=VALUE]...], unset NAME, env, help, echo [-n], time COMMAND, true, false,
-          break [N], continue [N], test EXPR, [ EXPR ], jobs, wait [PID|%N]..., kill [-SIGNAL] PID|%N...
+          break [N], continue [N], test EXPR, [ EXPR ], jobs, wait [PID|%N]..., kill [-SIGNAL] PID|%N..., umount POINT...
         Keys: left/right, home/end, backspace, delete, up/down (history), Ctrl-U, Ctrl-K, Ctrl-C, Ctrl-D
         """)
         return 0

@@ -165,7 +165,7 @@ enum TestFS {
             return .ok()
         case .statfs:
             return .ok(UInt64(fs.capacity), UInt64(fs.capacity - fs.used), 4096)
-        case .map, .connect, .share, .control, .mount, .unmount:
+        case .map, .connect, .share, .control, .mount, .unmount, .mounts:
             throw .notSupported
         }
     }

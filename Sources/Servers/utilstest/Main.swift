@@ -166,7 +166,7 @@ func fileTests() {
     let s = run("stat motd")
     check(s.status == 0 && has(s.out, "  Size: 24\tType: regular file\n") && has(s.out, "Access: (0644/-rw-r--r--)"), "`stat motd`", s)
     let d = run("df /")
-    check(d.status == 0 && d.out.hasPrefix("  1K-blocks") && has(d.out, "       4096 "), "`df /`", d)
+    check(d.status == 0 && d.out.hasPrefix("Filesystem      1K-blocks") && has(d.out, "       4096 "), "`df /`", d)
     let initfs = run("ls initfs:///bin", initfsOnly: true)
     var missing: [String] = []
     let listed = initfs.out.split(separator: "\n").map(String.init)

@@ -257,7 +257,11 @@ extension VFSServer {
 
     func connect(_ m: IPCMessage, moving: inout Handle?) throws(FileError) -> IPCMessage {
         guard m.tag.bytes == 0 else { throw .badMessage }
+        let flags = ConnectFlags(rawValue: m.tag.words >= 1 ? m.words.0 : 0)
+        guard flags.rawValue & ~ConnectFlags.administrative.rawValue == 0 else { throw .invalid }
+        if flags.contains(.administrative) && !isAdmin(m.badge) { throw .accessDenied }
         let (badge, sender) = try newConnection()
+        if flags.contains(.administrative) { adminConnections.insert(badge) }
         page.setHandle(0, sender)
         moving = sender
         var reply = IPCMessage.ok(badge)

@@ -17,29 +17,81 @@ extension VFSServer {
     }
 
     func mount(_ m: IPCMessage, server: inout Handle?) throws(FileError) -> IPCMessage {
-        guard m.badge == VFSServer.adminBadge else { throw .accessDenied }
+        guard isAdmin(m.badge) else { throw .accessDenied }
         guard let s = server else { throw .badMessage }
         let flags = MountFlags(rawValue: m.words.0)
         guard flags.rawValue & ~MountFlags.readOnly.rawValue == 0 else { throw .invalid }
         guard let (type, _) = try? handleIdentify(s), type == .sender else { throw .invalid }
         let point = try mountPoint(m.tag.bytes)
         try mounts.mount(scheme: point.scheme, at: point.components,
-                         Mounted(.remote(Backend(sender: s)), at: point, readOnly: flags.contains(.readOnly)))
+                         Mounted(.remote(Backend(sender: s)), at: point, readOnly: flags.contains(.readOnly),
+                                 source: "mount", type: "server", options: flags.contains(.readOnly) ? "ro" : "defaults"))
         server = nil   // the mount keeps it
         print("vfs: mounted \(point.text)\(flags.contains(.readOnly) ? " (read-only)" : "")")
         return IPCMessage.ok()
     }
 
     func unmount(_ m: IPCMessage) throws(FileError) -> IPCMessage {
-        guard m.badge == VFSServer.adminBadge else { throw .accessDenied }
+        guard isAdmin(m.badge) else { throw .accessDenied }
         let point = try mountPoint(m.tag.bytes)
         guard let mounted = mounts.mounts.first(where: { $0.scheme == point.scheme && $0.prefix == point.components })?.target
         else { throw .notFound }
+        // The root (fs:///) and initfs:/// stay: programs are found and started through them.
+        guard point.components.count > 0 || (point.scheme != FileURI.defaultScheme && point.scheme != "initfs") else { throw .busy }
         guard !busy(mounted) else { throw .busy }
         _ = try mounts.unmount(scheme: point.scheme, at: point.components)
-        if case .remote(let b) = mounted.fs { _ = try? handleClose(b.sender) }
-        print("vfs: unmounted \(point.text)")
+        var stopped = ""
+        if case .remote(let b) = mounted.fs {
+            if b.sender != .invalid { _ = try? handleClose(b.sender) }
+            b.sender = .invalid
+            if let id = b.process { stopped = stopServer(id) }
+            b.process = nil
+        }
+        print("vfs: unmounted \(point.text)" + stopped)
         return IPCMessage.ok()
+    }
+
+    /// Ends a server vfs started (through pm: vfs's pm Sender is an administrator's, and the server is
+    /// pm's child of no process, so vfs may end it and wait for it); the log line's tail.
+    func stopServer(_ id: UInt32) -> String {
+        defer { _ = try? page.install() }
+        guard let pm, let mp = startPage, let client = try? ProcessClient(pm, page: mp) else { return "; its server (process \(id)) not stopped: no pm" }
+        do throws(ServiceError) {
+            try client.kill(id)
+            _ = try client.wait(id)
+            return "; stopped its server (process \(id))"
+        } catch {
+            return "; its server (process \(id)) not stopped: \(text(error.name))"
+        }
+    }
+
+    /// `mounts`: the mount table from index w0, as many whole entries as fit (MountEntry's bytes).
+    func listMounts(_ m: IPCMessage) throws(FileError) -> IPCMessage {
+        guard m.tag.bytes == 0 else { throw .badMessage }
+        let all = mounts.mounts
+        var index = m.words.0
+        guard index <= UInt64(all.count) else { throw .invalid }
+        var out: [UInt8] = []
+        var count: UInt64 = 0
+        while index < UInt64(all.count) {
+            let t = all[Int(index)].target
+            var flags: MountEntryFlags = t.readOnly ? [.readOnly] : []
+            var running = true
+            if case .remote(let b) = t.fs, b.startsOnAccess {
+                flags.insert(.startedOnAccess)
+                running = b.pending == nil && b.sender != .invalid
+            }
+            if running { flags.insert(.running) }
+            guard let e = MountEntry(flags: flags, point: t.point.text, source: t.source, type: t.type, options: t.options).encoded(),
+                  out.count + e.count <= IPCBuffer.maxBytes else { break }
+            out += e
+            index += 1
+            count += 1
+        }
+        // An entry too large for a reply on its own would stop the listing there: skip it instead.
+        if count == 0 && index < UInt64(all.count) { index += 1 }
+        guard out.withUnsafeBytes({ page.put($0) }) else { throw .io }
+        return IPCMessage.ok(count, index, bytes: out.count)
     }
 
     /// Whether a file opened through `mount` is open.
@@ -55,7 +107,8 @@ extension VFSServer {
         if let initfs {
             let point = FileURI(scheme: "initfs", components: [])
             let b = Backend(sender: initfs)
-            try? mounts.mount(scheme: point.scheme, at: [], Mounted(.remote(b), at: point, readOnly: true))
+            try? mounts.mount(scheme: point.scheme, at: [], Mounted(.remote(b), at: point, readOnly: true,
+                                                                      source: "initfsd", type: "initfs", options: "ro"))
             fstab = readWhole(b, ["etc", "fstab"])
         } else {
             print("vfs: no import:initfs; initfs:/// is not mounted and there is no fstab")
@@ -63,7 +116,8 @@ extension VFSServer {
         let rootPoint = FileURI(scheme: FileURI.defaultScheme, components: [])
         if let root {
             if let fat32 {
-                mountServer(fat32, at: rootPoint, readOnly: false, lazy: false, why: "root=\(root)")
+                mountServer(fat32, at: rootPoint, readOnly: false, lazy: false, why: "root=\(root)", source: root, type: "vfat",
+                            options: "defaults")
             } else {
                 print("vfs: root=\(root): no fat32 server (fsd.fat32 is not running); fs:/// stays a tmpfs")
             }
@@ -85,7 +139,8 @@ extension VFSServer {
                 }
                 do throws(FileError) {
                     try mounts.mount(scheme: e.mountPoint.scheme, at: e.mountPoint.components,
-                                     Mounted(.tmpfs(TmpMount()), at: e.mountPoint, readOnly: e.options.contains("ro")))
+                                     Mounted(.tmpfs(TmpMount()), at: e.mountPoint, readOnly: e.options.contains("ro"),
+                                             source: e.source, type: e.type, options: e.optionsText))
                     print("vfs: \(why): tmpfs at \(e.mountPoint.text)")
                 } catch {
                     print("vfs: \(why): tmpfs at \(e.mountPoint.text) not mounted: \(text(error.name))")
@@ -93,7 +148,7 @@ extension VFSServer {
             case "vfat", "fat32":
                 if case .virtio(let disk, _)? = RootDevice.parse(Substring(e.source)), disk >= 1 {
                     mountPending(PendingServer(disk: disk, source: e.source), at: e.mountPoint, readOnly: e.options.contains("ro"),
-                                 lazy: e.options.contains("x-lazy"), why: why)
+                                 lazy: e.options.contains("x-lazy"), why: why, type: e.type, options: e.optionsText)
                     continue
                 }
                 guard let fat32 else {
@@ -105,7 +160,7 @@ extension VFSServer {
                     continue
                 }
                 mountServer(copy, at: e.mountPoint, readOnly: e.options.contains("ro"), lazy: e.options.contains("x-lazy"),
-                            why: why + " (\(e.source))")
+                            why: why + " (\(e.source))", source: e.source, type: e.type, options: e.optionsText)
             default:
                 print("vfs: \(why): \(e.mountPoint.text) not mounted: unknown type \(e.type)")
             }
@@ -114,7 +169,8 @@ extension VFSServer {
 
     /// Mounts the server behind `sender` at `point` (replacing the tmpfs at fs:/// when that is the
     /// place); checks it answers first unless `lazy`. One log line either way.
-    func mountServer(_ sender: Handle, at point: FileURI, readOnly: Bool, lazy: Bool, why: String) {
+    func mountServer(_ sender: Handle, at point: FileURI, readOnly: Bool, lazy: Bool, why: String, source: String,
+                     type: String, options: String) {
         let b = Backend(sender: sender)
         if !lazy {
             do throws(FileError) { _ = try forward(b, .stat, [], bytes: try putPath([])) } catch {
@@ -128,7 +184,8 @@ extension VFSServer {
             _ = try? mounts.unmount(scheme: point.scheme, at: point.components)
         }
         do throws(FileError) {
-            try mounts.mount(scheme: point.scheme, at: point.components, Mounted(.remote(b), at: point, readOnly: readOnly))
+            try mounts.mount(scheme: point.scheme, at: point.components,
+                             Mounted(.remote(b), at: point, readOnly: readOnly, source: source, type: type, options: options))
         } catch {
             print("vfs: \(why): \(point.text) not mounted: \(text(error.name))")
             _ = try? handleClose(sender)
@@ -139,9 +196,12 @@ extension VFSServer {
 
     /// An fstab line on disk 1 or later: its fsd.fat32 is started through pm by the first request under
     /// the mount point (the disk's driver is started by init after boot, so never at vfs's start).
-    func mountPending(_ p: PendingServer, at point: FileURI, readOnly: Bool, lazy: Bool, why: String) {
+    func mountPending(_ p: PendingServer, at point: FileURI, readOnly: Bool, lazy: Bool, why: String, type: String,
+                      options: String) {
         do throws(FileError) {
-            try mounts.mount(scheme: point.scheme, at: point.components, Mounted(.remote(Backend(pending: p)), at: point, readOnly: readOnly))
+            try mounts.mount(scheme: point.scheme, at: point.components,
+                             Mounted(.remote(Backend(pending: p)), at: point, readOnly: readOnly, source: p.source, type: type,
+                                     options: options))
         } catch {
             print("vfs: \(why): \(point.text) not mounted: \(text(error.name))")
             return
@@ -189,6 +249,7 @@ extension VFSServer {
             made = []      // moved to pm (the Sender stays vfs's)
             b.sender = sender
             b.pending = nil
+            b.process = id
             print("vfs: \(point.text): started fsd.fat32 for \(p.source) on first access (process \(id))")
         } catch {
             for h in made { _ = try? handleClose(h) }

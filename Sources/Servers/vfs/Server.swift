@@ -24,10 +24,18 @@ final class TmpMount {
 final class Backend {
     var sender: Handle
     var pending: PendingServer?
-    init(sender: Handle) { self.sender = sender }
+    /// Whether vfs starts this server itself on first access (its mount started as pending).
+    let startsOnAccess: Bool
+    /// pm's id of the server vfs started (nil before, and for servers vfs did not start).
+    var process: UInt32? = nil
+    init(sender: Handle) {
+        self.sender = sender
+        startsOnAccess = false
+    }
     init(pending: PendingServer) {
         sender = .invalid
         self.pending = pending
+        startsOnAccess = true
     }
 }
 
@@ -43,10 +51,18 @@ final class Mounted {
     let fs: FileSystem
     let point: FileURI
     let readOnly: Bool
-    init(_ fs: FileSystem, at point: FileURI, readOnly: Bool) {
+    /// What the `mounts` listing shows: fstab's source, type and options, or what mounted it.
+    let source: String
+    let type: String
+    let options: String
+    init(_ fs: FileSystem, at point: FileURI, readOnly: Bool, source: String = "none", type: String = "tmpfs",
+         options: String = "defaults") {
         self.fs = fs
         self.point = point
         self.readOnly = readOnly
+        self.source = source
+        self.type = type
+        self.options = options
     }
 }
 
@@ -99,6 +115,11 @@ final class VFSServer {
     static let connectionBadgeBase: UInt64 = 1 << 48
     /// The administrative badge (the Sender init holds): mount and unmount.
     static let adminBadge: UInt64 = 0
+    /// Connections made with ConnectFlags.administrative (through an administrative badge): they may
+    /// mount and unmount too, and make more such connections.
+    var adminConnections: Set<UInt64> = []
+
+    func isAdmin(_ badge: UInt64) -> Bool { badge == VFSServer.adminBadge || adminConnections.contains(badge) }
 
     let receiver: Handle
     let page: IPCBufferPage
@@ -157,6 +178,7 @@ final class VFSServer {
             case .mount: return try mount(m, server: &handle)
             case .unmount: return try unmount(m)
             case .statfs: return try statfs(m)
+            case .mounts: return try listMounts(m)
             }
         } catch {
             if let handle { _ = try? handleClose(handle) }
@@ -205,6 +227,7 @@ final class VFSServer {
             clients[badge] = nil
         }
         if badge >= VFSServer.connectionBadgeBase && connections > 0 { connections -= 1 }
+        adminConnections.remove(badge)
     }
 
     /// A new Sender to vfs with a badge of its own.

@@ -273,6 +273,43 @@ func testMountForwarding(_ c: Context) throws(FileError) {
     expectFileError(.busy, "unmount with a file open under it") { () throws(FileError) in try unmount(c.admin, "test://") }
     expectFileError(.accessDenied, "unmount through a connection") { () throws(FileError) in try unmount(c.fs, "fs:///mnt") }
     try busy.close()
+    // The mounts listing (any connection may read it): the two mounts above among vfs's own.
+    func listing(_ s: FileService) throws(FileError) -> [MountEntry] {
+        try? s.adopt()
+        var out: [MountEntry] = []
+        var index: UInt64 = 0
+        while true {
+            let r = try s.call(.mounts, [index])
+            if r.words.0 == 0 { break }
+            guard let e = MountEntry.decode(s.page.take(r.tag.bytes), count: Int(r.words.0)) else { throw .io }
+            out += e
+            index = r.words.1
+        }
+        return out
+    }
+    let listed = try listing(c.fs)
+    check(listed.contains(MountEntry(flags: .running, point: "test:///", source: "mount", type: "server", options: "defaults"))
+          && listed.contains { $0.point == "fs:///mnt" } && listed.contains { $0.point == "initfs:///" && $0.type == "initfs" }
+          && listed.contains { $0.point == "fs:///" && $0.type == "tmpfs" }, "the mounts listing: \(listed.map { $0.line })")
+    expectFileError(.badMessage, "mounts with bytes") { () throws(FileError) in _ = try c.fs.call(.mounts, [0], bytes: try c.fs.putPath("/")) }
+    expectFileError(.badMessage, "mounts without its word") { () throws(FileError) in _ = try c.fs.call(.mounts, []) }
+    expectFileError(.invalid, "mounts past the end") { () throws(FileError) in _ = try c.fs.call(.mounts, [UInt64(listed.count + 1)]) }
+    check((try? c.fs.call(.mounts, [UInt64(listed.count)]))?.words.0 == 0, "mounts at the end: none")
+    // Administrative connections: only through an administrative Sender; they may unmount.
+    expectFileError(.accessDenied, "an administrative connection through a plain one") { () throws(FileError) in
+        _ = try c.fs.connect(.administrative)
+    }
+    try? c.admin.adopt()
+    expectFileError(.invalid, "connect with unknown flags") { () throws(FileError) in _ = try c.admin.call(.connect, [2]) }
+    let adminConnection = try c.admin.connect(.administrative)
+    let viaConnection: FileService
+    do throws(SysError) { viaConnection = try FileService(adminConnection) } catch { throw .noMemory }
+    expectFileError(.busy, "unmount of the root") { () throws(FileError) in try unmount(viaConnection, "fs:///") }
+    expectFileError(.busy, "unmount of initfs:///") { () throws(FileError) in try unmount(viaConnection, "initfs:///") }
+    try unmount(viaConnection, "test://")
+    check(try !listing(c.fs).contains { $0.point == "test:///" }, "test:// unmounted through an administrative connection")
+    try mount(viaConnection, "test://")
+    _ = try? handleClose(adminConnection)
     try unmount(c.admin, "test://")
     try unmount(c.admin, "fs:///mnt")
     expectFileError(.noServer, "a scheme after its unmount") { () throws(FileError) in try c.fs.open("test:///hello", .read) }
@@ -298,8 +335,11 @@ func testStatfs(_ c: Context) throws(FileError) {
     let byID = try c.fs.call(.statfs, [f.id])
     check(byID.words.0 == r.words.0, "statfs by file id")
     try f.close()
-    expectFileError(.notSupported, "statfs forwarded to initfsd, which has no figures") { () throws(FileError) in
-        _ = try c.fs.call(.statfs, [], bytes: try c.fs.putPath("initfs:///etc"))
+    let initfs = try c.fs.call(.statfs, [], bytes: try c.fs.putPath("initfs:///etc"))
+    check(initfs.words.0 > 0 && initfs.words.1 == 0 && initfs.words.2 == 512,
+          "initfsd's figures (the archive's size, nothing free): \(initfs.words.0) \(initfs.words.1) \(initfs.words.2)")
+    expectFileError(.notFound, "statfs of a missing initfs path") { () throws(FileError) in
+        _ = try c.fs.call(.statfs, [], bytes: try c.fs.putPath("initfs:///nope"))
     }
 }
 

@@ -136,4 +136,62 @@ import Testing
         #expect(folded.contains("ipcbench`"), "\(folded.prefix(2000))")
         #expect(!folded.contains("[user]"), "\(folded.prefix(2000))")
     }
+
+    /// The shell on the console runs `cat` (coreutils, started by sh through pm) with `strace=cat`: osh's
+    /// trace of the cat process has its file.open of /etc/motd, the reads of that file id up to the empty
+    /// one, its close, the write of exactly the bytes read to standard output, and process_exit, in that
+    /// order (cat gathers its output and writes it once at the end: a file this small is one write).
+    @Test(.enabled(if: haveSystem))
+    func shellRunningCatIsTracedOpenReadCloseWrite() throws {
+        let dir = try Self.scratch("strace-sh")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let build = dir.appendingPathComponent("build")
+        let boot = Process()
+        boot.executableURL = Repo.osh
+        boot.arguments = Self.bootOptions(build, cmdline: "strace=cat", timeout: 400)
+        let input = Pipe()
+        boot.standardInput = input
+        boot.standardOutput = FileHandle.nullDevice
+        boot.standardError = FileHandle.nullDevice
+        try boot.run()
+        defer { if boot.isRunning { boot.terminate(); boot.waitUntilExit() } }
+        let runDir = build.appendingPathComponent("run/latest")
+        let prompt = Self.waitForSerial(runDir, "/ $ ", seconds: 300)
+        try #require(prompt.contains("/ $ "), "no prompt: \(prompt.suffix(2000))")
+        input.fileHandleForWriting.write(Data("cat initfs:///etc/motd\n".utf8))
+
+        // Until cat's process_exit is in the trace.
+        var lines: [Substring] = []
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let trace = try run(Repo.osh.path, ["syscalls", "--trace", "--process", "cat", "--run", runDir.path])
+            #expect(trace.status == 0, "\(trace.stderr)")
+            lines = trace.stdout.split(separator: "\n")
+            if lines.contains(where: { $0.contains("process_exit(") }) { break }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        let text = lines.joined(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.contains(" cat[") }, "\(text.prefix(3000))")
+        let motd = try String(contentsOf: Repo.root.appendingPathComponent("Sources/initfs/etc/motd"), encoding: .utf8)
+        // file.open → {0 3w} w0=ID; reads of ID until one answers w0=0; close of ID; one write of the sum.
+        guard let open = Self.index(of: "tag={file.open", in: lines, from: 0),
+              let id = lines[open].firstMatch(of: /= \{0 3w\} w0=(0x[0-9a-f]+)/)?.1 else {
+            Issue.record("no file.open answered with a file id in: \(text.prefix(3000))")
+            return
+        }
+        var read = 0, at = open + 1, lastRead = open
+        while let r = Self.index(of: "tag={file.read 3w}, w0=\(id),", in: lines, from: at) {
+            guard let n = lines[r].firstMatch(of: /\} w0=(0x[0-9a-f]+) </)?.1, let count = Int(n.dropFirst(2), radix: 16) else { break }
+            read += count
+            lastRead = r
+            at = r + 1
+            if count == 0 { break }
+        }
+        #expect(read == motd.utf8.count, "cat read \(read) bytes of a \(motd.utf8.count)-byte motd: \(text.prefix(3000))")
+        let close = Self.index(of: "tag={file.close 1w}, w0=\(id),", in: lines, from: lastRead + 1)
+        let write = close.flatMap { Self.index(of: "tag={file.write 3w \(read)b}", in: lines, from: $0 + 1) }
+        let exit = write.flatMap { Self.index(of: "process_exit(code=0)", in: lines, from: $0 + 1) }
+        #expect(close != nil && write != nil && exit != nil, "\(text.prefix(4000))")
+        if let write { #expect(lines[write].contains(String(format: "= {0 1w} w0=0x%x", read)), "\(lines[write])") }
+    }
 }

@@ -15,6 +15,9 @@ BENCH_CPU=max BENCH_APPEND="only=0w pcid=off" BENCH_LABEL=pcid_off scripts/bench
 # one load, compare and branch: ipc.roundtrip.0w.insn above.
 BENCH_APPEND="only=0w strace=nobody" BENCH_LABEL=strace_other scripts/bench-ipc.py build
 BENCH_APPEND="only=0w strace=ipcbench" BENCH_LABEL=strace_on scripts/bench-ipc.py build
+# The general path's cost for the same round trip (issue 17: ipc_fastpath=off sends sender_call and
+# receiver_reply_recv there; ipc.roundtrip.fastpath_off.0w.insn against ipc.roundtrip.0w.insn above).
+BENCH_APPEND="only=0w ipc_fastpath=off" BENCH_LABEL=fastpath_off scripts/bench-ipc.py build
 # Two CPUs (issue 12): one IPC pair on CPU 0, then a pair on each of CPUs 0 and 1 (smp=threads).
 scripts/bench-pairs.py build
 scripts/bench-initfs.py build

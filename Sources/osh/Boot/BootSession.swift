@@ -517,7 +517,7 @@ final class BootSession {
     }
 
     /// Ends a stopped VM through QMP `quit` (QEMU 10 holds a guest shutdown under shutdown=pause and
-    /// ignores SIGTERM then) and returns its wait status; if QEMU is not gone within 3 s, `terminate`
+    /// ignores SIGTERM then) and returns its wait status; if QEMU is not gone within 10 s, `terminate`
     /// ends it and the result is nil.
     private func quit(_ qemu: SpawnedQEMU, _ watcher: VMWatcher) -> Int32? {
         // QEMU may close the socket before it answers: the exit is what counts.

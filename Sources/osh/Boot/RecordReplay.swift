@@ -47,7 +47,7 @@ public enum RecordReplay {
 
     /// Whether a recorded QEMU argument vector leaves out kvmvapic (recordings made by older osh do not).
     public static func hasNoVAPIC(_ argv: [String]) -> Bool {
-        zip(argv, argv.dropFirst()).contains { $0 == "-global" && $1 == "apic-common.vapic=off" }
+        zip(argv, argv.dropFirst()).contains { [$0, $1] == noVAPIC }
     }
 
     /// Whether a recorded QEMU argument vector is a recording (has `rr=record`).

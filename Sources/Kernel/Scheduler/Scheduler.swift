@@ -379,7 +379,8 @@ enum Scheduler {
             t.state = .blocked
             return (t.killed, t.savedRSP)
         }
-        next.blockedOn = nil
+        // A caller answered by the fast path waits in no queue: no store, no release of nil.
+        if next.blockedOn != nil { next.blockedOn = nil }
         Timeouts.cancel(next)
         if multiCPU && (killed || !mayRunHere(next)) {
             // This thread was killed from another CPU (it ends instead of waiting), or `next`'s affinity

@@ -125,7 +125,7 @@ enum FastPath {
         // The reply slot's reference to the caller goes; its process's thread list still holds it.
         me._withUnsafeGuaranteedRef { m in
             m.replyTo = nil
-            m.receiveInto = nil
+            if m.receiveInto != nil { m.receiveInto = nil }
             m.ipcError = nil
             endpoint._withUnsafeGuaranteedRef { e in
                 m.servedEndpoint = e.id

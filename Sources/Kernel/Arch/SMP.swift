@@ -165,8 +165,8 @@ enum SMP {
         param(32).pointee = idle.stackTop
         param(40).pointee = UInt64(index)
         return APBoot(index: UInt64(index), apicID: UInt64(apicID), gdt: base, tss: tss, block: base + 512,
-                      // A reference for the AP's `current` word (Scheduler.setCurrent lets go of it).
-                      state: state.opaque, idle: UInt64(UInt(bitPattern: Unmanaged.passRetained(idle).toOpaque())),
+                      // The AP's `current` and `idle` words hold no reference: its CPUState holds the idle thread.
+                      state: state.opaque, idle: UInt64(UInt(bitPattern: Unmanaged.passUnretained(idle).toOpaque())),
                       istTops: (ist0, ist1, ist2))
     }
 

@@ -15,7 +15,9 @@ public protocol IntrusiveQueueElement: AnyObject {
 
 public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
     public private(set) var head: Element? = nil
-    private var tail: Element? = nil
+    /// Unowned: the last element is owned by the link before it (or `head`), so appending and unlinking
+    /// take no count for it (issue 17: the IPC fast path queues a receiver on every round trip).
+    private unowned(unsafe) var tail: Element? = nil
     public private(set) var count = 0
 
     public init() {}
@@ -23,7 +25,8 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
     public var isEmpty: Bool { head == nil }
 
     public func append(_ e: Element) {
-        e.nextWaiting = nil
+        // An element in no queue has no successor (unlink takes it): no store, no release, in the common case.
+        if e.nextWaiting != nil { e.nextWaiting = nil }
         e.previousWaiting = tail
         e.waitingIn = ObjectIdentifier(self)
         if let last = tail { last.nextWaiting = e } else { head = e }

@@ -17,7 +17,7 @@ final class CPUState {
     let index: Int
     /// Its PerCPU block (Arch/CPULocal.swift), where the thread it runs is kept.
     let block: UnsafeMutablePointer<UInt64>
-    /// The thread it runs: its block's `current` word (Scheduler.setCurrent keeps a reference there).
+    /// The thread it runs: its block's `current` word (no reference count; see Scheduler.current).
     var current: Thread {
         Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(block[PerCPU.Word.current]))!).takeUnretainedValue()
     }

@@ -37,8 +37,12 @@ enum Scheduler {
         let raw = UInt(PerCPU.read(PerCPU.Word.state))
         return Unmanaged<CPUState>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)._withUnsafeGuaranteedRef(body)
     }
-    /// The thread this CPU runs: the per-CPU block's `current` word, which holds a reference to it (one
-    /// GS read on the hot paths; CPUState.current reads the same word). Guarded by: the kernel lock (per CPU).
+    /// The thread this CPU runs: the per-CPU block's `current` word (one GS read on the hot paths;
+    /// CPUState.current reads the same word). The word holds no reference count (issue 17: a switch takes
+    /// no retain and no release): a thread that runs is alive because its process's thread list holds it
+    /// until threadEnded, and a thread that ends while it runs is put in the `zombie` word (retained)
+    /// before threadEnded, until the next thread on this CPU lets it go; idle threads are held by their
+    /// CPUState. Guarded by: the kernel lock (per CPU).
     static var current: Thread! {
         get {
             let raw = UInt(PerCPU.read(PerCPU.Word.current))
@@ -46,7 +50,7 @@ enum Scheduler {
         }
         set { setCurrent(newValue) }
     }
-    /// The thread this CPU runs, unretained (the `current` word holds it while it runs).
+    /// The thread this CPU runs, unretained (its process's thread list holds it while it runs).
     @inline(__always) static var currentUnmanaged: Unmanaged<Thread> {
         Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(PerCPU.read(PerCPU.Word.current)))!)
     }
@@ -56,17 +60,16 @@ enum Scheduler {
         return Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)._withUnsafeGuaranteedRef(body)
     }
 
-    /// This CPU runs `t` from now on (the word takes a reference to `t` and lets go of the one before).
+    /// This CPU runs `t` from now on (the word takes no reference; see `current`).
     static func setCurrent(_ t: Thread) {
-        let old = swapCurrent(t)
-        if old != 0 { release_object(old) }
+        _ = swapCurrent(t)
     }
 
-    /// This CPU runs `t` from now on; returns the word's reference to the thread it ran (0: none), now
-    /// the caller's to let go of (`release_object`: Unmanaged's release costs a retain and two releases).
+    /// This CPU runs `t` from now on; returns the word's previous value, the thread it ran (0: none),
+    /// unretained.
     @inline(__always) static func swapCurrent(_ t: Thread) -> UInt64 {
         let old = PerCPU.read(PerCPU.Word.current)
-        PerCPU.write(PerCPU.Word.current, UInt64(UInt(bitPattern: Unmanaged.passRetained(t).toOpaque())))
+        PerCPU.write(PerCPU.Word.current, UInt64(UInt(bitPattern: Unmanaged.passUnretained(t).toOpaque())))
         return old
     }
 
@@ -294,7 +297,7 @@ enum Scheduler {
     @inline(never) private static func prepare(_ next: Thread) -> UInt64 {
         next.state = .running
         next.cpu = PerCPU.index
-        // The thread that ran, read without a retain (the reference `old` carries is let go at the end).
+        // The thread that ran, read without a retain (its thread list, or the zombie word, holds it).
         let old = swapCurrent(next)
         let previous = Unmanaged<Thread>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(old))!)
         PerCPU.setKernelStack(next.stackTop)
@@ -311,7 +314,6 @@ enum Scheduler {
         }
         fpu_save(previous._withUnsafeGuaranteedRef { $0.fpuArea })
         fpu_restore(next.fpuArea)
-        release_object(old)
         return next.savedRSP.pointee
     }
 
@@ -371,14 +373,14 @@ enum Scheduler {
 
     /// The IPC fast path: the current thread blocks (nobody queues it; a reply slot holds it) and `next`,
     /// a thread just made able to run, runs at once, without going through the run queue.
-    /// (The current thread is reached without a retain: the `current` word holds it until the switch,
-    /// and its process's thread list while it waits.)
+    /// (The current thread is reached without a retain: its process's thread list holds it.)
     static func handOff(to next: Thread) {
         let (killed, slot) = withCurrent { t in
             t.state = .blocked
             return (t.killed, t.savedRSP)
         }
-        next.blockedOn = nil
+        // A caller answered by the fast path waits in no queue: no store, no release of nil.
+        if next.blockedOn != nil { next.blockedOn = nil }
         Timeouts.cancel(next)
         if multiCPU && (killed || !mayRunHere(next)) {
             // This thread was killed from another CPU (it ends instead of waiting), or `next`'s affinity

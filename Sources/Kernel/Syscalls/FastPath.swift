@@ -13,17 +13,15 @@
 // - The whole path runs with interrupts off and under the kernel lock (LOCKS.md): no other CPU and no
 //   interrupt handler runs kernel code meanwhile, so nothing below is closed, freed or changed behind
 //   this path's back; only this path's own stores can drop a reference.
-// - The current thread: the per-CPU `current` word holds a reference to it until the switch, and its
-//   process's thread list holds one while it waits (a thread leaves that list only when it has ended).
+// - The current thread: its process's thread list holds it, running or waiting (a thread leaves that
+//   list only when it has ended; the per-CPU `current` word holds no count, see Scheduler.current).
 // - The Sender or Receiver: the handle-table slot that names it holds a reference, and this path closes
 //   no handle. The Endpoint: the Sender or Receiver holds it (a `let`).
 // - The peer thread: it is blocked (not ended), so its process's thread list holds it. The path drops
 //   the endpoint queue's reference to the server (call) or the reply slot's reference to the caller
-//   (reply_recv) before the hand-off; the thread list still holds it, and the `current` word takes a
-//   reference to it at the switch.
+//   (reply_recv) before the hand-off; the thread list still holds it while it runs.
 // Only the references the data structures themselves keep change: the server's reply slot takes the
-// caller, the endpoint's receiver queue and `blockedOn` take the server, the `current` word takes the
-// thread that runs next and lets go of the one that ran.
+// caller, the endpoint's receiver queue and `blockedOn` take the server.
 
 #if !KERNEL
 import ABI
@@ -127,7 +125,7 @@ enum FastPath {
         // The reply slot's reference to the caller goes; its process's thread list still holds it.
         me._withUnsafeGuaranteedRef { m in
             m.replyTo = nil
-            m.receiveInto = nil
+            if m.receiveInto != nil { m.receiveInto = nil }
             m.ipcError = nil
             endpoint._withUnsafeGuaranteedRef { e in
                 m.servedEndpoint = e.id

@@ -1,7 +1,8 @@
 // ipcbench: the IPC round-trip benchmark. Root starts two instances (with `bench` on the kernel command
 // line): a server that loops in receiver_reply_recv and a client that loops in sender_call, in separate
 // processes. The client measures each variant with the TSC; under QEMU's `-icount shift=0` the TSC
-// counts guest instructions, so the figures are instructions per round trip. It prints
+// counts guest instructions, so the figures are instructions per round trip. The client then measures
+// a notification round trip between two of its own threads (measureNotify). It prints
 //   bench NAME VALUE UNIT
 // lines, and `bench mark NAME` lines before and after each timed loop so the host can take TCG
 // wall-clock times from when those lines arrive.
@@ -11,7 +12,7 @@ let programName: StaticString = "ipcbench"
 /// `rounds=N` on the kernel command line (root passes it on) overrides the number of timed round trips.
 var rounds: UInt64 = 20_000
 var warmup: UInt64 = 500
-/// `only=NAME` (0w, 1w, 4w, 1h) runs one variant; `pairs` runs the two-CPU pairs instead (Pairs.swift).
+/// `only=NAME` (0w, 1w, 4w, 1h, notify) runs one variant; `pairs` runs the two-CPU pairs instead (Pairs.swift).
 var only: Substring? = nil
 
 /// Variants: label = what the message carries.
@@ -71,6 +72,37 @@ func measure(_ sender: Handle, _ variant: Variant, words: (UInt64, UInt64, UInt6
     print("bench ipc.roundtrip.\(variant.name).insn \((end - start) / rounds) insn")
 }
 
+/// The notification round trip (`ipc.notify.roundtrip.insn`): this thread signals Notify `ping` and
+/// waits on `pong`; a second thread of this process waits on `ping` and signals `pong`. One round trip:
+/// two notify_notify and two notify_wait calls, two thread switches (no address-space switch).
+func measureNotify() throws(SysError) {
+    if let only, only != "notify" { return }
+    let ping = try notifyCreate(), pong = try notifyCreate()
+    defer { _ = try? handleClose(ping); _ = try? handleClose(pong) }
+    /// Bit 1 on `ping` ends the other thread.
+    let go: UInt64 = 1, stop: UInt64 = 2
+    let echo = try spawnThread { () -> UInt64 in
+        while true {
+            guard let bits = try? notifyWait(ping) else { return 1 }
+            if bits & stop != 0 { return 0 }
+            guard (try? notifyNotify(pong, bits: go)) != nil else { return 2 }
+        }
+    }
+    func roundTrip() throws(SysError) {
+        try notifyNotify(ping, bits: go)
+        _ = try notifyWait(pong)
+    }
+    for _ in 0..<warmup { try roundTrip() }
+    print("bench mark start notify")
+    let start = read_tsc()
+    for _ in 0..<rounds { try roundTrip() }
+    let end = read_tsc()
+    print("bench mark end notify")
+    try notifyNotify(ping, bits: stop)
+    guard try echo.join() == 0 else { throw .badState }
+    print("bench ipc.notify.roundtrip.insn \((end - start) / rounds) insn")
+}
+
 func client(_ sender: Handle, ipcBuffer: UInt64) -> Int32 {
     do throws(SysError) {
         try measure(sender, .words0, words: (0, 0, 0, 0), wordCount: 0, handles: 0)
@@ -82,6 +114,7 @@ func client(_ sender: Handle, ipcBuffer: UInt64) -> Int32 {
         let buffer = UnsafeMutablePointer<UInt32>(bitPattern: UInt(ipcBuffer))!
         buffer[0] = frame.raw
         try measure(sender, .handle1, words: (0, 0, 0, 0), wordCount: 0, handles: 1)
+        try measureNotify()
         return 0
     } catch {
         print("ipcbench client: \(error.name)")

@@ -147,6 +147,10 @@ struct HostTableMemory: PageTableMemory {
             #expect(entry & PageEntry.addressMask == 0x1000 * UInt64(i + 10))
             let t = try #require(pt.translate(v))
             #expect(t.flags == flags.union(.read) && t.user == user)
+            // The short form the kernel's user accesses use: the same address, the write bit.
+            let p = try #require(pt.physical(v + 0x123))
+            #expect(p.address == 0x1000 * UInt64(i + 10) + 0x123 && p.writable == flags.contains(.write))
+            #expect(pt.physical(v + 0x10_0000) == nil)
         }
         // Intermediate entries of a user mapping carry the user bit, and are writable.
         let pml4e = pt.memory.entries(pt.root)[0]
@@ -264,6 +268,8 @@ struct HostTableMemory: PageTableMemory {
         #expect(two.physical == 0x4003_4567 && two.cache == .writeCombining && two.flags == [.read, .write, .exec])
         let one = try #require(pt.translate(0xffff_8000_4123_4567))
         #expect(one.physical == 0x8123_4567 && one.flags == .read && one.cache == .writeBack)
+        #expect(pt.physical(0xffff_8000_0023_4567).map { $0.address == 0x4003_4567 && $0.writable } == true)
+        #expect(pt.physical(0xffff_8000_4123_4567).map { $0.address == 0x8123_4567 && !$0.writable } == true)
         #expect(throws: SysError.overlapping) {
             try pt.map(virtual: 0xffff_8000_0020_0000, physical: 0x1000, flags: .read, cache: .writeBack, user: false)
         }

@@ -80,6 +80,13 @@ public struct HandleTable<Object> {
         return (object, slots[index].rights)
     }
 
+    /// The rights of a live handle, or nil (no count taken on its object).
+    @inline(__always)
+    public func rights(of handle: UInt32) -> Rights? {
+        guard let index = index(of: handle) else { return nil }
+        return slots[index].rights
+    }
+
     public func lookup(_ handle: UInt32) throws(SysError) -> (object: Object, rights: Rights) {
         guard let index = index(of: handle), let object = slots[index].object else { throw .invalidHandle }
         return (object, slots[index].rights)

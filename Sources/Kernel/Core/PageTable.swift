@@ -172,15 +172,29 @@ public struct PageTable<M: PageTableMemory> {
     /// The PT (or large-page) entry for `virtual`: the table holding it, its index and level; nil when a
     /// table on the way is missing.
     func leaf(_ virtual: UInt64) -> (table: UInt64, index: Int, level: Int)? {
+        // Wrapping arithmetic on values that cannot overflow (level 3...0, shift 39...12): every user
+        // access the kernel makes walks here.
         var table = root
-        for level in stride(from: 3, through: 0, by: -1) {
-            let index = PageTable.index(virtual, level: level)
+        var level = 3
+        var shift: UInt64 = 39
+        while true {
+            let index = Int(truncatingIfNeeded: (virtual &>> shift) & 511)
             let entry = memory.entries(table)[index]
             guard entry & PageEntry.present != 0 else { return nil }
             if level == 0 || (level < 3 && entry & PageEntry.largePage != 0) { return (table, index, level) }
             table = entry & PageEntry.addressMask
+            level &-= 1
+            shift &-= 9
         }
-        return nil
+    }
+
+    /// Where `virtual` leads and whether its entry allows writing, or nil when nothing is entered: what a
+    /// kernel access to user memory asks (`translate` also decodes flags and the cache mode).
+    public func physical(_ virtual: UInt64) -> (address: UInt64, writable: Bool)? {
+        guard PageTable.isCanonical(virtual), let at = leaf(virtual) else { return nil }
+        let entry = memory.entries(at.table)[at.index]
+        let offsetMask = (pageSize &<< (9 &* UInt64(at.level))) &- 1
+        return ((entry & PageEntry.addressMask & ~offsetMask) | (virtual & offsetMask), entry & PageEntry.writable != 0)
     }
 
     public func translate(_ virtual: UInt64) -> (physical: UInt64, flags: MapFlags, cache: CacheMode, user: Bool)? {

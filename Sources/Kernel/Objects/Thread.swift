@@ -56,7 +56,15 @@ final class Thread: IntrusiveQueueElement {
 
     // IPC state.
     /// User address of the IPC buffer page (0: none).
-    var ipcBuffer: UInt64 = 0
+    var ipcBuffer: UInt64 = 0 {
+        didSet { ipcPage = nil }
+    }
+    /// That page through the direct map, as IPC last resolved it (`ipcPageWritable`: for writing), valid
+    /// while its Vmem's entries have not changed since (`ipcPageStamp`, Vmem.entryChanges): a message's
+    /// bytes and handles reach it without a page walk (IPC.bufferPage).
+    var ipcPage: UnsafeMutableRawPointer? = nil
+    var ipcPageWritable = false
+    var ipcPageStamp: UInt64 = 0
     /// The caller this thread received and has not answered yet (the implicit reply slot).
     var replyTo: Thread? = nil
     /// While blocked in receiver_recv with a Reply handle: bind the caller to this Reply.

@@ -37,6 +37,10 @@ struct Mapping {
 final class Vmem {
     var table: PageTable<KernelPageMemory>
     var mappings = MappingSet<Mapping>()
+    /// Counts the changes of user page-table entries (one entered, one removed): a physical page found
+    /// through an entry stays what that address reaches while this count is unchanged (Thread.ipcPage).
+    /// Guarded by: the kernel lock.
+    private(set) var entryChanges: UInt64 = 0
 
     /// Physical address of the kernel's own PML4 (the boot page tables), whose upper entries every
     /// address space shares.
@@ -172,6 +176,7 @@ final class Vmem {
     private func removeEntry(_ page: UInt64) -> Bool {
         guard table.translate(page) != nil else { return false }
         _ = try? table.unmap(virtual: page)
+        entryChanges &+= 1
         if isActive { invalidate_page(page) }
         return true
     }
@@ -189,8 +194,8 @@ final class Vmem {
         if write && !m.payload.flags.contains(.write) { throw .accessDenied }
         if exec && !m.payload.flags.contains(.exec) { throw .accessDenied }
         let page = address & ~(pageSize - 1)
-        if let present = table.translate(page), present.flags.contains(.write) || !(write || unshare) {
-            return present.physical + address % pageSize
+        if let present = table.physical(page), present.writable || !(write || unshare) {
+            return present.address + address % pageSize
         }
         let index = (page - m.start + m.payload.frameOffset) / pageSize
         var flags = m.payload.flags
@@ -203,6 +208,7 @@ final class Vmem {
             if !readable.exclusive { flags.remove(.write) }
         }
         dropEntry(page)
+        entryChanges &+= 1
         try table.map(virtual: page, physical: physical, flags: flags, cache: m.payload.cache, user: true)
         return physical + address % pageSize
     }
@@ -211,11 +217,21 @@ final class Vmem {
     func copy(address: UInt64, buffer: UnsafeMutableRawBufferPointer, write: Bool) throws(SysError) {
         guard address < userAddressLimit, UInt64(buffer.count) <= userAddressLimit - address else { throw .badAddress }
         try copyByPage(from: address, buffer: buffer, write: write) { (at: UInt64) throws(SysError) -> UInt64 in
-            do throws(SysError) { return try resolve(at, write: write, kernel: true) } catch {
-                // Running out of memory, over a limit or a page its pager has not supplied is said as such;
-                // any other refusal is a bad address.
-                throw error == .outOfMemory || error == .limitExceeded || error == .notSupplied ? error : .badAddress
-            }
+            try resolveForKernel(at, write: write)
+        }
+    }
+
+    /// The page holding `address` as the kernel sees it through the direct map, made present for the
+    /// access; the same errors as `copy`. Valid until this thread next blocks or changes the mapping.
+    func kernelPage(_ address: UInt64, write: Bool) throws(SysError) -> UnsafeMutableRawPointer {
+        KernelMemory.virtual(physical: try resolveForKernel(address & ~(pageSize - 1), write: write))
+    }
+
+    /// `resolve` for the kernel's own access to user memory: running out of memory, over a limit or a page
+    /// its pager has not supplied is said as such; any other refusal is a bad address.
+    private func resolveForKernel(_ address: UInt64, write: Bool) throws(SysError) -> UInt64 {
+        do throws(SysError) { return try resolve(address, write: write, kernel: true) } catch {
+            throw error == .outOfMemory || error == .limitExceeded || error == .notSupplied ? error : .badAddress
         }
     }
 }

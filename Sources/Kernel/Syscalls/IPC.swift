@@ -35,45 +35,75 @@ enum IPC {
         if let badge { target.pointee.rdi = badge }
     }
 
+    /// Bytes and handles through the two IPC buffers, each one page (thread_set_ipc_buffer), reached
+    /// through the direct map: no kernel copy of the message, no allocation (issue 17: `1h`).
     private static func deliverBuffer(from: Thread, to: Thread, tag: IPCTag) throws(SysError) {
         guard from.ipcBuffer != 0, to.ipcBuffer != 0 else { throw .badState }
-        var bytes = [UInt8](repeating: 0, count: IPCBuffer.bytesOffset + tag.bytes)
-        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-            try from.process.vmem.copy(address: from.ipcBuffer, buffer: b, write: false)
+        let source = try bufferPage(from, write: false)
+        // The handle values are read once: another thread of the sender may write its page meanwhile.
+        let values = HandleValues(source)
+        // Handles: every one valid, with the TRANSFER right, distinct; room on the other side.
+        let count = tag.handles
+        for i in 0..<count {
+            let v = values[i]
+            for j in 0..<i where values[j] == v { throw .invalidArgument }
+            guard let rights = from.process.handles.table.rights(of: v) else { throw .invalidHandle }
+            guard rights.contains(.transfer) else { throw .accessDenied }
         }
-        // Handles: look every one up first (valid, TRANSFER right, distinct), check room on the other side.
-        var values: [UInt32] = []
-        var moving: [(object: KernelObject, rights: Rights)] = []
-        for i in 0..<tag.handles {
-            var v: UInt32 = 0
-            for k in 0..<4 { v |= UInt32(bytes[i * 4 + k]) << (8 * k) }
-            guard !values.contains(v) else { throw .invalidArgument }
-            let entry = try from.process.handles.lookup(v)
-            guard entry.rights.contains(.transfer) else { throw .accessDenied }
-            values.append(v)
-            moving.append(entry)
-        }
-        guard to.process.handles.count + moving.count <= Process.handleCapacity else { throw .noHandles }
-        guard moving.isEmpty || UInt64(to.process.handles.count + moving.count) <= to.process.account.limit(.handles) else {
+        guard to.process.handles.count + count <= Process.handleCapacity else { throw .noHandles }
+        guard count == 0 || UInt64(to.process.handles.count + count) <= to.process.account.limit(.handles) else {
             throw .limitExceeded   // the receiver's handle limit (Limits.swift)
         }
         // The bytes go first, the handle slots cleared: a receiver's buffer that cannot take them (unmapped
         // since thread_set_ipc_buffer, or no memory for its page) fails the send before any handle moves.
-        for i in 0..<IPCBuffer.maxHandles * 4 { bytes[i] = 0 }
-        try withBytes(&bytes) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-            try to.process.vmem.copy(address: to.ipcBuffer, buffer: b, write: true)
+        // (Resolving the receiver's page for writing may give it a page of its own, copy on write; the
+        // sender's page stays where `source` points: a shared page keeps its other holder.)
+        let target = try bufferPage(to, write: true)
+        let slots = IPCBuffer.maxHandles * 4
+        (target + slots).copyMemory(from: source + slots, byteCount: IPCBuffer.bytesOffset - slots + tag.bytes)
+        for i in 0..<slots / 8 { target.storeBytes(of: 0, toByteOffset: i * 8, as: UInt64.self) }
+        guard count > 0 else { return }
+        // Checked above and nothing ran since: every entry is there. The new values go into the slots.
+        for i in 0..<count {
+            guard let entry = from.process.handles.entry(values[i]) else { throw .invalidHandle }
+            let moved = try to.process.handles.insert(entry.object, rights: entry.rights)
+            target.storeBytes(of: moved, toByteOffset: i * 4, as: UInt32.self)
         }
-        guard !moving.isEmpty else { return }
-        var newValues: [UInt32] = []
-        for m in moving { newValues.append(try to.process.handles.insert(m.object, rights: m.rights)) }
-        for v in values { _ = try? from.process.closeHandle(v) }
-        // The new values into the slots: the page was just written and nothing ran since, so this succeeds.
-        var slots = [UInt8](repeating: 0, count: IPCBuffer.maxHandles * 4)
-        for (i, v) in newValues.enumerated() {
-            for k in 0..<4 { slots[i * 4 + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+        for i in 0..<count { _ = try? from.process.closeHandle(values[i]) }
+    }
+
+    /// `t`'s IPC buffer page through the direct map, made present for the access: the one found last
+    /// time while its address space's entries have not changed since (a page entered for writing serves
+    /// reads too), else resolved again (Vmem.kernelPage: the same errors as a copy).
+    @inline(__always)
+    static func bufferPage(_ t: Thread, write: Bool) throws(SysError) -> UnsafeMutableRawPointer {
+        let vmem = t.process.vmem
+        if let page = t.ipcPage, t.ipcPageStamp == vmem.entryChanges, t.ipcPageWritable || !write { return page }
+        let page = try vmem.kernelPage(t.ipcBuffer, write: write)
+        t.ipcPage = page
+        t.ipcPageWritable = write
+        t.ipcPageStamp = vmem.entryChanges
+        return page
+    }
+
+    /// The handle values at the start of an IPC buffer (IPCBuffer.maxHandles of them, little endian).
+    private struct HandleValues {
+        private let words: (UInt64, UInt64, UInt64, UInt64)
+
+        init(_ page: UnsafeMutableRawPointer) {
+            words = (page.loadUnaligned(as: UInt64.self), page.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                     page.loadUnaligned(fromByteOffset: 16, as: UInt64.self), page.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
         }
-        try withBytes(&slots) { (b: UnsafeMutableRawBufferPointer) throws(SysError) in
-            try to.process.vmem.copy(address: to.ipcBuffer, buffer: b, write: true)
+
+        subscript(i: Int) -> UInt32 {
+            let word: UInt64
+            switch i >> 1 {
+            case 0: word = words.0
+            case 1: word = words.1
+            case 2: word = words.2
+            default: word = words.3
+            }
+            return UInt32(truncatingIfNeeded: word &>> (32 &* UInt64(i & 1)))
         }
     }
 

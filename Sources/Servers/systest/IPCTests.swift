@@ -131,7 +131,7 @@ func testIPCBufferBytes() throws(SysError) {
 
     step("no IPC buffer on the caller")
     let sizes = [1, 100, IPCBuffer.maxBytes]
-    let server = try spawnServer(receiver, calls: sizes.count + 1, ipcPage: theirs) { (m: IPCMessage) -> IPCMessage in
+    let server = try spawnServer(receiver, calls: sizes.count + 2, ipcPage: theirs) { (m: IPCMessage) -> IPCMessage in
         let n = m.tag.bytes
         var ok = true
         for i in 0..<n where theirs.byte(i) != patternByte(n, i) { ok = false }
@@ -159,6 +159,22 @@ func testIPCBufferBytes() throws(SysError) {
         for i in 0..<n where mine.byte(i) != ~patternByte(n, i) { ok = false }
         check(ok, "the \(n) bytes of the answer differ")
     }
+    step("another page at the IPC buffer's address")
+    // The kernel keeps the buffer's page between messages only while the address space's entries stay as
+    // they were: with another Frame mapped at the same address, the next message must use that one.
+    try vmemUnmap(Runtime.vmem, address: mine.address, length: pageSize)
+    let other = try frameCreate(size: pageSize)
+    defer { closeAll(other) }
+    try vmemMap(Runtime.vmem, frame: other, address: mine.address, length: pageSize, flags: [.read, .write])
+    let swapped = 99
+    for i in 0..<swapped { mine.setByte(i, patternByte(swapped, i)) }
+    let answer = try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: swapped), words: (7, 0, 0, 0)))
+    check(answer.tag.bytes == swapped && answer.words.0 == UInt64(swapped), "answer tag \(hex(answer.tag.raw)) after the page changed")
+    var same = true
+    for i in 0..<swapped where mine.byte(i) != ~patternByte(swapped, i) { same = false }
+    check(same, "the answer's bytes did not reach the page mapped now")
+    try vmemUnmap(Runtime.vmem, address: mine.address, length: pageSize)
+    try vmemMap(Runtime.vmem, frame: mine.frame, address: mine.address, length: pageSize, flags: [.read, .write])
     step("no IPC buffer on the server")
     // The last call: the server drops its buffer before answering with bytes → the answer fails, the
     // caller wakes with the error.
@@ -167,7 +183,7 @@ func testIPCBufferBytes() throws(SysError) {
         IPCMessage(tag: IPCTag(words: 1), words: (m.words.0 + 1, 0, 0, 0))
     }
     _ = try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: 10), words: (1, 0, 0, 0)))  // to `server`, its last
-    check(finish(server, "byte server") == UInt64(sizes.count + 1), "the byte server did not serve every call")
+    check(finish(server, "byte server") == UInt64(sizes.count + 2), "the byte server did not serve every call")
     check(waitBlocked(plain), "the server without a buffer did not reach its receive")
     expectError(.badState, "bytes to a server without an IPC buffer") { () throws(SysError) in
         try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: 10), words: (1, 0, 0, 0)))

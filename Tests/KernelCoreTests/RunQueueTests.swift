@@ -5,7 +5,7 @@ import Testing
 final class Task: IntrusiveQueueElement, CustomStringConvertible {
     let id: Int
     var nextWaiting: Task? = nil
-    unowned(unsafe) var previousWaiting: Task? = nil
+    var previousWaiting: Unmanaged<Task>? = nil
     var waitingIn: ObjectIdentifier? = nil
     init(_ id: Int) { self.id = id }
     var description: String { "\(id)" }

@@ -4,7 +4,7 @@ import Testing
 final class Waiter: IntrusiveQueueElement {
     let id: Int
     var nextWaiting: Waiter? = nil
-    unowned(unsafe) var previousWaiting: Waiter? = nil
+    var previousWaiting: Unmanaged<Waiter>? = nil
     var waitingIn: ObjectIdentifier? = nil
     init(_ id: Int) { self.id = id }
 }

@@ -7,17 +7,18 @@
 public protocol IntrusiveQueueElement: AnyObject {
     /// The element after this one (the queue owns its elements through these links).
     var nextWaiting: Self? { get set }
-    /// The element before this one: declare it `unowned(unsafe)`, the next links already own them.
-    var previousWaiting: Self? { get set }
+    /// The element before this one, without a count: the next links (and the queue's head) already own
+    /// every element, so walking back or relinking takes no retain and no release.
+    var previousWaiting: Unmanaged<Self>? { get set }
     /// The queue this element is in, nil when in none.
     var waitingIn: ObjectIdentifier? { get set }
 }
 
 public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
     public private(set) var head: Element? = nil
-    /// Unowned: the last element is owned by the link before it (or `head`), so appending and unlinking
-    /// take no count for it (issue 17: the IPC fast path queues a receiver on every round trip).
-    private unowned(unsafe) var tail: Element? = nil
+    /// Without a count: the last element is owned by the link before it (or `head`), so appending and
+    /// unlinking take none for it (issue 17: the IPC fast path queues a receiver on every round trip).
+    private var tail: Unmanaged<Element>? = nil
     public private(set) var count = 0
 
     public init() {}
@@ -29,8 +30,8 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
         if e.nextWaiting != nil { e.nextWaiting = nil }
         e.previousWaiting = tail
         e.waitingIn = ObjectIdentifier(self)
-        if let last = tail { last.nextWaiting = e } else { head = e }
-        tail = e
+        if let last = tail { last._withUnsafeGuaranteedRef { $0.nextWaiting = e } } else { head = e }
+        tail = Unmanaged.passUnretained(e)
         count += 1
     }
 
@@ -58,9 +59,9 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
         e.nextWaiting = head
         e.previousWaiting = nil
         e.waitingIn = ObjectIdentifier(self)
-        head?.previousWaiting = e
+        head?.previousWaiting = Unmanaged.passUnretained(e)
         head = e
-        if tail == nil { tail = e }
+        if tail == nil { tail = Unmanaged.passUnretained(e) }
         count += 1
     }
 
@@ -81,7 +82,7 @@ public final class IntrusiveQueue<Element: IntrusiveQueueElement> {
         let next = e.nextWaiting.take()
         let previous = e.previousWaiting
         if let n = next { n.previousWaiting = previous } else { tail = previous }
-        if let p = previous { p.nextWaiting = next } else { head = next }
+        if let p = previous { p._withUnsafeGuaranteedRef { $0.nextWaiting = next } } else { head = next }
         e.previousWaiting = nil
         e.waitingIn = nil
         count -= 1

@@ -44,7 +44,7 @@ final class Thread: IntrusiveQueueElement {
     let exitWaiters = WaitQueue()
     var blockedOn: WaitQueue? = nil
     var nextWaiting: Thread? = nil
-    unowned(unsafe) var previousWaiting: Thread? = nil
+    var previousWaiting: Unmanaged<Thread>? = nil
     var waitingIn: ObjectIdentifier? = nil
     /// Where this thread sits in its process's thread list (ThreadList), -1 when not in it.
     var listIndex = -1

@@ -30,12 +30,19 @@ func kernelSyscall(_ raw: UnsafeMutableRawPointer) {
     untracedSyscall(frame)
 }
 
-/// A syscall with the IPC fast paths tried first.
+/// A syscall with the IPC and notification fast paths tried first.
 @inline(__always)
 func untracedSyscall(_ frame: UnsafeMutablePointer<trap_frame>) {
     let number = frame.pointee.rax
-    if number == Syscall.senderCall.rawValue && FastPath.enabled && FastPath.call(frame) { return }
-    if number == Syscall.receiverReplyRecv.rawValue && FastPath.enabled && FastPath.replyReceive(frame) { return }
+    if FastPath.enabled {
+        switch number {
+        case Syscall.senderCall.rawValue: if FastPath.call(frame) { return }
+        case Syscall.receiverReplyRecv.rawValue: if FastPath.replyReceive(frame) { return }
+        case Syscall.notifyNotify.rawValue: if FastPath.notify(frame) { return }
+        case Syscall.notifyWait.rawValue: if FastPath.notifyWait(frame) { return }
+        default: break
+        }
+    }
     handleSyscall(frame)
 }
 

@@ -217,6 +217,15 @@ public enum ResourceKind: UInt64, CaseIterable, Sendable {
 }
 
 /// How irq_create names its line (its third argument).
+/// irq_create's options (its fourth argument).
+public enum IRQOptions {
+    /// The line may hold other IRQ objects created with this option too (a level-triggered PCI INTx line
+    /// several functions share): each interrupt signals every bound one, and the line stays masked until
+    /// each of them acknowledged it. A line holds a non-shared object alone.
+    public static let shared: UInt64 = 1 << 0
+    public static let all: UInt64 = shared
+}
+
 public enum IRQNumbering: UInt64, CaseIterable, Sendable {
     /// A global system interrupt number.
     case gsi = 0

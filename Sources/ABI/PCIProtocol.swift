@@ -34,8 +34,8 @@
 //             pages it spans), an IOPort over an I/O BAR, or the IRQ object of the function's INTx line;
 //             for the interrupt w0 its number and w1 its IRQNumbering. Drivers only (their own
 //             function); each object once (`.busy` the second time); `.invalid` for a BAR that is not
-//             there or a function without an interrupt; `.busy` also when another driver holds the
-//             (shared) INTx line: that driver polls.
+//             there or a function without an interrupt. INTx lines are shared (IRQOptions.shared):
+//             every driver on a line gets each of its interrupts and checks its own device.
 //   dma       w0 size (a page multiple, > 0) → handles: 1, a Frame of physically contiguous RAM for the
 //             device's DMA (frame_create_contiguous; frame_physical gives its address). Drivers only
 //             (`.denied` for others), at most PCIProtocol.dmaLimit bytes per function (`.invalid`

@@ -139,7 +139,7 @@ extension Syscall {
         case .clockGet: return "-> ns"
         case .resourceCreate: return "resource:h kind:res base:x size:x -> h"
         case .ioportCreate: return "resource:h base:x count:n -> h"
-        case .irqCreate: return "resource:h number:n numbering:irqn -> h"
+        case .irqCreate: return "resource:h number:n numbering:irqn options:x -> h"
         case .irqBind: return "irq:h notify:h bits:x -> -"
         case .irqAck: return "irq:h -> -"
         case .traceSet: return "process:h on:n -> -"

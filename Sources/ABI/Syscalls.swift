@@ -179,14 +179,17 @@
 //   ioport_create      a: resource (.manage), base port, count (> 0)   r: ioport; while a process holds a
 //                      handle to it (any rights), `in`/`out` on exactly those ports work in its user mode
 //                      (the TSS I/O bitmap); any other port is a #GP that ends the process
-//   irq_create         a: resource (.manage), number, IRQNumbering (GSI or ISA IRQ)   r: irq; the line
-//                      stays masked until bound. One IRQ object per line (.inUse; also for the line the
-//                      kernel keeps: the PIT's, ISA IRQ 0); an ISA IRQ goes through the MADT's overrides
-//                      (ISA 0 is GSI 2 on PCs); .outOfRange for a line the machine lacks
+//   irq_create         a: resource (.manage), number, IRQNumbering (GSI or ISA IRQ), IRQOptions   r: irq;
+//                      the line stays masked until bound. One IRQ object per line (.inUse; also for the
+//                      line the kernel keeps: the PIT's, ISA IRQ 0) unless every object on it was made
+//                      with IRQOptions.shared; an ISA IRQ goes through the MADT's overrides (ISA 0 is
+//                      GSI 2 on PCs); .outOfRange for a line the machine lacks; unknown options: .invalidArgument
 //   irq_bind           a: irq (.write), notify (.signal), bits (≠ 0)   each interrupt on the line masks it
-//                      and ORs bits into the Notify; unmasks the line. Rebinding replaces the Notify
-//   irq_ack            a: irq (.write)                            unmasks the line after an interrupt was
-//                      handled (.badState if not bound). Closing the last handle unbinds and masks it
+//                      and ORs bits into the Notify of every object bound on it; unmasks the line (as
+//                      irq_ack). Rebinding replaces the Notify
+//   irq_ack            a: irq (.write)                            after an interrupt was handled: unmasks
+//                      the line once every object it signalled acknowledged (.badState if not bound).
+//                      Closing the last handle unbinds the object (its line masked when no object is left)
 //   frame_create_physical a: resource (.manage), address, size (page-aligned, > 0)   r: frame over that
 //                      physical range (never freed to the PMM, never zeroed; map it with vmem_map's cache
 //                      modes, e.g. UC or WC; frame_read/write, IPC buffers and other kernel copies through

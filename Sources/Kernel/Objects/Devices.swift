@@ -47,14 +47,23 @@ final class IOPort {
 
 final class IRQ {
     let gsi: UInt32
-    /// Where an interrupt goes (nil: unbound; the line stays masked).
+    /// Created to share its line (irq_create's `shared` option): a line holds several IRQ objects only
+    /// when every one of them was.
+    let shared: Bool
+    /// Where an interrupt goes (nil: unbound; it takes no part in the line's masking).
     private(set) var notify: Notify? = nil
     private(set) var bits: UInt64 = 0
     /// Interrupts delivered so far (tests, debugging).
     private(set) var count: UInt64 = 0
+    /// Signalled and not acknowledged yet: the line stays masked until no object on it is.
+    private var pending = false
+    /// The next IRQ object on the same line (the line's list, see `lines`).
+    private unowned(unsafe) var nextOnLine: IRQ? = nil
 
-    /// The IRQ object of each line, not retained (the object clears its entry as it goes).
+    /// The first IRQ object of each line, not retained (each object unlinks itself as it goes), and how
+    /// many objects on the line wait for their irq_ack. Guarded by: the kernel lock.
     private static var lines = [Unmanaged<IRQ>?](repeating: nil, count: Int(ResourceKind.irq.limit))
+    private static var pendingOnLine = [Int](repeating: 0, count: Int(ResourceKind.irq.limit))
 
     /// Lines the kernel keeps: the PIT's (ISA IRQ 0, through the MADT's override: GSI 2 on PCs). The
     /// scheduler's timer is the local APIC's and no IOAPIC line is the tick any more, but the kernel
@@ -62,42 +71,94 @@ final class IRQ {
     /// out. The HPET raises no interrupt (only its main counter is used).
     static func isKernelLine(_ gsi: UInt32) -> Bool { gsi == InterruptLines.gsi(isaIRQ: 0) }
 
-    /// Whether `gsi` has an IRQ object.
-    static func isTaken(_ gsi: UInt32) -> Bool { gsi < UInt32(lines.count) && lines[Int(gsi)] != nil }
+    /// The objects of a line, first to last.
+    private static func each(_ gsi: UInt32, _ body: (IRQ) -> Void) {
+        var next = lines[Int(gsi)]?.takeUnretainedValue()
+        while let irq = next {
+            next = irq.nextOnLine
+            body(irq)
+        }
+    }
 
-    /// The object for `gsi` (the caller checked the line exists, is free and is not the kernel's); the
-    /// line is masked until bound.
-    init(gsi: UInt32) {
+    /// Whether an object for `gsi` can be made: the line has none, or (`shared`) only shared ones.
+    static func isAvailable(_ gsi: UInt32, shared: Bool) -> Bool {
+        guard gsi < UInt32(lines.count) else { return false }
+        guard lines[Int(gsi)] != nil else { return true }
+        var all = shared
+        each(gsi) { if !$0.shared { all = false } }
+        return all
+    }
+
+    /// The object for `gsi` (the caller checked the line exists, is available and is not the kernel's);
+    /// a line's first object masks it until bound.
+    init(gsi: UInt32, shared: Bool = false) {
         self.gsi = gsi
+        self.shared = shared
         ObjectCounter.live += 1
-        InterruptLines.mask(gsi: gsi)
+        if IRQ.lines[Int(gsi)] == nil { InterruptLines.mask(gsi: gsi) }
+        nextOnLine = IRQ.lines[Int(gsi)]?.takeUnretainedValue()
         IRQ.lines[Int(gsi)] = Unmanaged.passUnretained(self)
     }
 
     deinit {
-        InterruptLines.mask(gsi: gsi)
-        IRQ.lines[Int(gsi)] = nil
+        // Out of the line's list; a line left without objects is masked, one whose other objects no
+        // longer wait for this one's irq_ack is unmasked.
+        if IRQ.lines[Int(gsi)]?.takeUnretainedValue() === self {
+            IRQ.lines[Int(gsi)] = nextOnLine.map { Unmanaged.passUnretained($0) }
+        } else {
+            IRQ.each(gsi) { if $0.nextOnLine === self { $0.nextOnLine = nextOnLine } }
+        }
+        if pending { IRQ.pendingOnLine[Int(gsi)] -= 1 }
+        IRQ.settle(gsi)
         ObjectCounter.live -= 1
     }
 
-    /// Interrupts go to `notify` as `bits` from now on; the line is unmasked.
+    /// Masks the line while an object on it waits for its irq_ack or none is bound; unmasks it otherwise.
+    private static func settle(_ gsi: UInt32) {
+        var bound = false
+        each(gsi) { if $0.notify != nil { bound = true } }
+        if bound && pendingOnLine[Int(gsi)] == 0 {
+            InterruptLines.unmask(gsi: gsi)
+        } else {
+            InterruptLines.mask(gsi: gsi)
+        }
+    }
+
+    /// Interrupts go to `notify` as `bits` from now on; as irq_ack, it unmasks the line unless another
+    /// object on it still waits for its irq_ack.
     func bind(_ notify: Notify, bits: UInt64) {
         self.notify = notify
         self.bits = bits
-        InterruptLines.unmask(gsi: gsi)
+        clearPending()
+        IRQ.settle(gsi)
     }
 
-    /// The interrupt was handled: the line may fire again.
+    /// The interrupt was handled: the line may fire again once every object it signalled said so.
     func acknowledge() throws(SysError) {
         guard notify != nil else { throw .badState }
-        InterruptLines.unmask(gsi: gsi)
+        clearPending()
+        IRQ.settle(gsi)
     }
 
-    /// An interrupt on `gsi` (the line already masked and ended at the controller): signals the bound
-    /// Notify. With no IRQ object the line just stays masked.
+    private func clearPending() {
+        guard pending else { return }
+        pending = false
+        IRQ.pendingOnLine[Int(gsi)] -= 1
+    }
+
+    /// An interrupt on `gsi` (the line already masked and ended at the controller): signals the Notify of
+    /// every bound object on it, each of which then owes an irq_ack. With none bound the line just stays
+    /// masked.
     static func deliver(gsi: UInt32) {
-        guard gsi < UInt32(lines.count), let irq = lines[Int(gsi)]?.takeUnretainedValue() else { return }
-        irq.count &+= 1
-        if let n = irq.notify { _ = IPC.notify(n, bits: irq.bits) }
+        guard gsi < UInt32(lines.count) else { return }
+        each(gsi) { irq in
+            guard let n = irq.notify else { return }
+            irq.count &+= 1
+            if !irq.pending {
+                irq.pending = true
+                pendingOnLine[Int(gsi)] += 1
+            }
+            _ = IPC.notify(n, bits: irq.bits)
+        }
     }
 }

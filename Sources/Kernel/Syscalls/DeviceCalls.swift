@@ -33,7 +33,8 @@ extension Syscalls {
 
     static func irqCreate(_ a: SyscallArguments) throws(SysError) -> UInt64 {
         let r = try resource(a.a0, .manage)
-        guard let numbering = IRQNumbering(rawValue: a.a2) else { throw .invalidArgument }
+        guard let numbering = IRQNumbering(rawValue: a.a2), a.a3 & ~IRQOptions.all == 0 else { throw .invalidArgument }
+        let shared = a.a3 & IRQOptions.shared != 0
         let line: UInt32?
         switch numbering {
         case .gsi: line = a.a1 < ResourceKind.irq.limit && InterruptLines.vector(gsi: UInt32(a.a1)) != nil ? UInt32(a.a1) : nil
@@ -42,9 +43,9 @@ extension Syscalls {
             line = gsi.flatMap { $0 < ResourceKind.irq.limit && InterruptLines.vector(gsi: $0) != nil ? $0 : nil }
         }
         guard let gsi = line, r.range.covers(.irq, base: UInt64(gsi), size: 1) else { throw .outOfRange }
-        guard !IRQ.isKernelLine(gsi), !IRQ.isTaken(gsi) else { throw .inUse }
+        guard !IRQ.isKernelLine(gsi), IRQ.isAvailable(gsi, shared: shared) else { throw .inUse }
         try checkHandleLimit(process)
-        return try insertNew(.irq(IRQ(gsi: gsi)))        // a failed insert frees the object: line masked
+        return try insertNew(.irq(IRQ(gsi: gsi, shared: shared)))   // a failed insert frees the object
     }
 
     static func irqBind(_ a: SyscallArguments) throws(SysError) -> UInt64 {

@@ -357,8 +357,10 @@ public func ioportCreate(_ resource: Handle, base: UInt64, count: UInt64) throws
 }
 
 /// The IRQ object of one interrupt line (a GSI, or an ISA IRQ translated by the kernel); masked until bound.
-public func irqCreate(_ resource: Handle, _ number: UInt64, _ numbering: IRQNumbering = .gsi) throws(SysError) -> Handle {
-    Handle(try syscall(.irqCreate, resource.word, number, numbering.rawValue))
+/// `shared`: other objects made with `shared` may take the same line (IRQOptions.shared).
+public func irqCreate(_ resource: Handle, _ number: UInt64, _ numbering: IRQNumbering = .gsi,
+                      shared: Bool = false) throws(SysError) -> Handle {
+    Handle(try syscall(.irqCreate, resource.word, number, numbering.rawValue, shared ? IRQOptions.shared : 0))
 }
 
 /// Each interrupt on the line masks it and ORs `bits` into `notify`; the line is unmasked.

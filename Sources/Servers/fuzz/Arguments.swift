@@ -242,6 +242,7 @@ extension Engine {
             a[0] = handle(resource)
             a[1] = r.chance(50) ? FuzzDevices.line : r.chance(60) ? r.below(24) : r.next()
             a[2] = r.chance(80) ? r.below(2) : r.next()
+            a[3] = r.chance(40) ? IRQOptions.shared : r.chance(80) ? 0 : r.next()
         case .irqBind:
             a[0] = handle(Use(type: .irq, right: .write)); a[1] = handle(Use(type: .notify, right: .signal))
             a[2] = r.chance(20) ? 0 : r.next()

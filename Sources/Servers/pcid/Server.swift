@@ -112,7 +112,9 @@ final class Server {
         var words: (UInt64, UInt64) = (0, 0)
         do throws(SysError) {
             if let irq = f.irq, what == PCIProtocol.takeInterrupt {
-                h = try resources.make { r throws(SysError) in try irqCreate(r, irq.number, irq.numbering) }
+                // INTx lines are level-triggered and shared between functions: every driver on the
+                // line gets each interrupt and checks its own device (IRQOptions.shared).
+                h = try resources.make { r throws(SysError) in try irqCreate(r, irq.number, irq.numbering, shared: true) }
                 words = (irq.number, irq.numbering.rawValue)
             } else {
                 let bar = f.bars[Int(what)]

@@ -10,6 +10,7 @@ let deviceTests: [(StaticString, () throws(SysError) -> Void)] = [
     ("devices.ioport_closed_takes_ports_back", testIOPortClosedTakesPortsBack),
     ("devices.irq_errors", testIRQErrors),
     ("devices.irq_rtc_periodic", testIRQRTCPeriodic),
+    ("devices.irq_shared_line", testIRQSharedLine),
     ("devices.physical_frame_refused_over_ram", testPhysicalFrameRefusedOverRAM),
     ("devices.physical_frame_hpet_vga_acpi", testPhysicalFrameDevices),
 ]
@@ -226,6 +227,53 @@ func testIRQRTCPeriodic() throws(SysError) {
     try irqAck(irq)
     let second = try pollNotify(notify)
     check(second == 0x100, "after irq_ack the RTC interrupt gave bits \(hex(second)), expected 0x100")
+}
+
+/// Two IRQ objects share ISA IRQ 8 (IRQOptions.shared): the RTC's interrupt signals both Notifies, and
+/// the line stays masked until both acknowledged it. A non-shared object does not join a shared line,
+/// nor a shared one a line held alone; unknown options are refused.
+func testIRQSharedLine() throws(SysError) {
+    expectError(.invalidArgument, "irq_create with an unknown option") { () throws(SysError) in
+        try syscall(.irqCreate, machineResource.word, 8, IRQNumbering.isa.rawValue, 2)
+    }
+    let alone = try irqCreate(machineResource, 8, .isa)
+    expectError(.inUse, "a shared irq_create on a line held alone") { () throws(SysError) in
+        try irqCreate(machineResource, 8, .isa, shared: true)
+    }
+    closeAll(alone)
+    let ports = try ioportCreate(machineResource, base: CMOS.index, count: 2)
+    let (n1, n2) = (try notifyCreate(), try notifyCreate())
+    let a = try irqCreate(machineResource, 8, .isa, shared: true)
+    let b = try irqCreate(machineResource, 8, .isa, shared: true)
+    defer {
+        CMOS.write(CMOS.registerB, CMOS.read(CMOS.registerB) & ~0x40)      // periodic interrupt off
+        _ = CMOS.read(CMOS.registerC)
+        closeAll(a, b, n1, n2, ports)
+    }
+    expectError(.inUse, "a non-shared irq_create on a shared line") { () throws(SysError) in try irqCreate(machineResource, 8, .isa) }
+    try irqBind(a, notify: n1, bits: 0x1)
+    try irqBind(b, notify: n2, bits: 0x2)
+    CMOS.write(CMOS.registerA, (CMOS.read(CMOS.registerA) & 0xf0) | 0x06)   // 1,024 Hz
+    _ = CMOS.read(CMOS.registerC)
+    CMOS.write(CMOS.registerB, CMOS.read(CMOS.registerB) | 0x40)            // periodic interrupt on
+    step("one interrupt, both objects")
+    check(try pollNotify(n1) == 0x1, "the first object's Notify got no interrupt")
+    check(try pollNotify(n2) == 0x2, "the second object's Notify got no interrupt")
+    step("masked until both acknowledged")
+    _ = CMOS.read(CMOS.registerC)
+    try irqAck(a)
+    let start = Clock.now()
+    while Clock.now() - start < 50_000_000 { threadYield() }
+    let early = (try notifyPoll(n1), try notifyPoll(n2))
+    check(early == (0, 0), "an interrupt arrived with one object not acknowledged")
+    try irqAck(b)
+    let after = (try pollNotify(n1), try pollNotify(n2))
+    check(after == (0x1, 0x2), "no interrupt after both acknowledged: \(hex(after.0)), \(hex(after.1))")
+    step("the other object closed")
+    _ = CMOS.read(CMOS.registerC)
+    try irqAck(a)
+    try handleClose(b)
+    check(try pollNotify(n1) == 0x1, "the remaining object got no interrupt after the other was closed")
 }
 
 func testPhysicalFrameRefusedOverRAM() throws(SysError) {

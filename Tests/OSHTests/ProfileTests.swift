@@ -77,6 +77,19 @@ struct ProfileTests {
 
 @Suite("osh record/replay and dump: QEMU arguments")
 struct RecordReplayTests {
+    @Test func replayStoppedAtTheRecordedShutdownTakesTheRecordingsStatus() {
+        let stopped = RunOutcome.vmStopped(cause: .guestPoweredOff, registers: nil)
+        #expect(RecordReplay.replayOutcome(stopped, recordedGuestStatus: 2, serialMatches: true)
+                == .qemuExited(status: 5, errorLine: nil))
+        // Not when the serial output differs, the recording had no status, or the stop was another one.
+        #expect(RecordReplay.replayOutcome(stopped, recordedGuestStatus: 2, serialMatches: false) == nil)
+        #expect(RecordReplay.replayOutcome(stopped, recordedGuestStatus: nil, serialMatches: true) == nil)
+        #expect(RecordReplay.replayOutcome(.vmStopped(cause: .guestReset, registers: nil), recordedGuestStatus: 2,
+                                           serialMatches: true) == nil)
+        #expect(RecordReplay.replayOutcome(.qemuExited(status: 5, errorLine: nil), recordedGuestStatus: 2,
+                                           serialMatches: true) == nil)
+    }
+
     @Test func recordAndReplayArguments() {
         let rec = RecordReplay.recordArguments(runDir: "/r/1")
         #expect(rec == ["-icount", "shift=auto,rr=record,rrfile=/r/1/replay.bin,rrsnapshot=init", "-drive", "file=/r/1/rr.qcow2,if=none,id=rr",

@@ -162,6 +162,34 @@ final class Counted {
         #expect(deaths.count == 3)
     }
 
+    /// take: the object leaves with the slot's reference (a move between two tables keeps it alive and
+    /// counts nothing twice), the handle goes stale, the slot is reused with a new generation.
+    @Test func takeMovesTheReference() throws {
+        let deaths = Counted.Deaths()
+        var source = HandleTable<Counted>(capacity: 4)
+        var target = HandleTable<Counted>(capacity: 4)
+        let h = try source.insert(Counted(7, deaths), rights: [.read, .transfer])
+        let other = try source.insert(Counted(8, deaths), rights: .read)
+        var moved: UInt32 = 0
+        do {
+            guard let (object, rights) = source.take(h) else { Issue.record("take of a live handle"); return }
+            #expect(object.id == 7 && rights == [.read, .transfer])
+            #expect(source.count == 1)
+            #expect(source.take(h) == nil)
+            #expect(throws: SysError.invalidHandle) { try source.lookup(h) }
+            moved = try target.insert(object, rights: rights)
+        }
+        #expect(deaths.count == 0)
+        #expect(try target.lookup(moved).object.id == 7)
+        // The freed slot is reused under another value; the other handle is untouched.
+        let again = try source.insert(Counted(9, deaths), rights: .read)
+        #expect(again != h && again & 0xfffff == h & 0xfffff)
+        #expect(try source.lookup(other).object.id == 8)
+        for bad: UInt32 in [0, 1, h ^ (1 << 20), UInt32.max] { #expect(source.take(bad) == nil) }
+        _ = try target.remove(moved)
+        #expect(deaths.count == 1)
+    }
+
     @Test func tableDeathReleasesObjects() throws {
         let deaths = Counted.Deaths()
         do {

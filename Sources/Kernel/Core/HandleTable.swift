@@ -107,9 +107,23 @@ public struct HandleTable<Object> {
         return (object, rights)
     }
 
+    /// Closes a handle and hands its object over without a reference count taken or dropped (the slot's
+    /// reference moves to the caller); nil when the handle is not live. (IPC moves a handle with it.)
+    public mutating func take(_ handle: UInt32) -> (object: Object, rights: Rights)? {
+        guard let index = index(of: handle), let object = slots[index].object.take() else { return nil }
+        let rights = slots[index].rights
+        free(index)
+        return (object, rights)
+    }
+
     /// Frees a slot and makes every handle to it stale.
     mutating func release(_ index: Int) {
         slots[index].object = nil
+        free(index)
+    }
+
+    /// Frees a slot whose object is already gone (nil) and makes every handle to it stale.
+    @inline(__always) private mutating func free(_ index: Int) {
         slots[index].rights = []
         var generation = (slots[index].generation + 1) & HandleTable.generationMask
         if generation == 0 { generation = 1 }

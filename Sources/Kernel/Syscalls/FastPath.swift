@@ -1,5 +1,5 @@
-// The IPC fast path: sender_call and receiver_reply_recv with a message of register words only (no
-// buffer bytes, no handles), when the peer is already waiting and its priority is at least the current
+// The IPC fast path: sender_call and receiver_reply_recv with any valid message (register words, and
+// bytes and handles through the IPC buffers), when the peer is already waiting and its priority is at least the current
 // thread's (seL4's rule: a hand-off never runs a lower priority ahead of a higher one; otherwise the
 // general path readies the peer and the scheduler picks). The message goes from one trap frame
 // straight into the other, the peer runs at once (Scheduler.handOff: no run queue, the address-space
@@ -22,6 +22,12 @@
 //   (reply_recv) before the hand-off; the thread list still holds it while it runs.
 // Only the references the data structures themselves keep change: the server's reply slot takes the
 // caller, the endpoint's receiver queue and `blockedOn` take the server.
+//
+// Bytes and handles go through IPC.deliverBuffer, the general path's own transfer, before anything else
+// changes: it validates everything before it moves a handle, so when it fails nothing has moved and the
+// call falls through to the general path, which fails the same way and reports it as it always does.
+// A message that moves handles may grow the receiver's handle table (an allocation), so it takes the
+// fast path only while the heap has the headroom the general path asks of every syscall.
 
 #if !KERNEL
 import ABI
@@ -31,9 +37,25 @@ enum FastPath {
     /// False under `ipc_fastpath=off`: every call takes the general path (set once at boot).
     static var enabled = true
 
-    /// Tags the fast path takes: register words only (bits 3..31 clear), at most four words.
+    /// Tags the fast path looks at further: reserved bits clear, at most four words (IPCTag).
+    @inline(__always) static func shape(_ tag: UInt64) -> Bool {
+        tag & 0x0000_0000_ff00_00f8 == 0 && tag & 7 <= 4
+    }
+
+    /// Register words only (bits 3..31 clear), at most four words: nothing goes through the IPC buffers.
     @inline(__always) static func simple(_ tag: UInt64) -> Bool {
         tag & 0x0000_0000_ffff_fff8 == 0 && tag & 7 <= 4
+    }
+
+    /// Moves a valid tag's bytes and handles from `from`'s IPC buffer to `to`'s. False (nothing moved) when
+    /// the general path must take the call: an invalid tag, no headroom for a handle table's growth, or
+    /// any error of the transfer (the general path meets it again and reports it).
+    @inline(__always) static func transfer(_ tag: UInt64, from: Unmanaged<Thread>, to: Unmanaged<Thread>) -> Bool {
+        let t = IPCTag(raw: tag)
+        guard t.isValid, t.handles == 0 || Heap.hasSyscallHeadroom else { return false }
+        return from._withUnsafeGuaranteedRef { f in
+            to._withUnsafeGuaranteedRef { r in (try? IPC.deliverBuffer(from: f, to: r, tag: t)) != nil }
+        }
     }
 
     /// Copies the tag and the words the tag names; the rest arrive as zero.
@@ -85,7 +107,17 @@ enum FastPath {
     /// sender_call to a waiting receiver thread (with no Reply object to bind) of at least the caller's
     /// priority. True when handled.
     static func call(_ frame: UnsafeMutablePointer<trap_frame>) -> Bool {
-        guard simple(frame.pointee.rsi), frame.pointee.rdi <= UInt64(UInt32.max),
+        simple(frame.pointee.rsi) ? call(frame, buffers: false) : callWithBuffers(frame)
+    }
+
+    /// sender_call with bytes or handles (a separate copy of the path, so that the register-words case
+    /// pays nothing for the transfer).
+    @inline(never) static func callWithBuffers(_ frame: UnsafeMutablePointer<trap_frame>) -> Bool {
+        shape(frame.pointee.rsi) && call(frame, buffers: true)
+    }
+
+    @inline(__always) static func call(_ frame: UnsafeMutablePointer<trap_frame>, buffers: Bool) -> Bool {
+        guard frame.pointee.rdi <= UInt64(UInt32.max),
               frame.pointee.rsi >> 32 != UInt64(SenderGoneNotice.label) else { return false }
         let me = Scheduler.currentUnmanaged
         let handle = UInt32(truncatingIfNeeded: frame.pointee.rdi)
@@ -94,6 +126,7 @@ enum FastPath {
         guard let server = endpoint._withUnsafeGuaranteedRef({ $0.closed ? nil : $0.receivers.firstUnretained }),
               server._withUnsafeGuaranteedRef({ s in s.receiveInto == nil && me._withUnsafeGuaranteedRef { s.priority >= $0.priority } })
         else { return false }
+        if buffers && !transfer(frame.pointee.rsi, from: me, to: server) { return false }
         // The queue's reference to the server goes; its process's thread list still holds it.
         endpoint._withUnsafeGuaranteedRef { $0.receivers.dropFirst() }
         count(.senderCall, .sender)
@@ -110,7 +143,16 @@ enum FastPath {
     /// receiver_reply_recv answering a caller that still waits, of at least the server's priority, with no
     /// other caller queued. True when handled.
     static func replyReceive(_ frame: UnsafeMutablePointer<trap_frame>) -> Bool {
-        guard simple(frame.pointee.rsi), frame.pointee.rdi <= UInt64(UInt32.max) else { return false }
+        simple(frame.pointee.rsi) ? replyReceive(frame, buffers: false) : replyReceiveWithBuffers(frame)
+    }
+
+    /// receiver_reply_recv with bytes or handles (see callWithBuffers).
+    @inline(never) static func replyReceiveWithBuffers(_ frame: UnsafeMutablePointer<trap_frame>) -> Bool {
+        shape(frame.pointee.rsi) && replyReceive(frame, buffers: true)
+    }
+
+    @inline(__always) static func replyReceive(_ frame: UnsafeMutablePointer<trap_frame>, buffers: Bool) -> Bool {
+        guard frame.pointee.rdi <= UInt64(UInt32.max) else { return false }
         let me = Scheduler.currentUnmanaged
         let handle = UInt32(truncatingIfNeeded: frame.pointee.rdi)
         guard let caller = me._withUnsafeGuaranteedRef({ m in m.replyTo.map { Unmanaged.passUnretained($0) } }),
@@ -120,6 +162,7 @@ enum FastPath {
         else { return false }
         let endpoint = receiver._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.endpoint) }
         guard endpoint._withUnsafeGuaranteedRef({ $0.callers.isEmpty && $0.notices.isEmpty }) else { return false }
+        if buffers && !transfer(frame.pointee.rsi, from: me, to: caller) { return false }
         count(.receiverReplyRecv, .receiver)
         copyWords(frame, to: caller._withUnsafeGuaranteedRef { $0.frame })
         // The reply slot's reference to the caller goes; its process's thread list still holds it.

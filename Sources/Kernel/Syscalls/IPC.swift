@@ -37,7 +37,7 @@ enum IPC {
 
     /// Bytes and handles through the two IPC buffers, each one page (thread_set_ipc_buffer), reached
     /// through the direct map: no kernel copy of the message, no allocation (issue 17: `1h`).
-    private static func deliverBuffer(from: Thread, to: Thread, tag: IPCTag) throws(SysError) {
+    static func deliverBuffer(from: Thread, to: Thread, tag: IPCTag) throws(SysError) {
         guard from.ipcBuffer != 0, to.ipcBuffer != 0 else { throw .badState }
         let source = try bufferPage(from, write: false)
         // The handle values are read once: another thread of the sender may write its page meanwhile.
@@ -63,13 +63,16 @@ enum IPC {
         (target + slots).copyMemory(from: source + slots, byteCount: IPCBuffer.bytesOffset - slots + tag.bytes)
         for i in 0..<slots / 8 { target.storeBytes(of: 0, toByteOffset: i * 8, as: UInt64.self) }
         guard count > 0 else { return }
-        // Checked above and nothing ran since: every entry is there. The new values go into the slots.
+        // Checked above and nothing ran since: every entry is there. Each handle moves (the sender's slot
+        // hands its reference to the receiver's table), the sender's process is told of the close after
+        // the object is in the receiver's table (so no count it keeps reaches zero on the way), and the
+        // new value goes into the slots.
         for i in 0..<count {
-            guard let entry = from.process.handles.entry(values[i]) else { throw .invalidHandle }
-            let moved = try to.process.handles.insert(entry.object, rights: entry.rights)
+            guard let (object, rights) = from.process.handles.table.take(values[i]) else { throw .invalidHandle }
+            let moved = try to.process.handles.insert(object, rights: rights)
+            object.closed(in: from.process)
             target.storeBytes(of: moved, toByteOffset: i * 4, as: UInt32.self)
         }
-        for i in 0..<count { _ = try? from.process.closeHandle(values[i]) }
     }
 
     /// `t`'s IPC buffer page through the direct map, made present for the access: the one found last

@@ -150,15 +150,17 @@ func testIPCBufferBytes() throws(SysError) {
             try senderCall(sender, IPCMessage(tag: IPCTag(raw: raw)))
         }
     }
-    step("bytes both ways")
-    for n in sizes {
+    /// Sends `n` pattern bytes from this thread's buffer; the answer must bring their complement back.
+    func bytesBothWays(_ n: Int, _ when: String) throws(SysError) {
         for i in 0..<n { mine.setByte(i, patternByte(n, i)) }
         let answer = try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: n), words: (7, 0, 0, 0)))
-        check(answer.tag.bytes == n && answer.words.0 == UInt64(n), "answer tag \(hex(answer.tag.raw)) for \(n) bytes")
+        check(answer.tag.bytes == n && answer.words.0 == UInt64(n), "answer tag \(hex(answer.tag.raw)) for \(n) bytes\(when)")
         var ok = true
         for i in 0..<n where mine.byte(i) != ~patternByte(n, i) { ok = false }
-        check(ok, "the \(n) bytes of the answer differ")
+        check(ok, "the \(n) bytes of the answer differ\(when)")
     }
+    step("bytes both ways")
+    for n in sizes { try bytesBothWays(n, "") }
     step("another page at the IPC buffer's address")
     // The kernel keeps the buffer's page between messages only while the address space's entries stay as
     // they were: with another Frame mapped at the same address, the next message must use that one.
@@ -166,13 +168,7 @@ func testIPCBufferBytes() throws(SysError) {
     let other = try frameCreate(size: pageSize)
     defer { closeAll(other) }
     try vmemMap(Runtime.vmem, frame: other, address: mine.address, length: pageSize, flags: [.read, .write])
-    let swapped = 99
-    for i in 0..<swapped { mine.setByte(i, patternByte(swapped, i)) }
-    let answer = try senderCall(sender, IPCMessage(tag: IPCTag(words: 1, bytes: swapped), words: (7, 0, 0, 0)))
-    check(answer.tag.bytes == swapped && answer.words.0 == UInt64(swapped), "answer tag \(hex(answer.tag.raw)) after the page changed")
-    var same = true
-    for i in 0..<swapped where mine.byte(i) != ~patternByte(swapped, i) { same = false }
-    check(same, "the answer's bytes did not reach the page mapped now")
+    try bytesBothWays(99, " after another page was mapped at the buffer's address")
     try vmemUnmap(Runtime.vmem, address: mine.address, length: pageSize)
     try vmemMap(Runtime.vmem, frame: mine.frame, address: mine.address, length: pageSize, flags: [.read, .write])
     step("no IPC buffer on the server")
